@@ -1,0 +1,144 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+)
+
+// ExitError carries a specific exit code.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit %d", e.Code)
+	}
+	return e.Err.Error()
+}
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// env is what every command gets.
+type env struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, e *env, args []string) error
+}
+
+func commands() []command {
+	return []command{
+		{"run", "run a feed once: forewarn run seclytics [flags]", cmdRun},
+		{"demo", "ingest a demo dump from the built-in Seclytics server into ./forewarn-demo.db", cmdDemo},
+		{"lookup", "show what the store knows about IP addresses", cmdLookup},
+		{"export", "write every indicator in a format (jsonl)", cmdExport},
+		{"runs", "show the activity log, newest first", cmdRuns},
+		{"config", "show or change a feed's configuration", cmdConfig},
+		{"fake-seclytics", "serve generated dumps like Seclytics' API, on loopback", cmdFake},
+		{"gen", "write a realistic generated dump", cmdGen},
+	}
+}
+
+// Run runs the command line args (args[0] is the program name).
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	e := &env{stdout: stdout, stderr: stderr, getenv: getenv}
+	if len(args) < 2 || args[1] == "-h" || args[1] == "--help" || args[1] == "help" {
+		usage(stderr)
+		if len(args) < 2 {
+			return &ExitError{Code: 2}
+		}
+		return nil
+	}
+	for _, c := range commands() {
+		if c.name == args[1] {
+			return c.run(ctx, e, args[2:])
+		}
+	}
+	usage(stderr)
+	return &ExitError{Code: 2, Err: fmt.Errorf("unknown command %q", args[1])}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "forewarn ingests threat-intelligence feeds into a store you own.\n\nUsage: forewarn COMMAND [flags]\n\nCommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-15s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun forewarn COMMAND -h for a command's flags.")
+}
+
+// newFlags returns a flag set that reports errors instead of exiting.
+func newFlags(e *env, name, usageLine string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "Usage: forewarn %s\n\nFlags:\n", usageLine)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses flags placed anywhere among positional arguments.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, &ExitError{Code: 0}
+			}
+			return nil, &ExitError{Code: 2, Err: err}
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func dbFlag(e *env, fs *flag.FlagSet) *string {
+	def := e.getenv("FOREWARN_DB")
+	if def == "" {
+		def = "forewarn.db"
+	}
+	return fs.String("db", def, "SQLite database file (or set FOREWARN_DB)")
+}
+
+func logger(e *env, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, &ExitError{Code: 2, Err: fmt.Errorf("--log-level %q: use debug, info, warn or error", level)}
+	}
+	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: l})), nil
+}
+
+func readTokenFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("read token file: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 64<<10+1))
+	if err != nil {
+		return "", fmt.Errorf("read token file %s: %w", path, err)
+	}
+	if len(b) > 64<<10 {
+		return "", fmt.Errorf("token file %s is larger than 64 KiB: is it the right file?", path)
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", fmt.Errorf("token file %s is empty", path)
+	}
+	return tok, nil
+}

@@ -1,0 +1,113 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"forewarn/internal/config"
+	"forewarn/internal/feed"
+	"forewarn/internal/secret"
+	"forewarn/internal/store"
+)
+
+// multi is a repeatable string flag.
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, " ") }
+func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
+
+func cmdConfig(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "config", "config seclytics [--db FILE] [--set key=value ...] [--token-file FILE] [--clear-token]")
+	db := dbFlag(e, fs)
+	var sets multi
+	fs.Var(&sets, "set", "set a parameter, key=value (repeatable); keys: "+strings.Join(config.Keys, ", "))
+	tokenFile := fs.String("token-file", "", "store the access token read from this file")
+	clearToken := fs.Bool("clear-token", false, "remove the stored access token")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || pos[0] != feed.Name {
+		fs.Usage()
+		return &ExitError{Code: 2, Err: errors.New("name the feed: forewarn config seclytics")}
+	}
+	st, err := store.Open(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	cfg, state, err := st.FeedConfig(ctx, feed.Name)
+	if err != nil {
+		return err
+	}
+	change := len(sets) > 0 || *tokenFile != "" || *clearToken
+	for _, kv := range sets {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return &ExitError{Code: 2, Err: fmt.Errorf("--set %q: use key=value", kv)}
+		}
+		if err := cfg.Set(k, v); err != nil {
+			return &ExitError{Code: 2, Err: err}
+		}
+	}
+	switch {
+	case *clearToken:
+		cfg.Token = secret.String{}
+	case *tokenFile != "":
+		t, err := readTokenFile(*tokenFile)
+		if err != nil {
+			return err
+		}
+		cfg.Token = secret.New(t)
+	}
+	if change {
+		if err := cfg.Validate(); err != nil {
+			return &ExitError{Code: 2, Err: err}
+		}
+		if err := st.SaveFeedConfig(ctx, feed.Name, cfg); err != nil {
+			return err
+		}
+		state.Installed = true
+		fmt.Fprintln(e.stdout, "saved")
+	}
+	printConfig(e, &cfg, state)
+	return nil
+}
+
+func printConfig(e *env, c *config.Seclytics, state store.FeedState) {
+	tok := "not configured"
+	if c.Token.IsSet() {
+		tok = "configured"
+	}
+	stored := "stored"
+	if !state.Installed {
+		stored = "defaults; nothing stored yet"
+	}
+	enabled := "disabled"
+	if state.Enabled {
+		enabled = "enabled"
+	}
+	w := e.stdout
+	fmt.Fprintf(w, "seclytics (%s, %s)\n", stored, enabled)
+	fmt.Fprintf(w, "  %-17s %s\n", "access token", tok)
+	fmt.Fprintf(w, "  %-17s %s\n", "dataset", c.Dataset)
+	fmt.Fprintf(w, "  %-17s %v\n", "threshold", c.Threshold)
+	fmt.Fprintf(w, "  %-17s %v\n", "normalize", c.Normalize)
+	fmt.Fprintf(w, "  %-17s %v\n", "filter_by_date", c.FilterByDate)
+	cats := strings.Join(c.Categories, ", ")
+	if cats == "" {
+		cats = "(all)"
+	}
+	fmt.Fprintf(w, "  %-17s %s\n", "categories", cats)
+	fmt.Fprintf(w, "  %-17s %s\n", "context", strings.Join(c.Context, ", "))
+	fmt.Fprintf(w, "  %-17s %s\n", "overlap", c.Overlap)
+	fmt.Fprintf(w, "  %-17s %s\n", "base_url", c.BaseURL)
+	fmt.Fprintf(w, "  %-17s %d\n", "tries", c.Tries)
+	fmt.Fprintf(w, "  %-17s %s\n", "connect_timeout", c.ConnectTimeout)
+	fmt.Fprintf(w, "  %-17s %s\n", "idle_timeout", c.IdleTimeout)
+	fmt.Fprintf(w, "  %-17s %s\n", "max_compressed", c.MaxCompressed)
+	fmt.Fprintf(w, "  %-17s %s\n", "max_decompressed", c.MaxDecompressed)
+	fmt.Fprintf(w, "  %-17s %s\n", "max_line", c.MaxLine)
+}

@@ -1,0 +1,184 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"forewarn/internal/export"
+	"forewarn/internal/indicator"
+	"forewarn/internal/prediction"
+	"forewarn/internal/store"
+)
+
+func cmdLookup(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "lookup", "lookup [--db FILE] [--json] IP...")
+	db := dbFlag(e, fs)
+	asJSON := fs.Bool("json", false, "print JSON, one object per line")
+	ips, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(ips) == 0 {
+		fs.Usage()
+		return &ExitError{Code: 2, Err: errors.New("give at least one IP address")}
+	}
+	st, err := openExisting(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	found := 0
+	for _, ip := range ips {
+		addr, ok := prediction.ParseIP([]byte(strings.TrimSpace(ip)))
+		if !ok {
+			fmt.Fprintf(e.stdout, "%s: not a valid IP address\n", ip)
+			continue
+		}
+		ind, err := st.Lookup(ctx, addr)
+		if errors.Is(err, store.ErrNotFound) {
+			fmt.Fprintf(e.stdout, "%s: not found\n", addr)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		found++
+		if *asJSON {
+			b, _ := json.Marshal(ind)
+			fmt.Fprintln(e.stdout, string(b))
+			continue
+		}
+		printIndicator(e.stdout, &ind)
+	}
+	if found == 0 {
+		return &ExitError{Code: 1}
+	}
+	return nil
+}
+
+func printIndicator(w io.Writer, ind *indicator.Indicator) {
+	fmt.Fprintf(w, "%s  %s  %s  sources: %s  created %s  updated %s\n", ind.Value, ind.Type, ind.Status,
+		strings.Join(ind.Sources, ", "), ind.CreatedAt.Format(time.RFC3339), ind.UpdatedAt.Format(time.RFC3339))
+	for _, a := range ind.Attributes {
+		fmt.Fprintf(w, "  %-22s %-42s (%s, updated %s)\n", a.Name, a.Value, a.Source, a.UpdatedAt.Format(time.RFC3339))
+	}
+}
+
+// openExisting opens a store that must already exist, so that a typo in
+// --db does not silently create an empty database.
+func openExisting(ctx context.Context, path string) (*store.Store, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("no store at %s: run forewarn run seclytics (or forewarn demo) first, or point --db / FOREWARN_DB at your store", path)
+	}
+	return store.Open(ctx, path)
+}
+
+func cmdExport(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "export", "export --format jsonl [--db FILE] [-o FILE]")
+	db := dbFlag(e, fs)
+	format := fs.String("format", "jsonl", "output format: "+strings.Join(export.Formats, ", "))
+	out := fs.String("o", "-", "output file (- for standard output)")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	st, err := openExisting(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if *out == "-" {
+		_, err := export.Write(ctx, e.stdout, st, *format)
+		return err
+	}
+	// Write to a temporary file and rename, so a failed export never
+	// leaves a half-written file where a consumer expects a whole one.
+	tmp, err := os.CreateTemp(dirOf(*out), ".forewarn-export-*")
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	w := bufio.NewWriter(tmp)
+	n, err := export.Write(ctx, w, st, *format)
+	if err == nil {
+		err = w.Flush()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), *out); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	fmt.Fprintf(e.stderr, "exported %d indicators to %s\n", n, *out)
+	return nil
+}
+
+func dirOf(path string) string {
+	if i := strings.LastIndexByte(path, '/'); i >= 0 {
+		return path[:i+1]
+	}
+	return "."
+}
+
+func cmdRuns(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "runs", "runs [--db FILE] [--limit N] [--json]")
+	db := dbFlag(e, fs)
+	limit := fs.Int("limit", 20, "how many runs to show")
+	asJSON := fs.Bool("json", false, "print JSON, one run per line")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	st, err := openExisting(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	runs, err := st.Runs(ctx, "", *limit)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(e.stdout)
+		for _, r := range runs {
+			if err := enc.Encode(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if len(runs) == 0 {
+		fmt.Fprintln(e.stdout, "no runs yet")
+		return nil
+	}
+	fmt.Fprintf(e.stdout, "%-5s %-10s %-9s %-8s %-20s %10s %10s %9s %9s %9s  %s\n",
+		"ID", "FEED", "STATUS", "TRIGGER", "STARTED", "DURATION", "ROWS", "DROPPED", "CREATED", "UPDATED", "ERROR")
+	for _, r := range runs {
+		status := string(r.Status)
+		if r.DryRun {
+			status += "*"
+		}
+		fmt.Fprintf(e.stdout, "%-5d %-10s %-9s %-8s %-20s %10s %10d %9d %9d %9d  %s\n",
+			r.ID, r.Feed, status, r.Trigger, r.StartedAt.Format(time.RFC3339), r.Duration().Round(time.Millisecond),
+			r.RowsRead, r.Dropped.Total(), r.IndicatorsCreated, r.IndicatorsUpdated, firstLine(r.Error))
+	}
+	return nil
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	if len(s) > 120 {
+		s = s[:117] + "..."
+	}
+	return s
+}

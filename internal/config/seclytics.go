@@ -1,0 +1,342 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"forewarn/internal/indicator"
+	"forewarn/internal/secret"
+)
+
+// Datasets offered by Seclytics.
+const (
+	DatasetA = "A" // all predictions
+	DatasetB = "B" // predictions with a score of 70 or higher
+)
+
+// DefaultBaseURL is Seclytics' API.
+const DefaultBaseURL = "https://api.seclytics.com"
+
+// ContextNames are the pieces of context a user can select, in the guide's
+// order. Cluster is in the guide's mapping table but not in its selection
+// list; forewarn makes it selectable.
+var ContextNames = []string{
+	indicator.AttrImportance,
+	indicator.AttrDetectedIdentifiers,
+	indicator.AttrDetectedCategories,
+	indicator.AttrDetectedBy,
+	indicator.AttrDetectedAt,
+	indicator.AttrLastSeenAt,
+	indicator.AttrPredictedAt,
+	indicator.AttrPredictedNetblock,
+	indicator.AttrPredictedCategory,
+	indicator.AttrCluster,
+}
+
+// Seclytics is the configuration of the Seclytics Predictions feed.
+type Seclytics struct {
+	// Token is the Seclytics access token. It is stored apart from the rest
+	// and never encoded with it.
+	Token secret.String `json:"-"`
+
+	Dataset      string   `json:"dataset"`
+	Threshold    float64  `json:"threshold"`
+	Normalize    bool     `json:"normalize"`
+	FilterByDate bool     `json:"filter_by_date"`
+	Categories   []string `json:"categories"`
+	Context      []string `json:"context"`
+	// Overlap is subtracted from the last successful run's end to get the
+	// next run's start, because Seclytics dates are day-granular.
+	Overlap Duration `json:"overlap"`
+
+	BaseURL         string   `json:"base_url"`
+	Tries           int      `json:"tries"`
+	ConnectTimeout  Duration `json:"connect_timeout"`
+	IdleTimeout     Duration `json:"idle_timeout"`
+	MaxCompressed   Size     `json:"max_compressed"`
+	MaxDecompressed Size     `json:"max_decompressed"`
+	MaxLine         Size     `json:"max_line"`
+}
+
+// Default returns the guide's defaults plus forewarn's limits.
+func Default() Seclytics {
+	return Seclytics{
+		Dataset:    DatasetA,
+		Threshold:  70,
+		Categories: []string{"malicious", "phishing", "botnet", "backscatter"},
+		Context: []string{
+			indicator.AttrImportance, indicator.AttrDetectedIdentifiers, indicator.AttrDetectedCategories,
+			indicator.AttrLastSeenAt, indicator.AttrCluster,
+		},
+		Overlap:         Duration(48 * time.Hour),
+		BaseURL:         DefaultBaseURL,
+		Tries:           5,
+		ConnectTimeout:  Duration(30 * time.Second),
+		IdleTimeout:     Duration(60 * time.Second),
+		MaxCompressed:   4 << 30,
+		MaxDecompressed: 32 << 30,
+		MaxLine:         1 << 20,
+	}
+}
+
+// FieldError is a validation error naming the field at fault.
+type FieldError struct {
+	Field string
+	Msg   string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+
+// ErrUnknownKey is wrapped when a key=value setting names no parameter.
+var ErrUnknownKey = errors.New("unknown configuration key")
+
+// Validate checks every field and returns the first problem as a *FieldError.
+func (c *Seclytics) Validate() error {
+	switch {
+	case c.Dataset != DatasetA && c.Dataset != DatasetB:
+		return &FieldError{"dataset", fmt.Sprintf("must be A or B, not %q", c.Dataset)}
+	case !(c.Threshold >= 0 && c.Threshold <= 100):
+		return &FieldError{"threshold", fmt.Sprintf("must be a number from 0 to 100, not %v", c.Threshold)}
+	case c.Overlap < 0:
+		return &FieldError{"overlap", "must not be negative"}
+	case c.Tries < 1 || c.Tries > 20:
+		return &FieldError{"tries", fmt.Sprintf("must be from 1 to 20, not %d", c.Tries)}
+	case c.ConnectTimeout <= 0:
+		return &FieldError{"connect_timeout", "must be positive"}
+	case c.IdleTimeout <= 0:
+		return &FieldError{"idle_timeout", "must be positive"}
+	case c.MaxCompressed <= 0:
+		return &FieldError{"max_compressed", "must be positive"}
+	case c.MaxDecompressed <= 0:
+		return &FieldError{"max_decompressed", "must be positive"}
+	case c.MaxLine < 1024 || c.MaxLine > 1<<30:
+		return &FieldError{"max_line", "must be from 1KiB to 1GiB"}
+	}
+	u, err := url.Parse(c.BaseURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" {
+		return &FieldError{"base_url", fmt.Sprintf("must be an http(s) URL without a query, such as %s, not %q", DefaultBaseURL, c.BaseURL)}
+	}
+	for _, cat := range c.Categories {
+		if cat == "" || cat != strings.ToLower(strings.TrimSpace(cat)) {
+			return &FieldError{"categories", fmt.Sprintf("%q must be a trimmed, lower-case category", cat)}
+		}
+	}
+	for _, name := range c.Context {
+		if !slices.Contains(ContextNames, name) {
+			return &FieldError{"context", fmt.Sprintf("unknown context %q; choose from: %s", name, strings.Join(ContextNames, ", "))}
+		}
+	}
+	return nil
+}
+
+// Selected reports whether the context attribute name is selected.
+func (c *Seclytics) Selected(name string) bool { return slices.Contains(c.Context, name) }
+
+// Keys lists the keys Set accepts, for help texts.
+var Keys = []string{
+	"dataset", "threshold", "normalize", "filter_by_date", "categories", "context", "overlap",
+	"base_url", "tries", "connect_timeout", "idle_timeout", "max_compressed", "max_decompressed", "max_line",
+}
+
+// Set parses value into the parameter named key. It does not validate the
+// whole configuration; call Validate afterwards.
+func (c *Seclytics) Set(key, value string) error {
+	value = strings.TrimSpace(value)
+	var err error
+	switch strings.ReplaceAll(strings.ToLower(strings.TrimSpace(key)), "-", "_") {
+	case "dataset":
+		c.Dataset = strings.ToUpper(value)
+	case "threshold", "importance_threshold":
+		c.Threshold, err = strconv.ParseFloat(value, 64)
+		if err != nil {
+			return &FieldError{"threshold", fmt.Sprintf("must be a number from 0 to 100, not %q", value)}
+		}
+	case "normalize", "normalize_importance":
+		c.Normalize, err = parseBool("normalize", value)
+	case "filter_by_date":
+		c.FilterByDate, err = parseBool("filter_by_date", value)
+	case "categories", "detected_categories":
+		c.Categories = ParseCategories(value)
+	case "context":
+		c.Context, err = ParseContext(value)
+	case "overlap":
+		err = c.Overlap.set("overlap", value)
+	case "base_url":
+		c.BaseURL = strings.TrimRight(value, "/")
+	case "tries":
+		c.Tries, err = strconv.Atoi(value)
+		if err != nil {
+			return &FieldError{"tries", fmt.Sprintf("must be a whole number, not %q", value)}
+		}
+	case "connect_timeout":
+		err = c.ConnectTimeout.set("connect_timeout", value)
+	case "idle_timeout":
+		err = c.IdleTimeout.set("idle_timeout", value)
+	case "max_compressed":
+		err = c.MaxCompressed.set("max_compressed", value)
+	case "max_decompressed":
+		err = c.MaxDecompressed.set("max_decompressed", value)
+	case "max_line":
+		err = c.MaxLine.set("max_line", value)
+	case "token", "access_token":
+		return &FieldError{"token", "is not set with key=value, because command lines show in ps: use --token-file FILE or the SECLYTICS_ACCESS_TOKEN environment variable"}
+	default:
+		return fmt.Errorf("%w %q: known keys are %s", ErrUnknownKey, key, strings.Join(Keys, ", "))
+	}
+	return err
+}
+
+func parseBool(field, v string) (bool, error) {
+	switch strings.ToLower(v) {
+	case "1", "t", "true", "on", "yes", "y":
+		return true, nil
+	case "0", "f", "false", "off", "no", "n", "":
+		return false, nil
+	}
+	return false, &FieldError{field, fmt.Sprintf("must be true or false, not %q", v)}
+}
+
+// ParseCategories splits a comma- or line-separated list, trims and
+// lower-cases each value, and drops empty values and duplicates. An empty
+// result means every category passes.
+func ParseCategories(s string) []string {
+	out := []string{}
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '\n' || r == '\r' }) {
+		f = strings.ToLower(strings.TrimSpace(f))
+		if f != "" && !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// ParseContext parses a comma-separated list of context names, matched
+// case-insensitively. "all" selects everything; an empty value selects
+// nothing.
+func ParseContext(s string) ([]string, error) {
+	out := []string{}
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if strings.EqualFold(f, "all") {
+			return slices.Clone(ContextNames), nil
+		}
+		i := slices.IndexFunc(ContextNames, func(n string) bool { return strings.EqualFold(n, f) })
+		if i < 0 {
+			return nil, &FieldError{"context", fmt.Sprintf("unknown context %q; choose from: %s (or all)", f, strings.Join(ContextNames, ", "))}
+		}
+		if !slices.Contains(out, ContextNames[i]) {
+			out = append(out, ContextNames[i])
+		}
+	}
+	// Keep the guide's order so that stored configurations compare equal.
+	slices.SortFunc(out, func(a, b string) int {
+		return slices.Index(ContextNames, a) - slices.Index(ContextNames, b)
+	})
+	return out, nil
+}
+
+// Decode reads a stored configuration strictly: unknown keys are errors.
+// Fields absent from data keep their defaults.
+func Decode(data []byte) (Seclytics, error) {
+	c := Default()
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return c, fmt.Errorf("decode seclytics configuration: %w", err)
+	}
+	return c, c.Validate()
+}
+
+// Encode writes the configuration without its token.
+func (c *Seclytics) Encode() []byte {
+	b, err := json.Marshal(c)
+	if err != nil { // cannot happen: every field marshals
+		panic(err)
+	}
+	return b
+}
+
+// Fingerprint identifies the parameters that decide what a run stores. A run
+// may skip an unchanged dump only if the fingerprint is the same as the one
+// of the run that stored it.
+func (c *Seclytics) Fingerprint() string {
+	b, _ := json.Marshal(struct {
+		D  string
+		T  float64
+		N  bool
+		F  bool
+		Ca []string
+		Co []string
+	}{c.Dataset, c.Threshold, c.Normalize, c.FilterByDate, c.Categories, c.Context})
+	return string(b)
+}
+
+// Duration is a time.Duration written as "48h0m0s" in JSON.
+type Duration time.Duration
+
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error { return d.set("duration", string(b)) }
+
+func (d *Duration) set(field, v string) error {
+	x, err := time.ParseDuration(v)
+	if err != nil {
+		return &FieldError{field, fmt.Sprintf("must be a duration such as 48h or 90s, not %q", v)}
+	}
+	*d = Duration(x)
+	return nil
+}
+
+// Size is a byte count written with a binary unit ("4GiB") in JSON.
+type Size int64
+
+var units = []struct {
+	suffix string
+	n      int64
+}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}}
+
+func (s Size) String() string {
+	for _, u := range units {
+		if s >= Size(u.n) && int64(s)%u.n == 0 {
+			return strconv.FormatInt(int64(s)/u.n, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(int64(s), 10) + "B"
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s Size) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *Size) UnmarshalText(b []byte) error { return s.set("size", string(b)) }
+
+func (s *Size) set(field, v string) error {
+	v = strings.TrimSpace(v)
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(strings.ToUpper(v), strings.ToUpper(u.suffix)) {
+			v, mult = strings.TrimSpace(v[:len(v)-len(u.suffix)]), u.n
+			break
+		}
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return &FieldError{field, fmt.Sprintf("must be a size such as 4GiB, 512MiB or 1048576, not %q", v)}
+	}
+	*s = Size(n * mult)
+	return nil
+}

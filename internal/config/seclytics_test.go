@@ -1,0 +1,109 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestDefaultsAreValidAndMatchTheGuide(t *testing.T) {
+	c := Default()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Dataset != "A" || c.Threshold != 70 || c.Normalize || c.FilterByDate {
+		t.Errorf("defaults differ from the guide: %+v", c)
+	}
+	if diff := cmp.Diff([]string{"malicious", "phishing", "botnet", "backscatter"}, c.Categories); diff != "" {
+		t.Error(diff)
+	}
+	if diff := cmp.Diff([]string{"Importance", "Detected Identifiers", "Detected Categories", "Last Seen At", "Cluster"}, c.Context); diff != "" {
+		t.Error(diff)
+	}
+}
+
+func TestSetAndValidateNameTheField(t *testing.T) {
+	for _, tc := range []struct {
+		key, value, field string
+	}{
+		{"dataset", "C", "dataset"},
+		{"threshold", "101", "threshold"},
+		{"threshold", "-0.5", "threshold"},
+		{"threshold", "high", "threshold"},
+		{"normalize", "maybe", "normalize"},
+		{"context", "Importance,Colour", "context"},
+		{"overlap", "two days", "overlap"},
+		{"base_url", "ftp://x", "base_url"},
+		{"tries", "0", "tries"},
+		{"max_line", "12", "max_line"},
+		{"max_compressed", "lots", "max_compressed"},
+		{"token", "abc", "token"},
+	} {
+		t.Run(tc.key+"="+tc.value, func(t *testing.T) {
+			c := Default()
+			err := c.Set(tc.key, tc.value)
+			if err == nil {
+				err = c.Validate()
+			}
+			var fe *FieldError
+			if !errors.As(err, &fe) || fe.Field != tc.field {
+				t.Fatalf("error %v does not name field %s", err, tc.field)
+			}
+		})
+	}
+	c := Default()
+	if err := c.Set("colour", "red"); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("unknown key: %v", err)
+	}
+}
+
+func TestSetEdges(t *testing.T) {
+	for _, v := range []string{"0", "100", "70", "69.5"} {
+		c := Default()
+		if err := c.Set("threshold", v); err != nil || c.Validate() != nil {
+			t.Errorf("threshold %s rejected: %v %v", v, err, c.Validate())
+		}
+	}
+	c := Default()
+	_ = c.Set("categories", " Malicious\nBOTNET,,botnet ")
+	if diff := cmp.Diff([]string{"malicious", "botnet"}, c.Categories); diff != "" {
+		t.Error(diff)
+	}
+	_ = c.Set("categories", "")
+	if len(c.Categories) != 0 {
+		t.Error("empty categories should allow all")
+	}
+	_ = c.Set("context", "last seen at, importance ,CLUSTER")
+	if diff := cmp.Diff([]string{"Importance", "Last Seen At", "Cluster"}, c.Context); diff != "" {
+		t.Error(diff)
+	}
+	_ = c.Set("context", "all")
+	if len(c.Context) != len(ContextNames) {
+		t.Error("all should select every context")
+	}
+	_ = c.Set("max_decompressed", "2GiB")
+	if c.MaxDecompressed != 2<<30 || c.MaxDecompressed.String() != "2GiB" {
+		t.Errorf("size: %v", c.MaxDecompressed)
+	}
+}
+
+func TestEncodeDecodeRoundTripStrict(t *testing.T) {
+	c := Default()
+	_ = c.Set("dataset", "b")
+	_ = c.Set("normalize", "on")
+	got, err := Decode(c.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(string(c.Encode()), string(got.Encode())); diff != "" {
+		t.Error(diff)
+	}
+	if got.Dataset != "B" || !got.Normalize {
+		t.Errorf("round trip lost values: %+v", got)
+	}
+	if _, err := Decode([]byte(`{"dataset":"A","colour":"red"}`)); err == nil || !strings.Contains(err.Error(), "colour") {
+		t.Errorf("unknown key not rejected: %v", err)
+	}
+}

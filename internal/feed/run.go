@@ -1,0 +1,429 @@
+package feed
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"forewarn/internal/activity"
+	"forewarn/internal/config"
+	"forewarn/internal/dump"
+	"forewarn/internal/filter"
+	"forewarn/internal/merge"
+	"forewarn/internal/prediction"
+	"forewarn/internal/seclytics"
+	"forewarn/internal/secret"
+	"forewarn/internal/stage"
+	"forewarn/internal/store"
+)
+
+// Name is the feed's name in the store and the activity log.
+const Name = "seclytics"
+
+// Store is what a run needs from the store.
+type Store interface {
+	FeedConfig(ctx context.Context, name string) (config.Seclytics, store.FeedState, error)
+	LockFeed(ctx context.Context, name string) (io.Closer, error)
+	CreateRun(ctx context.Context, r *activity.Run) error
+	FinishRun(ctx context.Context, r *activity.Run) error
+	BeginIngest(ctx context.Context) (store.Tx, error)
+}
+
+// Options are one run's choices on top of the stored configuration.
+type Options struct {
+	Trigger string // activity.TriggerCLI, ...
+	// Override changes the stored configuration for this run only.
+	Override func(*config.Seclytics) error
+	// Token, if set, is used instead of the stored one.
+	Token  secret.String
+	Since  *time.Time
+	Until  *time.Time
+	DryRun bool
+	// StageDir holds spill files of large runs (default: the system's
+	// temporary directory). StageBuffer bounds the memory used for staging.
+	StageDir    string
+	StageBuffer int
+	Progress    *Progress
+	Logger      *slog.Logger
+	// BackoffBase overrides the retry backoff (tests use a short one).
+	BackoffBase time.Duration
+	// Now overrides the clock (tests).
+	Now func() time.Time
+}
+
+// ErrConfig is wrapped when the configuration (stored or overridden) is
+// invalid; no run is recorded.
+var ErrConfig = errors.New("invalid configuration")
+
+// Run runs the feed once and returns its activity record. The record is
+// returned even when the run fails; err then says why, naming the cause and
+// the fix. Errors before the run starts (invalid configuration, a run in
+// progress) return a nil record.
+func Run(ctx context.Context, st Store, o Options) (*activity.Run, error) {
+	if o.Progress == nil {
+		o.Progress = &Progress{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Trigger == "" {
+		o.Trigger = activity.TriggerCLI
+	}
+	cfg, state, err := st.FeedConfig(ctx, Name)
+	if err != nil {
+		return nil, err
+	}
+	if o.Override != nil {
+		if err := o.Override(&cfg); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	if o.Token.IsSet() {
+		cfg.Token = o.Token
+	}
+
+	if !o.DryRun {
+		lock, err := st.LockFeed(ctx, Name)
+		if err != nil {
+			return nil, err
+		}
+		defer lock.Close()
+	}
+
+	now := o.Now().UTC().Truncate(time.Second)
+	host, _ := os.Hostname()
+	r := &activity.Run{
+		Feed: Name, Trigger: o.Trigger, Status: activity.StatusRunning, DryRun: o.DryRun, Dataset: cfg.Dataset,
+		StartedAt: now, Host: host, PID: os.Getpid(),
+	}
+	r.Since, r.Until = window(cfg, state, o, now)
+	if err := st.CreateRun(ctx, r); err != nil {
+		return nil, err
+	}
+	o.Logger.Info("run started", "run", r.ID, "feed", Name, "dataset", cfg.Dataset, "window", r.Window(), "dry_run", o.DryRun)
+
+	j := &job{st: st, cfg: cfg, state: state, o: o, r: r}
+	runErr := j.run(ctx)
+
+	finished := o.Now().UTC()
+	r.FinishedAt = &finished
+	switch {
+	case runErr == nil:
+	case ctx.Err() != nil:
+		r.Status = activity.StatusCanceled
+	default:
+		r.Status = activity.StatusFailed
+	}
+	if runErr != nil {
+		// Last line of defence: no error text carries the token.
+		runErr = scrubbedError{runErr, cfg.Token}
+		r.Error = runErr.Error()
+	}
+	o.Progress.setPhase(PhaseDone)
+	if err := st.FinishRun(context.WithoutCancel(ctx), r); err != nil {
+		return r, errors.Join(runErr, err)
+	}
+	o.Logger.Info("run finished", "run", r.ID, "status", r.Status, "rows", r.RowsRead, "kept", r.RowsKept,
+		"created", r.IndicatorsCreated, "updated", r.IndicatorsUpdated, "took", r.Duration().String())
+	return r, runErr
+}
+
+// window picks the run's date window: since is the explicit one, else the
+// last successful run's until minus the overlap, else unbounded; until is
+// the explicit one, else the run's start.
+func window(cfg config.Seclytics, state store.FeedState, o Options, now time.Time) (since, until *time.Time) {
+	switch {
+	case o.Since != nil:
+		t := o.Since.UTC()
+		since = &t
+	case state.Watermark > 0:
+		t := time.Unix(state.Watermark, 0).UTC().Add(-time.Duration(cfg.Overlap))
+		since = &t
+	}
+	u := now
+	if o.Until != nil {
+		u = o.Until.UTC()
+	}
+	return since, &u
+}
+
+type scrubbedError struct {
+	err error
+	tok secret.String
+}
+
+func (e scrubbedError) Error() string { return e.tok.Scrub(e.err.Error()) }
+func (e scrubbedError) Unwrap() error { return e.err }
+
+// job is one run in progress.
+type job struct {
+	st    Store
+	cfg   config.Seclytics
+	state store.FeedState
+	o     Options
+	r     *activity.Run
+}
+
+func (j *job) run(ctx context.Context) error {
+	cfg, r, prog := j.cfg, j.r, j.o.Progress
+	client := seclytics.New(seclytics.Options{
+		BaseURL: cfg.BaseURL, Token: cfg.Token, Tries: cfg.Tries,
+		ConnectTimeout: time.Duration(cfg.ConnectTimeout), IdleTimeout: time.Duration(cfg.IdleTimeout),
+		MaxBody: int64(cfg.MaxCompressed), BackoffBase: j.o.BackoffBase, Logger: j.o.Logger,
+	})
+	req := seclytics.Request{Dataset: cfg.Dataset}
+	// Validators are only worth sending if the last ingest used the same
+	// parameters and saw every row this run could keep. A dry run and a
+	// run with an explicit window always read the whole dump.
+	sameParams := j.state.Fingerprint == cfg.Fingerprint() && j.o.Since == nil && j.o.Until == nil
+	if !j.o.DryRun && sameParams {
+		req.ETag, req.LastModified = j.state.ETag, j.state.LastModified
+	}
+	prog.setPhase(PhaseDownload)
+	resp, err := client.Fetch(ctx, req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	r.HTTPStatus = resp.Status
+	if resp.NotModified {
+		r.Status = activity.StatusUnchanged
+		return nil
+	}
+	prog.totalBytes.Store(resp.Length)
+
+	hash := sha256.New()
+	body := io.TeeReader(countingReader{resp.Body, &prog.bytes}, hash)
+	dr, err := dump.NewReader(body, dump.Limits{MaxDecompressed: int64(cfg.MaxDecompressed), MaxLine: int(cfg.MaxLine)})
+	if err != nil {
+		r.BytesDownloaded = prog.bytes.Load()
+		return fmt.Errorf("read the %s dump: %w", cfg.Dataset, err)
+	}
+
+	sorter := stage.New(j.o.StageDir, merge.KeyLen, j.o.StageBuffer)
+	defer sorter.Close()
+	if err := j.readDump(ctx, dr, sorter); err != nil {
+		r.BytesDownloaded = prog.bytes.Load()
+		return err
+	}
+	// Drain what the decoder did not need (a gzip trailer's padding), so
+	// that the checksum covers the whole body.
+	if _, err := io.Copy(io.Discard, body); err != nil {
+		return fmt.Errorf("read the %s dump: %w", cfg.Dataset, err)
+	}
+	r.BytesDownloaded = prog.bytes.Load()
+	sum := hex.EncodeToString(hash.Sum(nil))
+	if r.RowsRead == 0 {
+		j.o.Logger.Warn("the dump holds no rows", "dataset", cfg.Dataset, "bytes", r.BytesDownloaded)
+		r.AddProblem(prediction.Problem{Kind: prediction.KindWarning, Message: "the dump holds no rows"})
+		r.Warnings++
+	}
+	if j.o.DryRun {
+		r.Status = activity.StatusSucceeded
+		return nil
+	}
+	if resp.ETag == "" && resp.LastModified == "" && sameParams && sum == j.state.BodySHA256 {
+		r.Status = activity.StatusUnchanged
+		return nil
+	}
+
+	prog.setPhase(PhaseMerge)
+	tx, err := j.st.BeginIngest(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := j.merge(ctx, tx, sorter); err != nil {
+		return err
+	}
+	prog.setPhase(PhaseCommit)
+	next := store.FeedState{
+		Watermark: r.Until.Unix(), ETag: resp.ETag, LastModified: resp.LastModified,
+		BodySHA256: sum, Fingerprint: cfg.Fingerprint(),
+	}
+	if cfg.FilterByDate && j.o.Until != nil {
+		// Rows dated after an explicit until were left out: the next run
+		// must read this same dump again rather than skip it as unchanged.
+		next.ETag, next.LastModified, next.BodySHA256 = "", "", ""
+	}
+	if err := tx.SaveFeedState(ctx, Name, next); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("run canceled before commit; nothing was written: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	r.Status = activity.StatusSucceeded
+	return nil
+}
+
+// readDump decodes, validates and filters every row, and stages the kept
+// ones.
+func (j *job) readDump(ctx context.Context, dr *dump.Reader, sorter *stage.Sorter) error {
+	cfg, r, prog := j.cfg, j.r, j.o.Progress
+	since, until := int64(filter.NoLowerBound), int64(filter.NoUpperBound)
+	if r.Since != nil {
+		since = r.Since.Unix()
+	}
+	if r.Until != nil {
+		until = r.Until.Unix()
+	}
+	flt := filter.New(cfg.Threshold, cfg.Categories, cfg.FilterByDate, since, until)
+	mapper := merge.NewMapper(merge.NewSelection(cfg.Context, cfg.Normalize))
+	var (
+		parser prediction.Parser
+		row    prediction.Row
+		seq    uint64
+	)
+	for {
+		rec, err := dr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if seq&4095 == 0 {
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("run canceled while reading the dump; nothing was written: %w", err)
+			}
+		}
+		seq++
+		if err != nil {
+			var re *dump.RowError
+			if !errors.As(err, &re) {
+				return fmt.Errorf("read the %s dump: %w", cfg.Dataset, err)
+			}
+			r.RowsRead++
+			prog.rows.Add(1)
+			r.Dropped.Invalid++
+			r.AddProblem(prediction.Problem{Line: re.Line, Kind: prediction.KindInvalid, Message: re.Reason})
+			continue
+		}
+		r.RowsRead++
+		prog.rows.Add(1)
+		if err := parser.Parse(rec, &row); err != nil {
+			var ie *prediction.InvalidError
+			if !errors.As(err, &ie) {
+				return err
+			}
+			r.Dropped.Invalid++
+			r.AddProblem(prediction.Problem{Line: ie.Line, Kind: prediction.KindInvalid, Message: ie.Reason})
+			continue
+		}
+		for _, w := range row.Warnings {
+			r.Warnings++
+			r.AddProblem(w)
+		}
+		switch flt.Check(&row) {
+		case filter.BelowThreshold:
+			r.Dropped.BelowThreshold++
+			continue
+		case filter.CategoryNotListed:
+			r.Dropped.CategoryNotListed++
+			continue
+		case filter.OutsideWindow:
+			r.Dropped.OutsideWindow++
+			continue
+		}
+		r.RowsKept++
+		prog.kept.Add(1)
+		if j.o.DryRun {
+			continue
+		}
+		k, v := mapper.Map(&row, seq)
+		if err := sorter.Add(k, v); err != nil {
+			return fmt.Errorf("stage rows: %w", err)
+		}
+	}
+}
+
+// merge folds the staged rows per IP and merges them into the store in
+// batches.
+func (j *job) merge(ctx context.Context, tx store.Tx, sorter *stage.Sorter) error {
+	it, err := sorter.Iterator()
+	if err != nil {
+		return err
+	}
+	var (
+		batch    [store.BatchSize]merge.Record
+		n        int // records complete in batch
+		open     bool
+		prevKey  = make([]byte, 0, merge.KeyLen)
+		row      merge.Record
+		interner merge.Interner
+		stored   = make([]*merge.Stored, 0, store.BatchSize)
+		changed  = make([]*merge.Stored, 0, store.BatchSize)
+		counts   merge.Counts
+		now      = j.r.StartedAt.Unix()
+	)
+	flush := func() error {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("run canceled while merging; nothing was written: %w", err)
+		}
+		stored = stored[:0]
+		for i := 0; i < n; i++ {
+			stored = append(stored, &merge.Stored{Record: merge.Record{Addr: batch[i].Addr}})
+		}
+		if err := tx.Load(ctx, stored); err != nil {
+			return err
+		}
+		changed = changed[:0]
+		for i, st := range stored {
+			if merge.Apply(st, &batch[i], j.r.ID, now, &counts) {
+				changed = append(changed, st)
+			}
+		}
+		if err := tx.Write(ctx, changed); err != nil {
+			return err
+		}
+		j.o.Progress.merged.Add(int64(n))
+		n = 0
+		return nil
+	}
+	for it.Next() {
+		key := it.Key()
+		if open && !merge.SameAddr(prevKey, key) {
+			n++
+			open = false
+			if n == len(batch) {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+		if err := merge.Decode(key, it.Value(), &row, &interner); err != nil {
+			return err
+		}
+		if !open {
+			batch[n].Reset()
+			open = true
+		}
+		merge.Fold(&batch[n], &row)
+		prevKey = append(prevKey[:0], key...)
+	}
+	if err := it.Err(); err != nil {
+		return err
+	}
+	if open {
+		n++
+	}
+	if n > 0 {
+		if err := flush(); err != nil {
+			return err
+		}
+	}
+	j.r.Counts = counts
+	return nil
+}

@@ -1,0 +1,7 @@
+// Package indicator defines what forewarn stores and shows: an indicator (an
+// IP address) with a status, its sources and its attributes, using the
+// attribute names of the Seclytics integration guide.
+//
+// It holds vocabulary and small pure functions only. It must never do I/O or
+// know how a feed is fetched or where indicators are stored.
+package indicator

@@ -1,0 +1,117 @@
+package indicator
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Indicator types.
+const (
+	TypeIPv4 = "IP Address"
+	TypeIPv6 = "IPv6 Address"
+)
+
+// TypeOf returns the indicator type of an address.
+func TypeOf(a netip.Addr) string {
+	if a.Unmap().Is4() {
+		return TypeIPv4
+	}
+	return TypeIPv6
+}
+
+// Status is the lifecycle state of an indicator.
+type Status string
+
+// Statuses. Whitelisted and Review are set by a person and survive ingestion;
+// Expired becomes Active again when a feed sees the indicator.
+const (
+	StatusActive      Status = "Active"
+	StatusExpired     Status = "Expired"
+	StatusWhitelisted Status = "Whitelisted"
+	StatusReview      Status = "Review"
+)
+
+// Valid reports whether s is a known status.
+func (s Status) Valid() bool {
+	switch s {
+	case StatusActive, StatusExpired, StatusWhitelisted, StatusReview:
+		return true
+	}
+	return false
+}
+
+// AfterSighting is the status an indicator takes when a feed run sees it.
+func (s Status) AfterSighting() Status {
+	switch s {
+	case StatusWhitelisted, StatusReview:
+		return s
+	}
+	return StatusActive
+}
+
+// SourceSeclytics is the source name of the Seclytics Predictions feed.
+const SourceSeclytics = "Seclytics"
+
+// Attribute names, exactly as the guide's mapping table spells them.
+const (
+	AttrPredictedAt          = "Predicted At"
+	AttrPredictedNetblock    = "Predicted Netblock"
+	AttrPredictedCategory    = "Predicted Category"
+	AttrCluster              = "Cluster"
+	AttrDetectedBy           = "Detected By"
+	AttrDetectedIdentifiers  = "Detected Identifiers"
+	AttrDetectedCategories   = "Detected Categories"
+	AttrDetectedAt           = "Detected At"
+	AttrLastSeenAt           = "Last Seen At"
+	AttrImportance           = "Importance"
+	AttrNormalizedImportance = "Normalized Importance"
+)
+
+// Importance bands of the guide: High 70+, Medium 40-69, Low 0-39.
+const (
+	High   = "High"
+	Medium = "Medium"
+	Low    = "Low"
+)
+
+// NormalizeImportance maps a score to its friendly name. Scores between the
+// guide's integer bands (69.5) fall in the lower band: only 70 and above is
+// High, as Seclytics defines it.
+func NormalizeImportance(score float64) string {
+	switch {
+	case score >= 70:
+		return High
+	case score >= 40:
+		return Medium
+	default:
+		return Low
+	}
+}
+
+// Attribute is one named value an indicator carries from one source.
+type Attribute struct {
+	Name      string    `json:"name"`
+	Value     string    `json:"value"`
+	Source    string    `json:"source"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Indicator is an IP address with everything known about it.
+type Indicator struct {
+	Type       string      `json:"type"`
+	Value      string      `json:"value"`
+	Status     Status      `json:"status"`
+	Sources    []string    `json:"sources"`
+	Attributes []Attribute `json:"attributes"`
+	CreatedAt  time.Time   `json:"created_at"`
+	UpdatedAt  time.Time   `json:"updated_at"`
+}
+
+// TimeFormat is how forewarn writes every timestamp: RFC 3339 in UTC.
+const TimeFormat = "2006-01-02T15:04:05Z"
+
+// FormatTime formats a Unix time in seconds as RFC 3339 UTC.
+func FormatTime(unix int64) string {
+	return time.Unix(unix, 0).UTC().Format(TimeFormat)
+}

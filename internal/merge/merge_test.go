@@ -1,0 +1,196 @@
+package merge
+
+import (
+	"bytes"
+	"net/netip"
+	"slices"
+	"testing"
+
+	"forewarn/internal/config"
+	"forewarn/internal/indicator"
+	"forewarn/internal/prediction"
+	"forewarn/internal/stage"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+const none = prediction.NoTime
+
+func mkRow(ip string, lsa int64, imp float64, cluster string, cats ...string) *prediction.Row {
+	r := &prediction.Row{
+		Addr: netip.MustParseAddr(ip), LastSeenAt: lsa, DetectedAt: none, PredictedAt: none,
+		Importance: imp, HasImportance: imp >= 0, Cluster: []byte(cluster),
+	}
+	for _, c := range cats {
+		r.DetectedCategories = append(r.DetectedCategories, []byte(c))
+	}
+	return r
+}
+
+// foldRun stages rows through the real sorter and folds them per IP, as a
+// run does.
+func foldRun(t *testing.T, sel Selection, rows ...*prediction.Row) map[netip.Addr]Record {
+	t.Helper()
+	s := stage.New(t.TempDir(), KeyLen, 0)
+	defer s.Close()
+	m := NewMapper(sel)
+	for i, r := range rows {
+		k, v := m.Map(r, uint64(i))
+		if err := s.Add(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	it, err := s.Iterator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[netip.Addr]Record{}
+	var in Interner
+	var row Record
+	for it.Next() {
+		if err := Decode(it.Key(), it.Value(), &row, &in); err != nil {
+			t.Fatal(err)
+		}
+		acc := out[row.Addr]
+		Fold(&acc, &row)
+		acc.DetectedCategories = slices.Clone(acc.DetectedCategories)
+		out[row.Addr] = acc
+	}
+	return out
+}
+
+var all = NewSelection(config.ContextNames, true)
+
+func TestFoldWithinRun(t *testing.T) {
+	day := int64(86400)
+	t.Run("newest last seen wins, whatever the file order", func(t *testing.T) {
+		got := foldRun(t, all,
+			mkRow("1.2.3.4", 5*day, 10, "new", "spam"),
+			mkRow("1.2.3.4", 3*day, 90, "old", "malicious"),
+		)[netip.MustParseAddr("1.2.3.4")]
+		if got.Cluster != "new" || got.Importance != 10 || got.LastSeenAt != 5*day || got.Normalized != indicator.Low {
+			t.Errorf("got %+v", got)
+		}
+		if diff := cmp.Diff([]string{"malicious", "spam"}, got.DetectedCategories); diff != "" {
+			t.Errorf("lists must be unioned: %s", diff)
+		}
+	})
+	t.Run("tie on last seen goes to higher importance, then the later row", func(t *testing.T) {
+		got := foldRun(t, all,
+			mkRow("1.2.3.4", day, 80, "high"),
+			mkRow("1.2.3.4", day, 50, "low"),
+		)[netip.MustParseAddr("1.2.3.4")]
+		if got.Cluster != "high" {
+			t.Errorf("higher importance should win a tie: %q", got.Cluster)
+		}
+		got = foldRun(t, all,
+			mkRow("1.2.3.4", day, 50, "first"),
+			mkRow("1.2.3.4", day, 50, "second"),
+		)[netip.MustParseAddr("1.2.3.4")]
+		if got.Cluster != "second" {
+			t.Errorf("later row should win a full tie: %q", got.Cluster)
+		}
+	})
+	t.Run("an attribute comes from the newest row that has it", func(t *testing.T) {
+		a := mkRow("1.2.3.4", 3*day, 10, "x")
+		b := mkRow("1.2.3.4", 5*day, 10, "") // newest, no cluster
+		c := mkRow("1.2.3.4", 4*day, 10, "y")
+		got := foldRun(t, all, a, b, c)[netip.MustParseAddr("1.2.3.4")]
+		if got.Cluster != "y" || got.LastSeenAt != 5*day {
+			t.Errorf("got cluster %q last seen %d", got.Cluster, got.LastSeenAt)
+		}
+	})
+	t.Run("only selected context is staged", func(t *testing.T) {
+		sel := NewSelection([]string{indicator.AttrLastSeenAt}, true)
+		got := foldRun(t, sel, mkRow("2001:db8::1", day, 75, "c", "spam"))[netip.MustParseAddr("2001:db8::1")]
+		want := Set(0).With(LastSeenAt).With(NormalizedImportance)
+		if got.Has != want || got.Normalized != indicator.High || got.Cluster != "" {
+			t.Errorf("has %b want %b: %+v", got.Has, want, got)
+		}
+	})
+}
+
+func TestCodecRoundTrip(t *testing.T) {
+	r := &prediction.Row{
+		Addr: netip.MustParseAddr("198.51.100.7"), PredictedAt: -5, DetectedAt: 1e9, LastSeenAt: 2e9,
+		PredictedNetblock: netip.MustParsePrefix("198.51.100.0/24"), PredictedCategory: []byte("spam"),
+		Cluster: []byte("abc"), Importance: 85.5, HasImportance: true,
+		DetectedBy: [][]byte{[]byte("b"), []byte("a")}, DetectedIdentifiers: [][]byte{[]byte("id")},
+		DetectedCategories: [][]byte{[]byte("botnet")},
+	}
+	k, v := NewMapper(all).Map(r, 9)
+	var got Record
+	if err := Decode(k, v, &got, nil); err != nil {
+		t.Fatal(err)
+	}
+	want := Record{
+		Addr: r.Addr, Has: Set(1<<NumSlots - 1), PredictedAt: -5, DetectedAt: 1e9, LastSeenAt: 2e9,
+		PredictedNetblock: r.PredictedNetblock, PredictedCategory: "spam", Cluster: "abc", Importance: 85.5,
+		Normalized: "High", DetectedBy: []string{"a", "b"}, DetectedIdentifiers: []string{"id"}, DetectedCategories: []string{"botnet"},
+	}
+	if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b }), cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
+		t.Error(diff)
+	}
+	if err := Decode(k, v[:len(v)-1], &got, nil); err == nil {
+		t.Error("truncated value decoded without error")
+	}
+	if !bytes.Equal(k[:16], netip.MustParseAddr("::ffff:198.51.100.7").AsSlice()) {
+		t.Error("key does not start with the 16-byte address")
+	}
+}
+
+func TestApplyAcrossRuns(t *testing.T) {
+	var st Stored
+	var c Counts
+	in := Record{Addr: netip.MustParseAddr("1.2.3.4")}
+	in.Has = in.Has.With(LastSeenAt).With(Importance).With(DetectedCategories)
+	in.LastSeenAt, in.Importance, in.DetectedCategories = 100, 80, []string{"spam"}
+
+	if !Apply(&st, &in, 1, 1000, &c) {
+		t.Fatal("a new indicator must be written")
+	}
+	if st.Status != indicator.StatusActive || c.IndicatorsCreated != 1 || c.AttributesCreated != 3 {
+		t.Fatalf("first run: %+v %+v", st, c)
+	}
+
+	// The same values again: nothing changes.
+	c = Counts{}
+	if Apply(&st, &in, 2, 2000, &c) || c.IndicatorsUnchanged != 1 || c.AttributesCreated+c.AttributesUpdated != 0 || st.UpdatedAt != 1000 {
+		t.Fatalf("re-run changed something: %+v %+v", st, c)
+	}
+
+	// A newer last seen is updated in place; a new category is added.
+	in.LastSeenAt, in.DetectedCategories = 200, []string{"botnet", "spam"}
+	c = Counts{}
+	if !Apply(&st, &in, 3, 3000, &c) {
+		t.Fatal("change not written")
+	}
+	if st.LastSeenAt != 200 || st.Created[LastSeenAt] != 1 || st.Updated[LastSeenAt] != 3 || st.Updated[Importance] != 1 {
+		t.Errorf("in-place update: %+v", st)
+	}
+	if diff := cmp.Diff([]string{"botnet", "spam"}, st.DetectedCategories); diff != "" {
+		t.Error(diff)
+	}
+	if c != (Counts{IndicatorsUpdated: 1, AttributesCreated: 1, AttributesUpdated: 1}) || st.UpdatedAt != 3000 {
+		t.Errorf("counts %+v updated_at %d", c, st.UpdatedAt)
+	}
+
+	// A run without some context deletes nothing.
+	c = Counts{}
+	if Apply(&st, &Record{Addr: in.Addr}, 4, 4000, &c) || !st.Has.Has(Importance) {
+		t.Error("an empty record removed or changed something")
+	}
+
+	// Statuses a person set survive; Expired becomes Active.
+	for from, want := range map[indicator.Status]indicator.Status{
+		indicator.StatusWhitelisted: indicator.StatusWhitelisted,
+		indicator.StatusReview:      indicator.StatusReview,
+		indicator.StatusExpired:     indicator.StatusActive,
+	} {
+		st.Status = from
+		changed := Apply(&st, &in, 5, 5000, &Counts{})
+		if st.Status != want || changed != (from != want) {
+			t.Errorf("%s became %s (changed %v), want %s", from, st.Status, changed, want)
+		}
+	}
+}

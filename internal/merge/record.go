@@ -1,0 +1,162 @@
+package merge
+
+import (
+	"net/netip"
+	"slices"
+
+	"forewarn/internal/indicator"
+)
+
+// Slot identifies one Seclytics attribute.
+type Slot int
+
+// Attribute slots. Their order is the stored order; do not reorder.
+const (
+	PredictedAt Slot = iota
+	PredictedNetblock
+	PredictedCategory
+	Cluster
+	DetectedBy
+	DetectedIdentifiers
+	DetectedCategories
+	DetectedAt
+	LastSeenAt
+	Importance
+	NormalizedImportance
+
+	NumSlots
+)
+
+// Names are the guide's attribute names, by slot.
+var Names = [NumSlots]string{
+	indicator.AttrPredictedAt,
+	indicator.AttrPredictedNetblock,
+	indicator.AttrPredictedCategory,
+	indicator.AttrCluster,
+	indicator.AttrDetectedBy,
+	indicator.AttrDetectedIdentifiers,
+	indicator.AttrDetectedCategories,
+	indicator.AttrDetectedAt,
+	indicator.AttrLastSeenAt,
+	indicator.AttrImportance,
+	indicator.AttrNormalizedImportance,
+}
+
+// IsList reports whether the slot holds several values.
+func (s Slot) IsList() bool {
+	return s == DetectedBy || s == DetectedIdentifiers || s == DetectedCategories
+}
+
+// Set is a set of slots.
+type Set uint16
+
+// Has reports whether s holds slot.
+func (s Set) Has(slot Slot) bool { return s&(1<<slot) != 0 }
+
+// With returns s plus slot.
+func (s Set) With(slot Slot) Set { return s | 1<<slot }
+
+// Record is one IP's Seclytics values: from one row, or merged.
+type Record struct {
+	Addr netip.Addr
+	Has  Set // which slots carry a value
+
+	PredictedAt       int64 // Unix seconds
+	DetectedAt        int64
+	LastSeenAt        int64
+	PredictedNetblock netip.Prefix
+	PredictedCategory string
+	Cluster           string
+	Importance        float64
+	Normalized        string
+
+	// Lists are sorted and free of duplicates.
+	DetectedBy          []string
+	DetectedIdentifiers []string
+	DetectedCategories  []string
+}
+
+// List returns the list held in a list slot.
+func (r *Record) List(s Slot) *[]string {
+	switch s {
+	case DetectedBy:
+		return &r.DetectedBy
+	case DetectedIdentifiers:
+		return &r.DetectedIdentifiers
+	case DetectedCategories:
+		return &r.DetectedCategories
+	}
+	panic("merge: not a list slot")
+}
+
+// Reset empties r for reuse, keeping list capacity.
+func (r *Record) Reset() {
+	*r = Record{
+		DetectedBy:          r.DetectedBy[:0],
+		DetectedIdentifiers: r.DetectedIdentifiers[:0],
+		DetectedCategories:  r.DetectedCategories[:0],
+	}
+}
+
+// sameSingle reports whether single-valued slot s holds the same value in a
+// and b.
+func sameSingle(a, b *Record, s Slot) bool {
+	switch s {
+	case PredictedAt:
+		return a.PredictedAt == b.PredictedAt
+	case DetectedAt:
+		return a.DetectedAt == b.DetectedAt
+	case LastSeenAt:
+		return a.LastSeenAt == b.LastSeenAt
+	case PredictedNetblock:
+		return a.PredictedNetblock == b.PredictedNetblock
+	case PredictedCategory:
+		return a.PredictedCategory == b.PredictedCategory
+	case Cluster:
+		return a.Cluster == b.Cluster
+	case Importance:
+		return a.Importance == b.Importance
+	case NormalizedImportance:
+		return a.Normalized == b.Normalized
+	}
+	panic("merge: not a single-valued slot")
+}
+
+// copySingle copies single-valued slot s from src to dst.
+func copySingle(dst, src *Record, s Slot) {
+	switch s {
+	case PredictedAt:
+		dst.PredictedAt = src.PredictedAt
+	case DetectedAt:
+		dst.DetectedAt = src.DetectedAt
+	case LastSeenAt:
+		dst.LastSeenAt = src.LastSeenAt
+	case PredictedNetblock:
+		dst.PredictedNetblock = src.PredictedNetblock
+	case PredictedCategory:
+		dst.PredictedCategory = src.PredictedCategory
+	case Cluster:
+		dst.Cluster = src.Cluster
+	case Importance:
+		dst.Importance = src.Importance
+	case NormalizedImportance:
+		dst.Normalized = src.Normalized
+	default:
+		panic("merge: not a single-valued slot")
+	}
+	dst.Has = dst.Has.With(s)
+}
+
+// union adds the values of add to the sorted list *dst and returns how many
+// were new.
+func union(dst *[]string, add []string) int {
+	n := 0
+	for _, v := range add {
+		i, found := slices.BinarySearch(*dst, v)
+		if !found {
+			*dst = slices.Insert(*dst, i, v)
+			n++
+		}
+	}
+	return n
+}

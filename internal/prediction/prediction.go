@@ -1,0 +1,361 @@
+package prediction
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"net/netip"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"forewarn/internal/dump"
+)
+
+// NoTime marks an absent or unparseable date.
+const NoTime = math.MinInt64
+
+// Row is one validated prediction. Byte slices borrow the dump record.
+type Row struct {
+	Line              int64
+	Addr              netip.Addr
+	PredictedAt       int64 // Unix seconds, UTC; NoTime if absent
+	DetectedAt        int64
+	LastSeenAt        int64
+	PredictedNetblock netip.Prefix // invalid if absent
+	PredictedCategory []byte
+	Cluster           []byte
+	Importance        float64
+	HasImportance     bool
+
+	DetectedBy          [][]byte
+	DetectedIdentifiers [][]byte
+	DetectedCategories  [][]byte
+
+	// Warnings lists attributes dropped from this row (unparseable dates,
+	// invalid netblocks). The row itself is kept.
+	Warnings []Problem
+}
+
+// Date is the date the date filter uses: Last Seen At, else Detected At,
+// else Predicted At. It is NoTime if the row has none of them.
+func (r *Row) Date() int64 {
+	switch {
+	case r.LastSeenAt != NoTime:
+		return r.LastSeenAt
+	case r.DetectedAt != NoTime:
+		return r.DetectedAt
+	}
+	return r.PredictedAt
+}
+
+// Problem is a rejected row or a dropped attribute, for the activity log.
+type Problem struct {
+	Line    int64  `json:"line"`
+	Kind    string `json:"kind"` // KindInvalid or KindWarning
+	Message string `json:"message"`
+}
+
+// Problem kinds.
+const (
+	KindInvalid = "invalid"
+	KindWarning = "warning"
+)
+
+func (p Problem) String() string { return fmt.Sprintf("line %d: %s: %s", p.Line, p.Kind, p.Message) }
+
+// InvalidError says why a row was rejected.
+type InvalidError struct {
+	Line   int64
+	Reason string
+}
+
+func (e *InvalidError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Reason) }
+
+// Parser validates rows. Its zero value is ready to use; it is not safe for
+// concurrent use.
+type Parser struct {
+	lists [3][][]byte
+}
+
+// Parse validates rec into row. A rejected row returns an *InvalidError;
+// row is then meaningless.
+func (p *Parser) Parse(rec *dump.Record, row *Row) error {
+	row.Line = rec.Line
+	row.Warnings = row.Warnings[:0]
+
+	addr, ok := ParseIP(rec.Fields[dump.IP])
+	if !ok {
+		return &InvalidError{rec.Line, fmt.Sprintf("ip %s is not a valid IPv4 or IPv6 address", quote(rec.Fields[dump.IP]))}
+	}
+	row.Addr = addr
+
+	row.HasImportance = false
+	if v := rec.Fields[dump.Importance]; len(v) > 0 {
+		imp, ok := parseImportance(v)
+		if !ok {
+			return &InvalidError{rec.Line, fmt.Sprintf("importance %s is not a number from 0 to 100", quote(v))}
+		}
+		row.Importance, row.HasImportance = imp, true
+	}
+
+	row.PredictedAt = p.date(rec, dump.PredictedAt, row)
+	row.DetectedAt = p.date(rec, dump.DetectedAt, row)
+	row.LastSeenAt = p.date(rec, dump.LastSeenAt, row)
+
+	row.PredictedNetblock = netip.Prefix{}
+	if v := rec.Fields[dump.PredictedNetblock]; len(v) > 0 {
+		pfx, err := netip.ParsePrefix(string(v))
+		if err != nil || pfx.Addr().Zone() != "" {
+			row.Warnings = append(row.Warnings, Problem{rec.Line, KindWarning,
+				fmt.Sprintf("predicted_netblock %s is not a CIDR prefix; attribute dropped", quote(v))})
+		} else {
+			if pfx.Addr().Is4In6() && pfx.Bits() >= 96 {
+				pfx = netip.PrefixFrom(pfx.Addr().Unmap(), pfx.Bits()-96)
+			}
+			row.PredictedNetblock = pfx.Masked()
+		}
+	}
+
+	row.PredictedCategory = rec.Fields[dump.PredictedCategory]
+	row.Cluster = rec.Fields[dump.Cluster]
+	row.DetectedBy = p.list(rec, dump.DetectedBy, 0, false)
+	row.DetectedIdentifiers = p.list(rec, dump.DetectedIdentifiers, 1, false)
+	row.DetectedCategories = p.list(rec, dump.DetectedCategories, 2, true)
+	return nil
+}
+
+func (p *Parser) date(rec *dump.Record, c dump.Column, row *Row) int64 {
+	v := rec.Fields[c]
+	if len(v) == 0 {
+		return NoTime
+	}
+	t, ok := ParseDate(v)
+	if !ok {
+		row.Warnings = append(row.Warnings, Problem{rec.Line, KindWarning,
+			fmt.Sprintf("%s %s is not a date; attribute dropped", c, quote(v))})
+		return NoTime
+	}
+	return t
+}
+
+// list splits, trims and de-duplicates a list column into the parser's
+// scratch slot. Category values are lower-cased in place.
+func (p *Parser) list(rec *dump.Record, c dump.Column, slot int, lower bool) [][]byte {
+	out := p.lists[slot][:0]
+	add := func(v []byte) {
+		v = bytes.TrimSpace(v)
+		if len(v) == 0 {
+			return
+		}
+		if lower {
+			lowerASCII(v)
+		}
+		for _, have := range out {
+			if bytes.Equal(have, v) {
+				return
+			}
+		}
+		out = append(out, v)
+	}
+	if elems := rec.Lists[c]; elems != nil {
+		for _, e := range elems {
+			add(e)
+		}
+	} else {
+		v := rec.Fields[c]
+		for len(v) > 0 {
+			i := bytes.IndexAny(v, ";|,")
+			if i < 0 {
+				add(v)
+				break
+			}
+			add(v[:i])
+			v = v[i+1:]
+		}
+	}
+	p.lists[slot] = out
+	return out
+}
+
+func lowerASCII(b []byte) {
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+}
+
+// ParseIP parses an IPv4 or IPv6 address into canonical form: IPv4-mapped
+// IPv6 is unmapped, zones and IPv4 octets with leading zeros are refused.
+func ParseIP(b []byte) (netip.Addr, bool) {
+	if a, ok := parseIPv4(b); ok {
+		return a, true
+	}
+	if bytes.IndexByte(b, ':') < 0 {
+		return netip.Addr{}, false
+	}
+	a, err := netip.ParseAddr(string(b))
+	if err != nil || a.Zone() != "" {
+		return netip.Addr{}, false
+	}
+	return a.Unmap(), true
+}
+
+// parseIPv4 is the allocation-free fast path for dotted quads.
+func parseIPv4(b []byte) (netip.Addr, bool) {
+	var ip [4]byte
+	n, digits, val := 0, 0, 0
+	for i := 0; i <= len(b); i++ {
+		if i == len(b) || b[i] == '.' {
+			if digits == 0 || n == 4 {
+				return netip.Addr{}, false
+			}
+			ip[n] = byte(val)
+			n, digits, val = n+1, 0, 0
+			continue
+		}
+		c := b[i]
+		if c < '0' || c > '9' || (digits == 1 && val == 0) { // leading zero
+			return netip.Addr{}, false
+		}
+		val = val*10 + int(c-'0')
+		digits++
+		if val > 255 {
+			return netip.Addr{}, false
+		}
+	}
+	if n != 4 {
+		return netip.Addr{}, false
+	}
+	return netip.AddrFrom4(ip), true
+}
+
+// parseImportance accepts a decimal number in [0, 100]: digits with at most
+// one decimal point, nothing else (no signs, exponents, NaN or hex).
+func parseImportance(b []byte) (float64, bool) {
+	dots, intVal := 0, 0
+	for _, c := range b {
+		switch {
+		case c == '.':
+			dots++
+		case c >= '0' && c <= '9':
+			if dots == 0 && intVal <= 1000 {
+				intVal = intVal*10 + int(c-'0')
+			}
+		default:
+			return 0, false
+		}
+	}
+	if dots > 1 || len(b) == dots {
+		return 0, false
+	}
+	if dots == 0 {
+		return float64(intVal), intVal <= 100
+	}
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil || f < 0 || f > 100 {
+		return 0, false
+	}
+	return f, true
+}
+
+// FormatImportance writes a score as it was given: 85.5 as "85.5", 70 as "70".
+func FormatImportance(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+// ParseDate accepts 2006-01-02T15:04:05 (no zone means UTC), the same with Z
+// or an offset (and fractional seconds), 2006-01-02 15:04:05 and 2006-01-02,
+// and returns Unix seconds.
+func ParseDate(b []byte) (int64, bool) {
+	n := len(b)
+	if n < 10 {
+		return 0, false
+	}
+	y, ok1 := num(b[0:4])
+	mo, ok2 := num(b[5:7])
+	d, ok3 := num(b[8:10])
+	if !ok1 || !ok2 || !ok3 || b[4] != '-' || b[7] != '-' || mo < 1 || mo > 12 || d < 1 || d > daysIn(y, mo) {
+		return 0, false
+	}
+	days := daysFromCivil(y, mo, d)
+	if n == 10 {
+		return days * 86400, true
+	}
+	if n < 19 || (b[10] != 'T' && b[10] != ' ') || b[13] != ':' || b[16] != ':' {
+		return 0, false
+	}
+	h, ok1 := num(b[11:13])
+	mi, ok2 := num(b[14:16])
+	s, ok3 := num(b[17:19])
+	if !ok1 || !ok2 || !ok3 || h > 23 || mi > 59 || s > 59 {
+		return 0, false
+	}
+	secs := days*86400 + int64(h*3600+mi*60+s)
+	switch {
+	case n == 19:
+		return secs, true
+	case n == 20 && (b[19] == 'Z' || b[19] == 'z'):
+		return secs, true
+	}
+	// Offsets and fractions are rare: let the standard library decide.
+	s2 := string(b)
+	if b[10] == ' ' {
+		s2 = s2[:10] + "T" + s2[11:]
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999"} {
+		if t, err := time.Parse(layout, s2); err == nil {
+			return t.Unix(), true
+		}
+	}
+	return 0, false
+}
+
+func num(b []byte) (int, bool) {
+	v := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + int(c-'0')
+	}
+	return v, true
+}
+
+func daysIn(y, m int) int {
+	switch m {
+	case 2:
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// daysFromCivil is Howard Hinnant's algorithm: days since 1970-01-01.
+func daysFromCivil(y, m, d int) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	yoe := y - era*400
+	mp := (m + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era*146097+doe) - 719468
+}
+
+// quote shows a value in a message, shortened and made printable.
+func quote(b []byte) string {
+	const max = 64
+	if len(b) > max {
+		b = b[:max]
+		for len(b) > 0 && !utf8.Valid(b) {
+			b = b[:len(b)-1]
+		}
+		return strconv.Quote(string(b)) + "…"
+	}
+	return strconv.Quote(string(b))
+}

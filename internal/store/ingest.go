@@ -1,0 +1,360 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"forewarn/internal/config"
+
+	"forewarn/internal/indicator"
+	"forewarn/internal/merge"
+)
+
+// BatchSize is how many indicators Load and Write take per statement.
+const BatchSize = 256
+
+// listSep joins list values in one column.
+const listSep = "\x1f"
+
+// Tx is a feed run's write transaction, as every backend offers it.
+type Tx interface {
+	// Load fills each of recs (whose Addr is set) with what the store
+	// holds for that address; Exists says whether it holds anything.
+	Load(ctx context.Context, recs []*merge.Stored) error
+	// Write upserts indicators with their Seclytics attributes.
+	Write(ctx context.Context, recs []*merge.Stored) error
+	// SaveFeedState records the watermark and validators of the run.
+	SaveFeedState(ctx context.Context, name string, st FeedState) error
+	Commit() error
+	// Rollback discards everything; it is safe after Commit.
+	Rollback() error
+}
+
+// Ingest is one feed run's write transaction. Nothing it writes is visible
+// to readers until Commit; Rollback (or a crash) leaves the store as it was.
+type Ingest struct {
+	tx     *sql.Tx
+	empty  bool
+	loads  map[int]*sql.Stmt
+	writes map[int][2]*sql.Stmt
+	args   []any
+	done   bool
+}
+
+// BeginIngest starts a write transaction. It waits for other writers up to
+// the busy timeout.
+func (s *Store) BeginIngest(ctx context.Context) (Tx, error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("begin ingest: %w", err)
+	}
+	in := &Ingest{tx: tx, loads: map[int]*sql.Stmt{}, writes: map[int][2]*sql.Stmt{}}
+	var any int
+	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM indicators)`).Scan(&any); err != nil {
+		tx.Rollback()
+		return nil, fmt.Errorf("begin ingest: %w", err)
+	}
+	in.empty = any == 0
+	return in, nil
+}
+
+// Commit makes the run's writes visible, all at once.
+func (in *Ingest) Commit() error {
+	in.done = true
+	if err := in.tx.Commit(); err != nil {
+		return fmt.Errorf("commit ingest: %w", err)
+	}
+	return nil
+}
+
+// Rollback discards the run's writes. It is safe to call after Commit.
+func (in *Ingest) Rollback() error {
+	if in.done {
+		return nil
+	}
+	in.done = true
+	if err := in.tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
+		return fmt.Errorf("roll back ingest: %w", err)
+	}
+	return nil
+}
+
+// SaveFeedState records, in the run's transaction, the watermark and the
+// validators of the dump the run ingested.
+func (in *Ingest) SaveFeedState(ctx context.Context, name string, st FeedState) error {
+	// A feed run from the command line before any configuration was
+	// stored still needs a row for its watermark.
+	if _, err := in.tx.ExecContext(ctx, `INSERT INTO feeds (name, config, updated_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING`,
+		name, string(defaultConfig()), time.Now().Unix()); err != nil {
+		return fmt.Errorf("record state of feed %s: %w", name, err)
+	}
+	_, err := in.tx.ExecContext(ctx, `UPDATE feeds SET watermark = ?, etag = ?, last_modified = ?, body_sha256 = ?, fingerprint = ?
+		WHERE name = ?`, st.Watermark, nullString(st.ETag), nullString(st.LastModified), nullString(st.BodySHA256),
+		nullString(st.Fingerprint), name)
+	if err != nil {
+		return fmt.Errorf("record state of feed %s: %w", name, err)
+	}
+	return nil
+}
+
+const selectStored = `SELECT i.ip, i.status, i.created_at, i.updated_at, s.predicted_at, s.predicted_netblock,
+	s.predicted_category, s.cluster, s.detected_by, s.detected_identifiers, s.detected_categories, s.detected_at,
+	s.last_seen_at, s.importance, s.normalized_importance, s.attr_runs
+	FROM indicators i LEFT JOIN seclytics s ON s.ip = i.ip`
+
+// Load fills each of recs (whose Addr is set) with what the store holds for
+// that address; Exists says whether it holds anything.
+func (in *Ingest) Load(ctx context.Context, recs []*merge.Stored) error {
+	for _, r := range recs {
+		r.Exists = false
+	}
+	if in.empty || len(recs) == 0 {
+		return nil
+	}
+	for start := 0; start < len(recs); start += BatchSize {
+		batch := recs[start:min(start+BatchSize, len(recs))]
+		stmt, ok := in.loads[len(batch)]
+		if !ok {
+			var err error
+			q := selectStored + ` WHERE i.ip IN (?` + strings.Repeat(",?", len(batch)-1) + `)`
+			if stmt, err = in.tx.PrepareContext(ctx, q); err != nil {
+				return fmt.Errorf("load indicators: %w", err)
+			}
+			in.loads[len(batch)] = stmt
+		}
+		byAddr := make(map[netip.Addr]*merge.Stored, len(batch))
+		in.args = in.args[:0]
+		for _, r := range batch {
+			byAddr[r.Addr] = r
+			in.args = append(in.args, key(r.Addr))
+		}
+		rows, err := stmt.QueryContext(ctx, in.args...)
+		if err != nil {
+			return fmt.Errorf("load indicators: %w", err)
+		}
+		var tmp merge.Stored
+		for rows.Next() {
+			if err := scanStored(rows, &tmp); err != nil {
+				rows.Close()
+				return err
+			}
+			if r := byAddr[tmp.Addr]; r != nil {
+				*r = tmp
+				tmp = merge.Stored{}
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return fmt.Errorf("load indicators: %w", err)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("load indicators: %w", err)
+		}
+	}
+	return nil
+}
+
+const (
+	indicatorCols = 4
+	seclyticsCols = 13
+)
+
+// Write upserts the given indicators with their Seclytics attributes.
+func (in *Ingest) Write(ctx context.Context, recs []*merge.Stored) error {
+	for start := 0; start < len(recs); start += BatchSize {
+		batch := recs[start:min(start+BatchSize, len(recs))]
+		stmts, err := in.writeStmts(ctx, len(batch))
+		if err != nil {
+			return err
+		}
+		in.args = in.args[:0]
+		for _, r := range batch {
+			in.args = append(in.args, key(r.Addr), string(r.Status), r.CreatedAt, r.UpdatedAt)
+		}
+		if _, err := stmts[0].ExecContext(ctx, in.args...); err != nil {
+			return fmt.Errorf("write indicators: %w", err)
+		}
+		in.args = in.args[:0]
+		for _, r := range batch {
+			in.args = appendSeclytics(in.args, r)
+		}
+		if _, err := stmts[1].ExecContext(ctx, in.args...); err != nil {
+			return fmt.Errorf("write seclytics attributes: %w", err)
+		}
+	}
+	return nil
+}
+
+func (in *Ingest) writeStmts(ctx context.Context, n int) ([2]*sql.Stmt, error) {
+	if st, ok := in.writes[n]; ok {
+		return st, nil
+	}
+	values := func(cols int) string {
+		one := "(?" + strings.Repeat(",?", cols-1) + ")"
+		return one + strings.Repeat(","+one, n-1)
+	}
+	q1 := `INSERT INTO indicators (ip, status, created_at, updated_at) VALUES ` + values(indicatorCols) + `
+		ON CONFLICT (ip) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at`
+	q2 := `INSERT INTO seclytics (ip, predicted_at, predicted_netblock, predicted_category, cluster, detected_by,
+		detected_identifiers, detected_categories, detected_at, last_seen_at, importance, normalized_importance, attr_runs)
+		VALUES ` + values(seclyticsCols) + `
+		ON CONFLICT (ip) DO UPDATE SET predicted_at = excluded.predicted_at, predicted_netblock = excluded.predicted_netblock,
+		predicted_category = excluded.predicted_category, cluster = excluded.cluster, detected_by = excluded.detected_by,
+		detected_identifiers = excluded.detected_identifiers, detected_categories = excluded.detected_categories,
+		detected_at = excluded.detected_at, last_seen_at = excluded.last_seen_at, importance = excluded.importance,
+		normalized_importance = excluded.normalized_importance, attr_runs = excluded.attr_runs`
+	var st [2]*sql.Stmt
+	var err error
+	if st[0], err = in.tx.PrepareContext(ctx, q1); err != nil {
+		return st, fmt.Errorf("prepare indicator write: %w", err)
+	}
+	if st[1], err = in.tx.PrepareContext(ctx, q2); err != nil {
+		return st, fmt.Errorf("prepare attribute write: %w", err)
+	}
+	in.writes[n] = st
+	return st, nil
+}
+
+// key is the stored form of an address: 16 bytes, IPv4 mapped into IPv6.
+func key(a netip.Addr) []byte {
+	b := a.As16()
+	return b[:]
+}
+
+func addrFromKey(b []byte) (netip.Addr, error) {
+	if len(b) != 16 {
+		return netip.Addr{}, fmt.Errorf("stored address has %d bytes, want 16", len(b))
+	}
+	return netip.AddrFrom16([16]byte(b)).Unmap(), nil
+}
+
+func appendSeclytics(args []any, r *merge.Stored) []any {
+	has := r.Has.Has
+	opt := func(s merge.Slot, v any) any {
+		if has(s) {
+			return v
+		}
+		return nil
+	}
+	list := func(s merge.Slot, v []string) any {
+		if !has(s) || len(v) == 0 {
+			return nil
+		}
+		return strings.Join(v, listSep)
+	}
+	var nb any
+	if has(merge.PredictedNetblock) {
+		nb = r.PredictedNetblock.String()
+	}
+	return append(args, key(r.Addr),
+		opt(merge.PredictedAt, r.PredictedAt), nb,
+		opt(merge.PredictedCategory, r.PredictedCategory), opt(merge.Cluster, r.Cluster),
+		list(merge.DetectedBy, r.DetectedBy), list(merge.DetectedIdentifiers, r.DetectedIdentifiers),
+		list(merge.DetectedCategories, r.DetectedCategories),
+		opt(merge.DetectedAt, r.DetectedAt), opt(merge.LastSeenAt, r.LastSeenAt),
+		opt(merge.Importance, r.Importance), opt(merge.NormalizedImportance, r.Normalized),
+		packRuns(r))
+}
+
+// packRuns packs the created and updated run ids of each present slot.
+func packRuns(r *merge.Stored) []byte {
+	b := make([]byte, 0, 4*int(merge.NumSlots))
+	for s := merge.Slot(0); s < merge.NumSlots; s++ {
+		if r.Has.Has(s) {
+			b = binary.AppendUvarint(b, uint64(r.Created[s]))
+			b = binary.AppendUvarint(b, uint64(r.Updated[s]))
+		}
+	}
+	return b
+}
+
+func unpackRuns(b []byte, r *merge.Stored) error {
+	for s := merge.Slot(0); s < merge.NumSlots; s++ {
+		if !r.Has.Has(s) {
+			continue
+		}
+		c, n := binary.Uvarint(b)
+		if n <= 0 {
+			return errors.New("stored attribute runs are truncated")
+		}
+		u, m := binary.Uvarint(b[n:])
+		if m <= 0 {
+			return errors.New("stored attribute runs are truncated")
+		}
+		r.Created[s], r.Updated[s] = int64(c), int64(u)
+		b = b[n+m:]
+	}
+	return nil
+}
+
+// scanStored reads one row of selectStored into st.
+func scanStored(sc scanner, st *merge.Stored) error {
+	var (
+		ip                                        []byte
+		status                                    string
+		predAt, detAt, lsa                        sql.NullInt64
+		netblock, pcat, cluster, by, ids, cats, n sql.NullString
+		imp                                       sql.NullFloat64
+		runs                                      []byte
+	)
+	*st = merge.Stored{}
+	if err := sc.Scan(&ip, &status, &st.CreatedAt, &st.UpdatedAt, &predAt, &netblock, &pcat, &cluster, &by, &ids, &cats,
+		&detAt, &lsa, &imp, &n, &runs); err != nil {
+		return fmt.Errorf("read indicator: %w", err)
+	}
+	addr, err := addrFromKey(ip)
+	if err != nil {
+		return err
+	}
+	st.Exists, st.Addr, st.Status = true, addr, indicator.Status(status)
+	set := func(s merge.Slot, ok bool) {
+		if ok {
+			st.Has = st.Has.With(s)
+		}
+	}
+	set(merge.PredictedAt, predAt.Valid)
+	st.PredictedAt = predAt.Int64
+	if netblock.Valid {
+		p, err := netip.ParsePrefix(netblock.String)
+		if err != nil {
+			return fmt.Errorf("indicator %s: stored netblock: %w", addr, err)
+		}
+		st.PredictedNetblock = p
+		set(merge.PredictedNetblock, true)
+	}
+	set(merge.PredictedCategory, pcat.Valid)
+	st.PredictedCategory = pcat.String
+	set(merge.Cluster, cluster.Valid)
+	st.Cluster = cluster.String
+	for _, l := range []struct {
+		s merge.Slot
+		v sql.NullString
+	}{{merge.DetectedBy, by}, {merge.DetectedIdentifiers, ids}, {merge.DetectedCategories, cats}} {
+		if l.v.Valid {
+			*st.List(l.s) = strings.Split(l.v.String, listSep)
+			set(l.s, true)
+		}
+	}
+	set(merge.DetectedAt, detAt.Valid)
+	st.DetectedAt = detAt.Int64
+	set(merge.LastSeenAt, lsa.Valid)
+	st.LastSeenAt = lsa.Int64
+	set(merge.Importance, imp.Valid)
+	st.Importance = imp.Float64
+	set(merge.NormalizedImportance, n.Valid)
+	st.Normalized = n.String
+	if err := unpackRuns(runs, st); err != nil {
+		return fmt.Errorf("indicator %s: %w", addr, err)
+	}
+	return nil
+}
+
+func defaultConfig() []byte {
+	c := config.Default()
+	return c.Encode()
+}

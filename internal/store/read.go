@@ -1,0 +1,120 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sync"
+	"time"
+
+	"forewarn/internal/indicator"
+	"forewarn/internal/merge"
+)
+
+// runTimes resolves run ids to start times for attribute timestamps.
+type runTimes struct {
+	mu sync.Mutex
+	m  map[int64]time.Time
+}
+
+func (s *Store) loadRunTimes(ctx context.Context) (func(int64) time.Time, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, started_at FROM runs`)
+	if err != nil {
+		return nil, fmt.Errorf("read run times: %w", err)
+	}
+	defer rows.Close()
+	rt := &runTimes{m: map[int64]time.Time{}}
+	for rows.Next() {
+		var id, ms int64
+		if err := rows.Scan(&id, &ms); err != nil {
+			return nil, fmt.Errorf("read run times: %w", err)
+		}
+		rt.m[id] = time.Unix(ms/1000, 0).UTC()
+	}
+	return func(id int64) time.Time {
+		rt.mu.Lock()
+		defer rt.mu.Unlock()
+		return rt.m[id]
+	}, rows.Err()
+}
+
+// Lookup returns the indicator for addr, or an error wrapping ErrNotFound.
+func (s *Store) Lookup(ctx context.Context, addr netip.Addr) (indicator.Indicator, error) {
+	addr = addr.Unmap()
+	var st merge.Stored
+	if err := scanStored(s.r.QueryRowContext(ctx, selectStored+` WHERE i.ip = ?`, key(addr)), &st); err != nil {
+		if isNoRows(err) {
+			return indicator.Indicator{}, fmt.Errorf("%s: %w", addr, ErrNotFound)
+		}
+		return indicator.Indicator{}, err
+	}
+	rt, err := s.loadRunTimes(ctx)
+	if err != nil {
+		return indicator.Indicator{}, err
+	}
+	return st.Indicator(rt), nil
+}
+
+// LookupStored returns the stored form of addr (for tests and diagnostics).
+func (s *Store) LookupStored(ctx context.Context, addr netip.Addr) (merge.Stored, error) {
+	var st merge.Stored
+	err := scanStored(s.r.QueryRowContext(ctx, selectStored+` WHERE i.ip = ?`, key(addr.Unmap())), &st)
+	if isNoRows(err) {
+		err = fmt.Errorf("%s: %w", addr, ErrNotFound)
+	}
+	return st, err
+}
+
+// EachIndicator calls fn for every indicator in address order (IPv4 first,
+// numerically), streaming: memory does not grow with the store.
+func (s *Store) EachIndicator(ctx context.Context, fn func(*indicator.Indicator) error) error {
+	rt, err := s.loadRunTimes(ctx)
+	if err != nil {
+		return err
+	}
+	rows, err := s.r.QueryContext(ctx, selectStored+` ORDER BY i.ip`)
+	if err != nil {
+		return fmt.Errorf("read indicators: %w", err)
+	}
+	defer rows.Close()
+	var st merge.Stored
+	for rows.Next() {
+		if err := scanStored(rows, &st); err != nil {
+			return err
+		}
+		ind := st.Indicator(rt)
+		if err := fn(&ind); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read indicators: %w", err)
+	}
+	return nil
+}
+
+// Stats counts what the store holds.
+type Stats struct {
+	Indicators int64
+	ByStatus   map[indicator.Status]int64
+}
+
+// Stats returns indicator counts.
+func (s *Store) Stats(ctx context.Context) (Stats, error) {
+	st := Stats{ByStatus: map[indicator.Status]int64{}}
+	rows, err := s.r.QueryContext(ctx, `SELECT status, COUNT(*) FROM indicators GROUP BY status`)
+	if err != nil {
+		return st, fmt.Errorf("count indicators: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var status string
+		var n int64
+		if err := rows.Scan(&status, &n); err != nil {
+			return st, err
+		}
+		st.ByStatus[indicator.Status(status)] = n
+		st.Indicators += n
+	}
+	return st, rows.Err()
+}

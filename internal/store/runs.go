@@ -1,0 +1,202 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"syscall"
+	"time"
+
+	"forewarn/internal/activity"
+)
+
+// InProgressError says a feed is already running.
+type InProgressError struct {
+	Feed    string
+	RunID   int64
+	Started time.Time
+	Host    string
+	PID     int
+}
+
+func (e *InProgressError) Error() string {
+	if e.RunID == 0 {
+		return fmt.Sprintf("a run of %s is already in progress", e.Feed)
+	}
+	return fmt.Sprintf("a run of %s is already in progress (run %d, started %s by process %d on %s)",
+		e.Feed, e.RunID, e.Started.UTC().Format(time.RFC3339), e.PID, e.Host)
+}
+
+// FeedLock is held while a feed runs.
+type FeedLock struct {
+	f *os.File
+}
+
+// Close releases the lock.
+func (l *FeedLock) Close() error { return l.f.Close() }
+
+// LockFeed takes the feed's run lock without waiting, so two runs of a feed
+// never overlap. It is an advisory file lock beside the database: the kernel
+// releases it when the holder dies, however it dies. Runs the dead holder
+// left "running" are then marked abandoned.
+func (s *Store) LockFeed(ctx context.Context, feed string) (io.Closer, error) {
+	name := s.path + "." + feed + ".lock"
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock feed %s: %w", feed, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			e := &InProgressError{Feed: feed}
+			if r, err := s.runningRun(ctx, feed); err == nil {
+				e.RunID, e.Started, e.Host, e.PID = r.ID, r.StartedAt, r.Host, r.PID
+			}
+			return nil, e
+		}
+		return nil, fmt.Errorf("lock feed %s (%s): %w", feed, name, err)
+	}
+	if _, err := s.w.ExecContext(ctx, `UPDATE runs SET status = ?, finished_at = ?,
+		error = 'the process running it stopped before it finished; nothing it did was kept'
+		WHERE feed = ? AND status = ?`, activity.StatusAbandoned, time.Now().UnixMilli(), feed, activity.StatusRunning); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("mark abandoned runs of %s: %w", feed, err)
+	}
+	return &FeedLock{f: f}, nil
+}
+
+const runColumns = `id, feed, trigger, status, dry_run, dataset, started_at, finished_at, since, until, http_status,
+	bytes_downloaded, rows_read, rows_kept, dropped_invalid, dropped_threshold, dropped_category, dropped_window, warnings,
+	indicators_created, indicators_updated, indicators_unchanged, attributes_created, attributes_updated,
+	error, problems, host, pid`
+
+// CreateRun records a new run and sets r.ID.
+func (s *Store) CreateRun(ctx context.Context, r *activity.Run) error {
+	res, err := s.w.ExecContext(ctx, `INSERT INTO runs (feed, trigger, status, dry_run, dataset, started_at, since, until, host, pid)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.Feed, r.Trigger, r.Status, r.DryRun, r.Dataset, r.StartedAt.UnixMilli(), unixOrNil(r.Since), unixOrNil(r.Until), r.Host, r.PID)
+	if err != nil {
+		return fmt.Errorf("record run of %s: %w", r.Feed, err)
+	}
+	r.ID, err = res.LastInsertId()
+	return err
+}
+
+// FinishRun stores a run's outcome. Use a context that is not canceled: a
+// canceled run must still be recorded.
+func (s *Store) FinishRun(ctx context.Context, r *activity.Run) error {
+	problems, _ := json.Marshal(r.Problems)
+	_, err := s.w.ExecContext(ctx, `UPDATE runs SET status = ?, finished_at = ?, since = ?, until = ?, http_status = ?,
+		bytes_downloaded = ?, rows_read = ?, rows_kept = ?, dropped_invalid = ?, dropped_threshold = ?, dropped_category = ?,
+		dropped_window = ?, warnings = ?, indicators_created = ?, indicators_updated = ?, indicators_unchanged = ?,
+		attributes_created = ?, attributes_updated = ?, error = ?, problems = ? WHERE id = ?`,
+		r.Status, timeOrNil(r.FinishedAt), unixOrNil(r.Since), unixOrNil(r.Until), r.HTTPStatus,
+		r.BytesDownloaded, r.RowsRead, r.RowsKept, r.Dropped.Invalid, r.Dropped.BelowThreshold, r.Dropped.CategoryNotListed,
+		r.Dropped.OutsideWindow, r.Warnings, r.IndicatorsCreated, r.IndicatorsUpdated, r.IndicatorsUnchanged,
+		r.AttributesCreated, r.AttributesUpdated, nullString(r.Error), string(problems), r.ID)
+	if err != nil {
+		return fmt.Errorf("record outcome of run %d: %w", r.ID, err)
+	}
+	return nil
+}
+
+// Runs returns the activity log, newest first. feed may be empty for all.
+func (s *Store) Runs(ctx context.Context, feed string, limit int) ([]activity.Run, error) {
+	if limit <= 0 {
+		limit = 20
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT `+runColumns+` FROM runs WHERE ? = '' OR feed = ? ORDER BY id DESC LIMIT ?`, feed, feed, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read activity log: %w", err)
+	}
+	defer rows.Close()
+	var out []activity.Run
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Run returns one run.
+func (s *Store) Run(ctx context.Context, id int64) (activity.Run, error) {
+	r, err := scanRun(s.r.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, fmt.Errorf("run %d: %w", id, ErrNotFound)
+	}
+	return r, err
+}
+
+func (s *Store) runningRun(ctx context.Context, feed string) (activity.Run, error) {
+	return scanRun(s.r.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE feed = ? AND status = ? ORDER BY id DESC LIMIT 1`,
+		feed, activity.StatusRunning))
+}
+
+type scanner interface{ Scan(...any) error }
+
+func scanRun(sc scanner) (activity.Run, error) {
+	var (
+		r                      activity.Run
+		started                int64
+		finished, since, until sql.NullInt64
+		errText, problems      sql.NullString
+	)
+	err := sc.Scan(&r.ID, &r.Feed, &r.Trigger, &r.Status, &r.DryRun, &r.Dataset, &started, &finished, &since, &until, &r.HTTPStatus,
+		&r.BytesDownloaded, &r.RowsRead, &r.RowsKept, &r.Dropped.Invalid, &r.Dropped.BelowThreshold, &r.Dropped.CategoryNotListed,
+		&r.Dropped.OutsideWindow, &r.Warnings, &r.IndicatorsCreated, &r.IndicatorsUpdated, &r.IndicatorsUnchanged,
+		&r.AttributesCreated, &r.AttributesUpdated, &errText, &problems, &r.Host, &r.PID)
+	if err != nil {
+		return r, err
+	}
+	r.StartedAt = time.UnixMilli(started).UTC()
+	if finished.Valid {
+		t := time.UnixMilli(finished.Int64).UTC()
+		r.FinishedAt = &t
+	}
+	r.Since, r.Until = unixPtr(since), unixPtr(until)
+	r.Error = errText.String
+	if problems.Valid && problems.String != "" {
+		if err := json.Unmarshal([]byte(problems.String), &r.Problems); err != nil {
+			return r, fmt.Errorf("run %d: decode problems: %w", r.ID, err)
+		}
+	}
+	return r, nil
+}
+
+func unixOrNil(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.Unix()
+}
+
+func timeOrNil(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UnixMilli()
+}
+
+func unixPtr(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := time.Unix(v.Int64, 0).UTC()
+	return &t
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }

@@ -1,0 +1,186 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"forewarn/internal/activity"
+	"forewarn/internal/config"
+	"forewarn/internal/indicator"
+	"forewarn/internal/merge"
+	"forewarn/internal/secret"
+)
+
+func open(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "test.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestOpenMigratesOnceAndIsPrivate(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "x.db")
+	for i := 0; i < 2; i++ {
+		s, err := Open(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, err := s.SchemaVersion(ctx); err != nil || v != 1 {
+			t.Fatalf("schema version %d, %v", v, err)
+		}
+		s.Close()
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		t.Errorf("store holds a token but is readable by others: %v", fi.Mode())
+	}
+	if _, err := Open(ctx, filepath.Join(t.TempDir(), "missing", "x.db")); err == nil {
+		t.Error("opened a store in a directory that does not exist")
+	}
+}
+
+func TestFeedConfigRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	cfg, st, err := s.FeedConfig(ctx, "seclytics")
+	if err != nil || st.Installed || cfg.Dataset != "A" {
+		t.Fatalf("fresh store: %+v %+v %v", cfg, st, err)
+	}
+	cfg.Token = secret.New("tok-123456")
+	_ = cfg.Set("dataset", "B")
+	if err := s.SaveFeedConfig(ctx, "seclytics", cfg); err != nil {
+		t.Fatal(err)
+	}
+	got, st, err := s.FeedConfig(ctx, "seclytics")
+	if err != nil || !st.Installed || got.Dataset != "B" || got.Token.Reveal() != "tok-123456" {
+		t.Fatalf("round trip: %+v %+v %v", got, st, err)
+	}
+	bad := config.Default()
+	bad.Threshold = 200
+	var fe *config.FieldError
+	if err := s.SaveFeedConfig(ctx, "seclytics", bad); !errors.As(err, &fe) {
+		t.Errorf("invalid configuration stored: %v", err)
+	}
+}
+
+func TestLockFeedRefusesASecondRunAndAbandonsDeadOnes(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	lock, err := s.LockFeed(ctx, "seclytics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &activity.Run{Feed: "seclytics", Trigger: "cli", Status: activity.StatusRunning, StartedAt: time.Now(), Host: "h", PID: 42}
+	if err := s.CreateRun(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	var ip *InProgressError
+	if _, err := s.LockFeed(ctx, "seclytics"); !errors.As(err, &ip) || ip.RunID != r.ID {
+		t.Fatalf("second lock: %v", err)
+	}
+	// The holder dies without finishing its run: the next lock marks it
+	// abandoned.
+	lock.Close()
+	lock2, err := s.LockFeed(ctx, "seclytics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock2.Close()
+	got, err := s.Run(ctx, r.ID)
+	if err != nil || got.Status != activity.StatusAbandoned || got.FinishedAt == nil {
+		t.Fatalf("dead run: %+v %v", got, err)
+	}
+}
+
+func stored(ip string, status indicator.Status) *merge.Stored {
+	st := &merge.Stored{Record: merge.Record{Addr: netip.MustParseAddr(ip)}, Exists: true, Status: status, CreatedAt: 100, UpdatedAt: 200}
+	st.Has = st.Has.With(merge.Cluster).With(merge.DetectedBy).With(merge.Importance).With(merge.PredictedNetblock)
+	st.Cluster, st.DetectedBy, st.Importance = "c1", []string{"a", "b"}, 85.5
+	st.PredictedNetblock = netip.MustParsePrefix("2001:db8::/48")
+	st.Created[merge.Cluster], st.Updated[merge.Cluster] = 1, 300
+	return st
+}
+
+func TestIngestCommitAndRollback(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	if err := s.SaveFeedConfig(ctx, "seclytics", config.Default()); err != nil {
+		t.Fatal(err)
+	}
+
+	tx, err := s.BeginIngest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Write(ctx, []*merge.Stored{stored("1.2.3.4", indicator.StatusActive), stored("2001:db8::1", indicator.StatusReview)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+
+	got, err := s.LookupStored(ctx, netip.MustParseAddr("1.2.3.4"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := stored("1.2.3.4", indicator.StatusActive)
+	if got.Cluster != "c1" || got.Importance != 85.5 || len(got.DetectedBy) != 2 || got.Has != want.Has ||
+		got.Created != want.Created || got.Updated != want.Updated || got.PredictedNetblock != want.PredictedNetblock {
+		t.Fatalf("round trip:\n got %+v\nwant %+v", got, want)
+	}
+
+	// Load inside a transaction finds existing rows and only those.
+	tx, err = s.BeginIngest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := []*merge.Stored{{Record: merge.Record{Addr: netip.MustParseAddr("2001:db8::1")}}, {Record: merge.Record{Addr: netip.MustParseAddr("9.9.9.9")}}}
+	if err := tx.Load(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	if !recs[0].Exists || recs[0].Status != indicator.StatusReview || recs[1].Exists {
+		t.Fatalf("load: %+v / %+v", recs[0], recs[1])
+	}
+	// Written, then rolled back: nothing remains.
+	if err := tx.Write(ctx, []*merge.Stored{stored("9.9.9.9", indicator.StatusActive)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.SaveFeedState(ctx, "seclytics", FeedState{Watermark: 5, ETag: `"x"`}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.LookupStored(ctx, netip.MustParseAddr("9.9.9.9")); !errors.Is(err, ErrNotFound) {
+		t.Errorf("uncommitted write visible to readers: %v", err)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.LookupStored(ctx, netip.MustParseAddr("9.9.9.9")); !errors.Is(err, ErrNotFound) {
+		t.Errorf("rolled back write persisted: %v", err)
+	}
+	if _, st, _ := s.FeedConfig(ctx, "seclytics"); st.ETag != "" || st.Watermark != 0 {
+		t.Errorf("rolled back feed state persisted: %+v", st)
+	}
+
+	var values []string
+	if err := s.EachIndicator(ctx, func(ind *indicator.Indicator) error {
+		values = append(values, ind.Value)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(values) != 2 || values[0] != "1.2.3.4" || values[1] != "2001:db8::1" {
+		t.Errorf("EachIndicator order: %v", values)
+	}
+}
