@@ -8,12 +8,18 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"forewarn/internal/cli"
 )
 
 func main() {
+	// A soft heap target keeps the garbage of a large run from doubling the
+	// process's footprint; GOMEMLIMIT overrides it.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(128 << 20)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := cli.Run(ctx, os.Args, os.Stdout, os.Stderr, os.Getenv)
 	stop()

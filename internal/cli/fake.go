@@ -32,6 +32,11 @@ func cmdFake(ctx context.Context, e *env, args []string) error {
 		return &ExitError{Code: 2, Err: err}
 	}
 	o.Format = dumpgen.Format(*format)
+	if o.Dir != "" {
+		if err := os.MkdirAll(o.Dir, 0o755); err != nil {
+			return fmt.Errorf("fake-seclytics: %w", err)
+		}
+	}
 	return fakeseclytics.Run(ctx, *listen, o, e.stdout)
 }
 

@@ -85,9 +85,10 @@ func (s *csvSplitter) splitLine(line []byte, nl bool, raw int) error {
 	fields := s.fields[:s.maxFields]
 	n := 0  // fields done
 	fs := 0 // start of the current field
-	// m marks the specials (',' and '"') of line[wpos:wpos+8] that are at
-	// or after fs: one pass over the line finds every field end.
-	wpos, m := 0, specials(line, 0)
+	// Bit i of m marks line[base+i] as a candidate for ',' or '"', for the
+	// candidates at or after fs: one pass over the line, 64 bytes at a
+	// time, finds every field end with few branches.
+	base, m := 0, candidates64(line, 0)
 	for {
 		if fs < len(line) && line[fs] == '"' {
 			s.quoted = true
@@ -128,27 +129,26 @@ func (s *csvSplitter) splitLine(line []byte, nl bool, raw int) error {
 				break
 			}
 			fs = r + 1
-			wpos, m = fs, specials(line, fs)
+			base, m = fs, candidates64(line, fs)
 			continue
 		}
 
-		for m == 0 {
-			// specials, inlined by hand: this loop is the hot path.
-			wpos += 8
-			if wpos+8 <= len(line) {
-				x := binary.LittleEndian.Uint64(line[wpos:])
-				m = zeroBytes(x^(','*lows)) | zeroBytes(x^('"'*lows))
-				continue
+		// Find the next ',' or '"' among the candidates.
+		p := len(line)
+		for {
+			for m == 0 && base+64 < len(line) {
+				base += 64
+				m = candidates64(line, base)
 			}
-			if wpos >= len(line) {
+			if m == 0 {
 				break
 			}
-			m = specialsTail(line, wpos)
-		}
-		p := len(line)
-		if m != 0 {
-			p = wpos + bits.TrailingZeros64(m)>>3
+			q := base + bits.TrailingZeros64(m)
 			m &= m - 1
+			if c := line[q]; c == ',' || c == '"' {
+				p = q
+				break
+			}
 		}
 		if p < len(line) && line[p] == '"' {
 			// encoding/csv reports the field whatever follows the quote.
@@ -282,36 +282,62 @@ func (s *csvSplitter) rowError(reason string) error {
 	return &RowError{Line: s.line, Reason: reason}
 }
 
-// SWAR constants: a byte repeated across a word.
-const (
-	lows  = 0x0101010101010101
-	highs = 0x7f7f7f7f7f7f7f7f
-)
+// lows has a one in every byte, to repeat a byte across a word (SWAR).
+const lows = 0x0101010101010101
 
-// specials returns a word with the high bit set in each byte of
-// line[at:at+8] that is ',' or '"', testing the eight bytes at once (SWAR):
-// fields are short, so this beats a bytes.IndexByte call per field.
-func specials(line []byte, at int) uint64 {
-	if at+8 > len(line) {
-		return specialsTail(line, at)
+// candidates64 returns a mask with bit i set if line[at+i] may be ',' or
+// '"', for the 64 bytes from at (SWAR: eight bytes per step, no branch per
+// byte; fields are short, so this beats a bytes.IndexByte call per field).
+// The candidates are the bytes below '-' (0x2d), which covers both and is
+// one subtraction to test; the caller checks each, and most lines of a dump
+// have no other such byte.
+//
+// Lines are slices of the read window, so the 64 bytes usually extend past
+// the end of the line into the window; those bits are masked off.
+func candidates64(line []byte, at int) uint64 {
+	if at+64 > cap(line) {
+		return candidates64Tail(line, at)
 	}
-	x := binary.LittleEndian.Uint64(line[at:])
-	return zeroBytes(x^(','*lows)) | zeroBytes(x^('"'*lows))
+	b := line[at : at+64]
+	m := movemask(candidates(binary.LittleEndian.Uint64(b[0:]))) |
+		movemask(candidates(binary.LittleEndian.Uint64(b[8:])))<<8 |
+		movemask(candidates(binary.LittleEndian.Uint64(b[16:])))<<16 |
+		movemask(candidates(binary.LittleEndian.Uint64(b[24:])))<<24 |
+		movemask(candidates(binary.LittleEndian.Uint64(b[32:])))<<32 |
+		movemask(candidates(binary.LittleEndian.Uint64(b[40:])))<<40 |
+		movemask(candidates(binary.LittleEndian.Uint64(b[48:])))<<48 |
+		movemask(candidates(binary.LittleEndian.Uint64(b[56:])))<<56
+	if n := len(line) - at; n < 64 {
+		m &= 1<<n - 1
+	}
+	return m
 }
 
-// specialsTail is specials for the last, partial word of line.
-func specialsTail(line []byte, at int) uint64 {
-	if at >= len(line) {
-		return 0
+// candidates64Tail is candidates64 for the last, partial 64 bytes of line.
+func candidates64Tail(line []byte, at int) uint64 {
+	var m uint64
+	shift := 0
+	for ; at+8 <= len(line); at += 8 {
+		m |= movemask(candidates(binary.LittleEndian.Uint64(line[at:]))) << shift
+		shift += 8
 	}
-	var word [8]byte // zero bytes are not specials
-	copy(word[:], line[at:])
-	x := binary.LittleEndian.Uint64(word[:])
-	return zeroBytes(x^(','*lows)) | zeroBytes(x^('"'*lows))
+	if at < len(line) {
+		word := [8]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff} // never candidates
+		copy(word[:], line[at:])
+		m |= movemask(candidates(binary.LittleEndian.Uint64(word[:]))) << shift
+	}
+	return m
 }
 
-// zeroBytes sets the high bit of each byte of the result whose byte in x is
-// zero, exactly (no false positives from borrows between bytes).
-func zeroBytes(x uint64) uint64 {
-	return ^((x&highs + highs) | x | highs)
+// candidates sets the high bit of every byte of x below 0x2d, and maybe of
+// some bytes just above one (a borrow), but never of a byte >= 0x80.
+func candidates(x uint64) uint64 {
+	return (x - 0x2d*lows) &^ x & (0x80 * lows)
+}
+
+// movemask gathers the high bits of the eight bytes of x into the low eight
+// bits of the result, byte i to bit i: the multiplication moves each byte's
+// bit to a distinct position in the top byte, without carries.
+func movemask(x uint64) uint64 {
+	return (x >> 7) * 0x0102040810204080 >> 56
 }

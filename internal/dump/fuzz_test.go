@@ -25,7 +25,9 @@ type csvStep struct {
 // (trimming, skipping lines of white space, the field-count check), which
 // are the intentional differences from encoding/csv and are tested in
 // reader_test.go. chunk sets how many bytes each Read returns, so records
-// straddle refills of a window that starts at 16 bytes and must grow.
+// straddle refills, and the window size: 16 bytes that must grow (lines
+// scanned at the very end of the window), or 4 KiB (lines scanned with
+// window bytes after them).
 func FuzzCSV(f *testing.F) {
 	for _, seed := range []string{
 		"ip,predicted_at\n1.2.3.4,2018-06-21T02:03:48\n",
@@ -36,10 +38,15 @@ func FuzzCSV(f *testing.F) {
 		" \"a\",b\n,,\n",
 	} {
 		f.Add([]byte(seed), uint8(3))
+		f.Add([]byte(seed), uint8(200))
 	}
 	f.Fuzz(func(t *testing.T, data []byte, chunk uint8) {
 		want := stdlibSteps(t, data)
-		got := splitterSteps(t, data, int(chunk%32)+1)
+		window := 16
+		if chunk&1 == 0 {
+			window = 4096
+		}
+		got := splitterSteps(t, data, int(chunk%32)+1, window)
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Fatalf("splitter differs from encoding/csv on %q (-want +got):\n%s", data, diff)
 		}
@@ -68,8 +75,8 @@ func stdlibSteps(t *testing.T, data []byte) []csvStep {
 	}
 }
 
-func splitterSteps(t *testing.T, data []byte, chunk int) []csvStep {
-	lines := newLineReader(&chunkReader{data: data, chunk: chunk}, 16, len(data)+1)
+func splitterSteps(t *testing.T, data []byte, chunk, window int) []csvStep {
+	lines := newLineReader(&chunkReader{data: data, chunk: chunk}, window, len(data)+window)
 	s := csvSplitter{lines: lines, maxFields: len(data) + 1}
 	var steps []csvStep
 	for {

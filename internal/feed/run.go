@@ -102,7 +102,7 @@ func Run(ctx context.Context, st Store, o Options) (*activity.Run, error) {
 		defer lock.Close()
 	}
 
-	now := o.Now().UTC().Truncate(time.Second)
+	now := o.Now().UTC()
 	host, _ := os.Hostname()
 	r := &activity.Run{
 		Feed: Name, Trigger: o.Trigger, Status: activity.StatusRunning, DryRun: o.DryRun, Dataset: cfg.Dataset,
@@ -152,7 +152,7 @@ func window(cfg config.Seclytics, state store.FeedState, o Options, now time.Tim
 		t := time.Unix(state.Watermark, 0).UTC().Add(-time.Duration(cfg.Overlap))
 		since = &t
 	}
-	u := now
+	u := now.Truncate(time.Second)
 	if o.Until != nil {
 		u = o.Until.UTC()
 	}

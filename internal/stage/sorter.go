@@ -61,8 +61,12 @@ func (s *Sorter) Add(key, val []byte) error {
 			return err
 		}
 	}
-	if s.arena == nil {
-		s.arena = make([]byte, 0, min(s.limit, 1<<20))
+	if len(s.arena)+need > cap(s.arena) {
+		// Grow by hand: append's doubling would overshoot the limit by
+		// up to 2x.
+		grown := make([]byte, len(s.arena), min(max(2*cap(s.arena), 1<<20, len(s.arena)+need), max(s.limit, len(s.arena)+need)))
+		copy(grown, s.arena)
+		s.arena = grown
 	}
 	s.offs = append(s.offs, len(s.arena))
 	s.arena = append(s.arena, key...)

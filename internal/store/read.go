@@ -29,7 +29,7 @@ func (s *Store) loadRunTimes(ctx context.Context) (func(int64) time.Time, error)
 		if err := rows.Scan(&id, &ms); err != nil {
 			return nil, fmt.Errorf("read run times: %w", err)
 		}
-		rt.m[id] = time.Unix(ms/1000, 0).UTC()
+		rt.m[id] = time.UnixMilli(ms).UTC()
 	}
 	return func(id int64) time.Time {
 		rt.mu.Lock()
