@@ -1,0 +1,185 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"forewarn/internal/fakeseclytics"
+)
+
+const token = "tok-CLI-0123456789abcdef"
+
+type result struct {
+	out, err string
+	code     int
+}
+
+func run(t *testing.T, env map[string]string, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	err := Run(context.Background(), append([]string{"forewarn"}, args...), &out, &errb, func(k string) string { return env[k] })
+	code := 0
+	if err != nil {
+		code = 1
+		var ee *ExitError
+		if errors.As(err, &ee) {
+			code = ee.Code
+		}
+		errb.WriteString(err.Error())
+	}
+	return result{out.String(), errb.String(), code}
+}
+
+func server(t *testing.T) string {
+	t.Helper()
+	srv, err := fakeseclytics.New(context.Background(), fakeseclytics.Options{Rows: 3000, Seed: 5, Token: token, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() { hs.Close(); srv.Close() })
+	return hs.URL
+}
+
+func TestRunLookupExportRunsConfig(t *testing.T) {
+	base := server(t)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "f.db")
+	env := map[string]string{"SECLYTICS_ACCESS_TOKEN": token, "FOREWARN_DB": db}
+	var all []result
+
+	r := run(t, env, "run", "seclytics", "--base-url", base, "--threshold", "0", "--categories=", "--normalize", "--log-level", "debug")
+	all = append(all, r)
+	if r.code != 0 || !strings.Contains(r.out, "run 1 of seclytics: succeeded") || !strings.Contains(r.out, "indicators") {
+		t.Fatalf("run: %+v", r)
+	}
+
+	// export: one object per indicator, in address order, attributes sorted.
+	r = run(t, env, "export", "--format", "jsonl")
+	all = append(all, r)
+	lines := strings.Split(strings.TrimSpace(r.out), "\n")
+	if r.code != 0 || len(lines) < 1000 {
+		t.Fatalf("export: %d lines, %+v", len(lines), r.err)
+	}
+	var first struct {
+		Type, Value, Status string
+		Sources             []string
+		Attributes          []struct{ Name, Value, Source string }
+		CreatedAt           string `json:"created_at"`
+	}
+	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil {
+		t.Fatal(err)
+	}
+	if first.Type != "IP Address" || first.Status != "Active" || first.Sources[0] != "Seclytics" || first.CreatedAt == "" || len(first.Attributes) == 0 {
+		t.Errorf("first line: %s", lines[0])
+	}
+	for i := 1; i < len(first.Attributes); i++ {
+		a, b := first.Attributes[i-1], first.Attributes[i]
+		if a.Name > b.Name || (a.Name == b.Name && a.Value > b.Value) {
+			t.Errorf("attributes not sorted: %v", first.Attributes)
+		}
+	}
+
+	// lookup: found, not found, and exit 1 when nothing was found.
+	r = run(t, env, "lookup", first.Value, "192.0.2.1")
+	all = append(all, r)
+	if r.code != 0 || !strings.Contains(r.out, first.Value+"  IP Address  Active") || !strings.Contains(r.out, "192.0.2.1: not found") {
+		t.Errorf("lookup: %+v", r)
+	}
+	if r = run(t, env, "lookup", "192.0.2.1"); r.code != 1 {
+		t.Errorf("lookup of an unknown IP exited %d, want 1", r.code)
+	}
+
+	// The second run is unchanged (ETag); the log shows both, newest first.
+	all = append(all, run(t, env, "run", "seclytics", "--base-url", base, "--threshold", "0", "--categories=", "--normalize"))
+	r = run(t, env, "runs")
+	all = append(all, r)
+	if i, j := strings.Index(r.out, "unchanged"), strings.Index(r.out, "succeeded"); i < 0 || j < 0 || i > j {
+		t.Errorf("runs not newest first:\n%s", r.out)
+	}
+
+	// config: the token is stored from a file and shown only as configured.
+	tf := filepath.Join(dir, "token")
+	os.WriteFile(tf, []byte(token+"\n"), 0o600)
+	r = run(t, env, "config", "seclytics", "--token-file", tf, "--set", "dataset=B", "--set", "categories=Malicious,BOTNET")
+	all = append(all, r)
+	if r.code != 0 || !strings.Contains(r.out, "access token      configured") || !strings.Contains(r.out, "dataset           B") ||
+		!strings.Contains(r.out, "categories        malicious, botnet") {
+		t.Errorf("config: %+v", r)
+	}
+	r = run(t, env, "config", "seclytics", "--set", "threshold=101")
+	if r.code != 2 || !strings.Contains(r.err, "threshold") {
+		t.Errorf("invalid threshold: %+v", r)
+	}
+	r = run(t, env, "run", "seclytics", "--dataset", "C")
+	if r.code != 2 || !strings.Contains(r.err, "dataset") {
+		t.Errorf("invalid dataset flag: %+v", r)
+	}
+	r = run(t, env, "runs", "--json")
+	all = append(all, r)
+
+	for _, r := range all {
+		if strings.Contains(r.out+r.err, token) {
+			t.Fatalf("the token appears in CLI output:\n%s\n%s", r.out, r.err)
+		}
+	}
+}
+
+func TestFailedRunExitsNonZeroWithAClearMessage(t *testing.T) {
+	base := server(t)
+	env := map[string]string{"SECLYTICS_ACCESS_TOKEN": "wrong-token-123456", "FOREWARN_DB": filepath.Join(t.TempDir(), "f.db")}
+	r := run(t, env, "run", "seclytics", "--base-url", base, "--log-level", "debug")
+	if r.code != 1 || !strings.Contains(r.err, "Seclytics rejected the access token (HTTP 401)") || !strings.Contains(r.out, "run 1 of seclytics: failed") {
+		t.Fatalf("%+v", r)
+	}
+	if strings.Contains(r.out+r.err, "wrong-token-123456") {
+		t.Fatal("the token appears in the output")
+	}
+}
+
+func TestTokenFlagWarns(t *testing.T) {
+	base := server(t)
+	env := map[string]string{"FOREWARN_DB": filepath.Join(t.TempDir(), "f.db")}
+	r := run(t, env, "run", "seclytics", "--base-url", base, "--token", token, "--dry-run")
+	if r.code != 0 || !strings.Contains(r.err, "warning: --token is visible") || strings.Count(r.out+r.err, token) != 0 {
+		t.Fatalf("%+v", r)
+	}
+}
+
+func TestFakeRefusesNonLoopback(t *testing.T) {
+	r := run(t, nil, "fake-seclytics", "--listen", "0.0.0.0:0")
+	if r.code != 2 || !strings.Contains(r.err, "loopback") {
+		t.Fatalf("%+v", r)
+	}
+}
+
+func TestLookupWithoutStoreSaysWhatToDo(t *testing.T) {
+	r := run(t, map[string]string{"FOREWARN_DB": filepath.Join(t.TempDir(), "none.db")}, "lookup", "1.2.3.4")
+	if r.code != 1 || !strings.Contains(r.err, "run forewarn run seclytics") {
+		t.Fatalf("%+v", r)
+	}
+}
+
+func TestDemo(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "demo.db")
+	r := run(t, nil, "demo", "--db", db, "--rows", "20000")
+	if r.code != 0 || !strings.Contains(r.out, "run 1 of seclytics: succeeded") || !strings.Contains(r.out, "192.0.2.1: not found") ||
+		strings.Count(r.out, "  IP Address  Active") != 3 || !strings.Contains(r.out, "Importance") {
+		t.Fatalf("demo:\n%s\n%s", r.out, r.err)
+	}
+	if strings.Contains(r.out, "demo-") {
+		t.Error("the demo prints its token")
+	}
+	// A second demo finds the same dump and skips it.
+	r = run(t, nil, "demo", "--db", db, "--rows", "20000")
+	if r.code != 0 || !strings.Contains(r.out, "run 2 of seclytics: unchanged") {
+		t.Fatalf("second demo:\n%s\n%s", r.out, r.err)
+	}
+}
