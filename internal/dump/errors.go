@@ -15,6 +15,10 @@ var (
 	// no row could be attributed to an address.
 	ErrNoIPColumn = errors.New(`dump header has no "ip" column`)
 
+	// ErrNotADump means the body is neither gzip, CSV nor NDJSON, such as
+	// an HTML error page served with status 200.
+	ErrNotADump = errors.New("the body is neither gzip, CSV nor NDJSON")
+
 	// ErrLimit is wrapped by the errors that stop a dump for exceeding one
 	// of its Limits. Their messages name the limit, its value and the flag
 	// that raises it.

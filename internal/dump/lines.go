@@ -22,7 +22,10 @@ var errLineTooLong = errors.New("line too long")
 
 // lineReader hands out the physical lines of a stream from one reusable
 // window. A returned line is a slice of the window, valid until the next call
-// of next, fill or peekNonBlank.
+// of next, fill or peekNonBlank. The caller may rewrite the line in place
+// (it has been consumed), and may read past its length up to its capacity,
+// which runs on into the window (bytes of no meaning, but memory that is
+// there: csvSplitter scans 64 bytes at a time this way).
 type lineReader struct {
 	src  io.Reader
 	buf  []byte
@@ -173,3 +176,10 @@ func isBlank(c byte) bool {
 
 // buffered is the number of bytes read from the source but not yet consumed.
 func (lr *lineReader) buffered() int { return lr.w - lr.r }
+
+// peekPrefix returns up to n buffered bytes from the read position, with
+// surrounding blanks trimmed, for error messages.
+func (lr *lineReader) peekPrefix(n int) string {
+	b := bytes.TrimSpace(lr.buf[lr.r:min(lr.w, lr.r+n)])
+	return string(b)
+}

@@ -167,6 +167,11 @@ func NewReader(r io.Reader, lim Limits) (*Reader, error) {
 		d.format = FormatNDJSON
 		d.visit = d.visitField
 		return d, nil
+	case first == '<' || first == '[':
+		// An HTML or XML error page, or a JSON array: no CSV header
+		// starts with these.
+		return nil, fmt.Errorf("%w: the body starts with %q: check the base URL; a proxy or captive portal may have answered instead of Seclytics",
+			ErrNotADump, d.lines.peekPrefix(40))
 	}
 	d.format = FormatCSV
 	if err := d.readHeader(); err != nil {

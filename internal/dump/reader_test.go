@@ -513,3 +513,12 @@ func TestNextDoesNotAllocate(t *testing.T) {
 		t.Errorf("NDJSON Next allocates %v times per row; want 0", allocs)
 	}
 }
+
+func TestHTMLBodyIsNotADump(t *testing.T) {
+	for _, body := range []string{"<!DOCTYPE html><html><body>Service Unavailable</body></html>", "\n  <html>", `[{"ip":"1.2.3.4"}]`} {
+		_, err := NewReader(strings.NewReader(body), Limits{})
+		if !errors.Is(err, ErrNotADump) || !strings.Contains(err.Error(), "neither gzip, CSV nor NDJSON") {
+			t.Errorf("%q: %v", body, err)
+		}
+	}
+}
