@@ -79,9 +79,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 // Path returns the database file's path.
 func (s *Store) Path() string { return s.path }
 
-// Close closes the store.
+// Close closes the store, folding the write-ahead log back into the
+// database file so that the store is one file again.
 func (s *Store) Close() error {
-	return errors.Join(s.r.Close(), s.w.Close())
+	rerr := s.r.Close()
+	_, cerr := s.w.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+	return errors.Join(rerr, cerr, s.w.Close())
 }
 
 func (s *Store) migrate(ctx context.Context) error {
