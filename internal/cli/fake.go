@@ -19,6 +19,7 @@ func cmdFake(ctx context.Context, e *env, args []string) error {
 	fs.Int64Var(&o.Seed, "seed", 1, "generator seed")
 	format := fs.String("format", "csv", "csv or ndjson")
 	fs.Float64Var(&o.InvalidRate, "invalid-rate", 0, "fraction of invalid rows")
+	fs.IntVar(&o.Epoch, "epoch", 0, "a non-zero epoch re-dates about 10% of rows (a changed dump)")
 	fs.StringVar(&o.Token, "token", "", "the only token to accept (default: any non-empty token)")
 	fs.BoolVar(&o.NoETag, "no-etag", false, "send no ETag")
 	fs.BoolVar(&o.NoLastModified, "no-last-modified", false, "send no Last-Modified")
@@ -62,6 +63,7 @@ func cmdGen(ctx context.Context, e *env, args []string) error {
 	fs.Int64Var(&o.Seed, "seed", 1, "generator seed (same seed, same bytes)")
 	format := fs.String("format", "csv", "csv or ndjson")
 	fs.Float64Var(&o.InvalidRate, "invalid-rate", 0, "fraction of invalid rows, 0-1")
+	fs.IntVar(&o.Epoch, "epoch", 0, "a non-zero epoch re-dates about 10% of rows (a changed dump)")
 	out := fs.String("o", "", "output file for dataset A (gzip)")
 	outB := fs.String("b", "", "also write dataset B (importance 70 or higher) here")
 	if _, err := parse(fs, args); err != nil {

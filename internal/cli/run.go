@@ -5,6 +5,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
+	"runtime/pprof"
 	"time"
 
 	"forewarn/internal/activity"
@@ -27,6 +29,7 @@ type runFlags struct {
 	dryRun    *bool
 	logLevel  *string
 	stageDir  *string
+	cpuProf   *string
 	// overrides maps a flag name to its configuration key.
 	overrides map[string]string
 }
@@ -41,6 +44,7 @@ func newRunFlags(e *env) *runFlags {
 	f.dryRun = fs.Bool("dry-run", false, "fetch, parse, filter and count without writing indicators")
 	f.logLevel = fs.String("log-level", "warn", "debug, info, warn or error")
 	f.stageDir = fs.String("stage-dir", "", "directory for spill files of large runs (default: the system temporary directory)")
+	f.cpuProf = fs.String("cpuprofile", "", "write a CPU profile of the run to this file (for developers)")
 	f.overrides = map[string]string{}
 	override := func(name, key, usage string) {
 		fs.String(name, "", usage)
@@ -152,6 +156,17 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	}
 	defer st.Close()
 
+	if *f.cpuProf != "" {
+		pf, err := os.Create(*f.cpuProf)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	prog := &feed.Progress{}
 	bar := progress.Start(e.stderr, prog, 200*time.Millisecond)
 	r, runErr := feed.Run(ctx, st, feed.Options{

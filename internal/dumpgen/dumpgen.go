@@ -60,6 +60,11 @@ type Options struct {
 	Start time.Time
 	// End is the latest date of any kind in the dump; DefaultEnd when zero.
 	End time.Time
+	// Epoch, when non-zero, re-dates about 10% of the valid rows: a newer
+	// last_seen_at (where End allows) and a different importance. Every
+	// address and every other value stay as in epoch 0, so two epochs
+	// model a dump that changed between two downloads.
+	Epoch int
 }
 
 // withDefaults returns o with its zero fields replaced by their defaults.

@@ -548,3 +548,42 @@ func ExampleGenerate() {
 	// 53.105.32.0,2021-10-09T16:27:04,53.105.32.0/24,spam,2f44cfbfa02c0cae6059c8e621f385276bca65a6,uceptect_level2,smtp-auth;port-587,spam,2021-11-04T00:00:00,2023-01-31T00:00:00,17
 	// 53.105.32.1,2021-10-09T16:27:04,53.105.32.0/24,spam,2f44cfbfa02c0cae6059c8e621f385276bca65a6,uceptect_level3,smtp-auth;port-587,malicious,2021-11-04T00:00:00,2023-01-31T00:00:00,14
 }
+
+func TestEpochRedatesAboutTenPercentAndKeepsEveryAddress(t *testing.T) {
+	gen := func(epoch int) [][]string {
+		var b bytes.Buffer
+		if _, err := Generate(context.Background(), &b, nil, Options{Rows: 20000, Seed: 4, Epoch: epoch}); err != nil {
+			t.Fatal(err)
+		}
+		zr, err := gzip.NewReader(&b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, err := csv.NewReader(zr).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return recs
+	}
+	a, b := gen(0), gen(1)
+	if len(a) != len(b) {
+		t.Fatalf("%d rows vs %d", len(a), len(b))
+	}
+	changed := 0
+	for i := range a {
+		if a[i][0] != b[i][0] {
+			t.Fatalf("row %d: address %s became %s", i, a[i][0], b[i][0])
+		}
+		if strings.Join(a[i], ",") != strings.Join(b[i], ",") {
+			changed++
+			for _, col := range []int{1, 2, 3, 4, 5, 6, 7, 8} {
+				if a[i][col] != b[i][col] {
+					t.Fatalf("row %d: column %d changed: %q -> %q", i, col, a[i][col], b[i][col])
+				}
+			}
+		}
+	}
+	if share := float64(changed) / float64(len(a)); share < 0.08 || share > 0.12 {
+		t.Errorf("epoch changed %.1f%% of rows, want about 10%%", share*100)
+	}
+}

@@ -102,6 +102,7 @@ type pendingRow struct {
 
 type generator struct {
 	src      *rand.PCG
+	epoch    *rand.PCG // nil in epoch 0; separate so the main stream is unchanged
 	format   Format
 	rows     int
 	invalid  float64
@@ -125,6 +126,9 @@ func newGenerator(opts Options) *generator {
 		rows:    opts.Rows,
 		invalid: opts.InvalidRate,
 		pending: make([]pendingRow, 0, maxPending),
+	}
+	if opts.Epoch != 0 {
+		g.epoch = rand.NewPCG(seed^0x5851f42d4c957f2d, uint64(opts.Epoch))
 	}
 	start, end := opts.Start.Unix(), opts.End.Unix()
 	g.endDay = floorDiv(end, secondsPerDay)
@@ -182,6 +186,9 @@ func (g *generator) appendRow(b []byte, i int) ([]byte, bool) {
 		g.stats.Repeats++
 	} else {
 		g.scheduleRepeat(r, i)
+	}
+	if g.epoch != nil && r.bad == nil && g.epoch.Uint64()%10 == 0 {
+		g.redate(r)
 	}
 	if r.addr.Is6() && (r.bad == nil || r.bad.col != dump.IP) {
 		g.stats.IPv6++
@@ -561,4 +568,17 @@ func floorDiv(a, b int64) int64 {
 		q--
 	}
 	return q
+}
+
+// redate changes a row for a later epoch: seen again up to 30 days later
+// (capped at End) with an importance moved by 1 to 30 points.
+func (g *generator) redate(r *row) {
+	x := g.epoch.Uint64()
+	r.lastSeenDay = g.clampDay(r.lastSeenDay + 1 + int64(x%30))
+	delta := int32(10 + (x>>8)%291) // tenths
+	if r.importance+delta <= 1000 {
+		r.importance += delta
+	} else {
+		r.importance -= delta
+	}
 }

@@ -34,6 +34,8 @@ type Options struct {
 	Seed        int64
 	Format      dumpgen.Format
 	InvalidRate float64
+	// Epoch re-dates about 10% of rows (see dumpgen.Options.Epoch).
+	Epoch int
 	// Start and End bound the dates in the generated dumps (dumpgen's
 	// defaults when zero). End is also the Last-Modified of the dumps.
 	Start, End time.Time
@@ -159,14 +161,14 @@ type cacheMeta struct {
 func prepareDumps(ctx context.Context, dir string, opts Options) ([2]string, dumpgen.Stats, error) {
 	gen := dumpgen.Options{
 		Rows: opts.Rows, Seed: opts.Seed, Format: opts.Format,
-		InvalidRate: opts.InvalidRate, Start: opts.Start, End: opts.End,
+		InvalidRate: opts.InvalidRate, Start: opts.Start, End: opts.End, Epoch: opts.Epoch,
 	}
 	if err := gen.Validate(); err != nil {
 		return [2]string{}, dumpgen.Stats{}, fmt.Errorf("fake Seclytics options: %w", err)
 	}
 	// Every option that changes the bytes is part of the cache key.
-	key := sha256.Sum256(fmt.Appendf(nil, "v1|%d|%d|%q|%v|%d|%d",
-		gen.Rows, gen.Seed, gen.Format, gen.InvalidRate, gen.Start.UnixNano(), gen.End.UnixNano()))
+	key := sha256.Sum256(fmt.Appendf(nil, "v1|%d|%d|%q|%v|%d|%d|%d",
+		gen.Rows, gen.Seed, gen.Format, gen.InvalidRate, gen.Start.UnixNano(), gen.End.UnixNano(), gen.Epoch))
 	base := filepath.Join(dir, "seen-predictions-"+hex.EncodeToString(key[:8]))
 	files := [2]string{base + "-dump-a.json.gz", base + "-dump-b.json.gz"}
 	metaFile := base + ".json"

@@ -42,7 +42,7 @@ type Ingest struct {
 	tx     *sql.Tx
 	empty  bool
 	loads  map[int]*sql.Stmt
-	writes map[int][2]*sql.Stmt
+	writes map[int]*sql.Stmt
 	args   []any
 	done   bool
 }
@@ -54,7 +54,7 @@ func (s *Store) BeginIngest(ctx context.Context) (Tx, error) {
 	if err != nil {
 		return nil, fmt.Errorf("begin ingest: %w", err)
 	}
-	in := &Ingest{tx: tx, loads: map[int]*sql.Stmt{}, writes: map[int][2]*sql.Stmt{}}
+	in := &Ingest{tx: tx, loads: map[int]*sql.Stmt{}, writes: map[int]*sql.Stmt{}}
 	var any int
 	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM indicators)`).Scan(&any); err != nil {
 		tx.Rollback()
@@ -103,10 +103,10 @@ func (in *Ingest) SaveFeedState(ctx context.Context, name string, st FeedState) 
 	return nil
 }
 
-const selectStored = `SELECT i.ip, i.status, i.created_at, i.updated_at, s.predicted_at, s.predicted_netblock,
-	s.predicted_category, s.cluster, s.detected_by, s.detected_identifiers, s.detected_categories, s.detected_at,
-	s.last_seen_at, s.importance, s.normalized_importance, s.attr_runs
-	FROM indicators i LEFT JOIN seclytics s ON s.ip = i.ip`
+const selectStored = `SELECT ip, status, created_at, updated_at, s_predicted_at, s_predicted_netblock,
+	s_predicted_category, s_cluster, s_detected_by, s_detected_identifiers, s_detected_categories, s_detected_at,
+	s_last_seen_at, s_importance, s_normalized_importance, s_attr_runs
+	FROM indicators`
 
 // Load fills each of recs (whose Addr is set) with what the store holds for
 // that address; Exists says whether it holds anything.
@@ -122,7 +122,7 @@ func (in *Ingest) Load(ctx context.Context, recs []*merge.Stored) error {
 		stmt, ok := in.loads[len(batch)]
 		if !ok {
 			var err error
-			q := selectStored + ` WHERE i.ip IN (?` + strings.Repeat(",?", len(batch)-1) + `)`
+			q := selectStored + ` WHERE ip IN (?` + strings.Repeat(",?", len(batch)-1) + `)`
 			if stmt, err = in.tx.PrepareContext(ctx, q); err != nil {
 				return fmt.Errorf("load indicators: %w", err)
 			}
@@ -159,62 +159,47 @@ func (in *Ingest) Load(ctx context.Context, recs []*merge.Stored) error {
 	return nil
 }
 
-const (
-	indicatorCols = 4
-	seclyticsCols = 13
-)
+// writeCols is the number of columns Write sets per indicator.
+const writeCols = 16
 
 // Write upserts the given indicators with their Seclytics attributes.
 func (in *Ingest) Write(ctx context.Context, recs []*merge.Stored) error {
 	for start := 0; start < len(recs); start += BatchSize {
 		batch := recs[start:min(start+BatchSize, len(recs))]
-		stmts, err := in.writeStmts(ctx, len(batch))
+		stmt, err := in.writeStmt(ctx, len(batch))
 		if err != nil {
 			return err
 		}
 		in.args = in.args[:0]
 		for _, r := range batch {
-			in.args = append(in.args, key(r.Addr), string(r.Status), r.CreatedAt, r.UpdatedAt)
+			in.args = appendRow(in.args, r)
 		}
-		if _, err := stmts[0].ExecContext(ctx, in.args...); err != nil {
+		if _, err := stmt.ExecContext(ctx, in.args...); err != nil {
 			return fmt.Errorf("write indicators: %w", err)
-		}
-		in.args = in.args[:0]
-		for _, r := range batch {
-			in.args = appendSeclytics(in.args, r)
-		}
-		if _, err := stmts[1].ExecContext(ctx, in.args...); err != nil {
-			return fmt.Errorf("write seclytics attributes: %w", err)
 		}
 	}
 	return nil
 }
 
-func (in *Ingest) writeStmts(ctx context.Context, n int) ([2]*sql.Stmt, error) {
+func (in *Ingest) writeStmt(ctx context.Context, n int) (*sql.Stmt, error) {
 	if st, ok := in.writes[n]; ok {
 		return st, nil
 	}
-	values := func(cols int) string {
-		one := "(?" + strings.Repeat(",?", cols-1) + ")"
-		return one + strings.Repeat(","+one, n-1)
-	}
-	q1 := `INSERT INTO indicators (ip, status, created_at, updated_at) VALUES ` + values(indicatorCols) + `
-		ON CONFLICT (ip) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at`
-	q2 := `INSERT INTO seclytics (ip, predicted_at, predicted_netblock, predicted_category, cluster, detected_by,
-		detected_identifiers, detected_categories, detected_at, last_seen_at, importance, normalized_importance, attr_runs)
-		VALUES ` + values(seclyticsCols) + `
-		ON CONFLICT (ip) DO UPDATE SET predicted_at = excluded.predicted_at, predicted_netblock = excluded.predicted_netblock,
-		predicted_category = excluded.predicted_category, cluster = excluded.cluster, detected_by = excluded.detected_by,
-		detected_identifiers = excluded.detected_identifiers, detected_categories = excluded.detected_categories,
-		detected_at = excluded.detected_at, last_seen_at = excluded.last_seen_at, importance = excluded.importance,
-		normalized_importance = excluded.normalized_importance, attr_runs = excluded.attr_runs`
-	var st [2]*sql.Stmt
-	var err error
-	if st[0], err = in.tx.PrepareContext(ctx, q1); err != nil {
-		return st, fmt.Errorf("prepare indicator write: %w", err)
-	}
-	if st[1], err = in.tx.PrepareContext(ctx, q2); err != nil {
-		return st, fmt.Errorf("prepare attribute write: %w", err)
+	one := "(?" + strings.Repeat(",?", writeCols-1) + ")"
+	q := `INSERT INTO indicators (ip, status, created_at, updated_at, s_predicted_at, s_predicted_netblock,
+		s_predicted_category, s_cluster, s_detected_by, s_detected_identifiers, s_detected_categories, s_detected_at,
+		s_last_seen_at, s_importance, s_normalized_importance, s_attr_runs)
+		VALUES ` + one + strings.Repeat(","+one, n-1) + `
+		ON CONFLICT (ip) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at,
+		s_predicted_at = excluded.s_predicted_at, s_predicted_netblock = excluded.s_predicted_netblock,
+		s_predicted_category = excluded.s_predicted_category, s_cluster = excluded.s_cluster,
+		s_detected_by = excluded.s_detected_by, s_detected_identifiers = excluded.s_detected_identifiers,
+		s_detected_categories = excluded.s_detected_categories, s_detected_at = excluded.s_detected_at,
+		s_last_seen_at = excluded.s_last_seen_at, s_importance = excluded.s_importance,
+		s_normalized_importance = excluded.s_normalized_importance, s_attr_runs = excluded.s_attr_runs`
+	st, err := in.tx.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("prepare indicator write: %w", err)
 	}
 	in.writes[n] = st
 	return st, nil
@@ -233,7 +218,8 @@ func addrFromKey(b []byte) (netip.Addr, error) {
 	return netip.AddrFrom16([16]byte(b)).Unmap(), nil
 }
 
-func appendSeclytics(args []any, r *merge.Stored) []any {
+// appendRow appends the columns of one indicator, in writeStmt's order.
+func appendRow(args []any, r *merge.Stored) []any {
 	has := r.Has.Has
 	opt := func(s merge.Slot, v any) any {
 		if has(s) {
@@ -251,7 +237,7 @@ func appendSeclytics(args []any, r *merge.Stored) []any {
 	if has(merge.PredictedNetblock) {
 		nb = r.PredictedNetblock.String()
 	}
-	return append(args, key(r.Addr),
+	return append(args, key(r.Addr), string(r.Status), r.CreatedAt, r.UpdatedAt,
 		opt(merge.PredictedAt, r.PredictedAt), nb,
 		opt(merge.PredictedCategory, r.PredictedCategory), opt(merge.Cluster, r.Cluster),
 		list(merge.DetectedBy, r.DetectedBy), list(merge.DetectedIdentifiers, r.DetectedIdentifiers),

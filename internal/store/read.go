@@ -42,7 +42,7 @@ func (s *Store) loadRunTimes(ctx context.Context) (func(int64) time.Time, error)
 func (s *Store) Lookup(ctx context.Context, addr netip.Addr) (indicator.Indicator, error) {
 	addr = addr.Unmap()
 	var st merge.Stored
-	if err := scanStored(s.r.QueryRowContext(ctx, selectStored+` WHERE i.ip = ?`, key(addr)), &st); err != nil {
+	if err := scanStored(s.r.QueryRowContext(ctx, selectStored+` WHERE ip = ?`, key(addr)), &st); err != nil {
 		if isNoRows(err) {
 			return indicator.Indicator{}, fmt.Errorf("%s: %w", addr, ErrNotFound)
 		}
@@ -58,7 +58,7 @@ func (s *Store) Lookup(ctx context.Context, addr netip.Addr) (indicator.Indicato
 // LookupStored returns the stored form of addr (for tests and diagnostics).
 func (s *Store) LookupStored(ctx context.Context, addr netip.Addr) (merge.Stored, error) {
 	var st merge.Stored
-	err := scanStored(s.r.QueryRowContext(ctx, selectStored+` WHERE i.ip = ?`, key(addr.Unmap())), &st)
+	err := scanStored(s.r.QueryRowContext(ctx, selectStored+` WHERE ip = ?`, key(addr.Unmap())), &st)
 	if isNoRows(err) {
 		err = fmt.Errorf("%s: %w", addr, ErrNotFound)
 	}
@@ -72,7 +72,7 @@ func (s *Store) EachIndicator(ctx context.Context, fn func(*indicator.Indicator)
 	if err != nil {
 		return err
 	}
-	rows, err := s.r.QueryContext(ctx, selectStored+` ORDER BY i.ip`)
+	rows, err := s.r.QueryContext(ctx, selectStored+` ORDER BY ip`)
 	if err != nil {
 		return fmt.Errorf("read indicators: %w", err)
 	}

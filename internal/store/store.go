@@ -50,7 +50,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	dsn := func(extra string) string {
 		q := url.Values{}
-		for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)", "foreign_keys(ON)"} {
+		for _, p := range []string{"busy_timeout(10000)", "synchronous(NORMAL)", "foreign_keys(ON)"} {
 			q.Add("_pragma", p)
 		}
 		return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode() + extra
@@ -88,6 +88,11 @@ func (s *Store) Close() error {
 }
 
 func (s *Store) migrate(ctx context.Context) error {
+	// WAL lets readers see the last committed state while a run writes.
+	// The mode is stored in the file, so every later connection uses it.
+	if _, err := s.w.ExecContext(ctx, `PRAGMA journal_mode = WAL`); err != nil {
+		return fmt.Errorf("set WAL mode: %w", err)
+	}
 	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)

@@ -48,30 +48,29 @@ CREATE INDEX runs_feed_status ON runs (feed, status);
 
 -- Indicators, keyed by the 16-byte address (IPv4 as IPv4-mapped IPv6), so
 -- that keys sort numerically and a netblock is a key range.
+--
+-- Each source's attributes are typed columns of the indicator's row, named
+-- <source>_<attribute>: one wide row per indicator upserts an order of
+-- magnitude faster than one row per attribute, and twice as fast as a
+-- second table per source (measured: docs/performance.md). A list is its
+-- values sorted and joined by U+001F. s_attr_runs packs, for each present
+-- Seclytics attribute in column order, the ids of the runs that created it
+-- and last changed it.
 CREATE TABLE indicators (
-    ip         BLOB PRIMARY KEY,
-    status     TEXT NOT NULL,
-    created_at INTEGER NOT NULL,            -- Unix seconds
-    updated_at INTEGER NOT NULL
-) WITHOUT ROWID;
-
--- The Seclytics attributes of each indicator: one wide row of typed columns
--- per indicator, which upserts an order of magnitude faster than one row per
--- attribute. A single-valued attribute is a column; a list is its values
--- sorted and joined by U+001F. attr_runs packs, for each present attribute
--- in column order, the ids of the runs that created it and last changed it.
-CREATE TABLE seclytics (
-    ip                    BLOB PRIMARY KEY,
-    predicted_at          INTEGER,
-    predicted_netblock    TEXT,
-    predicted_category    TEXT,
-    cluster               TEXT,
-    detected_by           TEXT,
-    detected_identifiers  TEXT,
-    detected_categories   TEXT,
-    detected_at           INTEGER,
-    last_seen_at          INTEGER,
-    importance            REAL,
-    normalized_importance TEXT,
-    attr_runs             BLOB NOT NULL
+    ip                      BLOB PRIMARY KEY,
+    status                  TEXT NOT NULL,
+    created_at              INTEGER NOT NULL,   -- Unix seconds
+    updated_at              INTEGER NOT NULL,
+    s_predicted_at          INTEGER,            -- Seclytics
+    s_predicted_netblock    TEXT,
+    s_predicted_category    TEXT,
+    s_cluster               TEXT,
+    s_detected_by           TEXT,
+    s_detected_identifiers  TEXT,
+    s_detected_categories   TEXT,
+    s_detected_at           INTEGER,
+    s_last_seen_at          INTEGER,
+    s_importance            REAL,
+    s_normalized_importance TEXT,
+    s_attr_runs             BLOB
 ) WITHOUT ROWID;
