@@ -39,12 +39,15 @@ type Tx interface {
 // Ingest is one feed run's write transaction. Nothing it writes is visible
 // to readers until Commit; Rollback (or a crash) leaves the store as it was.
 type Ingest struct {
-	tx     *sql.Tx
-	empty  bool
-	loads  map[int]*sql.Stmt
-	writes map[int]*sql.Stmt
-	args   []any
-	done   bool
+	tx    *sql.Tx
+	empty bool
+	loads map[int]*sql.Stmt
+	// rangeStmt reads the indicators between two keys, in key order.
+	rangeStmt *sql.Stmt
+	scratch   merge.Stored
+	writes    map[int]*sql.Stmt
+	args      []any
+	done      bool
 }
 
 // BeginIngest starts a write transaction. It waits for other writers up to
@@ -61,6 +64,10 @@ func (s *Store) BeginIngest(ctx context.Context) (Tx, error) {
 		return nil, fmt.Errorf("begin ingest: %w", err)
 	}
 	in.empty = any == 0
+	if in.rangeStmt, err = tx.PrepareContext(ctx, selectStored+` WHERE ip BETWEEN ? AND ? ORDER BY ip LIMIT ?`); err != nil {
+		tx.Rollback()
+		return nil, fmt.Errorf("begin ingest: %w", err)
+	}
 	return in, nil
 }
 
@@ -108,8 +115,13 @@ const selectStored = `SELECT ip, status, created_at, updated_at, s_predicted_at,
 	s_last_seen_at, s_importance, s_normalized_importance, s_attr_runs
 	FROM indicators`
 
-// Load fills each of recs (whose Addr is set) with what the store holds for
-// that address; Exists says whether it holds anything.
+// Load fills each of recs (whose Addr is set) with what
+// the store holds for that address; Exists says whether it holds anything.
+//
+// A batch is first read as one key range, which is a sequential scan when
+// the batch is dense in the store (a full re-run); the scan is capped at
+// rangeFactor times the batch, and whatever it did not reach is looked up
+// by key, so a sparse batch (an incremental run) costs little more.
 func (in *Ingest) Load(ctx context.Context, recs []*merge.Stored) error {
 	for _, r := range recs {
 		r.Exists = false
@@ -119,44 +131,92 @@ func (in *Ingest) Load(ctx context.Context, recs []*merge.Stored) error {
 	}
 	for start := 0; start < len(recs); start += BatchSize {
 		batch := recs[start:min(start+BatchSize, len(recs))]
-		stmt, ok := in.loads[len(batch)]
-		if !ok {
-			var err error
-			q := selectStored + ` WHERE ip IN (?` + strings.Repeat(",?", len(batch)-1) + `)`
-			if stmt, err = in.tx.PrepareContext(ctx, q); err != nil {
-				return fmt.Errorf("load indicators: %w", err)
-			}
-			in.loads[len(batch)] = stmt
-		}
 		byAddr := make(map[netip.Addr]*merge.Stored, len(batch))
-		in.args = in.args[:0]
+		lo, hi := key(batch[0].Addr), key(batch[0].Addr)
 		for _, r := range batch {
 			byAddr[r.Addr] = r
-			in.args = append(in.args, key(r.Addr))
+			if k := key(r.Addr); string(k) < string(lo) {
+				lo = k
+			} else if string(k) > string(hi) {
+				hi = k
+			}
 		}
-		rows, err := stmt.QueryContext(ctx, in.args...)
+		limit := rangeFactor * len(batch)
+		n, lastKey, err := in.loadRows(ctx, byAddr, in.rangeStmt, []any{lo, hi, limit})
 		if err != nil {
-			return fmt.Errorf("load indicators: %w", err)
+			return err
 		}
-		var tmp merge.Stored
-		for rows.Next() {
-			if err := scanStored(rows, &tmp); err != nil {
-				rows.Close()
-				return err
-			}
-			if r := byAddr[tmp.Addr]; r != nil {
-				*r = tmp
-				tmp = merge.Stored{}
+		if n < limit {
+			continue
+		}
+		var rest []*merge.Stored
+		for _, r := range batch {
+			if !r.Exists && string(key(r.Addr)) > string(lastKey) {
+				rest = append(rest, r)
 			}
 		}
-		if err := rows.Close(); err != nil {
-			return fmt.Errorf("load indicators: %w", err)
+		if len(rest) == 0 {
+			continue
 		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("load indicators: %w", err)
+		stmt, err := in.inStmt(ctx, len(rest))
+		if err != nil {
+			return err
+		}
+		args := make([]any, 0, len(rest))
+		for _, r := range rest {
+			args = append(args, key(r.Addr))
+		}
+		if _, _, err := in.loadRows(ctx, byAddr, stmt, args); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// rangeFactor caps a batch's range scan at this many rows per address.
+const rangeFactor = 4
+
+// loadRows runs a query of selectStored and fills the members of byAddr it
+// finds. It returns how many rows it read and the last key.
+func (in *Ingest) loadRows(ctx context.Context, byAddr map[netip.Addr]*merge.Stored, stmt *sql.Stmt, args []any) (int, []byte, error) {
+	rows, err := stmt.QueryContext(ctx, args...)
+	if err != nil {
+		return 0, nil, fmt.Errorf("load indicators: %w", err)
+	}
+	defer rows.Close()
+	n := 0
+	var last netip.Addr
+	for rows.Next() {
+		r := &in.scratch
+		if err := scanStored(rows, r); err != nil {
+			return n, nil, err
+		}
+		n++
+		last = r.Addr
+		if dst := byAddr[r.Addr]; dst != nil {
+			*dst = *r
+			in.scratch = merge.Stored{}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return n, nil, fmt.Errorf("load indicators: %w", err)
+	}
+	if n == 0 {
+		return 0, nil, nil
+	}
+	return n, key(last), nil
+}
+
+func (in *Ingest) inStmt(ctx context.Context, n int) (*sql.Stmt, error) {
+	if stmt, ok := in.loads[n]; ok {
+		return stmt, nil
+	}
+	stmt, err := in.tx.PrepareContext(ctx, selectStored+` WHERE ip IN (?`+strings.Repeat(",?", n-1)+`)`)
+	if err != nil {
+		return nil, fmt.Errorf("load indicators: %w", err)
+	}
+	in.loads[n] = stmt
+	return stmt, nil
 }
 
 // writeCols is the number of columns Write sets per indicator.

@@ -83,7 +83,10 @@ func (s *Store) Path() string { return s.path }
 // database file so that the store is one file again.
 func (s *Store) Close() error {
 	rerr := s.r.Close()
-	_, cerr := s.w.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+	// Bounded: a transaction left open by a caller must not hang Close.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, cerr := s.w.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
 	return errors.Join(rerr, cerr, s.w.Close())
 }
 

@@ -184,3 +184,57 @@ func TestIngestCommitAndRollback(t *testing.T) {
 		t.Errorf("EachIndicator order: %v", values)
 	}
 }
+
+// TestLoadFindsSparseAndDenseBatches covers both halves of Load: the range
+// scan (dense batches) and the lookup by key of what a capped scan missed.
+func TestLoadFindsSparseAndDenseBatches(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	tx, err := s.BeginIngest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []*merge.Stored
+	for i := 0; i < 3000; i++ {
+		all = append(all, stored(netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 1}).String(), indicator.StatusActive))
+	}
+	if err := tx.Write(ctx, all); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	tx, err = s.BeginIngest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	for name, step := range map[string]int{"dense": 1, "sparse": 11, "one per range": 2999} {
+		var recs []*merge.Stored
+		want := 0
+		for i := 0; i < 3000; i += step {
+			recs = append(recs, &merge.Stored{Record: merge.Record{Addr: all[i].Addr}})
+			want++
+			// An address the store does not hold, between two it does.
+			recs = append(recs, &merge.Stored{Record: merge.Record{Addr: netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 2})}})
+		}
+		if err := tx.Load(ctx, recs); err != nil {
+			t.Fatal(err)
+		}
+		got := 0
+		for i, r := range recs {
+			if r.Exists != (i%2 == 0) {
+				t.Fatalf("%s: %v exists=%v", name, r.Addr, r.Exists)
+			}
+			if r.Exists {
+				got++
+				if r.Cluster != "c1" {
+					t.Fatalf("%s: %v loaded without its values", name, r.Addr)
+				}
+			}
+		}
+		if got != want {
+			t.Errorf("%s: found %d of %d", name, got, want)
+		}
+	}
+}
