@@ -11,31 +11,49 @@ import (
 	"forewarn/internal/merge"
 )
 
-// runTimes resolves run ids to start times for attribute timestamps.
+// runTimes resolves run ids to start times for attribute timestamps. It
+// caches them: a run's start never changes, and an id it does not know
+// (a newer run) makes it read the table again.
 type runTimes struct {
 	mu sync.Mutex
 	m  map[int64]time.Time
 }
 
-func (s *Store) loadRunTimes(ctx context.Context) (func(int64) time.Time, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, started_at FROM runs`)
-	if err != nil {
-		return nil, fmt.Errorf("read run times: %w", err)
+// runTimesFor returns a resolver that knows every run id st refers to,
+// reading the runs table again only when st names a run it has not seen.
+func (s *Store) runTimesFor(ctx context.Context, st *merge.Stored) (func(int64) time.Time, error) {
+	rt := &s.runTimes
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	missing := rt.m == nil
+	for slot := merge.Slot(0); slot < merge.NumSlots && !missing; slot++ {
+		if st != nil && st.Has.Has(slot) {
+			_, ok1 := rt.m[st.Created[slot]]
+			_, ok2 := rt.m[st.Updated[slot]]
+			missing = !ok1 || !ok2
+		}
 	}
-	defer rows.Close()
-	rt := &runTimes{m: map[int64]time.Time{}}
-	for rows.Next() {
-		var id, ms int64
-		if err := rows.Scan(&id, &ms); err != nil {
+	if st == nil || missing {
+		rows, err := s.r.QueryContext(ctx, `SELECT id, started_at FROM runs`)
+		if err != nil {
 			return nil, fmt.Errorf("read run times: %w", err)
 		}
-		rt.m[id] = time.UnixMilli(ms).UTC()
+		defer rows.Close()
+		m := map[int64]time.Time{}
+		for rows.Next() {
+			var id, ms int64
+			if err := rows.Scan(&id, &ms); err != nil {
+				return nil, fmt.Errorf("read run times: %w", err)
+			}
+			m[id] = time.UnixMilli(ms).UTC()
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("read run times: %w", err)
+		}
+		rt.m = m
 	}
-	return func(id int64) time.Time {
-		rt.mu.Lock()
-		defer rt.mu.Unlock()
-		return rt.m[id]
-	}, rows.Err()
+	m := rt.m // replaced, never modified, so safe to read without the lock
+	return func(id int64) time.Time { return m[id] }, nil
 }
 
 // Lookup returns the indicator for addr, or an error wrapping ErrNotFound.
@@ -48,7 +66,7 @@ func (s *Store) Lookup(ctx context.Context, addr netip.Addr) (indicator.Indicato
 		}
 		return indicator.Indicator{}, err
 	}
-	rt, err := s.loadRunTimes(ctx)
+	rt, err := s.runTimesFor(ctx, &st)
 	if err != nil {
 		return indicator.Indicator{}, err
 	}
@@ -68,7 +86,9 @@ func (s *Store) LookupStored(ctx context.Context, addr netip.Addr) (merge.Stored
 // EachIndicator calls fn for every indicator in address order (IPv4 first,
 // numerically), streaming: memory does not grow with the store.
 func (s *Store) EachIndicator(ctx context.Context, fn func(*indicator.Indicator) error) error {
-	rt, err := s.loadRunTimes(ctx)
+	// Every run id an indicator names was read here or is newer than this
+	// snapshot of the runs table; read it once for the whole export.
+	rt, err := s.runTimesFor(ctx, nil)
 	if err != nil {
 		return err
 	}

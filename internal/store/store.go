@@ -26,6 +26,8 @@ type Store struct {
 	path string
 	w    *sql.DB // one connection: SQLite has one writer
 	r    *sql.DB // read pool
+
+	runTimes runTimes
 }
 
 // ErrNotFound is returned when a lookup finds nothing.
