@@ -12,7 +12,7 @@ import (
 )
 
 func cmdFake(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "fake-seclytics", "fake-seclytics [--listen 127.0.0.1:0] [--rows N] [--seed S] [--format csv|ndjson] [--token T]")
+	fs := newFlags(e, "fake-seclytics", "fake-seclytics [--listen 127.0.0.1:0] [--rows N] [--seed S] [--format csv|ndjson] [--token T] [--fault SPEC]")
 	listen := fs.String("listen", "127.0.0.1:0", "loopback address to listen on")
 	var o fakeseclytics.Options
 	fs.IntVar(&o.Rows, "rows", 100000, "rows in dataset A")
@@ -26,15 +26,22 @@ func cmdFake(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&o.FileA, "file-a", "", "serve this gzip file as dataset A instead of generating")
 	fs.StringVar(&o.FileB, "file-b", "", "serve this gzip file as dataset B instead of generating")
 	fs.StringVar(&o.Dir, "dir", "", "cache generated dumps here")
-	if _, err := parse(fs, args); err != nil {
+	fault := fs.String("fault", "", "inject a fault into dump requests, e.g. 503x2, 429x1,retry-after=1, 401, cut=4096, html,\n"+
+		"stall[=BYTES], trickle=10KiB, truncate, crc, empty, header-only, no-ip, bomb=1GiB, long-line=2MiB;\n"+
+		"xN or times=N limits it to the next N requests (see docs/reliability.md)")
+	_, err := parse(fs, args)
+	if err != nil {
 		return err
 	}
 	if err := loopbackOnly(*listen); err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
 	o.Format = dumpgen.Format(*format)
+	if o.Fault, err = fakeseclytics.ParseFault(*fault); err != nil {
+		return &ExitError{Code: 2, Err: err}
+	}
 	if o.Dir != "" {
-		if err := os.MkdirAll(o.Dir, 0o755); err != nil {
+		if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 			return fmt.Errorf("fake-seclytics: %w", err)
 		}
 	}

@@ -143,7 +143,7 @@ func FuzzReader(f *testing.F) {
 		r, err := NewReader(bytes.NewReader(data), lim)
 		if err != nil {
 			var rowErr *RowError
-			if !errors.Is(err, ErrNoIPColumn) && !errors.Is(err, ErrLimit) &&
+			if !errors.Is(err, ErrNoIPColumn) && !errors.Is(err, ErrLimit) && !errors.Is(err, ErrNotADump) &&
 				!errors.Is(err, ErrCorrupt) && !errors.As(err, &rowErr) {
 				t.Fatalf("NewReader: unexpected kind of error: %v", err)
 			}

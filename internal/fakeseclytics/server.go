@@ -53,6 +53,9 @@ type Options struct {
 	// place by Close; when empty, a temporary directory is used and Close
 	// removes it.
 	Dir string
+	// Fault is in effect from the start, as if set with SetFault.
+	Fault Fault
+
 	// FileA and FileB, when either is set, are existing gzip files served
 	// as datasets A and B instead of generated dumps. A dataset without a
 	// file then answers 403, as for a subscription that lacks it.
@@ -60,8 +63,10 @@ type Options struct {
 }
 
 // Fault is a failure the Server injects into the dump requests that follow
-// SetFault. The zero value is no fault. Status takes precedence over HTML,
-// which takes precedence over CutAfter.
+// SetFault. The zero value is no fault. Status takes precedence over HTML;
+// then Body (or the dump) is sent, mangled by Mangle, and delivered as
+// CutAfter, Stall or Rate say (in that order of precedence). ParseFault
+// reads the same faults from the fake-seclytics --fault flag.
 type Fault struct {
 	// Status, if non-zero, answers with this status and a Seclytics-style
 	// JSON error body.
@@ -77,6 +82,26 @@ type Fault struct {
 	CutAfter int64
 	// HTML answers 200 with an HTML error page instead of the dump.
 	HTML bool
+	// Body, if non-nil, is served with status 200 in place of the dump
+	// (an empty, non-nil Body is an empty 200 answer). See BombBody,
+	// LongLineBody, NoIPColumnBody and HeaderOnlyBody.
+	Body []byte
+	// Mangle damages the served bytes: MangleTruncate, MangleCRC.
+	Mangle Mangle
+	// Stall sends the 200 headers and the first StallAfter body bytes,
+	// then nothing, keeping the connection open until the client gives up
+	// (or the server closes).
+	Stall      bool
+	StallAfter int64
+	// Rate, if positive, sends the body at about this many bytes per
+	// second, in ten slices a second.
+	Rate int64
+}
+
+// IsZero reports whether f is no fault.
+func (f Fault) IsZero() bool {
+	return f.Status == 0 && f.Times == 0 && f.RetryAfter == "" && f.CutAfter == 0 && !f.HTML &&
+		f.Body == nil && f.Mangle == "" && !f.Stall && f.StallAfter == 0 && f.Rate == 0
 }
 
 // dataset is what one of the two dump paths serves.
@@ -103,6 +128,7 @@ type Server struct {
 	lastMod   bool
 	requests  int
 	closed    bool
+	done      chan struct{} // closed by Close: ends stalled responses
 }
 
 // New prepares the dumps (generating them once, to files, unless
@@ -113,7 +139,8 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if end.IsZero() {
 		end = dumpgen.DefaultEnd
 	}
-	s := &Server{token: opts.Token, etag: !opts.NoETag, lastMod: !opts.NoLastModified}
+	s := &Server{token: opts.Token, etag: !opts.NoETag, lastMod: !opts.NoLastModified, done: make(chan struct{})}
+	s.fault, s.faultLeft = opts.Fault, opts.Fault.Times
 	modTime := end.UTC().Truncate(time.Second)
 
 	files := [2]string{opts.FileA, opts.FileB}
@@ -280,6 +307,7 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
+	close(s.done)
 	if s.tempDir != "" {
 		if err := os.RemoveAll(s.tempDir); err != nil {
 			return fmt.Errorf("remove fake dumps: %w", err)
@@ -352,7 +380,7 @@ func (s *Server) Requests() int {
 // takeFault returns the fault for the current request, counting it down.
 func (s *Server) takeFault() Fault {
 	f := s.fault
-	if f == (Fault{}) {
+	if f.IsZero() {
 		return f
 	}
 	if f.Times > 0 {
@@ -415,12 +443,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	content, err := d.open()
+	if fault.Body != nil {
+		d = dataset{body: fault.Body, etag: etagOf(fault.Body), size: int64(len(fault.Body)), modTime: d.modTime}
+	}
+	opened, err := d.open()
 	if err != nil {
 		writeError(w, http.StatusInternalServerError)
 		return
 	}
-	defer content.Close()
+	defer opened.Close()
+	content, size := fault.Mangle.apply(opened, d.size)
 	h.Set("Content-Type", "application/gzip")
 	if sendETag {
 		h.Set("ETag", d.etag)
@@ -433,7 +465,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if sendLastMod {
 			h.Set("Last-Modified", modTime.UTC().Format(http.TimeFormat))
 		}
-		cutConnection(w, content, d.size, fault.CutAfter)
+		cutConnection(w, content, size, fault.CutAfter)
+		return
+	}
+	if fault.Stall || fault.Rate > 0 {
+		if sendLastMod {
+			h.Set("Last-Modified", modTime.UTC().Format(http.TimeFormat))
+		}
+		s.slowBody(w, r, content, size, fault)
 		return
 	}
 	http.ServeContent(w, r, "", modTime, content)

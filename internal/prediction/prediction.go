@@ -340,6 +340,9 @@ func daysFromCivil(y, m, d int) int64 {
 		y--
 	}
 	era := y / 400
+	if y < 0 { // floor division: Go's / truncates toward zero
+		era = (y - 399) / 400
+	}
 	yoe := y - era*400
 	mp := (m + 9) % 12
 	doy := (153*mp+2)/5 + d - 1

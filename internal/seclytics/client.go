@@ -152,13 +152,20 @@ func (c *Client) Fetch(ctx context.Context, req Request) (*Response, error) {
 		case <-t.C:
 		}
 	}
-	if errors.Is(last, errPermanent) {
+	if errors.As(last, new(permanentError)) {
 		return nil, last
 	}
 	return nil, fmt.Errorf("%w after %d tries: %w; check the network and https://status.seclytics.com, or raise the tries setting", ErrGaveUp, c.o.Tries, last)
 }
 
-var errPermanent = errors.New("permanent")
+// permanentError marks an error that retrying cannot cure (401, 403, 404,
+// a size over the limit). It adds nothing to the message a person reads.
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string { return e.err.Error() }
+func (e permanentError) Unwrap() error { return e.err }
+
+func permanent(err error) error { return permanentError{err} }
 
 // backoff is exponential with full jitter in [d/2, d].
 func (c *Client) backoff(try int) time.Duration {
@@ -205,8 +212,8 @@ func (c *Client) once(ctx context.Context, full, plain, dataset string, req Requ
 		if resp.ContentLength > c.o.MaxBody {
 			drain(resp.Body)
 			cancel(nil)
-			return nil, -1, fmt.Errorf("%w %s: %s announces %d bytes; raise max_compressed if the dump is legitimately this large: %w",
-				ErrTooLarge, sizeText(c.o.MaxBody), plain, resp.ContentLength, errPermanent)
+			return nil, -1, permanent(fmt.Errorf("%w %s: %s announces %d bytes; raise max_compressed if the dump is legitimately this large",
+				ErrTooLarge, sizeText(c.o.MaxBody), plain, resp.ContentLength))
 		}
 		body := newWatchedBody(resp.Body, c.o.IdleTimeout, c.o.MaxBody, cancel, c.o.Token)
 		return &Response{
@@ -223,15 +230,15 @@ func (c *Client) once(ctx context.Context, full, plain, dataset string, req Requ
 	}
 	switch {
 	case status == http.StatusUnauthorized:
-		return nil, -1, fmt.Errorf("%w (HTTP 401)%s: check the access token in the feed's configuration (forewarn config seclytics --token-file FILE) or SECLYTICS_ACCESS_TOKEN: %w", ErrUnauthorized, withMsg, errPermanent)
+		return nil, -1, permanent(fmt.Errorf("%w (HTTP 401)%s: check the access token in the feed's configuration (forewarn config seclytics --token-file FILE) or SECLYTICS_ACCESS_TOKEN", ErrUnauthorized, withMsg))
 	case status == http.StatusForbidden:
-		return nil, -1, fmt.Errorf("%w to dataset %s (HTTP 403)%s: check that your subscription includes dataset %s, or choose the other dataset: %w", ErrForbidden, dataset, withMsg, dataset, errPermanent)
+		return nil, -1, permanent(fmt.Errorf("%w to dataset %s (HTTP 403)%s: check that your subscription includes dataset %s, or choose the other dataset", ErrForbidden, dataset, withMsg, dataset))
 	case status == http.StatusNotFound:
-		return nil, -1, fmt.Errorf("%w for dataset %s at %s (HTTP 404)%s: check the base URL and the dataset: %w", ErrNotFound, dataset, plain, withMsg, errPermanent)
+		return nil, -1, permanent(fmt.Errorf("%w for dataset %s at %s (HTTP 404)%s: check the base URL and the dataset", ErrNotFound, dataset, plain, withMsg))
 	case status == http.StatusTooManyRequests || status >= 500:
 		return nil, retryAfter(resp.Header.Get("Retry-After"), c.o.BackoffMax), fmt.Errorf("HTTP %d from %s%s", status, plain, withMsg)
 	}
-	return nil, -1, fmt.Errorf("unexpected HTTP %d from %s%s: %w", status, plain, withMsg, errPermanent)
+	return nil, -1, permanent(fmt.Errorf("unexpected HTTP %d from %s%s", status, plain, withMsg))
 }
 
 // redact strips the URL, and with it the token, from a transport error.

@@ -1,0 +1,152 @@
+package prediction
+
+import (
+	"bytes"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+
+	"forewarn/internal/dump"
+)
+
+// parseField runs the parser on a valid row whose column c holds v.
+func parseField(t *testing.T, c dump.Column, v []byte, list [][]byte) Row {
+	t.Helper()
+	var rec dump.Record
+	rec.Line = 2
+	rec.Fields[dump.IP] = []byte("192.0.2.1")
+	rec.Fields[c] = v
+	rec.Lists[c] = list
+	var p Parser
+	var row Row
+	if err := p.Parse(&rec, &row); err != nil {
+		t.Fatalf("a row with only %s = %q set was rejected: %v", c, v, err)
+	}
+	return row
+}
+
+// FuzzNetblock checks CIDR canonicalisation of predicted_netblock: a value
+// netip accepts without a zone is stored masked, in canonical text that
+// parses back to itself, IPv4-mapped prefixes of /96 or longer as IPv4, and
+// containing the address it was written with; anything else is dropped with
+// a warning, never rejecting the row.
+func FuzzNetblock(f *testing.F) {
+	for _, s := range []string{"102.140.192.0/24", "102.140.192.7/24", "1.2.3.0/33", "::ffff:1.2.3.4/120", "::ffff:1.2.3.4/64",
+		"2001:db8::1/48", "fe80::1%eth0/64", "1.2.3.4", "0.0.0.0/0", "1.2.3.4/024", " 1.2.3.0/24", "::/0", "1.2.3.4/-1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v := bytes.TrimSpace([]byte(s)) // the Reader trims every field
+		row := parseField(t, dump.PredictedNetblock, v, nil)
+		want, err := netip.ParsePrefix(string(v))
+		if len(v) == 0 {
+			if row.PredictedNetblock.IsValid() || len(row.Warnings) != 0 {
+				t.Fatalf("empty netblock gave %v, warnings %v", row.PredictedNetblock, row.Warnings)
+			}
+			return
+		}
+		if err != nil || want.Addr().Zone() != "" {
+			if row.PredictedNetblock.IsValid() || len(row.Warnings) != 1 {
+				t.Fatalf("%q: netip refuses it (%v), but got %v with warnings %v", v, err, row.PredictedNetblock, row.Warnings)
+			}
+			return
+		}
+		got := row.PredictedNetblock
+		if !got.IsValid() || len(row.Warnings) != 0 {
+			t.Fatalf("%q: netip accepts it as %v, but got %v with warnings %v", v, want, got, row.Warnings)
+		}
+		if got != got.Masked() {
+			t.Fatalf("%q: stored %v is not masked", v, got)
+		}
+		if back, err := netip.ParsePrefix(got.String()); err != nil || back != got {
+			t.Fatalf("%q: stored %v does not parse back to itself (%v, %v)", v, got, back, err)
+		}
+		addr := want.Addr()
+		if addr.Is4In6() && want.Bits() >= 96 {
+			if !got.Addr().Is4() || got.Bits() != want.Bits()-96 {
+				t.Fatalf("%q: mapped prefix stored as %v, want the IPv4 /%d", v, got, want.Bits()-96)
+			}
+			addr = addr.Unmap()
+		}
+		if !got.Contains(addr) {
+			t.Fatalf("%q: stored %v does not contain %v", v, got, addr)
+		}
+	})
+}
+
+// FuzzLists checks the splitting of list columns (detected_by,
+// detected_identifiers, detected_categories) against a plain reference: a
+// CSV value is split on ';', '|' and ','; NDJSON array elements are not
+// split; every value is trimmed, empty values and repeats dropped, order
+// kept; categories are lower-cased (ASCII). The sep byte turns the input
+// into NDJSON elements: s is cut at each sep.
+func FuzzLists(f *testing.F) {
+	for _, s := range []string{"malicious,Spam", "a;b|c , a", " ;;,| ", "MALICIOUS;malicious", "x\u00a0,\u00a0y", "Ärger,ärger"} {
+		f.Add(s, byte(0))
+		f.Add(s, byte(';'))
+	}
+	f.Fuzz(func(t *testing.T, s string, sep byte) {
+		v := bytes.TrimSpace([]byte(s))
+		var elems [][]byte
+		var want []string
+		if sep != 0 {
+			for e := range strings.SplitSeq(s, string(sep)) {
+				elems = append(elems, bytes.TrimSpace([]byte(e)))
+			}
+			v = nil
+			for _, e := range elems {
+				want = appendValue(want, string(e))
+			}
+		} else {
+			for _, e := range strings.FieldsFunc(string(v), func(r rune) bool { return r == ';' || r == '|' || r == ',' }) {
+				want = appendValue(want, e)
+			}
+		}
+		for _, c := range []dump.Column{dump.DetectedBy, dump.DetectedIdentifiers, dump.DetectedCategories} {
+			// The parser lower-cases categories in place: give each column
+			// its own copy.
+			in := bytes.Clone(v)
+			var list [][]byte
+			for _, e := range elems {
+				list = append(list, bytes.Clone(e))
+			}
+			row := parseField(t, c, in, list)
+			got := map[dump.Column][][]byte{
+				dump.DetectedBy: row.DetectedBy, dump.DetectedIdentifiers: row.DetectedIdentifiers, dump.DetectedCategories: row.DetectedCategories,
+			}[c]
+			w := want
+			if c == dump.DetectedCategories {
+				w = nil
+				for _, e := range want {
+					w = appendValue(w, lowerASCIIString(e))
+				}
+			}
+			gs := make([]string, len(got))
+			for i, g := range got {
+				gs[i] = string(g)
+			}
+			if !slices.Equal(gs, w) {
+				t.Fatalf("%s of %q (sep %q): got %q, want %q", c, s, sep, gs, w)
+			}
+		}
+	})
+}
+
+func appendValue(list []string, v string) []string {
+	v = strings.TrimSpace(v)
+	if v == "" || slices.Contains(list, v) {
+		return list
+	}
+	return append(list, v)
+}
+
+func lowerASCIIString(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
