@@ -92,6 +92,7 @@ type Record struct {
 type Reader struct {
 	format     Format
 	compressed bool
+	ahead      *readAhead // inflates in parallel; nil for plain bodies
 	count      *countingReader
 	lines      *lineReader
 	rec        Record
@@ -124,8 +125,8 @@ type Reader struct {
 // CSV body with only a header, is not an error: Next returns io.EOF at once.
 //
 // NewReader does not close r; the caller does once it is done with the
-// Reader.
-func NewReader(r io.Reader, lim Limits) (*Reader, error) {
+// Reader, after calling Close.
+func NewReader(r io.Reader, lim Limits) (_ *Reader, err error) {
 	if err := lim.Validate(); err != nil {
 		return nil, err
 	}
@@ -138,6 +139,11 @@ func NewReader(r io.Reader, lim Limits) (*Reader, error) {
 	}
 	src := io.MultiReader(bytes.NewReader(magic[:n]), r)
 	d := &Reader{}
+	defer func() {
+		if err != nil {
+			d.Close()
+		}
+	}()
 	if n == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		// A *bufio.Reader lets the decompressor read its input byte by byte
 		// from memory rather than wrapping it in a buffer of its own.
@@ -146,7 +152,8 @@ func NewReader(r io.Reader, lim Limits) (*Reader, error) {
 			return nil, classifyReadError(err, true, 0)
 		}
 		zr.Multistream(true)
-		src = zr
+		d.ahead = newReadAhead(zr, 256<<10, 4)
+		src = d.ahead
 		d.compressed = true
 	}
 	d.count = &countingReader{src: src, max: lim.MaxDecompressed, compressed: d.compressed}
@@ -380,4 +387,13 @@ func (c *countingReader) Read(p []byte) (int, error) {
 		return n, c.err
 	}
 	return n, err
+}
+
+// Close stops the decompressing goroutine of a gzip dump. Call it when done
+// with the Reader, however it ended; it is safe to call more than once.
+func (d *Reader) Close() error {
+	if d.ahead != nil {
+		d.ahead.Close()
+	}
+	return nil
 }

@@ -211,6 +211,7 @@ func (j *job) run(ctx context.Context) error {
 		r.BytesDownloaded = prog.bytes.Load()
 		return fmt.Errorf("read the %s dump: %w", cfg.Dataset, err)
 	}
+	defer dr.Close()
 
 	sorter := stage.New(j.o.StageDir, merge.KeyLen, j.o.StageBuffer)
 	defer sorter.Close()

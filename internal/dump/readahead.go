@@ -1,0 +1,85 @@
+package dump
+
+import (
+	"io"
+	"sync"
+)
+
+// readAhead inflates in a goroutine of its own, so that decompression and
+// parsing run on two cores at once. It holds at most n buffers of size
+// bytes: memory stays bounded however far the producer gets ahead.
+type readAhead struct {
+	filled chan chunk
+	free   chan []byte
+	done   chan struct{}
+	once   sync.Once
+
+	buf []byte // the chunk being consumed, returned to free when used up
+	cur []byte // its unread part
+	err error
+}
+
+type chunk struct {
+	b   []byte
+	err error
+}
+
+func newReadAhead(r io.Reader, size, n int) *readAhead {
+	ra := &readAhead{filled: make(chan chunk, n), free: make(chan []byte, n), done: make(chan struct{})}
+	for i := 0; i < n; i++ {
+		ra.free <- make([]byte, size)
+	}
+	go ra.produce(r)
+	return ra
+}
+
+func (ra *readAhead) produce(r io.Reader) {
+	for {
+		var buf []byte
+		select {
+		case buf = <-ra.free:
+		case <-ra.done:
+			return
+		}
+		// Fill the whole buffer unless the stream ends or fails; an error
+		// is delivered after the bytes read before it.
+		m := 0
+		var err error
+		for m < len(buf) && err == nil {
+			var k int
+			k, err = r.Read(buf[m:])
+			m += k
+		}
+		select {
+		case ra.filled <- chunk{buf[:m], err}:
+		case <-ra.done:
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// Read implements io.Reader.
+func (ra *readAhead) Read(p []byte) (int, error) {
+	for len(ra.cur) == 0 {
+		if ra.err != nil {
+			return 0, ra.err
+		}
+		if ra.buf != nil {
+			ra.free <- ra.buf[:cap(ra.buf)]
+			ra.buf = nil
+		}
+		c := <-ra.filled
+		ra.buf, ra.cur, ra.err = c.b, c.b, c.err
+	}
+	n := copy(p, ra.cur)
+	ra.cur = ra.cur[n:]
+	return n, nil
+}
+
+// Close stops the producer. It does not close the underlying reader.
+func (ra *readAhead) Close() {
+	ra.once.Do(func() { close(ra.done) })
+}
