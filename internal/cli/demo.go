@@ -101,7 +101,7 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	} else if err != nil {
 		return err
 	}
-	fmt.Fprintln(e.stdout, "\nNext: forewarn runs --db "+*db+" | forewarn export --db "+*db+" --format jsonl")
+	fmt.Fprintln(e.stdout, "\nNext: forewarn runs --db "+*db+"\n      forewarn export --db "+*db+" --format jsonl")
 	return nil
 }
 

@@ -51,7 +51,7 @@ CREATE INDEX runs_feed_status ON runs (feed, status);
 --
 -- Each source's attributes are typed columns of the indicator's row, named
 -- <source>_<attribute>: one wide row per indicator upserts an order of
--- magnitude faster than one row per attribute, and twice as fast as a
+-- magnitude faster than one row per attribute, and faster than a
 -- second table per source (measured: docs/performance.md). A list is its
 -- values sorted and joined by U+001F. s_attr_runs packs, for each present
 -- Seclytics attribute in column order, the ids of the runs that created it
