@@ -359,6 +359,7 @@ func (j *job) merge(ctx context.Context, tx store.Tx, sorter *stage.Sorter) erro
 	}
 	var (
 		batch    [store.BatchSize]merge.Record
+		hashes   [store.BatchSize]uint64
 		n        int // records complete in batch
 		open     bool
 		prevKey  = make([]byte, 0, merge.KeyLen)
@@ -375,14 +376,23 @@ func (j *job) merge(ctx context.Context, tx store.Tx, sorter *stage.Sorter) erro
 		}
 		stored = stored[:0]
 		for i := 0; i < n; i++ {
-			stored = append(stored, &merge.Stored{Record: merge.Record{Addr: batch[i].Addr}})
+			hashes[i] = batch[i].Hash()
+			stored = append(stored, &merge.Stored{Record: merge.Record{Addr: batch[i].Addr}, NewHash: hashes[i]})
 		}
 		if err := tx.Load(ctx, stored); err != nil {
 			return err
 		}
 		changed = changed[:0]
 		for i, st := range stored {
-			if merge.Apply(st, &batch[i], j.r.ID, now, &counts) {
+			if st.Unchanged {
+				// The store says this exact record was merged before:
+				// merging it again would change nothing.
+				counts.IndicatorsUnchanged++
+				continue
+			}
+			modified := merge.Apply(st, &batch[i], j.r.ID, now, &counts)
+			if modified || st.Hash != hashes[i] {
+				st.Hash = hashes[i]
 				changed = append(changed, st)
 			}
 		}

@@ -35,6 +35,23 @@ type Stored struct {
 	// the attribute and of the last run that changed its value.
 	Created [NumSlots]int64
 	Updated [NumSlots]int64
+
+	// Hash is the Hash of the last run's record merged into this
+	// indicator (0 if unknown). Merging a record with the same hash again
+	// changes nothing, unless the status is Expired.
+	Hash uint64
+	// NewHash is set by the caller before a load to the hash of the record
+	// about to be merged; Unchanged is then set by the store when the
+	// stored Hash equals it and merging can be skipped.
+	NewHash   uint64
+	Unchanged bool
+}
+
+// CanSkip reports whether merging a record whose hash is h into st would
+// change nothing: st last merged a record with the same hash, and its
+// status would not change on a sighting.
+func (st *Stored) CanSkip(h uint64) bool {
+	return st.Exists && st.Hash != 0 && st.Hash == h && st.Status.AfterSighting() == st.Status
 }
 
 // Counts are the changes a run made.

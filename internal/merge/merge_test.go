@@ -194,3 +194,29 @@ func TestApplyAcrossRuns(t *testing.T) {
 		}
 	}
 }
+
+func TestHashSeesEveryValue(t *testing.T) {
+	base := Record{Addr: netip.MustParseAddr("1.2.3.4")}
+	base.Has = base.Has.With(Cluster).With(DetectedBy).With(Importance)
+	base.Cluster, base.DetectedBy, base.Importance = "c", []string{"a", "b"}, 80
+	h := base.Hash()
+	other := base
+	other.Addr = netip.MustParseAddr("5.6.7.8")
+	if other.Hash() != h {
+		t.Error("the hash depends on the address")
+	}
+	for name, change := range map[string]func(r *Record){
+		"cluster":    func(r *Record) { r.Cluster = "d" },
+		"list":       func(r *Record) { r.DetectedBy = []string{"a", "c"} },
+		"list split": func(r *Record) { r.DetectedBy = []string{"ab"} },
+		"importance": func(r *Record) { r.Importance = 80.5 },
+		"selection":  func(r *Record) { r.Has = r.Has.With(LastSeenAt) },
+	} {
+		r := base
+		r.DetectedBy = slices.Clone(base.DetectedBy)
+		change(&r)
+		if r.Hash() == h {
+			t.Errorf("changing %s keeps the hash", name)
+		}
+	}
+}

@@ -1,6 +1,9 @@
 package merge
 
 import (
+	"encoding/binary"
+	"hash/fnv"
+	"math"
 	"net/netip"
 	"slices"
 
@@ -159,4 +162,54 @@ func union(dst *[]string, add []string) int {
 		}
 	}
 	return n
+}
+
+// Hash is a 64-bit FNV-1a digest of the record's values (not its address):
+// equal records hash equal, so a re-run can recognise a record it merged
+// before without reading the stored values.
+func (r *Record) Hash() uint64 {
+	h := fnv.New64a()
+	var b [8]byte
+	put := func(v uint64) {
+		binary.LittleEndian.PutUint64(b[:], v)
+		h.Write(b[:])
+	}
+	str := func(s string) {
+		put(uint64(len(s)))
+		h.Write([]byte(s))
+	}
+	put(uint64(r.Has))
+	for s := Slot(0); s < NumSlots; s++ {
+		if !r.Has.Has(s) {
+			continue
+		}
+		switch s {
+		case PredictedAt:
+			put(uint64(r.PredictedAt))
+		case DetectedAt:
+			put(uint64(r.DetectedAt))
+		case LastSeenAt:
+			put(uint64(r.LastSeenAt))
+		case PredictedNetblock:
+			str(r.PredictedNetblock.String())
+		case PredictedCategory:
+			str(r.PredictedCategory)
+		case Cluster:
+			str(r.Cluster)
+		case Importance:
+			put(math.Float64bits(r.Importance))
+		case NormalizedImportance:
+			str(r.Normalized)
+		default:
+			l := *r.List(s)
+			put(uint64(len(l)))
+			for _, v := range l {
+				str(v)
+			}
+		}
+	}
+	if v := h.Sum64(); v != 0 {
+		return v
+	}
+	return 1 // 0 means "unknown"
 }

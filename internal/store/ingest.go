@@ -44,6 +44,7 @@ type Ingest struct {
 	loads map[int]*sql.Stmt
 	// rangeStmt reads the indicators between two keys, in key order.
 	rangeStmt *sql.Stmt
+	probeStmt *sql.Stmt
 	scratch   merge.Stored
 	writes    map[int]*sql.Stmt
 	args      []any
@@ -65,6 +66,10 @@ func (s *Store) BeginIngest(ctx context.Context) (Tx, error) {
 	}
 	in.empty = any == 0
 	if in.rangeStmt, err = tx.PrepareContext(ctx, selectStored+` WHERE ip BETWEEN ? AND ? ORDER BY ip LIMIT ?`); err != nil {
+		tx.Rollback()
+		return nil, fmt.Errorf("begin ingest: %w", err)
+	}
+	if in.probeStmt, err = tx.PrepareContext(ctx, `SELECT ip, status, s_hash FROM indicators WHERE ip BETWEEN ? AND ? ORDER BY ip LIMIT ?`); err != nil {
 		tx.Rollback()
 		return nil, fmt.Errorf("begin ingest: %w", err)
 	}
@@ -112,65 +117,155 @@ func (in *Ingest) SaveFeedState(ctx context.Context, name string, st FeedState) 
 
 const selectStored = `SELECT ip, status, created_at, updated_at, s_predicted_at, s_predicted_netblock,
 	s_predicted_category, s_cluster, s_detected_by, s_detected_identifiers, s_detected_categories, s_detected_at,
-	s_last_seen_at, s_importance, s_normalized_importance, s_attr_runs
+	s_last_seen_at, s_importance, s_normalized_importance, s_attr_runs, s_hash
 	FROM indicators`
 
 // Load fills each of recs (whose Addr is set) with what
 // the store holds for that address; Exists says whether it holds anything.
 //
-// A batch is first read as one key range, which is a sequential scan when
-// the batch is dense in the store (a full re-run); the scan is capped at
-// rangeFactor times the batch, and whatever it did not reach is looked up
-// by key, so a sparse batch (an incremental run) costs little more.
+// Members with a NewHash are first probed: if the stored hash says the same
+// record was merged before, the member is marked Unchanged and its row is
+// not decoded. The rest of a batch is read as one key range, which is a
+// sequential scan when the batch is dense in the store (a full re-run); the
+// scan is capped at rangeFactor times the batch, and whatever it did not
+// reach is looked up by key, so a sparse batch (an incremental run) costs
+// little more.
 func (in *Ingest) Load(ctx context.Context, recs []*merge.Stored) error {
 	for _, r := range recs {
-		r.Exists = false
+		r.Exists, r.Unchanged = false, false
 	}
 	if in.empty || len(recs) == 0 {
 		return nil
 	}
 	for start := 0; start < len(recs); start += BatchSize {
 		batch := recs[start:min(start+BatchSize, len(recs))]
-		byAddr := make(map[netip.Addr]*merge.Stored, len(batch))
-		lo, hi := key(batch[0].Addr), key(batch[0].Addr)
-		for _, r := range batch {
-			byAddr[r.Addr] = r
-			if k := key(r.Addr); string(k) < string(lo) {
-				lo = k
-			} else if string(k) > string(hi) {
-				hi = k
-			}
-		}
-		limit := rangeFactor * len(batch)
-		n, lastKey, err := in.loadRows(ctx, byAddr, in.rangeStmt, []any{lo, hi, limit})
+		need, err := in.probe(ctx, batch)
 		if err != nil {
 			return err
 		}
-		if n < limit {
+		if len(need) == 0 {
 			continue
 		}
-		var rest []*merge.Stored
-		for _, r := range batch {
-			if !r.Exists && string(key(r.Addr)) > string(lastKey) {
-				rest = append(rest, r)
+		if len(need)*rangeFactor < len(batch) {
+			// Few left in a batch the store holds densely: by key.
+			if err := in.loadByKey(ctx, byAddr(need), need); err != nil {
+				return err
 			}
-		}
-		if len(rest) == 0 {
 			continue
 		}
-		stmt, err := in.inStmt(ctx, len(rest))
-		if err != nil {
-			return err
-		}
-		args := make([]any, 0, len(rest))
-		for _, r := range rest {
-			args = append(args, key(r.Addr))
-		}
-		if _, _, err := in.loadRows(ctx, byAddr, stmt, args); err != nil {
+		if err := in.loadRange(ctx, need); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+func byAddr(recs []*merge.Stored) map[netip.Addr]*merge.Stored {
+	m := make(map[netip.Addr]*merge.Stored, len(recs))
+	for _, r := range recs {
+		m[r.Addr] = r
+	}
+	return m
+}
+
+// probe reads only (ip, status, hash) of a batch's key range and marks the
+// members whose stored hash equals their NewHash as Unchanged, so that
+// their full rows are never decoded. It returns the members still to load.
+func (in *Ingest) probe(ctx context.Context, batch []*merge.Stored) ([]*merge.Stored, error) {
+	want := false
+	for _, r := range batch {
+		want = want || r.NewHash != 0
+	}
+	if !want {
+		return batch, nil
+	}
+	m := byAddr(batch)
+	lo, hi := keyRange(batch)
+	rows, err := in.probeStmt.QueryContext(ctx, lo, hi, rangeFactor*len(batch))
+	if err != nil {
+		return nil, fmt.Errorf("probe indicators: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			ip     []byte
+			status string
+			hash   sql.NullInt64
+		)
+		if err := rows.Scan(&ip, &status, &hash); err != nil {
+			return nil, fmt.Errorf("probe indicators: %w", err)
+		}
+		a, err := addrFromKey(ip)
+		if err != nil {
+			return nil, err
+		}
+		r := m[a]
+		if r == nil {
+			continue
+		}
+		probe := merge.Stored{Exists: true, Status: indicator.Status(status), Hash: uint64(hash.Int64)}
+		if probe.CanSkip(r.NewHash) {
+			r.Exists, r.Status, r.Hash, r.Unchanged = true, probe.Status, probe.Hash, true
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("probe indicators: %w", err)
+	}
+	var need []*merge.Stored
+	for _, r := range batch {
+		if !r.Unchanged {
+			need = append(need, r)
+		}
+	}
+	return need, nil
+}
+
+func keyRange(batch []*merge.Stored) (lo, hi []byte) {
+	lo, hi = key(batch[0].Addr), key(batch[0].Addr)
+	for _, r := range batch {
+		if k := key(r.Addr); string(k) < string(lo) {
+			lo = k
+		} else if string(k) > string(hi) {
+			hi = k
+		}
+	}
+	return lo, hi
+}
+
+// loadRange reads a batch as one key range, capped at rangeFactor rows per
+// member, and looks up by key whatever the capped scan did not reach.
+func (in *Ingest) loadRange(ctx context.Context, batch []*merge.Stored) error {
+	m := byAddr(batch)
+	lo, hi := keyRange(batch)
+	limit := rangeFactor * len(batch)
+	n, lastKey, err := in.loadRows(ctx, m, in.rangeStmt, []any{lo, hi, limit})
+	if err != nil || n < limit {
+		return err
+	}
+	var rest []*merge.Stored
+	for _, r := range batch {
+		if !r.Exists && string(key(r.Addr)) > string(lastKey) {
+			rest = append(rest, r)
+		}
+	}
+	if len(rest) == 0 {
+		return nil
+	}
+	return in.loadByKey(ctx, m, rest)
+}
+
+// loadByKey looks the given members up by key.
+func (in *Ingest) loadByKey(ctx context.Context, m map[netip.Addr]*merge.Stored, recs []*merge.Stored) error {
+	stmt, err := in.inStmt(ctx, len(recs))
+	if err != nil {
+		return err
+	}
+	args := make([]any, 0, len(recs))
+	for _, r := range recs {
+		args = append(args, key(r.Addr))
+	}
+	_, _, err = in.loadRows(ctx, m, stmt, args)
+	return err
 }
 
 // rangeFactor caps a batch's range scan at this many rows per address.
@@ -220,7 +315,7 @@ func (in *Ingest) inStmt(ctx context.Context, n int) (*sql.Stmt, error) {
 }
 
 // writeCols is the number of columns Write sets per indicator.
-const writeCols = 16
+const writeCols = 17
 
 // Write upserts the given indicators with their Seclytics attributes.
 func (in *Ingest) Write(ctx context.Context, recs []*merge.Stored) error {
@@ -248,7 +343,7 @@ func (in *Ingest) writeStmt(ctx context.Context, n int) (*sql.Stmt, error) {
 	one := "(?" + strings.Repeat(",?", writeCols-1) + ")"
 	q := `INSERT INTO indicators (ip, status, created_at, updated_at, s_predicted_at, s_predicted_netblock,
 		s_predicted_category, s_cluster, s_detected_by, s_detected_identifiers, s_detected_categories, s_detected_at,
-		s_last_seen_at, s_importance, s_normalized_importance, s_attr_runs)
+		s_last_seen_at, s_importance, s_normalized_importance, s_attr_runs, s_hash)
 		VALUES ` + one + strings.Repeat(","+one, n-1) + `
 		ON CONFLICT (ip) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at,
 		s_predicted_at = excluded.s_predicted_at, s_predicted_netblock = excluded.s_predicted_netblock,
@@ -256,7 +351,8 @@ func (in *Ingest) writeStmt(ctx context.Context, n int) (*sql.Stmt, error) {
 		s_detected_by = excluded.s_detected_by, s_detected_identifiers = excluded.s_detected_identifiers,
 		s_detected_categories = excluded.s_detected_categories, s_detected_at = excluded.s_detected_at,
 		s_last_seen_at = excluded.s_last_seen_at, s_importance = excluded.s_importance,
-		s_normalized_importance = excluded.s_normalized_importance, s_attr_runs = excluded.s_attr_runs`
+		s_normalized_importance = excluded.s_normalized_importance, s_attr_runs = excluded.s_attr_runs,
+		s_hash = excluded.s_hash`
 	st, err := in.tx.PrepareContext(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("prepare indicator write: %w", err)
@@ -304,7 +400,7 @@ func appendRow(args []any, r *merge.Stored) []any {
 		list(merge.DetectedCategories, r.DetectedCategories),
 		opt(merge.DetectedAt, r.DetectedAt), opt(merge.LastSeenAt, r.LastSeenAt),
 		opt(merge.Importance, r.Importance), opt(merge.NormalizedImportance, r.Normalized),
-		packRuns(r))
+		packRuns(r), int64(r.Hash))
 }
 
 // packRuns packs the created and updated run ids of each present slot.
@@ -347,10 +443,11 @@ func scanStored(sc scanner, st *merge.Stored) error {
 		netblock, pcat, cluster, by, ids, cats, n sql.NullString
 		imp                                       sql.NullFloat64
 		runs                                      []byte
+		hash                                      sql.NullInt64
 	)
 	*st = merge.Stored{}
 	if err := sc.Scan(&ip, &status, &st.CreatedAt, &st.UpdatedAt, &predAt, &netblock, &pcat, &cluster, &by, &ids, &cats,
-		&detAt, &lsa, &imp, &n, &runs); err != nil {
+		&detAt, &lsa, &imp, &n, &runs, &hash); err != nil {
 		return fmt.Errorf("read indicator: %w", err)
 	}
 	addr, err := addrFromKey(ip)
@@ -358,6 +455,7 @@ func scanStored(sc scanner, st *merge.Stored) error {
 		return err
 	}
 	st.Exists, st.Addr, st.Status = true, addr, indicator.Status(status)
+	st.Hash = uint64(hash.Int64)
 	set := func(s merge.Slot, ok bool) {
 		if ok {
 			st.Has = st.Has.With(s)

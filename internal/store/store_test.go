@@ -238,3 +238,46 @@ func TestLoadFindsSparseAndDenseBatches(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadSkipsOnlyRecordsMergedBefore: a member whose stored hash equals
+// its new hash is Unchanged without its row being read, unless the stored
+// status would change on a sighting (Expired).
+func TestLoadSkipsOnlyRecordsMergedBefore(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	tx, err := s.BeginIngest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := []*merge.Stored{stored("10.0.0.1", indicator.StatusActive), stored("10.0.0.2", indicator.StatusExpired),
+		stored("10.0.0.3", indicator.StatusReview), stored("10.0.0.4", indicator.StatusActive)}
+	for _, r := range rows {
+		r.Hash = 42
+	}
+	if err := tx.Write(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	tx, err = s.BeginIngest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	probe := func(ip string, h uint64) *merge.Stored {
+		return &merge.Stored{Record: merge.Record{Addr: netip.MustParseAddr(ip)}, NewHash: h}
+	}
+	recs := []*merge.Stored{probe("10.0.0.1", 42), probe("10.0.0.2", 42), probe("10.0.0.3", 42), probe("10.0.0.4", 7), probe("10.0.0.5", 42)}
+	if err := tx.Load(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []struct{ exists, unchanged bool }{{true, true}, {true, false}, {true, true}, {true, false}, {false, false}} {
+		if recs[i].Exists != want.exists || recs[i].Unchanged != want.unchanged {
+			t.Errorf("%v: exists %v unchanged %v, want %+v", recs[i].Addr, recs[i].Exists, recs[i].Unchanged, want)
+		}
+		if recs[i].Exists && !recs[i].Unchanged && recs[i].Cluster != "c1" {
+			t.Errorf("%v: loaded without its values", recs[i].Addr)
+		}
+	}
+}

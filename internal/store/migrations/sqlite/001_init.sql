@@ -72,5 +72,6 @@ CREATE TABLE indicators (
     s_last_seen_at          INTEGER,
     s_importance            REAL,
     s_normalized_importance TEXT,
-    s_attr_runs             BLOB
+    s_attr_runs             BLOB,
+    s_hash                  INTEGER             -- hash of the last record merged in; lets a re-run skip unchanged rows
 ) WITHOUT ROWID;
