@@ -14,27 +14,14 @@ import (
 )
 
 func fill(b *testing.B, s *Store, n int) []netip.Addr {
-	ctx := context.Background()
-	tx, err := s.BeginIngest(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
 	addrs := make([]netip.Addr, 0, n)
-	batch := make([]*merge.Stored, 0, BatchSize)
+	rows := make([]*merge.Stored, 0, n)
 	for i := 0; i < n; i++ {
 		st := stored(netip.AddrFrom4([4]byte{byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i)}).String(), indicator.StatusActive)
 		addrs = append(addrs, st.Addr)
-		batch = append(batch, st)
-		if len(batch) == BatchSize || i == n-1 {
-			if err := tx.Write(ctx, batch); err != nil {
-				b.Fatal(err)
-			}
-			batch = batch[:0]
-		}
+		rows = append(rows, st)
 	}
-	if err := tx.Commit(); err != nil {
-		b.Fatal(err)
-	}
+	commitRows(b, s, rows)
 	return addrs
 }
 

@@ -113,6 +113,22 @@ func stored(ip string, status indicator.Status) *merge.Stored {
 	return st
 }
 
+// commitRows writes rows in one committed ingest.
+func commitRows(tb testing.TB, s *Store, rows []*merge.Stored) {
+	tb.Helper()
+	ctx := context.Background()
+	tx, err := s.BeginIngest(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := tx.Write(ctx, rows); err != nil {
+		tb.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		tb.Fatal(err)
+	}
+}
+
 func TestIngestCommitAndRollback(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)
@@ -120,16 +136,7 @@ func TestIngestCommitAndRollback(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	tx, err := s.BeginIngest(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Write(ctx, []*merge.Stored{stored("1.2.3.4", indicator.StatusActive), stored("2001:db8::1", indicator.StatusReview)}); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	commitRows(t, s, []*merge.Stored{stored("1.2.3.4", indicator.StatusActive), stored("2001:db8::1", indicator.StatusReview)})
 
 	got, err := s.LookupStored(ctx, netip.MustParseAddr("1.2.3.4"))
 	if err != nil {
@@ -142,7 +149,7 @@ func TestIngestCommitAndRollback(t *testing.T) {
 	}
 
 	// Load inside a transaction finds existing rows and only those.
-	tx, err = s.BeginIngest(ctx)
+	tx, err := s.BeginIngest(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,21 +197,12 @@ func TestIngestCommitAndRollback(t *testing.T) {
 func TestLoadFindsSparseAndDenseBatches(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)
-	tx, err := s.BeginIngest(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var all []*merge.Stored
 	for i := 0; i < 3000; i++ {
 		all = append(all, stored(netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 1}).String(), indicator.StatusActive))
 	}
-	if err := tx.Write(ctx, all); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	tx, err = s.BeginIngest(ctx)
+	commitRows(t, s, all)
+	tx, err := s.BeginIngest(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,22 +243,13 @@ func TestLoadFindsSparseAndDenseBatches(t *testing.T) {
 func TestLoadSkipsOnlyRecordsMergedBefore(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)
-	tx, err := s.BeginIngest(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	rows := []*merge.Stored{stored("10.0.0.1", indicator.StatusActive), stored("10.0.0.2", indicator.StatusExpired),
 		stored("10.0.0.3", indicator.StatusReview), stored("10.0.0.4", indicator.StatusActive)}
 	for _, r := range rows {
 		r.Hash = 42
 	}
-	if err := tx.Write(ctx, rows); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	tx, err = s.BeginIngest(ctx)
+	commitRows(t, s, rows)
+	tx, err := s.BeginIngest(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
