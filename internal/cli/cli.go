@@ -45,8 +45,10 @@ func commands() []command {
 		{"export", "write every indicator in a format (jsonl)", cmdExport},
 		{"runs", "show the activity log, newest first", cmdRuns},
 		{"config", "show or change a feed's configuration", cmdConfig},
+		{"apikey", "create, list or revoke API keys for the REST API", cmdAPIKey},
 		{"fake-seclytics", "serve generated dumps like Seclytics' API, on loopback", cmdFake},
 		{"gen", "write a realistic generated dump", cmdGen},
+		{"serve", "serve the REST API and run enabled feeds on their schedule", cmdServe},
 	}
 }
 
@@ -115,12 +117,25 @@ func dbFlag(e *env, fs *flag.FlagSet) *string {
 	return fs.String("db", def, "SQLite database file (or set FOREWARN_DB)")
 }
 
-func logger(e *env, level string) (*slog.Logger, error) {
+// logFlags adds --log-level and --log-format.
+func logFlags(fs *flag.FlagSet, level string) (lvl, format *string) {
+	return fs.String("log-level", level, "debug, info, warn or error"),
+		fs.String("log-format", "text", "text or json")
+}
+
+func logger(e *env, level, format string) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, &ExitError{Code: 2, Err: fmt.Errorf("--log-level %q: use debug, info, warn or error", level)}
 	}
-	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: l})), nil
+	opts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "", "text":
+		return slog.New(slog.NewTextHandler(e.stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(e.stderr, opts)), nil
+	}
+	return nil, &ExitError{Code: 2, Err: fmt.Errorf("--log-format %q: use text or json", format)}
 }
 
 func readTokenFile(path string) (string, error) {

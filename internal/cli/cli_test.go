@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,14 +88,35 @@ func TestRunLookupExportRunsConfig(t *testing.T) {
 		}
 	}
 
-	// lookup: found, not found, and exit 1 when nothing was found.
+	// lookup: listed, unknown, and exit 1 when every address is unknown.
 	r = run(t, env, "lookup", first.Value, "192.0.2.1")
 	all = append(all, r)
-	if r.code != 0 || !strings.Contains(r.out, first.Value+"  IP Address  Active") || !strings.Contains(r.out, "192.0.2.1: not found") {
+	if r.code != 0 || !strings.Contains(r.out, first.Value+": listed\n"+first.Value+"  IP Address  Active") ||
+		!strings.Contains(r.out, "192.0.2.1: unknown") || !strings.Contains(r.out, " listed, max importance ") {
 		t.Errorf("lookup: %+v", r)
 	}
 	if r = run(t, env, "lookup", "192.0.2.1"); r.code != 1 {
 		t.Errorf("lookup of an unknown IP exited %d, want 1", r.code)
+	}
+	// An unlisted address in the listed one's predicted netblock is found
+	// by its netblock, although the default context does not keep
+	// Predicted Netblock as an attribute.
+	r = run(t, env, "lookup", "--json", first.Value)
+	var res struct {
+		Verdict   string
+		Netblocks []struct{ Netblock string }
+	}
+	if err := json.Unmarshal([]byte(r.out), &res); err != nil || res.Verdict != "listed" || len(res.Netblocks) == 0 {
+		t.Fatalf("lookup --json: %v %+v", err, r)
+	}
+	nb := netip.MustParsePrefix(res.Netblocks[0].Netblock)
+	var inBlock []string
+	for a := nb.Addr(); nb.Contains(a) && len(inBlock) < 256; a = a.Next() {
+		inBlock = append(inBlock, a.String())
+	}
+	r = run(t, env, append([]string{"lookup", "--json"}, inBlock...)...)
+	if r.code != 0 || !strings.Contains(r.out, `"verdict":"in-predicted-netblock"`) || strings.Count(r.out, "\n") != len(inBlock) {
+		t.Errorf("lookup of %s: %+v", nb, r)
 	}
 
 	// The second run is unchanged (ETag); the log shows both, newest first.

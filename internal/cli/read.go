@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
 
 	"forewarn/internal/export"
 	"forewarn/internal/indicator"
+	"forewarn/internal/lookup"
 	"forewarn/internal/prediction"
 	"forewarn/internal/store"
 )
@@ -20,7 +22,7 @@ import (
 func cmdLookup(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "lookup", "lookup [--db FILE] [--json] IP...")
 	db := dbFlag(e, fs)
-	asJSON := fs.Bool("json", false, "print JSON, one object per line")
+	asJSON := fs.Bool("json", false, "print JSON, one result per line")
 	ips, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -29,38 +31,87 @@ func cmdLookup(ctx context.Context, e *env, args []string) error {
 		fs.Usage()
 		return &ExitError{Code: 2, Err: errors.New("give at least one IP address")}
 	}
+	// Parse first: the index is built for these addresses only.
+	addrs := make([]netip.Addr, len(ips))
+	for i, ip := range ips {
+		if a, ok := prediction.ParseIP([]byte(strings.TrimSpace(ip))); ok {
+			addrs[i] = a
+		}
+	}
 	st, err := openExisting(ctx, *db)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	found := 0
-	for _, ip := range ips {
-		addr, ok := prediction.ParseIP([]byte(strings.TrimSpace(ip)))
-		if !ok {
-			fmt.Fprintf(e.stdout, "%s: not a valid IP address\n", ip)
+	// One snapshot for the index and every lookup, so that a run
+	// committing meanwhile cannot pair an indicator with netblock
+	// summaries of another state of the store.
+	snap, err := st.Snapshot(ctx)
+	if err != nil {
+		return err
+	}
+	defer snap.Close()
+	// Reading every netblock member would cost more than a few lookups:
+	// index only the netblocks that can contain the addresses asked.
+	svc := lookup.NewService(lookup.Scoped(snap, addrs))
+	if err := svc.Rebuild(ctx); err != nil {
+		return err
+	}
+	known := 0
+	for i, ip := range ips {
+		if !addrs[i].IsValid() {
+			// Standard output stays one JSON result per line.
+			w := e.stdout
+			if *asJSON {
+				w = e.stderr
+			}
+			fmt.Fprintf(w, "%s: not a valid IP address\n", ip)
 			continue
 		}
-		ind, err := st.Lookup(ctx, addr)
-		if errors.Is(err, store.ErrNotFound) {
-			fmt.Fprintf(e.stdout, "%s: not found\n", addr)
-			continue
-		}
+		r, err := svc.Lookup(ctx, addrs[i])
 		if err != nil {
 			return err
 		}
-		found++
+		if r.Verdict != lookup.VerdictUnknown {
+			known++
+		}
 		if *asJSON {
-			b, _ := json.Marshal(ind)
+			b, err := json.Marshal(r)
+			if err != nil {
+				return err
+			}
 			fmt.Fprintln(e.stdout, string(b))
 			continue
 		}
-		printIndicator(e.stdout, &ind)
+		printResult(e.stdout, &r)
 	}
-	if found == 0 {
+	if known == 0 {
 		return &ExitError{Code: 1}
 	}
 	return nil
+}
+
+// printResult prints a lookup's verdict, then the indicator if listed and
+// the netblocks that contain the address, most specific first.
+func printResult(w io.Writer, r *lookup.Result) {
+	fmt.Fprintf(w, "%s: %s\n", r.IP, r.Verdict)
+	if r.Indicator != nil {
+		printIndicator(w, r.Indicator)
+	}
+	for _, nb := range r.Netblocks {
+		parts := []string{fmt.Sprintf("%d listed", nb.Listed)}
+		if nb.MaxImportance != nil {
+			parts = append(parts, "max importance "+prediction.FormatImportance(*nb.MaxImportance))
+		}
+		if len(nb.Categories) > 0 {
+			parts = append(parts, "categories "+strings.Join(nb.Categories, ", "))
+		}
+		line := strings.Join(parts, ", ")
+		if len(nb.Clusters) > 0 {
+			line += "; clusters " + strings.Join(nb.Clusters, ", ")
+		}
+		fmt.Fprintf(w, "  in %s: %s\n", nb.Netblock, line)
+	}
 }
 
 func printIndicator(w io.Writer, ind *indicator.Indicator) {

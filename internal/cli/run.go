@@ -28,6 +28,7 @@ type runFlags struct {
 	until     *string
 	dryRun    *bool
 	logLevel  *string
+	logFormat *string
 	stageDir  *string
 	cpuProf   *string
 	// overrides maps a flag name to its configuration key.
@@ -42,7 +43,7 @@ func newRunFlags(e *env) *runFlags {
 	f.since = fs.String("since", "", "start of the date window (2006-01-02 or RFC 3339); default: the last successful run minus the overlap")
 	f.until = fs.String("until", "", "end of the date window, exclusive; default: now")
 	f.dryRun = fs.Bool("dry-run", false, "fetch, parse, filter and count without writing indicators")
-	f.logLevel = fs.String("log-level", "warn", "debug, info, warn or error")
+	f.logLevel, f.logFormat = logFlags(fs, "warn")
 	f.stageDir = fs.String("stage-dir", "", "directory for spill files of large runs (default: the system temporary directory)")
 	f.cpuProf = fs.String("cpuprofile", "", "write a CPU profile of the run to this file (for developers)")
 	f.overrides = map[string]string{}
@@ -131,7 +132,7 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 		f.fs.Usage()
 		return &ExitError{Code: 2, Err: fmt.Errorf("name the feed to run: forewarn run seclytics (the only feed so far)")}
 	}
-	log, err := logger(e, *f.logLevel)
+	log, err := logger(e, *f.logLevel, *f.logFormat)
 	if err != nil {
 		return err
 	}

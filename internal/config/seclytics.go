@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/robfig/cron/v3"
+
 	"forewarn/internal/indicator"
 	"forewarn/internal/secret"
 )
@@ -52,6 +54,9 @@ type Seclytics struct {
 	FilterByDate bool     `json:"filter_by_date"`
 	Categories   []string `json:"categories"`
 	Context      []string `json:"context"`
+	// Frequency is how often `forewarn serve` runs the feed: an interval
+	// ("24h", "6h30m") or a cron expression ("0 3 * * *", "@daily").
+	Frequency string `json:"frequency"`
 	// Overlap is subtracted from the last successful run's end to get the
 	// next run's start, because Seclytics dates are day-granular.
 	Overlap Duration `json:"overlap"`
@@ -75,6 +80,7 @@ func Default() Seclytics {
 			indicator.AttrImportance, indicator.AttrDetectedIdentifiers, indicator.AttrDetectedCategories,
 			indicator.AttrLastSeenAt, indicator.AttrCluster,
 		},
+		Frequency:       DefaultFrequency,
 		Overlap:         Duration(48 * time.Hour),
 		BaseURL:         DefaultBaseURL,
 		Tries:           5,
@@ -84,6 +90,35 @@ func Default() Seclytics {
 		MaxDecompressed: 32 << 30,
 		MaxLine:         1 << 20,
 	}
+}
+
+// DefaultFrequency is the default run frequency.
+const DefaultFrequency = "24h"
+
+// MinInterval is the shortest run interval: Seclytics updates its dump at
+// most a few times a day, and a shorter interval only adds load.
+const MinInterval = time.Minute
+
+// Schedule is a parsed run frequency: either an interval or a cron
+// expression.
+type Schedule struct {
+	Interval time.Duration // > 0 for an interval
+	Cron     string        // a standard 5-field expression or a descriptor such as @daily
+}
+
+// ParseFrequency parses a run frequency.
+func ParseFrequency(v string) (Schedule, error) {
+	v = strings.TrimSpace(v)
+	if d, err := time.ParseDuration(v); err == nil {
+		if d < MinInterval {
+			return Schedule{}, &FieldError{"frequency", fmt.Sprintf("an interval must be at least %s, not %s", MinInterval, d)}
+		}
+		return Schedule{Interval: d}, nil
+	}
+	if _, err := cron.ParseStandard(v); err != nil {
+		return Schedule{}, &FieldError{"frequency", fmt.Sprintf("must be an interval such as 24h or a cron expression such as \"0 3 * * *\" (minute hour day month weekday), not %q: %v", v, err)}
+	}
+	return Schedule{Cron: v}, nil
 }
 
 // FieldError is a validation error naming the field at fault.
@@ -119,6 +154,9 @@ func (c *Seclytics) Validate() error {
 	case c.MaxLine < 1024 || c.MaxLine > 1<<30:
 		return &FieldError{"max_line", "must be from 1KiB to 1GiB"}
 	}
+	if _, err := ParseFrequency(c.Frequency); err != nil {
+		return err
+	}
 	u, err := url.Parse(c.BaseURL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" {
 		return &FieldError{"base_url", fmt.Sprintf("must be an http(s) URL without a query, such as %s, not %q", DefaultBaseURL, c.BaseURL)}
@@ -141,7 +179,7 @@ func (c *Seclytics) Selected(name string) bool { return slices.Contains(c.Contex
 
 // Keys lists the keys Set accepts, for help texts.
 var Keys = []string{
-	"dataset", "threshold", "normalize", "filter_by_date", "categories", "context", "overlap",
+	"dataset", "threshold", "normalize", "filter_by_date", "categories", "context", "frequency", "overlap",
 	"base_url", "tries", "connect_timeout", "idle_timeout", "max_compressed", "max_decompressed", "max_line",
 }
 
@@ -166,6 +204,8 @@ func (c *Seclytics) Set(key, value string) error {
 		c.Categories = ParseCategories(value)
 	case "context":
 		c.Context, err = ParseContext(value)
+	case "frequency", "schedule":
+		c.Frequency = value
 	case "overlap":
 		err = c.Overlap.set("overlap", value)
 	case "base_url":

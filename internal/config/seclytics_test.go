@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -40,6 +41,9 @@ func TestSetAndValidateNameTheField(t *testing.T) {
 		{"max_line", "12", "max_line"},
 		{"max_compressed", "lots", "max_compressed"},
 		{"token", "abc", "token"},
+		{"frequency", "30s", "frequency"},
+		{"frequency", "every day", "frequency"},
+		{"frequency", "0 3 * *", "frequency"},
 	} {
 		t.Run(tc.key+"="+tc.value, func(t *testing.T) {
 			c := Default()
@@ -105,5 +109,20 @@ func TestEncodeDecodeRoundTripStrict(t *testing.T) {
 	}
 	if _, err := Decode([]byte(`{"dataset":"A","colour":"red"}`)); err == nil || !strings.Contains(err.Error(), "colour") {
 		t.Errorf("unknown key not rejected: %v", err)
+	}
+}
+
+func TestParseFrequency(t *testing.T) {
+	for v, want := range map[string]Schedule{
+		"24h":       {Interval: 24 * time.Hour},
+		" 6h30m ":   {Interval: 6*time.Hour + 30*time.Minute},
+		"1m":        {Interval: time.Minute},
+		"0 3 * * *": {Cron: "0 3 * * *"},
+		"@daily":    {Cron: "@daily"},
+	} {
+		got, err := ParseFrequency(v)
+		if err != nil || got != want {
+			t.Errorf("ParseFrequency(%q) = %+v, %v; want %+v", v, got, err, want)
+		}
 	}
 }

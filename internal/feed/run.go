@@ -55,6 +55,9 @@ type Options struct {
 	BackoffBase time.Duration
 	// Now overrides the clock (tests).
 	Now func() time.Time
+	// OnStart, if set, is called once the run is recorded, before any
+	// download: a server replies with the run's id from it.
+	OnStart func(*activity.Run)
 }
 
 // ErrConfig is wrapped when the configuration (stored or overridden) is
@@ -112,7 +115,12 @@ func Run(ctx context.Context, st Store, o Options) (*activity.Run, error) {
 	if err := st.CreateRun(ctx, r); err != nil {
 		return nil, err
 	}
-	o.Logger.Info("run started", "run", r.ID, "feed", Name, "dataset", cfg.Dataset, "window", r.Window(), "dry_run", o.DryRun)
+	// Every line about this run carries its id and feed.
+	o.Logger = o.Logger.With("run_id", r.ID, "feed", Name)
+	if o.OnStart != nil {
+		o.OnStart(r)
+	}
+	o.Logger.Info("run started", "dataset", cfg.Dataset, "window", r.Window(), "dry_run", o.DryRun)
 
 	j := &job{st: st, cfg: cfg, state: state, o: o, r: r}
 	runErr := j.run(ctx)
@@ -135,7 +143,7 @@ func Run(ctx context.Context, st Store, o Options) (*activity.Run, error) {
 	if err := st.FinishRun(context.WithoutCancel(ctx), r); err != nil {
 		return r, errors.Join(runErr, err)
 	}
-	o.Logger.Info("run finished", "run", r.ID, "status", r.Status, "rows", r.RowsRead, "kept", r.RowsKept,
+	o.Logger.Info("run finished", "status", r.Status, "rows", r.RowsRead, "kept", r.RowsKept,
 		"created", r.IndicatorsCreated, "updated", r.IndicatorsUpdated, "took", r.Duration().String())
 	return r, runErr
 }

@@ -37,6 +37,15 @@ func NewSelection(context []string, normalize bool) Selection {
 	return sel
 }
 
+// lookupFlag, set in a staged value's header above the slot bits, says that
+// the row has a lookup netblock (Record.LookupNetblock). When the Predicted
+// Netblock slot is staged too, the two are the same value and it is not
+// repeated; otherwise it follows the last slot, encoded like that slot.
+const lookupFlag = 1 << 15
+
+// The slot bits and lookupFlag share the header's 16 bits.
+var _ [15 - NumSlots]struct{}
+
 // Mapper encodes kept rows for staging. It reuses its buffers: the returned
 // slices are valid until the next call.
 type Mapper struct {
@@ -79,14 +88,7 @@ func (m *Mapper) Map(row *prediction.Row, seq uint64) (key, val []byte) {
 		v = binary.AppendVarint(v, row.PredictedAt)
 	}
 	if put(PredictedNetblock, row.PredictedNetblock.IsValid()) {
-		b := row.PredictedNetblock.Addr().As16()
-		v = append(v, b[:]...)
-		v = append(v, byte(row.PredictedNetblock.Bits()))
-		if row.PredictedNetblock.Addr().Is4() {
-			v = append(v, 4)
-		} else {
-			v = append(v, 6)
-		}
+		v = appendPrefix(v, row.PredictedNetblock)
 	}
 	if put(PredictedCategory, len(row.PredictedCategory) > 0) {
 		v = appendBytes(v, row.PredictedCategory)
@@ -117,13 +119,47 @@ func (m *Mapper) Map(row *prediction.Row, seq uint64) (key, val []byte) {
 	if put(NormalizedImportance, row.HasImportance) {
 		v = append(v, normCode(indicator.NormalizeImportance(row.Importance)))
 	}
-	binary.BigEndian.PutUint16(v[:2], uint16(has))
+	header := uint16(has)
+	if row.PredictedNetblock.IsValid() {
+		// Kept for lookups whatever the selection.
+		header |= lookupFlag
+		if !has.Has(PredictedNetblock) {
+			v = appendPrefix(v, row.PredictedNetblock)
+		}
+	}
+	binary.BigEndian.PutUint16(v[:2], header)
 	m.key, m.val = k, v
 	return k, v
 }
 
 // orderedInt maps an int64 to a uint64 with the same order.
 func orderedInt(x int64) uint64 { return uint64(x) ^ (1 << 63) }
+
+// prefixLen is the staged size of a netblock: its 16-byte address, its
+// length and its family (4 or 6).
+const prefixLen = 18
+
+func appendPrefix(dst []byte, p netip.Prefix) []byte {
+	b := p.Addr().As16()
+	dst = append(dst, b[:]...)
+	dst = append(dst, byte(p.Bits()))
+	if p.Addr().Is4() {
+		return append(dst, 4)
+	}
+	return append(dst, 6)
+}
+
+func (d *decoder) prefix() netip.Prefix {
+	b := d.take(prefixLen)
+	if len(b) != prefixLen {
+		return netip.Prefix{}
+	}
+	a := netip.AddrFrom16([16]byte(b[:16]))
+	if b[17] == 4 {
+		a = a.Unmap()
+	}
+	return netip.PrefixFrom(a, int(b[16]))
+}
 
 func appendBytes(dst, b []byte) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(b)))
@@ -164,19 +200,13 @@ func Decode(key, val []byte, r *Record, in *Interner) error {
 		return ErrCorruptStage
 	}
 	d := decoder{b: val[2:]}
-	r.Has = Set(binary.BigEndian.Uint16(val))
+	header := binary.BigEndian.Uint16(val)
+	r.Has = Set(header &^ lookupFlag)
 	if r.Has.Has(PredictedAt) {
 		r.PredictedAt = d.varint()
 	}
 	if r.Has.Has(PredictedNetblock) {
-		b := d.take(18)
-		if len(b) == 18 {
-			a := netip.AddrFrom16([16]byte(b[:16]))
-			if b[17] == 4 {
-				a = a.Unmap()
-			}
-			r.PredictedNetblock = netip.PrefixFrom(a, int(b[16]))
-		}
+		r.PredictedNetblock = d.prefix()
 	}
 	if r.Has.Has(PredictedCategory) {
 		r.PredictedCategory = in.String(d.bytes())
@@ -210,6 +240,13 @@ func Decode(key, val []byte, r *Record, in *Interner) error {
 			r.Normalized = normNames[b[0]]
 		} else {
 			d.err = ErrCorruptStage
+		}
+	}
+	if header&lookupFlag != 0 {
+		if r.Has.Has(PredictedNetblock) {
+			r.LookupNetblock = r.PredictedNetblock
+		} else {
+			r.LookupNetblock = d.prefix()
 		}
 	}
 	if d.err != nil || len(d.b) != 0 {

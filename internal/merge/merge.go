@@ -21,6 +21,9 @@ func Fold(acc, row *Record) {
 		}
 		copySingle(acc, row, s)
 	}
+	if row.LookupNetblock.IsValid() {
+		acc.LookupNetblock = row.LookupNetblock
+	}
 }
 
 // Stored is an indicator as a store holds it, with its Seclytics values and
@@ -80,7 +83,17 @@ func (c *Counts) Add(o Counts) {
 // values and never duplicates one; nothing is deleted. A new indicator is
 // Active; an Expired one becomes Active again; Whitelisted and Review, set
 // by a person, are kept.
+//
+// A new lookup netblock replaces the stored one (a run without one keeps
+// it) and makes st be written, but it is index data, not an attribute: a
+// change to it alone counts the indicator as unchanged, creates or updates
+// no attribute and does not move UpdatedAt, since nothing a person sees of
+// the indicator changed.
 func Apply(st *Stored, in *Record, runID, now int64, c *Counts) bool {
+	reindexed := in.LookupNetblock.IsValid() && in.LookupNetblock != st.LookupNetblock
+	if reindexed {
+		st.LookupNetblock = in.LookupNetblock
+	}
 	created := !st.Exists
 	changed := created
 	if created {
@@ -133,5 +146,5 @@ func Apply(st *Stored, in *Record, runID, now int64, c *Counts) bool {
 	if changed {
 		st.UpdatedAt = now
 	}
-	return changed
+	return changed || reindexed
 }

@@ -127,6 +127,7 @@ func TestCodecRoundTrip(t *testing.T) {
 		Addr: r.Addr, Has: Set(1<<NumSlots - 1), PredictedAt: -5, DetectedAt: 1e9, LastSeenAt: 2e9,
 		PredictedNetblock: r.PredictedNetblock, PredictedCategory: "spam", Cluster: "abc", Importance: 85.5,
 		Normalized: "High", DetectedBy: []string{"a", "b"}, DetectedIdentifiers: []string{"id"}, DetectedCategories: []string{"botnet"},
+		LookupNetblock: r.PredictedNetblock,
 	}
 	if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b }), cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
 		t.Error(diff)
@@ -206,11 +207,12 @@ func TestHashSeesEveryValue(t *testing.T) {
 		t.Error("the hash depends on the address")
 	}
 	for name, change := range map[string]func(r *Record){
-		"cluster":    func(r *Record) { r.Cluster = "d" },
-		"list":       func(r *Record) { r.DetectedBy = []string{"a", "c"} },
-		"list split": func(r *Record) { r.DetectedBy = []string{"ab"} },
-		"importance": func(r *Record) { r.Importance = 80.5 },
-		"selection":  func(r *Record) { r.Has = r.Has.With(LastSeenAt) },
+		"cluster":         func(r *Record) { r.Cluster = "d" },
+		"list":            func(r *Record) { r.DetectedBy = []string{"a", "c"} },
+		"list split":      func(r *Record) { r.DetectedBy = []string{"ab"} },
+		"importance":      func(r *Record) { r.Importance = 80.5 },
+		"selection":       func(r *Record) { r.Has = r.Has.With(LastSeenAt) },
+		"lookup netblock": func(r *Record) { r.LookupNetblock = netip.MustParsePrefix("1.2.3.0/24") },
 	} {
 		r := base
 		r.DetectedBy = slices.Clone(base.DetectedBy)
@@ -218,5 +220,88 @@ func TestHashSeesEveryValue(t *testing.T) {
 		if r.Hash() == h {
 			t.Errorf("changing %s keeps the hash", name)
 		}
+	}
+	a, b := base, base
+	a.LookupNetblock, b.LookupNetblock = netip.MustParsePrefix("1.2.3.0/24"), netip.MustParsePrefix("1.2.0.0/16")
+	if a.Hash() == b.Hash() {
+		t.Error("two lookup netblocks hash equal")
+	}
+	b.LookupNetblock = netip.MustParsePrefix("::ffff:1.2.3.0/120")
+	if a.Hash() == b.Hash() {
+		t.Error("an IPv4 netblock and its IPv4-mapped IPv6 form hash equal")
+	}
+}
+
+// TestLookupNetblockIgnoresTheSelection: the netblock is kept for lookups
+// under a selection without Predicted Netblock (the default context), is
+// never an attribute, and comes from the newest row that has one.
+func TestLookupNetblockIgnoresTheSelection(t *testing.T) {
+	day := int64(86400)
+	def := NewSelection(config.Default().Context, false)
+	withNB := func(r *prediction.Row, p string) *prediction.Row {
+		r.PredictedNetblock = netip.MustParsePrefix(p)
+		return r
+	}
+	for name, sel := range map[string]Selection{"default context": def, "all": all, "nothing": NewSelection(nil, false)} {
+		t.Run(name, func(t *testing.T) {
+			got := foldRun(t, sel,
+				withNB(mkRow("198.51.100.7", 5*day, 80, "c", "spam"), "198.51.100.0/24"),
+				withNB(mkRow("198.51.100.7", 3*day, 80, "c", "spam"), "198.51.0.0/16"), // older
+				mkRow("198.51.100.7", 6*day, 80, "c", "spam"),                          // newest, none
+				withNB(mkRow("2001:db8::1", day, 80, "c"), "2001:db8::/48"),
+				mkRow("203.0.113.1", day, 80, "c"),
+			)
+			for ip, want := range map[string]string{"198.51.100.7": "198.51.100.0/24", "2001:db8::1": "2001:db8::/48", "203.0.113.1": "invalid Prefix"} {
+				r := got[netip.MustParseAddr(ip)]
+				if r.LookupNetblock.String() != want {
+					t.Errorf("%s: lookup netblock %s, want %s", ip, r.LookupNetblock, want)
+				}
+				if r.Has.Has(PredictedNetblock) != (sel == all && want != "invalid Prefix") {
+					t.Errorf("%s: Predicted Netblock attribute present %v under %s", ip, r.Has.Has(PredictedNetblock), name)
+				}
+			}
+		})
+	}
+	t.Run("staged without the attribute, it decodes and truncation is caught", func(t *testing.T) {
+		k, v := NewMapper(def).Map(withNB(mkRow("10.1.2.3", day, 10, ""), "10.0.0.0/8"), 1)
+		var r Record
+		if err := Decode(k, v, &r, nil); err != nil {
+			t.Fatal(err)
+		}
+		if r.LookupNetblock != netip.MustParsePrefix("10.0.0.0/8") || r.Has.Has(PredictedNetblock) {
+			t.Errorf("decoded %v, has %b", r.LookupNetblock, r.Has)
+		}
+		if err := Decode(k, v[:len(v)-1], &r, nil); err == nil {
+			t.Error("truncated lookup netblock decoded without error")
+		}
+	})
+}
+
+// TestApplyLookupNetblock: a new netblock is written but counted as no
+// attribute change; a run without one keeps the stored one.
+func TestApplyLookupNetblock(t *testing.T) {
+	in := Record{Addr: netip.MustParseAddr("1.2.3.4"), LookupNetblock: netip.MustParsePrefix("1.2.3.0/24")}
+	in.Has = in.Has.With(Importance)
+	in.Importance = 80
+	var st Stored
+	var c Counts
+	if !Apply(&st, &in, 1, 1000, &c) || st.LookupNetblock != in.LookupNetblock {
+		t.Fatalf("new indicator: %+v", st)
+	}
+	c = Counts{}
+	if Apply(&st, &in, 2, 2000, &c) || c.IndicatorsUnchanged != 1 {
+		t.Fatalf("same netblock again: %+v", c)
+	}
+	in.LookupNetblock = netip.MustParsePrefix("1.2.0.0/16")
+	c = Counts{}
+	if !Apply(&st, &in, 3, 3000, &c) {
+		t.Fatal("a new netblock must be written")
+	}
+	if st.LookupNetblock != in.LookupNetblock || c != (Counts{IndicatorsUnchanged: 1}) || st.UpdatedAt != 1000 || st.Has.Has(PredictedNetblock) {
+		t.Errorf("new netblock: %+v counts %+v", st, c)
+	}
+	c = Counts{}
+	if Apply(&st, &Record{Addr: in.Addr}, 4, 4000, &c) || st.LookupNetblock != in.LookupNetblock {
+		t.Errorf("a run without a netblock removed it: %v", st.LookupNetblock)
 	}
 }

@@ -77,6 +77,13 @@ type Record struct {
 	DetectedBy          []string
 	DetectedIdentifiers []string
 	DetectedCategories  []string
+
+	// LookupNetblock is the row's predicted netblock kept for netblock
+	// lookups, whatever the selection: context selection decides which
+	// attributes an indicator carries, not what the feed may index. It is
+	// not an attribute slot (not in Has, never shown as an attribute) and
+	// is invalid when no row had a netblock.
+	LookupNetblock netip.Prefix
 }
 
 // List returns the list held in a list slot.
@@ -207,6 +214,16 @@ func (r *Record) Hash() uint64 {
 				str(v)
 			}
 		}
+	}
+	// Only when present, so that a record without a netblock hashes as it
+	// did before lookup netblocks were kept. A stored row written before
+	// then (no lookup netblock) therefore differs from its re-run's hash
+	// and is rewritten once, which fills the column in.
+	if p := r.LookupNetblock; p.IsValid() {
+		a := p.Addr().As16()
+		put(binary.LittleEndian.Uint64(a[:8]))
+		put(binary.LittleEndian.Uint64(a[8:]))
+		put(uint64(p.Bits())<<8 | uint64(len(p.Addr().AsSlice())))
 	}
 	if v := h.Sum64(); v != 0 {
 		return v

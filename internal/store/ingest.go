@@ -117,7 +117,7 @@ func (in *Ingest) SaveFeedState(ctx context.Context, name string, st FeedState) 
 
 const selectStored = `SELECT ip, status, created_at, updated_at, s_predicted_at, s_predicted_netblock,
 	s_predicted_category, s_cluster, s_detected_by, s_detected_identifiers, s_detected_categories, s_detected_at,
-	s_last_seen_at, s_importance, s_normalized_importance, s_attr_runs, s_hash
+	s_last_seen_at, s_importance, s_normalized_importance, s_attr_runs, s_hash, s_lookup_netblock
 	FROM indicators`
 
 // Load fills each of recs (whose Addr is set) with what
@@ -314,8 +314,12 @@ func (in *Ingest) inStmt(ctx context.Context, n int) (*sql.Stmt, error) {
 	return stmt, nil
 }
 
-// writeCols is the number of columns Write sets per indicator.
-const writeCols = 17
+// writeCols is the number of columns Write sets per indicator. A statement
+// binds BatchSize times as many variables, which must stay under SQLite's
+// limit (32766 since 3.32).
+const writeCols = 18
+
+var _ [32766 - BatchSize*writeCols]struct{}
 
 // Write upserts the given indicators with their Seclytics attributes.
 func (in *Ingest) Write(ctx context.Context, recs []*merge.Stored) error {
@@ -343,7 +347,7 @@ func (in *Ingest) writeStmt(ctx context.Context, n int) (*sql.Stmt, error) {
 	one := "(?" + strings.Repeat(",?", writeCols-1) + ")"
 	q := `INSERT INTO indicators (ip, status, created_at, updated_at, s_predicted_at, s_predicted_netblock,
 		s_predicted_category, s_cluster, s_detected_by, s_detected_identifiers, s_detected_categories, s_detected_at,
-		s_last_seen_at, s_importance, s_normalized_importance, s_attr_runs, s_hash)
+		s_last_seen_at, s_importance, s_normalized_importance, s_attr_runs, s_hash, s_lookup_netblock)
 		VALUES ` + one + strings.Repeat(","+one, n-1) + `
 		ON CONFLICT (ip) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at,
 		s_predicted_at = excluded.s_predicted_at, s_predicted_netblock = excluded.s_predicted_netblock,
@@ -352,7 +356,7 @@ func (in *Ingest) writeStmt(ctx context.Context, n int) (*sql.Stmt, error) {
 		s_detected_categories = excluded.s_detected_categories, s_detected_at = excluded.s_detected_at,
 		s_last_seen_at = excluded.s_last_seen_at, s_importance = excluded.s_importance,
 		s_normalized_importance = excluded.s_normalized_importance, s_attr_runs = excluded.s_attr_runs,
-		s_hash = excluded.s_hash`
+		s_hash = excluded.s_hash, s_lookup_netblock = excluded.s_lookup_netblock`
 	st, err := in.tx.PrepareContext(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("prepare indicator write: %w", err)
@@ -400,7 +404,42 @@ func appendRow(args []any, r *merge.Stored) []any {
 		list(merge.DetectedCategories, r.DetectedCategories),
 		opt(merge.DetectedAt, r.DetectedAt), opt(merge.LastSeenAt, r.LastSeenAt),
 		opt(merge.Importance, r.Importance), opt(merge.NormalizedImportance, r.Normalized),
-		packRuns(r), int64(r.Hash))
+		packRuns(r), int64(r.Hash), netblockBlob(r.LookupNetblock))
+}
+
+// netblockLen is the size of a stored lookup netblock.
+const netblockLen = 17
+
+// netblockBlob encodes a netblock as s_lookup_netblock stores it: the
+// masked address in 16-byte form, then the length in that 128-bit space
+// (IPv4 lengths plus 96). It returns nil (NULL) for an invalid prefix.
+func netblockBlob(p netip.Prefix) any {
+	if !p.IsValid() {
+		return nil
+	}
+	p = p.Masked()
+	b := make([]byte, 0, netblockLen)
+	a := p.Addr().As16()
+	b = append(b, a[:]...)
+	bits := p.Bits()
+	if p.Addr().Is4() {
+		bits += 96
+	}
+	return append(b, byte(bits))
+}
+
+// parseNetblock decodes a stored lookup netblock. The IPv4-mapped range is
+// read back as IPv4: prediction canonicalises netblocks that way, so no
+// stored netblock is an IPv4-mapped IPv6 prefix of 96 bits or more.
+func parseNetblock(b []byte) (netip.Prefix, error) {
+	if len(b) != netblockLen || b[16] > 128 {
+		return netip.Prefix{}, fmt.Errorf("stored lookup netblock is malformed (%d bytes)", len(b))
+	}
+	a, bits := netip.AddrFrom16([16]byte(b[:16])), int(b[16])
+	if a.Is4In6() && bits >= 96 {
+		a, bits = a.Unmap(), bits-96
+	}
+	return netip.PrefixFrom(a, bits), nil
 }
 
 // packRuns packs the created and updated run ids of each present slot.
@@ -442,12 +481,12 @@ func scanStored(sc scanner, st *merge.Stored) error {
 		predAt, detAt, lsa                        sql.NullInt64
 		netblock, pcat, cluster, by, ids, cats, n sql.NullString
 		imp                                       sql.NullFloat64
-		runs                                      []byte
+		runs, lookupNB                            []byte
 		hash                                      sql.NullInt64
 	)
 	*st = merge.Stored{}
 	if err := sc.Scan(&ip, &status, &st.CreatedAt, &st.UpdatedAt, &predAt, &netblock, &pcat, &cluster, &by, &ids, &cats,
-		&detAt, &lsa, &imp, &n, &runs, &hash); err != nil {
+		&detAt, &lsa, &imp, &n, &runs, &hash, &lookupNB); err != nil {
 		return fmt.Errorf("read indicator: %w", err)
 	}
 	addr, err := addrFromKey(ip)
@@ -456,6 +495,11 @@ func scanStored(sc scanner, st *merge.Stored) error {
 	}
 	st.Exists, st.Addr, st.Status = true, addr, indicator.Status(status)
 	st.Hash = uint64(hash.Int64)
+	if lookupNB != nil {
+		if st.LookupNetblock, err = parseNetblock(lookupNB); err != nil {
+			return fmt.Errorf("indicator %s: %w", addr, err)
+		}
+	}
 	set := func(s merge.Slot, ok bool) {
 		if ok {
 			st.Has = st.Has.With(s)

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"net/netip"
 	"sync"
@@ -56,11 +58,21 @@ func (s *Store) runTimesFor(ctx context.Context, st *merge.Stored) (func(int64) 
 	return func(id int64) time.Time { return m[id] }, nil
 }
 
+// querier is what reads need: the read pool, or one read transaction.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
 // Lookup returns the indicator for addr, or an error wrapping ErrNotFound.
 func (s *Store) Lookup(ctx context.Context, addr netip.Addr) (indicator.Indicator, error) {
+	return s.lookup(ctx, s.r, addr)
+}
+
+func (s *Store) lookup(ctx context.Context, q querier, addr netip.Addr) (indicator.Indicator, error) {
 	addr = addr.Unmap()
 	var st merge.Stored
-	if err := scanStored(s.r.QueryRowContext(ctx, selectStored+` WHERE ip = ?`, key(addr)), &st); err != nil {
+	if err := scanStored(q.QueryRowContext(ctx, selectStored+` WHERE ip = ?`, key(addr)), &st); err != nil {
 		if isNoRows(err) {
 			return indicator.Indicator{}, fmt.Errorf("%s: %w", addr, ErrNotFound)
 		}
@@ -137,4 +149,47 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 		st.Indicators += n
 	}
 	return st, rows.Err()
+}
+
+// Snapshot is a read-only view of the store as of its first read: every
+// read through it sees the same committed state, whatever runs commit
+// meanwhile, so that answers built from several reads (a netblock index and
+// the lookups it serves) agree with each other. It holds one read
+// connection, and keeps the write-ahead log from being folded back past its
+// state, until Close: keep it short.
+type Snapshot struct {
+	s  *Store
+	tx *sql.Tx
+}
+
+// Snapshot begins a read-only view of the store.
+func (s *Store) Snapshot(ctx context.Context) (*Snapshot, error) {
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("begin read snapshot: %w", err)
+	}
+	return &Snapshot{s: s, tx: tx}, nil
+}
+
+// Lookup is Store.Lookup in the snapshot.
+func (sn *Snapshot) Lookup(ctx context.Context, addr netip.Addr) (indicator.Indicator, error) {
+	return sn.s.lookup(ctx, sn.tx, addr)
+}
+
+// EachNetblockMember is Store.EachNetblockMember in the snapshot.
+func (sn *Snapshot) EachNetblockMember(ctx context.Context, fn func(*NetblockMember) error) error {
+	return eachNetblockMember(ctx, sn.tx, fn)
+}
+
+// EachNetblockMemberOf is Store.EachNetblockMemberOf in the snapshot.
+func (sn *Snapshot) EachNetblockMemberOf(ctx context.Context, netblocks []netip.Prefix, fn func(*NetblockMember) error) error {
+	return eachNetblockMemberOf(ctx, sn.tx, netblocks, fn)
+}
+
+// Close ends the snapshot. It is safe to call more than once.
+func (sn *Snapshot) Close() error {
+	if err := sn.tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
+		return fmt.Errorf("end read snapshot: %w", err)
+	}
+	return nil
 }

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -200,3 +202,86 @@ func nullString(s string) any {
 }
 
 func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
+
+// RunQuery selects a page of the activity log. Zero values select
+// everything.
+type RunQuery struct {
+	Feed   string
+	Status string // one of the activity statuses
+	// Limit is the page size: 50 if 0, at most 500.
+	Limit int
+	// Cursor continues a listing where the page that returned it ended.
+	Cursor string
+}
+
+// RunPage is one page of the activity log. Next continues it; it is empty
+// on the last page.
+type RunPage struct {
+	Runs []activity.Run `json:"runs"`
+	Next string         `json:"next,omitempty"`
+}
+
+// runStatuses are the statuses a run can have, for RunQuery.Status.
+var runStatuses = []activity.Status{activity.StatusRunning, activity.StatusSucceeded, activity.StatusFailed,
+	activity.StatusUnchanged, activity.StatusAbandoned, activity.StatusCanceled}
+
+// ListRuns returns a page of the activity log, newest first. Pages are
+// keyset-paginated by run id, so runs recorded while a client walks the
+// pages never shift them: each run appears once, and runs newer than the
+// first page appear on the next walk.
+func (s *Store) ListRuns(ctx context.Context, q RunQuery) (RunPage, error) {
+	var page RunPage
+	limit, err := pageLimit(q.Limit, DefaultRunLimit, MaxRunLimit)
+	if err != nil {
+		return page, err
+	}
+	var (
+		where []string
+		args  []any
+	)
+	if q.Feed != "" {
+		where, args = append(where, "feed = ?"), append(args, q.Feed)
+	}
+	if q.Status != "" {
+		if !slices.Contains(runStatuses, activity.Status(q.Status)) {
+			names := make([]string, len(runStatuses))
+			for i, st := range runStatuses {
+				names[i] = string(st)
+			}
+			return page, fmt.Errorf("run status %q: use one of %s: %w", q.Status, strings.Join(names, ", "), ErrBadQuery)
+		}
+		where, args = append(where, "status = ?"), append(args, q.Status)
+	}
+	if q.Cursor != "" {
+		id, err := decodeRunCursor(q.Cursor)
+		if err != nil {
+			return page, err
+		}
+		where, args = append(where, "id < ?"), append(args, id)
+	}
+	query := `SELECT ` + runColumns + ` FROM runs`
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	rows, err := s.r.QueryContext(ctx, query+` ORDER BY id DESC LIMIT ?`, append(args, limit+1)...)
+	if err != nil {
+		return page, fmt.Errorf("read activity log: %w", err)
+	}
+	defer rows.Close()
+	page.Runs = make([]activity.Run, 0, limit)
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return RunPage{}, fmt.Errorf("read activity log: %w", err)
+		}
+		if len(page.Runs) == limit {
+			page.Next = encodeRunCursor(page.Runs[limit-1].ID)
+			break
+		}
+		page.Runs = append(page.Runs, r)
+	}
+	if err := rows.Err(); err != nil {
+		return RunPage{}, fmt.Errorf("read activity log: %w", err)
+	}
+	return page, nil
+}

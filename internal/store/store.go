@@ -157,6 +157,18 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
+// SchemaLatest is the schema version this forewarn's migrations reach.
+var SchemaLatest = func() int {
+	files, _ := fs.Glob(migrations, "migrations/sqlite/*.sql")
+	latest := 0
+	for _, f := range files {
+		if v, err := strconv.Atoi(strings.SplitN(filepath.Base(f), "_", 2)[0]); err == nil && v > latest {
+			latest = v
+		}
+	}
+	return latest
+}()
+
 // SchemaVersion returns the applied schema version.
 func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 	var v int

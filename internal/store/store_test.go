@@ -3,9 +3,12 @@ package store
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,13 +32,18 @@ func open(t *testing.T) *Store {
 func TestOpenMigratesOnceAndIsPrivate(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "x.db")
+	files, err := fs.Glob(migrations, "migrations/sqlite/*.sql")
+	if err != nil || len(files) == 0 {
+		t.Fatal(files, err)
+	}
+	latest, _ := strconv.Atoi(strings.SplitN(filepath.Base(files[len(files)-1]), "_", 2)[0])
 	for i := 0; i < 2; i++ {
 		s, err := Open(ctx, path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if v, err := s.SchemaVersion(ctx); err != nil || v != 1 {
-			t.Fatalf("schema version %d, %v", v, err)
+		if v, err := s.SchemaVersion(ctx); err != nil || v != latest || v < 2 {
+			t.Fatalf("schema version %d, %v; want %d", v, err, latest)
 		}
 		s.Close()
 	}

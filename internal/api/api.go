@@ -1,0 +1,234 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"forewarn/internal/activity"
+	"forewarn/internal/apikey"
+	"forewarn/internal/config"
+	"forewarn/internal/indicator"
+	"forewarn/internal/lookup"
+	"forewarn/internal/runner"
+	"forewarn/internal/store"
+)
+
+// Store is what the API needs from the store.
+type Store interface {
+	FeedConfig(ctx context.Context, name string) (config.Seclytics, store.FeedState, error)
+	SaveFeedConfig(ctx context.Context, name string, cfg config.Seclytics) error
+	SetFeedEnabled(ctx context.Context, name string, enabled bool) error
+	DeleteFeed(ctx context.Context, name string, purge bool) (int64, error)
+	Runs(ctx context.Context, feed string, limit int) ([]activity.Run, error)
+	Run(ctx context.Context, id int64) (activity.Run, error)
+	ListRuns(ctx context.Context, q store.RunQuery) (store.RunPage, error)
+	Lookup(ctx context.Context, addr netip.Addr) (indicator.Indicator, error)
+	SearchIndicators(ctx context.Context, q store.IndicatorQuery) (store.IndicatorPage, error)
+	SetIndicatorStatus(ctx context.Context, addr netip.Addr, st indicator.Status) (indicator.Indicator, error)
+	Stats(ctx context.Context) (store.Stats, error)
+	SchemaVersion(ctx context.Context) (int, error)
+	AuthenticateAPIKey(ctx context.Context, key string) (store.APIKey, error)
+	CreateAPIKey(ctx context.Context, name string, role apikey.Role) (string, store.APIKey, error)
+	APIKeys(ctx context.Context) ([]store.APIKey, error)
+	RevokeAPIKey(ctx context.Context, nameOrID string) (store.APIKey, error)
+}
+
+// Scheduler is the serve process's schedule of feeds.
+type Scheduler interface {
+	// Reschedule reads the feed's stored state and schedules it if it is
+	// enabled, or removes its schedule.
+	Reschedule(ctx context.Context, feed string) error
+	NextRun(feed string) (time.Time, bool)
+}
+
+// Deps are the parts the API drives.
+type Deps struct {
+	Store     Store
+	Runner    *runner.Manager
+	Scheduler Scheduler
+	Lookup    *lookup.Service
+	// Changed is called after a request changed indicators (a status, a
+	// purge), so that metrics and the lookup index catch up. May be nil.
+	Changed func()
+	Log     *slog.Logger
+	// Feeds are the feeds this forewarn knows, by name.
+	Feeds []string
+}
+
+// Server serves the API.
+type Server struct {
+	Deps
+	log *slog.Logger
+}
+
+// New returns the API server.
+func New(d Deps) *Server {
+	if d.Changed == nil {
+		d.Changed = func() {}
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Server{Deps: d, log: d.Log}
+}
+
+// route is one endpoint: its pattern, the role it needs (empty: none) and
+// its handler.
+type route struct {
+	pattern string
+	role    apikey.Role
+	handle  func(w http.ResponseWriter, r *http.Request) error
+}
+
+// RequestTimeout bounds every API request's work.
+const RequestTimeout = 30 * time.Second
+
+// Prefix is the API's path prefix.
+const Prefix = "/api/v1"
+
+func (s *Server) routes() []route {
+	read, admin := apikey.RoleRead, apikey.RoleAdmin
+	return []route{
+		{"GET /healthz", "", s.healthz},
+		{"GET /readyz", "", s.readyz},
+		{"GET " + Prefix + "/openapi.json", read, s.openapi},
+
+		{"GET " + Prefix + "/feeds", read, s.listFeeds},
+		{"GET " + Prefix + "/feeds/{feed}", read, s.getFeed},
+		{"PUT " + Prefix + "/feeds/{feed}", admin, s.putFeed},
+		{"DELETE " + Prefix + "/feeds/{feed}", admin, s.deleteFeed},
+		{"POST " + Prefix + "/feeds/{feed}/enable", admin, s.enableFeed},
+		{"POST " + Prefix + "/feeds/{feed}/disable", admin, s.disableFeed},
+		{"POST " + Prefix + "/feeds/{feed}/runs", admin, s.startRun},
+
+		{"GET " + Prefix + "/runs", read, s.listRuns},
+		{"GET " + Prefix + "/runs/{id}", read, s.getRun},
+		{"POST " + Prefix + "/runs/{id}/cancel", admin, s.cancelRun},
+
+		{"GET " + Prefix + "/indicators", read, s.listIndicators},
+		{"GET " + Prefix + "/indicators/{value}", read, s.getIndicator},
+		{"PATCH " + Prefix + "/indicators/{value}", admin, s.patchIndicator},
+
+		{"GET " + Prefix + "/lookup", read, s.lookupOne},
+		{"POST " + Prefix + "/lookup", read, s.lookupMany},
+
+		{"GET " + Prefix + "/apikeys", admin, s.listKeys},
+		{"POST " + Prefix + "/apikeys", admin, s.createKey},
+		{"DELETE " + Prefix + "/apikeys/{key}", admin, s.revokeKey},
+	}
+}
+
+// Route describes one endpoint, for tests and documentation.
+type Route struct {
+	Method, Path string
+	Role         apikey.Role // empty: no key needed
+}
+
+// Routes lists every endpoint.
+func (s *Server) Routes() []Route {
+	var out []Route
+	for _, rt := range s.routes() {
+		method, path, _ := strings.Cut(rt.pattern, " ")
+		out = append(out, Route{method, path, rt.role})
+	}
+	return out
+}
+
+// Register adds the API's routes to mux.
+func (s *Server) Register(mux *http.ServeMux) {
+	for _, rt := range s.routes() {
+		h := rt.handle
+		var hh http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// A write waits while a feed run in this process holds the
+			// store's writer; it gives up with 503 rather than hang.
+			ctx, cancel := context.WithTimeout(r.Context(), RequestTimeout)
+			defer cancel()
+			r = r.WithContext(ctx)
+			if err := h(w, r); err != nil {
+				s.writeError(w, r, err)
+			}
+		})
+		if rt.role != "" {
+			hh = s.authenticate(rt.role, hh)
+		}
+		mux.Handle(rt.pattern, hh)
+	}
+	// Anything else under the prefix answers in the API's error shape.
+	mux.Handle(Prefix+"/", s.authenticate(apikey.RoleRead, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, notFound("no endpoint %s %s: see %s/openapi.json", r.Method, r.URL.Path, Prefix))
+	})))
+}
+
+type ctxKey struct{}
+
+// Caller returns the API key a request was authenticated with.
+func Caller(ctx context.Context) (store.APIKey, bool) {
+	k, ok := ctx.Value(ctxKey{}).(store.APIKey)
+	return k, ok
+}
+
+// authenticate admits requests with a valid key of a role that allows need.
+func (s *Server) authenticate(need apikey.Role, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key, ok := bearer(r)
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="forewarn"`)
+			writeJSON(w, http.StatusUnauthorized, errorBody{Error{Code: CodeUnauthorized,
+				Message: "an API key is required: send Authorization: Bearer KEY (create one with forewarn apikey create)"}})
+			return
+		}
+		k, err := s.Store.AuthenticateAPIKey(r.Context(), key)
+		if err != nil {
+			if errors.Is(err, store.ErrUnauthorized) {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="forewarn", error="invalid_token"`)
+				writeJSON(w, http.StatusUnauthorized, errorBody{Error{Code: CodeUnauthorized,
+					Message: "the API key is unknown or revoked: check it, or create one with forewarn apikey create"}})
+				return
+			}
+			s.writeError(w, r, err)
+			return
+		}
+		if !k.Role.Allows(need) {
+			writeJSON(w, http.StatusForbidden, errorBody{Error{Code: CodeForbidden,
+				Message: "this needs an API key with the " + string(need) + " role; key " + k.Name + " has the " + string(k.Role) + " role"}})
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, k)))
+	})
+}
+
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	scheme, key, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	key = strings.TrimSpace(key)
+	return key, key != ""
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	v, err := s.Store.SchemaVersion(ctx)
+	if err != nil || v < store.SchemaLatest {
+		msg := "the store is not ready"
+		if err != nil {
+			msg += ": " + err.Error()
+		}
+		writeJSON(w, http.StatusServiceUnavailable, errorBody{Error{Code: CodeUnavailable, Message: msg}})
+		return nil
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "schema_version": v})
+	return nil
+}

@@ -1,0 +1,12 @@
+// Package api is forewarn's REST API under /api/v1, plus /healthz and
+// /readyz: feeds and their configuration, manual runs and the activity log,
+// indicator search and status changes, netblock-aware lookups, and API
+// keys. Every /api/v1 endpoint needs an API key sent as
+// "Authorization: Bearer KEY"; the read role reads, the admin role also
+// changes things. Errors have one shape:
+//
+//	{"error":{"code":"...","message":"...","field":"..."}}
+//
+// openapi.json describes every endpoint; a test checks that the routes and
+// the document agree.
+package api

@@ -1,0 +1,271 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"forewarn/internal/activity"
+	"forewarn/internal/config"
+	"forewarn/internal/runner"
+	"forewarn/internal/secret"
+)
+
+// FeedState is a feed in GET /feeds.
+type FeedState struct {
+	Name       string        `json:"name"`
+	Installed  bool          `json:"installed"`
+	Enabled    bool          `json:"enabled"`
+	Frequency  string        `json:"frequency"`
+	LastRun    *activity.Run `json:"last_run"`
+	NextRun    *time.Time    `json:"next_run"`
+	RunningRun *int64        `json:"running_run_id"`
+	Indicators int64         `json:"indicators"`
+}
+
+// TokenState is how the API shows an access token: never its value.
+type TokenState struct {
+	Configured bool `json:"configured"`
+}
+
+// FeedConfig is GET /feeds/{feed}.
+type FeedConfig struct {
+	FeedState
+	Config json.RawMessage `json:"config"`
+}
+
+func (s *Server) feedName(r *http.Request) (string, error) {
+	name := r.PathValue("feed")
+	if !slices.Contains(s.Feeds, name) {
+		return "", notFound("no feed %q: the feeds are %v", name, s.Feeds)
+	}
+	return name, nil
+}
+
+func (s *Server) feedState(r *http.Request, name string) (FeedState, config.Seclytics, error) {
+	ctx := r.Context()
+	cfg, st, err := s.Store.FeedConfig(ctx, name)
+	if err != nil {
+		return FeedState{}, cfg, err
+	}
+	fs := FeedState{Name: name, Installed: st.Installed, Enabled: st.Enabled, Frequency: cfg.Frequency}
+	runs, err := s.Store.Runs(ctx, name, 1)
+	if err != nil {
+		return fs, cfg, err
+	}
+	if len(runs) > 0 {
+		fs.LastRun = &runs[0]
+	}
+	if t, ok := s.Scheduler.NextRun(name); ok {
+		t = t.UTC()
+		fs.NextRun = &t
+	}
+	if a, ok := s.Runner.Running(name); ok {
+		fs.RunningRun = &a.ID
+	}
+	stats, err := s.Store.Stats(ctx)
+	if err != nil {
+		return fs, cfg, err
+	}
+	fs.Indicators = stats.Indicators
+	return fs, cfg, nil
+}
+
+func (s *Server) listFeeds(w http.ResponseWriter, r *http.Request) error {
+	out := []FeedState{}
+	for _, name := range s.Feeds {
+		fs, _, err := s.feedState(r, name)
+		if err != nil {
+			return err
+		}
+		out = append(out, fs)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"feeds": out})
+	return nil
+}
+
+// configJSON encodes a configuration with the token shown only as
+// {"configured": bool}.
+func configJSON(cfg config.Seclytics) json.RawMessage {
+	var m map[string]any
+	_ = json.Unmarshal(cfg.Encode(), &m)
+	m["token"] = TokenState{Configured: cfg.Token.IsSet()}
+	b, _ := json.Marshal(m)
+	return b
+}
+
+func (s *Server) getFeed(w http.ResponseWriter, r *http.Request) error {
+	name, err := s.feedName(r)
+	if err != nil {
+		return err
+	}
+	fs, cfg, err := s.feedState(r, name)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, FeedConfig{FeedState: fs, Config: configJSON(cfg)})
+	return nil
+}
+
+// putFeed changes the configuration. The body holds the fields to change
+// (the names GET shows); fields left out keep their values. "token" is
+// write-only: a string sets it, null or "" clears it.
+func (s *Server) putFeed(w http.ResponseWriter, r *http.Request) error {
+	name, err := s.feedName(r)
+	if err != nil {
+		return err
+	}
+	var patch map[string]json.RawMessage
+	if err := decodeBody(w, r, &patch); err != nil {
+		return err
+	}
+	if patch == nil {
+		return badRequest("", "the body must be a JSON object of configuration fields")
+	}
+	cfg, _, err := s.Store.FeedConfig(r.Context(), name)
+	if err != nil {
+		return err
+	}
+	token := cfg.Token
+	if raw, ok := patch["token"]; ok {
+		var t *string
+		if err := json.Unmarshal(raw, &t); err != nil {
+			return badRequest("token", "token must be a string")
+		}
+		token = secret.String{}
+		if t != nil {
+			token = secret.New(*t)
+		}
+		delete(patch, "token")
+	}
+	var merged map[string]json.RawMessage
+	_ = json.Unmarshal(cfg.Encode(), &merged)
+	for k, v := range patch {
+		if _, ok := merged[k]; !ok {
+			return badRequest(k, "unknown field %q: the fields are those GET %s/feeds/%s shows under config", k, Prefix, name)
+		}
+		merged[k] = v
+	}
+	body, _ := json.Marshal(merged)
+	next, err := config.Decode(body)
+	if err != nil {
+		return jsonError(err)
+	}
+	next.Token = token
+	if err := s.Store.SaveFeedConfig(r.Context(), name, next); err != nil {
+		return err
+	}
+	if err := s.Scheduler.Reschedule(r.Context(), name); err != nil {
+		return err
+	}
+	s.log.Info("feed configured", "feed", name, "by", caller(r))
+	return s.getFeed(w, r)
+}
+
+func caller(r *http.Request) string {
+	k, _ := Caller(r.Context())
+	return k.Name
+}
+
+func (s *Server) setEnabled(w http.ResponseWriter, r *http.Request, enabled bool) error {
+	name, err := s.feedName(r)
+	if err != nil {
+		return err
+	}
+	if err := s.Store.SetFeedEnabled(r.Context(), name, enabled); err != nil {
+		return err
+	}
+	if err := s.Scheduler.Reschedule(r.Context(), name); err != nil {
+		return err
+	}
+	s.log.Info("feed "+map[bool]string{true: "enabled", false: "disabled"}[enabled], "feed", name, "by", caller(r))
+	return s.getFeed(w, r)
+}
+
+func (s *Server) enableFeed(w http.ResponseWriter, r *http.Request) error {
+	return s.setEnabled(w, r, true)
+}
+func (s *Server) disableFeed(w http.ResponseWriter, r *http.Request) error {
+	return s.setEnabled(w, r, false)
+}
+
+// deleteFeed is the guide's Uninstall.
+func (s *Server) deleteFeed(w http.ResponseWriter, r *http.Request) error {
+	name, err := s.feedName(r)
+	if err != nil {
+		return err
+	}
+	purge := false
+	if v := r.URL.Query().Get("purge"); v != "" {
+		if purge, err = strconv.ParseBool(v); err != nil {
+			return badRequest("purge", "purge must be true or false, not %q", v)
+		}
+	}
+	n, err := s.Store.DeleteFeed(r.Context(), name, purge)
+	if err != nil {
+		return err
+	}
+	if err := s.Scheduler.Reschedule(r.Context(), name); err != nil {
+		return err
+	}
+	if purge {
+		s.Changed()
+	}
+	s.log.Info("feed uninstalled", "feed", name, "purge", purge, "indicators_deleted", n, "by", caller(r))
+	writeJSON(w, http.StatusOK, map[string]any{"feed": name, "uninstalled": true, "indicators_deleted": n})
+	return nil
+}
+
+// RunRequest is the body of POST /feeds/{feed}/runs.
+type RunRequest struct {
+	Since  *string `json:"since"`
+	Until  *string `json:"until"`
+	DryRun bool    `json:"dry_run"`
+}
+
+func (s *Server) startRun(w http.ResponseWriter, r *http.Request) error {
+	name, err := s.feedName(r)
+	if err != nil {
+		return err
+	}
+	var req RunRequest
+	if r.ContentLength != 0 {
+		if err := decodeBody(w, r, &req); err != nil {
+			return err
+		}
+	}
+	since, err := parseTime("since", req.Since)
+	if err != nil {
+		return err
+	}
+	until, err := parseTime("until", req.Until)
+	if err != nil {
+		return err
+	}
+	if since != nil && until != nil && !since.Before(*until) {
+		return badRequest("until", "until %s is not after since %s", until.Format(time.RFC3339), since.Format(time.RFC3339))
+	}
+	a, err := s.Runner.Start(name, runner.Request{Trigger: activity.TriggerManual, Since: since, Until: until, DryRun: req.DryRun})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", Prefix+"/runs/"+strconv.FormatInt(a.ID, 10))
+	writeJSON(w, http.StatusAccepted, map[string]any{"run_id": a.ID, "status": activity.StatusRunning})
+	return nil
+}
+
+// parseTime accepts RFC 3339 or a date (midnight UTC).
+func parseTime(field string, v *string) (*time.Time, error) {
+	if v == nil || *v == "" {
+		return nil, nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02"} {
+		if t, err := time.Parse(layout, *v); err == nil {
+			t = t.UTC()
+			return &t, nil
+		}
+	}
+	return nil, badRequest(field, "%s must be a date (2026-01-31) or an RFC 3339 time (2026-01-31T12:00:00Z), not %q", field, *v)
+}

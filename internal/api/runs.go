@@ -1,0 +1,115 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+
+	"forewarn/internal/activity"
+	"forewarn/internal/feed"
+	"forewarn/internal/store"
+)
+
+// RunView is a run in the API: the activity record, plus live progress
+// while it runs in this process.
+type RunView struct {
+	activity.Run
+	Progress *feed.Snapshot `json:"progress,omitempty"`
+}
+
+func (s *Server) view(run activity.Run) RunView {
+	v := RunView{Run: run}
+	if run.Status == activity.StatusRunning {
+		if a, ok := s.Runner.Get(run.ID); ok {
+			p := a.Progress.Snapshot()
+			v.Progress = &p
+		}
+	}
+	return v
+}
+
+func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	limit, err := intParam(q.Get("limit"), "limit", 0)
+	if err != nil {
+		return err
+	}
+	status := q.Get("status")
+	if status != "" && !validRunStatus(activity.Status(status)) {
+		return badRequest("status", "unknown run status %q: use running, succeeded, failed, unchanged, canceled or abandoned", status)
+	}
+	page, err := s.Store.ListRuns(r.Context(), store.RunQuery{Feed: q.Get("feed"), Status: status, Limit: limit, Cursor: q.Get("cursor")})
+	if err != nil {
+		return err
+	}
+	runs := make([]RunView, 0, len(page.Runs))
+	for _, run := range page.Runs {
+		runs = append(runs, s.view(run))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"runs": runs, "next": page.Next})
+	return nil
+}
+
+func validRunStatus(s activity.Status) bool {
+	switch s {
+	case activity.StatusRunning, activity.StatusSucceeded, activity.StatusFailed, activity.StatusUnchanged,
+		activity.StatusAbandoned, activity.StatusCanceled:
+		return true
+	}
+	return false
+}
+
+func runID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, badRequest("id", "a run id is a positive whole number, not %q", r.PathValue("id"))
+	}
+	return id, nil
+}
+
+func (s *Server) getRun(w http.ResponseWriter, r *http.Request) error {
+	id, err := runID(r)
+	if err != nil {
+		return err
+	}
+	run, err := s.Store.Run(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.view(run))
+	return nil
+}
+
+// cancelRun cancels a run this process is running. The run rolls back and
+// is recorded as canceled; the reply is 202 and the run's final state shows
+// at GET /runs/{id} once it has rolled back.
+func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request) error {
+	id, err := runID(r)
+	if err != nil {
+		return err
+	}
+	run, err := s.Store.Run(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if run.Status != activity.StatusRunning {
+		return conflict("run %d is not running: it is %s", id, run.Status)
+	}
+	if !s.Runner.Cancel(id) {
+		return conflict("run %d is running in another process (pid %d on %s): cancel it there", id, run.PID, run.Host)
+	}
+	s.log.Info("run cancel requested", "run_id", id, "feed", run.Feed, "by", caller(r))
+	writeJSON(w, http.StatusAccepted, map[string]any{"run_id": id, "status": "canceling"})
+	return nil
+}
+
+// intParam parses an optional whole-number query parameter.
+func intParam(v, field string, def int) (int, error) {
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, badRequest(field, "%s must be a positive whole number, not %q", field, v)
+	}
+	return n, nil
+}

@@ -1,0 +1,33 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	httpserver "forewarn/internal/server"
+)
+
+func cmdServe(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "serve", "serve [--listen ADDR] [--db FILE] [--tls-cert FILE --tls-key FILE]")
+	db := dbFlag(e, fs)
+	listen := fs.String("listen", httpserver.DefaultListen, "address to listen on; a non-loopback address without TLS logs a warning")
+	cert := fs.String("tls-cert", "", "TLS certificate file (PEM)")
+	key := fs.String("tls-key", "", "TLS private key file (PEM)")
+	grace := fs.Duration("grace", 0, "how long shutdown waits for requests and runs (default 30s)")
+	level, format := logFlags(fs, "info")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		fs.Usage()
+		return &ExitError{Code: 2, Err: fmt.Errorf("serve takes no arguments, not %q", pos[0])}
+	}
+	log, err := logger(e, *level, *format)
+	if err != nil {
+		return err
+	}
+	return httpserver.Run(ctx, httpserver.Config{
+		DB: *db, Listen: *listen, TLSCert: *cert, TLSKey: *key, Log: log, Out: e.stdout, Grace: *grace,
+	})
+}

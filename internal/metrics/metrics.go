@@ -1,0 +1,151 @@
+package metrics
+
+import (
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"forewarn/internal/activity"
+)
+
+// Metrics are forewarn's collectors.
+type Metrics struct {
+	runs        *prometheus.CounterVec
+	rows        *prometheus.CounterVec
+	lastSuccess *prometheus.GaugeVec
+	duration    *prometheus.HistogramVec
+	http        *prometheus.HistogramVec
+	indicators  *prometheus.GaugeVec
+
+	mu    sync.Mutex
+	known map[string]bool // statuses with a gauge, so vanished ones drop to 0
+}
+
+// Row outcomes, the values of forewarn_feed_rows_total's outcome label.
+const (
+	OutcomeKept           = "kept"
+	OutcomeInvalid        = "invalid"
+	OutcomeBelowThreshold = "below_threshold"
+	OutcomeCategory       = "category"
+	OutcomeDateWindow     = "date_window"
+)
+
+// New creates the metrics and registers them, with the Go runtime and
+// process collectors, on reg.
+func New(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "forewarn_feed_runs_total", Help: "Feed runs finished, by final status.",
+		}, []string{"feed", "status"}),
+		rows: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "forewarn_feed_rows_total", Help: "Dump rows read by feed runs (not dry runs), by what happened to them.",
+		}, []string{"feed", "outcome"}),
+		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "forewarn_feed_last_success_timestamp_seconds", Help: "When the last successful (or unchanged) run of the feed finished, as a Unix time.",
+		}, []string{"feed"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "forewarn_feed_run_duration_seconds", Help: "How long feed runs took.",
+			Buckets: []float64{0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600},
+		}, []string{"feed"}),
+		http: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "forewarn_http_request_duration_seconds", Help: "HTTP request durations, by route pattern, method and status code.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"route", "method", "code"}),
+		indicators: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "forewarn_indicators", Help: "Indicators in the store, by status.",
+		}, []string{"status"}),
+		known: map[string]bool{},
+	}
+	reg.MustRegister(m.runs, m.rows, m.lastSuccess, m.duration, m.http, m.indicators,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// ObserveRun records a finished run.
+func (m *Metrics) ObserveRun(r *activity.Run) {
+	m.runs.WithLabelValues(r.Feed, string(r.Status)).Inc()
+	if r.DryRun {
+		return
+	}
+	for outcome, n := range map[string]int64{
+		OutcomeKept: r.RowsKept, OutcomeInvalid: r.Dropped.Invalid, OutcomeBelowThreshold: r.Dropped.BelowThreshold,
+		OutcomeCategory: r.Dropped.CategoryNotListed, OutcomeDateWindow: r.Dropped.OutsideWindow,
+	} {
+		m.rows.WithLabelValues(r.Feed, outcome).Add(float64(n))
+	}
+	if r.FinishedAt != nil {
+		m.duration.WithLabelValues(r.Feed).Observe(r.FinishedAt.Sub(r.StartedAt).Seconds())
+		if r.Status == activity.StatusSucceeded || r.Status == activity.StatusUnchanged {
+			m.SetLastSuccess(r.Feed, *r.FinishedAt)
+		}
+	}
+}
+
+// SetLastSuccess sets when the feed last ran successfully (at start-up,
+// from the activity log).
+func (m *Metrics) SetLastSuccess(feed string, t time.Time) {
+	m.lastSuccess.WithLabelValues(feed).Set(float64(t.UnixNano()) / 1e9)
+}
+
+// SetIndicators sets the indicator counts by status. A status missing from
+// counts is set to 0.
+func (m *Metrics) SetIndicators(counts map[string]int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for s := range m.known {
+		if _, ok := counts[s]; !ok {
+			m.indicators.WithLabelValues(s).Set(0)
+		}
+	}
+	for s, n := range counts {
+		m.known[s] = true
+		m.indicators.WithLabelValues(s).Set(float64(n))
+	}
+}
+
+// Instrument observes every request's duration under the route pattern the
+// mux matched (for example "GET /api/v1/indicators/{value}"), so that label
+// values stay bounded whatever paths clients send.
+func (m *Metrics) Instrument(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		route := r.Pattern
+		if route == "" {
+			route = "unmatched"
+		}
+		m.http.WithLabelValues(route, r.Method, strconv.Itoa(sw.code)).Observe(time.Since(start).Seconds())
+	})
+}
+
+// Handler serves the registry in the Prometheus text format.
+func Handler(g prometheus.Gatherer) http.Handler {
+	return promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code  int
+	wrote bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.code, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

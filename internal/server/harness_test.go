@@ -1,0 +1,262 @@
+package server
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"forewarn/internal/api"
+	"forewarn/internal/fakeseclytics"
+	"forewarn/internal/feed"
+)
+
+const testToken = "tok-SERVE-7c1f0e"
+
+// harness is a real forewarn serve on a random loopback port, with a real
+// Seclytics-compatible server beside it.
+type harness struct {
+	t      *testing.T
+	base   string // http://127.0.0.1:port
+	admin  string // the first admin key, as printed
+	db     string
+	fake   *fakeseclytics.Server
+	fakeHS *httptest.Server
+	cancel context.CancelFunc
+	done   chan error
+	out    *syncBuffer
+	logs   *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var keyRE = regexp.MustCompile(`fwk_[A-Za-z0-9_-]+`)
+
+// startServe starts serve on db (a new file when empty).
+func startServe(t *testing.T, db string, fake *fakeseclytics.Server) *harness {
+	t.Helper()
+	if db == "" {
+		db = filepath.Join(t.TempDir(), "forewarn.db")
+	}
+	h := &harness{t: t, db: db, fake: fake, done: make(chan error, 1), out: &syncBuffer{}, logs: &syncBuffer{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	ready := make(chan net.Addr, 1)
+	go func() {
+		h.done <- Run(ctx, Config{
+			DB: db, Listen: "127.0.0.1:0", Out: h.out, Grace: 20 * time.Second,
+			Log:         slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+			FeedOptions: feed.Options{BackoffBase: time.Millisecond},
+			Ready:       func(a net.Addr) { ready <- a },
+		})
+	}()
+	select {
+	case a := <-ready:
+		h.base = "http://" + a.String()
+	case err := <-h.done:
+		t.Fatalf("serve stopped at start: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not start within 30s")
+	}
+	h.admin = keyRE.FindString(h.out.String())
+	t.Cleanup(func() { h.stop() })
+	return h
+}
+
+// stop shuts serve down (once) and returns Run's error.
+func (h *harness) stop() error {
+	h.t.Helper()
+	if h.cancel == nil {
+		return nil
+	}
+	h.cancel()
+	h.cancel = nil
+	select {
+	case err := <-h.done:
+		return err
+	case <-time.After(60 * time.Second):
+		h.t.Fatal("serve did not stop within 60s")
+		return nil
+	}
+}
+
+// newFake starts a Seclytics-compatible server serving body as dataset A
+// (a generated dump of rows rows when body is nil).
+func newFake(t *testing.T, rows int, body []byte) *fakeseclytics.Server {
+	t.Helper()
+	srv, err := fakeseclytics.New(context.Background(), fakeseclytics.Options{Rows: rows, Seed: 11, Token: testToken, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	if body != nil {
+		srv.SetBody("a", body)
+	}
+	return srv
+}
+
+func (h *harness) serveFake() string {
+	if h.fakeHS == nil {
+		h.fakeHS = httptest.NewServer(h.fake)
+		h.t.Cleanup(h.fakeHS.Close)
+	}
+	return h.fakeHS.URL
+}
+
+// reply is a decoded response.
+type reply struct {
+	status int
+	header http.Header
+	raw    []byte
+	body   map[string]any
+}
+
+func (r reply) errCode() string {
+	e, _ := r.body["error"].(map[string]any)
+	c, _ := e["code"].(string)
+	return c
+}
+
+func (r reply) errField() string {
+	e, _ := r.body["error"].(map[string]any)
+	c, _ := e["field"].(string)
+	return c
+}
+
+var client = &http.Client{Timeout: 30 * time.Second}
+
+// do sends a request with key (none when empty) and a JSON body (none
+// when nil; a string is sent as is).
+func (h *harness) do(method, path, key string, body any) reply {
+	h.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, h.base+path, rd)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		h.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	r := reply{status: resp.StatusCode, header: resp.Header, raw: raw}
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		if err := json.Unmarshal(raw, &r.body); err != nil {
+			var arr any
+			if json.Unmarshal(raw, &arr) != nil {
+				h.t.Fatalf("%s %s: invalid JSON %q", method, path, raw)
+			}
+		}
+	}
+	return r
+}
+
+// must is do that fails the test unless the status is want.
+func (h *harness) must(want int, method, path, key string, body any) reply {
+	h.t.Helper()
+	r := h.do(method, path, key, body)
+	if r.status != want {
+		h.t.Fatalf("%s %s: status %d, want %d: %s", method, path, r.status, want, r.raw)
+	}
+	return r
+}
+
+// configure installs the feed against the fake server, keeping everything.
+func (h *harness) configure(extra map[string]any) {
+	h.t.Helper()
+	cfg := map[string]any{"base_url": h.serveFake(), "token": testToken, "threshold": 0, "categories": []string{},
+		"context": []string{"Importance", "Detected Categories", "Cluster", "Last Seen At", "Predicted At", "Detected At"}}
+	for k, v := range extra {
+		cfg[k] = v
+	}
+	h.must(200, "PUT", "/api/v1/feeds/seclytics", h.admin, cfg)
+}
+
+// waitRun polls a run until it is no longer running and returns it.
+func (h *harness) waitRun(id float64) map[string]any {
+	h.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		r := h.must(200, "GET", "/api/v1/runs/"+itoa(id), h.admin, nil)
+		if r.body["status"] != "running" {
+			return r.body
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	h.t.Fatalf("run %v still running after 60s", id)
+	return nil
+}
+
+func itoa(f float64) string { return strings.TrimSuffix(strings.TrimSuffix(jsonNum(f), ".0"), ".") }
+
+func jsonNum(f float64) string {
+	b, _ := json.Marshal(f)
+	return string(b)
+}
+
+// gz compresses a CSV dump.
+func gz(t *testing.T, csv string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	if _, err := io.WriteString(zw, csv); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// apiRoutes lists the API's routes.
+func apiRoutes(t *testing.T) []api.Route {
+	t.Helper()
+	return api.New(api.Deps{}).Routes()
+}

@@ -1,0 +1,327 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"forewarn/internal/activity"
+	"forewarn/internal/api"
+	"forewarn/internal/apikey"
+	"forewarn/internal/config"
+	"forewarn/internal/feed"
+	"forewarn/internal/lookup"
+	"forewarn/internal/metrics"
+	"forewarn/internal/runner"
+	"forewarn/internal/scheduler"
+	"forewarn/internal/store"
+)
+
+// DefaultListen is where serve listens unless told otherwise: loopback.
+const DefaultListen = "127.0.0.1:8080"
+
+// Config configures one serve process.
+type Config struct {
+	DB      string
+	Listen  string
+	TLSCert string
+	TLSKey  string
+	Log     *slog.Logger
+	// Out receives what a person must see once: the first admin key.
+	Out io.Writer
+	// Grace bounds how long shutdown waits for requests and runs.
+	Grace time.Duration
+	// FeedOptions are the base of every run's options (tests shorten the
+	// retry backoff).
+	FeedOptions feed.Options
+	// Ready, if set, is called with the bound address once serving.
+	Ready func(addr net.Addr)
+}
+
+// Feeds are the feeds forewarn knows.
+var Feeds = []string{feed.Name}
+
+// Run serves until ctx is canceled, then shuts down gracefully.
+func Run(ctx context.Context, c Config) error {
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	if c.Grace <= 0 {
+		c.Grace = 30 * time.Second
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	if c.Out == nil {
+		c.Out = io.Discard
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("give both --tls-cert and --tls-key, or neither")
+	}
+	log := c.Log
+	st, err := store.Open(ctx, c.DB)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := firstKey(ctx, st, c.Out); err != nil {
+		return err
+	}
+
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg)
+	look := lookup.NewService(st)
+	t0 := time.Now()
+	if err := look.Rebuild(ctx); err != nil {
+		return fmt.Errorf("build the lookup index: %w", err)
+	}
+	log.Info("lookup index built", "netblocks", look.Netblocks(), "took", time.Since(t0).Round(time.Millisecond).String())
+	ref := newRefresher(st, look, m, log)
+	ref.counts(ctx)
+	for _, name := range Feeds {
+		if t, ok := lastSuccess(ctx, st, name); ok {
+			m.SetLastSuccess(name, t)
+		}
+	}
+
+	mgr := runner.New(st, log, c.FeedOptions, func(r *activity.Run, err error) {
+		m.ObserveRun(r)
+		if !r.DryRun && (r.IndicatorsCreated > 0 || r.IndicatorsUpdated > 0) {
+			ref.trigger()
+		}
+	})
+	sched, err := scheduler.New(func(name string) {
+		a, err := mgr.Start(name, runner.Request{Trigger: activity.TriggerSchedule})
+		var ip *store.InProgressError
+		switch {
+		case errors.As(err, &ip):
+			log.Info("scheduled run skipped: the feed is running", "feed", name, "err", err)
+		case err != nil:
+			log.Error("scheduled run did not start", "feed", name, "err", err)
+		default:
+			<-a.Done()
+		}
+	}, log)
+	if err != nil {
+		return err
+	}
+	sc := &schedule{st: st, s: sched}
+	for _, name := range Feeds {
+		if err := sc.Reschedule(ctx, name); err != nil {
+			log.Error("feed not scheduled", "feed", name, "err", err)
+		}
+	}
+
+	mux := http.NewServeMux()
+	api.New(api.Deps{Store: st, Runner: mgr, Scheduler: sc, Lookup: look, Changed: ref.trigger, Log: log, Feeds: Feeds}).Register(mux)
+	mux.Handle("GET /metrics", metrics.Handler(reg))
+	srv := &http.Server{
+		Handler:           m.Instrument(mux),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another forewarn serve running? choose another address with --listen)", c.Listen, err)
+	}
+	scheme := "http"
+	if c.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("load TLS certificate: %w", err)
+		}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		ln = tls.NewListener(ln, srv.TLSConfig)
+		scheme = "https"
+	} else if !isLoopback(ln.Addr()) {
+		log.Warn("serving plain HTTP on a non-loopback address: API keys cross the network in clear text; configure --tls-cert and --tls-key, or put a TLS proxy in front", "listen", ln.Addr().String())
+	}
+	log.Info("forewarn serving", "url", fmt.Sprintf("%s://%s", scheme, ln.Addr()), "db", c.DB)
+	if c.Ready != nil {
+		c.Ready(ln.Addr())
+	}
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down", "grace", c.Grace.String())
+	case err := <-serveErr:
+		log.Error("HTTP server stopped", "err", err)
+	}
+
+	grace, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.Grace)
+	defer cancel()
+	var wg sync.WaitGroup
+	var httpErr, runErr error
+	wg.Add(2)
+	go func() { defer wg.Done(); httpErr = srv.Shutdown(grace) }()
+	go func() { defer wg.Done(); runErr = mgr.Shutdown(grace) }()
+	wg.Wait()
+	if err := sched.Shutdown(); err != nil {
+		log.Warn("scheduler shutdown", "err", err)
+	}
+	ref.wait()
+	if httpErr != nil {
+		srv.Close()
+		log.Warn("requests still open after the grace period were closed", "err", httpErr)
+	}
+	if runErr != nil {
+		return fmt.Errorf("runs did not stop within %s: %w", c.Grace, runErr)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func isLoopback(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
+}
+
+// firstKey creates an admin key when there is none, and prints it once.
+func firstKey(ctx context.Context, st *store.Store, out io.Writer) error {
+	n, err := st.ActiveAPIKeys(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	name := "admin"
+	for i := 2; ; i++ {
+		key, k, err := st.CreateAPIKey(ctx, name, apikey.RoleAdmin)
+		if errors.Is(err, store.ErrConflict) {
+			name = fmt.Sprintf("admin-%d", i)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "No API key existed, so forewarn created an admin key named %q. It is shown only this once:\n\n    %s\n\n"+
+			"Send it as: Authorization: Bearer <key>\nCreate more with: forewarn apikey create --name NAME --role read|admin\n\n", k.Name, key)
+		return nil
+	}
+}
+
+// lastSuccess is when the feed's last successful run finished.
+func lastSuccess(ctx context.Context, st *store.Store, name string) (time.Time, bool) {
+	page, err := st.ListRuns(ctx, store.RunQuery{Feed: name, Status: string(activity.StatusSucceeded), Limit: 1})
+	if err != nil || len(page.Runs) == 0 || page.Runs[0].FinishedAt == nil {
+		return time.Time{}, false
+	}
+	return *page.Runs[0].FinishedAt, true
+}
+
+// schedule keeps the scheduler in step with the stored feed state.
+type schedule struct {
+	st *store.Store
+	s  *scheduler.Scheduler
+}
+
+func (sc *schedule) NextRun(name string) (time.Time, bool) { return sc.s.NextRun(name) }
+
+// Reschedule schedules the feed if it is installed and enabled, from its
+// last run that was not a dry run, or removes its schedule.
+func (sc *schedule) Reschedule(ctx context.Context, name string) error {
+	cfg, state, err := sc.st.FeedConfig(ctx, name)
+	if err != nil {
+		return err
+	}
+	if !state.Installed || !state.Enabled {
+		sc.s.Remove(name)
+		return nil
+	}
+	freq, err := config.ParseFrequency(cfg.Frequency)
+	if err != nil {
+		return err
+	}
+	var last time.Time
+	runs, err := sc.st.Runs(ctx, name, 50)
+	if err != nil {
+		return err
+	}
+	for _, r := range runs {
+		if !r.DryRun {
+			last = r.StartedAt
+			break
+		}
+	}
+	return sc.s.Set(name, freq, last)
+}
+
+// refresher rebuilds the lookup index and the indicator gauges after
+// indicators changed, one rebuild at a time, coalescing triggers.
+type refresher struct {
+	st   *store.Store
+	look *lookup.Service
+	m    *metrics.Metrics
+	log  *slog.Logger
+
+	mu      sync.Mutex
+	running bool
+	dirty   bool
+	wg      sync.WaitGroup
+}
+
+func newRefresher(st *store.Store, look *lookup.Service, m *metrics.Metrics, log *slog.Logger) *refresher {
+	return &refresher{st: st, look: look, m: m, log: log}
+}
+
+func (r *refresher) trigger() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.running {
+		r.dirty = true
+		return
+	}
+	r.running = true
+	r.wg.Add(1)
+	go r.loop()
+}
+
+func (r *refresher) loop() {
+	defer r.wg.Done()
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		r.counts(ctx)
+		if err := r.look.Rebuild(ctx); err != nil {
+			r.log.Error("rebuild the lookup index", "err", err)
+		}
+		cancel()
+		r.mu.Lock()
+		if !r.dirty {
+			r.running = false
+			r.mu.Unlock()
+			return
+		}
+		r.dirty = false
+		r.mu.Unlock()
+	}
+}
+
+func (r *refresher) counts(ctx context.Context) {
+	stats, err := r.st.Stats(ctx)
+	if err != nil {
+		r.log.Error("count indicators", "err", err)
+		return
+	}
+	m := map[string]int64{}
+	for s, n := range stats.ByStatus {
+		m[string(s)] = n
+	}
+	r.m.SetIndicators(m)
+}
+
+// wait waits for a rebuild in progress.
+func (r *refresher) wait() { r.wg.Wait() }
