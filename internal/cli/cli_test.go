@@ -192,8 +192,9 @@ func TestLookupWithoutStoreSaysWhatToDo(t *testing.T) {
 func TestDemo(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "demo.db")
 	r := run(t, nil, "demo", "--db", db, "--rows", "20000")
-	if r.code != 0 || !strings.Contains(r.out, "run 1 of seclytics: succeeded") || !strings.Contains(r.out, "192.0.2.1: not found") ||
-		strings.Count(r.out, "  IP Address  Active") != 3 || !strings.Contains(r.out, "Importance") {
+	if r.code != 0 || !strings.Contains(r.out, "run 1 of seclytics: succeeded") || !strings.Contains(r.out, "192.0.2.1: unknown") ||
+		strings.Count(r.out, ": listed\n") != 2 || strings.Count(r.out, ": in-predicted-netblock\n") != 1 ||
+		strings.Count(r.out, "  IP Address  Active") != 2 || !strings.Contains(r.out, "Importance") {
 		t.Fatalf("demo:\n%s\n%s", r.out, r.err)
 	}
 	if strings.Contains(r.out, "demo-") {

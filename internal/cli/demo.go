@@ -16,6 +16,7 @@ import (
 	"forewarn/internal/fakeseclytics"
 	"forewarn/internal/feed"
 	"forewarn/internal/indicator"
+	"forewarn/internal/lookup"
 	"forewarn/internal/progress"
 	"forewarn/internal/secret"
 	"forewarn/internal/store"
@@ -78,30 +79,44 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "\nThe store %s holds %d indicators.\n", *db, stats.Indicators)
 
-	// A few lookups: the first indicators in address order, and one
-	// address the feed never predicted.
-	fmt.Fprintln(e.stdout, "\nA few lookups (forewarn lookup --db "+*db+" IP):")
-	shown := 0
+	// A few lookups: the first indicators in address order, an address
+	// next to the first one that only its predicted netblock covers, and
+	// one address the feed never predicted.
+	var addrs []netip.Addr
 	err = st.EachIndicator(ctx, func(ind *indicator.Indicator) error {
-		if shown == 3 {
+		if len(addrs) == 2 {
 			return errStop
 		}
-		fmt.Fprintln(e.stdout)
-		printIndicator(e.stdout, ind)
-		shown++
+		addrs = append(addrs, netip.MustParseAddr(ind.Value))
 		return nil
 	})
 	if err != nil && !errors.Is(err, errStop) {
 		return err
 	}
+	if len(addrs) > 0 {
+		// The first listed address's neighbour below it is unlisted: the
+		// store is in address order.
+		if prev := addrs[0].Prev(); prev.IsValid() {
+			addrs = append(addrs, prev)
+		}
+	}
 	// 192.0.2.1 is a documentation address: no feed predicts it.
-	absent := netip.MustParseAddr("192.0.2.1")
-	if _, err := st.Lookup(ctx, absent); errors.Is(err, store.ErrNotFound) {
-		fmt.Fprintf(e.stdout, "\n%s: not found\n", absent)
-	} else if err != nil {
+	addrs = append(addrs, netip.MustParseAddr("192.0.2.1"))
+	svc := lookup.NewService(lookup.Scoped(st, addrs))
+	if err := svc.Rebuild(ctx); err != nil {
 		return err
 	}
-	fmt.Fprintln(e.stdout, "\nNext: forewarn runs --db "+*db+"\n      forewarn export --db "+*db+" --format jsonl")
+	fmt.Fprintln(e.stdout, "\nA few lookups (forewarn lookup --db "+*db+" IP):")
+	for _, a := range addrs {
+		r, err := svc.Lookup(ctx, a)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(e.stdout)
+		printResult(e.stdout, &r)
+	}
+	fmt.Fprintln(e.stdout, "\nNext: forewarn runs --db "+*db+"\n      forewarn export --db "+*db+" --format jsonl"+
+		"\n      forewarn serve --db "+*db+"    (the REST API on http://127.0.0.1:8080; prints an admin key on first start)")
 	return nil
 }
 
