@@ -95,6 +95,9 @@ func (m *Manager) Start(feedName string, req Request) (*Active, error) {
 		defer close(a.done)
 		r, err := feed.Run(ctx, m.st, o)
 		if r == nil { // it never started
+			if err == nil {
+				err = errors.New("the run did not start")
+			}
 			started <- err
 			return
 		}

@@ -59,7 +59,7 @@ func (s *syncBuffer) String() string {
 var keyRE = regexp.MustCompile(`fwk_[A-Za-z0-9_-]+`)
 
 // startServe starts serve on db (a new file when empty).
-func startServe(t *testing.T, db string, fake *fakeseclytics.Server) *harness {
+func startServe(t *testing.T, db string, fake *fakeseclytics.Server, opts ...func(*Config)) *harness {
 	t.Helper()
 	if db == "" {
 		db = filepath.Join(t.TempDir(), "forewarn.db")
@@ -68,17 +68,23 @@ func startServe(t *testing.T, db string, fake *fakeseclytics.Server) *harness {
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
 	ready := make(chan net.Addr, 1)
-	go func() {
-		h.done <- Run(ctx, Config{
-			DB: db, Listen: "127.0.0.1:0", Out: h.out, Grace: 20 * time.Second,
-			Log:         slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-			FeedOptions: feed.Options{BackoffBase: time.Millisecond},
-			Ready:       func(a net.Addr) { ready <- a },
-		})
-	}()
+	cfg := Config{
+		DB: db, Listen: "127.0.0.1:0", Out: h.out, Grace: 20 * time.Second,
+		Log:         slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		FeedOptions: feed.Options{BackoffBase: time.Millisecond},
+		Ready:       func(a net.Addr) { ready <- a },
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	scheme := "http://"
+	if cfg.TLSCert != "" {
+		scheme = "https://"
+	}
+	go func() { h.done <- Run(ctx, cfg) }()
 	select {
 	case a := <-ready:
-		h.base = "http://" + a.String()
+		h.base = scheme + strings.Replace(a.String(), "0.0.0.0", "127.0.0.1", 1)
 	case err := <-h.done:
 		t.Fatalf("serve stopped at start: %v", err)
 	case <-time.After(30 * time.Second):
