@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -10,33 +9,14 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"forewarn/internal/activity"
 	"forewarn/internal/fakeseclytics"
+	"forewarn/internal/testutil"
 )
-
-// lockedBuffer is written by the process's output copier and read by the
-// test.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // SIGTERM during a run: the run is canceled and rolled back, connections
 // drain, the process exits 0, and every log line about the run (JSON here)
@@ -49,7 +29,7 @@ func TestServeStopsCleanlyOnSIGTERM(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "serve.db")
 	cmd := exec.Command(binary(t), "serve", "--db", db, "--listen", "127.0.0.1:0", "--log-format", "json", "--grace", "20s")
 	cmd.Env = environ()
-	var stdout, stderr lockedBuffer
+	var stdout, stderr testutil.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

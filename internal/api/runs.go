@@ -58,20 +58,17 @@ func validRunStatus(s activity.Status) bool {
 	return false
 }
 
-func runID(r *http.Request) (int64, error) {
+// pathRun reads the run the path's {id} names.
+func (s *Server) pathRun(r *http.Request) (activity.Run, error) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
-		return 0, badRequest("id", "a run id is a positive whole number, not %q", r.PathValue("id"))
+		return activity.Run{}, badRequest("id", "a run id is a positive whole number, not %q", r.PathValue("id"))
 	}
-	return id, nil
+	return s.Store.Run(r.Context(), id)
 }
 
 func (s *Server) getRun(w http.ResponseWriter, r *http.Request) error {
-	id, err := runID(r)
-	if err != nil {
-		return err
-	}
-	run, err := s.Store.Run(r.Context(), id)
+	run, err := s.pathRun(r)
 	if err != nil {
 		return err
 	}
@@ -83,14 +80,11 @@ func (s *Server) getRun(w http.ResponseWriter, r *http.Request) error {
 // is recorded as canceled; the reply is 202 and the run's final state shows
 // at GET /runs/{id} once it has rolled back.
 func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request) error {
-	id, err := runID(r)
+	run, err := s.pathRun(r)
 	if err != nil {
 		return err
 	}
-	run, err := s.Store.Run(r.Context(), id)
-	if err != nil {
-		return err
-	}
+	id := run.ID
 	if run.Status != activity.StatusRunning {
 		return conflict("run %d is not running: it is %s", id, run.Status)
 	}

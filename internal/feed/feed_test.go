@@ -7,11 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http/httptest"
 	"net/netip"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +21,7 @@ import (
 	"forewarn/internal/merge"
 	"forewarn/internal/secret"
 	"forewarn/internal/store"
+	"forewarn/internal/testutil"
 )
 
 const testToken = "tok-SECRET-7f3a9c2e51"
@@ -35,41 +33,13 @@ type harness struct {
 	st   *store.Store
 	srv  *fakeseclytics.Server
 	url  string
-	logs *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs *testutil.Buffer
 }
 
 func newHarness(t *testing.T, rows int) *harness {
 	t.Helper()
-	ctx := context.Background()
-	srv, err := fakeseclytics.New(ctx, fakeseclytics.Options{Rows: rows, Seed: 7, Token: testToken, Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	t.Cleanup(func() { hs.Close(); srv.Close() })
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "forewarn.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return &harness{t: t, st: st, srv: srv, url: hs.URL, logs: &syncBuffer{}}
+	srv, url := testutil.Seclytics(t, fakeseclytics.Options{Rows: rows, Seed: 7, Token: testToken})
+	return &harness{t: t, st: testutil.Store(t), srv: srv, url: url, logs: &testutil.Buffer{}}
 }
 
 // run runs the feed with settings given as key=value pairs.

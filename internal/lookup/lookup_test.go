@@ -6,9 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http/httptest"
 	"net/netip"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,6 +19,7 @@ import (
 	"forewarn/internal/feed"
 	"forewarn/internal/secret"
 	"forewarn/internal/store"
+	"forewarn/internal/testutil"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -38,19 +37,8 @@ type feedStore struct {
 
 func newFeedStore(t testing.TB) *feedStore {
 	t.Helper()
-	ctx := context.Background()
-	srv, err := fakeseclytics.New(ctx, fakeseclytics.Options{Token: testToken, Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	t.Cleanup(func() { hs.Close(); srv.Close() })
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "forewarn.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return &feedStore{t: t, st: st, srv: srv, url: hs.URL}
+	srv, url := testutil.Seclytics(t, fakeseclytics.Options{Token: testToken})
+	return &feedStore{t: t, st: testutil.Store(t), srv: srv, url: url}
 }
 
 // run serves csv as dataset A and runs the feed with settings given as

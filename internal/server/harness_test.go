@@ -13,13 +13,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"forewarn/internal/api"
 	"forewarn/internal/fakeseclytics"
 	"forewarn/internal/feed"
+	"forewarn/internal/testutil"
 )
 
 const testToken = "tok-SERVE-7c1f0e"
@@ -35,25 +35,8 @@ type harness struct {
 	fakeHS *httptest.Server
 	cancel context.CancelFunc
 	done   chan error
-	out    *syncBuffer
-	logs   *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	out    *testutil.Buffer
+	logs   *testutil.Buffer
 }
 
 var keyRE = regexp.MustCompile(`fwk_[A-Za-z0-9_-]+`)
@@ -64,7 +47,7 @@ func startServe(t *testing.T, db string, fake *fakeseclytics.Server, opts ...fun
 	if db == "" {
 		db = filepath.Join(t.TempDir(), "forewarn.db")
 	}
-	h := &harness{t: t, db: db, fake: fake, done: make(chan error, 1), out: &syncBuffer{}, logs: &syncBuffer{}}
+	h := &harness{t: t, db: db, fake: fake, done: make(chan error, 1), out: &testutil.Buffer{}, logs: &testutil.Buffer{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
 	ready := make(chan net.Addr, 1)

@@ -127,6 +127,15 @@ func TestFeedLifecycle(t *testing.T) {
 	if running := h.must(200, "GET", "/api/v1/feeds", h.admin, nil).body["feeds"].([]any)[0].(map[string]any)["running_run_id"]; running != slow {
 		t.Fatalf("running_run_id %v, want %v", running, slow)
 	}
+	// Disabling stops the schedule but not the run in progress.
+	if r := h.must(200, "POST", "/api/v1/feeds/seclytics/disable", h.admin, nil); r.body["next_run"] != nil {
+		t.Fatalf("disabled feed still scheduled: %s", r.raw)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if st := h.must(200, "GET", "/api/v1/runs/"+itoa(slow), h.admin, nil).body["status"]; st != "running" {
+		t.Fatalf("disabling the feed stopped its run: %v", st)
+	}
+	h.must(200, "POST", "/api/v1/feeds/seclytics/enable", h.admin, nil)
 	h.must(202, "POST", "/api/v1/runs/"+itoa(slow)+"/cancel", h.admin, nil)
 	if done := h.waitRun(slow); done["status"] != "canceled" {
 		t.Fatalf("canceled run: %v", done)

@@ -11,9 +11,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/http/httptest"
 	"net/netip"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -25,6 +23,7 @@ import (
 	"forewarn/internal/merge"
 	"forewarn/internal/secret"
 	"forewarn/internal/store"
+	"forewarn/internal/testutil"
 )
 
 const adminToken = "tok-ADMIN-TEST-5a7c1e"
@@ -38,19 +37,8 @@ type feedHarness struct {
 
 func newFeedHarness(t *testing.T) *feedHarness {
 	t.Helper()
-	ctx := context.Background()
-	srv, err := fakeseclytics.New(ctx, fakeseclytics.Options{Token: adminToken, Dir: t.TempDir(), NoETag: true, NoLastModified: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	t.Cleanup(func() { hs.Close(); srv.Close() })
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "forewarn.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return &feedHarness{t: t, st: st, srv: srv, url: hs.URL}
+	srv, url := testutil.Seclytics(t, fakeseclytics.Options{Token: adminToken, NoETag: true, NoLastModified: true})
+	return &feedHarness{t: t, st: testutil.Store(t), srv: srv, url: url}
 }
 
 // ingest serves a dump of the given rows ("ip,last seen") and runs the feed
