@@ -106,6 +106,9 @@ type Indicator struct {
 	Attributes []Attribute `json:"attributes"`
 	CreatedAt  time.Time   `json:"created_at"`
 	UpdatedAt  time.Time   `json:"updated_at"`
+	// ExpiresAt is when the indicator ages out (nil: never, or not yet
+	// computed by a store without an expiry policy).
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 }
 
 // TimeFormat is how forewarn writes every timestamp: RFC 3339 in UTC.
