@@ -65,7 +65,10 @@ type Run struct {
 	RowsRead        int64   `json:"rows_read"`
 	RowsKept        int64   `json:"rows_kept"`
 	Dropped         Dropped `json:"dropped"`
-	Warnings        int64   `json:"warnings"`
+	// RowsAllowlisted counts the kept rows whose address is allow-listed:
+	// they are ingested, as Whitelisted.
+	RowsAllowlisted int64 `json:"rows_allowlisted"`
+	Warnings        int64 `json:"warnings"`
 	merge.Counts
 
 	Error    string               `json:"error,omitempty"`
@@ -104,7 +107,8 @@ func (r *Run) Summary() string {
 	fmt.Fprintf(&b, "  download     HTTP %d, %s\n", r.HTTPStatus, HumanBytes(r.BytesDownloaded))
 	fmt.Fprintf(&b, "  rows         %d read, %d kept, %d dropped (%d invalid, %d below threshold, %d category not listed, %d outside the date window), %d warnings\n",
 		r.RowsRead, r.RowsKept, r.Dropped.Total(), r.Dropped.Invalid, r.Dropped.BelowThreshold, r.Dropped.CategoryNotListed, r.Dropped.OutsideWindow, r.Warnings)
-	fmt.Fprintf(&b, "  indicators   %d created, %d updated, %d unchanged\n", r.IndicatorsCreated, r.IndicatorsUpdated, r.IndicatorsUnchanged)
+	fmt.Fprintf(&b, "  indicators   %d created, %d updated, %d unchanged, %d expired\n", r.IndicatorsCreated, r.IndicatorsUpdated, r.IndicatorsUnchanged, r.IndicatorsExpired)
+	fmt.Fprintf(&b, "  allow-list   %d kept rows allow-listed (ingested Whitelisted)\n", r.RowsAllowlisted)
 	fmt.Fprintf(&b, "  attributes   %d created, %d updated\n", r.AttributesCreated, r.AttributesUpdated)
 	if secs := r.Duration().Seconds(); secs > 0 && r.RowsRead > 0 {
 		fmt.Fprintf(&b, "  throughput   %.0f rows/s\n", float64(r.RowsRead)/secs)

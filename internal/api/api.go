@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"forewarn/internal/activity"
+	"forewarn/internal/allowlist"
 	"forewarn/internal/apikey"
 	"forewarn/internal/config"
+	"forewarn/internal/export"
 	"forewarn/internal/indicator"
 	"forewarn/internal/lookup"
 	"forewarn/internal/runner"
@@ -36,6 +38,9 @@ type Store interface {
 	CreateAPIKey(ctx context.Context, name string, role apikey.Role) (string, store.APIKey, error)
 	APIKeys(ctx context.Context) ([]store.APIKey, error)
 	RevokeAPIKey(ctx context.Context, nameOrID string) (store.APIKey, error)
+	AllowlistEntries(ctx context.Context) ([]allowlist.Entry, error)
+	AddAllowlistEntry(ctx context.Context, e allowlist.Entry) (allowlist.Entry, int64, error)
+	RemoveAllowlistEntry(ctx context.Context, p netip.Prefix) error
 }
 
 // Scheduler is the serve process's schedule of feeds.
@@ -58,6 +63,10 @@ type Deps struct {
 	Log     *slog.Logger
 	// Feeds are the feeds this forewarn knows, by name.
 	Feeds []string
+	// ExportSource is what exports read (the store).
+	ExportSource export.Source
+	// DataVersion identifies the indicators' state for export validators.
+	DataVersion func(ctx context.Context) (Version, error)
 }
 
 // Server serves the API.
@@ -84,6 +93,11 @@ type route struct {
 	role    apikey.Role
 	handle  func(w http.ResponseWriter, r *http.Request) error
 }
+
+// anyKey reports whether the route also accepts the key as a basic-auth
+// password or a ?key= parameter: exports, for firewalls that cannot send
+// headers.
+func (rt route) anyKey() bool { return strings.Contains(rt.pattern, " "+Prefix+"/export/") }
 
 // RequestTimeout bounds every API request's work.
 const RequestTimeout = 30 * time.Second
@@ -117,9 +131,16 @@ func (s *Server) routes() []route {
 		{"GET " + Prefix + "/lookup", read, s.lookupOne},
 		{"POST " + Prefix + "/lookup", read, s.lookupMany},
 
+		{"GET " + Prefix + "/export/{format}", read, s.exportFormat},
+
 		{"GET " + Prefix + "/apikeys", admin, s.listKeys},
 		{"POST " + Prefix + "/apikeys", admin, s.createKey},
 		{"DELETE " + Prefix + "/apikeys/{key}", admin, s.revokeKey},
+
+		{"GET " + Prefix + "/allowlist", read, s.listAllowlist},
+		{"POST " + Prefix + "/allowlist", admin, s.addAllowlist},
+		{"DELETE " + Prefix + "/allowlist", admin, s.removeAllowlist},
+		{"DELETE " + Prefix + "/allowlist/{cidr}", admin, s.removeAllowlist},
 	}
 }
 
@@ -143,10 +164,14 @@ func (s *Server) Routes() []Route {
 func (s *Server) Register(mux *http.ServeMux) {
 	for _, rt := range s.routes() {
 		h := rt.handle
+		timeout := RequestTimeout
+		if rt.anyKey() {
+			timeout = ExportTimeout
+		}
 		var hh http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			// A write waits while a feed run in this process holds the
 			// store's writer; it gives up with 503 rather than hang.
-			ctx, cancel := context.WithTimeout(r.Context(), RequestTimeout)
+			ctx, cancel := context.WithTimeout(r.Context(), timeout)
 			defer cancel()
 			r = r.WithContext(ctx)
 			if err := h(w, r); err != nil {
@@ -154,12 +179,12 @@ func (s *Server) Register(mux *http.ServeMux) {
 			}
 		})
 		if rt.role != "" {
-			hh = s.authenticate(rt.role, hh)
+			hh = s.authenticate(rt.role, rt.anyKey(), hh)
 		}
 		mux.Handle(rt.pattern, hh)
 	}
 	// Anything else under the prefix answers in the API's error shape.
-	mux.Handle(Prefix+"/", s.authenticate(apikey.RoleRead, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle(Prefix+"/", s.authenticate(apikey.RoleRead, false, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, notFound("no endpoint %s %s: see %s/openapi.json", r.Method, r.URL.Path, Prefix))
 	})))
 }
@@ -173,9 +198,12 @@ func Caller(ctx context.Context) (store.APIKey, bool) {
 }
 
 // authenticate admits requests with a valid key of a role that allows need.
-func (s *Server) authenticate(need apikey.Role, next http.Handler) http.Handler {
+func (s *Server) authenticate(need apikey.Role, anyKey bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key, ok := bearer(r)
+		if !ok && anyKey {
+			key, ok = firewallKey(r)
+		}
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="forewarn"`)
 			writeJSON(w, http.StatusUnauthorized, errorBody{Error{Code: CodeUnauthorized,
@@ -200,6 +228,16 @@ func (s *Server) authenticate(need apikey.Role, next http.Handler) http.Handler 
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, k)))
 	})
+}
+
+// firewallKey reads a key sent as a basic-auth password (any user name)
+// or as ?key=. The latter shows in access logs; README says so.
+func firewallKey(r *http.Request) (string, bool) {
+	if _, pw, ok := r.BasicAuth(); ok && pw != "" {
+		return pw, true
+	}
+	k := r.URL.Query().Get("key")
+	return k, k != ""
 }
 
 func bearer(r *http.Request) (string, bool) {

@@ -46,6 +46,7 @@ func commands() []command {
 		{"runs", "show the activity log, newest first", cmdRuns},
 		{"config", "show or change a feed's configuration", cmdConfig},
 		{"apikey", "create, list or revoke API keys for the REST API", cmdAPIKey},
+		{"allowlist", "add, remove or list ranges never to block", cmdAllowlist},
 		{"fake-seclytics", "serve generated dumps like Seclytics' API, on loopback", cmdFake},
 		{"gen", "write a realistic generated dump", cmdGen},
 		{"serve", "serve the REST API and run enabled feeds on their schedule", cmdServe},

@@ -191,7 +191,7 @@ func TestLookupWithoutStoreSaysWhatToDo(t *testing.T) {
 
 func TestDemo(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "demo.db")
-	r := run(t, nil, "demo", "--db", db, "--rows", "20000")
+	r := run(t, nil, "demo", "--db", db, "--rows", "20000", "--no-serve")
 	if r.code != 0 || !strings.Contains(r.out, "run 1 of seclytics: succeeded") || !strings.Contains(r.out, "192.0.2.1: unknown") ||
 		strings.Count(r.out, ": listed\n") != 2 || strings.Count(r.out, ": in-predicted-netblock\n") != 1 ||
 		strings.Count(r.out, "  IP Address  Active") != 2 || !strings.Contains(r.out, "Importance") {
@@ -201,7 +201,7 @@ func TestDemo(t *testing.T) {
 		t.Error("the demo prints its token")
 	}
 	// A second demo finds the same dump and skips it.
-	r = run(t, nil, "demo", "--db", db, "--rows", "20000")
+	r = run(t, nil, "demo", "--db", db, "--rows", "20000", "--no-serve")
 	if r.code != 0 || !strings.Contains(r.out, "run 2 of seclytics: unchanged") {
 		t.Fatalf("second demo:\n%s\n%s", r.out, r.err)
 	}

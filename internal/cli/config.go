@@ -103,6 +103,8 @@ func printConfig(e *env, c *config.Seclytics, state store.FeedState) {
 	fmt.Fprintf(w, "  %-17s %s\n", "categories", cats)
 	fmt.Fprintf(w, "  %-17s %s\n", "context", strings.Join(c.Context, ", "))
 	fmt.Fprintf(w, "  %-17s %s\n", "overlap", c.Overlap)
+	fmt.Fprintf(w, "  %-17s %s\n", "age_out", c.AgeOut)
+	fmt.Fprintf(w, "  %-17s %v\n", "allowlist_special_ranges", c.AllowlistSpecialRanges)
 	fmt.Fprintf(w, "  %-17s %s\n", "base_url", c.BaseURL)
 	fmt.Fprintf(w, "  %-17s %d\n", "tries", c.Tries)
 	fmt.Fprintf(w, "  %-17s %s\n", "connect_timeout", c.ConnectTimeout)

@@ -6,12 +6,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
 	"time"
 
 	"forewarn/internal/activity"
+	"forewarn/internal/apikey"
 	"forewarn/internal/config"
 	"forewarn/internal/fakeseclytics"
 	"forewarn/internal/feed"
@@ -19,14 +21,17 @@ import (
 	"forewarn/internal/lookup"
 	"forewarn/internal/progress"
 	"forewarn/internal/secret"
+	httpserver "forewarn/internal/server"
 	"forewarn/internal/store"
 )
 
 func cmdDemo(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "demo", "demo [--db ./forewarn-demo.db] [--rows N]")
+	fs := newFlags(e, "demo", "demo [--db ./forewarn-demo.db] [--rows N] [--listen ADDR] [--no-serve]")
 	db := fs.String("db", "forewarn-demo.db", "SQLite database file for the demo")
 	rows := fs.Int("rows", 200000, "rows in the demo dump")
 	seed := fs.Int64("seed", 1, "generator seed")
+	listen := fs.String("listen", httpserver.DefaultListen, "where the demo serves the web UI")
+	noServe := fs.Bool("no-serve", false, "end after the lookups instead of serving the web UI")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -61,7 +66,22 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	bar := progress.Start(e.stderr, prog, 200*time.Millisecond)
 	r, runErr := feed.Run(ctx, st, feed.Options{
 		Trigger: activity.TriggerCLI, Token: secret.New(token), Progress: prog,
-		Override: func(c *config.Seclytics) error { return c.Set("base_url", base) },
+		Override: func(c *config.Seclytics) error {
+			// The generated dump's Last Seen At dates span years: with
+			// the default age_out most would be Expired on arrival.
+			if err := c.Set("age_out", "never"); err != nil {
+				return err
+			}
+			// Every attribute, so that the web UI's dashboard can show
+			// the lead time (Detected At − Predicted At).
+			if err := c.Set("context", "all"); err != nil {
+				return err
+			}
+			if err := c.Set("normalize", "true"); err != nil {
+				return err
+			}
+			return c.Set("base_url", base)
+		},
 	})
 	bar.Stop()
 	if r != nil {
@@ -115,9 +135,55 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintln(e.stdout)
 		printResult(e.stdout, &r)
 	}
-	fmt.Fprintln(e.stdout, "\nNext: forewarn runs --db "+*db+"\n      forewarn export --db "+*db+" --format jsonl"+
-		"\n      forewarn serve --db "+*db+"    (the REST API on http://127.0.0.1:8080; prints an admin key on first start)")
-	return nil
+	if *noServe {
+		fmt.Fprintln(e.stdout, "\nNext: forewarn runs --db "+*db+"\n      forewarn export --db "+*db+" --format jsonl"+
+			"\n      forewarn serve --db "+*db+"    (the web UI and REST API on http://127.0.0.1:8080; prints an admin key on first start)")
+		return nil
+	}
+	return serveDemo(ctx, e, st, *db, *listen, base, token)
+}
+
+// serveDemo stores the demo's configuration (the built-in server, which
+// keeps serving, and its token), creates an admin key, and serves the web
+// UI on the demo's store until ctx ends.
+func serveDemo(ctx context.Context, e *env, st *store.Store, db, listen, base, token string) error {
+	cfg, _, err := st.FeedConfig(ctx, feed.Name)
+	if err != nil {
+		return err
+	}
+	for k, v := range map[string]string{"age_out": "never", "context": "all", "normalize": "true", "base_url": base} {
+		if err := cfg.Set(k, v); err != nil {
+			return err
+		}
+	}
+	cfg.Token = secret.New(token)
+	if err := st.SaveFeedConfig(ctx, feed.Name, cfg); err != nil {
+		return err
+	}
+	key, k, err := st.CreateAPIKey(ctx, "demo-"+time.Now().UTC().Format("20060102-150405"), apikey.RoleAdmin)
+	if err != nil {
+		return err
+	}
+	if err := st.Close(); err != nil {
+		return err
+	}
+	if listen == httpserver.DefaultListen {
+		// The default port may be taken on this machine: any free
+		// loopback port will do for a demo.
+		if ln, err := net.Listen("tcp", listen); err != nil {
+			listen = "127.0.0.1:0"
+		} else {
+			ln.Close()
+		}
+	}
+	return httpserver.Run(ctx, httpserver.Config{
+		DB: db, Listen: listen, Out: e.stdout,
+		Log: slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Ready: func(addr net.Addr) {
+			fmt.Fprintf(e.stdout, "\nThe web UI is at http://%s/ — sign in with the admin key %q:\n\n    %s\n\n"+
+				"Press Ctrl-C to stop (forewarn demo --no-serve skips this step).\n", addr, k.Name, key)
+		},
+	})
 }
 
 var errStop = errors.New("stop")

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"forewarn/internal/export"
 	"forewarn/internal/indicator"
 	"forewarn/internal/lookup"
 	"forewarn/internal/prediction"
@@ -131,55 +129,6 @@ func openExisting(ctx context.Context, path string) (*store.Store, error) {
 	return store.Open(ctx, path)
 }
 
-func cmdExport(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "export", "export --format jsonl [--db FILE] [-o FILE]")
-	db := dbFlag(e, fs)
-	format := fs.String("format", "jsonl", "output format: "+strings.Join(export.Formats, ", "))
-	out := fs.String("o", "-", "output file (- for standard output)")
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	st, err := openExisting(ctx, *db)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	if *out == "-" {
-		_, err := export.Write(ctx, e.stdout, st, *format)
-		return err
-	}
-	// Write to a temporary file and rename, so a failed export never
-	// leaves a half-written file where a consumer expects a whole one.
-	tmp, err := os.CreateTemp(dirOf(*out), ".forewarn-export-*")
-	if err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	w := bufio.NewWriter(tmp)
-	n, err := export.Write(ctx, w, st, *format)
-	if err == nil {
-		err = w.Flush()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), *out); err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
-	fmt.Fprintf(e.stderr, "exported %d indicators to %s\n", n, *out)
-	return nil
-}
-
-func dirOf(path string) string {
-	if i := strings.LastIndexByte(path, '/'); i >= 0 {
-		return path[:i+1]
-	}
-	return "."
-}
-
 func cmdRuns(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "runs", "runs [--db FILE] [--limit N] [--json]")
 	db := dbFlag(e, fs)
@@ -210,16 +159,17 @@ func cmdRuns(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintln(e.stdout, "no runs yet")
 		return nil
 	}
-	fmt.Fprintf(e.stdout, "%-5s %-10s %-9s %-8s %-20s %10s %10s %9s %9s %9s  %s\n",
-		"ID", "FEED", "STATUS", "TRIGGER", "STARTED", "DURATION", "ROWS", "DROPPED", "CREATED", "UPDATED", "ERROR")
+	fmt.Fprintf(e.stdout, "%-5s %-10s %-9s %-8s %-20s %10s %10s %9s %9s %9s %9s %9s  %s\n",
+		"ID", "FEED", "STATUS", "TRIGGER", "STARTED", "DURATION", "ROWS", "DROPPED", "ALLOWED", "CREATED", "UPDATED", "EXPIRED", "ERROR")
 	for _, r := range runs {
 		status := string(r.Status)
 		if r.DryRun {
 			status += "*"
 		}
-		fmt.Fprintf(e.stdout, "%-5d %-10s %-9s %-8s %-20s %10s %10d %9d %9d %9d  %s\n",
+		fmt.Fprintf(e.stdout, "%-5d %-10s %-9s %-8s %-20s %10s %10d %9d %9d %9d %9d %9d  %s\n",
 			r.ID, r.Feed, status, r.Trigger, r.StartedAt.Format(time.RFC3339), r.Duration().Round(time.Millisecond),
-			r.RowsRead, r.Dropped.Total(), r.IndicatorsCreated, r.IndicatorsUpdated, firstLine(r.Error))
+			r.RowsRead, r.Dropped.Total(), r.RowsAllowlisted, r.IndicatorsCreated, r.IndicatorsUpdated, r.IndicatorsExpired,
+			firstLine(r.Error))
 	}
 	return nil
 }

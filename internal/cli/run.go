@@ -57,6 +57,7 @@ func newRunFlags(e *env) *runFlags {
 	override("categories", "categories", "comma-separated detected-category whitelist; empty means all")
 	override("context", "context", `context to keep, comma-separated ("all" for everything)`)
 	override("overlap", "overlap", "overlap subtracted from the last run's end (default 48h)")
+	override("age-out", "age_out", "how long an indicator stays Active after it was last seen, or never (default 2160h)")
 	override("tries", "tries", "download attempts (default 5)")
 	override("connect-timeout", "connect_timeout", "connect and response-header timeout (default 30s)")
 	override("idle-timeout", "idle_timeout", "fail if the download stalls this long (default 60s)")
@@ -64,6 +65,7 @@ func newRunFlags(e *env) *runFlags {
 	override("max-decompressed", "max_decompressed", "largest dump after gunzip (default 32GiB)")
 	override("max-line", "max_line", "longest line (default 1MiB)")
 	fs.Var(boolOverride{f, "normalize"}, "normalize", "add Normalized Importance (High/Medium/Low); --normalize=false to turn off")
+	fs.Var(boolOverride{f, "allowlist_special_ranges"}, "allowlist-special-ranges", "ingest special-purpose addresses (private, loopback, ...) as Whitelisted; =false to turn off")
 	fs.Var(boolOverride{f, "filter_by_date"}, "filter-by-date", "keep only rows dated inside the window; --filter-by-date=false to turn off")
 	return f
 }

@@ -60,6 +60,12 @@ type Seclytics struct {
 	// Overlap is subtracted from the last successful run's end to get the
 	// next run's start, because Seclytics dates are day-granular.
 	Overlap Duration `json:"overlap"`
+	// AgeOut is how long an indicator stays Active after its Last Seen At
+	// (else after the last run that saw it); 0 ("never") keeps it Active.
+	AgeOut AgeOut `json:"age_out"`
+	// AllowlistSpecialRanges ingests addresses in the IANA special-purpose
+	// ranges (private, loopback, documentation, ...) as Whitelisted.
+	AllowlistSpecialRanges bool `json:"allowlist_special_ranges"`
 
 	BaseURL         string   `json:"base_url"`
 	Tries           int      `json:"tries"`
@@ -80,17 +86,26 @@ func Default() Seclytics {
 			indicator.AttrImportance, indicator.AttrDetectedIdentifiers, indicator.AttrDetectedCategories,
 			indicator.AttrLastSeenAt, indicator.AttrCluster,
 		},
-		Frequency:       DefaultFrequency,
-		Overlap:         Duration(48 * time.Hour),
-		BaseURL:         DefaultBaseURL,
-		Tries:           5,
-		ConnectTimeout:  Duration(30 * time.Second),
-		IdleTimeout:     Duration(60 * time.Second),
-		MaxCompressed:   4 << 30,
-		MaxDecompressed: 32 << 30,
-		MaxLine:         1 << 20,
+		Frequency:              DefaultFrequency,
+		Overlap:                Duration(48 * time.Hour),
+		AgeOut:                 DefaultAgeOut,
+		AllowlistSpecialRanges: true,
+		BaseURL:                DefaultBaseURL,
+		Tries:                  5,
+		ConnectTimeout:         Duration(30 * time.Second),
+		IdleTimeout:            Duration(60 * time.Second),
+		MaxCompressed:          4 << 30,
+		MaxDecompressed:        32 << 30,
+		MaxLine:                1 << 20,
 	}
 }
+
+// DefaultAgeOut is the default age_out: 90 days.
+const DefaultAgeOut = AgeOut(90 * 24 * time.Hour)
+
+// MinAgeOut is the shortest age_out other than never: Seclytics dates are
+// day-granular, so anything shorter than an hour expires rows at random.
+const MinAgeOut = AgeOut(time.Hour)
 
 // DefaultFrequency is the default run frequency.
 const DefaultFrequency = "24h"
@@ -141,6 +156,8 @@ func (c *Seclytics) Validate() error {
 		return &FieldError{"threshold", fmt.Sprintf("must be a number from 0 to 100, not %v", c.Threshold)}
 	case c.Overlap < 0:
 		return &FieldError{"overlap", "must not be negative"}
+	case c.AgeOut != 0 && c.AgeOut < MinAgeOut:
+		return &FieldError{"age_out", fmt.Sprintf("must be at least %s, or never, not %s", time.Duration(MinAgeOut), time.Duration(c.AgeOut))}
 	case c.Tries < 1 || c.Tries > 20:
 		return &FieldError{"tries", fmt.Sprintf("must be from 1 to 20, not %d", c.Tries)}
 	case c.ConnectTimeout <= 0:
@@ -180,7 +197,7 @@ func (c *Seclytics) Selected(name string) bool { return slices.Contains(c.Contex
 // Keys lists the keys Set accepts, for help texts.
 var Keys = []string{
 	"dataset", "threshold", "normalize", "filter_by_date", "categories", "context", "frequency", "overlap",
-	"base_url", "tries", "connect_timeout", "idle_timeout", "max_compressed", "max_decompressed", "max_line",
+	"age_out", "allowlist_special_ranges", "base_url", "tries", "connect_timeout", "idle_timeout", "max_compressed", "max_decompressed", "max_line",
 }
 
 // Set parses value into the parameter named key. It does not validate the
@@ -208,6 +225,10 @@ func (c *Seclytics) Set(key, value string) error {
 		c.Frequency = value
 	case "overlap":
 		err = c.Overlap.set("overlap", value)
+	case "age_out":
+		err = c.AgeOut.set("age_out", value)
+	case "allowlist_special_ranges":
+		c.AllowlistSpecialRanges, err = parseBool("allowlist_special_ranges", value)
 	case "base_url":
 		c.BaseURL = strings.TrimRight(value, "/")
 	case "tries":
@@ -309,6 +330,12 @@ func (c *Seclytics) Encode() []byte {
 // Fingerprint identifies the parameters that decide what a run stores. A run
 // may skip an unchanged dump only if the fingerprint is the same as the one
 // of the run that stored it.
+//
+// age_out and allowlist_special_ranges are deliberately not part of it: they
+// decide statuses and expiry dates, not which rows or attributes are kept,
+// and a run applies them from what is stored (recomputing every expires_at
+// when age_out changed, whitelisting allow-listed ranges set-based) even
+// when the dump has not changed, so a change of either needs no re-download.
 func (c *Seclytics) Fingerprint() string {
 	b, _ := json.Marshal(struct {
 		D  string
@@ -338,6 +365,43 @@ func (d *Duration) set(field, v string) error {
 		return &FieldError{field, fmt.Sprintf("must be a duration such as 48h or 90s, not %q", v)}
 	}
 	*d = Duration(x)
+	return nil
+}
+
+// AgeOut is how long an indicator stays Active after it was last seen,
+// written as a duration ("2160h0m0s") or "never" (0) in JSON.
+type AgeOut time.Duration
+
+// Never is the age_out of indicators that never expire.
+const Never AgeOut = 0
+
+func (a AgeOut) String() string {
+	if a == Never {
+		return "never"
+	}
+	return time.Duration(a).String()
+}
+
+// Seconds is the age_out in whole seconds (0: never).
+func (a AgeOut) Seconds() int64 { return int64(time.Duration(a) / time.Second) }
+
+// MarshalText implements encoding.TextMarshaler.
+func (a AgeOut) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (a *AgeOut) UnmarshalText(b []byte) error { return a.set("age_out", string(b)) }
+
+func (a *AgeOut) set(field, v string) error {
+	v = strings.TrimSpace(v)
+	if strings.EqualFold(v, "never") {
+		*a = Never
+		return nil
+	}
+	x, err := time.ParseDuration(v)
+	if err != nil || x <= 0 {
+		return &FieldError{field, fmt.Sprintf("must be a positive duration such as 2160h (90 days) or never, not %q", v)}
+	}
+	*a = AgeOut(x)
 	return nil
 }
 

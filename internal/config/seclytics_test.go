@@ -126,3 +126,45 @@ func TestParseFrequency(t *testing.T) {
 		}
 	}
 }
+
+func TestAgeOut(t *testing.T) {
+	c := Default()
+	if c.AgeOut != AgeOut(90*24*time.Hour) || !c.AllowlistSpecialRanges {
+		t.Fatalf("defaults: age_out %s, special ranges %v", c.AgeOut, c.AllowlistSpecialRanges)
+	}
+	for _, tc := range []struct {
+		in   string
+		want AgeOut
+	}{{"never", Never}, {"NEVER", Never}, {"720h", AgeOut(720 * time.Hour)}, {"1h", AgeOut(time.Hour)}} {
+		c := Default()
+		if err := c.Set("age_out", tc.in); err != nil || c.AgeOut != tc.want || c.Validate() != nil {
+			t.Errorf("age_out=%s: %v, %v", tc.in, c.AgeOut, err)
+		}
+		// It round-trips through the stored form.
+		back, err := Decode(c.Encode())
+		if err != nil || back.AgeOut != tc.want {
+			t.Errorf("age_out=%s after encode/decode: %v, %v", tc.in, back.AgeOut, err)
+		}
+	}
+	for _, bad := range []string{"0", "-5h", "soon", "90d"} {
+		c := Default()
+		var fe *FieldError
+		if err := c.Set("age_out", bad); !errors.As(err, &fe) || fe.Field != "age_out" {
+			t.Errorf("age_out=%s: %v, want a FieldError naming age_out", bad, err)
+		}
+	}
+	c.AgeOut = AgeOut(time.Minute)
+	var fe *FieldError
+	if err := c.Validate(); !errors.As(err, &fe) || fe.Field != "age_out" {
+		t.Errorf("age_out 1m: %v", err)
+	}
+	// Neither key changes what a run stores from the dump.
+	a, b := Default(), Default()
+	b.AgeOut, b.AllowlistSpecialRanges = Never, false
+	if a.Fingerprint() != b.Fingerprint() {
+		t.Error("age_out or allowlist_special_ranges changes the fingerprint")
+	}
+	if err := b.Set("allowlist_special_ranges", "maybe"); !errors.As(err, &fe) || fe.Field != "allowlist_special_ranges" {
+		t.Errorf("allowlist_special_ranges=maybe: %v", err)
+	}
+}

@@ -3,74 +3,199 @@ package export
 import (
 	"bufio"
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"math"
+	"net/netip"
 	"strings"
 	"time"
 
 	"forewarn/internal/indicator"
 )
 
-// Source yields indicators in a stable order.
+// Source yields indicators in address order (IPv4 first, numerically),
+// streaming.
 type Source interface {
 	EachIndicator(ctx context.Context, fn func(*indicator.Indicator) error) error
 }
 
-// Formats lists the supported formats.
-var Formats = []string{"jsonl"}
+// NetblockSource is a Source that also knows the last predicted netblock of
+// every address, even when Predicted Netblock is not a kept attribute
+// (*store.Store is one). The edl format's Netblocks option uses it when the
+// source offers it, and the Predicted Netblock attribute otherwise.
+type NetblockSource interface {
+	EachIndicatorNetblock(ctx context.Context, fn func(*indicator.Indicator, netip.Prefix) error) error
+}
 
-// Write writes every indicator of src to w in format and returns how many
-// it wrote.
-func Write(ctx context.Context, w io.Writer, src Source, format string) (int64, error) {
-	switch strings.ToLower(format) {
-	case "jsonl":
-		return writeJSONL(ctx, w, src)
+// Format is an export format.
+type Format string
+
+// The formats.
+const (
+	JSONL         Format = "jsonl"
+	CSV           Format = "csv"
+	STIX          Format = "stix"
+	EDL           Format = "edl"
+	SuricataIPRep Format = "suricata-iprep"
+	ZeekIntel     Format = "zeek-intel"
+)
+
+// Formats lists every format, in the order help texts show them.
+var Formats = []Format{JSONL, CSV, STIX, EDL, SuricataIPRep, ZeekIntel}
+
+// ErrUnknownFormat is wrapped by ParseFormat for a name it does not know.
+var ErrUnknownFormat = errors.New("unknown export format")
+
+// ErrBadFilter is wrapped when a filter or option is invalid.
+var ErrBadFilter = errors.New("bad export filter")
+
+// ParseFormat returns the format named s (case-insensitive).
+func ParseFormat(s string) (Format, error) {
+	for _, f := range Formats {
+		if strings.EqualFold(strings.TrimSpace(s), string(f)) {
+			return f, nil
+		}
 	}
-	return 0, fmt.Errorf("unknown export format %q: choose one of %s", format, strings.Join(Formats, ", "))
+	return "", fmt.Errorf("%w %q: choose one of %s", ErrUnknownFormat, s, FormatNames())
 }
 
-type jsonAttribute struct {
-	Name   string `json:"name"`
-	Value  string `json:"value"`
-	Source string `json:"source"`
+// FormatNames is the formats joined with ", ", for help texts and errors.
+func FormatNames() string {
+	names := make([]string, len(Formats))
+	for i, f := range Formats {
+		names[i] = string(f)
+	}
+	return strings.Join(names, ", ")
 }
 
-type jsonIndicator struct {
-	Type       string          `json:"type"`
-	Value      string          `json:"value"`
-	Status     string          `json:"status"`
-	Sources    []string        `json:"sources"`
-	Attributes []jsonAttribute `json:"attributes"`
-	CreatedAt  string          `json:"created_at"`
-	UpdatedAt  string          `json:"updated_at"`
+// ContentType is the media type an HTTP response in format f carries.
+func ContentType(f Format) string {
+	switch f {
+	case JSONL:
+		return "application/jsonl; charset=utf-8"
+	case CSV:
+		return "text/csv; charset=utf-8"
+	case STIX:
+		return "application/stix+json;version=2.1"
+	case EDL, SuricataIPRep, ZeekIntel:
+		return "text/plain; charset=utf-8"
+	}
+	return "application/octet-stream"
 }
 
-// writeJSONL writes one JSON object per indicator, in the source's order
-// (by address), attributes sorted by name, then value.
-func writeJSONL(ctx context.Context, w io.Writer, src Source) (int64, error) {
-	bw := bufio.NewWriterSize(w, 256<<10)
-	enc := json.NewEncoder(bw)
-	enc.SetEscapeHTML(false)
-	var n int64
-	var out jsonIndicator
-	err := src.EachIndicator(ctx, func(ind *indicator.Indicator) error {
-		out = jsonIndicator{
-			Type: ind.Type, Value: ind.Value, Status: string(ind.Status), Sources: ind.Sources,
-			Attributes: out.Attributes[:0],
-			CreatedAt:  ind.CreatedAt.UTC().Format(time.RFC3339), UpdatedAt: ind.UpdatedAt.UTC().Format(time.RFC3339),
+// Blocklist reports whether f is a format a device blocks or alerts on:
+// Whitelisted indicators never appear in one, and neither do indicators
+// whose expiry has passed.
+func (f Format) Blocklist() bool {
+	return f == EDL || f == SuricataIPRep || f == ZeekIntel
+}
+
+// AllStatuses selects indicators of every status.
+var AllStatuses = []indicator.Status{indicator.StatusActive, indicator.StatusExpired, indicator.StatusWhitelisted, indicator.StatusReview}
+
+// Filter selects the indicators an export writes. The zero value selects
+// every Active indicator.
+type Filter struct {
+	// Statuses keeps indicators with one of these statuses; empty means
+	// Active only. Blocklist formats drop Whitelisted whatever it says.
+	Statuses []indicator.Status
+	// MinImportance keeps indicators whose Importance is at least this;
+	// an indicator without an Importance is then left out.
+	MinImportance *float64
+	// Categories keeps indicators with at least one of these Detected
+	// Categories (whole category, case-insensitive).
+	Categories []string
+	// Sources keeps indicators carrying attributes of one of these sources.
+	Sources []string
+	// UpdatedSince keeps indicators updated at or after it (zero: any).
+	UpdatedSince time.Time
+	// Max keeps only the Max most important indicators (0: all): highest
+	// Importance first, ties broken by the newest Last Seen At, then by
+	// address. They are written in address order, so that the list a capped
+	// device loads changes little from one day to the next.
+	Max int
+}
+
+// Options are a Filter and the options some formats take.
+type Options struct {
+	Filter
+	// Aggregate (edl only) writes the minimal set of CIDRs covering the
+	// selected addresses (or netblocks) instead of one line each.
+	Aggregate bool
+	// Netblocks (edl only) writes the distinct predicted netblocks of the
+	// selected indicators instead of their addresses.
+	Netblocks bool
+	// Now is the clock (time.Now if nil). Blocklist formats leave out
+	// indicators whose expiry (ExpiresAt) is at or before Now, even when
+	// the expiry job has not marked them Expired yet.
+	Now func() time.Time
+
+	written *int64 // counts the indicators each hands out
+}
+
+// Validate names the first invalid field of o for format f.
+func (o *Options) Validate(f Format) error {
+	for _, s := range o.Statuses {
+		if !s.Valid() {
+			return fmt.Errorf("%w: status %q: use Active, Expired, Whitelisted or Review", ErrBadFilter, s)
 		}
-		for _, a := range ind.Attributes {
-			out.Attributes = append(out.Attributes, jsonAttribute{a.Name, a.Value, a.Source})
+	}
+	if o.MinImportance != nil {
+		if v := *o.MinImportance; math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("%w: minimum importance %v: give a number from 0 to 100", ErrBadFilter, v)
 		}
-		n++
-		return enc.Encode(&out)
-	})
+	}
+	if o.Max < 0 {
+		return fmt.Errorf("%w: max %d: give a positive number, or 0 for no limit", ErrBadFilter, o.Max)
+	}
+	if (o.Aggregate || o.Netblocks) && f != EDL {
+		return fmt.Errorf("%w: aggregate and netblocks apply to the edl format only, not %s", ErrBadFilter, f)
+	}
+	return nil
+}
+
+// Write writes the indicators of src that o selects to w in format f,
+// streaming (see the package comment for the exceptions). The
+// suricata-iprep format writes the reputation list; its categories file
+// comes from WriteSuricataCategories.
+func Write(ctx context.Context, w io.Writer, src Source, f Format, o Options) error {
+	_, err := WriteCount(ctx, w, src, f, o)
+	return err
+}
+
+// WriteCount is Write that also returns how many indicators it wrote (for
+// an aggregated list, how many it aggregated).
+func WriteCount(ctx context.Context, w io.Writer, src Source, f Format, o Options) (int64, error) {
+	f, err := ParseFormat(string(f))
 	if err != nil {
-		return n, fmt.Errorf("export jsonl: %w", err)
+		return 0, err
 	}
-	if err := bw.Flush(); err != nil {
-		return n, fmt.Errorf("export jsonl: %w", err)
+	if err := o.Validate(f); err != nil {
+		return 0, err
+	}
+	var n int64
+	o.written = &n
+	bw := bufio.NewWriterSize(w, 256<<10)
+	switch f {
+	case JSONL:
+		err = writeJSONL(ctx, bw, src, o)
+	case CSV:
+		err = writeCSV(ctx, bw, src, o)
+	case STIX:
+		err = writeSTIX(ctx, bw, src, o)
+	case EDL:
+		err = writeEDL(ctx, bw, src, o)
+	case SuricataIPRep:
+		err = writeSuricata(ctx, bw, src, o)
+	case ZeekIntel:
+		err = writeZeek(ctx, bw, src, o)
+	}
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err != nil {
+		return n, fmt.Errorf("export %s: %w", f, err)
 	}
 	return n, nil
 }

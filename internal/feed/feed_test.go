@@ -34,6 +34,8 @@ type harness struct {
 	srv  *fakeseclytics.Server
 	url  string
 	logs *testutil.Buffer
+	// wrap, if set, wraps the store the runs use.
+	wrap func(*store.Store) Store
 }
 
 func newHarness(t *testing.T, rows int) *harness {
@@ -61,7 +63,11 @@ func (h *harness) run(o Options, settings ...string) (*activity.Run, error) {
 		}
 		return nil
 	}
-	return Run(context.Background(), h.st, o)
+	var st Store = h.st
+	if h.wrap != nil {
+		st = h.wrap(h.st)
+	}
+	return Run(context.Background(), st, o)
 }
 
 func (h *harness) mustRun(o Options, settings ...string) *activity.Run {
@@ -85,7 +91,7 @@ func (h *harness) body(csv string) {
 // snapshot is the store's whole content as the JSONL export shows it.
 func (h *harness) snapshot() string {
 	var b bytes.Buffer
-	if _, err := export.Write(context.Background(), &b, h.st, "jsonl"); err != nil {
+	if err := export.Write(context.Background(), &b, h.st, export.JSONL, export.Options{Filter: export.Filter{Statuses: export.AllStatuses}}); err != nil {
 		h.t.Fatal(err)
 	}
 	return b.String()
@@ -130,7 +136,7 @@ func TestDefaultRunIngestsTheGuidesAttributes(t *testing.T) {
 		"102.140.192.0,2018-06-21T02:03:48,102.140.192.0/24,spam,3caa3b5744f91251e7ec2b45ef2d6d892786935b,uceptect_level2,,\"malicious,Spam\",2021-02-09T00:00:00,2022-11-27T00:00:00,85\n" +
 		"102.140.192.1,2018-06-21T02:03:48,102.140.192.0/24,spam,3caa3b5744f91251e7ec2b45ef2d6d892786935b,uceptect_level2,,spam,2021-02-09T00:00:00,2022-11-27T00:00:00,95\n" +
 		"102.140.192.2,2018-06-21T02:03:48,102.140.192.0/24,spam,3caa3b5744f91251e7ec2b45ef2d6d892786935b,uceptect_level2,,botnet,2021-02-09T00:00:00,2022-11-27T00:00:00,10\n")
-	r := h.mustRun(Options{})
+	r := h.mustRun(Options{}, "age_out=never") // Last Seen At is years old
 	if r.Status != activity.StatusSucceeded || r.RowsRead != 3 || r.RowsKept != 1 ||
 		r.Dropped.CategoryNotListed != 1 || r.Dropped.BelowThreshold != 1 || r.IndicatorsCreated != 1 {
 		t.Fatalf("run: %+v", r)

@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"time"
 
 	"forewarn/internal/activity"
+	"forewarn/internal/allowlist"
 	"forewarn/internal/config"
 	"forewarn/internal/dump"
 	"forewarn/internal/filter"
@@ -33,6 +35,8 @@ type Store interface {
 	CreateRun(ctx context.Context, r *activity.Run) error
 	FinishRun(ctx context.Context, r *activity.Run) error
 	BeginIngest(ctx context.Context) (store.Tx, error)
+	// AllowlistEntries returns the allow-list people added.
+	AllowlistEntries(ctx context.Context) ([]allowlist.Entry, error)
 }
 
 // Options are one run's choices on top of the stored configuration.
@@ -182,6 +186,63 @@ type job struct {
 	state store.FeedState
 	o     Options
 	r     *activity.Run
+	// allow matches allow-listed addresses; ranges are its prefixes, for
+	// the set-based pass over stored indicators.
+	allow  *allowlist.Matcher
+	ranges []netip.Prefix
+}
+
+// loadAllowlist builds the run's allow-list: the stored entries, plus the
+// special-purpose ranges unless the configuration turns them off.
+func (j *job) loadAllowlist(ctx context.Context) error {
+	entries, err := j.st.AllowlistEntries(ctx)
+	if err != nil {
+		return err
+	}
+	j.allow = allowlist.NewMatcher(entries, j.cfg.AllowlistSpecialRanges)
+	j.ranges = j.ranges[:0]
+	if j.cfg.AllowlistSpecialRanges {
+		for _, e := range allowlist.Special() {
+			j.ranges = append(j.ranges, e.Prefix)
+		}
+	}
+	for _, e := range entries {
+		j.ranges = append(j.ranges, e.Prefix)
+	}
+	return nil
+}
+
+// lifecycle applies, in the run's transaction tx, what does not depend on
+// the dump: the allow-list to stored indicators, then expiry of those past
+// their age-out (as of the run's start).
+func (j *job) lifecycle(ctx context.Context, tx store.Tx) error {
+	now := j.r.StartedAt
+	if _, err := tx.Whitelist(ctx, j.ranges, now); err != nil {
+		return err
+	}
+	n, err := tx.ExpireDue(ctx, now)
+	if err != nil {
+		return err
+	}
+	j.r.IndicatorsExpired += n
+	return nil
+}
+
+// lifecycleOnly runs the lifecycle in a transaction of its own, for a run
+// that found the dump unchanged: expiry and allow-list still apply.
+func (j *job) lifecycleOnly(ctx context.Context) error {
+	tx, err := j.st.BeginIngest(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := tx.ApplyAgeOut(ctx, Name, j.cfg.AgeOut.Seconds()); err != nil {
+		return err
+	}
+	if err := j.lifecycle(ctx, tx); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 func (j *job) run(ctx context.Context) error {
@@ -206,9 +267,12 @@ func (j *job) run(ctx context.Context) error {
 	}
 	defer resp.Body.Close()
 	r.HTTPStatus = resp.Status
+	if err := j.loadAllowlist(ctx); err != nil {
+		return err
+	}
 	if resp.NotModified {
 		r.Status = activity.StatusUnchanged
-		return nil
+		return j.lifecycleOnly(ctx)
 	}
 	prog.totalBytes.Store(resp.Length)
 
@@ -245,7 +309,7 @@ func (j *job) run(ctx context.Context) error {
 	}
 	if resp.ETag == "" && resp.LastModified == "" && sameParams && sum == j.state.BodySHA256 {
 		r.Status = activity.StatusUnchanged
-		return nil
+		return j.lifecycleOnly(ctx)
 	}
 
 	prog.setPhase(PhaseMerge)
@@ -254,7 +318,13 @@ func (j *job) run(ctx context.Context) error {
 		return err
 	}
 	defer tx.Rollback()
+	if err := tx.ApplyAgeOut(ctx, Name, cfg.AgeOut.Seconds()); err != nil {
+		return err
+	}
 	if err := j.merge(ctx, tx, sorter); err != nil {
+		return err
+	}
+	if err := j.lifecycle(ctx, tx); err != nil {
 		return err
 	}
 	prog.setPhase(PhaseCommit)
@@ -348,6 +418,9 @@ func (j *job) readDump(ctx context.Context, dr *dump.Reader, sorter *stage.Sorte
 		}
 		r.RowsKept++
 		prog.kept.Add(1)
+		if j.allow.Contains(row.Addr) {
+			r.RowsAllowlisted++
+		}
 		if j.o.DryRun {
 			continue
 		}
@@ -368,6 +441,7 @@ func (j *job) merge(ctx context.Context, tx store.Tx, sorter *stage.Sorter) erro
 	var (
 		batch    [store.BatchSize]merge.Record
 		hashes   [store.BatchSize]uint64
+		lcs      [store.BatchSize]merge.Lifecycle
 		n        int // records complete in batch
 		open     bool
 		prevKey  = make([]byte, 0, merge.KeyLen)
@@ -377,6 +451,7 @@ func (j *job) merge(ctx context.Context, tx store.Tx, sorter *stage.Sorter) erro
 		changed  = make([]*merge.Stored, 0, store.BatchSize)
 		counts   merge.Counts
 		now      = j.r.StartedAt.Unix()
+		ageOut   = j.cfg.AgeOut.Seconds()
 	)
 	flush := func() error {
 		if err := ctx.Err(); err != nil {
@@ -385,7 +460,8 @@ func (j *job) merge(ctx context.Context, tx store.Tx, sorter *stage.Sorter) erro
 		stored = stored[:0]
 		for i := 0; i < n; i++ {
 			hashes[i] = batch[i].Hash()
-			stored = append(stored, &merge.Stored{Record: merge.Record{Addr: batch[i].Addr}, NewHash: hashes[i]})
+			lcs[i] = merge.NewLifecycle(now, ageOut, batch[i].Has.Has(merge.LastSeenAt), j.allow.Contains(batch[i].Addr))
+			stored = append(stored, &merge.Stored{Record: merge.Record{Addr: batch[i].Addr}, NewHash: hashes[i], NewLifecycle: lcs[i]})
 		}
 		if err := tx.Load(ctx, stored); err != nil {
 			return err
@@ -398,9 +474,9 @@ func (j *job) merge(ctx context.Context, tx store.Tx, sorter *stage.Sorter) erro
 				counts.IndicatorsUnchanged++
 				continue
 			}
-			modified := merge.Apply(st, &batch[i], j.r.ID, now, &counts)
+			modified := merge.ApplyLifecycle(st, &batch[i], j.r.ID, lcs[i], &counts)
 			if modified || st.Hash != hashes[i] {
-				st.Hash = hashes[i]
+				st.Hash, st.SeenAt = hashes[i], now
 				changed = append(changed, st)
 			}
 		}
@@ -443,6 +519,8 @@ func (j *job) merge(ctx context.Context, tx store.Tx, sorter *stage.Sorter) erro
 			return err
 		}
 	}
+	expired := j.r.IndicatorsExpired
 	j.r.Counts = counts
+	j.r.IndicatorsExpired += expired
 	return nil
 }

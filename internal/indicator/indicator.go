@@ -22,8 +22,10 @@ func TypeOf(a netip.Addr) string {
 // Status is the lifecycle state of an indicator.
 type Status string
 
-// Statuses. Whitelisted and Review are set by a person and survive ingestion;
-// Expired becomes Active again when a feed sees the indicator.
+// Statuses. Whitelisted and Review are set by a person (or the allow-list)
+// and survive ingestion; Expired becomes Active again when a feed sees the
+// indicator with a sighting recent enough that its new expiry lies ahead
+// (see merge.ApplyLifecycle).
 const (
 	StatusActive      Status = "Active"
 	StatusExpired     Status = "Expired"

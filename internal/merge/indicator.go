@@ -43,6 +43,10 @@ func (st *Stored) Indicator(runTime func(id int64) time.Time) indicator.Indicato
 		CreatedAt:  time.Unix(st.CreatedAt, 0).UTC(),
 		UpdatedAt:  time.Unix(st.UpdatedAt, 0).UTC(),
 	}
+	if st.ExpiresAt != 0 {
+		t := time.Unix(st.ExpiresAt, 0).UTC()
+		ind.ExpiresAt = &t
+	}
 	if st.Has != 0 {
 		ind.Sources = append(ind.Sources, indicator.SourceSeclytics)
 	}

@@ -34,6 +34,10 @@ type Stored struct {
 	Status    indicator.Status
 	CreatedAt int64 // Unix seconds
 	UpdatedAt int64
+	// ExpiresAt is when the indicator ages out (Unix seconds; 0: never).
+	// SeenAt is the start of the last run that wrote it (0: unknown).
+	ExpiresAt int64
+	SeenAt    int64
 	// Created and Updated hold, per slot, the id of the run that created
 	// the attribute and of the last run that changed its value.
 	Created [NumSlots]int64
@@ -46,15 +50,91 @@ type Stored struct {
 	// NewHash is set by the caller before a load to the hash of the record
 	// about to be merged; Unchanged is then set by the store when the
 	// stored Hash equals it and merging can be skipped.
-	NewHash   uint64
-	Unchanged bool
+	NewHash uint64
+	// NewLifecycle is the lifecycle the record about to be merged will be
+	// merged under; the probe passes it to CanSkip.
+	NewLifecycle Lifecycle
+	Unchanged    bool
 }
 
 // CanSkip reports whether merging a record whose hash is h into st would
-// change nothing: st last merged a record with the same hash, and its
-// status would not change on a sighting.
-func (st *Stored) CanSkip(h uint64) bool {
-	return st.Exists && st.Hash != 0 && st.Hash == h && st.Status.AfterSighting() == st.Status
+// change nothing: st last merged a record with the same hash, and neither
+// its status nor its expiry would change under lc. st needs only Exists,
+// Status, Hash and ExpiresAt, which is what a store's probe reads.
+//
+// An Expired indicator is skipped only while the record (and so its Last
+// Seen At) is the same one that made it expire: a later sighting has
+// another hash and re-activates it.
+func (st *Stored) CanSkip(h uint64, lc Lifecycle) bool {
+	if !st.Exists || st.Hash == 0 || st.Hash != h {
+		return false
+	}
+	if lc.Allowlisted {
+		return st.Status == indicator.StatusWhitelisted
+	}
+	switch st.Status {
+	case indicator.StatusWhitelisted, indicator.StatusReview:
+		return true
+	}
+	if lc.AgeOut == 0 {
+		return st.Status == indicator.StatusActive && st.ExpiresAt == 0
+	}
+	if st.ExpiresAt == 0 {
+		return false
+	}
+	if lc.LastSeen {
+		// The same record carries the same Last Seen At, so the stored
+		// expiry is what merging would compute.
+		want := indicator.StatusActive
+		if st.ExpiresAt <= lc.Now {
+			want = indicator.StatusExpired
+		}
+		return st.Status == want
+	}
+	// Dated by this run: rewrite only once the stored expiry lags the one
+	// this run would give by more than lc.Refresh.
+	return st.Status == indicator.StatusActive && st.ExpiresAt >= lc.Now+lc.AgeOut-lc.Refresh
+}
+
+// Lifecycle is what decides an indicator's status and expiry during a run,
+// besides its values.
+type Lifecycle struct {
+	// Now is the run's start, Unix seconds.
+	Now int64
+	// AgeOut is the source's age_out in seconds; 0 means never.
+	AgeOut int64
+	// Refresh is how far an expiry based on the run's time (no Last Seen
+	// At) may lag before an otherwise unchanged row is rewritten.
+	Refresh int64
+	// Allowlisted says the address is in an allow-listed range.
+	Allowlisted bool
+	// LastSeen says the record being merged has a Last Seen At.
+	LastSeen bool
+}
+
+// RefreshFraction is the share of age_out by which the expiry of an
+// indicator without Last Seen At may lag: such a row is rewritten, to move
+// its expiry, at most every age_out/RefreshFraction.
+const RefreshFraction = 10
+
+// NewLifecycle returns the lifecycle of a run starting at now with the
+// given age_out in seconds (0: never), for a record that has or has not a
+// Last Seen At.
+func NewLifecycle(now, ageOut int64, lastSeen, allowlisted bool) Lifecycle {
+	return Lifecycle{Now: now, AgeOut: ageOut, Refresh: ageOut / RefreshFraction, LastSeen: lastSeen, Allowlisted: allowlisted}
+}
+
+// Expiry is when st ages out under lc: its Last Seen At, else lc.Now (the
+// time a run last saw it), plus the age_out; 0 for never.
+func (lc Lifecycle) Expiry(st *Stored) int64 {
+	if lc.AgeOut == 0 {
+		return 0
+	}
+	base := lc.Now
+	if st.Has.Has(LastSeenAt) {
+		base = st.LastSeenAt
+	}
+	return base + lc.AgeOut
 }
 
 // Counts are the changes a run made.
@@ -64,6 +144,10 @@ type Counts struct {
 	IndicatorsUnchanged int64 `json:"indicators_unchanged"`
 	AttributesCreated   int64 `json:"attributes_created"`
 	AttributesUpdated   int64 `json:"attributes_updated"`
+	// IndicatorsExpired counts indicators the run marked Expired: those
+	// merged with an expiry already past, and those aged out after the
+	// merge.
+	IndicatorsExpired int64 `json:"indicators_expired"`
 }
 
 // Add adds o to c.
@@ -73,6 +157,7 @@ func (c *Counts) Add(o Counts) {
 	c.IndicatorsUnchanged += o.IndicatorsUnchanged
 	c.AttributesCreated += o.AttributesCreated
 	c.AttributesUpdated += o.AttributesUpdated
+	c.IndicatorsExpired += o.IndicatorsExpired
 }
 
 // Apply merges a run's record for one IP into the stored state st, in place,
@@ -90,18 +175,28 @@ func (c *Counts) Add(o Counts) {
 // no attribute and does not move UpdatedAt, since nothing a person sees of
 // the indicator changed.
 func Apply(st *Stored, in *Record, runID, now int64, c *Counts) bool {
+	return ApplyLifecycle(st, in, runID, Lifecycle{Now: now}, c)
+}
+
+// ApplyLifecycle is Apply with an expiry policy and allow-list: after the
+// values are merged, ExpiresAt is set from lc; an allow-listed indicator
+// becomes (or is created) Whitelisted; an indicator that would be Active
+// but whose expiry has passed is Expired (so a sighting with an old Last
+// Seen At does not re-activate it, and a new indicator last seen long ago
+// is created Expired). A change of expiry alone makes st be written but,
+// like a netblock, counts as unchanged.
+func ApplyLifecycle(st *Stored, in *Record, runID int64, lc Lifecycle, c *Counts) bool {
+	now := lc.Now
 	reindexed := in.LookupNetblock.IsValid() && in.LookupNetblock != st.LookupNetblock
 	if reindexed {
 		st.LookupNetblock = in.LookupNetblock
 	}
 	created := !st.Exists
 	changed := created
+	before := st.Status
 	if created {
 		st.Exists, st.Addr = true, in.Addr
 		st.Status, st.CreatedAt = indicator.StatusActive, now
-	} else if next := st.Status.AfterSighting(); next != st.Status {
-		st.Status = next
-		changed = true
 	}
 	for s := Slot(0); s < NumSlots; s++ {
 		if !in.Has.Has(s) {
@@ -135,6 +230,23 @@ func Apply(st *Stored, in *Record, runID, now int64, c *Counts) bool {
 		st.Updated[s] = runID
 		changed = true
 	}
+	exp := lc.Expiry(st)
+	next := st.Status.AfterSighting()
+	switch {
+	case lc.Allowlisted:
+		next = indicator.StatusWhitelisted
+	case next == indicator.StatusActive && exp != 0 && exp <= now:
+		next = indicator.StatusExpired
+	}
+	st.Status = next
+	if !created && next != before {
+		changed = true
+	}
+	if next == indicator.StatusExpired && (created || before != indicator.StatusExpired) {
+		c.IndicatorsExpired++
+	}
+	rewritten := exp != st.ExpiresAt
+	st.ExpiresAt = exp
 	switch {
 	case created:
 		c.IndicatorsCreated++
@@ -146,5 +258,9 @@ func Apply(st *Stored, in *Record, runID, now int64, c *Counts) bool {
 	if changed {
 		st.UpdatedAt = now
 	}
-	return changed || reindexed
+	if changed || reindexed || rewritten {
+		st.SeenAt = now
+		return true
+	}
+	return false
 }

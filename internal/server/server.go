@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -24,6 +25,8 @@ import (
 	"forewarn/internal/runner"
 	"forewarn/internal/scheduler"
 	"forewarn/internal/store"
+	"forewarn/internal/taxii"
+	"forewarn/internal/ui"
 )
 
 // DefaultListen is where serve listens unless told otherwise: loopback.
@@ -95,7 +98,7 @@ func Run(ctx context.Context, c Config) error {
 
 	mgr := runner.New(st, log, c.FeedOptions, func(r *activity.Run, err error) {
 		m.ObserveRun(r)
-		if !r.DryRun && (r.IndicatorsCreated > 0 || r.IndicatorsUpdated > 0) {
+		if !r.DryRun && (r.IndicatorsCreated > 0 || r.IndicatorsUpdated > 0 || r.IndicatorsExpired > 0) {
 			ref.trigger()
 		}
 	})
@@ -121,9 +124,41 @@ func Run(ctx context.Context, c Config) error {
 		}
 	}
 
+	// Indicators age out on time even when no feed run comes.
+	expiryCtx, cancelExpiry := context.WithCancel(ctx)
+	expiryDone := make(chan struct{})
+	go func() { defer close(expiryDone); expireEvery(expiryCtx, st, ExpiryInterval, ref.trigger, log) }()
+	stopExpiry := sync.OnceFunc(func() { cancelExpiry(); <-expiryDone })
+	defer stopExpiry()
+
 	mux := http.NewServeMux()
-	api.New(api.Deps{Store: st, Runner: mgr, Scheduler: sc, Lookup: look, Changed: ref.trigger, Log: log, Feeds: Feeds}).Register(mux)
+	nonce := strconv.FormatInt(time.Now().UnixNano(), 36)
+	api.New(api.Deps{Store: st, Runner: mgr, Scheduler: sc, Lookup: look, Changed: ref.trigger, Log: log, Feeds: Feeds,
+		ExportSource: st,
+		DataVersion: func(ctx context.Context) (api.Version, error) {
+			// The store's own summary catches changes by other processes
+			// (a CLI run); the counter catches this one's status changes
+			// and purges within the same second. The nonce makes every
+			// validator change on restart.
+			dv, err := st.DataVersion(ctx)
+			if err != nil {
+				return api.Version{}, err
+			}
+			gen, at := ref.version()
+			last := dv.LastUpdate
+			if at.After(last) {
+				last = at
+			}
+			return api.Version{Seed: fmt.Sprintf("%s/%d/%d/%d", nonce, gen, dv.Count, dv.LastUpdate.Unix()), LastModified: last}, nil
+		},
+	}).Register(mux)
 	mux.Handle("GET /metrics", metrics.Handler(reg))
+	taxii.New(st, taxii.STIXMapper{}, log).Register(mux)
+	web, err := ui.New(ui.Deps{Store: st, Runner: mgr, Scheduler: sc, Lookup: look, Changed: ref.trigger, Log: log, Feed: feed.Name, Secure: c.TLSCert != ""})
+	if err != nil {
+		return err
+	}
+	web.Register(mux)
 	srv := &http.Server{
 		Handler:           m.Instrument(mux),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -175,6 +210,7 @@ func Run(ctx context.Context, c Config) error {
 	if err := sched.Shutdown(); err != nil {
 		log.Warn("scheduler shutdown", "err", err)
 	}
+	stopExpiry()
 	ref.wait()
 	if httpErr != nil {
 		srv.Close()
@@ -185,6 +221,32 @@ func Run(ctx context.Context, c Config) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// ExpiryInterval is how often serve marks indicators past their age-out
+// as Expired, besides every feed run.
+const ExpiryInterval = time.Hour
+
+// expireEvery calls st.ExpireDue every interval until ctx ends, and changed
+// when it expired something.
+func expireEvery(ctx context.Context, st *store.Store, interval time.Duration, changed func(), log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			n, err := st.ExpireDue(ctx, now)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				log.Error("periodic expiry failed; the next feed run or tick retries", "err", err)
+			case n > 0:
+				log.Info("indicators expired", "count", n)
+				changed()
+			}
+		}
+	}
 }
 
 func isLoopback(a net.Addr) bool {
@@ -272,6 +334,19 @@ type refresher struct {
 	running bool
 	dirty   bool
 	wg      sync.WaitGroup
+
+	// gen counts the changes this process made or saw, and changed is
+	// when the last one happened: with the store's DataVersion they make
+	// the exports' validators.
+	gen     uint64
+	changed time.Time
+}
+
+// version returns the change counter and when it last moved.
+func (r *refresher) version() (uint64, time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.gen, r.changed
 }
 
 func newRefresher(st *store.Store, look *lookup.Service, m *metrics.Metrics, log *slog.Logger) *refresher {
@@ -281,6 +356,8 @@ func newRefresher(st *store.Store, look *lookup.Service, m *metrics.Metrics, log
 func (r *refresher) trigger() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.gen++
+	r.changed = time.Now().UTC()
 	if r.running {
 		r.dirty = true
 		return

@@ -59,7 +59,17 @@ func (h *feedHarness) ingest(rows ...string) *activity.Run {
 	r, err := feed.Run(context.Background(), h.st, feed.Options{
 		Token:    secret.New(adminToken),
 		StageDir: h.t.TempDir(),
-		Override: func(c *config.Seclytics) error { return c.Set("base_url", h.url) },
+		// These tests are about statuses a person sets: no expiry (the
+		// dates are years old) and no special ranges (the addresses are
+		// documentation ones).
+		Override: func(c *config.Seclytics) error {
+			for k, v := range map[string]string{"base_url": h.url, "age_out": "never", "allowlist_special_ranges": "false"} {
+				if err := c.Set(k, v); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
 	})
 	if err != nil {
 		h.t.Fatalf("feed run: %v", err)

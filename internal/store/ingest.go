@@ -29,6 +29,17 @@ type Tx interface {
 	Load(ctx context.Context, recs []*merge.Stored) error
 	// Write upserts indicators with their Seclytics attributes.
 	Write(ctx context.Context, recs []*merge.Stored) error
+	// ApplyAgeOut makes the stored expiries follow feed's age_out (seconds,
+	// 0 = never): if it differs from the one they were computed with, every
+	// indicator's expires_at is recomputed from its own dates. Call it
+	// before Write, so that rows written and recomputed agree.
+	ApplyAgeOut(ctx context.Context, feed string, ageOut int64) error
+	// ExpireDue marks Active indicators whose expiry is at or before now
+	// as Expired and returns how many.
+	ExpireDue(ctx context.Context, now time.Time) (int64, error)
+	// Whitelist marks every indicator in the given ranges Whitelisted and
+	// returns how many changed.
+	Whitelist(ctx context.Context, ranges []netip.Prefix, now time.Time) (int64, error)
 	// SaveFeedState records the watermark and validators of the run.
 	SaveFeedState(ctx context.Context, name string, st FeedState) error
 	Commit() error
@@ -69,7 +80,7 @@ func (s *Store) BeginIngest(ctx context.Context) (Tx, error) {
 		tx.Rollback()
 		return nil, fmt.Errorf("begin ingest: %w", err)
 	}
-	if in.probeStmt, err = tx.PrepareContext(ctx, `SELECT ip, status, s_hash FROM indicators WHERE ip BETWEEN ? AND ? ORDER BY ip LIMIT ?`); err != nil {
+	if in.probeStmt, err = tx.PrepareContext(ctx, `SELECT ip, status, s_hash, expires_at FROM indicators WHERE ip BETWEEN ? AND ? ORDER BY ip LIMIT ?`); err != nil {
 		tx.Rollback()
 		return nil, fmt.Errorf("begin ingest: %w", err)
 	}
@@ -117,7 +128,8 @@ func (in *Ingest) SaveFeedState(ctx context.Context, name string, st FeedState) 
 
 const selectStored = `SELECT ip, status, created_at, updated_at, s_predicted_at, s_predicted_netblock,
 	s_predicted_category, s_cluster, s_detected_by, s_detected_identifiers, s_detected_categories, s_detected_at,
-	s_last_seen_at, s_importance, s_normalized_importance, s_attr_runs, s_hash, s_lookup_netblock
+	s_last_seen_at, s_importance, s_normalized_importance, s_attr_runs, s_hash, s_lookup_netblock,
+	s_seen_at, expires_at
 	FROM indicators`
 
 // Load fills each of recs (whose Addr is set) with what
@@ -188,11 +200,12 @@ func (in *Ingest) probe(ctx context.Context, batch []*merge.Stored) ([]*merge.St
 	defer rows.Close()
 	for rows.Next() {
 		var (
-			ip     []byte
-			status string
-			hash   sql.NullInt64
+			ip      []byte
+			status  string
+			hash    sql.NullInt64
+			expires sql.NullInt64
 		)
-		if err := rows.Scan(&ip, &status, &hash); err != nil {
+		if err := rows.Scan(&ip, &status, &hash, &expires); err != nil {
 			return nil, fmt.Errorf("probe indicators: %w", err)
 		}
 		a, err := addrFromKey(ip)
@@ -203,8 +216,8 @@ func (in *Ingest) probe(ctx context.Context, batch []*merge.Stored) ([]*merge.St
 		if r == nil {
 			continue
 		}
-		probe := merge.Stored{Exists: true, Status: indicator.Status(status), Hash: uint64(hash.Int64)}
-		if probe.CanSkip(r.NewHash) {
+		probe := merge.Stored{Exists: true, Status: indicator.Status(status), Hash: uint64(hash.Int64), ExpiresAt: expires.Int64}
+		if probe.CanSkip(r.NewHash, r.NewLifecycle) {
 			r.Exists, r.Status, r.Hash, r.Unchanged = true, probe.Status, probe.Hash, true
 		}
 	}
@@ -317,7 +330,7 @@ func (in *Ingest) inStmt(ctx context.Context, n int) (*sql.Stmt, error) {
 // writeCols is the number of columns Write sets per indicator. A statement
 // binds BatchSize times as many variables, which must stay under SQLite's
 // limit (32766 since 3.32).
-const writeCols = 18
+const writeCols = 20
 
 var _ [32766 - BatchSize*writeCols]struct{}
 
@@ -347,7 +360,8 @@ func (in *Ingest) writeStmt(ctx context.Context, n int) (*sql.Stmt, error) {
 	one := "(?" + strings.Repeat(",?", writeCols-1) + ")"
 	q := `INSERT INTO indicators (ip, status, created_at, updated_at, s_predicted_at, s_predicted_netblock,
 		s_predicted_category, s_cluster, s_detected_by, s_detected_identifiers, s_detected_categories, s_detected_at,
-		s_last_seen_at, s_importance, s_normalized_importance, s_attr_runs, s_hash, s_lookup_netblock)
+		s_last_seen_at, s_importance, s_normalized_importance, s_attr_runs, s_hash, s_lookup_netblock,
+		s_seen_at, expires_at)
 		VALUES ` + one + strings.Repeat(","+one, n-1) + `
 		ON CONFLICT (ip) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at,
 		s_predicted_at = excluded.s_predicted_at, s_predicted_netblock = excluded.s_predicted_netblock,
@@ -356,7 +370,8 @@ func (in *Ingest) writeStmt(ctx context.Context, n int) (*sql.Stmt, error) {
 		s_detected_categories = excluded.s_detected_categories, s_detected_at = excluded.s_detected_at,
 		s_last_seen_at = excluded.s_last_seen_at, s_importance = excluded.s_importance,
 		s_normalized_importance = excluded.s_normalized_importance, s_attr_runs = excluded.s_attr_runs,
-		s_hash = excluded.s_hash, s_lookup_netblock = excluded.s_lookup_netblock`
+		s_hash = excluded.s_hash, s_lookup_netblock = excluded.s_lookup_netblock,
+		s_seen_at = excluded.s_seen_at, expires_at = excluded.expires_at`
 	st, err := in.tx.PrepareContext(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("prepare indicator write: %w", err)
@@ -404,7 +419,15 @@ func appendRow(args []any, r *merge.Stored) []any {
 		list(merge.DetectedCategories, r.DetectedCategories),
 		opt(merge.DetectedAt, r.DetectedAt), opt(merge.LastSeenAt, r.LastSeenAt),
 		opt(merge.Importance, r.Importance), opt(merge.NormalizedImportance, r.Normalized),
-		packRuns(r), int64(r.Hash), netblockBlob(r.LookupNetblock))
+		packRuns(r), int64(r.Hash), netblockBlob(r.LookupNetblock), zeroNull(r.SeenAt), zeroNull(r.ExpiresAt))
+}
+
+// zeroNull stores 0 as NULL.
+func zeroNull(v int64) any {
+	if v == 0 {
+		return nil
+	}
+	return v
 }
 
 // netblockLen is the size of a stored lookup netblock.
@@ -482,11 +505,11 @@ func scanStored(sc scanner, st *merge.Stored) error {
 		netblock, pcat, cluster, by, ids, cats, n sql.NullString
 		imp                                       sql.NullFloat64
 		runs, lookupNB                            []byte
-		hash                                      sql.NullInt64
+		hash, seen, expires                       sql.NullInt64
 	)
 	*st = merge.Stored{}
 	if err := sc.Scan(&ip, &status, &st.CreatedAt, &st.UpdatedAt, &predAt, &netblock, &pcat, &cluster, &by, &ids, &cats,
-		&detAt, &lsa, &imp, &n, &runs, &hash, &lookupNB); err != nil {
+		&detAt, &lsa, &imp, &n, &runs, &hash, &lookupNB, &seen, &expires); err != nil {
 		return fmt.Errorf("read indicator: %w", err)
 	}
 	addr, err := addrFromKey(ip)
@@ -495,6 +518,7 @@ func scanStored(sc scanner, st *merge.Stored) error {
 	}
 	st.Exists, st.Addr, st.Status = true, addr, indicator.Status(status)
 	st.Hash = uint64(hash.Int64)
+	st.SeenAt, st.ExpiresAt = seen.Int64, expires.Int64
 	if lookupNB != nil {
 		if st.LookupNetblock, err = parseNetblock(lookupNB); err != nil {
 			return fmt.Errorf("indicator %s: %w", addr, err)

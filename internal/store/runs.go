@@ -74,7 +74,7 @@ func (s *Store) LockFeed(ctx context.Context, feed string) (io.Closer, error) {
 const runColumns = `id, feed, trigger, status, dry_run, dataset, started_at, finished_at, since, until, http_status,
 	bytes_downloaded, rows_read, rows_kept, dropped_invalid, dropped_threshold, dropped_category, dropped_window, warnings,
 	indicators_created, indicators_updated, indicators_unchanged, attributes_created, attributes_updated,
-	error, problems, host, pid`
+	error, problems, host, pid, rows_allowlisted, indicators_expired`
 
 // CreateRun records a new run and sets r.ID.
 func (s *Store) CreateRun(ctx context.Context, r *activity.Run) error {
@@ -95,11 +95,13 @@ func (s *Store) FinishRun(ctx context.Context, r *activity.Run) error {
 	_, err := s.w.ExecContext(ctx, `UPDATE runs SET status = ?, finished_at = ?, since = ?, until = ?, http_status = ?,
 		bytes_downloaded = ?, rows_read = ?, rows_kept = ?, dropped_invalid = ?, dropped_threshold = ?, dropped_category = ?,
 		dropped_window = ?, warnings = ?, indicators_created = ?, indicators_updated = ?, indicators_unchanged = ?,
-		attributes_created = ?, attributes_updated = ?, error = ?, problems = ? WHERE id = ?`,
+		attributes_created = ?, attributes_updated = ?, error = ?, problems = ?, rows_allowlisted = ?,
+		indicators_expired = ? WHERE id = ?`,
 		r.Status, timeOrNil(r.FinishedAt), unixOrNil(r.Since), unixOrNil(r.Until), r.HTTPStatus,
 		r.BytesDownloaded, r.RowsRead, r.RowsKept, r.Dropped.Invalid, r.Dropped.BelowThreshold, r.Dropped.CategoryNotListed,
 		r.Dropped.OutsideWindow, r.Warnings, r.IndicatorsCreated, r.IndicatorsUpdated, r.IndicatorsUnchanged,
-		r.AttributesCreated, r.AttributesUpdated, nullString(r.Error), string(problems), r.ID)
+		r.AttributesCreated, r.AttributesUpdated, nullString(r.Error), string(problems), r.RowsAllowlisted,
+		r.IndicatorsExpired, r.ID)
 	if err != nil {
 		return fmt.Errorf("record outcome of run %d: %w", r.ID, err)
 	}
@@ -153,7 +155,8 @@ func scanRun(sc scanner) (activity.Run, error) {
 	err := sc.Scan(&r.ID, &r.Feed, &r.Trigger, &r.Status, &r.DryRun, &r.Dataset, &started, &finished, &since, &until, &r.HTTPStatus,
 		&r.BytesDownloaded, &r.RowsRead, &r.RowsKept, &r.Dropped.Invalid, &r.Dropped.BelowThreshold, &r.Dropped.CategoryNotListed,
 		&r.Dropped.OutsideWindow, &r.Warnings, &r.IndicatorsCreated, &r.IndicatorsUpdated, &r.IndicatorsUnchanged,
-		&r.AttributesCreated, &r.AttributesUpdated, &errText, &problems, &r.Host, &r.PID)
+		&r.AttributesCreated, &r.AttributesUpdated, &errText, &problems, &r.Host, &r.PID, &r.RowsAllowlisted,
+		&r.IndicatorsExpired)
 	if err != nil {
 		return r, err
 	}

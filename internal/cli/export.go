@@ -1,0 +1,170 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"forewarn/internal/export"
+	"forewarn/internal/indicator"
+)
+
+func cmdExport(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "export", "export --format F [--db FILE] [--status S,...] [--min-importance N] [--categories a,b] "+
+		"[--sources s] [--updated-since T] [--max N] [--aggregate] [--netblocks] [-o FILE]")
+	db := dbFlag(e, fs)
+	format := fs.String("format", "jsonl", "output format: "+export.FormatNames())
+	out := fs.String("o", "-", "output file (- for standard output); suricata-iprep also writes categories.txt beside it")
+	var o export.Options
+	statuses := fs.String("status", "", "statuses to export, comma-separated, or all (default: all for jsonl, the whole store as before; Active for the others;\nblocklist formats never list Whitelisted)")
+	fs.Func("min-importance", "keep indicators with at least this importance (0-100)", func(s string) error {
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return errors.New("give a number from 0 to 100")
+		}
+		o.MinImportance = &v
+		return nil
+	})
+	fs.Func("categories", "keep indicators with one of these detected categories, comma-separated", func(s string) error {
+		o.Categories = splitList(s)
+		return nil
+	})
+	fs.Func("sources", "keep indicators from one of these sources, comma-separated (Seclytics)", func(s string) error {
+		o.Sources = splitList(s)
+		return nil
+	})
+	fs.Func("updated-since", "keep indicators updated at or after this time (RFC 3339, or YYYY-MM-DD in UTC)", func(s string) error {
+		t, err := parseSince(s)
+		o.UpdatedSince = t
+		return err
+	})
+	fs.IntVar(&o.Max, "max", 0, "keep only the N most important indicators (0: all), written in address order")
+	fs.BoolVar(&o.Aggregate, "aggregate", false, "edl: collapse to the minimal set of CIDRs")
+	fs.BoolVar(&o.Netblocks, "netblocks", false, "edl: write the distinct predicted netblocks instead of addresses")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	f, err := export.ParseFormat(*format)
+	if err != nil {
+		return &ExitError{Code: 2, Err: err}
+	}
+	if o.Statuses, err = parseStatuses(*statuses); err != nil {
+		return &ExitError{Code: 2, Err: err}
+	}
+	if *statuses == "" && f == export.JSONL {
+		// JSON Lines has always been the whole store, the form stores are
+		// compared and backed up in; keep it so.
+		o.Statuses = export.AllStatuses
+	}
+	if err := o.Validate(f); err != nil {
+		return &ExitError{Code: 2, Err: err}
+	}
+	st, err := openExisting(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if *out == "-" {
+		_, err := export.WriteCount(ctx, e.stdout, st, f, o)
+		return err
+	}
+	var n int64
+	err = writeFileAtomic(*out, func(w io.Writer) error {
+		var err error
+		n, err = export.WriteCount(ctx, w, st, f, o)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "exported %d indicators to %s\n", n, *out)
+	if f == export.SuricataIPRep {
+		cats := filepath.Join(filepath.Dir(*out), "categories.txt")
+		if err := writeFileAtomic(cats, export.WriteSuricataCategories); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stderr, "wrote the Suricata categories to %s\n", cats)
+	}
+	return nil
+}
+
+// writeFileAtomic writes path through a temporary file renamed into place,
+// so a failed export never leaves a half-written file where a consumer
+// expects a whole one.
+func writeFileAtomic(path string, write func(io.Writer) error) error {
+	tmp, err := os.CreateTemp(dirOf(path), ".forewarn-export-*")
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	w := bufio.NewWriter(tmp)
+	err = write(w)
+	if err == nil {
+		err = w.Flush()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	return nil
+}
+
+func dirOf(path string) string {
+	if i := strings.LastIndexByte(path, '/'); i >= 0 {
+		return path[:i+1]
+	}
+	return "."
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// parseStatuses reads --status: statuses by name (any case), or all.
+func parseStatuses(s string) ([]indicator.Status, error) {
+	var out []indicator.Status
+	for _, v := range splitList(s) {
+		if strings.EqualFold(v, "all") {
+			return export.AllStatuses, nil
+		}
+		found := false
+		for _, st := range export.AllStatuses {
+			if strings.EqualFold(v, string(st)) {
+				out = append(out, st)
+				found = true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("--status %q: use Active, Expired, Whitelisted, Review or all, comma-separated", v)
+		}
+	}
+	return out, nil
+}
+
+func parseSince(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, errors.New("give an RFC 3339 time (2026-05-01T00:00:00Z) or a date (2026-05-01)")
+}

@@ -1,0 +1,69 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestExportCommand(t *testing.T) {
+	base := server(t)
+	dir := t.TempDir()
+	env := map[string]string{"SECLYTICS_ACCESS_TOKEN": token, "FOREWARN_DB": filepath.Join(dir, "f.db")}
+	if r := run(t, env, "run", "seclytics", "--base-url", base, "--threshold", "0", "--categories=", "--context", "all"); r.code != 0 {
+		t.Fatalf("run: %+v", r)
+	}
+
+	t.Run("suricata-iprep writes categories.txt beside the list", func(t *testing.T) {
+		out := filepath.Join(dir, "iprep", "reputation.list")
+		os.MkdirAll(filepath.Dir(out), 0o755)
+		r := run(t, env, "export", "--format", "suricata-iprep", "--status", "all", "-o", out)
+		if r.code != 0 || !strings.Contains(r.err, "categories.txt") {
+			t.Fatalf("%+v", r)
+		}
+		cats, err := os.ReadFile(filepath.Join(dir, "iprep", "categories.txt"))
+		if err != nil || !strings.HasPrefix(string(cats), "1,malicious,") {
+			t.Fatalf("categories.txt: %v %q", err, cats)
+		}
+		list, _ := os.ReadFile(out)
+		if strings.Count(string(list), "\n") < 100 {
+			t.Errorf("reputation list has %d lines", strings.Count(string(list), "\n"))
+		}
+	})
+
+	t.Run("filters and max", func(t *testing.T) {
+		r := run(t, env, "export", "--format", "edl", "--status", "Active,Expired", "--min-importance", "50", "--max", "5")
+		if lines := strings.Fields(r.out); r.code != 0 || len(lines) != 5 {
+			t.Fatalf("want 5 addresses: %+v", r)
+		}
+		r = run(t, env, "export", "--format", "csv", "--status", "all", "--categories", "spam", "--updated-since", "2000-01-01")
+		lines := strings.Split(strings.TrimSpace(r.out), "\n")
+		if r.code != 0 || !strings.HasPrefix(lines[0], "ip,predicted_at,") || len(lines) < 10 {
+			t.Fatalf("csv: %d lines, %+v", len(lines), r.err)
+		}
+		for _, l := range lines[1:] {
+			if !strings.Contains(l, "spam") {
+				t.Fatalf("a row without the category asked for: %s", l)
+			}
+		}
+	})
+
+	for name, args := range map[string][]string{
+		"unknown format lists the formats": {"--format", "pdf"},
+		"aggregate is for edl":             {"--format", "csv", "--aggregate"},
+		"bad status":                       {"--status", "Gone"},
+		"bad importance":                   {"--min-importance", "high"},
+		"bad time":                         {"--updated-since", "yesterday"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := run(t, env, append([]string{"export"}, args...)...)
+			if r.code != 2 || r.err == "" {
+				t.Fatalf("want exit 2 with a message: %+v", r)
+			}
+			if args[1] == "pdf" && !strings.Contains(r.err, "zeek-intel") {
+				t.Errorf("the error does not list the formats: %s", r.err)
+			}
+		})
+	}
+}

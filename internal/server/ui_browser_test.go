@@ -1,0 +1,355 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"forewarn/internal/fakeseclytics"
+)
+
+// chromium finds a Chromium or Chrome binary, or skips the test.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Skip("browser tests skipped: no Chromium found on PATH (install it with: apt-get install -y chromium)")
+	return ""
+}
+
+// screenshotDir is where the browser tests save screenshots:
+// $FOREWARN_SCREENSHOTS, else a temporary directory.
+func screenshotDir(t *testing.T) string {
+	if d := os.Getenv("FOREWARN_SCREENSHOTS"); d != "" {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	return t.TempDir()
+}
+
+// TestUIBrowser drives the web UI in a real headless Chromium through the
+// issue's acceptance path: sign in, configure (an invalid then a valid
+// threshold), enable, run now against the built-in Seclytics server, watch
+// the run finish, search an IP and open it, see the dashboard's charts, and
+// fail to save with a read-only key.
+func TestUIBrowser(t *testing.T) {
+	exe := chromium(t)
+	shots := screenshotDir(t)
+	h := startServe(t, "", newFake(t, 3000, nil))
+	// The base URL is not on the Configuration tab (it is for tests and
+	// proxies): point the feed at the fake server through the API.
+	h.must(200, "PUT", "/api/v1/feeds/seclytics", h.admin, map[string]any{"base_url": h.serveFake(), "age_out": "never"})
+	r := h.must(201, "POST", "/api/v1/apikeys", h.admin, map[string]any{"name": "viewer", "role": "read"})
+	readKey, _ := r.body["key"].(string)
+
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.WindowSize(1280, 900))...)
+	defer cancelAlloc()
+	browser, cancel := chromedp.NewContext(alloc)
+	defer cancel()
+	// The first call starts the browser, which lives as long as its
+	// context: without a timeout. Each step below has one.
+	if err := chromedp.Do(browser); err != nil {
+		t.Fatalf("start Chromium %s: %v", exe, err)
+	}
+	step := func() (context.Context, context.CancelFunc) { return context.WithTimeout(browser, time.Minute) }
+	run := func(name string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		ctx, cancel := step()
+		defer cancel()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	get := func(name string, a chromedp.Action[string]) string {
+		t.Helper()
+		ctx, cancel := step()
+		defer cancel()
+		v, err := chromedp.Run(ctx, a)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return v
+	}
+	eval := func(expr string) int {
+		t.Helper()
+		ctx, cancel := step()
+		defer cancel()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[int](expr, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatalf("evaluate %s: %v", expr, err)
+		}
+		return v
+	}
+	shot := func(name string) {
+		t.Helper()
+		ctx, cancel := step()
+		defer cancel()
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// cspViolations lists what the page's Content-Security-Policy blocked
+	// since it loaded (a buffered ReportingObserver sees earlier reports).
+	cspViolations := func() string {
+		t.Helper()
+		ctx, cancel := step()
+		defer cancel()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](`new Promise(resolve => {
+			const seen = [];
+			const o = new ReportingObserver(rs => rs.forEach(r => seen.push(r.body.effectiveDirective + " " + r.body.blockedURL)), {types: ["csp-violation"], buffered: true});
+			o.observe();
+			setTimeout(() => { o.takeRecords().forEach(r => seen.push(r.body.effectiveDirective + " " + r.body.blockedURL)); resolve(seen.join("; ")); }, 300);
+		})`, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatalf("read CSP reports: %v", err)
+		}
+		return v
+	}
+	text := func(sel string) string {
+		t.Helper()
+		return get("read "+sel, chromedp.Text(chromedp.CSS(sel)))
+	}
+	signIn := func(key string) {
+		t.Helper()
+		run("sign in",
+			chromedp.Navigate(h.base+"/integrations/seclytics"),
+			chromedp.WaitVisible(chromedp.CSS("#key")),
+			chromedp.SendKeys(chromedp.CSS("#key"), key),
+			chromedp.Submit(chromedp.CSS("#key")),
+			chromedp.WaitVisible(chromedp.CSS("#config-form")),
+		)
+	}
+
+	{ // "sign in"
+		t.Log("sign in")
+		signIn(h.admin)
+		if got := text(".who"); !strings.Contains(got, "admin") {
+			t.Errorf("signed in as %q, want the admin key", got)
+		}
+	}
+
+	{ // "threshold 101 is refused next to the field"
+		t.Log("threshold 101 is refused next to the field")
+		run("set threshold",
+			chromedp.SetValue(chromedp.CSS("#threshold"), "101"),
+			chromedp.Click(chromedp.CSS("#save-config")),
+			chromedp.WaitVisible(chromedp.CSS(".field.invalid .field-error")),
+		)
+		if got := text(".field.invalid .field-error"); !strings.Contains(got, "0 to 100") {
+			t.Errorf("field error %q, want the 0–100 range", got)
+		}
+		if v := get("read threshold", chromedp.Value(chromedp.CSS("#threshold"))); v != "101" {
+			t.Errorf("threshold field = %q after the error, want what was typed (101)", v)
+		}
+	}
+
+	{ // "save a valid configuration"
+		t.Log("save a valid configuration")
+		run("fill the form",
+			chromedp.SendKeys(chromedp.CSS("#token"), testToken),
+			chromedp.SetValue(chromedp.CSS("#threshold"), "0"),
+			chromedp.Clear(chromedp.CSS("#categories")),
+			chromedp.Click(chromedp.CSS(`input[value="Predicted At"]`)),
+			chromedp.Click(chromedp.CSS(`input[value="Detected At"]`)),
+			chromedp.Click(chromedp.CSS(`input[value="Predicted Category"]`)),
+			chromedp.Click(chromedp.CSS(`#normalize`)),
+			chromedp.Click(chromedp.CSS("#save-config")),
+			chromedp.WaitVisible(chromedp.CSS(".notice")),
+		)
+		if got := text(".notice"); !strings.Contains(got, "Configuration saved") {
+			t.Errorf("notice %q", got)
+		}
+		if got := text("#token-state"); got != "configured" {
+			t.Errorf("token state %q, want configured", got)
+		}
+		if html := get("page source", chromedp.OuterHTML(chromedp.CSS("html"))); strings.Contains(html, testToken) {
+			t.Error("the page shows the access token")
+		}
+	}
+
+	{ // "enable the feed"
+		t.Log("enable the feed")
+		run("enable",
+			chromedp.Click(chromedp.CSS("#toggle-enabled")),
+			chromedp.WaitVisible(chromedp.CSS("#feed-state.succeeded")),
+		)
+		if got := text("#feed-state"); got != "Enabled" {
+			t.Errorf("feed state %q, want Enabled", got)
+		}
+		shot("integration")
+	}
+
+	// Enabling a feed that never ran starts a run at once: let it finish so
+	// that Run now is not refused as overlapping.
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		f := h.must(200, "GET", "/api/v1/feeds/seclytics", h.admin, nil)
+		if f.body["running_run_id"] == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	{ // "run now and watch it finish"
+		t.Log("run now and watch it finish")
+		run("run now",
+			chromedp.Navigate(h.base+"/integrations/seclytics/activity"),
+			chromedp.WaitVisible(chromedp.CSS("#run-now")),
+			chromedp.Click(chromedp.CSS("#run-now")),
+			chromedp.WaitVisible(chromedp.CSS(".notice")),
+		)
+		loc := get("location", chromedp.Location())
+		_, id, ok := strings.Cut(loc, "started=")
+		if !ok {
+			t.Fatalf("after Run now the page is %s, want ?started=ID", loc)
+		}
+		// The row polls itself while the run runs (htmx); reloading
+		// covers a run that ended before the page loaded.
+		sel := fmt.Sprintf("#run-%s .badge.succeeded, #run-%s .badge.unchanged", id, id)
+		deadline := time.Now().Add(time.Minute)
+		for {
+			if eval(fmt.Sprintf("document.querySelectorAll(%q).length", sel)) > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("run %s did not show as finished in the activity log within a minute", id)
+			}
+			time.Sleep(300 * time.Millisecond)
+			if eval(fmt.Sprintf("document.querySelectorAll('#run-%s[hx-get]').length", id)) == 0 {
+				run("reload", chromedp.Reload())
+			}
+		}
+		if v := cspViolations(); v != "" {
+			t.Errorf("the activity log broke its Content-Security-Policy: %s", v)
+		}
+		shot("activity-log")
+	}
+
+	{ // "a running run shows live progress and can be canceled"
+		t.Log("a running run shows live progress and can be canceled")
+		// A slow download of the same dump, without validators: the run
+		// stays in its download phase for seconds.
+		f, err := fakeseclytics.ParseFault("trickle=4KiB")
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.fake.SetETag(false)
+		h.fake.SetLastModified(false)
+		h.fake.SetFault(f)
+		run("run now (slow)",
+			chromedp.Navigate(h.base+"/integrations/seclytics/activity"),
+			chromedp.WaitVisible(chromedp.CSS("#run-now")),
+			chromedp.Click(chromedp.CSS("#dry_run")),
+			chromedp.Click(chromedp.CSS("#run-now")),
+			chromedp.WaitVisible(chromedp.CSS(".notice")),
+		)
+		loc := get("location", chromedp.Location())
+		_, id, _ := strings.Cut(loc, "started=")
+		// The row updates itself (htmx) until bytes show up.
+		deadline := time.Now().Add(30 * time.Second)
+		for eval(fmt.Sprintf(`(document.querySelector("#run-%s tr.live") || {textContent: ""}).textContent.includes("downloaded 0 B") || !document.querySelector("#run-%s tr.live") ? 0 : 1`, id, id)) == 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("run %s showed no live download progress within 30s", id)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if got := text(fmt.Sprintf("#run-%s tr.live", id)); !strings.Contains(got, "Phase: download") {
+			t.Errorf("live progress %q, want the download phase", got)
+		}
+		run("cancel",
+			chromedp.Click(chromedp.CSS(fmt.Sprintf("#run-%s tr.live button", id))),
+			chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf("#run-%s .badge.canceled", id))),
+		)
+		h.fake.SetFault(fakeseclytics.Fault{})
+	}
+
+	{ // "search an IP and open its detail page"
+		t.Log("search an IP and open its detail page")
+		page := h.must(200, "GET", "/api/v1/indicators?limit=1&sort=-importance", h.admin, nil)
+		inds, _ := page.body["indicators"].([]any)
+		if len(inds) == 0 {
+			t.Fatal("the run stored no indicators")
+		}
+		ip := inds[0].(map[string]any)["value"].(string)
+		run("search",
+			chromedp.Navigate(h.base+"/indicators"),
+			chromedp.WaitVisible(chromedp.CSS("#q")),
+			chromedp.SendKeys(chromedp.CSS("#q"), ip),
+			chromedp.Click(chromedp.CSS("#search")),
+			chromedp.WaitVisible(chromedp.CSS("#attributes")),
+		)
+		if got := text("h1"); !strings.Contains(got, ip) {
+			t.Errorf("detail page heading %q, want %s", got, ip)
+		}
+		if got := text("#attributes"); !strings.Contains(got, "Importance") || !strings.Contains(got, "Seclytics") {
+			t.Errorf("attributes table %q lacks Importance from Seclytics", got)
+		}
+		// The cluster's other addresses arrive by htmx after the page.
+		run("cluster members", chromedp.WaitVisible(chromedp.CSS("#cluster-list")))
+		// The lookup box in the header answers with verdicts.
+		run("lookup",
+			chromedp.SendKeys(chromedp.CSS("#lookup-ips"), ip+", 192.0.2.1"),
+			chromedp.Submit(chromedp.CSS("#lookup-ips")),
+			chromedp.WaitVisible(chromedp.CSS("#verdicts")),
+		)
+		if got := text("#verdicts"); !strings.Contains(got, "listed") || !strings.Contains(got, "unknown") {
+			t.Errorf("lookup verdicts %q, want listed and unknown", got)
+		}
+		shot("indicator-detail")
+	}
+
+	{ // "dashboard charts are drawn from data"
+		t.Log("dashboard charts are drawn from data")
+		run("dashboard",
+			chromedp.Navigate(h.base+"/"),
+			chromedp.WaitVisible(chromedp.CSS("#chart-lead canvas")),
+		)
+		if drawn := eval(`document.querySelectorAll(".plot canvas").length`); drawn < 5 {
+			t.Errorf("%d charts drawn, want 5", drawn)
+		}
+		if got := text("#lead-summary"); !strings.Contains(got, "median") {
+			t.Errorf("lead summary %q", got)
+		}
+		if v := cspViolations(); v != "" {
+			t.Errorf("the dashboard broke its Content-Security-Policy: %s", v)
+		}
+		shot("dashboard")
+	}
+
+	{ // "a read-only key cannot save"
+		t.Log("a read-only key cannot save")
+		run("sign out", chromedp.Click(chromedp.CSS(".signout button")), chromedp.WaitVisible(chromedp.CSS("#key")))
+		signIn(readKey)
+		if eval(`document.querySelector("#save-config").matches(":disabled") ? 1 : 0`) != 1 {
+			t.Error("the Save button is enabled for a read key")
+		}
+		// The server refuses anyway (tested without a browser too).
+		status := eval(`(async () => {
+			const f = new FormData(document.querySelector("#config-form"));
+			f.set("threshold", "10");
+			const r = await fetch("/integrations/seclytics/config", {method: "POST", body: new URLSearchParams(f)});
+			return r.status;
+		})()`)
+		if status != 403 {
+			t.Errorf("a read key's save: HTTP %d, want 403", status)
+		}
+	}
+	t.Logf("screenshots in %s", shots)
+}

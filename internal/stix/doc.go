@@ -1,0 +1,14 @@
+// Package stix maps forewarn's indicators to STIX 2.1 objects and writes
+// them as a bundle, streaming.
+//
+// Each indicator becomes an indicator SDO (pattern [ipv4-addr:value = '…']
+// or ipv6-addr), the matching ipv4-addr or ipv6-addr SCO, and a based-on
+// relationship from the first to the second. Identifiers are deterministic
+// UUIDv5s (SCOs use STIX's own namespace over their value), so a consumer
+// that loads two exports upserts instead of duplicating; created is when
+// forewarn first stored the indicator and modified when it last changed it,
+// so modified moves only when the indicator changed.
+//
+// It holds the mapping only: it must never read the store or buffer more
+// than one indicator's objects.
+package stix

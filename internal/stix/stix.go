@@ -1,0 +1,270 @@
+package stix
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+
+	"forewarn/internal/indicator"
+)
+
+// SpecVersion is the STIX version of every object written.
+const SpecVersion = "2.1"
+
+// TimeFormat is STIX's timestamp with the millisecond precision it
+// requires for created and modified.
+const TimeFormat = "2006-01-02T15:04:05.000Z"
+
+// Object is one STIX object: what a TAXII server indexes it by, and its
+// JSON (which MarshalJSON returns as is).
+type Object struct {
+	ID          string
+	Type        string
+	SpecVersion string
+	// Modified is the object's version: its modified property, or for an
+	// SCO (which has none) when forewarn first stored the address, which
+	// never changes.
+	Modified time.Time
+	JSON     json.RawMessage
+}
+
+// MarshalJSON returns the object's JSON.
+func (o Object) MarshalJSON() ([]byte, error) { return o.JSON, nil }
+
+// namespace is forewarn's UUIDv5 namespace for the ids of SDOs, SROs and
+// bundles. It must never change: consumers key objects by these ids.
+var namespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://forewarn.invalid/stix/2.1"))
+
+// scoNamespace is the namespace STIX 2.1 (section 2.9) prescribes for
+// deterministic SCO ids.
+var scoNamespace = uuid.MustParse("00abedb4-aa42-466c-9c01-fed23315a9b7")
+
+// identitiesCreated is when the two identities were first published; fixed
+// so their objects never change.
+var identitiesCreated = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Identity ids.
+var (
+	SeclyticsIdentityID = "identity--" + uuid.NewSHA1(namespace, []byte("identity:Seclytics")).String()
+	ForewarnIdentityID  = "identity--" + uuid.NewSHA1(namespace, []byte("identity:forewarn")).String()
+)
+
+type identity struct {
+	Type          string `json:"type"`
+	SpecVersion   string `json:"spec_version"`
+	ID            string `json:"id"`
+	Created       string `json:"created"`
+	Modified      string `json:"modified"`
+	Name          string `json:"name"`
+	Description   string `json:"description"`
+	IdentityClass string `json:"identity_class"`
+}
+
+// Identities returns the identities the other objects refer to: Seclytics,
+// which predicted the indicators, and forewarn, which related them to their
+// observables.
+func Identities() []Object {
+	ts := identitiesCreated.Format(TimeFormat)
+	return []Object{
+		mustObject(SeclyticsIdentityID, "identity", identitiesCreated, identity{
+			Type: "identity", SpecVersion: SpecVersion, ID: SeclyticsIdentityID, Created: ts, Modified: ts,
+			Name: "Seclytics", Description: "Seclytics Predictions: IP addresses predicted to turn malicious.",
+			IdentityClass: "organization",
+		}),
+		mustObject(ForewarnIdentityID, "identity", identitiesCreated, identity{
+			Type: "identity", SpecVersion: SpecVersion, ID: ForewarnIdentityID, Created: ts, Modified: ts,
+			Name: "forewarn", Description: "forewarn: ingests Seclytics Predictions and exports them.",
+			IdentityClass: "system",
+		}),
+	}
+}
+
+type sdoIndicator struct {
+	Type           string   `json:"type"`
+	SpecVersion    string   `json:"spec_version"`
+	ID             string   `json:"id"`
+	Created        string   `json:"created"`
+	Modified       string   `json:"modified"`
+	CreatedByRef   string   `json:"created_by_ref"`
+	Name           string   `json:"name"`
+	IndicatorTypes []string `json:"indicator_types"`
+	Pattern        string   `json:"pattern"`
+	PatternType    string   `json:"pattern_type"`
+	PatternVersion string   `json:"pattern_version"`
+	ValidFrom      string   `json:"valid_from"`
+	ValidUntil     string   `json:"valid_until,omitempty"`
+	Confidence     *int     `json:"confidence,omitempty"`
+	Labels         []string `json:"labels,omitempty"`
+	XNetblock      string   `json:"x_seclytics_predicted_netblock,omitempty"`
+	XCluster       string   `json:"x_seclytics_cluster,omitempty"`
+	XDetectedBy    []string `json:"x_seclytics_detected_by,omitempty"`
+	XStatus        string   `json:"x_forewarn_status"`
+}
+
+type sco struct {
+	Type        string `json:"type"`
+	SpecVersion string `json:"spec_version"`
+	ID          string `json:"id"`
+	Value       string `json:"value"`
+}
+
+type relationship struct {
+	Type             string `json:"type"`
+	SpecVersion      string `json:"spec_version"`
+	ID               string `json:"id"`
+	Created          string `json:"created"`
+	Modified         string `json:"modified"`
+	CreatedByRef     string `json:"created_by_ref"`
+	RelationshipType string `json:"relationship_type"`
+	SourceRef        string `json:"source_ref"`
+	TargetRef        string `json:"target_ref"`
+}
+
+// IndicatorID is the id of the indicator SDO for an address (as
+// netip.Addr.String writes it).
+func IndicatorID(value string) string {
+	return "indicator--" + uuid.NewSHA1(namespace, []byte("indicator:"+value)).String()
+}
+
+// ObservableID is the id of the ipv4-addr or ipv6-addr SCO for an address:
+// STIX's deterministic id, a UUIDv5 of {"value":"…"} in its namespace.
+func ObservableID(scoType, value string) string {
+	b, _ := json.Marshal(struct {
+		Value string `json:"value"`
+	}{value})
+	return scoType + "--" + uuid.NewSHA1(scoNamespace, b).String()
+}
+
+// ForIndicator returns the objects for one indicator: the indicator SDO,
+// its ipv4-addr or ipv6-addr SCO and the based-on relationship between
+// them.
+func ForIndicator(ind *indicator.Indicator) []Object {
+	scoType := "ipv4-addr"
+	if ind.Type == indicator.TypeIPv6 {
+		scoType = "ipv6-addr"
+	}
+	created := ind.CreatedAt.UTC()
+	modified := ind.UpdatedAt.UTC()
+	if modified.Before(created) {
+		modified = created
+	}
+	sdo := sdoIndicator{
+		Type: "indicator", SpecVersion: SpecVersion, ID: IndicatorID(ind.Value),
+		Created: created.Format(TimeFormat), Modified: modified.Format(TimeFormat),
+		CreatedByRef: SeclyticsIdentityID, Name: ind.Value,
+		IndicatorTypes: []string{"malicious-activity"},
+		Pattern:        "[" + scoType + ":value = '" + ind.Value + "']",
+		PatternType:    "stix", PatternVersion: SpecVersion,
+		XStatus: string(ind.Status),
+	}
+	var predictedAt, detectedAt time.Time
+	for _, a := range ind.Attributes {
+		switch a.Name {
+		case indicator.AttrPredictedAt:
+			predictedAt, _ = time.Parse(time.RFC3339, a.Value)
+		case indicator.AttrDetectedAt:
+			detectedAt, _ = time.Parse(time.RFC3339, a.Value)
+		case indicator.AttrImportance:
+			if v, err := strconv.ParseFloat(a.Value, 64); err == nil && !math.IsNaN(v) {
+				c := int(math.Round(min(max(v, 0), 100)))
+				sdo.Confidence = &c
+			}
+		case indicator.AttrDetectedCategories:
+			sdo.Labels = append(sdo.Labels, a.Value)
+		case indicator.AttrPredictedNetblock:
+			sdo.XNetblock = a.Value
+		case indicator.AttrCluster:
+			sdo.XCluster = a.Value
+		case indicator.AttrDetectedBy:
+			sdo.XDetectedBy = append(sdo.XDetectedBy, a.Value)
+		}
+	}
+	validFrom := created
+	switch {
+	case !predictedAt.IsZero():
+		validFrom = predictedAt
+	case !detectedAt.IsZero():
+		validFrom = detectedAt
+	}
+	sdo.ValidFrom = validFrom.UTC().Format(TimeFormat)
+	// STIX requires valid_until after valid_from; an expiry that is not
+	// (a clock far off) is left out rather than make the object invalid.
+	if ind.ExpiresAt != nil && ind.ExpiresAt.After(validFrom) {
+		sdo.ValidUntil = ind.ExpiresAt.UTC().Format(TimeFormat)
+	}
+	obs := sco{Type: scoType, SpecVersion: SpecVersion, ID: ObservableID(scoType, ind.Value), Value: ind.Value}
+	ts := created.Format(TimeFormat)
+	rel := relationship{
+		Type: "relationship", SpecVersion: SpecVersion,
+		ID:      "relationship--" + uuid.NewSHA1(namespace, []byte("based-on:"+ind.Value)).String(),
+		Created: ts, Modified: ts, CreatedByRef: ForewarnIdentityID,
+		RelationshipType: "based-on", SourceRef: sdo.ID, TargetRef: obs.ID,
+	}
+	return []Object{
+		mustObject(sdo.ID, sdo.Type, modified, sdo),
+		mustObject(obs.ID, obs.Type, created, obs),
+		mustObject(rel.ID, rel.Type, created, rel),
+	}
+}
+
+// mustObject encodes v, a struct of this package whose encoding cannot
+// fail, and indexes it by id, type and version.
+func mustObject(id, typ string, version time.Time, v any) Object {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("stix: encode %s: %v", typ, err))
+	}
+	return Object{ID: id, Type: typ, SpecVersion: SpecVersion, Modified: version, JSON: b}
+}
+
+// WriteBundle writes a STIX 2.1 bundle of Identities and the objects of
+// every indicator each yields, streaming: it holds one indicator's objects
+// at a time. The bundle's id is derived from its content (it is written
+// last), so the same export gives the same bundle and any change a new one.
+func WriteBundle(ctx context.Context, w io.Writer, each func(fn func(*indicator.Indicator) error) error) error {
+	bw := bufio.NewWriterSize(w, 256<<10)
+	h := sha256.New()
+	if _, err := bw.WriteString(`{"type":"bundle","objects":[`); err != nil {
+		return err
+	}
+	first := true
+	put := func(objs []Object) error {
+		for _, o := range objs {
+			if !first {
+				bw.WriteByte(',')
+			}
+			first = false
+			bw.WriteByte('\n')
+			h.Write(o.JSON)
+			if _, err := bw.Write(o.JSON); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := put(Identities()); err != nil {
+		return err
+	}
+	err := each(func(ind *indicator.Indicator) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return put(ForIndicator(ind))
+	})
+	if err != nil {
+		return fmt.Errorf("stix bundle: %w", err)
+	}
+	id := "bundle--" + uuid.NewSHA1(namespace, h.Sum(nil)).String()
+	if _, err := bw.WriteString("\n],\"id\":\"" + id + "\"}\n"); err != nil {
+		return err
+	}
+	return bw.Flush()
+}

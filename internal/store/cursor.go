@@ -1,0 +1,28 @@
+package store
+
+import (
+	"fmt"
+	"net/netip"
+
+	"forewarn/internal/indicator"
+)
+
+// CursorAfter returns the SearchIndicators cursor that continues a listing
+// in sort order right after ind, for a reader that stops in the middle of a
+// page (the TAXII server pages by objects, three per indicator). Sorts by
+// value and by update time are supported.
+func CursorAfter(ind *indicator.Indicator, sort string) (string, error) {
+	so, ok := indicatorSorts[sort]
+	if !ok || (so.key != "" && so.key != "updated_at") {
+		return "", fmt.Errorf("CursorAfter: sort %q: %w", sort, ErrBadQuery)
+	}
+	a, err := netip.ParseAddr(ind.Value)
+	if err != nil {
+		return "", fmt.Errorf("CursorAfter: %w", err)
+	}
+	c := indicatorCursor{sort: so.code, ip: a.As16()}
+	if so.key == "updated_at" {
+		c.key = uint64(ind.UpdatedAt.Unix())
+	}
+	return c.encode(), nil
+}

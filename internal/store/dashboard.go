@@ -1,0 +1,162 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Dashboard holds the aggregates the web UI's home page charts. Each is one
+// GROUP BY over the indicators table, so computing it reads the table a few
+// times: callers cache it and recompute after runs (see ui), never per page
+// view.
+type Dashboard struct {
+	// Bands counts indicators by importance band (High ≥ 70, Medium ≥ 40,
+	// Low, None when Importance is not stored).
+	Bands map[string]int64
+	// Categories counts indicators by detected category (an indicator with
+	// several counts once in each).
+	Categories map[string]int64
+	// PredictedByMonth and DetectedByMonth count indicators by the month
+	// ("2026-01") of Predicted At and of Detected At.
+	PredictedByMonth map[string]int64
+	DetectedByMonth  map[string]int64
+	// LeadDays counts indicators by Detected At − Predicted At in whole
+	// days; LeadByCategory is the same per predicted category.
+	LeadDays       map[int64]int64
+	LeadByCategory map[string]map[int64]int64
+	// Indicators is how many indicators the aggregates cover.
+	Indicators int64
+	// ComputedAt is when the aggregates were read, and Took how long.
+	ComputedAt time.Time
+	Took       time.Duration
+}
+
+// DashboardAggregates computes the Dashboard in SQL: the store groups and
+// counts, Go only reshapes the few hundred groups.
+func (s *Store) DashboardAggregates(ctx context.Context) (Dashboard, error) {
+	t0 := time.Now()
+	d := Dashboard{
+		Bands: map[string]int64{}, Categories: map[string]int64{},
+		PredictedByMonth: map[string]int64{}, DetectedByMonth: map[string]int64{},
+		LeadDays: map[int64]int64{}, LeadByCategory: map[string]map[int64]int64{},
+	}
+	tx, err := s.r.BeginTx(ctx, nil)
+	if err != nil {
+		return d, fmt.Errorf("dashboard: %w", err)
+	}
+	defer tx.Rollback()
+	type q struct {
+		sql  string
+		scan func(k1 string, k2 int64, n int64)
+	}
+	queries := []q{
+		{`SELECT CASE WHEN s_importance >= 70 THEN 'High' WHEN s_importance >= 40 THEN 'Medium'
+				WHEN s_importance IS NOT NULL THEN 'Low' ELSE 'None' END AS b, 0, COUNT(*) FROM indicators GROUP BY b`,
+			func(k string, _ int64, n int64) { d.Bands[k] += n; d.Indicators += n }},
+		// Lists are joined by U+001F: group by the joined value, then split
+		// the (few) distinct combinations.
+		{`SELECT COALESCE(s_detected_categories, ''), 0, COUNT(*) FROM indicators GROUP BY 1`,
+			func(k string, _ int64, n int64) {
+				if k == "" {
+					d.Categories["(none)"] += n
+					return
+				}
+				for _, c := range strings.Split(k, "\x1f") {
+					d.Categories[c] += n
+				}
+			}},
+		{`SELECT strftime('%Y-%m', s_predicted_at, 'unixepoch'), 0, COUNT(*) FROM indicators WHERE s_predicted_at IS NOT NULL GROUP BY 1`,
+			func(k string, _ int64, n int64) { d.PredictedByMonth[k] += n }},
+		{`SELECT strftime('%Y-%m', s_detected_at, 'unixepoch'), 0, COUNT(*) FROM indicators WHERE s_detected_at IS NOT NULL GROUP BY 1`,
+			func(k string, _ int64, n int64) { d.DetectedByMonth[k] += n }},
+		{`SELECT COALESCE(s_predicted_category, ''), (s_detected_at - s_predicted_at) / 86400 AS days, COUNT(*) FROM indicators
+				WHERE s_detected_at IS NOT NULL AND s_predicted_at IS NOT NULL GROUP BY 1, 2`,
+			func(k string, days int64, n int64) {
+				d.LeadDays[days] += n
+				if k == "" {
+					k = "(none)"
+				}
+				if d.LeadByCategory[k] == nil {
+					d.LeadByCategory[k] = map[int64]int64{}
+				}
+				d.LeadByCategory[k][days] += n
+			}},
+	}
+	for _, qq := range queries {
+		rows, err := tx.QueryContext(ctx, qq.sql)
+		if err != nil {
+			return d, fmt.Errorf("dashboard aggregate: %w", err)
+		}
+		for rows.Next() {
+			var k string
+			var k2, n int64
+			if err := rows.Scan(&k, &k2, &n); err != nil {
+				rows.Close()
+				return d, fmt.Errorf("dashboard aggregate: %w", err)
+			}
+			qq.scan(k, k2, n)
+		}
+		if err := rows.Close(); err != nil {
+			return d, err
+		}
+		if err := rows.Err(); err != nil {
+			return d, fmt.Errorf("dashboard aggregate: %w", err)
+		}
+	}
+	d.ComputedAt = time.Now().UTC()
+	d.Took = time.Since(t0)
+	return d, nil
+}
+
+// Quantile returns the q-quantile (0 < q ≤ 1) of a histogram of day counts,
+// and false when it is empty.
+func Quantile(hist map[int64]int64, q float64) (int64, bool) {
+	var total int64
+	keys := make([]int64, 0, len(hist))
+	for k, n := range hist {
+		keys = append(keys, k)
+		total += n
+	}
+	if total == 0 {
+		return 0, false
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+	rank := int64(q*float64(total) + 0.5)
+	if rank < 1 {
+		rank = 1
+	}
+	var seen int64
+	for _, k := range keys {
+		seen += hist[k]
+		if seen >= rank {
+			return k, true
+		}
+	}
+	return keys[len(keys)-1], true
+}
+
+// ClusterMembers returns up to limit addresses of indicators in cluster, in
+// address order. No index covers clusters, so the LIMIT bounds the work
+// only when the cluster is common; a detail page asks for a handful.
+func (s *Store) ClusterMembers(ctx context.Context, cluster string, limit int) ([]netip.Addr, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT ip FROM indicators WHERE s_cluster = ? ORDER BY ip LIMIT ?`, cluster, limit)
+	if err != nil {
+		return nil, fmt.Errorf("indicators of cluster %s: %w", cluster, err)
+	}
+	defer rows.Close()
+	var out []netip.Addr
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			return nil, err
+		}
+		if a, ok := netip.AddrFromSlice(b); ok {
+			out = append(out, a.Unmap())
+		}
+	}
+	return out, rows.Err()
+}

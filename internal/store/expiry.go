@@ -1,0 +1,86 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// execer is what the lifecycle statements need: a transaction or the
+// writer pool.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// expireSQL marks due rows Expired. The statuses are literals, not
+// parameters: SQLite uses the partial index only when the statement's WHERE
+// implies the index's when it is prepared.
+const expireSQL = `UPDATE indicators SET status = 'Expired', updated_at = ?
+	WHERE status = 'Active' AND expires_at <= ?`
+
+// expireDue is one set-based UPDATE over the partial index on expires_at of
+// Active rows: it reads only the rows that are due.
+func expireDue(ctx context.Context, ex execer, now int64) (int64, error) {
+	res, err := ex.ExecContext(ctx, expireSQL, now, now)
+	if err != nil {
+		return 0, fmt.Errorf("expire indicators: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// ExpireDue marks every Active indicator whose expiry is at or before now
+// as Expired, in one transaction, and returns how many it marked.
+// `forewarn serve` calls it periodically; every feed run does the same in
+// its own transaction.
+func (s *Store) ExpireDue(ctx context.Context, now time.Time) (int64, error) {
+	return expireDue(ctx, s.w, now.Unix())
+}
+
+// ExpireDue marks, in the run's transaction, every Active indicator whose
+// expiry is at or before now as Expired.
+func (in *Ingest) ExpireDue(ctx context.Context, now time.Time) (int64, error) {
+	return expireDue(ctx, in.tx, now.Unix())
+}
+
+// ApplyAgeOut recomputes every indicator's expires_at, in the run's
+// transaction, when feed's age_out (seconds, 0 = never) is not the one the
+// stored expiries were computed with (expiry_policy). The first run after
+// migration 004 computes them all this way. The base is the indicator's
+// Last Seen At, else the last run that wrote it, else (rows stored before
+// 004) its updated_at.
+func (in *Ingest) ApplyAgeOut(ctx context.Context, feed string, ageOut int64) error {
+	var (
+		stored sql.NullInt64
+		known  bool
+	)
+	err := in.tx.QueryRowContext(ctx, `SELECT age_out FROM expiry_policy WHERE feed = ?`, feed).Scan(&stored)
+	switch {
+	case err == nil:
+		known = true
+	case !isNoRows(err):
+		return fmt.Errorf("read expiry policy of %s: %w", feed, err)
+	}
+	if known && stored.Int64 == ageOut && stored.Valid == (ageOut != 0) {
+		return nil
+	}
+	present := feedSources[feed]
+	if present == "" {
+		present = "1"
+	}
+	if ageOut == 0 {
+		_, err = in.tx.ExecContext(ctx, `UPDATE indicators SET expires_at = NULL WHERE expires_at IS NOT NULL AND `+present)
+	} else {
+		_, err = in.tx.ExecContext(ctx, `UPDATE indicators
+			SET expires_at = COALESCE(s_last_seen_at, s_seen_at, updated_at) + ? WHERE `+present, ageOut)
+	}
+	if err != nil {
+		return fmt.Errorf("recompute expiry of %s indicators: %w", feed, err)
+	}
+	if _, err := in.tx.ExecContext(ctx, `INSERT INTO expiry_policy (feed, age_out) VALUES (?, ?)
+		ON CONFLICT (feed) DO UPDATE SET age_out = excluded.age_out`, feed, zeroNull(ageOut)); err != nil {
+		return fmt.Errorf("record expiry policy of %s: %w", feed, err)
+	}
+	return nil
+}

@@ -1,0 +1,87 @@
+package store
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The expiry UPDATE reads only the due rows, through the partial index on
+// expires_at of Active rows, not the whole table.
+func TestExpiryUsesItsIndex(t *testing.T) {
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "e.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rows, err := s.r.Query(`EXPLAIN QUERY PLAN `+expireSQL, 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if got := strings.Join(plan, "; "); !strings.Contains(got, "indicators_expiry") {
+		t.Fatalf("the expiry update does not use indicators_expiry: %s", got)
+	}
+}
+
+// benchStore opens a copy of the store at FOREWARN_BENCH_DB (scripts/bench
+// style: a keep-everything store of a million indicators).
+func benchStore(b *testing.B) *Store {
+	b.Helper()
+	src := os.Getenv("FOREWARN_BENCH_DB")
+	if src == "" {
+		b.Skip("set FOREWARN_BENCH_DB to a store to measure")
+	}
+	dst := filepath.Join(b.TempDir(), "e.db")
+	data, err := os.ReadFile(src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(dst, data, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	s, err := Open(context.Background(), dst)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	return s
+}
+
+// BenchmarkExpireNothingDue is the periodic expiry on a usual hour: the
+// partial index finds no Active indicator due.
+func BenchmarkExpireNothingDue(b *testing.B) {
+	s := benchStore(b)
+	for b.Loop() {
+		if _, err := s.ExpireDue(context.Background(), time.Unix(0, 0)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkExpireAllDue is the worst case: every Active indicator is due at
+// once. Run it with -benchtime 1x.
+func BenchmarkExpireAllDue(b *testing.B) {
+	for b.Loop() {
+		b.StopTimer()
+		s := benchStore(b)
+		b.StartTimer()
+		n, err := s.ExpireDue(context.Background(), time.Now().AddDate(10, 0, 0))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(n), "expired")
+	}
+}

@@ -1,0 +1,41 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+
+	"forewarn/internal/indicator"
+	"forewarn/internal/merge"
+)
+
+// EachIndicatorNetblock is EachIndicator that also passes the last predicted
+// netblock seen for each address (s_lookup_netblock), which the store keeps
+// whether or not Predicted Netblock is a kept attribute. The prefix is the
+// zero value when the address never had one. Exports use it for
+// netblock blocklists; it streams in address order like EachIndicator.
+func (s *Store) EachIndicatorNetblock(ctx context.Context, fn func(*indicator.Indicator, netip.Prefix) error) error {
+	rt, err := s.runTimesFor(ctx, nil)
+	if err != nil {
+		return err
+	}
+	rows, err := s.r.QueryContext(ctx, selectStored+` ORDER BY ip`)
+	if err != nil {
+		return fmt.Errorf("read indicators: %w", err)
+	}
+	defer rows.Close()
+	var st merge.Stored
+	for rows.Next() {
+		if err := scanStored(rows, &st); err != nil {
+			return err
+		}
+		ind := st.Indicator(rt)
+		if err := fn(&ind, st.LookupNetblock); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read indicators: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,547 @@
+package taxii
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"forewarn/internal/apikey"
+	"forewarn/internal/indicator"
+	"forewarn/internal/store"
+)
+
+// Media types.
+const (
+	MediaTAXII = "application/taxii+json;version=2.1"
+	MediaSTIX  = "application/stix+json;version=2.1"
+)
+
+// Object is one STIX object as the server serves it.
+type Object struct {
+	ID        string
+	Type      string
+	Version   time.Time // its modified (or created) time
+	DateAdded time.Time
+	JSON      json.RawMessage
+}
+
+// Mapper turns indicators into STIX objects.
+type Mapper interface {
+	// Identities are the objects every collection starts with.
+	Identities() []Object
+	// Objects are an indicator's objects, in a fixed order.
+	Objects(ind *indicator.Indicator) ([]Object, error)
+}
+
+// Store is what the server reads.
+type Store interface {
+	SearchIndicators(ctx context.Context, q store.IndicatorQuery) (store.IndicatorPage, error)
+	AuthenticateAPIKey(ctx context.Context, key string) (store.APIKey, error)
+}
+
+// Collection is a TAXII collection: a view of the store's indicators.
+type Collection struct {
+	ID          string           `json:"id"`
+	Title       string           `json:"title"`
+	Description string           `json:"description"`
+	Alias       string           `json:"alias"`
+	CanRead     bool             `json:"can_read"`
+	CanWrite    bool             `json:"can_write"`
+	MediaTypes  []string         `json:"media_types"`
+	status      indicator.Status // "" = every status
+}
+
+// Collections are the server's collections, with fixed ids.
+var Collections = []Collection{
+	{ID: "2d6ea3e1-6a4e-5f4b-9c3c-7b0c1d0a7a01", Alias: "seclytics-active", Title: "Seclytics Predictions: active",
+		Description: "IP addresses Seclytics predicted would turn malicious and then saw doing so, that are Active in this forewarn.",
+		CanRead:     true, MediaTypes: []string{MediaSTIX}, status: indicator.StatusActive},
+	{ID: "2d6ea3e1-6a4e-5f4b-9c3c-7b0c1d0a7a02", Alias: "seclytics-all", Title: "Seclytics Predictions: every status",
+		Description: "Every Seclytics indicator whatever its status (Active, Expired, Whitelisted, Review); expired ones carry valid_until.",
+		CanRead:     true, MediaTypes: []string{MediaSTIX}},
+}
+
+// Root is where the server is mounted.
+const Root = "/taxii2/"
+
+// APIRoot is the one API root.
+const APIRoot = Root + "api/"
+
+// DefaultLimit and MaxLimit bound a page of objects.
+const (
+	DefaultLimit = 100
+	MaxLimit     = 1000
+)
+
+// Server serves TAXII 2.1.
+type Server struct {
+	st  Store
+	m   Mapper
+	log *slog.Logger
+}
+
+// New returns a server.
+func New(st Store, m Mapper, log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Server{st: st, m: m, log: log}
+}
+
+// Register mounts the endpoints on mux.
+func (s *Server) Register(mux *http.ServeMux) {
+	h := func(f func(http.ResponseWriter, *http.Request) error) http.Handler {
+		return s.authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if err := f(w, r); err != nil {
+				s.writeError(w, r, err)
+			}
+		}))
+	}
+	mux.Handle("GET "+Root+"{$}", h(s.discovery))
+	mux.Handle("GET "+APIRoot+"{$}", h(s.apiRoot))
+	mux.Handle("GET "+APIRoot+"collections/{$}", h(s.collections))
+	mux.Handle("GET "+APIRoot+"collections/{id}/{$}", h(s.collection))
+	mux.Handle("GET "+APIRoot+"collections/{id}/objects/{$}", h(s.objects))
+	mux.Handle("GET "+APIRoot+"collections/{id}/objects/{object}/{$}", h(s.object))
+	mux.Handle("GET "+APIRoot+"collections/{id}/objects/{object}/versions/{$}", h(s.versions))
+	mux.Handle("GET "+APIRoot+"collections/{id}/manifest/{$}", h(s.manifest))
+	mux.Handle(Root, h(func(w http.ResponseWriter, r *http.Request) error {
+		return &taxiiError{http.StatusNotFound, "Not found", "no TAXII endpoint at " + r.URL.Path}
+	}))
+}
+
+// taxiiError is the TAXII error message resource.
+type taxiiError struct {
+	status      int
+	title       string
+	description string
+}
+
+func (e *taxiiError) Error() string { return e.title + ": " + e.description }
+
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var te *taxiiError
+	if !errors.As(err, &te) {
+		s.log.Error("TAXII request failed", "path", r.URL.Path, "err", err)
+		te = &taxiiError{http.StatusInternalServerError, "Internal error", "see the server's log"}
+	}
+	writeTAXII(w, te.status, map[string]any{"title": te.title, "description": te.description, "http_status": strconv.Itoa(te.status)})
+}
+
+func writeTAXII(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", MediaTAXII)
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// authenticate checks basic auth (the key is the password, read role) and
+// the Accept header.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, key, ok := r.BasicAuth()
+		if !ok || key == "" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="forewarn TAXII"`)
+			s.writeError(w, r, &taxiiError{http.StatusUnauthorized, "Unauthorized", "send an API key as the basic-auth password (any user name)"})
+			return
+		}
+		k, err := s.st.AuthenticateAPIKey(r.Context(), key)
+		if err != nil {
+			if errors.Is(err, store.ErrUnauthorized) {
+				w.Header().Set("WWW-Authenticate", `Basic realm="forewarn TAXII"`)
+				err = &taxiiError{http.StatusUnauthorized, "Unauthorized", "the API key is unknown or revoked"}
+			}
+			s.writeError(w, r, err)
+			return
+		}
+		if !k.Role.Allows(apikey.RoleRead) {
+			s.writeError(w, r, &taxiiError{http.StatusForbidden, "Forbidden", "the key's role cannot read"})
+			return
+		}
+		if !acceptable(r.Header.Get("Accept")) {
+			s.writeError(w, r, &taxiiError{http.StatusNotAcceptable, "Not acceptable", "this server answers " + MediaTAXII})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// acceptable reports whether an Accept header admits TAXII 2.1 JSON.
+func acceptable(accept string) bool {
+	if accept == "" {
+		return true
+	}
+	for _, part := range strings.Split(accept, ",") {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		switch mt {
+		case "application/taxii+json":
+			if v, ok := params["version"]; !ok || v == "2.1" {
+				return true
+			}
+		case "*/*", "application/*":
+			return true
+		}
+	}
+	return false
+}
+
+// base is the request's scheme and host, for absolute URLs.
+func base(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+func (s *Server) discovery(w http.ResponseWriter, r *http.Request) error {
+	root := base(r) + APIRoot
+	writeTAXII(w, http.StatusOK, map[string]any{
+		"title":       "forewarn",
+		"description": "Threat intelligence forewarn ingested, starting with Seclytics Predictions.",
+		"default":     root,
+		"api_roots":   []string{root},
+	})
+	return nil
+}
+
+func (s *Server) apiRoot(w http.ResponseWriter, r *http.Request) error {
+	writeTAXII(w, http.StatusOK, map[string]any{
+		"title":              "forewarn indicators",
+		"versions":           []string{MediaTAXII},
+		"max_content_length": 0, // read-only: accepts no content
+	})
+	return nil
+}
+
+func (s *Server) collections(w http.ResponseWriter, r *http.Request) error {
+	writeTAXII(w, http.StatusOK, map[string]any{"collections": Collections})
+	return nil
+}
+
+func findCollection(r *http.Request) (*Collection, error) {
+	id := r.PathValue("id")
+	for i := range Collections {
+		if Collections[i].ID == id || Collections[i].Alias == id {
+			return &Collections[i], nil
+		}
+	}
+	return nil, &taxiiError{http.StatusNotFound, "Collection not found", fmt.Sprintf("no collection %q", id)}
+}
+
+func (s *Server) collection(w http.ResponseWriter, r *http.Request) error {
+	c, err := findCollection(r)
+	if err != nil {
+		return err
+	}
+	writeTAXII(w, http.StatusOK, c)
+	return nil
+}
+
+// TimeFormat is how TAXII timestamps are written: UTC, milliseconds.
+const TimeFormat = "2006-01-02T15:04:05.000Z"
+
+func stamp(t time.Time) string { return t.UTC().Format(TimeFormat) }
+
+// query is a parsed objects/manifest request.
+type query struct {
+	addedAfter time.Time
+	limit      int
+	pos        position
+	ids        map[string]bool
+	types      map[string]bool
+	versions   []string // "last", "first", "all" or timestamps
+}
+
+func parseQuery(r *http.Request) (query, error) {
+	v := r.URL.Query()
+	q := query{limit: DefaultLimit}
+	bad := func(f, format string, a ...any) error {
+		return &taxiiError{http.StatusBadRequest, "Bad " + f, fmt.Sprintf(format, a...)}
+	}
+	if s := v.Get("added_after"); s != "" {
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return q, bad("added_after", "added_after must be a timestamp such as 2026-01-31T12:00:00.000Z, not %q", s)
+		}
+		q.addedAfter = t
+	}
+	if s := v.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return q, bad("limit", "limit must be a positive whole number, not %q", s)
+		}
+		q.limit = min(n, MaxLimit)
+	}
+	if s := v.Get("next"); s != "" {
+		p, err := decodePosition(s)
+		if err != nil {
+			return q, bad("next", "next %q is not one this server returned", s)
+		}
+		q.pos = p
+	}
+	split := func(key string) map[string]bool {
+		s := v.Get(key)
+		if s == "" {
+			return nil
+		}
+		m := map[string]bool{}
+		for _, x := range strings.Split(s, ",") {
+			m[strings.TrimSpace(x)] = true
+		}
+		return m
+	}
+	q.ids, q.types = split("match[id]"), split("match[type]")
+	if s := v.Get("match[version]"); s != "" {
+		q.versions = strings.Split(s, ",")
+	}
+	return q, nil
+}
+
+// matches applies match[id], match[type] and match[version]. Every object
+// has one version here, so "first", "last" and "all" all match it.
+func (q *query) matches(o *Object) bool {
+	if q.ids != nil && !q.ids[o.ID] {
+		return false
+	}
+	if q.types != nil && !q.types[o.Type] {
+		return false
+	}
+	if len(q.versions) == 0 {
+		return true
+	}
+	for _, v := range q.versions {
+		switch v = strings.TrimSpace(v); v {
+		case "first", "last", "all":
+			return true
+		default:
+			if t, err := time.Parse(time.RFC3339Nano, v); err == nil && t.Equal(o.Version) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// position is a place in a collection's object stream: the identities
+// first, then each indicator's objects in update order.
+type position struct {
+	Indicators bool   `json:"i,omitempty"` // past the identities
+	Cursor     string `json:"c,omitempty"` // store cursor after the last whole indicator
+	Skip       int    `json:"k,omitempty"` // objects already sent of the next one,
+	Partial    string `json:"v,omitempty"` // which is this indicator (if it changed meanwhile, it moved: skip nothing)
+}
+
+func (p position) encode() string {
+	b, _ := json.Marshal(p)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodePosition(s string) (position, error) {
+	var p position
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return p, err
+	}
+	err = json.Unmarshal(b, &p)
+	return p, err
+}
+
+// page collects up to q.limit matching objects from q's position and
+// reports where the next page starts, or more=false at the end.
+func (s *Server) page(ctx context.Context, c *Collection, q query) (objs []Object, next position, more bool, err error) {
+	pos := q.pos
+	if !pos.Indicators {
+		ids := s.m.Identities()
+		for j := pos.Skip; j < len(ids); j++ {
+			if !ids[j].DateAdded.After(q.addedAfter) || !q.matches(&ids[j]) {
+				continue
+			}
+			if len(objs) == q.limit {
+				return objs, position{Skip: j}, true, nil
+			}
+			objs = append(objs, ids[j])
+		}
+		pos = position{Indicators: true}
+	}
+	sq := store.IndicatorQuery{Status: c.status, Sort: "updated", Limit: 200, Cursor: pos.Cursor}
+	if !q.addedAfter.IsZero() {
+		// Stored times are whole seconds: "after" is from the next second.
+		sq.UpdatedSince = q.addedAfter.Truncate(time.Second).Add(time.Second)
+	}
+	for {
+		pg, err := s.st.SearchIndicators(ctx, sq)
+		if err != nil {
+			return nil, next, false, err
+		}
+		for i := range pg.Indicators {
+			ind := &pg.Indicators[i]
+			os, err := s.m.Objects(ind)
+			if err != nil {
+				return nil, next, false, err
+			}
+			skip := pos.Skip
+			if pos.Partial != ind.Value {
+				skip = 0
+			}
+			for j := skip; j < len(os); j++ {
+				if !q.matches(&os[j]) {
+					continue
+				}
+				if len(objs) == q.limit {
+					return objs, position{Indicators: true, Cursor: pos.Cursor, Skip: j, Partial: ind.Value}, true, nil
+				}
+				objs = append(objs, os[j])
+			}
+			cur, err := store.CursorAfter(ind, "updated")
+			if err != nil {
+				return nil, next, false, err
+			}
+			pos = position{Indicators: true, Cursor: cur}
+		}
+		if pg.Next == "" {
+			return objs, pos, false, nil
+		}
+		sq.Cursor = pg.Next
+	}
+}
+
+// envelopeHeaders sets X-TAXII-Date-Added-First and -Last.
+func envelopeHeaders(w http.ResponseWriter, objs []Object) {
+	if len(objs) == 0 {
+		return
+	}
+	first, last := objs[0].DateAdded, objs[0].DateAdded
+	for _, o := range objs {
+		if o.DateAdded.Before(first) {
+			first = o.DateAdded
+		}
+		if o.DateAdded.After(last) {
+			last = o.DateAdded
+		}
+	}
+	w.Header().Set("X-TAXII-Date-Added-First", stamp(first))
+	w.Header().Set("X-TAXII-Date-Added-Last", stamp(last))
+}
+
+func (s *Server) objects(w http.ResponseWriter, r *http.Request) error {
+	c, err := findCollection(r)
+	if err != nil {
+		return err
+	}
+	q, err := parseQuery(r)
+	if err != nil {
+		return err
+	}
+	objs, next, more, err := s.page(r.Context(), c, q)
+	if err != nil {
+		return err
+	}
+	return writeEnvelope(w, objs, next, more)
+}
+
+func writeEnvelope(w http.ResponseWriter, objs []Object, next position, more bool) error {
+	raw := make([]json.RawMessage, len(objs))
+	for i := range objs {
+		raw[i] = objs[i].JSON
+	}
+	env := map[string]any{"more": more, "objects": raw}
+	if more {
+		env["next"] = next.encode()
+	}
+	envelopeHeaders(w, objs)
+	writeTAXII(w, http.StatusOK, env)
+	return nil
+}
+
+func (s *Server) manifest(w http.ResponseWriter, r *http.Request) error {
+	c, err := findCollection(r)
+	if err != nil {
+		return err
+	}
+	q, err := parseQuery(r)
+	if err != nil {
+		return err
+	}
+	objs, next, more, err := s.page(r.Context(), c, q)
+	if err != nil {
+		return err
+	}
+	records := make([]map[string]any, len(objs))
+	for i, o := range objs {
+		records[i] = map[string]any{"id": o.ID, "date_added": stamp(o.DateAdded), "version": stamp(o.Version), "media_type": MediaSTIX}
+	}
+	env := map[string]any{"more": more, "objects": records}
+	if more {
+		env["next"] = next.encode()
+	}
+	envelopeHeaders(w, objs)
+	writeTAXII(w, http.StatusOK, env)
+	return nil
+}
+
+// find returns the object with the id in the collection. Ids are
+// UUIDv5 digests that cannot be reversed to the address, so this pages
+// through the collection: it costs a scan (about a second per million
+// indicators), which is why consumers should poll objects/ instead.
+func (s *Server) find(ctx context.Context, c *Collection, id string) (*Object, error) {
+	q := query{limit: MaxLimit, ids: map[string]bool{id: true}}
+	for {
+		objs, next, more, err := s.page(ctx, c, q)
+		if err != nil {
+			return nil, err
+		}
+		if len(objs) > 0 {
+			return &objs[0], nil
+		}
+		if !more {
+			return nil, &taxiiError{http.StatusNotFound, "Object not found", fmt.Sprintf("no object %q in collection %s", id, c.Alias)}
+		}
+		q.pos = next
+	}
+}
+
+func (s *Server) object(w http.ResponseWriter, r *http.Request) error {
+	c, err := findCollection(r)
+	if err != nil {
+		return err
+	}
+	q, err := parseQuery(r)
+	if err != nil {
+		return err
+	}
+	o, err := s.find(r.Context(), c, r.PathValue("object"))
+	if err != nil {
+		return err
+	}
+	if !q.matches(&Object{ID: o.ID, Type: o.Type, Version: o.Version}) {
+		return writeEnvelope(w, nil, position{}, false)
+	}
+	return writeEnvelope(w, []Object{*o}, position{}, false)
+}
+
+func (s *Server) versions(w http.ResponseWriter, r *http.Request) error {
+	c, err := findCollection(r)
+	if err != nil {
+		return err
+	}
+	o, err := s.find(r.Context(), c, r.PathValue("object"))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("X-TAXII-Date-Added-First", stamp(o.DateAdded))
+	w.Header().Set("X-TAXII-Date-Added-Last", stamp(o.DateAdded))
+	writeTAXII(w, http.StatusOK, map[string]any{"more": false, "versions": []string{stamp(o.Version)}})
+	return nil
+}

@@ -1,0 +1,258 @@
+package ui
+
+import (
+	"context"
+	"encoding/json"
+	"html/template"
+	"net/http"
+	"sort"
+	"strconv"
+	"time"
+
+	"forewarn/internal/activity"
+	"forewarn/internal/store"
+)
+
+// dashboardData feeds the home page: the charts' series as JSON for
+// static/app.js, and the numbers written on the page.
+type dashboardData struct {
+	Charts     template.JS
+	Empty      bool
+	Median     int64
+	P90        int64
+	HasLead    bool
+	ByCategory []categoryLead
+	Health     health
+	Computed   time.Time
+	Took       time.Duration
+	Stale      bool
+	Indicators int64
+	// Computing is set while the first aggregates are being computed.
+	Computing bool
+}
+
+type categoryLead struct {
+	Category string
+	Median   int64
+	Count    int64
+}
+
+type health struct {
+	LastSuccess *activity.Run
+	Age         string
+	Runs        []activity.Run
+	Created     int64
+	Updated     int64
+}
+
+// aggregates returns the dashboard's aggregates. They are computed by the
+// store in SQL, cached, and recomputed in the background when the store's
+// DataVersion (a cheap index read) moved: a page view never waits for a
+// scan, except the first one after start-up.
+func (u *UI) aggregates(ctx context.Context) (*store.Dashboard, bool, error) {
+	ver, err := u.dataVersion(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	u.dashMu.Lock()
+	d, cur, busy := u.dash, u.dashVer, u.dashBusy
+	if cur != ver && !busy {
+		u.dashBusy = true
+		go u.recompute()
+	}
+	u.dashMu.Unlock()
+	if d != nil {
+		return d, cur != ver, nil
+	}
+	// Nothing computed yet (just started): wait a little for the first
+	// computation rather than show an empty page; at millions of
+	// indicators it takes seconds, and the page says so.
+	t := time.NewTimer(ColdWait)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, false, ctx.Err()
+		case <-t.C:
+			return nil, true, nil
+		case <-time.After(20 * time.Millisecond):
+		}
+		u.dashMu.Lock()
+		d = u.dash
+		u.dashMu.Unlock()
+		if d != nil {
+			return d, false, nil
+		}
+	}
+}
+
+// VersionTTL is how long the UI trusts the store's DataVersion: reading it
+// counts the indicators' index, about 200 ms at 4M indicators, so page
+// views share one reading for a few seconds.
+const VersionTTL = 5 * time.Second
+
+// dataVersion is the store's DataVersion, read at most once per VersionTTL.
+func (u *UI) dataVersion(ctx context.Context) (store.DataVersion, error) {
+	u.verMu.Lock()
+	defer u.verMu.Unlock()
+	if !u.verAt.IsZero() && time.Since(u.verAt) < VersionTTL {
+		return u.ver, nil
+	}
+	v, err := u.Store.DataVersion(ctx)
+	if err != nil {
+		return v, err
+	}
+	u.ver, u.verAt = v, time.Now()
+	return v, nil
+}
+
+// ColdWait is how long the first dashboard view after start-up waits for
+// the aggregates before it renders without them.
+const ColdWait = 700 * time.Millisecond
+
+func (u *UI) recompute() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	defer func() { u.dashMu.Lock(); u.dashBusy = false; u.dashMu.Unlock() }()
+	ver, err := u.Store.DataVersion(ctx)
+	if err != nil {
+		u.Log.Error("dashboard: read the data version", "err", err)
+		return
+	}
+	d, err := u.Store.DashboardAggregates(ctx)
+	if err != nil {
+		u.Log.Error("dashboard: recompute the aggregates", "err", err)
+		return
+	}
+	u.dashMu.Lock()
+	u.dash, u.dashVer = &d, ver
+	u.dashMu.Unlock()
+	u.Log.Debug("dashboard aggregates recomputed", "took", d.Took.String())
+}
+
+type series struct {
+	Labels []string `json:"labels"`
+	Values []int64  `json:"values"`
+}
+
+type chartData struct {
+	Bands      series `json:"bands"`
+	Categories series `json:"categories"`
+	Months     struct {
+		Labels    []string `json:"labels"`
+		Predicted []int64  `json:"predicted"`
+		Detected  []int64  `json:"detected"`
+	} `json:"months"`
+	Lead struct {
+		Days   []int64 `json:"days"`
+		Counts []int64 `json:"counts"`
+		Median int64   `json:"median"`
+		P90    int64   `json:"p90"`
+	} `json:"lead"`
+	Health series  `json:"health_created"`
+	HUpd   []int64 `json:"health_updated"`
+}
+
+func (u *UI) dashboard(w http.ResponseWriter, r *http.Request, se *session) error {
+	aggp, stale, err := u.aggregates(r.Context())
+	if err != nil {
+		return err
+	}
+	computing := aggp == nil
+	if computing {
+		aggp = &store.Dashboard{}
+	}
+	agg := *aggp
+	var c chartData
+	for _, b := range []string{"High", "Medium", "Low", "None"} {
+		c.Bands.Labels = append(c.Bands.Labels, b)
+		c.Bands.Values = append(c.Bands.Values, agg.Bands[b])
+	}
+	type kv struct {
+		k string
+		n int64
+	}
+	var cats []kv
+	for k, n := range agg.Categories {
+		cats = append(cats, kv{k, n})
+	}
+	sort.Slice(cats, func(i, j int) bool { return cats[i].n > cats[j].n || cats[i].n == cats[j].n && cats[i].k < cats[j].k })
+	if len(cats) > 12 {
+		cats = cats[:12]
+	}
+	for _, c2 := range cats {
+		c.Categories.Labels = append(c.Categories.Labels, c2.k)
+		c.Categories.Values = append(c.Categories.Values, c2.n)
+	}
+	months := map[string]bool{}
+	for m := range agg.PredictedByMonth {
+		months[m] = true
+	}
+	for m := range agg.DetectedByMonth {
+		months[m] = true
+	}
+	for m := range months {
+		c.Months.Labels = append(c.Months.Labels, m)
+	}
+	sort.Strings(c.Months.Labels)
+	for _, m := range c.Months.Labels {
+		c.Months.Predicted = append(c.Months.Predicted, agg.PredictedByMonth[m])
+		c.Months.Detected = append(c.Months.Detected, agg.DetectedByMonth[m])
+	}
+	for d := range agg.LeadDays {
+		c.Lead.Days = append(c.Lead.Days, d)
+	}
+	sort.Slice(c.Lead.Days, func(i, j int) bool { return c.Lead.Days[i] < c.Lead.Days[j] })
+	for _, d := range c.Lead.Days {
+		c.Lead.Counts = append(c.Lead.Counts, agg.LeadDays[d])
+	}
+	dd := dashboardData{Computed: agg.ComputedAt, Took: agg.Took.Round(time.Millisecond), Stale: stale, Indicators: agg.Indicators}
+	dd.Median, dd.HasLead = store.Quantile(agg.LeadDays, 0.5)
+	dd.P90, _ = store.Quantile(agg.LeadDays, 0.9)
+	c.Lead.Median, c.Lead.P90 = dd.Median, dd.P90
+	for cat, h := range agg.LeadByCategory {
+		m, _ := store.Quantile(h, 0.5)
+		var n int64
+		for _, v := range h {
+			n += v
+		}
+		dd.ByCategory = append(dd.ByCategory, categoryLead{cat, m, n})
+	}
+	sort.Slice(dd.ByCategory, func(i, j int) bool { return dd.ByCategory[i].Count > dd.ByCategory[j].Count })
+
+	page, err := u.Store.ListRuns(r.Context(), store.RunQuery{Feed: u.Feed, Limit: 30})
+	if err != nil {
+		return err
+	}
+	dd.Health.Runs = page.Runs
+	for i := len(page.Runs) - 1; i >= 0; i-- {
+		run := page.Runs[i]
+		if run.DryRun {
+			continue
+		}
+		c.Health.Labels = append(c.Health.Labels, "#"+itoa(run.ID))
+		c.Health.Values = append(c.Health.Values, run.IndicatorsCreated)
+		c.HUpd = append(c.HUpd, run.IndicatorsUpdated)
+		dd.Health.Created += run.IndicatorsCreated
+		dd.Health.Updated += run.IndicatorsUpdated
+	}
+	for i := range page.Runs {
+		if page.Runs[i].Status == activity.StatusSucceeded && !page.Runs[i].DryRun {
+			dd.Health.LastSuccess = &page.Runs[i]
+			if f := page.Runs[i].FinishedAt; f != nil {
+				dd.Health.Age = humanDuration(time.Since(*f))
+			}
+			break
+		}
+	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	dd.Charts = template.JS(b) // json.Marshal escapes <, > and &
+	dd.Empty = agg.Indicators == 0 && !computing
+	dd.Computing = computing
+	return u.render(w, http.StatusOK, "dashboard", view{Title: "Dashboard", Nav: "dashboard", Session: se, Data: dd})
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -1,0 +1,250 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"forewarn/internal/indicator"
+	"forewarn/internal/lookup"
+	"forewarn/internal/store"
+)
+
+type searchData struct {
+	Q, Status, Category, Normalized, MinImportance, Source, Sort string
+	Page                                                         store.IndicatorPage
+	NextURL                                                      string
+	Err                                                          string
+	Sorts                                                        []string
+}
+
+// sortURL is the search with another sort, from the first page.
+func (d searchData) SortURL(sort string) string {
+	v := d.values()
+	v.Set("sort", sort)
+	return "/indicators?" + v.Encode()
+}
+
+func (d searchData) values() url.Values {
+	v := url.Values{}
+	for k, s := range map[string]string{"q": d.Q, "status": d.Status, "category": d.Category, "normalized": d.Normalized,
+		"min_importance": d.MinImportance, "source": d.Source, "sort": d.Sort} {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	return v
+}
+
+// indicators is the search page. Pages follow the store's cursors, so a
+// page costs the same wherever it is in the listing.
+func (u *UI) indicators(w http.ResponseWriter, r *http.Request, se *session) error {
+	qv := r.URL.Query()
+	d := searchData{Q: strings.TrimSpace(qv.Get("q")), Status: qv.Get("status"), Category: qv.Get("category"),
+		Normalized: qv.Get("normalized"), MinImportance: qv.Get("min_importance"), Source: qv.Get("source"), Sort: qv.Get("sort")}
+	q := store.IndicatorQuery{Category: d.Category, Normalized: d.Normalized, Status: indicator.Status(d.Status),
+		Source: d.Source, Sort: d.Sort, Limit: 50, Cursor: qv.Get("cursor")}
+	switch {
+	case d.Q == "":
+	case strings.Contains(d.Q, "/"):
+		p, err := netip.ParsePrefix(d.Q)
+		if err != nil {
+			d.Err = "“" + d.Q + "” is not a CIDR such as 102.140.192.0/24"
+		}
+		q.CIDR = p.Masked()
+	default:
+		if a, err := netip.ParseAddr(d.Q); err == nil {
+			// One address: its page, if it is listed.
+			if _, err := u.Store.Lookup(r.Context(), a.Unmap()); err == nil {
+				http.Redirect(w, r, "/indicators/"+a.Unmap().String(), http.StatusSeeOther)
+				return nil
+			}
+		}
+		q.Q = d.Q
+	}
+	if d.MinImportance != "" {
+		f, err := strconv.ParseFloat(d.MinImportance, 64)
+		if err != nil {
+			d.Err = "minimum importance must be a number from 0 to 100"
+		}
+		q.MinImportance = &f
+	}
+	if d.Err == "" {
+		page, err := u.Store.SearchIndicators(r.Context(), q)
+		if err != nil {
+			if !errors.Is(err, store.ErrBadCursor) && !strings.Contains(err.Error(), "sort") && !strings.Contains(err.Error(), "status") {
+				return err
+			}
+			d.Err = err.Error()
+		}
+		d.Page = page
+		if page.Next != "" {
+			v := d.values()
+			v.Set("cursor", page.Next)
+			d.NextURL = "/indicators?" + v.Encode()
+		}
+	}
+	return u.render(w, http.StatusOK, "indicators", view{Title: "Indicators", Nav: "indicators", Session: se, Data: d})
+}
+
+type detailData struct {
+	Ind        indicator.Indicator
+	Statuses   []indicator.Status
+	Netblock   string
+	Neighbours []indicator.Indicator
+	Cluster    string
+}
+
+type clusterData struct {
+	Cluster  string
+	Members  []netip.Addr
+	TimedOut bool
+}
+
+// statuses are the statuses a person may set.
+var statuses = []indicator.Status{indicator.StatusActive, indicator.StatusReview, indicator.StatusWhitelisted, indicator.StatusExpired}
+
+// RelatedLimit bounds the related-address lists of a detail page.
+const RelatedLimit = 20
+
+func (u *UI) indicatorDetail(w http.ResponseWriter, r *http.Request, se *session) error {
+	a, err := netip.ParseAddr(r.PathValue("ip"))
+	if err != nil {
+		http.Error(w, "Not an IP address.", http.StatusBadRequest)
+		return nil
+	}
+	ind, err := u.Store.Lookup(r.Context(), a.Unmap())
+	if errors.Is(err, store.ErrNotFound) {
+		w.WriteHeader(http.StatusNotFound)
+		return u.render(w, http.StatusNotFound, "message", view{Title: "Not listed", Session: se,
+			Data: a.String() + " is not an indicator in the store. Try the lookup box: it may lie in a predicted netblock."})
+	}
+	if err != nil {
+		return err
+	}
+	d := detailData{Ind: ind, Statuses: statuses}
+	for _, at := range ind.Attributes {
+		switch at.Name {
+		case indicator.AttrPredictedNetblock:
+			d.Netblock = at.Value
+		case indicator.AttrCluster:
+			d.Cluster = at.Value
+		}
+	}
+	if d.Netblock == "" {
+		// Not selected as context: the lookup index knows it anyway.
+		if res, err := u.Lookup.Lookup(r.Context(), a.Unmap()); err == nil && len(res.Netblocks) > 0 {
+			d.Netblock = res.Netblocks[0].Netblock
+		}
+	}
+	if p, err := netip.ParsePrefix(d.Netblock); err == nil {
+		page, err := u.Store.SearchIndicators(r.Context(), store.IndicatorQuery{CIDR: p, Limit: RelatedLimit + 1})
+		if err != nil {
+			return err
+		}
+		for _, n := range page.Indicators {
+			if n.Value != ind.Value && len(d.Neighbours) < RelatedLimit {
+				d.Neighbours = append(d.Neighbours, n)
+			}
+		}
+	}
+	v := view{Title: ind.Value, Nav: "indicators", Session: se, Data: d}
+	if r.URL.Query().Get("done") == "status" {
+		v.Notice = "Status changed to " + string(ind.Status) + ". Later runs keep it."
+	}
+	return u.render(w, http.StatusOK, "indicator", v)
+}
+
+func (u *UI) setStatus(w http.ResponseWriter, r *http.Request, se *session) error {
+	a, err := netip.ParseAddr(r.PathValue("ip"))
+	if err != nil {
+		http.Error(w, "Not an IP address.", http.StatusBadRequest)
+		return nil
+	}
+	st := indicator.Status(r.PostFormValue("status"))
+	if !slices.Contains(statuses, st) {
+		http.Error(w, "The status must be Active, Review, Whitelisted or Expired.", http.StatusBadRequest)
+		return nil
+	}
+	if _, err := u.Store.SetIndicatorStatus(r.Context(), a.Unmap(), st); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			http.NotFound(w, r)
+			return nil
+		}
+		return err
+	}
+	u.Changed()
+	u.Log.Info("indicator status set", "ip", a.String(), "status", st, "by", se.KeyName, "via", "ui")
+	http.Redirect(w, r, "/indicators/"+a.Unmap().String()+"?done=status", http.StatusSeeOther)
+	return nil
+}
+
+type lookupData struct {
+	Input   string
+	Results []lookup.Result
+	Bad     []string
+}
+
+// MaxLookup is how many addresses one lookup answers.
+const MaxLookup = 1000
+
+func (u *UI) lookup(w http.ResponseWriter, r *http.Request, se *session) error {
+	d := lookupData{Input: r.URL.Query().Get("ips")}
+	var addrs []netip.Addr
+	for _, f := range strings.FieldsFunc(d.Input, func(c rune) bool { return c == ',' || c == ' ' || c == '\n' || c == '\r' || c == '\t' }) {
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			d.Bad = append(d.Bad, f)
+			continue
+		}
+		if len(addrs) < MaxLookup {
+			addrs = append(addrs, a)
+		}
+	}
+	if len(addrs) > 0 {
+		res, err := u.Lookup.LookupMany(r.Context(), addrs)
+		if err != nil {
+			return err
+		}
+		d.Results = res
+	}
+	return u.render(w, http.StatusOK, "lookup", view{Title: "Lookup", Nav: "lookup", Session: se, Data: d})
+}
+
+// ClusterTimeout bounds the search for a cluster's other members: no index
+// covers clusters (one would slow every ingest), so a rare cluster means a
+// scan of the table. The detail page loads this part afterwards (htmx), so
+// the page itself never waits for it.
+const ClusterTimeout = 5 * time.Second
+
+func (u *UI) clusterFragment(w http.ResponseWriter, r *http.Request, se *session) error {
+	a, err := netip.ParseAddr(r.PathValue("ip"))
+	if err != nil {
+		http.Error(w, "Not an IP address.", http.StatusBadRequest)
+		return nil
+	}
+	d := clusterData{Cluster: r.URL.Query().Get("cluster")}
+	if d.Cluster != "" {
+		ctx, cancel := context.WithTimeout(r.Context(), ClusterTimeout)
+		defer cancel()
+		members, err := u.Store.ClusterMembers(ctx, d.Cluster, RelatedLimit+1)
+		switch {
+		case ctx.Err() != nil && r.Context().Err() == nil:
+			d.TimedOut = true
+		case err != nil:
+			return err
+		}
+		for _, m := range members {
+			if m != a.Unmap() && len(d.Members) < RelatedLimit {
+				d.Members = append(d.Members, m)
+			}
+		}
+	}
+	return u.render(w, http.StatusOK, "cluster", view{Nav: "fragment", Session: se, Data: d})
+}

@@ -1,0 +1,318 @@
+package ui
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"forewarn/internal/activity"
+	"forewarn/internal/config"
+	"forewarn/internal/indicator"
+	"forewarn/internal/lookup"
+	"forewarn/internal/runner"
+	"forewarn/internal/store"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// CSP is the Content-Security-Policy of every UI response: nothing inline,
+// nothing from elsewhere.
+const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// Scheduler is the serve process's schedule, as the UI needs it.
+type Scheduler interface {
+	Reschedule(ctx context.Context, feed string) error
+	NextRun(feed string) (time.Time, bool)
+}
+
+// Deps are the parts the UI drives.
+type Deps struct {
+	Store     *store.Store
+	Runner    *runner.Manager
+	Scheduler Scheduler
+	Lookup    *lookup.Service
+	// Changed is called after the UI changed indicators (status, purge).
+	Changed func()
+	Log     *slog.Logger
+	// Feed is the feed the integration page manages.
+	Feed string
+	// Secure marks the session cookie Secure (serve over TLS).
+	Secure bool
+}
+
+// UI serves the web pages.
+type UI struct {
+	Deps
+	pages    map[string]*template.Template
+	sessions sessions
+
+	dashMu   sync.Mutex
+	dash     *store.Dashboard
+	dashVer  store.DataVersion
+	dashBusy bool
+
+	verMu sync.Mutex
+	ver   store.DataVersion
+	verAt time.Time
+}
+
+// New parses the templates and returns the UI.
+func New(d Deps) (*UI, error) {
+	if d.Changed == nil {
+		d.Changed = func() {}
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	u := &UI{Deps: d, pages: map[string]*template.Template{}, sessions: sessions{m: map[string]*session{}}}
+	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/_*.html")
+	if err != nil {
+		return nil, fmt.Errorf("ui templates: %w", err)
+	}
+	entries, _ := fs.ReadDir(templateFS, "templates")
+	for _, e := range entries {
+		name := e.Name()
+		if name == "layout.html" || strings.HasPrefix(name, "_") {
+			continue
+		}
+		t, err := template.Must(base.Clone()).ParseFS(templateFS, "templates/"+name)
+		if err != nil {
+			return nil, fmt.Errorf("ui template %s: %w", name, err)
+		}
+		u.pages[strings.TrimSuffix(name, ".html")] = t
+	}
+	return u, nil
+}
+
+// Register adds the UI's routes to mux.
+func (u *UI) Register(mux *http.ServeMux) {
+	static, _ := fs.Sub(staticFS, "static")
+	mux.Handle("GET /static/", u.headers(http.StripPrefix("/static/", cacheStatic(http.FileServerFS(static)))))
+	mux.Handle("GET /login", u.headers(http.HandlerFunc(u.loginPage)))
+	mux.Handle("POST /login", u.headers(http.HandlerFunc(u.login)))
+	mux.Handle("POST /logout", u.page(false, u.logout))
+
+	mux.Handle("GET /{$}", u.page(false, u.dashboard))
+	mux.Handle("GET /integrations/seclytics", u.page(false, u.integration))
+	mux.Handle("GET /integrations/seclytics/activity", u.page(false, u.activityTab))
+	mux.Handle("GET /integrations/seclytics/runs/{id}", u.page(false, u.runRow))
+	mux.Handle("POST /integrations/seclytics/config", u.page(true, u.saveConfig))
+	mux.Handle("POST /integrations/seclytics/enable", u.page(true, u.enable))
+	mux.Handle("POST /integrations/seclytics/disable", u.page(true, u.disable))
+	mux.Handle("POST /integrations/seclytics/uninstall", u.page(true, u.uninstall))
+	mux.Handle("POST /integrations/seclytics/run", u.page(true, u.runNow))
+	mux.Handle("POST /integrations/seclytics/runs/{id}/cancel", u.page(true, u.cancelRun))
+	mux.Handle("GET /indicators", u.page(false, u.indicators))
+	mux.Handle("GET /indicators/{ip}", u.page(false, u.indicatorDetail))
+	mux.Handle("GET /indicators/{ip}/cluster", u.page(false, u.clusterFragment))
+	mux.Handle("POST /indicators/{ip}/status", u.page(true, u.setStatus))
+	mux.Handle("GET /lookup", u.page(false, u.lookup))
+}
+
+func cacheStatic(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// headers sets the security headers every UI response carries.
+func (u *UI) headers(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", CSP)
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Referrer-Policy", "same-origin")
+		hd.Set("X-Frame-Options", "DENY")
+		h.ServeHTTP(w, r)
+	})
+}
+
+type ctxSession struct{}
+
+// errForbidden is returned by handlers when a read key asks for a change.
+var errForbidden = errors.New("forbidden")
+
+// page wraps a handler: it needs a session (else it redirects to the
+// sign-in page); a change also needs the admin role and the CSRF token.
+func (u *UI) page(change bool, h func(w http.ResponseWriter, r *http.Request, se *session) error) http.Handler {
+	return u.headers(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+		defer cancel()
+		r = r.WithContext(ctx)
+		se, ok := u.sessions.get(r)
+		if ok && !u.keyLive(r, se) {
+			// The key was revoked: its sessions end with it.
+			u.sessions.delete(r)
+			ok = false
+		}
+		if !ok {
+			if r.Method != http.MethodGet {
+				http.Error(w, "Your session has ended: sign in again.", http.StatusUnauthorized)
+				return
+			}
+			http.Redirect(w, r, "/login?next="+template.URLQueryEscaper(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
+		if change {
+			r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+			if !se.validCSRF(r) {
+				http.Error(w, "The form's CSRF token is missing or stale: reload the page and try again.", http.StatusForbidden)
+				return
+			}
+			if !se.Admin() {
+				http.Error(w, "Your API key has the read role: changes need an admin key.", http.StatusForbidden)
+				return
+			}
+		}
+		if err := h(w, r, se); err != nil {
+			u.Log.Error("ui request failed", "path", r.URL.Path, "err", err)
+			http.Error(w, "Something went wrong: "+err.Error(), http.StatusInternalServerError)
+		}
+	}))
+}
+
+// keyLive reports whether the session's API key is still valid. The keys
+// table is small, so every request checks it, as the API does.
+func (u *UI) keyLive(r *http.Request, se *session) bool {
+	keys, err := u.Store.APIKeys(r.Context())
+	if err != nil {
+		u.Log.Error("ui: check the session's API key", "err", err)
+		return false
+	}
+	for _, k := range keys {
+		if k.ID == se.KeyID {
+			return k.RevokedAt == nil
+		}
+	}
+	return false
+}
+
+// view is what every page template gets.
+type view struct {
+	Title   string
+	Nav     string
+	Session *session
+	Data    any
+	Notice  string
+	Error   string
+}
+
+func (u *UI) render(w http.ResponseWriter, status int, page string, v view) error {
+	t, ok := u.pages[page]
+	if !ok {
+		return fmt.Errorf("no template %s", page)
+	}
+	var b strings.Builder
+	name := "layout.html"
+	if t.Lookup("fragment") != nil && v.Nav == "fragment" {
+		name = "fragment"
+	}
+	if err := t.ExecuteTemplate(&b, name, v); err != nil {
+		return fmt.Errorf("render %s: %w", page, err)
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, err := w.Write([]byte(b.String()))
+	return err
+}
+
+var funcs = template.FuncMap{
+	"time": func(t any) string {
+		switch v := t.(type) {
+		case time.Time:
+			if v.IsZero() {
+				return "—"
+			}
+			return v.UTC().Format("2006-01-02 15:04:05Z")
+		case *time.Time:
+			if v == nil {
+				return "—"
+			}
+			return v.UTC().Format("2006-01-02 15:04:05Z")
+		}
+		return ""
+	},
+	"ago": func(t *time.Time) string {
+		if t == nil {
+			return "never"
+		}
+		return humanDuration(time.Since(*t)) + " ago"
+	},
+	"dur":   func(r activity.Run) string { return r.Duration().Round(time.Millisecond).String() },
+	"bytes": activity.HumanBytes,
+	"join":  strings.Join,
+	"has": func(list []string, s string) bool {
+		for _, v := range list {
+			if v == s {
+				return true
+			}
+		}
+		return false
+	},
+	"contextNames": func() []string { return config.ContextNames },
+	"list":         func(s ...string) []string { return s },
+	"deref":        func(f *float64) string { return strconv.FormatFloat(*f, 'f', -1, 64) },
+	// flip is the sort a column header links to: ascending first, then
+	// descending.
+	"flip": func(cur, col string) string {
+		if cur == col || (cur == "" && col == "value") {
+			return "-" + col
+		}
+		return col
+	},
+	"arrow": func(cur, col string) string {
+		switch cur {
+		case col:
+			return " ▲"
+		case "-" + col:
+			return " ▼"
+		}
+		if cur == "" && col == "value" {
+			return " ▲"
+		}
+		return ""
+	},
+	"attr": func(ind indicator.Indicator, name string) string {
+		for _, a := range ind.Attributes {
+			if a.Name == name {
+				return a.Value
+			}
+		}
+		return ""
+	},
+	"attrs": func(ind indicator.Indicator, name string) string {
+		var out []string
+		for _, a := range ind.Attributes {
+			if a.Name == name {
+				out = append(out, a.Value)
+			}
+		}
+		return strings.Join(out, ", ")
+	},
+}
+
+func humanDuration(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return d.Round(time.Second).String()
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("%d days", int(d.Hours()/24))
+}
