@@ -113,6 +113,10 @@ func (s *Server) exportFormat(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if f == export.JSONL && len(o.Statuses) == 0 {
+		// As on the command line: jsonl is the whole store unless asked.
+		o.Statuses = export.AllStatuses
+	}
 	if err := o.Validate(f); err != nil {
 		return badRequest("", "%v", err)
 	}

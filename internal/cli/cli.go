@@ -42,7 +42,7 @@ func commands() []command {
 		{"run", "run a feed once: forewarn run seclytics [flags]", cmdRun},
 		{"demo", "ingest a demo dump from the built-in Seclytics server into ./forewarn-demo.db", cmdDemo},
 		{"lookup", "show what the store knows about IP addresses", cmdLookup},
-		{"export", "write every indicator in a format (jsonl)", cmdExport},
+		{"export", "write indicators as jsonl, csv, stix, edl, suricata-iprep or zeek-intel", cmdExport},
 		{"runs", "show the activity log, newest first", cmdRuns},
 		{"config", "show or change a feed's configuration", cmdConfig},
 		{"apikey", "create, list or revoke API keys for the REST API", cmdAPIKey},
