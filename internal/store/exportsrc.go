@@ -15,6 +15,8 @@ import (
 // zero value when the address never had one. Exports use it for
 // netblock blocklists; it streams in address order like EachIndicator.
 func (s *Store) EachIndicatorNetblock(ctx context.Context, fn func(*indicator.Indicator, netip.Prefix) error) error {
+	// Every run id an indicator names was read here or is newer than this
+	// snapshot of the runs table; read it once for the whole export.
 	rt, err := s.runTimesFor(ctx, nil)
 	if err != nil {
 		return err

@@ -98,31 +98,7 @@ func (s *Store) LookupStored(ctx context.Context, addr netip.Addr) (merge.Stored
 // EachIndicator calls fn for every indicator in address order (IPv4 first,
 // numerically), streaming: memory does not grow with the store.
 func (s *Store) EachIndicator(ctx context.Context, fn func(*indicator.Indicator) error) error {
-	// Every run id an indicator names was read here or is newer than this
-	// snapshot of the runs table; read it once for the whole export.
-	rt, err := s.runTimesFor(ctx, nil)
-	if err != nil {
-		return err
-	}
-	rows, err := s.r.QueryContext(ctx, selectStored+` ORDER BY ip`)
-	if err != nil {
-		return fmt.Errorf("read indicators: %w", err)
-	}
-	defer rows.Close()
-	var st merge.Stored
-	for rows.Next() {
-		if err := scanStored(rows, &st); err != nil {
-			return err
-		}
-		ind := st.Indicator(rt)
-		if err := fn(&ind); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read indicators: %w", err)
-	}
-	return nil
+	return s.EachIndicatorNetblock(ctx, func(ind *indicator.Indicator, _ netip.Prefix) error { return fn(ind) })
 }
 
 // Stats counts what the store holds.

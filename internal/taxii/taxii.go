@@ -435,16 +435,21 @@ func envelopeHeaders(w http.ResponseWriter, objs []Object) {
 	w.Header().Set("X-TAXII-Date-Added-Last", stamp(last))
 }
 
-func (s *Server) objects(w http.ResponseWriter, r *http.Request) error {
+// request reads a collection's page as the request asks.
+func (s *Server) request(r *http.Request) (objs []Object, next position, more bool, err error) {
 	c, err := findCollection(r)
 	if err != nil {
-		return err
+		return nil, next, false, err
 	}
 	q, err := parseQuery(r)
 	if err != nil {
-		return err
+		return nil, next, false, err
 	}
-	objs, next, more, err := s.page(r.Context(), c, q)
+	return s.page(r.Context(), c, q)
+}
+
+func (s *Server) objects(w http.ResponseWriter, r *http.Request) error {
+	objs, next, more, err := s.request(r)
 	if err != nil {
 		return err
 	}
@@ -466,15 +471,7 @@ func writeEnvelope(w http.ResponseWriter, objs []Object, next position, more boo
 }
 
 func (s *Server) manifest(w http.ResponseWriter, r *http.Request) error {
-	c, err := findCollection(r)
-	if err != nil {
-		return err
-	}
-	q, err := parseQuery(r)
-	if err != nil {
-		return err
-	}
-	objs, next, more, err := s.page(r.Context(), c, q)
+	objs, next, more, err := s.request(r)
 	if err != nil {
 		return err
 	}
