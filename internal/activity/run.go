@@ -45,6 +45,18 @@ func (d Dropped) Total() int64 {
 	return d.Invalid + d.BelowThreshold + d.CategoryNotListed + d.OutsideWindow
 }
 
+// ByImportance counts kept rows by the normalized importance of their
+// score (see indicator.NormalizeImportance); None counts rows without one.
+type ByImportance struct {
+	High   int64 `json:"high"`
+	Medium int64 `json:"medium"`
+	Low    int64 `json:"low"`
+	None   int64 `json:"none"`
+}
+
+// Total is the number of rows counted.
+func (c ByImportance) Total() int64 { return c.High + c.Medium + c.Low + c.None }
+
 // Run is one entry of the activity log.
 type Run struct {
 	ID         int64      `json:"id"`
@@ -65,6 +77,9 @@ type Run struct {
 	RowsRead        int64   `json:"rows_read"`
 	RowsKept        int64   `json:"rows_kept"`
 	Dropped         Dropped `json:"dropped"`
+	// KeptByImportance splits RowsKept by normalized importance: what a
+	// dry run would ingest, at each level.
+	KeptByImportance ByImportance `json:"kept_by_importance"`
 	// RowsAllowlisted counts the kept rows whose address is allow-listed:
 	// they are ingested, as Whitelisted.
 	RowsAllowlisted int64 `json:"rows_allowlisted"`
@@ -107,6 +122,8 @@ func (r *Run) Summary() string {
 	fmt.Fprintf(&b, "  download     HTTP %d, %s\n", r.HTTPStatus, HumanBytes(r.BytesDownloaded))
 	fmt.Fprintf(&b, "  rows         %d read, %d kept, %d dropped (%d invalid, %d below threshold, %d category not listed, %d outside the date window), %d warnings\n",
 		r.RowsRead, r.RowsKept, r.Dropped.Total(), r.Dropped.Invalid, r.Dropped.BelowThreshold, r.Dropped.CategoryNotListed, r.Dropped.OutsideWindow, r.Warnings)
+	fmt.Fprintf(&b, "  importance   kept %d high, %d medium, %d low, %d without importance\n",
+		r.KeptByImportance.High, r.KeptByImportance.Medium, r.KeptByImportance.Low, r.KeptByImportance.None)
 	fmt.Fprintf(&b, "  indicators   %d created, %d updated, %d unchanged, %d expired\n", r.IndicatorsCreated, r.IndicatorsUpdated, r.IndicatorsUnchanged, r.IndicatorsExpired)
 	fmt.Fprintf(&b, "  allow-list   %d kept rows allow-listed (ingested Whitelisted)\n", r.RowsAllowlisted)
 	fmt.Fprintf(&b, "  attributes   %d created, %d updated\n", r.AttributesCreated, r.AttributesUpdated)

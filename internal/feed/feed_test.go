@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"forewarn/internal/activity"
 	"forewarn/internal/config"
 	"forewarn/internal/dumpgen"
@@ -579,5 +581,37 @@ func TestDryRunWritesNothing(t *testing.T) {
 	// It does not move the watermark or store validators either.
 	if _, st, _ := h.st.FeedConfig(context.Background(), Name); st.ETag != "" || st.Watermark != 0 {
 		t.Errorf("dry run stored state: %+v", st)
+	}
+}
+
+func TestDryRunCountsKeptRowsByImportance(t *testing.T) {
+	h := newHarness(t, 0)
+	h.body(header +
+		line("198.51.100.1", "spam", "2022-11-27", "85.5") +
+		line("198.51.100.2", "spam", "2022-11-27", "70") +
+		line("198.51.100.3", "spam", "2022-11-27", "69.9") +
+		line("198.51.100.4", "spam", "2022-11-27", "40") +
+		line("198.51.100.5", "spam", "2022-11-27", "39") +
+		line("198.51.100.6", "spam", "2022-11-27", "") +
+		line("198.51.100.7", "spam", "2022-11-27", "") +
+		line("not-an-ip", "spam", "2022-11-27", "90"))
+	r := h.mustRun(Options{DryRun: true}, "threshold=0", "categories=")
+	want := activity.ByImportance{High: 2, Medium: 2, Low: 1, None: 2}
+	if diff := cmp.Diff(want, r.KeptByImportance); diff != "" {
+		t.Errorf("kept by importance (-want +got):\n%s", diff)
+	}
+	if got := r.KeptByImportance.Total(); got != r.RowsKept {
+		t.Errorf("importance counts sum to %d, rows kept %d", got, r.RowsKept)
+	}
+	if !strings.Contains(r.Summary(), "kept 2 high, 2 medium, 1 low, 2 without importance") {
+		t.Errorf("summary lacks the importance counts:\n%s", r.Summary())
+	}
+	// The activity log keeps them.
+	stored, err := h.st.Run(context.Background(), r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, stored.KeptByImportance); diff != "" {
+		t.Errorf("stored kept by importance (-want +got):\n%s", diff)
 	}
 }

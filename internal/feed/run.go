@@ -17,6 +17,7 @@ import (
 	"forewarn/internal/config"
 	"forewarn/internal/dump"
 	"forewarn/internal/filter"
+	"forewarn/internal/indicator"
 	"forewarn/internal/merge"
 	"forewarn/internal/prediction"
 	"forewarn/internal/seclytics"
@@ -418,6 +419,7 @@ func (j *job) readDump(ctx context.Context, dr *dump.Reader, sorter *stage.Sorte
 		}
 		r.RowsKept++
 		prog.kept.Add(1)
+		countImportance(&r.KeptByImportance, &row)
 		if j.allow.Contains(row.Addr) {
 			r.RowsAllowlisted++
 		}
@@ -523,4 +525,20 @@ func (j *job) merge(ctx context.Context, tx store.Tx, sorter *stage.Sorter) erro
 	j.r.Counts = counts
 	j.r.IndicatorsExpired += expired
 	return nil
+}
+
+// countImportance counts a kept row under its normalized importance.
+func countImportance(c *activity.ByImportance, row *prediction.Row) {
+	if !row.HasImportance {
+		c.None++
+		return
+	}
+	switch indicator.NormalizeImportance(row.Importance) {
+	case indicator.High:
+		c.High++
+	case indicator.Medium:
+		c.Medium++
+	default:
+		c.Low++
+	}
 }

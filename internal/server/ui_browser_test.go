@@ -301,6 +301,9 @@ func TestUIBrowser(t *testing.T) {
 		if got := text("#attributes"); !strings.Contains(got, "Importance") || !strings.Contains(got, "Seclytics") {
 			t.Errorf("attributes table %q lacks Importance from Seclytics", got)
 		}
+		if got := text("#main .facts"); !strings.Contains(got, "Expires") || !strings.Contains(got, "never") {
+			t.Errorf("detail facts %q lack the expiry (never: age_out is never)", got)
+		}
 		// The cluster's other addresses arrive by htmx after the page.
 		run("cluster members", chromedp.WaitVisible(chromedp.CSS("#cluster-list")))
 		// The lookup box in the header answers with verdicts.
@@ -313,6 +316,47 @@ func TestUIBrowser(t *testing.T) {
 			t.Errorf("lookup verdicts %q, want listed and unknown", got)
 		}
 		shot("indicator-detail")
+	}
+
+	{ // "allow-list an address, then remove it"
+		t.Log("allow-list an address, then remove it")
+		ip := h.must(200, "GET", "/api/v1/indicators?limit=1&status=Active", h.admin, nil).body["indicators"].([]any)[0].(map[string]any)["value"].(string)
+		run("bad CIDR",
+			chromedp.Navigate(h.base+"/allowlist"),
+			chromedp.WaitVisible(chromedp.CSS("#cidr")),
+			chromedp.SendKeys(chromedp.CSS("#cidr"), "10.1.2.3/40"),
+			chromedp.Click(chromedp.CSS("#allowlist-submit")),
+			chromedp.WaitVisible(chromedp.CSS("#cidr-error")),
+		)
+		if eval(`document.querySelector("#cidr").value === "10.1.2.3/40" ? 1 : 0`) != 1 {
+			t.Error("the typed CIDR was not kept after the error")
+		}
+		run("add",
+			chromedp.SetValue(chromedp.CSS("#cidr"), ip),
+			chromedp.SendKeys(chromedp.CSS("#comment"), "browser test"),
+			chromedp.Click(chromedp.CSS("#allowlist-submit")),
+			chromedp.WaitVisible(chromedp.CSS(".notice")),
+		)
+		if got := text(".notice"); !strings.Contains(got, "1 existing indicator whitelisted") {
+			t.Errorf("notice %q, want 1 indicator whitelisted", got)
+		}
+		if got := text("#allowlist-entries"); !strings.Contains(got, "browser test") {
+			t.Errorf("entries %q lack the new entry", got)
+		}
+		if v := cspViolations(); v != "" {
+			t.Errorf("the allow-list page broke its Content-Security-Policy: %s", v)
+		}
+		shot("allowlist")
+		// A fresh page has no notice, so the next one is the removal's.
+		run("remove",
+			chromedp.Navigate(h.base+"/allowlist"),
+			chromedp.WaitVisible(chromedp.CSS("#allowlist-entries button")),
+			chromedp.Click(chromedp.CSS("#allowlist-entries button")),
+			chromedp.WaitVisible(chromedp.CSS(".notice")),
+		)
+		if got := text("#allowlist-entries"); !strings.Contains(got, "No entries yet.") {
+			t.Errorf("entries %q after the removal, want none", got)
+		}
 	}
 
 	{ // "dashboard charts are drawn from data"
@@ -349,6 +393,10 @@ func TestUIBrowser(t *testing.T) {
 		})()`)
 		if status != 403 {
 			t.Errorf("a read key's save: HTTP %d, want 403", status)
+		}
+		run("allow-list (read)", chromedp.Navigate(h.base+"/allowlist"), chromedp.WaitVisible(chromedp.CSS("#allowlist-special")))
+		if eval(`document.querySelectorAll("#allowlist-add, #allowlist-entries form").length`) != 0 {
+			t.Error("the allow-list page shows controls to a read key")
 		}
 	}
 	t.Logf("screenshots in %s", shots)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -8,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"forewarn/internal/ui"
 )
@@ -163,5 +165,181 @@ func TestUIStatusAndUninstall(t *testing.T) {
 	f := h.must(200, "GET", "/api/v1/feeds/seclytics", h.admin, nil).body
 	if f["installed"] != false || f["indicators"] != 0.0 {
 		t.Errorf("after Uninstall with purge: installed %v, %v indicators; want false, 0", f["installed"], f["indicators"])
+	}
+}
+
+func TestUIActivityLogShowsDryRunImportanceCounts(t *testing.T) {
+	h := startServe(t, "", newFake(t, 300, nil))
+	h.configure(nil)
+	id := h.must(202, "POST", "/api/v1/feeds/seclytics/runs", h.admin, map[string]any{"dry_run": true}).body["run_id"].(float64)
+	run := h.waitRun(id)
+	by, _ := run["kept_by_importance"].(map[string]any)
+	var sum float64
+	for _, k := range []string{"high", "medium", "low", "none"} {
+		sum += by[k].(float64)
+	}
+	if run["dry_run"] != true || sum == 0 || sum != run["rows_kept"] {
+		t.Fatalf("dry run: kept_by_importance %v sums to %v, rows_kept %v", by, sum, run["rows_kept"])
+	}
+	c, _ := h.uiClient(h.admin)
+	resp, err := c.Get(h.base + "/integrations/seclytics/activity")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	want := fmt.Sprintf("%v high, %v medium, %v low, %v without importance", by["high"], by["medium"], by["low"], by["none"])
+	if !strings.Contains(string(body), want) {
+		t.Errorf("the activity log does not show the dry run's counts %q", want)
+	}
+}
+
+func TestUIShowsStatusAndExpiry(t *testing.T) {
+	for _, tc := range []struct {
+		ageOut string
+		status string
+		expiry bool
+	}{
+		// The fake dump's dates are years old: with an age_out they have
+		// already expired.
+		{"2160h", "Expired", true},
+		{"never", "Active", false},
+	} {
+		t.Run(tc.ageOut, func(t *testing.T) {
+			h := startServe(t, "", newFake(t, 50, nil))
+			h.configure(map[string]any{"age_out": tc.ageOut})
+			id := h.must(202, "POST", "/api/v1/feeds/seclytics/runs", h.admin, nil).body["run_id"].(float64)
+			h.waitRun(id)
+			ind := h.must(200, "GET", "/api/v1/indicators?limit=1&sort=value", h.admin, nil).body["indicators"].([]any)[0].(map[string]any)
+			ip := ind["value"].(string)
+			want := "never"
+			if tc.expiry {
+				exp, err := time.Parse(time.RFC3339, ind["expires_at"].(string))
+				if err != nil {
+					t.Fatalf("expires_at %v: %v", ind["expires_at"], err)
+				}
+				want = exp.UTC().Format("2006-01-02 15:04:05Z")
+			}
+			if ind["status"] != tc.status {
+				t.Fatalf("status %v, want %s", ind["status"], tc.status)
+			}
+			c, _ := h.uiClient(h.admin)
+			get := func(path string) string {
+				t.Helper()
+				resp, err := c.Get(h.base + path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				b, _ := io.ReadAll(resp.Body)
+				return string(b)
+			}
+			row := regexp.MustCompile(`(?s)<tr>\s*<td><a href="/indicators/` + regexp.QuoteMeta(ip) + `">.*?</tr>`).FindString(get("/indicators?sort=value&status=" + tc.status))
+			if !strings.Contains(row, `badge `+tc.status) || !strings.Contains(row, `<td class="expires">`+want+`</td>`) {
+				t.Errorf("search result row for %s lacks status %s and expiry %s: %s", ip, tc.status, want, row)
+			}
+			if page := get("/indicators/" + ip); !strings.Contains(page, `id="ind-status">`+tc.status) || !strings.Contains(page, "<dt>Expires</dt><dd>"+want+"</dd>") {
+				t.Errorf("detail page of %s lacks status %s and expiry %s", ip, tc.status, want)
+			}
+		})
+	}
+}
+
+func TestUIAllowlist(t *testing.T) {
+	h := startServe(t, "", newFake(t, 300, nil))
+	h.configure(map[string]any{"age_out": "never"})
+	id := h.must(202, "POST", "/api/v1/feeds/seclytics/runs", h.admin, nil).body["run_id"].(float64)
+	h.waitRun(id)
+	ip := h.must(200, "GET", "/api/v1/indicators?limit=1&status=Active", h.admin, nil).body["indicators"].([]any)[0].(map[string]any)["value"].(string)
+
+	aliceKey, _ := h.must(201, "POST", "/api/v1/apikeys", h.admin, map[string]any{"name": "alice", "role": "admin"}).body["key"].(string)
+	alice, csrf := h.uiClient(aliceKey)
+	send := func(c *http.Client, path string, form url.Values) (int, string) {
+		t.Helper()
+		resp, err := c.PostForm(h.base+path, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	page := func(c *http.Client) string {
+		t.Helper()
+		resp, err := c.Get(h.base + "/allowlist")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET /allowlist: %d", resp.StatusCode)
+		}
+		return string(b)
+	}
+
+	// The page lists the built-in ranges, on by default, and links from the nav.
+	if p := page(alice); !strings.Contains(p, `href="/allowlist" aria-current="page"`) || !strings.Contains(p, `<code>10.0.0.0/8</code>`) ||
+		!strings.Contains(p, `<span id="special-state">on</span>`) || !strings.Contains(p, "No entries yet.") {
+		t.Errorf("allow-list page lacks the nav link, the built-in ranges or their state:\n%s", p)
+	}
+
+	// Without the CSRF token nothing is added.
+	if code, _ := send(alice, "/allowlist", url.Values{"cidr": {ip}}); code != http.StatusForbidden {
+		t.Errorf("add without a CSRF token: %d, want 403", code)
+	}
+
+	// A bad CIDR is shown next to the field, with what was typed.
+	code, body := send(alice, "/allowlist", url.Values{"csrf": {csrf}, "cidr": {"192.0.2.0/33"}, "comment": {"typo"}})
+	if code != http.StatusBadRequest || !strings.Contains(body, `id="cidr-error">&#34;192.0.2.0/33&#34; is neither`) ||
+		!strings.Contains(body, `value="192.0.2.0/33"`) || !strings.Contains(body, `value="typo"`) {
+		t.Errorf("add a bad CIDR: %d, want 400 with the error next to the field and the typed values:\n%s", code, body)
+	}
+
+	// An admin adds the stored indicator's address: it is whitelisted.
+	code, body = send(alice, "/allowlist", url.Values{"csrf": {csrf}, "cidr": {ip}, "comment": {"our mail relay"}})
+	if code != 200 || !strings.Contains(body, "Added "+ip+"/32 to the allow-list: 1 existing indicator whitelisted.") {
+		t.Fatalf("add %s: %d, want the notice with 1 whitelisted:\n%s", ip, code, body)
+	}
+	if !regexp.MustCompile(`<code>` + regexp.QuoteMeta(ip) + `/32</code></td><td>our mail relay</td><td>alice</td><td>\d{4}-`).MatchString(body) {
+		t.Errorf("the new entry is not listed with its comment, added by alice and added at:\n%s", body)
+	}
+	if got := h.must(200, "GET", "/api/v1/indicators/"+ip, h.admin, nil).body["status"]; got != "Whitelisted" {
+		t.Errorf("status of %s after the UI allow-listed it: %v, want Whitelisted", ip, got)
+	}
+
+	// A duplicate is refused next to the field.
+	code, body = send(alice, "/allowlist", url.Values{"csrf": {csrf}, "cidr": {ip}, "comment": {"again"}})
+	if code != http.StatusConflict || !strings.Contains(body, "is already on the allow-list") || !strings.Contains(body, `value="again"`) {
+		t.Errorf("add a duplicate: %d, want 409 with the error and the typed values:\n%s", code, body)
+	}
+
+	// A read key sees the list but no controls, and cannot change it.
+	r := h.must(201, "POST", "/api/v1/apikeys", h.admin, map[string]any{"name": "ro", "role": "read"})
+	ro, roCSRF := h.uiClient(r.body["key"].(string))
+	if p := page(ro); !strings.Contains(p, "our mail relay") || strings.Contains(p, `action="/allowlist"`) || strings.Contains(p, `action="/allowlist/remove"`) {
+		t.Errorf("a read key's allow-list page: want the entry and no forms:\n%s", p)
+	}
+	for _, path := range []string{"/allowlist", "/allowlist/remove"} {
+		if code, _ := send(ro, path, url.Values{"csrf": {roCSRF}, "cidr": {"203.0.113.9"}}); code != http.StatusForbidden {
+			t.Errorf("POST %s with a read session: %d, want 403", path, code)
+		}
+	}
+	if code, _ := send(ro, "/allowlist/remove", url.Values{"csrf": {roCSRF}, "cidr": {ip}}); code != http.StatusForbidden {
+		t.Errorf("remove with a read session: %d, want 403", code)
+	}
+
+	// Removing needs the CSRF token, then takes the entry off.
+	if code, _ := send(alice, "/allowlist/remove", url.Values{"cidr": {ip}}); code != http.StatusForbidden {
+		t.Errorf("remove without a CSRF token: %d, want 403", code)
+	}
+	code, body = send(alice, "/allowlist/remove", url.Values{"csrf": {csrf}, "cidr": {ip + "/32"}})
+	if code != 200 || !strings.Contains(body, "Removed "+ip+"/32 from the allow-list") || strings.Contains(body, "our mail relay") {
+		t.Errorf("remove: %d, want the notice and the entry gone:\n%s", code, body)
+	}
+	for _, e := range h.must(200, "GET", "/api/v1/allowlist", h.admin, nil).body["entries"].([]any) {
+		if e := e.(map[string]any); e["built_in"] != true {
+			t.Errorf("the API still lists %v after the removal", e["cidr"])
+		}
 	}
 }

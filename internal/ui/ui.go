@@ -120,6 +120,9 @@ func (u *UI) Register(mux *http.ServeMux) {
 	mux.Handle("GET /indicators/{ip}/cluster", u.page(false, u.clusterFragment))
 	mux.Handle("POST /indicators/{ip}/status", u.page(true, u.setStatus))
 	mux.Handle("GET /lookup", u.page(false, u.lookup))
+	mux.Handle("GET /allowlist", u.page(false, u.allowlistPage))
+	mux.Handle("POST /allowlist", u.page(true, u.addAllowlist))
+	mux.Handle("POST /allowlist/remove", u.page(true, u.removeAllowlist))
 }
 
 func cacheStatic(h http.Handler) http.Handler {

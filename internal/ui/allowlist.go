@@ -1,0 +1,100 @@
+package ui
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"forewarn/internal/allowlist"
+	"forewarn/internal/store"
+)
+
+// allowlistData is what the allow-list page shows.
+type allowlistData struct {
+	Entries   []allowlist.Entry
+	Special   []allowlist.Entry
+	SpecialOn bool
+	// CIDR and Comment keep what was typed when an addition failed, and
+	// Err says why, next to the field.
+	CIDR    string
+	Comment string
+	Err     string
+}
+
+func (u *UI) allowlistPage(w http.ResponseWriter, r *http.Request, se *session) error {
+	v := view{}
+	q := r.URL.Query()
+	if added := q.Get("added"); added != "" {
+		noun := "indicators"
+		if q.Get("whitelisted") == "1" {
+			noun = "indicator"
+		}
+		v.Notice = fmt.Sprintf("Added %s to the allow-list: %s existing %s whitelisted.", added, q.Get("whitelisted"), noun)
+	}
+	if removed := q.Get("removed"); removed != "" {
+		v.Notice = fmt.Sprintf("Removed %s from the allow-list. The indicators it whitelisted stay Whitelisted until a person changes their status.", removed)
+	}
+	return u.renderAllowlist(w, r, se, http.StatusOK, v, allowlistData{})
+}
+
+func (u *UI) renderAllowlist(w http.ResponseWriter, r *http.Request, se *session, status int, v view, d allowlistData) error {
+	entries, err := u.Store.AllowlistEntries(r.Context())
+	if err != nil {
+		return err
+	}
+	cfg, _, err := u.Store.FeedConfig(r.Context(), u.Feed)
+	if err != nil {
+		return err
+	}
+	d.Entries, d.Special, d.SpecialOn = entries, allowlist.Special(), cfg.AllowlistSpecialRanges
+	v.Title, v.Nav, v.Session, v.Data = "Allow-list", "allowlist", se, d
+	return u.render(w, status, "allowlist", v)
+}
+
+// addAllowlist adds a person's entry and whitelists the stored indicators
+// in it, as POST /api/v1/allowlist does.
+func (u *UI) addAllowlist(w http.ResponseWriter, r *http.Request, se *session) error {
+	d := allowlistData{CIDR: strings.TrimSpace(r.PostFormValue("cidr")), Comment: strings.TrimSpace(r.PostFormValue("comment"))}
+	p, err := allowlist.ParsePrefix(d.CIDR)
+	if err != nil {
+		d.Err = err.Error()
+		return u.renderAllowlist(w, r, se, http.StatusBadRequest, view{}, d)
+	}
+	e, n, err := u.Store.AddAllowlistEntry(r.Context(), allowlist.Entry{Prefix: p, Comment: d.Comment, AddedBy: se.KeyName})
+	if errors.Is(err, store.ErrConflict) {
+		d.Err = err.Error()
+		return u.renderAllowlist(w, r, se, http.StatusConflict, view{}, d)
+	}
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		u.Changed()
+	}
+	u.Log.Info("allow-list entry added", "cidr", e.Prefix, "by", se.KeyName, "whitelisted", n, "via", "ui")
+	http.Redirect(w, r, "/allowlist?added="+url.QueryEscape(e.Prefix.String())+"&whitelisted="+strconv.FormatInt(n, 10), http.StatusSeeOther)
+	return nil
+}
+
+// removeAllowlist removes a person's entry. Built-in ranges are not
+// entries: the feed's allowlist_special_ranges turns them off.
+func (u *UI) removeAllowlist(w http.ResponseWriter, r *http.Request, se *session) error {
+	p, err := allowlist.ParsePrefix(r.PostFormValue("cidr"))
+	if err != nil {
+		http.Error(w, "cidr: "+err.Error(), http.StatusBadRequest)
+		return nil
+	}
+	if err := u.Store.RemoveAllowlistEntry(r.Context(), p); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			http.Error(w, err.Error(), http.StatusNotFound)
+			return nil
+		}
+		return err
+	}
+	u.Log.Info("allow-list entry removed", "cidr", p, "by", se.KeyName, "via", "ui")
+	http.Redirect(w, r, "/allowlist?removed="+url.QueryEscape(p.String()), http.StatusSeeOther)
+	return nil
+}
