@@ -254,6 +254,23 @@ func (c *Seclytics) Set(key, value string) error {
 	return err
 }
 
+// Settings returns a function that applies key=value settings with Set, in
+// order: a run's Override (tests build configurations with it).
+func Settings(kvs ...string) func(*Seclytics) error {
+	return func(c *Seclytics) error {
+		for _, kv := range kvs {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok {
+				return fmt.Errorf("setting %q: use key=value", kv)
+			}
+			if err := c.Set(k, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
 func parseBool(field, v string) (bool, error) {
 	switch strings.ToLower(v) {
 	case "1", "t", "true", "on", "yes", "y":

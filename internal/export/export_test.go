@@ -74,15 +74,7 @@ func ingest(t testing.TB, st *store.Store, srv *fakeseclytics.Server, url, body 
 		StageDir:    t.TempDir(),
 		Logger:      slog.New(slog.DiscardHandler),
 		Now:         func() time.Time { return now },
-		Override: func(c *config.Seclytics) error {
-			for _, kv := range append([]string{"base_url=" + url, "threshold=0", "categories=", "context=all", "normalize=true"}, settings...) {
-				k, v, _ := strings.Cut(kv, "=")
-				if err := c.Set(k, v); err != nil {
-					return err
-				}
-			}
-			return nil
-		},
+		Override:    config.Settings(append([]string{"base_url=" + url, "threshold=0", "categories=", "context=all", "normalize=true"}, settings...)...),
 	})
 	if err != nil {
 		t.Fatalf("feed run: %v", err)

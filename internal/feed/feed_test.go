@@ -57,13 +57,7 @@ func (h *harness) run(o Options, settings ...string) (*activity.Run, error) {
 		if err := c.Set("base_url", h.url); err != nil {
 			return err
 		}
-		for _, kv := range settings {
-			k, v, _ := strings.Cut(kv, "=")
-			if err := c.Set(k, v); err != nil {
-				return err
-			}
-		}
-		return nil
+		return config.Settings(settings...)(c)
 	}
 	var st Store = h.st
 	if h.wrap != nil {

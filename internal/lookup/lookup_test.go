@@ -53,15 +53,7 @@ func (f *feedStore) run(csv string, settings ...string) *activity.Run {
 	r, err := feed.Run(context.Background(), f.st, feed.Options{
 		Token:    secret.New(testToken),
 		StageDir: f.t.TempDir(),
-		Override: func(c *config.Seclytics) error {
-			for _, kv := range append([]string{"base_url=" + f.url}, settings...) {
-				k, v, _ := strings.Cut(kv, "=")
-				if err := c.Set(k, v); err != nil {
-					return err
-				}
-			}
-			return nil
-		},
+		Override: config.Settings(append([]string{"base_url=" + f.url}, settings...)...),
 	})
 	if err != nil || r.Status != activity.StatusSucceeded {
 		f.t.Fatalf("run: %v (%+v)", err, r)

@@ -85,15 +85,7 @@ func ingest(t *testing.T, st *store.Store, srv *fakeseclytics.Server, url, body 
 	_, err := feed.Run(context.Background(), st, feed.Options{
 		Token: secret.New(testToken), BackoffBase: time.Millisecond, StageDir: t.TempDir(),
 		Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return now },
-		Override: func(c *config.Seclytics) error {
-			for _, kv := range []string{"base_url=" + url, "threshold=0", "categories=", "context=all", "normalize=true", "age_out=never"} {
-				k, v, _ := strings.Cut(kv, "=")
-				if err := c.Set(k, v); err != nil {
-					return err
-				}
-			}
-			return nil
-		},
+		Override: config.Settings("base_url="+url, "threshold=0", "categories=", "context=all", "normalize=true", "age_out=never"),
 	})
 	if err != nil {
 		t.Fatalf("feed run: %v", err)

@@ -17,20 +17,7 @@ func TestExpiryUsesItsIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	rows, err := s.r.Query(`EXPLAIN QUERY PLAN `+expireSQL, 1, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var id, parent, unused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, detail)
-	}
+	plan := queryPlan(t, s, expireSQL, 1, 1)
 	if got := strings.Join(plan, "; "); !strings.Contains(got, "indicators_expiry") {
 		t.Fatalf("the expiry update does not use indicators_expiry: %s", got)
 	}
@@ -84,4 +71,27 @@ func BenchmarkExpireAllDue(b *testing.B) {
 		}
 		b.ReportMetric(float64(n), "expired")
 	}
+}
+
+// queryPlan returns the lines of SQLite's plan for query.
+func queryPlan(t *testing.T, s *Store, query string, args ...any) []string {
+	t.Helper()
+	rows, err := s.r.Query("EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return plan
 }

@@ -584,20 +584,7 @@ func TestSearchPagesSeekTheirCursor(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rows, err := s.r.Query("EXPLAIN QUERY PLAN "+query, args...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer rows.Close()
-			var plan []string
-			for rows.Next() {
-				var id, parent, unused int
-				var detail string
-				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-					t.Fatal(err)
-				}
-				plan = append(plan, detail)
-			}
+			plan := queryPlan(t, s, query, args...)
 			want, seek := "SEARCH indicators USING PRIMARY KEY (", "ip"
 			if strings.HasSuffix(sort, "updated") {
 				want, seek = "SEARCH indicators USING INDEX indicators_updated (", "(updated_at,ip)"
