@@ -63,7 +63,27 @@ func (h *harness) run(o Options, settings ...string) (*activity.Run, error) {
 	if h.wrap != nil {
 		st = h.wrap(h.st)
 	}
-	return Run(context.Background(), st, o)
+	r, err := Run(context.Background(), st, o)
+	h.checkCount()
+	return r, err
+}
+
+// checkCount: whatever a run did (commit, roll back, fail), the indicator
+// count pages read from store_counts equals the rows the store holds.
+func (h *harness) checkCount() {
+	h.t.Helper()
+	ctx := context.Background()
+	v, err := h.st.DataVersion(ctx)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	stats, err := h.st.Stats(ctx)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if v.Count != stats.Indicators {
+		h.t.Fatalf("after the run the store counts %d indicators and holds %d", v.Count, stats.Indicators)
+	}
 }
 
 func (h *harness) mustRun(o Options, settings ...string) *activity.Run {

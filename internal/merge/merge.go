@@ -30,7 +30,10 @@ func Fold(acc, row *Record) {
 // when each attribute was created and last changed (as run ids).
 type Stored struct {
 	Record
-	Exists    bool // false if the store did not have the indicator
+	Exists bool // false if the store did not have the indicator
+	// New is set by a merge that created the indicator: it exists now,
+	// but not yet in the store.
+	New       bool
 	Status    indicator.Status
 	CreatedAt int64 // Unix seconds
 	UpdatedAt int64
@@ -195,7 +198,7 @@ func ApplyLifecycle(st *Stored, in *Record, runID int64, lc Lifecycle, c *Counts
 	changed := created
 	before := st.Status
 	if created {
-		st.Exists, st.Addr = true, in.Addr
+		st.Exists, st.New, st.Addr = true, true, in.Addr
 		st.Status, st.CreatedAt = indicator.StatusActive, now
 	}
 	for s := Slot(0); s < NumSlots; s++ {

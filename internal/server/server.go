@@ -158,6 +158,10 @@ func Run(ctx context.Context, c Config) error {
 	if err != nil {
 		return err
 	}
+	// The dashboard's aggregates follow every change, and are checked
+	// now: saved ones from a previous process may be stale.
+	ref.setAfter(web.DataChanged)
+	web.DataChanged()
 	web.Register(mux)
 	srv := &http.Server{
 		Handler:           m.Instrument(mux),
@@ -340,6 +344,15 @@ type refresher struct {
 	// the exports' validators.
 	gen     uint64
 	changed time.Time
+	// after runs after each rebuild.
+	after func()
+}
+
+// setAfter makes fn run after each rebuild.
+func (r *refresher) setAfter(fn func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.after = fn
 }
 
 // version returns the change counter and when it last moved.
@@ -377,6 +390,9 @@ func (r *refresher) loop() {
 		}
 		cancel()
 		r.mu.Lock()
+		if r.after != nil {
+			r.after()
+		}
 		if !r.dirty {
 			r.running = false
 			r.mu.Unlock()

@@ -1,16 +1,19 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"forewarn/internal/store"
 	"forewarn/internal/ui"
 )
 
@@ -341,5 +344,77 @@ func TestUIAllowlist(t *testing.T) {
 		if e := e.(map[string]any); e["built_in"] != true {
 			t.Errorf("the API still lists %v after the removal", e["cidr"])
 		}
+	}
+}
+
+// TestUIDashboardSavedAcrossRestarts: the dashboard's aggregates are saved
+// in the store with the data version they were computed at, so a restarted
+// serve shows them without recomputing (at millions of indicators that takes
+// tens of seconds), and recomputes once the indicators changed.
+func TestUIDashboardSavedAcrossRestarts(t *testing.T) {
+	ctx := context.Background()
+	fake := newFake(t, 300, nil)
+	h := startServe(t, "", fake)
+	h.configure(nil)
+	h.waitRun(h.must(202, "POST", "/api/v1/feeds/seclytics/runs", h.admin, nil).body["run_id"].(float64))
+	dashboard := func(h *harness) string {
+		t.Helper()
+		c, _ := h.uiClient(h.admin)
+		for range 100 {
+			resp, err := c.Get(h.base + "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if !strings.Contains(string(body), `id="computing"`) && !strings.Contains(string(body), "refreshing") {
+				return string(body)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Fatal("the dashboard's aggregates were never computed")
+		return ""
+	}
+	dashboard(h)
+	if err := h.stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Mark the saved aggregates, at the same data version: a restarted
+	// serve that shows the mark read them instead of recomputing.
+	st, err := store.Open(ctx, h.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, v, ok, err := st.SavedDashboard(ctx)
+	if err != nil || !ok {
+		t.Fatalf("no saved dashboard after serve computed one (err %v)", err)
+	}
+	if cur, err := st.DataVersion(ctx); err != nil || cur != v {
+		t.Fatalf("saved at version %+v, the store is at %+v (%v)", v, cur, err)
+	}
+	const mark = 987654
+	d.Bands["High"] = mark
+	if err := st.SaveDashboard(ctx, v, d); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	h2 := startServe(t, h.db, fake)
+	h2.admin = h.admin
+	if body := dashboard(h2); !strings.Contains(body, strconv.Itoa(mark)) {
+		t.Errorf("the restarted dashboard does not show the saved aggregates")
+	}
+	// A run that changes indicators makes serve recompute (and save) them.
+	fake.SetBody("a", gz(t, lookupDump))
+	h2.waitRun(h2.must(202, "POST", "/api/v1/feeds/seclytics/runs", h2.admin, nil).body["run_id"].(float64))
+	for i := 0; ; i++ {
+		if body := dashboard(h2); !strings.Contains(body, strconv.Itoa(mark)) {
+			break
+		}
+		if i == 100 {
+			t.Fatal("the dashboard still shows the old aggregates after a run changed the indicators")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

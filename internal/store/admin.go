@@ -71,6 +71,9 @@ func (s *Store) DeleteFeed(ctx context.Context, name string, purge bool) (purged
 		if purged, err = res.RowsAffected(); err != nil {
 			return 0, fmt.Errorf("purge indicators of feed %s: %w", name, err)
 		}
+		if err := addCount(ctx, tx, "indicators", -purged); err != nil {
+			return 0, fmt.Errorf("purge indicators of feed %s: %w", name, err)
+		}
 	}
 	res, err := tx.ExecContext(ctx, `DELETE FROM feeds WHERE name = ?`, name)
 	if err != nil {

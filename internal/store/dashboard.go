@@ -2,6 +2,9 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/netip"
 	"sort"
@@ -139,11 +142,11 @@ func Quantile(hist map[int64]int64, q float64) (int64, bool) {
 	return keys[len(keys)-1], true
 }
 
-// ClusterMembers returns up to limit addresses of indicators in cluster, in
-// address order. No index covers clusters, so the LIMIT bounds the work
-// only when the cluster is common; a detail page asks for a handful.
+// ClusterMembers returns up to limit addresses of Active indicators in
+// cluster, in address order, from the partial index
+// indicators_active_cluster.
 func (s *Store) ClusterMembers(ctx context.Context, cluster string, limit int) ([]netip.Addr, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT ip FROM indicators WHERE s_cluster = ? ORDER BY ip LIMIT ?`, cluster, limit)
+	rows, err := s.r.QueryContext(ctx, `SELECT ip FROM indicators WHERE s_cluster = ? AND status = 'Active' ORDER BY ip LIMIT ?`, cluster, limit)
 	if err != nil {
 		return nil, fmt.Errorf("indicators of cluster %s: %w", cluster, err)
 	}
@@ -159,4 +162,38 @@ func (s *Store) ClusterMembers(ctx context.Context, cluster string, limit int) (
 		}
 	}
 	return out, rows.Err()
+}
+
+// SaveDashboard stores d as the dashboard's snapshot, computed when the
+// indicators were at version v, replacing the previous one.
+func (s *Store) SaveDashboard(ctx context.Context, v DataVersion, d Dashboard) error {
+	body, err := json.Marshal(d)
+	if err != nil {
+		return fmt.Errorf("save the dashboard: %w", err)
+	}
+	if _, err := s.w.ExecContext(ctx, `INSERT INTO dashboard_snapshot (id, last_update, count, body) VALUES (1, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET last_update = excluded.last_update, count = excluded.count, body = excluded.body`,
+		v.LastUpdate.Unix(), v.Count, string(body)); err != nil {
+		return fmt.Errorf("save the dashboard: %w", err)
+	}
+	return nil
+}
+
+// SavedDashboard returns the dashboard's snapshot and the version it was
+// computed at; ok is false when none was saved.
+func (s *Store) SavedDashboard(ctx context.Context) (d Dashboard, v DataVersion, ok bool, err error) {
+	var last int64
+	var body string
+	err = s.r.QueryRowContext(ctx, `SELECT last_update, count, body FROM dashboard_snapshot WHERE id = 1`).Scan(&last, &v.Count, &body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return d, v, false, nil
+	}
+	if err != nil {
+		return d, v, false, fmt.Errorf("read the saved dashboard: %w", err)
+	}
+	if err := json.Unmarshal([]byte(body), &d); err != nil {
+		return d, v, false, fmt.Errorf("read the saved dashboard: %w", err)
+	}
+	v.LastUpdate = time.Unix(last, 0).UTC()
+	return d, v, true, nil
 }

@@ -60,6 +60,8 @@ type Ingest struct {
 	writes    map[int]*sql.Stmt
 	args      []any
 	done      bool
+	// created counts the indicators Write inserted, for store_counts.
+	created int64
 }
 
 // BeginIngest starts a write transaction. It waits for other writers up to
@@ -90,6 +92,10 @@ func (s *Store) BeginIngest(ctx context.Context) (Tx, error) {
 // Commit makes the run's writes visible, all at once.
 func (in *Ingest) Commit() error {
 	in.done = true
+	if err := addCount(context.Background(), in.tx, "indicators", in.created); err != nil {
+		in.tx.Rollback()
+		return fmt.Errorf("commit ingest: %w", err)
+	}
 	if err := in.tx.Commit(); err != nil {
 		return fmt.Errorf("commit ingest: %w", err)
 	}
@@ -343,12 +349,17 @@ func (in *Ingest) Write(ctx context.Context, recs []*merge.Stored) error {
 			return err
 		}
 		in.args = in.args[:0]
+		var created int64
 		for _, r := range batch {
 			in.args = appendRow(in.args, r)
+			if r.New || !r.Exists {
+				created++
+			}
 		}
 		if _, err := stmt.ExecContext(ctx, in.args...); err != nil {
 			return fmt.Errorf("write indicators: %w", err)
 		}
+		in.created += created
 	}
 	return nil
 }

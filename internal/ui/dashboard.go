@@ -45,70 +45,75 @@ type health struct {
 	Updated     int64
 }
 
-// aggregates returns the dashboard's aggregates. They are computed by the
-// store in SQL, cached, and recomputed in the background when the store's
-// DataVersion (a cheap index read) moved: a page view never waits for a
-// scan, except the first one after start-up.
+// aggregates returns the dashboard's aggregates, and whether the
+// indicators changed since they were computed. They are computed by the
+// store in SQL, kept in memory and saved in the store, and recomputed in
+// the background when the store's DataVersion (one counter and one index
+// entry) moved: a page view never waits for a scan. Only a store that never
+// had its aggregates computed shows none, for as long as the first
+// computation takes (seconds at millions of indicators; the page says so).
 func (u *UI) aggregates(ctx context.Context) (*store.Dashboard, bool, error) {
-	ver, err := u.dataVersion(ctx)
+	ver, err := u.Store.DataVersion(ctx)
 	if err != nil {
 		return nil, false, err
 	}
 	u.dashMu.Lock()
-	d, cur, busy := u.dash, u.dashVer, u.dashBusy
-	if cur != ver && !busy {
+	defer u.dashMu.Unlock()
+	if !u.dashLoaded {
+		d, v, ok, err := u.Store.SavedDashboard(ctx)
+		if err != nil {
+			// Not fatal: recomputing replaces it.
+			u.Log.Warn("dashboard: read the saved aggregates", "err", err)
+		}
+		if ok {
+			u.dash, u.dashVer = &d, v
+		}
+		u.dashLoaded = true
+	}
+	stale := u.dash == nil || u.dashVer != ver
+	if stale && !u.dashBusy {
 		u.dashBusy = true
 		go u.recompute()
 	}
-	u.dashMu.Unlock()
-	if d != nil {
-		return d, cur != ver, nil
+	if u.dash != nil {
+		return u.dash, stale, nil
 	}
-	// Nothing computed yet (just started): wait a little for the first
-	// computation rather than show an empty page; at millions of
-	// indicators it takes seconds, and the page says so.
+	// Never computed: wait a little for the first computation rather than
+	// show an empty page (a small store takes milliseconds).
 	t := time.NewTimer(ColdWait)
 	defer t.Stop()
-	for {
+	for u.dash == nil {
+		u.dashMu.Unlock()
 		select {
 		case <-ctx.Done():
+			u.dashMu.Lock()
 			return nil, false, ctx.Err()
 		case <-t.C:
+			u.dashMu.Lock()
 			return nil, true, nil
 		case <-time.After(20 * time.Millisecond):
 		}
 		u.dashMu.Lock()
-		d = u.dash
-		u.dashMu.Unlock()
-		if d != nil {
-			return d, false, nil
-		}
 	}
+	return u.dash, false, nil
 }
 
-// VersionTTL is how long the UI trusts the store's DataVersion: reading it
-// counts the indicators' index, about 200 ms at 4M indicators, so page
-// views share one reading for a few seconds.
-const VersionTTL = 5 * time.Second
-
-// dataVersion is the store's DataVersion, read at most once per VersionTTL.
-func (u *UI) dataVersion(ctx context.Context) (store.DataVersion, error) {
-	u.verMu.Lock()
-	defer u.verMu.Unlock()
-	if !u.verAt.IsZero() && time.Since(u.verAt) < VersionTTL {
-		return u.ver, nil
-	}
-	v, err := u.Store.DataVersion(ctx)
-	if err != nil {
-		return v, err
-	}
-	u.ver, u.verAt = v, time.Now()
-	return v, nil
-}
-
-// ColdWait is how long the first dashboard view after start-up waits for
-// the aggregates before it renders without them.
+// ColdWait is how long a dashboard view waits for the aggregates when none
+// were ever computed, before it renders without them.
 const ColdWait = 700 * time.Millisecond
+
+// DataChanged recomputes the dashboard's aggregates in the background if
+// the indicators changed: serve calls it after each run, so that the next
+// view finds them fresh.
+func (u *UI) DataChanged() {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if _, _, err := u.aggregates(ctx); err != nil {
+			u.Log.Error("dashboard: read the data version", "err", err)
+		}
+	}()
+}
 
 func (u *UI) recompute() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -123,6 +128,13 @@ func (u *UI) recompute() {
 	if err != nil {
 		u.Log.Error("dashboard: recompute the aggregates", "err", err)
 		return
+	}
+	// A run holding the store's writer must not hold the fresh numbers
+	// back: the save gives up after a few seconds (the next one saves).
+	sctx, scancel := context.WithTimeout(ctx, 5*time.Second)
+	defer scancel()
+	if err := u.Store.SaveDashboard(sctx, ver, d); err != nil {
+		u.Log.Warn("dashboard: save the aggregates", "err", err)
 	}
 	u.dashMu.Lock()
 	u.dash, u.dashVer = &d, ver

@@ -22,6 +22,9 @@ type searchData struct {
 	NextURL                                                      string
 	Err                                                          string
 	Sorts                                                        []string
+	// Scans is set when the search reads the whole store: sorted by
+	// importance, only Active indicators have an index.
+	Scans bool
 }
 
 // sortURL is the search with another sort, from the first page.
@@ -35,7 +38,9 @@ func (d searchData) values() url.Values {
 	v := url.Values{}
 	for k, s := range map[string]string{"q": d.Q, "status": d.Status, "category": d.Category, "normalized": d.Normalized,
 		"min_importance": d.MinImportance, "source": d.Source, "sort": d.Sort} {
-		if s != "" {
+		// An absent status means Active (the default), so "any" is
+		// kept as an empty value.
+		if s != "" || k == "status" {
 			v.Set(k, s)
 		}
 	}
@@ -48,6 +53,12 @@ func (u *UI) indicators(w http.ResponseWriter, r *http.Request, se *session) err
 	qv := r.URL.Query()
 	d := searchData{Q: strings.TrimSpace(qv.Get("q")), Status: qv.Get("status"), Category: qv.Get("category"),
 		Normalized: qv.Get("normalized"), MinImportance: qv.Get("min_importance"), Source: qv.Get("source"), Sort: qv.Get("sort")}
+	if !qv.Has("status") {
+		// Active indicators are the working set, and the ones the
+		// importance sort has an index for.
+		d.Status = string(indicator.StatusActive)
+	}
+	d.Scans = strings.HasSuffix(d.Sort, "importance") && d.Status != string(indicator.StatusActive)
 	q := store.IndicatorQuery{Category: d.Category, Normalized: d.Normalized, Status: indicator.Status(d.Status),
 		Source: d.Source, Sort: d.Sort, Limit: 50, Cursor: qv.Get("cursor")}
 	switch {

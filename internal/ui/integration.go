@@ -68,8 +68,8 @@ func (u *UI) header(r *http.Request) (feedHeader, config.Seclytics, error) {
 	if a, ok := u.Runner.Running(u.Feed); ok {
 		h.RunningID = a.ID
 	}
-	// DataVersion counts from an index; Stats would read every row.
-	ver, err := u.dataVersion(ctx)
+	// DataVersion reads a counter; Stats would read every row.
+	ver, err := u.Store.DataVersion(ctx)
 	if err != nil {
 		return h, cfg, err
 	}

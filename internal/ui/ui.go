@@ -59,14 +59,11 @@ type UI struct {
 	pages    map[string]*template.Template
 	sessions sessions
 
-	dashMu   sync.Mutex
-	dash     *store.Dashboard
-	dashVer  store.DataVersion
-	dashBusy bool
-
-	verMu sync.Mutex
-	ver   store.DataVersion
-	verAt time.Time
+	dashMu     sync.Mutex
+	dash       *store.Dashboard
+	dashVer    store.DataVersion
+	dashBusy   bool
+	dashLoaded bool
 }
 
 // New parses the templates and returns the UI.
