@@ -3,10 +3,12 @@ package server
 import (
 	"context"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -81,6 +83,18 @@ func TestUIPageTimes(t *testing.T) {
 		"/indicators?status=&sort=-importance",
 		"/indicators/" + ip, "/indicators/" + ip + "/cluster?cluster=" + url.QueryEscape(clusterOf(ind)), "/lookup?ips=" + url.QueryEscape(ip+"\n192.0.2.1"),
 	}
+	// A page deep in the importance order, inside a run of ties: it must
+	// seek to its cursor, not read the pages before it.
+	deep := "/indicators?sort=importance"
+	for range 20 {
+		_, body := get(deep)
+		m := nextPageRE.FindStringSubmatch(body)
+		if m == nil {
+			break
+		}
+		deep = html.UnescapeString(m[1])
+	}
+	pages = append(pages, deep)
 	for _, p := range pages {
 		var ds []time.Duration
 		for range 7 {
@@ -97,6 +111,8 @@ func TestUIPageTimes(t *testing.T) {
 		}
 	}
 }
+
+var nextPageRE = regexp.MustCompile(`href="([^"]+)" id="next-page"`)
 
 func clusterOf(ind map[string]any) string {
 	attrs, _ := ind["attributes"].([]any)

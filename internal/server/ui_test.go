@@ -418,3 +418,34 @@ func TestUIDashboardSavedAcrossRestarts(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestUISignInThrottled: after MaxFailedSignIns wrong keys from one address
+// within a minute, sign-in answers 429 with Retry-After, even with a right
+// key, and says why.
+func TestUISignInThrottled(t *testing.T) {
+	h := startServe(t, "", newFake(t, 10, nil))
+	post := func(key string) (*http.Response, string) {
+		t.Helper()
+		resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).
+			PostForm(h.base+"/login", url.Values{"key": {key}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp, string(body)
+	}
+	// A right key signs in; it does not count.
+	if resp, _ := post(h.admin); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-in with the admin key: %d", resp.StatusCode)
+	}
+	for i := range ui.MaxFailedSignIns {
+		if resp, _ := post(fmt.Sprintf("fwk_wrong%d", i)); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("wrong key %d: %d, want 401", i, resp.StatusCode)
+		}
+	}
+	resp, body := post(h.admin)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "Too many failed sign-ins") {
+		t.Errorf("after %d wrong keys: %d, Retry-After %q; want 429 with Retry-After and the reason", ui.MaxFailedSignIns, resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+}

@@ -2,8 +2,11 @@ package ui
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"forewarn/internal/store"
 )
@@ -28,10 +31,22 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	key := strings.TrimSpace(r.PostFormValue("key"))
 	next := safeNext(r.PostFormValue("next"))
+	addr := clientAddr(r)
+	if no, wait := u.throttle.blocked(addr, time.Now()); no {
+		secs := int(wait.Seconds()) + 1
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		u.Log.Warn("ui sign-in refused: too many failed attempts", "client", addr)
+		msg := fmt.Sprintf("Too many failed sign-ins from your address: try again in %d seconds.", secs)
+		if err := u.render(w, http.StatusTooManyRequests, "login", view{Title: "Sign in", Data: next, Error: msg}); err != nil {
+			u.Log.Error("render sign-in", "err", err)
+		}
+		return
+	}
 	k, err := u.Store.AuthenticateAPIKey(r.Context(), key)
 	if err != nil {
 		msg := "Sign-in failed: " + err.Error()
 		if errors.Is(err, store.ErrUnauthorized) || key == "" {
+			u.throttle.fail(addr, time.Now())
 			msg = "That API key is unknown or revoked. Create one with: forewarn apikey create --name NAME --role read|admin"
 		}
 		if err := u.render(w, http.StatusUnauthorized, "login", view{Title: "Sign in", Data: next, Error: msg}); err != nil {

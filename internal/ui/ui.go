@@ -58,6 +58,7 @@ type UI struct {
 	Deps
 	pages    map[string]*template.Template
 	sessions sessions
+	throttle throttle
 
 	dashMu     sync.Mutex
 	dash       *store.Dashboard
