@@ -306,6 +306,7 @@ func TestUIBrowser(t *testing.T) {
 		}
 		// The cluster's other addresses arrive by htmx after the page.
 		run("cluster members", chromedp.WaitVisible(chromedp.CSS("#cluster-list")))
+		shot("indicator-detail")
 		// The lookup box in the header answers with verdicts.
 		run("lookup",
 			chromedp.SendKeys(chromedp.CSS("#lookup-ips"), ip+", 192.0.2.1"),
@@ -315,7 +316,7 @@ func TestUIBrowser(t *testing.T) {
 		if got := text("#verdicts"); !strings.Contains(got, "listed") || !strings.Contains(got, "unknown") {
 			t.Errorf("lookup verdicts %q, want listed and unknown", got)
 		}
-		shot("indicator-detail")
+		shot("lookup")
 	}
 
 	{ // "allow-list an address, then remove it"
