@@ -22,6 +22,7 @@ import (
 
 // Store is what the API needs from the store.
 type Store interface {
+	SchemaLatest() int
 	FeedConfig(ctx context.Context, name string) (config.Seclytics, store.FeedState, error)
 	SaveFeedConfig(ctx context.Context, name string, cfg config.Seclytics) error
 	SetFeedEnabled(ctx context.Context, name string, enabled bool) error
@@ -259,7 +260,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	v, err := s.Store.SchemaVersion(ctx)
-	if err != nil || v < store.SchemaLatest {
+	if err != nil || v < s.Store.SchemaLatest() {
 		msg := "the store is not ready"
 		if err != nil {
 			msg += ": " + err.Error()

@@ -115,7 +115,7 @@ func dbFlag(e *env, fs *flag.FlagSet) *string {
 	if def == "" {
 		def = "forewarn.db"
 	}
-	return fs.String("db", def, "SQLite database file (or set FOREWARN_DB)")
+	return fs.String("db", def, "SQLite database file, or a postgres:// DSN (or set FOREWARN_DB)")
 }
 
 // logFlags adds --log-level and --log-format.

@@ -123,6 +123,9 @@ func printIndicator(w io.Writer, ind *indicator.Indicator) {
 // openExisting opens a store that must already exist, so that a typo in
 // --db does not silently create an empty database.
 func openExisting(ctx context.Context, path string) (*store.Store, error) {
+	if store.IsPostgres(path) {
+		return store.Open(ctx, path)
+	}
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("no store at %s: run forewarn run seclytics (or forewarn demo) first, or point --db / FOREWARN_DB at your store", path)
 	}

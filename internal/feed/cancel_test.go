@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"forewarn/internal/config"
 	"forewarn/internal/secret"
 	"forewarn/internal/store"
+	"forewarn/internal/testutil/pgtest"
 )
 
 // TestCancelRollsBackAndRecordsCanceled cancels a run mid-download, as
@@ -28,7 +28,7 @@ func TestCancelRollsBackAndRecordsCanceled(t *testing.T) {
 		<-r.Context().Done()
 	}))
 	defer hs.Close()
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "f.db"))
+	st, err := store.Open(context.Background(), pgtest.Path(t, t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -20,6 +19,7 @@ import (
 	"forewarn/internal/fakeseclytics"
 	"forewarn/internal/feed"
 	"forewarn/internal/testutil"
+	"forewarn/internal/testutil/pgtest"
 )
 
 const testToken = "tok-SERVE-7c1f0e"
@@ -45,7 +45,7 @@ var keyRE = regexp.MustCompile(`fwk_[A-Za-z0-9_-]+`)
 func startServe(t *testing.T, db string, fake *fakeseclytics.Server, opts ...func(*Config)) *harness {
 	t.Helper()
 	if db == "" {
-		db = filepath.Join(t.TempDir(), "forewarn.db")
+		db = pgtest.Path(t, t.TempDir())
 	}
 	h := &harness{t: t, db: db, fake: fake, done: make(chan error, 1), out: &testutil.Buffer{}, logs: &testutil.Buffer{}}
 	ctx, cancel := context.WithCancel(context.Background())

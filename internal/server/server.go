@@ -189,7 +189,7 @@ func Run(ctx context.Context, c Config) error {
 	} else if !isLoopback(ln.Addr()) {
 		log.Warn("serving plain HTTP on a non-loopback address: API keys cross the network in clear text; configure --tls-cert and --tls-key, or put a TLS proxy in front", "listen", ln.Addr().String())
 	}
-	log.Info("forewarn serving", "url", fmt.Sprintf("%s://%s", scheme, ln.Addr()), "db", c.DB)
+	log.Info("forewarn serving", "url", fmt.Sprintf("%s://%s", scheme, ln.Addr()), "db", st.Path())
 	if c.Ready != nil {
 		c.Ready(ln.Addr())
 	}

@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -282,23 +281,14 @@ func TestDeleteFeed(t *testing.T) {
 		// Make deleting the configuration fail after the indicators were
 		// purged, in the same transaction: nothing may be deleted.
 		h := installed(t)
-		db, err := sql.Open("sqlite", h.st.Path())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		if _, err := db.Exec(`CREATE TRIGGER fail_feed_delete BEFORE DELETE ON feeds BEGIN SELECT RAISE(ABORT, 'injected failure'); END`); err != nil {
-			t.Fatal(err)
-		}
+		undo := store.FailDeletesForTest(t, h.st, "feeds")
 		if _, err := h.st.DeleteFeed(ctx, feed.Name, true); err == nil || !strings.Contains(err.Error(), "injected failure") {
 			t.Fatalf("delete with a failing step: %v", err)
 		}
 		if got, want := stateOf(t, h.st), (feedState{true, true, 4, 1}); got != want {
 			t.Fatalf("a failed delete changed the store: %+v, want %+v", got, want)
 		}
-		if _, err := db.Exec(`DROP TRIGGER fail_feed_delete`); err != nil {
-			t.Fatal(err)
-		}
+		undo()
 		if n, err := h.st.DeleteFeed(ctx, feed.Name, true); err != nil || n != 3 {
 			t.Fatalf("delete once the failure is gone: %d %v", n, err)
 		}

@@ -72,9 +72,9 @@ func (s *Store) DashboardAggregates(ctx context.Context) (Dashboard, error) {
 					d.Categories[c] += n
 				}
 			}},
-		{`SELECT strftime('%Y-%m', s_predicted_at, 'unixepoch'), 0, COUNT(*) FROM indicators WHERE s_predicted_at IS NOT NULL GROUP BY 1`,
+		{`SELECT ` + s.d.month("s_predicted_at") + `, 0, COUNT(*) FROM indicators WHERE s_predicted_at IS NOT NULL GROUP BY 1`,
 			func(k string, _ int64, n int64) { d.PredictedByMonth[k] += n }},
-		{`SELECT strftime('%Y-%m', s_detected_at, 'unixepoch'), 0, COUNT(*) FROM indicators WHERE s_detected_at IS NOT NULL GROUP BY 1`,
+		{`SELECT ` + s.d.month("s_detected_at") + `, 0, COUNT(*) FROM indicators WHERE s_detected_at IS NOT NULL GROUP BY 1`,
 			func(k string, _ int64, n int64) { d.DetectedByMonth[k] += n }},
 		{`SELECT COALESCE(s_predicted_category, ''), (s_detected_at - s_predicted_at) / 86400 AS days, COUNT(*) FROM indicators
 				WHERE s_detected_at IS NOT NULL AND s_predicted_at IS NOT NULL GROUP BY 1, 2`,

@@ -41,6 +41,9 @@ func (s *Store) ExpireDue(ctx context.Context, now time.Time) (int64, error) {
 // ExpireDue marks, in the run's transaction, every Active indicator whose
 // expiry is at or before now as Expired.
 func (in *Ingest) ExpireDue(ctx context.Context, now time.Time) (int64, error) {
+	if err := in.flush(ctx); err != nil {
+		return 0, err
+	}
 	return expireDue(ctx, in.tx, now.Unix())
 }
 
@@ -51,6 +54,9 @@ func (in *Ingest) ExpireDue(ctx context.Context, now time.Time) (int64, error) {
 // Last Seen At, else the last run that wrote it, else (rows stored before
 // 004) its updated_at.
 func (in *Ingest) ApplyAgeOut(ctx context.Context, feed string, ageOut int64) error {
+	if err := in.flush(ctx); err != nil {
+		return err
+	}
 	var (
 		stored sql.NullInt64
 		known  bool

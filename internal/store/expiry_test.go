@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"forewarn/internal/testutil/pgtest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,6 +77,7 @@ func BenchmarkExpireAllDue(b *testing.B) {
 // queryPlan returns the lines of SQLite's plan for query.
 func queryPlan(t *testing.T, s *Store, query string, args ...any) []string {
 	t.Helper()
+	pgtest.SkipUnlessSQLite(t, "reads SQLite's query plans")
 	rows, err := s.r.Query("EXPLAIN QUERY PLAN "+query, args...)
 	if err != nil {
 		t.Fatal(err)

@@ -120,7 +120,7 @@ func (s *Store) SaveFeedConfig(ctx context.Context, name string, cfg config.Secl
 
 // SetFeedEnabled enables or disables an installed feed.
 func (s *Store) SetFeedEnabled(ctx context.Context, name string, enabled bool) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE feeds SET enabled = ?, updated_at = ? WHERE name = ?`, enabled, time.Now().Unix(), name)
+	res, err := s.w.ExecContext(ctx, `UPDATE feeds SET enabled = ?, updated_at = ? WHERE name = ?`, boolInt(enabled), time.Now().Unix(), name)
 	if err != nil {
 		return fmt.Errorf("enable feed %s: %w", name, err)
 	}

@@ -132,7 +132,7 @@ func TestActiveIndexesServeImportanceAndCluster(t *testing.T) {
 	for _, sort := range []string{"importance", "-importance"} {
 		q := IndicatorQuery{Sort: sort, Limit: 10, Status: indicator.StatusActive, Category: "malicious"}
 		q.Cursor = mustPage(t, s, q).Next
-		query, args, _, _, err := q.sql()
+		query, args, _, _, err := q.sql(s.d)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -50,7 +50,7 @@ type Tx interface {
 // Ingest is one feed run's write transaction. Nothing it writes is visible
 // to readers until Commit; Rollback (or a crash) leaves the store as it was.
 type Ingest struct {
-	tx    *sql.Tx
+	tx    *tx
 	empty bool
 	loads map[int]*sql.Stmt
 	// rangeStmt reads the indicators between two keys, in key order.
@@ -62,18 +62,31 @@ type Ingest struct {
 	done      bool
 	// created counts the indicators Write inserted, for store_counts.
 	created int64
+	// PostgreSQL only (see pgingest.go): the connection the transaction
+	// runs on, for COPY, and the rows written but not yet merged.
+	conn    *sql.Conn
+	pending [][]any
 }
 
 // BeginIngest starts a write transaction. It waits for other writers up to
 // the busy timeout.
 func (s *Store) BeginIngest(ctx context.Context) (Tx, error) {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("begin ingest: %w", err)
+	in := &Ingest{loads: map[int]*sql.Stmt{}, writes: map[int]*sql.Stmt{}}
+	if s.d == postgresDialect {
+		if err := in.beginPostgres(ctx, s.w); err != nil {
+			return nil, err
+		}
+	} else {
+		tx, err := s.w.BeginTx(ctx, nil)
+		if err != nil {
+			return nil, fmt.Errorf("begin ingest: %w", err)
+		}
+		in.tx = tx
 	}
-	in := &Ingest{tx: tx, loads: map[int]*sql.Stmt{}, writes: map[int]*sql.Stmt{}}
+	tx := in.tx
+	var err error
 	var any int
-	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM indicators)`).Scan(&any); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM indicators LIMIT 1) AS one`).Scan(&any); err != nil {
 		tx.Rollback()
 		return nil, fmt.Errorf("begin ingest: %w", err)
 	}
@@ -91,6 +104,11 @@ func (s *Store) BeginIngest(ctx context.Context) (Tx, error) {
 
 // Commit makes the run's writes visible, all at once.
 func (in *Ingest) Commit() error {
+	defer in.release()
+	if err := in.flush(context.Background()); err != nil {
+		in.Rollback()
+		return fmt.Errorf("commit ingest: %w", err)
+	}
 	in.done = true
 	if err := addCount(context.Background(), in.tx, "indicators", in.created); err != nil {
 		in.tx.Rollback()
@@ -107,6 +125,7 @@ func (in *Ingest) Rollback() error {
 	if in.done {
 		return nil
 	}
+	defer in.release()
 	in.done = true
 	if err := in.tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
 		return fmt.Errorf("roll back ingest: %w", err)
@@ -342,6 +361,9 @@ var _ [32766 - BatchSize*writeCols]struct{}
 
 // Write upserts the given indicators with their Seclytics attributes.
 func (in *Ingest) Write(ctx context.Context, recs []*merge.Stored) error {
+	if in.conn != nil {
+		return in.writePostgres(ctx, recs)
+	}
 	for start := 0; start < len(recs); start += BatchSize {
 		batch := recs[start:min(start+BatchSize, len(recs))]
 		stmt, err := in.writeStmt(ctx, len(batch))

@@ -37,6 +37,10 @@ const (
 	selectNetblockMembersOf = `SELECT ip, status, s_lookup_netblock, s_importance, s_detected_categories,
 	s_predicted_category, s_cluster
 	FROM indicators WHERE s_lookup_netblock IN (SELECT unhex(value) FROM json_each(?)) ORDER BY ip`
+	// PostgreSQL's spelling of the same.
+	selectNetblockMembersOfPG = `SELECT ip, status, s_lookup_netblock, s_importance, s_detected_categories,
+	s_predicted_category, s_cluster
+	FROM indicators WHERE s_lookup_netblock IN (SELECT decode(value, 'hex') FROM json_array_elements_text(?::json)) ORDER BY ip`
 )
 
 // EachNetblockMember calls fn for every indicator that has a lookup
@@ -77,7 +81,11 @@ func eachNetblockMemberOf(ctx context.Context, q querier, netblocks []netip.Pref
 		arg = append(arg, '"')
 	}
 	arg = append(arg, ']')
-	return scanNetblockMembers(ctx, q, selectNetblockMembersOf, []any{string(arg)}, fn)
+	query := selectNetblockMembersOf
+	if dialectOf(q) == postgresDialect {
+		query = selectNetblockMembersOfPG
+	}
+	return scanNetblockMembers(ctx, q, query, []any{string(arg)}, fn)
 }
 
 func eachNetblockMember(ctx context.Context, q querier, fn func(*NetblockMember) error) error {

@@ -104,8 +104,10 @@ const importanceKey = "COALESCE(s_importance, -1)"
 
 // seclyticsPresent is true for an indicator that carries any Seclytics
 // attribute, or a netblock kept for lookups.
-const seclyticsPresent = `COALESCE(s_predicted_at, s_predicted_netblock, s_predicted_category, s_cluster, s_detected_by,
-	s_detected_identifiers, s_detected_categories, s_detected_at, s_last_seen_at, s_importance, s_normalized_importance, s_lookup_netblock) IS NOT NULL`
+const seclyticsPresent = `(s_predicted_at IS NOT NULL OR s_predicted_netblock IS NOT NULL OR s_predicted_category IS NOT NULL
+	OR s_cluster IS NOT NULL OR s_detected_by IS NOT NULL OR s_detected_identifiers IS NOT NULL OR s_detected_categories IS NOT NULL
+	OR s_detected_at IS NOT NULL OR s_last_seen_at IS NOT NULL OR s_importance IS NOT NULL OR s_normalized_importance IS NOT NULL
+	OR s_lookup_netblock IS NOT NULL)`
 
 // SearchIndicators returns one page of the indicators q selects, in q's
 // order, built as Lookup builds them.
@@ -126,7 +128,7 @@ const seclyticsPresent = `COALESCE(s_predicted_at, s_predicted_netblock, s_predi
 // CIDR narrows the scan to its key range.
 func (s *Store) SearchIndicators(ctx context.Context, q IndicatorQuery) (IndicatorPage, error) {
 	var page IndicatorPage
-	query, args, so, limit, err := q.sql()
+	query, args, so, limit, err := q.sql(s.d)
 	if err != nil {
 		return page, err
 	}
@@ -163,7 +165,7 @@ func (s *Store) SearchIndicators(ctx context.Context, q IndicatorQuery) (Indicat
 
 // sql returns the query of one page of q (reading Limit+1 rows, to know
 // whether a next page exists), with its order and page size.
-func (q *IndicatorQuery) sql() (query string, args []any, so indicatorSort, limit int, err error) {
+func (q *IndicatorQuery) sql(d dialect) (query string, args []any, so indicatorSort, limit int, err error) {
 	sortName := q.Sort
 	if sortName == "" {
 		sortName = "value"
@@ -193,7 +195,7 @@ func (q *IndicatorQuery) sql() (query string, args []any, so indicatorSort, limi
 		bcur = nil
 	}
 	where, args := q.bounds(so, bcur)
-	filters, fargs, err := q.filters()
+	filters, fargs, err := q.filters(d)
 	if err != nil {
 		return "", nil, so, 0, err
 	}
@@ -234,7 +236,7 @@ func importanceAfter(so indicatorSort, cur *indicatorCursor, where []string, arg
 	ca := cur.args(so) // key, ip
 	ties := selectStored + whereClause(append([]string{so.key + " = ?", "ip " + op + " ?"}, where...)) + " ORDER BY ip" + dir + " LIMIT ?"
 	after := selectStored + whereClause(append([]string{so.key + " " + op + " ?"}, where...)) + " ORDER BY " + order + " LIMIT ?"
-	query := "SELECT * FROM (SELECT * FROM (" + ties + ") UNION ALL SELECT * FROM (" + after + ")) ORDER BY " + order + " LIMIT ?"
+	query := "SELECT * FROM (SELECT * FROM (" + ties + ") AS ties UNION ALL SELECT * FROM (" + after + ") AS after_ties) AS page ORDER BY " + order + " LIMIT ?"
 	all := make([]any, 0, 2*len(args)+6)
 	all = append(append(append(all, ca...), args...), n)
 	all = append(append(append(all, ca[0]), args...), n)
@@ -275,7 +277,7 @@ func (q *IndicatorQuery) bounds(so indicatorSort, cur *indicatorCursor) (where [
 
 // filters returns the WHERE terms and arguments of q's filters other than
 // UpdatedSince, cheapest first: SQLite evaluates them in this order.
-func (q *IndicatorQuery) filters() ([]string, []any, error) {
+func (q *IndicatorQuery) filters(d dialect) ([]string, []any, error) {
 	var (
 		where []string
 		args  []any
@@ -333,7 +335,7 @@ func (q *IndicatorQuery) filters() ([]string, []any, error) {
 		// Categories are stored lower-cased (package prediction), so the
 		// match is case-insensitive by lower-casing the query only. The
 		// separators around both sides make it a whole-category match.
-		add("instr(char(31) || s_detected_categories || char(31), ?) > 0", listSep+strings.ToLower(cat)+listSep)
+		add(d.listHas("s_detected_categories"), listSep+strings.ToLower(cat)+listSep)
 	}
 	if text := strings.ToLower(strings.TrimSpace(q.Q)); text != "" {
 		add(ipContainsFunc+"(ip, ?)", text)

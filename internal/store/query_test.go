@@ -580,7 +580,7 @@ func TestSearchPagesSeekTheirCursor(t *testing.T) {
 		t.Run(sort, func(t *testing.T) {
 			q := IndicatorQuery{Sort: sort, Limit: 10, Category: "malicious", UpdatedSince: time.Unix(1, 0)}
 			q.Cursor = mustPage(t, s, q).Next
-			query, args, _, _, err := q.sql()
+			query, args, _, _, err := q.sql(s.d)
 			if err != nil {
 				t.Fatal(err)
 			}

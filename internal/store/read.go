@@ -135,12 +135,18 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 // state, until Close: keep it short.
 type Snapshot struct {
 	s  *Store
-	tx *sql.Tx
+	tx *tx
 }
 
 // Snapshot begins a read-only view of the store.
 func (s *Store) Snapshot(ctx context.Context) (*Snapshot, error) {
-	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	// PostgreSQL's default isolation gives each statement its own
+	// snapshot; SQLite's read transaction is one snapshot already.
+	opts := &sql.TxOptions{ReadOnly: true}
+	if s.d == postgresDialect {
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	tx, err := s.r.BeginTx(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("begin read snapshot: %w", err)
 	}

@@ -46,6 +46,9 @@ func (l *FeedLock) Close() error { return l.f.Close() }
 // releases it when the holder dies, however it dies. Runs the dead holder
 // left "running" are then marked abandoned.
 func (s *Store) LockFeed(ctx context.Context, feed string) (io.Closer, error) {
+	if s.d == postgresDialect {
+		return s.lockFeedPostgres(ctx, feed)
+	}
 	name := s.path + "." + feed + ".lock"
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
@@ -62,11 +65,9 @@ func (s *Store) LockFeed(ctx context.Context, feed string) (io.Closer, error) {
 		}
 		return nil, fmt.Errorf("lock feed %s (%s): %w", feed, name, err)
 	}
-	if _, err := s.w.ExecContext(ctx, `UPDATE runs SET status = ?, finished_at = ?,
-		error = 'the process running it stopped before it finished; nothing it did was kept'
-		WHERE feed = ? AND status = ?`, activity.StatusAbandoned, time.Now().UnixMilli(), feed, activity.StatusRunning); err != nil {
+	if err := s.markAbandoned(ctx, feed); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("mark abandoned runs of %s: %w", feed, err)
+		return nil, err
 	}
 	return &FeedLock{f: f}, nil
 }
@@ -79,14 +80,21 @@ const runColumns = `id, feed, trigger, status, dry_run, dataset, started_at, fin
 
 // CreateRun records a new run and sets r.ID.
 func (s *Store) CreateRun(ctx context.Context, r *activity.Run) error {
-	res, err := s.w.ExecContext(ctx, `INSERT INTO runs (feed, trigger, status, dry_run, dataset, started_at, since, until, host, pid)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.Feed, r.Trigger, r.Status, r.DryRun, r.Dataset, r.StartedAt.UnixMilli(), unixOrNil(r.Since), unixOrNil(r.Until), r.Host, r.PID)
+	err := s.w.QueryRowContext(ctx, `INSERT INTO runs (feed, trigger, status, dry_run, dataset, started_at, since, until, host, pid)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		r.Feed, r.Trigger, r.Status, boolInt(r.DryRun), r.Dataset, r.StartedAt.UnixMilli(), unixOrNil(r.Since), unixOrNil(r.Until), r.Host, r.PID).Scan(&r.ID)
 	if err != nil {
 		return fmt.Errorf("record run of %s: %w", r.Feed, err)
 	}
-	r.ID, err = res.LastInsertId()
-	return err
+	return nil
+}
+
+// boolInt stores a flag as 0 or 1, as both backends' schemas do.
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // FinishRun stores a run's outcome. Use a context that is not canceled: a

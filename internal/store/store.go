@@ -18,14 +18,18 @@ import (
 	_ "modernc.org/sqlite" // the pure-Go SQLite driver: static binary, no cgo
 )
 
-//go:embed migrations/sqlite/*.sql
+//go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
 var migrations embed.FS
 
-// Store is the SQLite store.
+// Store is the store: a SQLite file, or a PostgreSQL database (see
+// postgres.go). The same code serves both; dialect says where they differ.
 type Store struct {
-	path string
-	w    *sql.DB // one connection: SQLite has one writer
-	r    *sql.DB // read pool
+	path string // SQLite: the file; PostgreSQL: the DSN without its password
+	// keyPath is the file of the key that encrypts stored tokens.
+	keyPath string
+	d       dialect
+	w       *db // SQLite: one connection, SQLite has one writer; PostgreSQL: the pool
+	r       *db // SQLite: the read pool; PostgreSQL: the same pool as w
 
 	runTimes runTimes
 }
@@ -33,11 +37,14 @@ type Store struct {
 // ErrNotFound is returned when a lookup finds nothing.
 var ErrNotFound = errors.New("not found")
 
-// Open opens (creating if needed) the SQLite store at path and applies
-// pending migrations.
+// Open opens the store at path, a SQLite file (created if needed) or a
+// postgres:// DSN, and applies pending migrations.
 func Open(ctx context.Context, path string) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("open store: no database path: set --db or FOREWARN_DB")
+	}
+	if IsPostgres(path) {
+		return openPostgres(ctx, path)
 	}
 	if dir := filepath.Dir(path); dir != "" {
 		if _, err := os.Stat(dir); err != nil {
@@ -70,7 +77,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(8)
-	s := &Store{path: path, w: w, r: r}
+	s := &Store{path: path, keyPath: path + ".key", w: &db{DB: w}, r: &db{DB: r}}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
@@ -78,12 +85,19 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	return s, nil
 }
 
-// Path returns the database file's path.
+// Path returns the database file's path, or the PostgreSQL DSN without its
+// password.
 func (s *Store) Path() string { return s.path }
+
+// Backend is "sqlite" or "postgres".
+func (s *Store) Backend() string { return s.d.String() }
 
 // Close closes the store, folding the write-ahead log back into the
 // database file so that the store is one file again.
 func (s *Store) Close() error {
+	if s.d == postgresDialect {
+		return s.w.Close()
+	}
 	rerr := s.r.Close()
 	// Bounded: a transaction left open by a caller must not hang Close.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -100,16 +114,19 @@ func (s *Store) Close() error {
 }
 
 func (s *Store) migrate(ctx context.Context) error {
-	// WAL lets readers see the last committed state while a run writes.
-	// The mode is stored in the file, so every later connection uses it.
-	if _, err := s.w.ExecContext(ctx, `PRAGMA journal_mode = WAL`); err != nil {
-		return fmt.Errorf("set WAL mode: %w", err)
+	if s.d == sqliteDialect {
+		// WAL lets readers see the last committed state while a run
+		// writes. The mode is stored in the file, so every later
+		// connection uses it.
+		if _, err := s.w.ExecContext(ctx, `PRAGMA journal_mode = WAL`); err != nil {
+			return fmt.Errorf("set WAL mode: %w", err)
+		}
 	}
 	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
-	files, err := fs.Glob(migrations, "migrations/sqlite/*.sql")
+	files, err := fs.Glob(migrations, "migrations/"+s.d.String()+"/*.sql")
 	if err != nil {
 		return err
 	}
@@ -135,7 +152,24 @@ func (s *Store) migrate(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("migration %s: %w", name, err)
 		}
-		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+		if s.d == postgresDialect {
+			// Instances starting together migrate one at a time; the
+			// later ones find the version applied.
+			var again int
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':forewarn:migrate'))`); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("migration %s: %w", name, err)
+			}
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, v).Scan(&again); err != nil || again > 0 {
+				tx.Rollback()
+				if err != nil {
+					return fmt.Errorf("migration %s: %w", name, err)
+				}
+				continue
+			}
+		}
+		// As written: a migration has no parameters to rebind.
+		if _, err := tx.Tx.ExecContext(ctx, string(body)); err != nil {
 			tx.Rollback()
 			return fmt.Errorf("migration %s: %w", name, err)
 		}
@@ -157,9 +191,16 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
-// SchemaLatest is the schema version this forewarn's migrations reach.
-var SchemaLatest = func() int {
-	files, _ := fs.Glob(migrations, "migrations/sqlite/*.sql")
+// SchemaLatest is the schema version this forewarn's SQLite migrations
+// reach; Store.SchemaLatest gives a store's backend's.
+var SchemaLatest = schemaLatest(sqliteDialect)
+
+// SchemaLatest is the schema version this forewarn's migrations reach on
+// the store's backend.
+func (s *Store) SchemaLatest() int { return schemaLatest(s.d) }
+
+func schemaLatest(d dialect) int {
+	files, _ := fs.Glob(migrations, "migrations/"+d.String()+"/*.sql")
 	latest := 0
 	for _, f := range files {
 		if v, err := strconv.Atoi(strings.SplitN(filepath.Base(f), "_", 2)[0]); err == nil && v > latest {
@@ -167,7 +208,7 @@ var SchemaLatest = func() int {
 		}
 	}
 	return latest
-}()
+}
 
 // SchemaVersion returns the applied schema version.
 func (s *Store) SchemaVersion(ctx context.Context) (int, error) {

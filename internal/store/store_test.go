@@ -17,11 +17,12 @@ import (
 	"forewarn/internal/indicator"
 	"forewarn/internal/merge"
 	"forewarn/internal/secret"
+	"forewarn/internal/testutil/pgtest"
 )
 
 func open(t *testing.T) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "test.db"))
+	s, err := Open(context.Background(), pgtest.Path(t, t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/base64"
 	"errors"
 	"os"
@@ -26,6 +27,38 @@ func dbBytes(t *testing.T, path string) []byte {
 			t.Fatal(err)
 		}
 		all = append(all, b...)
+	}
+	return all
+}
+
+// storeText is everything the store holds: its files for SQLite, every
+// table's rows as text for PostgreSQL.
+func storeText(t *testing.T, s *Store) []byte {
+	t.Helper()
+	if s.d != postgresDialect {
+		return dbBytes(t, s.Path())
+	}
+	rows, err := s.r.Query(`SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tables []string
+	for rows.Next() {
+		var n string
+		rows.Scan(&n)
+		tables = append(tables, n)
+	}
+	rows.Close()
+	var all []byte
+	for _, n := range tables {
+		var text sql.NullString
+		if err := s.r.QueryRow(`SELECT string_agg(t::text, E'\n') FROM ` + n + ` t`).Scan(&text); err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, text.String...)
+	}
+	if len(tables) == 0 || len(all) == 0 {
+		t.Fatal("the PostgreSQL store holds nothing to search")
 	}
 	return all
 }

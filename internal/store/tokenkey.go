@@ -26,7 +26,7 @@ const sealedPrefix = "enc:v1:"
 
 // KeyPath returns the path of the file holding the key that encrypts the
 // stored tokens.
-func (s *Store) KeyPath() string { return s.path + ".key" }
+func (s *Store) KeyPath() string { return s.keyPath }
 
 // ErrTokenKey is wrapped when the stored token cannot be decrypted: the key
 // file is missing, unreadable, too widely readable, or not the one the

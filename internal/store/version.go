@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 )
@@ -31,7 +30,7 @@ func (s *Store) DataVersion(ctx context.Context) (DataVersion, error) {
 
 // addCount adds delta to the named count of store_counts, inside tx: a
 // count moves with the change it counts, or not at all.
-func addCount(ctx context.Context, tx *sql.Tx, name string, delta int64) error {
+func addCount(ctx context.Context, tx *tx, name string, delta int64) error {
 	if delta == 0 {
 		return nil
 	}

@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"context"
 	"net/http/httptest"
-	"path/filepath"
 	"sync"
 	"testing"
 
 	"forewarn/internal/fakeseclytics"
 	"forewarn/internal/store"
+	"forewarn/internal/testutil/pgtest"
 )
 
 // Seclytics starts a fake Seclytics server with opts on loopback (its
@@ -29,11 +29,12 @@ func Seclytics(t testing.TB, opts fakeseclytics.Options) (*fakeseclytics.Server,
 	return srv, hs.URL
 }
 
-// Store opens a new SQLite store in a temporary directory, closed when the
-// test ends.
+// Store opens a new store, closed when the test ends: a SQLite file in a
+// temporary directory, or a fresh PostgreSQL schema when the backend matrix
+// asks for PostgreSQL (see package pgtest).
 func Store(t testing.TB) *store.Store {
 	t.Helper()
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "forewarn.db"))
+	st, err := store.Open(context.Background(), pgtest.Path(t, t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}
