@@ -8,12 +8,13 @@ import (
 )
 
 func cmdServe(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "serve", "serve [--listen ADDR] [--db FILE] [--tls-cert FILE --tls-key FILE]")
+	fs := newFlags(e, "serve", "serve [--listen ADDR] [--db FILE|postgres://…] [--tls-cert FILE --tls-key FILE] [--sync 15s]")
 	db := dbFlag(e, fs)
 	listen := fs.String("listen", httpserver.DefaultListen, "address to listen on; a non-loopback address without TLS logs a warning")
 	cert := fs.String("tls-cert", "", "TLS certificate file (PEM)")
 	key := fs.String("tls-key", "", "TLS private key file (PEM)")
 	grace := fs.Duration("grace", 0, "how long shutdown waits for requests and runs (default 30s)")
+	syncEvery := fs.Duration("sync", 0, "how often to pick up changes other processes made to the store: their runs and feed configuration (default 15s)")
 	level, format := logFlags(fs, "info")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -28,6 +29,6 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	return httpserver.Run(ctx, httpserver.Config{
-		DB: *db, Listen: *listen, TLSCert: *cert, TLSKey: *key, Log: log, Out: e.stdout, Grace: *grace,
+		DB: *db, Listen: *listen, TLSCert: *cert, TLSKey: *key, Log: log, Out: e.stdout, Grace: *grace, Sync: *syncEvery,
 	})
 }

@@ -121,6 +121,18 @@ type Schedule struct {
 	Cron     string        // a standard 5-field expression or a descriptor such as @daily
 }
 
+// Next is when a feed on this schedule that last ran at last runs next.
+func (s Schedule) Next(last time.Time) (time.Time, error) {
+	if s.Interval > 0 {
+		return last.Add(s.Interval), nil
+	}
+	cs, err := cron.ParseStandard(s.Cron)
+	if err != nil {
+		return time.Time{}, &FieldError{"frequency", fmt.Sprintf("%q: %v", s.Cron, err)}
+	}
+	return cs.Next(last), nil
+}
+
 // ParseFrequency parses a run frequency.
 func ParseFrequency(v string) (Schedule, error) {
 	v = strings.TrimSpace(v)

@@ -48,7 +48,15 @@ type Config struct {
 	FeedOptions feed.Options
 	// Ready, if set, is called with the bound address once serving.
 	Ready func(addr net.Addr)
+	// Sync is how often serve looks for changes other processes made to
+	// the store (runs, configuration): 0 means DefaultSync.
+	Sync time.Duration
 }
+
+// DefaultSync is how often serve looks for changes made by other processes
+// sharing its store: another serve instance on the same PostgreSQL
+// database, or a forewarn run from the command line.
+const DefaultSync = 15 * time.Second
 
 // Feeds are the feeds forewarn knows.
 var Feeds = []string{feed.Name}
@@ -60,6 +68,9 @@ func Run(ctx context.Context, c Config) error {
 	}
 	if c.Grace <= 0 {
 		c.Grace = 30 * time.Second
+	}
+	if c.Sync <= 0 {
+		c.Sync = DefaultSync
 	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
@@ -84,11 +95,16 @@ func Run(ctx context.Context, c Config) error {
 	m := metrics.New(reg)
 	look := lookup.NewService(st)
 	t0 := time.Now()
+	ver, err := st.DataVersion(ctx)
+	if err != nil {
+		return err
+	}
 	if err := look.Rebuild(ctx); err != nil {
 		return fmt.Errorf("build the lookup index: %w", err)
 	}
 	log.Info("lookup index built", "netblocks", look.Netblocks(), "took", time.Since(t0).Round(time.Millisecond).String())
 	ref := newRefresher(st, look, m, log)
+	ref.ver = ver
 	ref.counts(ctx)
 	for _, name := range Feeds {
 		if t, ok := lastSuccess(ctx, st, name); ok {
@@ -102,7 +118,19 @@ func Run(ctx context.Context, c Config) error {
 			ref.trigger()
 		}
 	})
+	var sc *schedule
 	sched, err := scheduler.New(func(name string) {
+		// Another instance sharing the store may have run the feed on
+		// this same schedule: the store's last run decides.
+		if due, next, err := sc.due(ctx, name); err == nil && !due {
+			log.Info("scheduled run skipped: the feed already ran on this schedule (another instance?)", "feed", name, "next", next)
+			go func() {
+				if err := sc.Reschedule(ctx, name); err != nil {
+					log.Error("feed not rescheduled", "feed", name, "err", err)
+				}
+			}()
+			return
+		}
 		a, err := mgr.Start(name, runner.Request{Trigger: activity.TriggerSchedule})
 		var ip *store.InProgressError
 		switch {
@@ -117,7 +145,7 @@ func Run(ctx context.Context, c Config) error {
 	if err != nil {
 		return err
 	}
-	sc := &schedule{st: st, s: sched}
+	sc = &schedule{st: st, s: sched, seen: map[string]string{}}
 	for _, name := range Feeds {
 		if err := sc.Reschedule(ctx, name); err != nil {
 			log.Error("feed not scheduled", "feed", name, "err", err)
@@ -130,6 +158,11 @@ func Run(ctx context.Context, c Config) error {
 	go func() { defer close(expiryDone); expireEvery(expiryCtx, st, ExpiryInterval, ref.trigger, log) }()
 	stopExpiry := sync.OnceFunc(func() { cancelExpiry(); <-expiryDone })
 	defer stopExpiry()
+	// Changes by other processes: indicators (rebuild the lookup index,
+	// the gauges, the dashboard) and feed configurations (reschedule).
+	syncDone := make(chan struct{})
+	go func() { defer close(syncDone); syncEvery(expiryCtx, st, sc, c.Sync, ref, log) }()
+	defer func() { cancelExpiry(); <-syncDone }()
 
 	mux := http.NewServeMux()
 	nonce := strconv.FormatInt(time.Now().UnixNano(), 36)
@@ -293,6 +326,98 @@ func lastSuccess(ctx context.Context, st *store.Store, name string) (time.Time, 
 type schedule struct {
 	st *store.Store
 	s  *scheduler.Scheduler
+
+	mu sync.Mutex
+	// seen is, per feed, the scheduling state last applied.
+	seen map[string]string
+}
+
+// syncEvery polls the store for changes other processes made: a new
+// DataVersion triggers changed, and a feed whose installed, enabled or
+// frequency state changed is rescheduled.
+func syncEvery(ctx context.Context, st *store.Store, sc *schedule, interval time.Duration, ref *refresher, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		v, err := st.DataVersion(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Warn("read the store's version", "err", err)
+		case err == nil && !ref.current(v):
+			log.Info("indicators changed by another process; refreshing the lookup index")
+			ref.trigger()
+		}
+		for _, name := range Feeds {
+			if err := sc.Sync(ctx, name); err != nil && ctx.Err() == nil {
+				log.Warn("feed not rescheduled", "feed", name, "err", err)
+			}
+		}
+	}
+}
+
+// Sync reschedules the feed if its stored scheduling state (installed,
+// enabled, frequency) differs from the one last applied.
+func (sc *schedule) Sync(ctx context.Context, name string) error {
+	cfg, state, err := sc.st.FeedConfig(ctx, name)
+	if err != nil {
+		return err
+	}
+	sc.mu.Lock()
+	same := sc.seen[name] == schedKey(cfg, state)
+	sc.mu.Unlock()
+	if same {
+		return nil
+	}
+	return sc.Reschedule(ctx, name)
+}
+
+func schedKey(cfg config.Seclytics, state store.FeedState) string {
+	return fmt.Sprintf("%v/%v/%s", state.Installed, state.Enabled, cfg.Frequency)
+}
+
+// lastRun is when the feed's last run that was not a dry run started
+// (zero if none).
+func (sc *schedule) lastRun(ctx context.Context, name string) (time.Time, error) {
+	runs, err := sc.st.Runs(ctx, name, 50)
+	if err != nil {
+		return time.Time{}, err
+	}
+	for _, r := range runs {
+		if !r.DryRun {
+			return r.StartedAt, nil
+		}
+	}
+	return time.Time{}, nil
+}
+
+// dueSlack absorbs a timer firing a little early.
+const dueSlack = 5 * time.Second
+
+// due reports whether the feed's schedule, counted from its last run in
+// the store, calls for a run now, and when the next one is due.
+func (sc *schedule) due(ctx context.Context, name string) (bool, time.Time, error) {
+	cfg, _, err := sc.st.FeedConfig(ctx, name)
+	if err != nil {
+		return false, time.Time{}, err
+	}
+	freq, err := config.ParseFrequency(cfg.Frequency)
+	if err != nil {
+		return false, time.Time{}, err
+	}
+	last, err := sc.lastRun(ctx, name)
+	if err != nil || last.IsZero() {
+		return true, time.Time{}, err
+	}
+	next, err := freq.Next(last)
+	if err != nil {
+		return false, time.Time{}, err
+	}
+	return !next.After(time.Now().Add(dueSlack)), next, nil
 }
 
 func (sc *schedule) NextRun(name string) (time.Time, bool) { return sc.s.NextRun(name) }
@@ -306,24 +431,26 @@ func (sc *schedule) Reschedule(ctx context.Context, name string) error {
 	}
 	if !state.Installed || !state.Enabled {
 		sc.s.Remove(name)
+		sc.mu.Lock()
+		sc.seen[name] = schedKey(cfg, state)
+		sc.mu.Unlock()
 		return nil
 	}
 	freq, err := config.ParseFrequency(cfg.Frequency)
 	if err != nil {
 		return err
 	}
-	var last time.Time
-	runs, err := sc.st.Runs(ctx, name, 50)
+	last, err := sc.lastRun(ctx, name)
 	if err != nil {
 		return err
 	}
-	for _, r := range runs {
-		if !r.DryRun {
-			last = r.StartedAt
-			break
-		}
+	if err := sc.s.Set(name, freq, last); err != nil {
+		return err
 	}
-	return sc.s.Set(name, freq, last)
+	sc.mu.Lock()
+	sc.seen[name] = schedKey(cfg, state)
+	sc.mu.Unlock()
+	return nil
 }
 
 // refresher rebuilds the lookup index and the indicator gauges after
@@ -346,6 +473,15 @@ type refresher struct {
 	changed time.Time
 	// after runs after each rebuild.
 	after func()
+	// ver is the store's DataVersion the last rebuild started from.
+	ver store.DataVersion
+}
+
+// current reports whether the last rebuild, or one under way, covers v.
+func (r *refresher) current(v store.DataVersion) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.running || r.ver == v
 }
 
 // setAfter makes fn run after each rebuild.
@@ -384,6 +520,11 @@ func (r *refresher) loop() {
 	defer r.wg.Done()
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		if v, err := r.st.DataVersion(ctx); err == nil {
+			r.mu.Lock()
+			r.ver = v
+			r.mu.Unlock()
+		}
 		r.counts(ctx)
 		if err := r.look.Rebuild(ctx); err != nil {
 			r.log.Error("rebuild the lookup index", "err", err)

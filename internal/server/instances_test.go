@@ -1,0 +1,79 @@
+package server
+
+import (
+	"net/url"
+	"testing"
+	"time"
+
+	"forewarn/internal/fakeseclytics"
+)
+
+// TestTwoInstancesShareOneStore: two serve processes on one store (on
+// PostgreSQL in the backend matrix, the way to run several instances).
+// What one does the other picks up on its next sync: the feed's schedule
+// and the indicators a run ingested (its lookup index is rebuilt); a run
+// on one refuses a run on the other with 409 naming the running process.
+func TestTwoInstancesShareOneStore(t *testing.T) {
+	fast := func(c *Config) { c.Sync = 100 * time.Millisecond }
+	fake := newFake(t, 0, gz(t, lookupDump))
+	a := startServe(t, "", fake, fast)
+	b := startServe(t, a.db, fake, fast)
+	b.admin = a.admin
+
+	a.configure(map[string]any{"age_out": "never", "frequency": "24h"})
+	a.must(200, "POST", "/api/v1/feeds/seclytics/enable", a.admin, nil)
+	// a runs at once (never ran); b learns the schedule from the store,
+	// counted from a's run, and does not run it again.
+	waitFor(t, "instance b to schedule the feed", func() bool {
+		return b.must(200, "GET", "/api/v1/feeds/seclytics", b.admin, nil).body["next_run"] != nil
+	})
+	var runs []any
+	waitFor(t, "the first scheduled run to finish", func() bool {
+		runs = a.must(200, "GET", "/api/v1/runs?feed=seclytics", a.admin, nil).body["runs"].([]any)
+		return len(runs) > 0 && runs[0].(map[string]any)["status"] != "running"
+	})
+	ip := "45.33.12.7"
+	waitFor(t, "instance b to list an address instance a ingested", func() bool {
+		r := b.must(200, "GET", "/api/v1/lookup?ip="+url.QueryEscape(ip), b.admin, nil).body
+		return r["verdict"] == "listed"
+	})
+	time.Sleep(500 * time.Millisecond) // several syncs of b
+	runs = b.must(200, "GET", "/api/v1/runs?feed=seclytics", b.admin, nil).body["runs"].([]any)
+	if len(runs) != 1 {
+		t.Fatalf("%d runs after one schedule on two instances, want 1: %v", len(runs), runs)
+	}
+	nextOf := func(h *harness) time.Time {
+		t.Helper()
+		n, err := time.Parse(time.RFC3339, h.must(200, "GET", "/api/v1/feeds/seclytics", h.admin, nil).body["next_run"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if na, nb := nextOf(a), nextOf(b); na.Sub(nb).Abs() > time.Second || na.Sub(time.Now()) < 23*time.Hour {
+		t.Errorf("next run: instance a says %v, b says %v; want the same, 24h after the run", na, nb)
+	}
+
+	// One run at a time across instances.
+	fake.SetFault(fakeseclytics.Fault{Rate: 20})
+	id := a.must(202, "POST", "/api/v1/feeds/seclytics/runs", a.admin, nil).body["run_id"].(float64)
+	waitFor(t, "the slow run to start", func() bool {
+		return a.must(200, "GET", "/api/v1/runs/"+itoa(id), a.admin, nil).body["status"] == "running"
+	})
+	r := b.do("POST", "/api/v1/feeds/seclytics/runs", b.admin, nil)
+	if r.status != 409 || r.errCode() == "" {
+		t.Errorf("a run on b while a runs: %d %s, want 409", r.status, r.raw)
+	}
+	a.must(202, "POST", "/api/v1/runs/"+itoa(id)+"/cancel", a.admin, nil)
+	a.waitRun(id)
+}
+
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if ok() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
