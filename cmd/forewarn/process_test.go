@@ -100,8 +100,14 @@ func environ() []string {
 // start starts forewarn with args.
 func start(t *testing.T, args ...string) *proc {
 	t.Helper()
+	return startEnv(t, nil, args...)
+}
+
+// startEnv starts forewarn with args and extra environment variables.
+func startEnv(t *testing.T, extra []string, args ...string) *proc {
+	t.Helper()
 	p := &proc{cmd: exec.Command(binary(t), args...), done: make(chan struct{})}
-	p.cmd.Env = environ()
+	p.cmd.Env = append(environ(), extra...)
 	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
 	p.start = time.Now()
 	if err := p.cmd.Start(); err != nil {

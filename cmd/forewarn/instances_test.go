@@ -1,0 +1,151 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"forewarn/internal/fakeseclytics"
+	"forewarn/internal/testutil/pgtest"
+)
+
+// TestTwoServesOnOnePostgres: two forewarn serve processes on one
+// PostgreSQL database. The feed's run lock holds across them (a run on one
+// refuses a run on the other); one instance is killed with SIGKILL in the
+// middle of a scheduled run, and the other takes the feed over at the next
+// schedule, marking the dead run abandoned. A schedule never fires twice.
+func TestTwoServesOnOnePostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary, and waits a minute for a schedule")
+	}
+	dsn := pgtest.DSN(t)
+	env := []string{"FOREWARN_KEY_FILE=" + os.Getenv("FOREWARN_KEY_FILE")}
+	s := newServer(t)
+	s.SetBody("a", largeDumps(t, crashRows).v0)
+
+	type instance struct {
+		p    *proc
+		base string
+	}
+	urlRE := regexp.MustCompile(`"url":"(http://127\.0\.0\.1:\d+)"`)
+	serve := func() instance {
+		t.Helper()
+		p := startEnv(t, env, "serve", "--db", dsn, "--listen", "127.0.0.1:0", "--log-format", "json", "--sync", "200ms")
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if m := urlRE.FindStringSubmatch(p.stderr.String()); m != nil {
+				return instance{p, m[1]}
+			}
+			if p.exited() {
+				break
+			}
+		}
+		t.Fatalf("serve did not start:\n%s", p.stderr.String())
+		return instance{}
+	}
+	a := serve()
+	key := regexp.MustCompile(`fwk_[A-Za-z0-9_-]+`).FindString(a.p.stdout.String())
+	b := serve()
+	if key == "" || strings.Contains(b.p.stdout.String(), "fwk_") {
+		t.Fatalf("want one admin key, printed by the first instance only:\nfirst: %s\nsecond: %s", a.p.stdout.String(), b.p.stdout.String())
+	}
+	call := func(in instance, method, path, body string, want int) map[string]any {
+		t.Helper()
+		req, _ := http.NewRequest(method, in.base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		if want != 0 && resp.StatusCode != want {
+			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, raw)
+		}
+		var m map[string]any
+		json.Unmarshal(raw, &m)
+		return m
+	}
+	runsOf := func(in instance) []map[string]any {
+		t.Helper()
+		var out []map[string]any
+		for _, r := range call(in, "GET", "/api/v1/runs?feed=seclytics", "", 200)["runs"].([]any) {
+			out = append(out, r.(map[string]any))
+		}
+		return out
+	}
+
+	// A slow dump, so that the first scheduled run is still running when
+	// it is killed; an interval of a minute, the shortest there is.
+	s.SetFault(fakeseclytics.Fault{Rate: 50_000})
+	call(a, "PUT", "/api/v1/feeds/seclytics", `{"base_url":"`+s.url+`","token":"`+procToken+`","threshold":0,"frequency":"1m","age_out":"never"}`, 200)
+	call(a, "POST", "/api/v1/feeds/seclytics/enable", "", 200)
+	var first map[string]any
+	for deadline := time.Now().Add(30 * time.Second); first == nil && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if rs := runsOf(a); len(rs) > 0 && rs[0]["status"] == "running" && s.sent.Load() > 0 {
+			first = rs[0]
+		}
+	}
+	if first == nil {
+		t.Fatalf("the enabled feed did not start a run:\n%s\n%s", a.p.stderr.String(), b.p.stderr.String())
+	}
+	if first["trigger"] != "schedule" {
+		t.Errorf("first run's trigger %v, want schedule", first["trigger"])
+	}
+	// Whichever instance won the first schedule runs it; the other's
+	// attempt, now, is refused while it runs.
+	runner, other := a, b
+	if int(first["pid"].(float64)) == b.p.cmd.Process.Pid {
+		runner, other = b, a
+	}
+	if int(first["pid"].(float64)) != runner.p.cmd.Process.Pid {
+		t.Fatalf("the run's pid %v is neither instance's (%d, %d)", first["pid"], a.p.cmd.Process.Pid, b.p.cmd.Process.Pid)
+	}
+	refused := call(other, "POST", "/api/v1/feeds/seclytics/runs", "", 409)
+	if msg := fmt.Sprint(refused["error"]); !strings.Contains(msg, fmt.Sprint(runner.p.cmd.Process.Pid)) {
+		t.Errorf("the refusal does not name the running process %d: %v", runner.p.cmd.Process.Pid, refused)
+	}
+
+	// Kill the running instance; its session ends and releases the lock.
+	if err := runner.p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	runner.p.wait(t, 10*time.Second)
+	killedAt := time.Now()
+	s.SetFault(fakeseclytics.Fault{})
+
+	// The other instance runs the feed at the next schedule, a minute
+	// after the first run started.
+	var rs []map[string]any
+	for deadline := time.Now().Add(100 * time.Second); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+		rs = runsOf(other)
+		if len(rs) >= 2 && rs[0]["status"] != "running" {
+			break
+		}
+	}
+	t.Logf("taken over %s after the kill", time.Since(killedAt).Round(time.Second))
+	if len(rs) != 2 {
+		t.Fatalf("%d runs, want the killed one and the takeover: %v\n%s", len(rs), rs, other.p.stderr.String())
+	}
+	taken, dead := rs[0], rs[1]
+	if taken["status"] != "succeeded" || taken["trigger"] != "schedule" || int(taken["pid"].(float64)) != other.p.cmd.Process.Pid {
+		t.Errorf("takeover run %v: want succeeded, by schedule, on the surviving instance (pid %d)", taken, other.p.cmd.Process.Pid)
+	}
+	if dead["status"] != "abandoned" || dead["id"] != first["id"] {
+		t.Errorf("killed run %v: want the first run, abandoned", dead)
+	}
+	if c, _ := taken["indicators_created"].(float64); c == 0 {
+		t.Errorf("the takeover run created no indicators: %v", taken)
+	}
+	// No second fire of the same schedule, on either side.
+	time.Sleep(time.Second)
+	if n := len(runsOf(other)); n != 2 {
+		t.Errorf("%d runs a second later, want 2", n)
+	}
+}
