@@ -140,8 +140,15 @@ func TestTwoServesOnOnePostgres(t *testing.T) {
 	if dead["status"] != "abandoned" || dead["id"] != first["id"] {
 		t.Errorf("killed run %v: want the first run, abandoned", dead)
 	}
-	if c, _ := taken["indicators_created"].(float64); c == 0 {
-		t.Errorf("the takeover run created no indicators: %v", taken)
+	// The killed run kept nothing: the takeover created every indicator,
+	// updating none, and the store holds exactly those.
+	created, _ := taken["indicators_created"].(float64)
+	if created == 0 || taken["indicators_updated"] != 0.0 || taken["indicators_unchanged"] != 0.0 {
+		t.Errorf("takeover run: %v created, %v updated, %v unchanged; want all created (the killed run must have left nothing)",
+			created, taken["indicators_updated"], taken["indicators_unchanged"])
+	}
+	if n := call(other, "GET", "/api/v1/feeds/seclytics", "", 200)["indicators"]; n != created {
+		t.Errorf("the store holds %v indicators, the takeover created %v", n, created)
 	}
 	// No second fire of the same schedule, on either side.
 	time.Sleep(time.Second)

@@ -1,13 +1,13 @@
 package cli
 
 import (
-	"path/filepath"
+	"forewarn/internal/testutil/pgtest"
 	"strings"
 	"testing"
 )
 
 func TestAllowlistCommands(t *testing.T) {
-	db := filepath.Join(t.TempDir(), "a.db")
+	db := pgtest.Path(t, t.TempDir())
 	env := map[string]string{"FOREWARN_DB": db, "USER": "alice"}
 	if r := run(t, env, "allowlist", "add", "203.0.113.0/24", "--comment", "partner VPN"); r.code != 0 ||
 		!strings.Contains(r.out, "added 203.0.113.0/24") {

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"forewarn/internal/testutil/pgtest"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -16,7 +17,7 @@ var keyPattern = regexp.MustCompile(`fwk_[A-Za-z0-9_-]{43}`)
 
 func TestAPIKeyCommands(t *testing.T) {
 	ctx := context.Background()
-	db := filepath.Join(t.TempDir(), "f.db")
+	db := pgtest.Path(t, t.TempDir())
 	env := map[string]string{"FOREWARN_DB": db}
 
 	// create: the key once, that it cannot be shown again, and how to use it.
@@ -78,7 +79,7 @@ func TestAPIKeyCommands(t *testing.T) {
 }
 
 func TestAPIKeyCommandErrorsNameTheFix(t *testing.T) {
-	db := filepath.Join(t.TempDir(), "f.db")
+	db := pgtest.Path(t, t.TempDir())
 	env := map[string]string{"FOREWARN_DB": db}
 	if r := run(t, env, "apikey", "create", "--name", "a"); r.code != 0 {
 		t.Fatalf("create: %+v", r)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"forewarn/internal/testutil/pgtest"
 	"net/http/httptest"
 	"net/netip"
 	"os"
@@ -52,7 +53,7 @@ func server(t *testing.T) string {
 func TestRunLookupExportRunsConfig(t *testing.T) {
 	base := server(t)
 	dir := t.TempDir()
-	db := filepath.Join(dir, "f.db")
+	db := pgtest.Path(t, dir)
 	env := map[string]string{"SECLYTICS_ACCESS_TOKEN": token, "FOREWARN_DB": db}
 	var all []result
 
@@ -156,7 +157,7 @@ func TestRunLookupExportRunsConfig(t *testing.T) {
 
 func TestFailedRunExitsNonZeroWithAClearMessage(t *testing.T) {
 	base := server(t)
-	env := map[string]string{"SECLYTICS_ACCESS_TOKEN": "wrong-token-123456", "FOREWARN_DB": filepath.Join(t.TempDir(), "f.db")}
+	env := map[string]string{"SECLYTICS_ACCESS_TOKEN": "wrong-token-123456", "FOREWARN_DB": pgtest.Path(t, t.TempDir())}
 	r := run(t, env, "run", "seclytics", "--base-url", base, "--log-level", "debug")
 	if r.code != 1 || !strings.Contains(r.err, "Seclytics rejected the access token (HTTP 401)") || !strings.Contains(r.out, "run 1 of seclytics: failed") {
 		t.Fatalf("%+v", r)
@@ -168,7 +169,7 @@ func TestFailedRunExitsNonZeroWithAClearMessage(t *testing.T) {
 
 func TestTokenFlagWarns(t *testing.T) {
 	base := server(t)
-	env := map[string]string{"FOREWARN_DB": filepath.Join(t.TempDir(), "f.db")}
+	env := map[string]string{"FOREWARN_DB": pgtest.Path(t, t.TempDir())}
 	r := run(t, env, "run", "seclytics", "--base-url", base, "--token", token, "--dry-run")
 	if r.code != 0 || !strings.Contains(r.err, "warning: --token is visible") || strings.Count(r.out+r.err, token) != 0 {
 		t.Fatalf("%+v", r)

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"forewarn/internal/testutil/pgtest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,7 +11,7 @@ import (
 func TestExportCommand(t *testing.T) {
 	base := server(t)
 	dir := t.TempDir()
-	env := map[string]string{"SECLYTICS_ACCESS_TOKEN": token, "FOREWARN_DB": filepath.Join(dir, "f.db")}
+	env := map[string]string{"SECLYTICS_ACCESS_TOKEN": token, "FOREWARN_DB": pgtest.Path(t, dir)}
 	if r := run(t, env, "run", "seclytics", "--base-url", base, "--threshold", "0", "--categories=", "--context", "all"); r.code != 0 {
 		t.Fatalf("run: %+v", r)
 	}

@@ -68,9 +68,12 @@ func openPostgres(ctx context.Context, dsn string) (*Store, error) {
 	maxConns, maxIdle, lifetime := DefaultMaxConns, 2, 30*time.Minute
 	for name, dst := range map[string]*int{dsnMaxConns: &maxConns, dsnMaxIdle: &maxIdle} {
 		if v := q.Get(name); v != "" {
+			// A run holds two connections: its lock's and its
+			// transaction's.
+			least := map[string]int{dsnMaxConns: 2, dsnMaxIdle: 1}[name]
 			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 {
-				return nil, fmt.Errorf("open store %s: %s=%q: give a whole number of at least 1", shown, name, v)
+			if err != nil || n < least {
+				return nil, fmt.Errorf("open store %s: %s=%q: give a whole number of at least %d", shown, name, v, least)
 			}
 			*dst = n
 		}

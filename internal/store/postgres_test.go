@@ -18,7 +18,7 @@ func TestPostgresDSNErrors(t *testing.T) {
 		dsn  string
 		want []string
 	}{
-		{"postgres://u:" + pw + "@127.0.0.1:5432/db?pool_max_conns=0", []string{"pool_max_conns", "at least 1"}},
+		{"postgres://u:" + pw + "@127.0.0.1:5432/db?pool_max_conns=1", []string{"pool_max_conns", "at least 2"}},
 		{"postgres://u:" + pw + "@127.0.0.1:5432/db?pool_max_idle_conns=x", []string{"pool_max_idle_conns"}},
 		{"postgres://u:" + pw + "@127.0.0.1:5432/db?pool_max_conn_lifetime=soon", []string{"pool_max_conn_lifetime", "30m"}},
 		// Port 1 on loopback refuses at once.
