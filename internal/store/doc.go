@@ -1,12 +1,16 @@
 // Package store keeps indicators, feed configurations and the activity log
-// in SQLite (one file, the default).
+// in SQLite (one file, the default) or PostgreSQL (a postgres:// DSN, for
+// scale and several instances). One implementation serves both: queries
+// are written once, and a dialect (sqldb.go) covers the few differences;
+// see docs/postgres.md.
 //
 // Writes are set-based and transactional: a feed run opens one [Ingest], loads
 // and writes indicators in batches, and commits everything at once or
-// nothing. One writer connection serialises writes; a separate read pool
-// serves lookups, which keep seeing the previous state during a run (WAL).
-// Schema changes are embedded migrations applied in order, one transaction
-// each.
+// nothing. On SQLite one writer connection serialises writes and a separate
+// read pool serves lookups, which keep seeing the previous state during a
+// run (WAL); on PostgreSQL a run COPYs its rows into a staging table and
+// merges them set-based, in its transaction (pgingest.go). Schema changes are
+// embedded migrations per backend, applied in order, one transaction each.
 //
 // The store must never decide merge semantics (package merge does) and never
 // log or return a feed's token except through [Store.FeedConfig].

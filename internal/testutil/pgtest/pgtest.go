@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -88,9 +87,4 @@ func Path(t testing.TB, dir string) string {
 		return DSN(t)
 	}
 	return filepath.Join(dir, "forewarn.db")
-}
-
-// IsDSN reports whether a store path is a PostgreSQL DSN.
-func IsDSN(p string) bool {
-	return strings.HasPrefix(p, "postgres://") || strings.HasPrefix(p, "postgresql://")
 }
