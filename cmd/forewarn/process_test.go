@@ -29,6 +29,7 @@ import (
 
 	"forewarn/internal/activity"
 	"forewarn/internal/fakeseclytics"
+	"forewarn/internal/testutil"
 )
 
 const procToken = "tok-PROC-93b7c2d1e4"
@@ -80,7 +81,7 @@ func binary(t *testing.T) string {
 // proc is a forewarn process.
 type proc struct {
 	cmd            *exec.Cmd
-	stdout, stderr bytes.Buffer
+	stdout, stderr testutil.Buffer // safe to read while the process writes
 	done           chan struct{}
 	err            error
 	start          time.Time
@@ -283,7 +284,7 @@ func runs(t *testing.T, db string) []activity.Run {
 	t.Helper()
 	p := forewarn(t, 0, "runs", "--db", db, "--json", "--limit", "1000")
 	var out []activity.Run
-	dec := json.NewDecoder(&p.stdout)
+	dec := json.NewDecoder(strings.NewReader(p.stdout.String()))
 	for {
 		var r activity.Run
 		if err := dec.Decode(&r); err == io.EOF {

@@ -531,9 +531,12 @@ func (r *refresher) loop() {
 		}
 		cancel()
 		r.mu.Lock()
-		if r.after != nil {
-			r.after()
+		after := r.after
+		r.mu.Unlock()
+		if after != nil {
+			after()
 		}
+		r.mu.Lock()
 		if !r.dirty {
 			r.running = false
 			r.mu.Unlock()

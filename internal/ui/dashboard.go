@@ -53,6 +53,36 @@ type health struct {
 // had its aggregates computed shows none, for as long as the first
 // computation takes (seconds at millions of indicators; the page says so).
 func (u *UI) aggregates(ctx context.Context) (*store.Dashboard, bool, error) {
+	d, stale, err := u.kick(ctx)
+	if err != nil || d != nil {
+		return d, stale, err
+	}
+	// Never computed: wait a little for the first computation rather than
+	// show an empty page (a small store takes milliseconds).
+	timeout := time.NewTimer(ColdWait)
+	defer timeout.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, false, ctx.Err()
+		case <-timeout.C:
+			return nil, true, nil
+		case <-tick.C:
+		}
+		u.dashMu.Lock()
+		d = u.dash
+		u.dashMu.Unlock()
+		if d != nil {
+			return d, false, nil
+		}
+	}
+}
+
+// kick returns the aggregates in memory (the saved ones, the first time)
+// and whether they are stale, and starts recomputing them when they are.
+func (u *UI) kick(ctx context.Context) (*store.Dashboard, bool, error) {
 	ver, err := u.Store.DataVersion(ctx)
 	if err != nil {
 		return nil, false, err
@@ -75,45 +105,23 @@ func (u *UI) aggregates(ctx context.Context) (*store.Dashboard, bool, error) {
 		u.dashBusy = true
 		go u.recompute()
 	}
-	if u.dash != nil {
-		return u.dash, stale, nil
-	}
-	// Never computed: wait a little for the first computation rather than
-	// show an empty page (a small store takes milliseconds).
-	t := time.NewTimer(ColdWait)
-	defer t.Stop()
-	for u.dash == nil {
-		u.dashMu.Unlock()
-		select {
-		case <-ctx.Done():
-			u.dashMu.Lock()
-			return nil, false, ctx.Err()
-		case <-t.C:
-			u.dashMu.Lock()
-			return nil, true, nil
-		case <-time.After(20 * time.Millisecond):
-		}
-		u.dashMu.Lock()
-	}
-	return u.dash, false, nil
+	return u.dash, stale, nil
 }
-
-// ColdWait is how long a dashboard view waits for the aggregates when none
-// were ever computed, before it renders without them.
-const ColdWait = 700 * time.Millisecond
 
 // DataChanged recomputes the dashboard's aggregates in the background if
 // the indicators changed: serve calls it after each run, so that the next
 // view finds them fresh.
 func (u *UI) DataChanged() {
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if _, _, err := u.aggregates(ctx); err != nil {
-			u.Log.Error("dashboard: read the data version", "err", err)
-		}
-	}()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, _, err := u.kick(ctx); err != nil {
+		u.Log.Error("dashboard: read the data version", "err", err)
+	}
 }
+
+// ColdWait is how long a dashboard view waits for the aggregates when none
+// were ever computed, before it renders without them.
+const ColdWait = 700 * time.Millisecond
 
 func (u *UI) recompute() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
