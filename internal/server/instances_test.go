@@ -77,3 +77,40 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 	}
 	t.Fatalf("timed out waiting for %s", what)
 }
+
+// TestUISessionsSurviveRestartsAndInstances: a web UI session lives in the
+// store: the same cookie works on a second instance and after a restart,
+// and signing out on one instance ends it on every one.
+func TestUISessionsSurviveRestartsAndInstances(t *testing.T) {
+	fake := newFake(t, 10, nil)
+	a := startServe(t, "", fake)
+	c, csrf := a.uiClient(a.admin)
+	b := startServe(t, a.db, fake)
+	signedIn := func(h *harness) bool {
+		t.Helper()
+		resp, err := c.Get(h.base + "/integrations/seclytics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200 && resp.Request.URL.Path == "/integrations/seclytics"
+	}
+	if !signedIn(b) {
+		t.Fatal("a session from instance a does not work on instance b")
+	}
+	if err := a.stop(); err != nil {
+		t.Fatal(err)
+	}
+	a2 := startServe(t, a.db, fake)
+	if !signedIn(a2) {
+		t.Fatal("the session did not survive a restart")
+	}
+	resp, err := c.PostForm(b.base+"/logout", url.Values{"csrf": {csrf}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if signedIn(a2) || signedIn(b) {
+		t.Error("signing out on b did not end the session everywhere")
+	}
+}

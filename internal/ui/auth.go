@@ -54,7 +54,12 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	id, _ := u.sessions.create(k.ID, k.Name, k.Role)
+	id, err := u.createSession(r.Context(), k)
+	if err != nil {
+		u.Log.Error("ui sign-in: store the session", "err", err)
+		http.Error(w, "Sign-in failed: the session could not be stored ("+err.Error()+"). Try again; if it persists, check the store.", http.StatusInternalServerError)
+		return
+	}
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: id, Path: "/", HttpOnly: true, Secure: u.Secure,
 		SameSite: http.SameSiteStrictMode, MaxAge: int(SessionTTL.Seconds())})
 	u.Log.Info("ui sign-in", "key", k.Name, "role", k.Role)
@@ -66,7 +71,9 @@ func (u *UI) logout(w http.ResponseWriter, r *http.Request, se *session) error {
 		http.Error(w, "The form's CSRF token is missing or stale: reload the page and try again.", http.StatusForbidden)
 		return nil
 	}
-	u.sessions.delete(r)
+	if err := u.endSession(r); err != nil {
+		return err
+	}
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", HttpOnly: true, Secure: u.Secure, SameSite: http.SameSiteStrictMode, MaxAge: -1})
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 	return nil

@@ -1,14 +1,16 @@
 package ui
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"net/http"
-	"sync"
 	"time"
 
 	"forewarn/internal/apikey"
+	"forewarn/internal/store"
 )
 
 // SessionTTL is how long a sign-in lasts.
@@ -17,19 +19,11 @@ const SessionTTL = 12 * time.Hour
 const cookieName = "forewarn_session"
 
 // session is a signed-in browser. The API key itself is never kept: only
-// who it belongs to and its role.
+// who it belongs to and its role. Sessions live in the store (only a hash
+// of the cookie value), so they survive a restart and work on every serve
+// instance sharing the store.
 type session struct {
-	KeyID   int64
-	KeyName string
-	Role    apikey.Role
-	CSRF    string
-	Expires time.Time
-}
-
-// sessions is the server-side session map, keyed by a random cookie value.
-type sessions struct {
-	mu sync.Mutex
-	m  map[string]*session
+	store.UISession
 }
 
 func randomToken() string {
@@ -38,42 +32,38 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func (s *sessions) create(keyID int64, name string, role apikey.Role) (string, *session) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := time.Now()
-	for id, se := range s.m {
-		if now.After(se.Expires) {
-			delete(s.m, id)
-		}
-	}
+// createSession signs a browser in with the key and returns the cookie
+// value.
+func (u *UI) createSession(ctx context.Context, k store.APIKey) (string, error) {
 	id := randomToken()
-	se := &session{KeyID: keyID, KeyName: name, Role: role, CSRF: randomToken(), Expires: now.Add(SessionTTL)}
-	s.m[id] = se
-	return id, se
+	err := u.Store.CreateUISession(ctx, id, store.UISession{KeyID: k.ID, CSRF: randomToken(), Expires: time.Now().Add(SessionTTL)})
+	return id, err
 }
 
-func (s *sessions) get(r *http.Request) (*session, bool) {
+// session returns the request's live session: its cookie names one that
+// has not expired and whose API key is not revoked.
+func (u *UI) session(r *http.Request) (*session, bool, error) {
 	c, err := r.Cookie(cookieName)
 	if err != nil {
-		return nil, false
+		return nil, false, nil
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	se, ok := s.m[c.Value]
-	if !ok || time.Now().After(se.Expires) {
-		delete(s.m, c.Value)
-		return nil, false
+	se, err := u.Store.UISession(r.Context(), c.Value)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, false, nil
 	}
-	return se, true
+	if err != nil {
+		return nil, false, err
+	}
+	return &session{se}, true, nil
 }
 
-func (s *sessions) delete(r *http.Request) {
-	if c, err := r.Cookie(cookieName); err == nil {
-		s.mu.Lock()
-		delete(s.m, c.Value)
-		s.mu.Unlock()
+// endSession signs the request's browser out.
+func (u *UI) endSession(r *http.Request) error {
+	c, err := r.Cookie(cookieName)
+	if err != nil {
+		return nil
 	}
+	return u.Store.DeleteUISession(r.Context(), c.Value)
 }
 
 // Admin reports whether the session may change things.

@@ -57,7 +57,6 @@ type Deps struct {
 type UI struct {
 	Deps
 	pages    map[string]*template.Template
-	sessions sessions
 	throttle throttle
 
 	dashMu     sync.Mutex
@@ -75,7 +74,7 @@ func New(d Deps) (*UI, error) {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	u := &UI{Deps: d, pages: map[string]*template.Template{}, sessions: sessions{m: map[string]*session{}}}
+	u := &UI{Deps: d, pages: map[string]*template.Template{}}
 	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/_*.html")
 	if err != nil {
 		return nil, fmt.Errorf("ui templates: %w", err)
@@ -154,11 +153,13 @@ func (u *UI) page(change bool, h func(w http.ResponseWriter, r *http.Request, se
 		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 		defer cancel()
 		r = r.WithContext(ctx)
-		se, ok := u.sessions.get(r)
-		if ok && !u.keyLive(r, se) {
-			// The key was revoked: its sessions end with it.
-			u.sessions.delete(r)
-			ok = false
+		// A session ends when it expires, when its browser signs out,
+		// and when its API key is revoked.
+		se, ok, err := u.session(r)
+		if err != nil {
+			u.Log.Error("ui: read the session", "err", err)
+			http.Error(w, "The session could not be read from the store: try again.", http.StatusServiceUnavailable)
+			return
 		}
 		if !ok {
 			if r.Method != http.MethodGet {
@@ -184,22 +185,6 @@ func (u *UI) page(change bool, h func(w http.ResponseWriter, r *http.Request, se
 			http.Error(w, "Something went wrong: "+err.Error(), http.StatusInternalServerError)
 		}
 	}))
-}
-
-// keyLive reports whether the session's API key is still valid. The keys
-// table is small, so every request checks it, as the API does.
-func (u *UI) keyLive(r *http.Request, se *session) bool {
-	keys, err := u.Store.APIKeys(r.Context())
-	if err != nil {
-		u.Log.Error("ui: check the session's API key", "err", err)
-		return false
-	}
-	for _, k := range keys {
-		if k.ID == se.KeyID {
-			return k.RevokedAt == nil
-		}
-	}
-	return false
 }
 
 // view is what every page template gets.
