@@ -89,9 +89,6 @@ func Open(ctx context.Context, path string) (*Store, error) {
 // password.
 func (s *Store) Path() string { return s.path }
 
-// Backend is "sqlite" or "postgres".
-func (s *Store) Backend() string { return s.d.String() }
-
 // Close closes the store, folding the write-ahead log back into the
 // database file so that the store is one file again.
 func (s *Store) Close() error {
@@ -190,10 +187,6 @@ func (s *Store) migrate(ctx context.Context) error {
 	}
 	return nil
 }
-
-// SchemaLatest is the schema version this forewarn's SQLite migrations
-// reach; Store.SchemaLatest gives a store's backend's.
-var SchemaLatest = schemaLatest(sqliteDialect)
 
 // SchemaLatest is the schema version this forewarn's migrations reach on
 // the store's backend.
