@@ -332,9 +332,9 @@ type schedule struct {
 	seen map[string]string
 }
 
-// syncEvery polls the store for changes other processes made: a new
-// DataVersion triggers changed, and a feed whose installed, enabled or
-// frequency state changed is rescheduled.
+// syncEvery polls the store for changes other processes made: a
+// DataVersion the last rebuild did not cover triggers a rebuild, and a feed
+// whose installed, enabled or frequency state changed is rescheduled.
 func syncEvery(ctx context.Context, st *store.Store, sc *schedule, interval time.Duration, ref *refresher, log *slog.Logger) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
