@@ -1,10 +1,7 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"regexp"
 	"strings"
@@ -30,49 +27,21 @@ func TestTwoServesOnOnePostgres(t *testing.T) {
 	s := newServer(t)
 	s.SetBody("a", largeDumps(t, crashRows).v0)
 
-	type instance struct {
-		p    *proc
-		base string
-	}
-	urlRE := regexp.MustCompile(`"url":"(http://127\.0\.0\.1:\d+)"`)
-	serve := func() instance {
+	serve := func() served {
 		t.Helper()
-		p := startEnv(t, env, "serve", "--db", dsn, "--listen", "127.0.0.1:0", "--log-format", "json", "--sync", "200ms")
-		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			if m := urlRE.FindStringSubmatch(p.stderr.String()); m != nil {
-				return instance{p, m[1]}
-			}
-			if p.exited() {
-				break
-			}
-		}
-		t.Fatalf("serve did not start:\n%s", p.stderr.String())
-		return instance{}
+		return serveProc(t, env, "--db", dsn, "--listen", "127.0.0.1:0", "--log-format", "json", "--sync", "200ms")
 	}
 	a := serve()
-	key := regexp.MustCompile(`fwk_[A-Za-z0-9_-]+`).FindString(a.p.stdout.String())
+	key := regexp.MustCompile(`fwk_[A-Za-z0-9_-]+`).FindString(a.stdout.String())
 	b := serve()
-	if key == "" || strings.Contains(b.p.stdout.String(), "fwk_") {
-		t.Fatalf("want one admin key, printed by the first instance only:\nfirst: %s\nsecond: %s", a.p.stdout.String(), b.p.stdout.String())
+	if key == "" || strings.Contains(b.stdout.String(), "fwk_") {
+		t.Fatalf("want one admin key, printed by the first instance only:\nfirst: %s\nsecond: %s", a.stdout.String(), b.stdout.String())
 	}
-	call := func(in instance, method, path, body string, want int) map[string]any {
+	call := func(in served, method, path, body string, want int) map[string]any {
 		t.Helper()
-		req, _ := http.NewRequest(method, in.base+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+key)
-		resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
-		if want != 0 && resp.StatusCode != want {
-			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, raw)
-		}
-		var m map[string]any
-		json.Unmarshal(raw, &m)
-		return m
+		return in.call(t, key, method, path, body, want)
 	}
-	runsOf := func(in instance) []map[string]any {
+	runsOf := func(in served) []map[string]any {
 		t.Helper()
 		var out []map[string]any
 		for _, r := range call(in, "GET", "/api/v1/runs?feed=seclytics", "", 200)["runs"].([]any) {
@@ -93,7 +62,7 @@ func TestTwoServesOnOnePostgres(t *testing.T) {
 		}
 	}
 	if first == nil {
-		t.Fatalf("the enabled feed did not start a run:\n%s\n%s", a.p.stderr.String(), b.p.stderr.String())
+		t.Fatalf("the enabled feed did not start a run:\n%s\n%s", a.stderr.String(), b.stderr.String())
 	}
 	if first["trigger"] != "schedule" {
 		t.Errorf("first run's trigger %v, want schedule", first["trigger"])
@@ -101,22 +70,22 @@ func TestTwoServesOnOnePostgres(t *testing.T) {
 	// Whichever instance won the first schedule runs it; the other's
 	// attempt, now, is refused while it runs.
 	runner, other := a, b
-	if int(first["pid"].(float64)) == b.p.cmd.Process.Pid {
+	if int(first["pid"].(float64)) == b.cmd.Process.Pid {
 		runner, other = b, a
 	}
-	if int(first["pid"].(float64)) != runner.p.cmd.Process.Pid {
-		t.Fatalf("the run's pid %v is neither instance's (%d, %d)", first["pid"], a.p.cmd.Process.Pid, b.p.cmd.Process.Pid)
+	if int(first["pid"].(float64)) != runner.cmd.Process.Pid {
+		t.Fatalf("the run's pid %v is neither instance's (%d, %d)", first["pid"], a.cmd.Process.Pid, b.cmd.Process.Pid)
 	}
 	refused := call(other, "POST", "/api/v1/feeds/seclytics/runs", "", 409)
-	if msg := fmt.Sprint(refused["error"]); !strings.Contains(msg, fmt.Sprint(runner.p.cmd.Process.Pid)) {
-		t.Errorf("the refusal does not name the running process %d: %v", runner.p.cmd.Process.Pid, refused)
+	if msg := fmt.Sprint(refused["error"]); !strings.Contains(msg, fmt.Sprint(runner.cmd.Process.Pid)) {
+		t.Errorf("the refusal does not name the running process %d: %v", runner.cmd.Process.Pid, refused)
 	}
 
 	// Kill the running instance; its session ends and releases the lock.
-	if err := runner.p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := runner.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	runner.p.wait(t, 10*time.Second)
+	runner.wait(t, 10*time.Second)
 	killedAt := time.Now()
 	s.SetFault(fakeseclytics.Fault{})
 
@@ -131,11 +100,11 @@ func TestTwoServesOnOnePostgres(t *testing.T) {
 	}
 	t.Logf("taken over %s after the kill", time.Since(killedAt).Round(time.Second))
 	if len(rs) != 2 {
-		t.Fatalf("%d runs, want the killed one and the takeover: %v\n%s", len(rs), rs, other.p.stderr.String())
+		t.Fatalf("%d runs, want the killed one and the takeover: %v\n%s", len(rs), rs, other.stderr.String())
 	}
 	taken, dead := rs[0], rs[1]
-	if taken["status"] != "succeeded" || taken["trigger"] != "schedule" || int(taken["pid"].(float64)) != other.p.cmd.Process.Pid {
-		t.Errorf("takeover run %v: want succeeded, by schedule, on the surviving instance (pid %d)", taken, other.p.cmd.Process.Pid)
+	if taken["status"] != "succeeded" || taken["trigger"] != "schedule" || int(taken["pid"].(float64)) != other.cmd.Process.Pid {
+		t.Errorf("takeover run %v: want succeeded, by schedule, on the surviving instance (pid %d)", taken, other.cmd.Process.Pid)
 	}
 	if dead["status"] != "abandoned" || dead["id"] != first["id"] {
 		t.Errorf("killed run %v: want the first run, abandoned", dead)

@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -343,4 +344,46 @@ func fileSize(path string) int64 {
 func runArgs(t *testing.T, s *server, db string, extra ...string) []string {
 	args := append([]string{"run", "seclytics", "--db", db, "--base-url", s.url, "--stage-dir", t.TempDir()}, keepAll...)
 	return append(args, extra...)
+}
+
+// served is a forewarn serve process and the URL it logged.
+type served struct {
+	*proc
+	base string
+}
+
+var servedURL = regexp.MustCompile(`"url":"(http://127\.0\.0\.1:\d+)"`)
+
+// serveProc starts forewarn serve with args (--log-format json among them)
+// and extra environment, and waits for it to log its URL.
+func serveProc(t *testing.T, extra []string, args ...string) served {
+	t.Helper()
+	p := startEnv(t, extra, append([]string{"serve"}, args...)...)
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && !p.exited(); time.Sleep(20 * time.Millisecond) {
+		if m := servedURL.FindStringSubmatch(p.stderr.String()); m != nil {
+			return served{p, m[1]}
+		}
+	}
+	t.Fatalf("serve did not log its URL:\n%s", p.stderr.String())
+	return served{}
+}
+
+// call sends an API request with key; unless want is 0, a different status
+// fails the test. It returns the decoded JSON body.
+func (s served) call(t *testing.T, key, method, path, body string, want int) map[string]any {
+	t.Helper()
+	req, _ := http.NewRequest(method, s.base+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if want != 0 && resp.StatusCode != want {
+		t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, raw)
+	}
+	var m map[string]any
+	json.Unmarshal(raw, &m)
+	return m
 }

@@ -3,9 +3,6 @@ package main
 import (
 	"bufio"
 	"encoding/json"
-	"io"
-	"net/http"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -15,7 +12,6 @@ import (
 
 	"forewarn/internal/activity"
 	"forewarn/internal/fakeseclytics"
-	"forewarn/internal/testutil"
 )
 
 // SIGTERM during a run: the run is canceled and rolled back, connections
@@ -27,55 +23,14 @@ func TestServeStopsCleanlyOnSIGTERM(t *testing.T) {
 	}
 	s := newServer(t)
 	db := filepath.Join(t.TempDir(), "serve.db")
-	cmd := exec.Command(binary(t), "serve", "--db", db, "--listen", "127.0.0.1:0", "--log-format", "json", "--grace", "20s")
-	cmd.Env = environ()
-	var stdout, stderr testutil.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	var waitErr error
-	go func() { waitErr = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		select {
-		case <-exited:
-		default:
-			cmd.Process.Kill()
-			<-exited
-		}
-	})
-
-	urlRE := regexp.MustCompile(`"url":"(http://127\.0\.0\.1:\d+)"`)
-	var base string
-	for deadline := time.Now().Add(30 * time.Second); base == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if m := urlRE.FindStringSubmatch(stderr.String()); m != nil {
-			base = m[1]
-		}
-	}
-	if base == "" {
-		t.Fatalf("serve did not log its URL:\n%s", stderr.String())
-	}
-	key := regexp.MustCompile(`fwk_[A-Za-z0-9_-]+`).FindString(stdout.String())
+	srv := serveProc(t, nil, "--db", db, "--listen", "127.0.0.1:0", "--log-format", "json", "--grace", "20s")
+	key := regexp.MustCompile(`fwk_[A-Za-z0-9_-]+`).FindString(srv.stdout.String())
 	if key == "" {
-		t.Fatalf("serve printed no admin key:\n%s", stdout.String())
+		t.Fatalf("serve printed no admin key:\n%s", srv.stdout.String())
 	}
 	call := func(method, path string, body string, want int) map[string]any {
 		t.Helper()
-		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+key)
-		resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != want {
-			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, raw)
-		}
-		var m map[string]any
-		json.Unmarshal(raw, &m)
-		return m
+		return srv.call(t, key, method, path, body, want)
 	}
 	call("PUT", "/api/v1/feeds/seclytics", `{"base_url":"`+s.url+`","token":"`+procToken+`","threshold":0}`, 200)
 	s.SetBody("a", largeDumps(t, crashRows).v0)
@@ -86,21 +41,21 @@ func TestServeStopsCleanlyOnSIGTERM(t *testing.T) {
 	}
 
 	stopped := time.Now()
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := srv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case <-exited:
-		if waitErr != nil {
-			t.Fatalf("serve exited with %v\n%s", waitErr, stderr.String())
+	case <-srv.done:
+		if srv.err != nil {
+			t.Fatalf("serve exited with %v\n%s", srv.err, srv.stderr.String())
 		}
 	case <-time.After(30 * time.Second):
-		t.Fatalf("serve did not stop within 30s of SIGTERM\n%s", stderr.String())
+		t.Fatalf("serve did not stop within 30s of SIGTERM\n%s", srv.stderr.String())
 	}
 	t.Logf("stopped %s after SIGTERM", time.Since(stopped).Round(time.Millisecond))
 
 	var sawRun bool
-	sc := bufio.NewScanner(strings.NewReader(stderr.String()))
+	sc := bufio.NewScanner(strings.NewReader(srv.stderr.String()))
 	for sc.Scan() {
 		var line map[string]any
 		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
@@ -114,7 +69,7 @@ func TestServeStopsCleanlyOnSIGTERM(t *testing.T) {
 		}
 	}
 	if !sawRun {
-		t.Errorf("no log line about the run:\n%s", stderr.String())
+		t.Errorf("no log line about the run:\n%s", srv.stderr.String())
 	}
 	all := runs(t, db)
 	if len(all) != 1 || all[0].Status != activity.StatusCanceled || all[0].IndicatorsCreated != 0 {
