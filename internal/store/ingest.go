@@ -374,7 +374,7 @@ func (in *Ingest) Write(ctx context.Context, recs []*merge.Stored) error {
 		var created int64
 		for _, r := range batch {
 			in.args = appendRow(in.args, r)
-			if r.New || !r.Exists {
+			if creates(r) {
 				created++
 			}
 		}
@@ -603,3 +603,7 @@ func defaultConfig() []byte {
 	c := config.Default()
 	return c.Encode()
 }
+
+// creates reports whether writing r adds an indicator to the store: a
+// merge created it, or it was never loaded from the store.
+func creates(r *merge.Stored) bool { return r.New || !r.Exists }

@@ -83,7 +83,7 @@ func (in *Ingest) writePostgres(ctx context.Context, recs []*merge.Stored) error
 		row := appendRow(make([]any, 0, writeCols+1), r)
 		row = append(row, int64(len(in.pending)))
 		in.pending = append(in.pending, row)
-		if r.New || !r.Exists {
+		if creates(r) {
 			in.created++
 		}
 		if len(in.pending) >= stageChunk {
