@@ -22,7 +22,6 @@ import (
 	"forewarn/internal/apikey"
 	"forewarn/internal/indicator"
 	"forewarn/internal/merge"
-	"forewarn/internal/prediction"
 	"forewarn/internal/store"
 	"forewarn/internal/testutil"
 )
@@ -180,6 +179,6 @@ func seedGoldenIndicators(ctx context.Context, t *testing.T, st *store.Store, ru
 }
 
 func addGoldenProblems(r *activity.Run) {
-	r.AddProblem(prediction.Problem{Line: 3, Kind: prediction.KindInvalid, Message: "ip x is not a valid IPv4 or IPv6 address"})
-	r.AddProblem(prediction.Problem{Line: 8, Kind: prediction.KindWarning, Message: "importance dropped"})
+	r.AddProblem(activity.Problem{Line: 3, Kind: activity.ProblemInvalid, Message: "ip x is not a valid IPv4 or IPv6 address"})
+	r.AddProblem(activity.Problem{Line: 8, Kind: activity.ProblemWarning, Message: "importance dropped"})
 }
