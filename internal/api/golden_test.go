@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"forewarn/internal/activity"
 	"forewarn/internal/apikey"
 	"forewarn/internal/indicator"
+	"forewarn/internal/lookup"
 	"forewarn/internal/merge"
 	"forewarn/internal/store"
 	"forewarn/internal/testutil"
@@ -28,7 +30,8 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the API's current answers")
 
-// TestGoldenJSON pins the JSON of GET /runs/{id} and GET /indicators/{ip}:
+// TestGoldenJSON pins the JSON of GET /runs/{id}, GET /indicators/{ip} and
+// the lookups:
 // clients parse them, so a change in the pipeline's structs (the merge
 // engine's counts, the parser's problems) must not move a field. The store
 // is seeded with fixed times and every field set; ids are normalised, as
@@ -45,18 +48,24 @@ func TestGoldenJSON(t *testing.T) {
 	bareRunID := seedBareRun(ctx, t, st)
 	seedGoldenIndicators(ctx, t, st, runID)
 
+	look := lookup.NewService(st)
+	if err := look.Rebuild(ctx); err != nil {
+		t.Fatal(err)
+	}
 	mux := http.NewServeMux()
-	New(Deps{Store: st}).Register(mux)
+	New(Deps{Store: st, Lookup: look}).Register(mux)
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
-	for _, tc := range []struct{ name, path string }{
-		{"run", "/api/v1/runs/" + strconv.FormatInt(runID, 10)},
-		{"run-bare", "/api/v1/runs/" + strconv.FormatInt(bareRunID, 10)},
-		{"indicator", "/api/v1/indicators/198.51.100.7"},
-		{"indicator-bare", "/api/v1/indicators/2001:db8::9"},
+	for _, tc := range []struct{ name, path, body string }{
+		{"run", "/api/v1/runs/" + strconv.FormatInt(runID, 10), ""},
+		{"run-bare", "/api/v1/runs/" + strconv.FormatInt(bareRunID, 10), ""},
+		{"indicator", "/api/v1/indicators/198.51.100.7", ""},
+		{"indicator-bare", "/api/v1/indicators/2001:db8::9", ""},
+		{"lookup-listed", "/api/v1/lookup?ip=198.51.100.7", ""},
+		{"lookup-many", "/api/v1/lookup", `{"ips": ["198.51.100.8", "2001:db8::9", "192.0.2.1"]}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := normaliseIDs(getJSON(ctx, t, srv.URL+tc.path, key))
+			got := normalise(askJSON(ctx, t, srv.URL+tc.path, tc.body, key))
 			file := filepath.Join("testdata", tc.name+".golden")
 			if *update {
 				if err := os.WriteFile(file, got, 0o644); err != nil {
@@ -74,10 +83,15 @@ func TestGoldenJSON(t *testing.T) {
 	}
 }
 
-// getJSON returns the body of a 200 answer, indented.
-func getJSON(ctx context.Context, t *testing.T, url, key string) []byte {
+// askJSON returns the body of a 200 answer to a GET, or a POST of body,
+// indented.
+func askJSON(ctx context.Context, t *testing.T, url, body, key string) []byte {
 	t.Helper()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	method := http.MethodGet
+	if body != "" {
+		method = http.MethodPost
+	}
+	req, _ := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+key)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -95,11 +109,18 @@ func getJSON(ctx context.Context, t *testing.T, url, key string) []byte {
 	return b.Bytes()
 }
 
-var idField = regexp.MustCompile(`"id": [0-9]+`)
+var (
+	idField    = regexp.MustCompile(`"id": [0-9]+`)
+	builtField = regexp.MustCompile(`"index_built_at": "[^"]*"`)
+)
 
-// normaliseIDs replaces every id with 1: the golden files pin the shape
-// and the values, not the backend's sequence numbers.
-func normaliseIDs(b []byte) []byte { return idField.ReplaceAll(b, []byte(`"id": 1`)) }
+// normalise replaces every id with 1 and the lookup index's build time
+// with a fixed one: the golden files pin the shape and the values, not the
+// backend's sequence numbers or the test's clock.
+func normalise(b []byte) []byte {
+	b = idField.ReplaceAll(b, []byte(`"id": 1`))
+	return builtField.ReplaceAll(b, []byte(`"index_built_at": "2026-03-01T12:00:00Z"`))
+}
 
 // goldenStart is when the golden run started; every time in the golden
 // files derives from it.
