@@ -139,7 +139,7 @@ func (s *Server) lookupOne(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, res)
+	writeJSON(w, http.StatusOK, lookupJSON(res))
 	return nil
 }
 
@@ -171,6 +171,10 @@ func (s *Server) lookupMany(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"results": res, "index_built_at": s.Lookup.Built().UTC().Format(time.RFC3339)})
+	results := make([]LookupResult, len(res))
+	for i, r := range res {
+		results[i] = lookupJSON(r)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"results": results, "index_built_at": s.Lookup.Built().UTC().Format(time.RFC3339)})
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"forewarn/internal/activity"
 	"forewarn/internal/feed"
 	"forewarn/internal/indicator"
+	"forewarn/internal/lookup"
 	"forewarn/internal/store"
 )
 
@@ -154,6 +155,38 @@ func indicatorPageJSON(p store.IndicatorPage) IndicatorPage {
 	}
 	for _, ind := range p.Indicators {
 		out.Indicators = append(out.Indicators, indicatorJSON(ind))
+	}
+	return out
+}
+
+// LookupResult answers a lookup of one address (GET and POST /lookup).
+type LookupResult struct {
+	IP        string     `json:"ip"`
+	Verdict   string     `json:"verdict"`
+	Indicator *Indicator `json:"indicator,omitempty"`
+	// Netblocks is empty, never null, when no stored netblock contains
+	// the address.
+	Netblocks []NetblockSummary `json:"netblocks"`
+}
+
+// NetblockSummary is what the store holds about a predicted netblock.
+type NetblockSummary struct {
+	Netblock      string   `json:"netblock"`
+	Listed        int      `json:"listed"`
+	MaxImportance *float64 `json:"max_importance"`
+	Categories    []string `json:"categories"`
+	Clusters      []string `json:"clusters"`
+}
+
+func lookupJSON(r lookup.Result) LookupResult {
+	out := LookupResult{IP: r.IP, Verdict: r.Verdict, Netblocks: make([]NetblockSummary, 0, len(r.Netblocks))}
+	if r.Indicator != nil {
+		ind := indicatorJSON(*r.Indicator)
+		out.Indicator = &ind
+	}
+	for _, n := range r.Netblocks {
+		out.Netblocks = append(out.Netblocks, NetblockSummary{Netblock: n.Netblock, Listed: n.Listed,
+			MaxImportance: n.MaxImportance, Categories: n.Categories, Clusters: n.Clusters})
 	}
 	return out
 }
