@@ -21,6 +21,7 @@ import (
 
 	"forewarn/internal/activity"
 	"forewarn/internal/apikey"
+	"forewarn/internal/feed"
 	"forewarn/internal/indicator"
 	"forewarn/internal/lookup"
 	"forewarn/internal/merge"
@@ -202,4 +203,33 @@ func seedGoldenIndicators(ctx context.Context, t *testing.T, st *store.Store, ru
 func addGoldenProblems(r *activity.Run) {
 	r.AddProblem(activity.Problem{Line: 3, Kind: activity.ProblemInvalid, Message: "ip x is not a valid IPv4 or IPv6 address"})
 	r.AddProblem(activity.Problem{Line: 8, Kind: activity.ProblemWarning, Message: "importance dropped"})
+}
+
+// TestGoldenRunProgress pins a running run's live progress, which only a
+// run in this process has (the HTTP test above has none running).
+func TestGoldenRunProgress(t *testing.T) {
+	r := activity.Run{ID: 1, Feed: "seclytics", Trigger: activity.TriggerManual, Status: activity.StatusRunning, Dataset: "A",
+		StartedAt: goldenStart, Host: "golden-host", PID: 4242}
+	snap := feed.Snapshot{Phase: feed.PhaseStarting, Bytes: 1, TotalBytes: 2, Rows: 3, Kept: 4, Merged: 5}
+	raw, err := json.Marshal(runJSON(r, &snap))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	if err := json.Indent(&got, raw, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join("testdata", "run-progress.golden")
+	if *update {
+		if err := os.WriteFile(file, got.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("%v (run go test -run TestGoldenRunProgress -update to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), got.String()); diff != "" {
+		t.Errorf("a running run's JSON moved (-golden +now):\n%s", diff)
+	}
 }
