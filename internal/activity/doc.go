@@ -3,5 +3,7 @@
 // summary the CLI prints.
 //
 // A run record is shown to people and stored; it must never carry a secret.
-// Errors are scrubbed before they reach it.
+// Errors are scrubbed before they reach it. Its types are its own, never the
+// pipeline's (merge, prediction): the record is stored and served by the
+// API, so the pipeline must be free to change without moving it.
 package activity

@@ -4,9 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"forewarn/internal/merge"
-	"forewarn/internal/prediction"
 )
 
 // Status is a run's outcome.
@@ -57,6 +54,39 @@ type ByImportance struct {
 // Total is the number of rows counted.
 func (c ByImportance) Total() int64 { return c.High + c.Medium + c.Low + c.None }
 
+// Counts are the changes a run made to the store. They are the activity
+// log's own, not the merge engine's: the run record is stored and served
+// (GET /api/v1/runs), so a field added to the engine's counts must not
+// appear here unless it is mapped on purpose.
+type Counts struct {
+	IndicatorsCreated   int64 `json:"indicators_created"`
+	IndicatorsUpdated   int64 `json:"indicators_updated"`
+	IndicatorsUnchanged int64 `json:"indicators_unchanged"`
+	AttributesCreated   int64 `json:"attributes_created"`
+	AttributesUpdated   int64 `json:"attributes_updated"`
+	// IndicatorsExpired counts indicators the run marked Expired: those
+	// merged with an expiry already past, and those aged out after the
+	// merge.
+	IndicatorsExpired int64 `json:"indicators_expired"`
+}
+
+// Problem is a rejected row or a dropped attribute, as the activity log
+// keeps it. The store keeps problems as this type's JSON, so its tags are
+// a storage format too.
+type Problem struct {
+	Line    int64  `json:"line"`
+	Kind    string `json:"kind"` // ProblemInvalid or ProblemWarning
+	Message string `json:"message"`
+}
+
+// Problem kinds.
+const (
+	ProblemInvalid = "invalid"
+	ProblemWarning = "warning"
+)
+
+func (p Problem) String() string { return fmt.Sprintf("line %d: %s: %s", p.Line, p.Kind, p.Message) }
+
 // Run is one entry of the activity log.
 type Run struct {
 	ID         int64      `json:"id"`
@@ -84,16 +114,16 @@ type Run struct {
 	// they are ingested, as Whitelisted.
 	RowsAllowlisted int64 `json:"rows_allowlisted"`
 	Warnings        int64 `json:"warnings"`
-	merge.Counts
+	Counts
 
-	Error    string               `json:"error,omitempty"`
-	Problems []prediction.Problem `json:"problems,omitempty"`
-	Host     string               `json:"host"`
-	PID      int                  `json:"pid"`
+	Error    string    `json:"error,omitempty"`
+	Problems []Problem `json:"problems,omitempty"`
+	Host     string    `json:"host"`
+	PID      int       `json:"pid"`
 }
 
 // AddProblem keeps p if fewer than MaxProblems are kept.
-func (r *Run) AddProblem(p prediction.Problem) {
+func (r *Run) AddProblem(p Problem) {
 	if len(r.Problems) < MaxProblems {
 		r.Problems = append(r.Problems, p)
 	}

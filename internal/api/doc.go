@@ -8,5 +8,8 @@
 //	{"error":{"code":"...","message":"...","field":"..."}}
 //
 // openapi.json describes every endpoint; a test checks that the routes and
-// the document agree.
+// the document agree. Runs, indicators and lookups are served as the API's
+// own types (views.go), never as the store's or the pipeline's structs, and
+// testdata/*.golden pins their JSON (go test -run TestGoldenJSON -update
+// rewrites it, for a change made on purpose).
 package api

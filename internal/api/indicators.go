@@ -50,7 +50,7 @@ func (s *Server) listIndicators(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, page)
+	writeJSON(w, http.StatusOK, indicatorPageJSON(page))
 	return nil
 }
 
@@ -91,7 +91,7 @@ func (s *Server) getIndicator(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, ind)
+	writeJSON(w, http.StatusOK, indicatorJSON(ind))
 	return nil
 }
 
@@ -119,7 +119,7 @@ func (s *Server) patchIndicator(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.log.Info("indicator status set", "indicator", ind.Value, "status", st, "by", caller(r))
 	s.Changed()
-	writeJSON(w, http.StatusOK, ind)
+	writeJSON(w, http.StatusOK, indicatorJSON(ind))
 	return nil
 }
 
@@ -139,7 +139,7 @@ func (s *Server) lookupOne(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, res)
+	writeJSON(w, http.StatusOK, lookupJSON(res))
 	return nil
 }
 
@@ -171,6 +171,10 @@ func (s *Server) lookupMany(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"results": res, "index_built_at": s.Lookup.Built().UTC().Format(time.RFC3339)})
+	results := make([]LookupResult, len(res))
+	for i, r := range res {
+		results[i] = lookupJSON(r)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"results": results, "index_built_at": s.Lookup.Built().UTC().Format(time.RFC3339)})
 	return nil
 }

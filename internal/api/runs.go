@@ -5,26 +5,19 @@ import (
 	"strconv"
 
 	"forewarn/internal/activity"
-	"forewarn/internal/feed"
 	"forewarn/internal/store"
 )
 
-// RunView is a run in the API: the activity record, plus live progress
-// while it runs in this process.
-type RunView struct {
-	activity.Run
-	Progress *feed.Snapshot `json:"progress,omitempty"`
-}
-
-func (s *Server) view(run activity.Run) RunView {
-	v := RunView{Run: run}
+// view is run as the API shows it, with live progress while it runs in
+// this process.
+func (s *Server) view(run activity.Run) Run {
 	if run.Status == activity.StatusRunning {
 		if a, ok := s.Runner.Get(run.ID); ok {
 			p := a.Progress.Snapshot()
-			v.Progress = &p
+			return runJSON(run, &p)
 		}
 	}
-	return v
+	return runJSON(run, nil)
 }
 
 func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
@@ -41,7 +34,7 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	runs := make([]RunView, 0, len(page.Runs))
+	runs := make([]Run, 0, len(page.Runs))
 	for _, run := range page.Runs {
 		runs = append(runs, s.view(run))
 	}

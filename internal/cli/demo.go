@@ -99,29 +99,10 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "\nThe store %s holds %d indicators.\n", *db, stats.Indicators)
 
-	// A few lookups: the first indicators in address order, an address
-	// next to the first one that only its predicted netblock covers, and
-	// one address the feed never predicted.
-	var addrs []netip.Addr
-	err = st.EachIndicator(ctx, func(ind *indicator.Indicator) error {
-		if len(addrs) == 2 {
-			return errStop
-		}
-		addrs = append(addrs, netip.MustParseAddr(ind.Value))
-		return nil
-	})
-	if err != nil && !errors.Is(err, errStop) {
+	addrs, err := demoLookups(ctx, st)
+	if err != nil {
 		return err
 	}
-	if len(addrs) > 0 {
-		// The first listed address's neighbour below it is unlisted: the
-		// store is in address order.
-		if prev := addrs[0].Prev(); prev.IsValid() {
-			addrs = append(addrs, prev)
-		}
-	}
-	// 192.0.2.1 is a documentation address: no feed predicts it.
-	addrs = append(addrs, netip.MustParseAddr("192.0.2.1"))
 	svc := lookup.NewService(lookup.Scoped(st, addrs))
 	if err := svc.Rebuild(ctx); err != nil {
 		return err
@@ -187,3 +168,41 @@ func serveDemo(ctx context.Context, e *env, st *store.Store, db, listen, base, t
 }
 
 var errStop = errors.New("stop")
+
+// indicatorLister is what demoLookups reads: the store's indicators in
+// address order.
+type indicatorLister interface {
+	EachIndicator(ctx context.Context, fn func(*indicator.Indicator) error) error
+}
+
+// demoLookups picks the demo's lookups: the first indicators in address
+// order, an address next to the first one that only its predicted netblock
+// covers, and one address the feed never predicted. An indicator whose
+// value is not an address is an error, not a panic: --db may name any
+// store.
+func demoLookups(ctx context.Context, st indicatorLister) ([]netip.Addr, error) {
+	var addrs []netip.Addr
+	err := st.EachIndicator(ctx, func(ind *indicator.Indicator) error {
+		if len(addrs) == 2 {
+			return errStop
+		}
+		a, err := netip.ParseAddr(ind.Value)
+		if err != nil {
+			return fmt.Errorf("demo: the store holds an indicator %q that is not an IP address (%w): delete the demo store to start over", ind.Value, err)
+		}
+		addrs = append(addrs, a)
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return nil, err
+	}
+	if len(addrs) > 0 {
+		// The first listed address's neighbour below it is unlisted: the
+		// store is in address order.
+		if prev := addrs[0].Prev(); prev.IsValid() {
+			addrs = append(addrs, prev)
+		}
+	}
+	// 192.0.2.1 is a documentation address: no feed predicts it.
+	return append(addrs, netip.AddrFrom4([4]byte{192, 0, 2, 1})), nil
+}

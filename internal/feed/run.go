@@ -301,7 +301,7 @@ func (j *job) run(ctx context.Context) error {
 	sum := hex.EncodeToString(hash.Sum(nil))
 	if r.RowsRead == 0 {
 		j.o.Logger.Warn("the dump holds no rows", "dataset", cfg.Dataset, "bytes", r.BytesDownloaded)
-		r.AddProblem(prediction.Problem{Kind: prediction.KindWarning, Message: "the dump holds no rows"})
+		r.AddProblem(activity.Problem{Kind: activity.ProblemWarning, Message: "the dump holds no rows"})
 		r.Warnings++
 	}
 	if j.o.DryRun {
@@ -388,7 +388,7 @@ func (j *job) readDump(ctx context.Context, dr *dump.Reader, sorter *stage.Sorte
 			r.RowsRead++
 			prog.rows.Add(1)
 			r.Dropped.Invalid++
-			r.AddProblem(prediction.Problem{Line: re.Line, Kind: prediction.KindInvalid, Message: re.Reason})
+			r.AddProblem(activity.Problem{Line: re.Line, Kind: activity.ProblemInvalid, Message: re.Reason})
 			continue
 		}
 		r.RowsRead++
@@ -399,12 +399,12 @@ func (j *job) readDump(ctx context.Context, dr *dump.Reader, sorter *stage.Sorte
 				return err
 			}
 			r.Dropped.Invalid++
-			r.AddProblem(prediction.Problem{Line: ie.Line, Kind: prediction.KindInvalid, Message: ie.Reason})
+			r.AddProblem(activity.Problem{Line: ie.Line, Kind: activity.ProblemInvalid, Message: ie.Reason})
 			continue
 		}
 		for _, w := range row.Warnings {
 			r.Warnings++
-			r.AddProblem(w)
+			r.AddProblem(runProblem(w))
 		}
 		switch flt.Check(&row) {
 		case filter.BelowThreshold:
@@ -522,7 +522,7 @@ func (j *job) merge(ctx context.Context, tx store.Tx, sorter *stage.Sorter) erro
 		}
 	}
 	expired := j.r.IndicatorsExpired
-	j.r.Counts = counts
+	j.r.Counts = runCounts(counts)
 	j.r.IndicatorsExpired += expired
 	return nil
 }

@@ -51,15 +51,15 @@ type Config struct {
 	// Sync is how often serve looks for changes other processes made to
 	// the store (runs, configuration): 0 means DefaultSync.
 	Sync time.Duration
+	// Feeds are the feeds this process knows, by name: nil means forewarn's
+	// built-in feed.
+	Feeds []string
 }
 
 // DefaultSync is how often serve looks for changes made by other processes
 // sharing its store: another serve instance on the same PostgreSQL
 // database, or a forewarn run from the command line.
 const DefaultSync = 15 * time.Second
-
-// Feeds are the feeds forewarn knows.
-var Feeds = []string{feed.Name}
 
 // Run serves until ctx is canceled, then shuts down gracefully.
 func Run(ctx context.Context, c Config) error {
@@ -71,6 +71,9 @@ func Run(ctx context.Context, c Config) error {
 	}
 	if c.Sync <= 0 {
 		c.Sync = DefaultSync
+	}
+	if c.Feeds == nil {
+		c.Feeds = []string{feed.Name}
 	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
@@ -106,7 +109,7 @@ func Run(ctx context.Context, c Config) error {
 	ref := newRefresher(st, look, m, log)
 	ref.ver = ver
 	ref.counts(ctx)
-	for _, name := range Feeds {
+	for _, name := range c.Feeds {
 		if t, ok := lastSuccess(ctx, st, name); ok {
 			m.SetLastSuccess(name, t)
 		}
@@ -145,8 +148,8 @@ func Run(ctx context.Context, c Config) error {
 	if err != nil {
 		return err
 	}
-	sc = &schedule{st: st, s: sched, seen: map[string]string{}}
-	for _, name := range Feeds {
+	sc = &schedule{st: st, s: sched, seen: map[string]string{}, feeds: c.Feeds}
+	for _, name := range c.Feeds {
 		if err := sc.Reschedule(ctx, name); err != nil {
 			log.Error("feed not scheduled", "feed", name, "err", err)
 		}
@@ -166,7 +169,7 @@ func Run(ctx context.Context, c Config) error {
 
 	mux := http.NewServeMux()
 	nonce := strconv.FormatInt(time.Now().UnixNano(), 36)
-	api.New(api.Deps{Store: st, Runner: mgr, Scheduler: sc, Lookup: look, Changed: ref.trigger, Log: log, Feeds: Feeds,
+	api.New(api.Deps{Store: st, Runner: mgr, Scheduler: sc, Lookup: look, Changed: ref.trigger, Log: log, Feeds: c.Feeds,
 		ExportSource: st,
 		DataVersion: func(ctx context.Context) (api.Version, error) {
 			// The store's own summary catches changes by other processes
@@ -330,6 +333,8 @@ type schedule struct {
 	mu sync.Mutex
 	// seen is, per feed, the scheduling state last applied.
 	seen map[string]string
+	// feeds are the feeds syncEvery looks at.
+	feeds []string
 }
 
 // syncEvery polls the store for changes other processes made: a
@@ -352,7 +357,7 @@ func syncEvery(ctx context.Context, st *store.Store, sc *schedule, interval time
 			log.Info("indicators changed by another process; refreshing the lookup index")
 			ref.trigger()
 		}
-		for _, name := range Feeds {
+		for _, name := range sc.feeds {
 			if err := sc.Sync(ctx, name); err != nil && ctx.Err() == nil {
 				log.Warn("feed not rescheduled", "feed", name, "err", err)
 			}

@@ -48,10 +48,7 @@ func whitelist(ctx context.Context, ex execer, ranges []netip.Prefix, now int64)
 
 // Whitelist marks, in the run's transaction, every indicator in the given
 // ranges Whitelisted.
-func (in *Ingest) Whitelist(ctx context.Context, ranges []netip.Prefix, now time.Time) (int64, error) {
-	if err := in.flush(ctx); err != nil {
-		return 0, err
-	}
+func (in *ingest) Whitelist(ctx context.Context, ranges []netip.Prefix, now time.Time) (int64, error) {
 	return whitelist(ctx, in.tx, ranges, now.Unix())
 }
 

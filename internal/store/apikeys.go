@@ -192,18 +192,36 @@ const keyUseInterval = time.Minute
 // a use. A feed run holds the writer for minutes; requests must not.
 const keyUseWait = 200 * time.Millisecond
 
-// keyUses remembers, per database file and key, when this process last
-// tried to write the key's last use, so that a busy API writes each key at
-// most once a minute and never waits on every request. It is shared by all
-// Stores open on one file, so two handles do not both write.
-var keyUses = struct {
+// keyUses remembers, per key, when this Store last tried to write the
+// key's last use, so that a busy API writes each key at most once a minute
+// and never waits on every request. It holds one entry per key that
+// authenticated, so it is bounded by the keys in the store.
+type keyUses struct {
 	mu sync.Mutex
-	m  map[keyUse]time.Time
-}{m: map[keyUse]time.Time{}}
+	m  map[int64]time.Time
+}
 
-type keyUse struct {
-	db string
-	id int64
+// due reports whether a use of key id at now should be written, and if so
+// counts it as tried.
+func (u *keyUses) due(id int64, now time.Time) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if last, seen := u.m[id]; seen && now.Sub(last) < keyUseInterval {
+		return false
+	}
+	if u.m == nil {
+		u.m = map[int64]time.Time{}
+	}
+	u.m[id] = now
+	return true
+}
+
+// writerBusy reports whether every connection of the writer is in use, so
+// that a write would queue behind them: on SQLite (one connection) while a
+// feed run holds it, on PostgreSQL only when the whole pool is taken.
+func (s *Store) writerBusy() bool {
+	st := s.w.Stats()
+	return st.MaxOpenConnections > 0 && st.InUse >= st.MaxOpenConnections
 }
 
 // recordKeyUse writes now as the key's last use if it was not written (or
@@ -211,23 +229,12 @@ type keyUse struct {
 //
 // Recording a use is bookkeeping, not part of authentication: if the writer
 // is busy (a feed run holds it) or the write fails, the request still
-// succeeds, and the next use after keyUseInterval tries again. That failure
-// is deliberately not returned: it would turn a valid key into a failed
-// request.
+// succeeds. A use skipped because this process's writer is busy is not
+// counted as tried: the check cost nothing, so the first use after the run
+// records. That failure is deliberately not returned: it would turn a
+// valid key into a failed request.
 func (s *Store) recordKeyUse(ctx context.Context, id int64, now time.Time) (time.Time, bool) {
-	u := keyUse{s.path, id}
-	keyUses.mu.Lock()
-	last, seen := keyUses.m[u]
-	due := !seen || now.Sub(last) >= keyUseInterval
-	if due {
-		keyUses.m[u] = now
-	}
-	keyUses.mu.Unlock()
-	if !due {
-		return time.Time{}, false
-	}
-	// The writer is one connection: if a run holds it, don't queue behind.
-	if s.w.Stats().InUse > 0 {
+	if s.writerBusy() || !s.keyUses.due(id, now) {
 		return time.Time{}, false
 	}
 	ctx, cancel := context.WithTimeout(ctx, keyUseWait)

@@ -4,12 +4,17 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/netip"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"forewarn/internal/apikey"
+	"forewarn/internal/indicator"
+	"forewarn/internal/merge"
+	"forewarn/internal/testutil/pgtest"
 )
 
 func TestAPIKeyLifecycle(t *testing.T) {
@@ -209,5 +214,79 @@ func TestAuthenticationDoesNotWaitForAnotherProcess(t *testing.T) {
 	}
 	if d := time.Since(start); d > keyUseWait+time.Second {
 		t.Errorf("authentication waited %v for another writer", d)
+	}
+}
+
+// TestKeyUseIsRecordedDuringAndAfterARun, on both backends: a key used
+// while a feed run holds the feed's lock and its write transaction has its
+// last use recorded at once on PostgreSQL (a pool, with connections to
+// spare), and on SQLite (one writer, held by the run) at the first use
+// after the run, not a minute later.
+func TestKeyUseIsRecordedDuringAndAfterARun(t *testing.T) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			path := filepath.Join(t.TempDir(), "fw.db")
+			if backend == "postgres" {
+				path = pgtest.DSN(t)
+			}
+			s, err := Open(ctx, path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			key, k, err := s.CreateAPIKey(ctx, "siem", apikey.RoleRead)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lastUse := func() int64 {
+				t.Helper()
+				var v int64
+				if err := s.r.QueryRowContext(ctx, `SELECT COALESCE(last_used_at, 0) FROM api_keys WHERE id = ?`, k.ID).Scan(&v); err != nil {
+					t.Fatal(err)
+				}
+				return v
+			}
+
+			// A feed run, as feed.Run holds the store: the lock, then
+			// the transaction, with a write in it.
+			lock, err := s.LockFeed(ctx, "seclytics")
+			if err != nil {
+				t.Fatal(err)
+			}
+			tx, err := s.BeginIngest(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			row := &merge.Stored{Record: merge.Record{Addr: netip.MustParseAddr("192.0.2.1")}, Status: indicator.StatusActive, CreatedAt: 1, UpdatedAt: 1}
+			if err := tx.Write(ctx, []*merge.Stored{row}); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.AuthenticateAPIKey(ctx, key)
+			if err != nil {
+				t.Fatalf("authenticate during the run: %v", err)
+			}
+			during := lastUse()
+			if backend == "postgres" && (during == 0 || got.LastUsedAt == nil) {
+				t.Errorf("PostgreSQL: last_used_at not written during the run (stored %d, returned %v)", during, got.LastUsedAt)
+			}
+			if backend == "sqlite" && during != 0 {
+				t.Errorf("SQLite: last_used_at %d written while the run holds the only writer", during)
+			}
+			if err := tx.Rollback(); err != nil {
+				t.Fatal(err)
+			}
+			if err := lock.Close(); err != nil {
+				t.Fatal(err)
+			}
+
+			if _, err := s.AuthenticateAPIKey(ctx, key); err != nil {
+				t.Fatalf("authenticate after the run: %v", err)
+			}
+			if after := lastUse(); after == 0 || after < during {
+				t.Errorf("last_used_at after the run is %d (during: %d): the use after the run was not recorded", after, during)
+			}
+		})
 	}
 }

@@ -4,12 +4,14 @@
 // are written once, and a dialect (sqldb.go) covers the few differences;
 // see docs/postgres.md.
 //
-// Writes are set-based and transactional: a feed run opens one [Ingest], loads
-// and writes indicators in batches, and commits everything at once or
-// nothing. On SQLite one writer connection serialises writes and a separate
-// read pool serves lookups, which keep seeing the previous state during a
-// run (WAL); on PostgreSQL a run COPYs its rows into a staging table and
-// merges them set-based, in its transaction (pgingest.go). Schema changes are
+// Writes are set-based and transactional: a feed run opens one [Tx]
+// ([Store.BeginIngest]), loads and writes indicators in batches, and commits
+// everything at once or nothing. Each backend has its own Tx type around the
+// reads they share: on SQLite (sqliteIngest) one writer connection
+// serialises writes, each batch one upsert, and a separate read pool serves
+// lookups, which keep seeing the previous state during a run (WAL); on
+// PostgreSQL (pgIngest, pgingest.go) a run COPYs its rows into a staging
+// table and merges them set-based, in its transaction. Schema changes are
 // embedded migrations per backend, applied in order, one transaction each.
 //
 // The store must never decide merge semantics (package merge does) and never

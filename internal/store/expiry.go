@@ -40,10 +40,7 @@ func (s *Store) ExpireDue(ctx context.Context, now time.Time) (int64, error) {
 
 // ExpireDue marks, in the run's transaction, every Active indicator whose
 // expiry is at or before now as Expired.
-func (in *Ingest) ExpireDue(ctx context.Context, now time.Time) (int64, error) {
-	if err := in.flush(ctx); err != nil {
-		return 0, err
-	}
+func (in *ingest) ExpireDue(ctx context.Context, now time.Time) (int64, error) {
 	return expireDue(ctx, in.tx, now.Unix())
 }
 
@@ -53,10 +50,7 @@ func (in *Ingest) ExpireDue(ctx context.Context, now time.Time) (int64, error) {
 // migration 004 computes them all this way. The base is the indicator's
 // Last Seen At, else the last run that wrote it, else (rows stored before
 // 004) its updated_at.
-func (in *Ingest) ApplyAgeOut(ctx context.Context, feed string, ageOut int64) error {
-	if err := in.flush(ctx); err != nil {
-		return err
-	}
+func (in *ingest) ApplyAgeOut(ctx context.Context, feed string, ageOut int64) error {
 	var (
 		stored sql.NullInt64
 		known  bool

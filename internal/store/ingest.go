@@ -47,9 +47,21 @@ type Tx interface {
 	Rollback() error
 }
 
-// Ingest is one feed run's write transaction. Nothing it writes is visible
-// to readers until Commit; Rollback (or a crash) leaves the store as it was.
-type Ingest struct {
+// BeginIngest starts a feed run's write transaction: nothing it writes is
+// visible to readers until Commit; Rollback (or a crash) leaves the store
+// as it was. On SQLite it waits for other writers up to the busy timeout.
+func (s *Store) BeginIngest(ctx context.Context) (Tx, error) {
+	if s.d == postgresDialect {
+		return beginPostgresIngest(ctx, s.w)
+	}
+	return beginSQLiteIngest(ctx, s.w)
+}
+
+// ingest is what both backends' runs share: the transaction, the reads
+// Load makes, the feed state and the count of created indicators. Each
+// backend's type embeds it and adds how it writes (sqliteIngest here,
+// pgIngest in pgingest.go).
+type ingest struct {
 	tx    *tx
 	empty bool
 	loads map[int]*sql.Stmt
@@ -57,58 +69,56 @@ type Ingest struct {
 	rangeStmt *sql.Stmt
 	probeStmt *sql.Stmt
 	scratch   merge.Stored
-	writes    map[int]*sql.Stmt
-	args      []any
 	done      bool
 	// created counts the indicators Write inserted, for store_counts.
 	created int64
-	// PostgreSQL only (see pgingest.go): the connection the transaction
-	// runs on, for COPY, and the rows written but not yet merged.
-	conn    *sql.Conn
-	pending [][]any
 }
 
-// BeginIngest starts a write transaction. It waits for other writers up to
-// the busy timeout.
-func (s *Store) BeginIngest(ctx context.Context) (Tx, error) {
-	in := &Ingest{loads: map[int]*sql.Stmt{}, writes: map[int]*sql.Stmt{}}
-	if s.d == postgresDialect {
-		if err := in.beginPostgres(ctx, s.w); err != nil {
-			return nil, err
-		}
-	} else {
-		tx, err := s.w.BeginTx(ctx, nil)
-		if err != nil {
-			return nil, fmt.Errorf("begin ingest: %w", err)
-		}
-		in.tx = tx
-	}
-	tx := in.tx
-	var err error
-	var any int
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM indicators LIMIT 1) AS one`).Scan(&any); err != nil {
-		tx.Rollback()
+// sqliteIngest writes as it goes: each batch is one multi-row upsert.
+type sqliteIngest struct {
+	ingest
+	writes map[int]*sql.Stmt
+	args   []any
+}
+
+var (
+	_ Tx = (*sqliteIngest)(nil)
+	_ Tx = (*pgIngest)(nil)
+)
+
+func beginSQLiteIngest(ctx context.Context, w *db) (*sqliteIngest, error) {
+	t, err := w.BeginTx(ctx, nil)
+	if err != nil {
 		return nil, fmt.Errorf("begin ingest: %w", err)
 	}
-	in.empty = any == 0
-	if in.rangeStmt, err = tx.PrepareContext(ctx, selectStored+` WHERE ip BETWEEN ? AND ? ORDER BY ip LIMIT ?`); err != nil {
-		tx.Rollback()
-		return nil, fmt.Errorf("begin ingest: %w", err)
-	}
-	if in.probeStmt, err = tx.PrepareContext(ctx, `SELECT ip, status, s_hash, expires_at FROM indicators WHERE ip BETWEEN ? AND ? ORDER BY ip LIMIT ?`); err != nil {
-		tx.Rollback()
-		return nil, fmt.Errorf("begin ingest: %w", err)
+	in := &sqliteIngest{ingest: ingest{tx: t}, writes: map[int]*sql.Stmt{}}
+	if err := in.prepare(ctx); err != nil {
+		t.Rollback()
+		return nil, err
 	}
 	return in, nil
 }
 
-// Commit makes the run's writes visible, all at once.
-func (in *Ingest) Commit() error {
-	defer in.release()
-	if err := in.flush(context.Background()); err != nil {
-		in.Rollback()
-		return fmt.Errorf("commit ingest: %w", err)
+// prepare reads whether the store is empty and prepares Load's statements.
+func (in *ingest) prepare(ctx context.Context) error {
+	in.loads = map[int]*sql.Stmt{}
+	var any int
+	if err := in.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM indicators LIMIT 1) AS one`).Scan(&any); err != nil {
+		return fmt.Errorf("begin ingest: %w", err)
 	}
+	in.empty = any == 0
+	var err error
+	if in.rangeStmt, err = in.tx.PrepareContext(ctx, selectStored+` WHERE ip BETWEEN ? AND ? ORDER BY ip LIMIT ?`); err != nil {
+		return fmt.Errorf("begin ingest: %w", err)
+	}
+	if in.probeStmt, err = in.tx.PrepareContext(ctx, `SELECT ip, status, s_hash, expires_at FROM indicators WHERE ip BETWEEN ? AND ? ORDER BY ip LIMIT ?`); err != nil {
+		return fmt.Errorf("begin ingest: %w", err)
+	}
+	return nil
+}
+
+// commit counts the created indicators and commits.
+func (in *ingest) commit() error {
 	in.done = true
 	if err := addCount(context.Background(), in.tx, "indicators", in.created); err != nil {
 		in.tx.Rollback()
@@ -120,12 +130,11 @@ func (in *Ingest) Commit() error {
 	return nil
 }
 
-// Rollback discards the run's writes. It is safe to call after Commit.
-func (in *Ingest) Rollback() error {
+// rollback discards the run's writes; it does nothing after commit.
+func (in *ingest) rollback() error {
 	if in.done {
 		return nil
 	}
-	defer in.release()
 	in.done = true
 	if err := in.tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
 		return fmt.Errorf("roll back ingest: %w", err)
@@ -133,9 +142,15 @@ func (in *Ingest) Rollback() error {
 	return nil
 }
 
+// Commit makes the run's writes visible, all at once.
+func (in *sqliteIngest) Commit() error { return in.commit() }
+
+// Rollback discards the run's writes. It is safe to call after Commit.
+func (in *sqliteIngest) Rollback() error { return in.rollback() }
+
 // SaveFeedState records, in the run's transaction, the watermark and the
 // validators of the dump the run ingested.
-func (in *Ingest) SaveFeedState(ctx context.Context, name string, st FeedState) error {
+func (in *ingest) SaveFeedState(ctx context.Context, name string, st FeedState) error {
 	// A feed run from the command line before any configuration was
 	// stored still needs a row for its watermark.
 	if _, err := in.tx.ExecContext(ctx, `INSERT INTO feeds (name, config, updated_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING`,
@@ -167,7 +182,7 @@ const selectStored = `SELECT ip, status, created_at, updated_at, s_predicted_at,
 // scan is capped at rangeFactor times the batch, and whatever it did not
 // reach is looked up by key, so a sparse batch (an incremental run) costs
 // little more.
-func (in *Ingest) Load(ctx context.Context, recs []*merge.Stored) error {
+func (in *ingest) Load(ctx context.Context, recs []*merge.Stored) error {
 	for _, r := range recs {
 		r.Exists, r.Unchanged = false, false
 	}
@@ -208,7 +223,7 @@ func byAddr(recs []*merge.Stored) map[netip.Addr]*merge.Stored {
 // probe reads only (ip, status, hash) of a batch's key range and marks the
 // members whose stored hash equals their NewHash as Unchanged, so that
 // their full rows are never decoded. It returns the members still to load.
-func (in *Ingest) probe(ctx context.Context, batch []*merge.Stored) ([]*merge.Stored, error) {
+func (in *ingest) probe(ctx context.Context, batch []*merge.Stored) ([]*merge.Stored, error) {
 	want := false
 	for _, r := range batch {
 		want = want || r.NewHash != 0
@@ -272,7 +287,7 @@ func keyRange(batch []*merge.Stored) (lo, hi []byte) {
 
 // loadRange reads a batch as one key range, capped at rangeFactor rows per
 // member, and looks up by key whatever the capped scan did not reach.
-func (in *Ingest) loadRange(ctx context.Context, batch []*merge.Stored) error {
+func (in *ingest) loadRange(ctx context.Context, batch []*merge.Stored) error {
 	m := byAddr(batch)
 	lo, hi := keyRange(batch)
 	limit := rangeFactor * len(batch)
@@ -293,7 +308,7 @@ func (in *Ingest) loadRange(ctx context.Context, batch []*merge.Stored) error {
 }
 
 // loadByKey looks the given members up by key.
-func (in *Ingest) loadByKey(ctx context.Context, m map[netip.Addr]*merge.Stored, recs []*merge.Stored) error {
+func (in *ingest) loadByKey(ctx context.Context, m map[netip.Addr]*merge.Stored, recs []*merge.Stored) error {
 	stmt, err := in.inStmt(ctx, len(recs))
 	if err != nil {
 		return err
@@ -311,7 +326,7 @@ const rangeFactor = 4
 
 // loadRows runs a query of selectStored and fills the members of byAddr it
 // finds. It returns how many rows it read and the last key.
-func (in *Ingest) loadRows(ctx context.Context, byAddr map[netip.Addr]*merge.Stored, stmt *sql.Stmt, args []any) (int, []byte, error) {
+func (in *ingest) loadRows(ctx context.Context, byAddr map[netip.Addr]*merge.Stored, stmt *sql.Stmt, args []any) (int, []byte, error) {
 	rows, err := stmt.QueryContext(ctx, args...)
 	if err != nil {
 		return 0, nil, fmt.Errorf("load indicators: %w", err)
@@ -340,7 +355,7 @@ func (in *Ingest) loadRows(ctx context.Context, byAddr map[netip.Addr]*merge.Sto
 	return n, key(last), nil
 }
 
-func (in *Ingest) inStmt(ctx context.Context, n int) (*sql.Stmt, error) {
+func (in *ingest) inStmt(ctx context.Context, n int) (*sql.Stmt, error) {
 	if stmt, ok := in.loads[n]; ok {
 		return stmt, nil
 	}
@@ -360,10 +375,7 @@ const writeCols = 20
 var _ [32766 - BatchSize*writeCols]struct{}
 
 // Write upserts the given indicators with their Seclytics attributes.
-func (in *Ingest) Write(ctx context.Context, recs []*merge.Stored) error {
-	if in.conn != nil {
-		return in.writePostgres(ctx, recs)
-	}
+func (in *sqliteIngest) Write(ctx context.Context, recs []*merge.Stored) error {
 	for start := 0; start < len(recs); start += BatchSize {
 		batch := recs[start:min(start+BatchSize, len(recs))]
 		stmt, err := in.writeStmt(ctx, len(batch))
@@ -386,7 +398,7 @@ func (in *Ingest) Write(ctx context.Context, recs []*merge.Stored) error {
 	return nil
 }
 
-func (in *Ingest) writeStmt(ctx context.Context, n int) (*sql.Stmt, error) {
+func (in *sqliteIngest) writeStmt(ctx context.Context, n int) (*sql.Stmt, error) {
 	if st, ok := in.writes[n]; ok {
 		return st, nil
 	}

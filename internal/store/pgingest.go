@@ -2,8 +2,11 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -49,26 +52,40 @@ var stageMerge = func() string {
 		ON CONFLICT (ip) DO UPDATE SET ` + strings.Join(set, ", ")
 }()
 
-// beginPostgres starts the run's transaction on a connection of its own,
-// which COPY needs, and creates the staging table.
-func (in *Ingest) beginPostgres(ctx context.Context, pool *db) error {
+// pgIngest is a run's write transaction on PostgreSQL: it collects the
+// rows Write is given and flushes them (COPY, then merge) every stageChunk
+// rows and before any statement that reads or changes indicators.
+type pgIngest struct {
+	ingest
+	// conn is the connection the transaction runs on, for COPY.
+	conn *sql.Conn
+	// pending are the rows written but not yet merged.
+	pending [][]any
+}
+
+// beginPostgresIngest starts the run's transaction on a connection of its
+// own, which COPY needs, and creates the staging table.
+func beginPostgresIngest(ctx context.Context, pool *db) (*pgIngest, error) {
 	conn, err := pool.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("begin ingest: %w", err)
+		return nil, fmt.Errorf("begin ingest: %w", err)
 	}
 	t, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		conn.Close()
-		return fmt.Errorf("begin ingest: %w", err)
+		return nil, fmt.Errorf("begin ingest: %w", err)
 	}
-	in.conn, in.tx = conn, &tx{Tx: t, d: postgresDialect}
+	in := &pgIngest{ingest: ingest{tx: &tx{Tx: t, d: postgresDialect}}, conn: conn}
 	if _, err := in.tx.ExecContext(ctx, `CREATE TEMPORARY TABLE `+stageTable+` ON COMMIT DROP AS
 		SELECT `+strings.Join(writeColumns, ", ")+`, 0::bigint AS seq FROM indicators WITH NO DATA`); err != nil {
-		in.tx.Rollback()
-		conn.Close()
-		return fmt.Errorf("begin ingest: create the staging table: %w", err)
+		in.Rollback()
+		return nil, fmt.Errorf("begin ingest: create the staging table: %w", err)
 	}
-	return nil
+	if err := in.prepare(ctx); err != nil {
+		in.Rollback()
+		return nil, err
+	}
+	return in, nil
 }
 
 func init() {
@@ -77,8 +94,8 @@ func init() {
 	}
 }
 
-// writePostgres collects recs and flushes every stageChunk rows.
-func (in *Ingest) writePostgres(ctx context.Context, recs []*merge.Stored) error {
+// Write collects recs and flushes every stageChunk rows.
+func (in *pgIngest) Write(ctx context.Context, recs []*merge.Stored) error {
 	for _, r := range recs {
 		row := appendRow(make([]any, 0, writeCols+1), r)
 		row = append(row, int64(len(in.pending)))
@@ -96,9 +113,8 @@ func (in *Ingest) writePostgres(ctx context.Context, recs []*merge.Stored) error
 }
 
 // flush copies the collected rows to the staging table and merges them.
-// It does nothing on SQLite, which writes as it goes.
-func (in *Ingest) flush(ctx context.Context) error {
-	if in.conn == nil || len(in.pending) == 0 {
+func (in *pgIngest) flush(ctx context.Context) error {
+	if len(in.pending) == 0 {
 		return nil
 	}
 	rows := in.pending
@@ -124,8 +140,52 @@ func (in *Ingest) flush(ctx context.Context) error {
 	return nil
 }
 
-// release returns the run's connection to the pool (PostgreSQL).
-func (in *Ingest) release() {
+// Commit merges what is collected and makes the run's writes visible, all
+// at once.
+func (in *pgIngest) Commit() error {
+	defer in.release()
+	if err := in.flush(context.Background()); err != nil {
+		in.rollback()
+		return fmt.Errorf("commit ingest: %w", err)
+	}
+	return in.commit()
+}
+
+// Rollback discards the run's writes. It is safe to call after Commit.
+func (in *pgIngest) Rollback() error {
+	defer in.release()
+	return in.rollback()
+}
+
+// The statements below read or change indicators: each first merges what
+// Write collected, so that it sees every write before it.
+
+// ExpireDue is ingest.ExpireDue after a flush.
+func (in *pgIngest) ExpireDue(ctx context.Context, now time.Time) (int64, error) {
+	if err := in.flush(ctx); err != nil {
+		return 0, err
+	}
+	return in.ingest.ExpireDue(ctx, now)
+}
+
+// ApplyAgeOut is ingest.ApplyAgeOut after a flush.
+func (in *pgIngest) ApplyAgeOut(ctx context.Context, feed string, ageOut int64) error {
+	if err := in.flush(ctx); err != nil {
+		return err
+	}
+	return in.ingest.ApplyAgeOut(ctx, feed, ageOut)
+}
+
+// Whitelist is ingest.Whitelist after a flush.
+func (in *pgIngest) Whitelist(ctx context.Context, ranges []netip.Prefix, now time.Time) (int64, error) {
+	if err := in.flush(ctx); err != nil {
+		return 0, err
+	}
+	return in.ingest.Whitelist(ctx, ranges, now)
+}
+
+// release returns the run's connection to the pool.
+func (in *pgIngest) release() {
 	if in.conn != nil {
 		in.conn.Close()
 		in.conn = nil

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"strconv"
 	"strings"
-	"sync"
 )
 
 // dialect is the SQL engine behind a Store. The store's queries are
@@ -44,42 +43,75 @@ func (d dialect) listHas(col string) string {
 	return "instr(char(31) || " + col + " || char(31), ?) > 0"
 }
 
-// rebinds caches queries rewritten for PostgreSQL.
-var rebinds sync.Map
-
-// rebind rewrites the ? placeholders of q as $1, $2… for PostgreSQL,
-// leaving quoted strings and identifiers alone.
+// rebind rewrites the ? placeholders of q as $1, $2… for PostgreSQL. A ?
+// inside a string literal ('…', a quote in it doubled), a quoted identifier
+// ("…"), a line comment (-- …) or a block comment (/* … */, nested as
+// PostgreSQL nests them) is text, not a placeholder. It is not cached: it
+// is one pass over the query, small beside a round trip to the server.
 func (d dialect) rebind(q string) string {
 	if d != postgresDialect || !strings.Contains(q, "?") {
 		return q
 	}
-	if r, ok := rebinds.Load(q); ok {
-		return r.(string)
-	}
 	var b strings.Builder
-	b.Grow(len(q) + 16)
-	n := 0
-	var quote byte
-	for i := 0; i < len(q); i++ {
-		c := q[i]
-		switch {
-		case quote != 0:
-			if c == quote {
-				quote = 0
+	b.Grow(len(q) + strings.Count(q, "?")*3)
+	var num [20]byte
+	n := int64(0)
+	for i := 0; i < len(q); {
+		switch c := q[i]; c {
+		case '\'', '"', '-', '/':
+			if end := skipText(q, i); end > i {
+				b.WriteString(q[i:end])
+				i = end
+				continue
 			}
-		case c == '\'' || c == '"':
-			quote = c
-		case c == '?':
+		case '?':
 			n++
 			b.WriteByte('$')
-			b.WriteString(strconv.Itoa(n))
+			b.Write(strconv.AppendInt(num[:0], n, 10))
+			i++
 			continue
 		}
-		b.WriteByte(c)
+		b.WriteByte(q[i])
+		i++
 	}
-	r := b.String()
-	rebinds.Store(q, r)
-	return r
+	return b.String()
+}
+
+// skipText returns the end of the literal, quoted identifier or comment
+// that starts at q[i], or i if none does. An unterminated one runs to the
+// end of q.
+func skipText(q string, i int) int {
+	switch {
+	case q[i] == '\'' || q[i] == '"':
+		// A doubled quote inside is two literals back to back: the
+		// same text.
+		if j := strings.IndexByte(q[i+1:], q[i]); j >= 0 {
+			return i + 1 + j + 1
+		}
+		return len(q)
+	case strings.HasPrefix(q[i:], "--"):
+		if j := strings.IndexByte(q[i:], '\n'); j >= 0 {
+			return i + j + 1
+		}
+		return len(q)
+	case strings.HasPrefix(q[i:], "/*"):
+		depth := 0
+		for j := i; j < len(q)-1; j++ {
+			switch q[j : j+2] {
+			case "/*":
+				depth++
+				j++
+			case "*/":
+				depth--
+				j++
+				if depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return len(q)
+	}
+	return i
 }
 
 // db is a connection pool that speaks its dialect: every query goes

@@ -32,6 +32,7 @@ type Store struct {
 	r       *db // SQLite: the read pool; PostgreSQL: the same pool as w
 
 	runTimes runTimes
+	keyUses  keyUses
 }
 
 // ErrNotFound is returned when a lookup finds nothing.
