@@ -16,6 +16,7 @@ func parseField(t *testing.T, c dump.Column, v []byte, list [][]byte) Row {
 	var rec dump.Record
 	rec.Line = 2
 	rec.Fields[dump.IP] = []byte("192.0.2.1")
+	rec.Fields[dump.Importance] = []byte("50")
 	rec.Fields[c] = v
 	rec.Lists[c] = list
 	var p Parser

@@ -26,7 +26,9 @@ type Row struct {
 	PredictedCategory []byte
 	Cluster           []byte
 	Importance        float64
-	HasImportance     bool
+	// HasImportance is true for every valid row (an empty importance makes
+	// the row invalid); merge keys and filters still test it.
+	HasImportance bool
 
 	DetectedBy          [][]byte
 	DetectedIdentifiers [][]byte
@@ -90,14 +92,17 @@ func (p *Parser) Parse(rec *dump.Record, row *Row) error {
 	}
 	row.Addr = addr
 
-	row.HasImportance = false
-	if v := rec.Fields[dump.Importance]; len(v) > 0 {
-		imp, ok := parseImportance(v)
-		if !ok {
-			return &InvalidError{rec.Line, fmt.Sprintf("importance %s is not a number from 0 to 100", quote(v))}
-		}
-		row.Importance, row.HasImportance = imp, true
+	// The feed's contract: an importance that is not a number in [0, 100]
+	// makes the row invalid, and an empty or missing one is not a number.
+	v := rec.Fields[dump.Importance]
+	if len(v) == 0 {
+		return &InvalidError{rec.Line, "importance is empty or missing: every row needs a number from 0 to 100"}
 	}
+	imp, ok := parseImportance(v)
+	if !ok {
+		return &InvalidError{rec.Line, fmt.Sprintf("importance %s is not a number from 0 to 100", quote(v))}
+	}
+	row.Importance, row.HasImportance = imp, true
 
 	row.PredictedAt = p.date(rec, dump.PredictedAt, row)
 	row.DetectedAt = p.date(rec, dump.DetectedAt, row)

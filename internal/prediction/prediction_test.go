@@ -145,7 +145,7 @@ func TestParseRow(t *testing.T) {
 	}
 
 	// JSON arrays are taken as given, not split.
-	rec = record(map[dump.Column]string{dump.IP: "1.2.3.4", dump.PredictedNetblock: "1.2.3.0/33"})
+	rec = record(map[dump.Column]string{dump.IP: "1.2.3.4", dump.PredictedNetblock: "1.2.3.0/33", dump.Importance: "0"})
 	rec.Lists[dump.DetectedIdentifiers] = [][]byte{[]byte(" x,y "), []byte(""), []byte("x,y")}
 	if err := p.Parse(rec, &row); err != nil {
 		t.Fatal(err)
@@ -153,7 +153,7 @@ func TestParseRow(t *testing.T) {
 	if diff := cmp.Diff([]string{"x,y"}, strs(row.DetectedIdentifiers)); diff != "" {
 		t.Error(diff)
 	}
-	if row.PredictedNetblock.IsValid() || len(row.Warnings) != 1 || row.HasImportance || row.Date() != NoTime {
+	if row.PredictedNetblock.IsValid() || len(row.Warnings) != 1 || row.Importance != 0 || row.Date() != NoTime {
 		t.Errorf("netblock %v warnings %v", row.PredictedNetblock, row.Warnings)
 	}
 }
@@ -169,6 +169,8 @@ func TestParseRowInvalid(t *testing.T) {
 		"importance > 100":   {dump.IP: "1.2.3.4", dump.Importance: "101"},
 		"importance < 0":     {dump.IP: "1.2.3.4", dump.Importance: "-1"},
 		"importance is text": {dump.IP: "1.2.3.4", dump.Importance: "high"},
+		"importance empty":   {dump.IP: "1.2.3.4", dump.Importance: ""},
+		"importance missing": {dump.IP: "1.2.3.4"},
 	} {
 		var ie *InvalidError
 		if err := p.Parse(record(kv), &row); !errors.As(err, &ie) || ie.Line != 7 {
