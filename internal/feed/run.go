@@ -446,6 +446,7 @@ func (j *job) merge(ctx context.Context, tx store.Tx, sorter *stage.Sorter) erro
 		lcs      [store.BatchSize]merge.Lifecycle
 		n        int // records complete in batch
 		open     bool
+		cut      bool // the open record lost list values to the cap
 		prevKey  = make([]byte, 0, merge.KeyLen)
 		row      merge.Record
 		interner merge.Interner
@@ -492,8 +493,11 @@ func (j *job) merge(ctx context.Context, tx store.Tx, sorter *stage.Sorter) erro
 	for it.Next() {
 		key := it.Key()
 		if open && !merge.SameAddr(prevKey, key) {
+			if merge.Finish(&batch[n]) || cut {
+				counts.ListsCapped++
+			}
 			n++
-			open = false
+			open, cut = false, false
 			if n == len(batch) {
 				if err := flush(); err != nil {
 					return err
@@ -507,13 +511,16 @@ func (j *job) merge(ctx context.Context, tx store.Tx, sorter *stage.Sorter) erro
 			batch[n].Reset()
 			open = true
 		}
-		merge.Fold(&batch[n], &row)
+		cut = merge.Fold(&batch[n], &row) || cut
 		prevKey = append(prevKey[:0], key...)
 	}
 	if err := it.Err(); err != nil {
 		return err
 	}
 	if open {
+		if merge.Finish(&batch[n]) || cut {
+			counts.ListsCapped++
+		}
 		n++
 	}
 	if n > 0 {
@@ -524,6 +531,12 @@ func (j *job) merge(ctx context.Context, tx store.Tx, sorter *stage.Sorter) erro
 	expired := j.r.IndicatorsExpired
 	j.r.Counts = counts
 	j.r.IndicatorsExpired += expired
+	if counts.ListsCapped > 0 {
+		// Once per run: the cap is a property of the dump, not of a row.
+		j.r.Warnings++
+		j.r.AddProblem(prediction.Problem{Kind: prediction.KindWarning, Message: fmt.Sprintf(
+			"%d indicators had a list of more than %d values; only the newest %d were kept", counts.ListsCapped, merge.MaxListValues, merge.MaxListValues)})
+	}
 	return nil
 }
 

@@ -78,7 +78,17 @@ func (e *InvalidError) Error() string { return fmt.Sprintf("line %d: %s", e.Line
 // concurrent use.
 type Parser struct {
 	lists [3][][]byte
+	// seen de-duplicates a long list in linear time; short lists are
+	// scanned, which allocates nothing.
+	seen map[string]struct{}
 }
+
+// scanMax is the list length up to which de-duplication scans the list.
+const scanMax = 16
+
+// seenMax bounds the set kept between rows: clearing a map costs its
+// capacity, so a set grown by one huge list is dropped rather than reused.
+const seenMax = 4096
 
 // Parse validates rec into row. A rejected row returns an *InvalidError;
 // row is then meaningless.
@@ -156,10 +166,8 @@ func (p *Parser) list(rec *dump.Record, c dump.Column, slot int, lower bool) [][
 		if lower {
 			lowerASCII(v)
 		}
-		for _, have := range out {
-			if bytes.Equal(have, v) {
-				return
-			}
+		if p.isDuplicate(out, v) {
+			return
 		}
 		out = append(out, v)
 	}
@@ -181,6 +189,36 @@ func (p *Parser) list(rec *dump.Record, c dump.Column, slot int, lower bool) [][
 	}
 	p.lists[slot] = out
 	return out
+}
+
+// isDuplicate reports whether v is in out, the values a list kept so far,
+// and records v otherwise. Past scanMax values it switches to a hash set
+// (filled with what out already holds), so that a row with 100,000
+// distinct values costs linear time, not quadratic.
+func (p *Parser) isDuplicate(out [][]byte, v []byte) bool {
+	switch {
+	case len(out) < scanMax:
+		for _, have := range out {
+			if bytes.Equal(have, v) {
+				return true
+			}
+		}
+		return false
+	case len(out) == scanMax:
+		if p.seen == nil || len(p.seen) > seenMax {
+			p.seen = make(map[string]struct{}, 2*scanMax)
+		} else {
+			clear(p.seen)
+		}
+		for _, have := range out {
+			p.seen[string(have)] = struct{}{}
+		}
+	}
+	if _, dup := p.seen[string(v)]; dup {
+		return true
+	}
+	p.seen[string(v)] = struct{}{}
+	return false
 }
 
 func lowerASCII(b []byte) {
