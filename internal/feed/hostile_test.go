@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"forewarn/internal/activity"
 )
 
@@ -128,5 +130,33 @@ func checkCapped(t *testing.T, h *harness, r *activity.Run, ip, newestDropped, o
 	}
 	if n != 1 || r.Warnings != 1 {
 		t.Errorf("warnings %d, problems %v: want one warning about the cap", r.Warnings, r.Problems)
+	}
+}
+
+// A NUL byte or invalid UTF-8 in a text field failed every run on
+// PostgreSQL and passed on SQLite. Both now store the same cleaned text:
+// invalid UTF-8 replaced by U+FFFD, C0 controls but tab removed (U+001F
+// too, which joins stored lists), one warning per row. Run it with
+// FOREWARN_TEST_BACKEND=postgres as well.
+func TestTextIsCleanedTheSameOnBothBackends(t *testing.T) {
+	h := newHarness(t, 0)
+	h.body("ip,cluster,predicted_category,detected_identifiers,detected_categories,last_seen_at,importance\n" +
+		"198.51.100.1,c\x00lu\xffster,sp\x01am,\"a\x1fb;tab\there\",Mal\x00icious,2022-11-27,90\n" +
+		"198.51.100.2,\xc3\x28,ok,\"\x00;x\",botnet,2022-11-27,90\n" +
+		"198.51.100.3,clean,spam,id,malicious,2022-11-27,90\n")
+	r := h.mustRun(Options{}, "context=all", "threshold=0", "categories=")
+	if r.IndicatorsCreated != 3 || r.Warnings != 2 {
+		t.Fatalf("created %d, warnings %d (%v): want 3 created, one warning for each of the 2 dirty rows", r.IndicatorsCreated, r.Warnings, r.Problems)
+	}
+	for ip, want := range map[string]map[string][]string{
+		"198.51.100.1": {"Cluster": {"clu\ufffdster"}, "Predicted Category": {"spam"}, "Detected Identifiers": {"ab", "tab\there"}, "Detected Categories": {"malicious"}},
+		"198.51.100.2": {"Cluster": {"\ufffd("}, "Detected Identifiers": {"x"}},
+	} {
+		got := attrs(h.lookup(ip))
+		for name, w := range want {
+			if diff := cmp.Diff(w, got[name]); diff != "" {
+				t.Errorf("%s %s (-want +got):\n%s", ip, name, diff)
+			}
+		}
 	}
 }

@@ -79,7 +79,8 @@ func FuzzNetblock(f *testing.F) {
 // FuzzLists checks the splitting of list columns (detected_by,
 // detected_identifiers, detected_categories) against a plain reference: a
 // CSV value is split on ';', '|' and ','; NDJSON array elements are not
-// split; every value is trimmed, empty values and repeats dropped, order
+// split; every value is cleaned (invalid UTF-8 bytes replaced with U+FFFD,
+// C0 controls but tab removed) and trimmed, empty values and repeats dropped, order
 // kept; categories are lower-cased (ASCII). The sep byte turns the input
 // into NDJSON elements: s is cut at each sep.
 func FuzzLists(f *testing.F) {
@@ -135,7 +136,7 @@ func FuzzLists(f *testing.F) {
 }
 
 func appendValue(list []string, v string) []string {
-	v = strings.TrimSpace(v)
+	v = strings.TrimSpace(cleanText(v))
 	if v == "" || slices.Contains(list, v) {
 		return list
 	}
@@ -150,4 +151,17 @@ func lowerASCIIString(s string) string {
 		}
 	}
 	return string(b)
+}
+
+// cleanText is the reference for text cleaning: ranging over a string
+// yields U+FFFD for each invalid byte.
+func cleanText(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r < 0x20 && r != '\t' {
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

@@ -81,6 +81,9 @@ type Parser struct {
 	// seen de-duplicates a long list in linear time; short lists are
 	// scanned, which allocates nothing.
 	seen map[string]struct{}
+	// clean holds the cleaned copies of this row's dirty text values.
+	clean []byte
+	dirty bool
 }
 
 // scanMax is the list length up to which de-duplication scans the list.
@@ -132,12 +135,57 @@ func (p *Parser) Parse(rec *dump.Record, row *Row) error {
 		}
 	}
 
-	row.PredictedCategory = rec.Fields[dump.PredictedCategory]
-	row.Cluster = rec.Fields[dump.Cluster]
+	p.clean, p.dirty = p.clean[:0], false
+	row.PredictedCategory = bytes.TrimSpace(p.text(rec.Fields[dump.PredictedCategory]))
+	row.Cluster = bytes.TrimSpace(p.text(rec.Fields[dump.Cluster]))
 	row.DetectedBy = p.list(rec, dump.DetectedBy, 0, false)
 	row.DetectedIdentifiers = p.list(rec, dump.DetectedIdentifiers, 1, false)
 	row.DetectedCategories = p.list(rec, dump.DetectedCategories, 2, true)
+	if p.dirty {
+		row.Warnings = append(row.Warnings, Problem{rec.Line, KindWarning,
+			"text held invalid UTF-8 or control characters: invalid bytes replaced with U+FFFD, control characters removed"})
+	}
 	return nil
+}
+
+// text returns v as every store keeps it alike: invalid UTF-8 replaced
+// with U+FFFD, C0 control characters but tab removed. PostgreSQL refuses
+// NUL and invalid UTF-8 where SQLite stores them, and U+001F separates
+// stored list values. A clean value (the usual case) is returned as is; a
+// dirty one is copied into the parser's buffer and the row marked dirty.
+func (p *Parser) text(v []byte) []byte {
+	i := 0
+	for i < len(v) && v[i] >= 0x20 && v[i] < utf8.RuneSelf {
+		i++
+	}
+	if i == len(v) || utf8.Valid(v[i:]) && !hasControl(v[i:]) {
+		return v
+	}
+	p.dirty = true
+	start := len(p.clean)
+	p.clean = append(p.clean, v[:i]...)
+	for i < len(v) {
+		r, n := utf8.DecodeRune(v[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			p.clean = utf8.AppendRune(p.clean, utf8.RuneError)
+		case r < 0x20 && r != '\t':
+		default:
+			p.clean = append(p.clean, v[i:i+n]...)
+		}
+		i += n
+	}
+	return p.clean[start:len(p.clean):len(p.clean)]
+}
+
+// hasControl reports whether v holds a C0 control character other than tab.
+func hasControl(v []byte) bool {
+	for _, c := range v {
+		if c < 0x20 && c != '\t' {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *Parser) date(rec *dump.Record, c dump.Column, row *Row) int64 {
@@ -159,7 +207,7 @@ func (p *Parser) date(rec *dump.Record, c dump.Column, row *Row) int64 {
 func (p *Parser) list(rec *dump.Record, c dump.Column, slot int, lower bool) [][]byte {
 	out := p.lists[slot][:0]
 	add := func(v []byte) {
-		v = bytes.TrimSpace(v)
+		v = bytes.TrimSpace(p.text(v))
 		if len(v) == 0 {
 			return
 		}
