@@ -364,10 +364,10 @@ func (j *job) readDump(ctx context.Context, dr *dump.Reader, sorter *stage.Sorte
 	}
 	flt := filter.New(cfg.Threshold, cfg.Categories, cfg.FilterByDate, since, until)
 	mapper := merge.NewMapper(merge.NewSelection(cfg.Context, cfg.Normalize))
+	parser := prediction.NewParser(prediction.DefaultLimits(r.StartedAt))
 	var (
-		parser prediction.Parser
-		row    prediction.Row
-		seq    uint64
+		row prediction.Row
+		seq uint64
 	)
 	for {
 		rec, err := dr.Next()

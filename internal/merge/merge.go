@@ -139,7 +139,8 @@ func NewLifecycle(now, ageOut int64, lastSeen, allowlisted bool) Lifecycle {
 }
 
 // Expiry is when st ages out under lc: its Last Seen At, else lc.Now (the
-// time a run last saw it), plus the age_out; 0 for never.
+// time a run last saw it), plus the age_out; 0 for never. It is at most
+// indicator.MaxUnix, the last time a timestamp can show.
 func (lc Lifecycle) Expiry(st *Stored) int64 {
 	if lc.AgeOut == 0 {
 		return 0
@@ -147,6 +148,9 @@ func (lc Lifecycle) Expiry(st *Stored) int64 {
 	base := lc.Now
 	if st.Has.Has(LastSeenAt) {
 		base = st.LastSeenAt
+	}
+	if base > indicator.MaxUnix-lc.AgeOut {
+		return indicator.MaxUnix
 	}
 	return base + lc.AgeOut
 }

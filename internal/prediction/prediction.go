@@ -74,10 +74,34 @@ type InvalidError struct {
 
 func (e *InvalidError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Reason) }
 
-// Parser validates rows. Its zero value is ready to use; it is not safe for
-// concurrent use.
+// Limits bound the values a row's attributes may take; an attribute
+// outside them is dropped with a warning.
+type Limits struct {
+	// Latest is the latest date kept, in Unix seconds. Dates before
+	// 1970-01-01 or after Latest are dropped: a Last Seen At in year 9999
+	// gave expiries that no JSON or STIX timestamp can hold.
+	Latest int64
+}
+
+// MaxFuture is how far after a run's start a date may lie.
+const MaxFuture = 365 * 24 * time.Hour
+
+// DefaultLimits are the limits of a run starting at now.
+func DefaultLimits(now time.Time) Limits {
+	return Limits{Latest: now.Add(MaxFuture).Unix()}
+}
+
+// NewParser returns a parser that applies limits.
+func NewParser(limits Limits) *Parser {
+	return &Parser{limits: limits, limited: true}
+}
+
+// Parser validates rows. Its zero value is ready to use, with
+// DefaultLimits as of its first Parse; it is not safe for concurrent use.
 type Parser struct {
-	lists [3][][]byte
+	limits  Limits
+	limited bool
+	lists   [3][][]byte
 	// seen de-duplicates a long list in linear time; short lists are
 	// scanned, which allocates nothing.
 	seen map[string]struct{}
@@ -98,6 +122,9 @@ const seenMax = 4096
 func (p *Parser) Parse(rec *dump.Record, row *Row) error {
 	row.Line = rec.Line
 	row.Warnings = row.Warnings[:0]
+	if !p.limited {
+		p.limits, p.limited = DefaultLimits(time.Now()), true
+	}
 
 	addr, ok := ParseIP(rec.Fields[dump.IP])
 	if !ok {
@@ -197,6 +224,12 @@ func (p *Parser) date(rec *dump.Record, c dump.Column, row *Row) int64 {
 	if !ok {
 		row.Warnings = append(row.Warnings, Problem{rec.Line, KindWarning,
 			fmt.Sprintf("%s %s is not a date; attribute dropped", c, quote(v))})
+		return NoTime
+	}
+	if t < 0 || t > p.limits.Latest {
+		row.Warnings = append(row.Warnings, Problem{rec.Line, KindWarning,
+			fmt.Sprintf("%s %s is outside 1970-01-01 to %s (a year after the run); attribute dropped",
+				c, quote(v), time.Unix(p.limits.Latest, 0).UTC().Format(time.DateOnly))})
 		return NoTime
 	}
 	return t
