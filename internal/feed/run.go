@@ -364,7 +364,9 @@ func (j *job) readDump(ctx context.Context, dr *dump.Reader, sorter *stage.Sorte
 	}
 	flt := filter.New(cfg.Threshold, cfg.Categories, cfg.FilterByDate, since, until)
 	mapper := merge.NewMapper(merge.NewSelection(cfg.Context, cfg.Normalize))
-	parser := prediction.NewParser(prediction.DefaultLimits(r.StartedAt))
+	limits := prediction.DefaultLimits(r.StartedAt)
+	limits.MaxNetblock4, limits.MaxNetblock6 = cfg.MaxNetblock.IPv4, cfg.MaxNetblock.IPv6
+	parser := prediction.NewParser(limits)
 	var (
 		row prediction.Row
 		seq uint64

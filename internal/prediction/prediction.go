@@ -81,14 +81,18 @@ type Limits struct {
 	// 1970-01-01 or after Latest are dropped: a Last Seen At in year 9999
 	// gave expiries that no JSON or STIX timestamp can hold.
 	Latest int64
+	// MaxNetblock4 and MaxNetblock6 are the shortest prefix lengths
+	// (the widest predicted netblocks) kept for IPv4 and IPv6.
+	MaxNetblock4, MaxNetblock6 int
 }
 
 // MaxFuture is how far after a run's start a date may lie.
 const MaxFuture = 365 * 24 * time.Hour
 
-// DefaultLimits are the limits of a run starting at now.
+// DefaultLimits are the limits of a run starting at now, with the
+// configuration's default max_netblock (/16 and /32).
 func DefaultLimits(now time.Time) Limits {
-	return Limits{Latest: now.Add(MaxFuture).Unix()}
+	return Limits{Latest: now.Add(MaxFuture).Unix(), MaxNetblock4: 16, MaxNetblock6: 32}
 }
 
 // NewParser returns a parser that applies limits.
@@ -148,19 +152,7 @@ func (p *Parser) Parse(rec *dump.Record, row *Row) error {
 	row.DetectedAt = p.date(rec, dump.DetectedAt, row)
 	row.LastSeenAt = p.date(rec, dump.LastSeenAt, row)
 
-	row.PredictedNetblock = netip.Prefix{}
-	if v := rec.Fields[dump.PredictedNetblock]; len(v) > 0 {
-		pfx, err := netip.ParsePrefix(string(v))
-		if err != nil || pfx.Addr().Zone() != "" {
-			row.Warnings = append(row.Warnings, Problem{rec.Line, KindWarning,
-				fmt.Sprintf("predicted_netblock %s is not a CIDR prefix; attribute dropped", quote(v))})
-		} else {
-			if pfx.Addr().Is4In6() && pfx.Bits() >= 96 {
-				pfx = netip.PrefixFrom(pfx.Addr().Unmap(), pfx.Bits()-96)
-			}
-			row.PredictedNetblock = pfx.Masked()
-		}
-	}
+	row.PredictedNetblock = p.netblock(rec, row)
 
 	p.clean, p.dirty = p.clean[:0], false
 	row.PredictedCategory = bytes.TrimSpace(p.text(rec.Fields[dump.PredictedCategory]))
@@ -213,6 +205,41 @@ func hasControl(v []byte) bool {
 		}
 	}
 	return false
+}
+
+// netblock parses the row's predicted netblock. It is dropped with a
+// warning unless it is a CIDR prefix that contains the row's address and
+// is no wider than the limits: a 0.0.0.0/0 made exports block the whole
+// Internet and lookups put every address in a predicted netblock.
+func (p *Parser) netblock(rec *dump.Record, row *Row) netip.Prefix {
+	v := rec.Fields[dump.PredictedNetblock]
+	if len(v) == 0 {
+		return netip.Prefix{}
+	}
+	drop := func(why string) netip.Prefix {
+		row.Warnings = append(row.Warnings, Problem{rec.Line, KindWarning,
+			fmt.Sprintf("predicted_netblock %s %s; attribute dropped", quote(v), why)})
+		return netip.Prefix{}
+	}
+	pfx, err := netip.ParsePrefix(string(v))
+	if err != nil || pfx.Addr().Zone() != "" {
+		return drop("is not a CIDR prefix")
+	}
+	if pfx.Addr().Is4In6() && pfx.Bits() >= 96 {
+		pfx = netip.PrefixFrom(pfx.Addr().Unmap(), pfx.Bits()-96)
+	}
+	pfx = pfx.Masked()
+	widest := p.limits.MaxNetblock6
+	if pfx.Addr().Is4() {
+		widest = p.limits.MaxNetblock4
+	}
+	switch {
+	case !pfx.Contains(row.Addr):
+		return drop("does not contain the row's ip " + row.Addr.String())
+	case pfx.Bits() < widest:
+		return drop(fmt.Sprintf("is wider than max_netblock /%d", widest))
+	}
+	return pfx
 }
 
 func (p *Parser) date(rec *dump.Record, c dump.Column, row *Row) int64 {
