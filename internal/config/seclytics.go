@@ -191,7 +191,8 @@ func (c *Seclytics) Validate() error {
 		return &FieldError{"max_decompressed", "must be positive"}
 	case c.MaxLine < 1024 || c.MaxLine > 1<<30:
 		return &FieldError{"max_line", "must be from 1KiB to 1GiB"}
-	case c.MaxNetblock.IPv4 < 8 || c.MaxNetblock.IPv4 > 32 || c.MaxNetblock.IPv6 < 16 || c.MaxNetblock.IPv6 > 128:
+	case c.MaxNetblock.IPv4 < indicator.MinNetblockBits4 || c.MaxNetblock.IPv4 > 32 ||
+		c.MaxNetblock.IPv6 < indicator.MinNetblockBits6 || c.MaxNetblock.IPv6 > 128:
 		return &FieldError{"max_netblock", fmt.Sprintf("must be an IPv4 prefix length from /8 to /32 and an IPv6 one from /16 to /128, such as /16,/32, not %s", c.MaxNetblock)}
 	}
 	if _, err := ParseFrequency(c.Frequency); err != nil {

@@ -113,6 +113,28 @@ type Indicator struct {
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 }
 
+// The shortest prefix lengths a predicted netblock may have, whatever
+// max_netblock says: no allocation to one network is wider. Lookups and
+// exports ignore a wider netblock, which a store may hold from before
+// netblocks were checked at ingest (a 0.0.0.0/0 put every address in a
+// predicted netblock).
+const (
+	MinNetblockBits4 = 8
+	MinNetblockBits6 = 16
+)
+
+// NetblockTooWide reports whether p is wider than MinNetblockBits4 (IPv4)
+// or MinNetblockBits6 (IPv6), or invalid.
+func NetblockTooWide(p netip.Prefix) bool {
+	if !p.IsValid() {
+		return true
+	}
+	if p.Addr().Is4() {
+		return p.Bits() < MinNetblockBits4
+	}
+	return p.Bits() < MinNetblockBits6
+}
+
 // TimeFormat is how forewarn writes every timestamp: RFC 3339 in UTC.
 const TimeFormat = "2006-01-02T15:04:05Z"
 
