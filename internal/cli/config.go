@@ -112,4 +112,5 @@ func printConfig(e *env, c *config.Seclytics, state store.FeedState) {
 	fmt.Fprintf(w, "  %-17s %s\n", "max_compressed", c.MaxCompressed)
 	fmt.Fprintf(w, "  %-17s %s\n", "max_decompressed", c.MaxDecompressed)
 	fmt.Fprintf(w, "  %-17s %s\n", "max_line", c.MaxLine)
+	fmt.Fprintf(w, "  %-17s %s\n", "max_netblock", c.MaxNetblock)
 }

@@ -39,6 +39,10 @@ func TestSetAndValidateNameTheField(t *testing.T) {
 		{"base_url", "ftp://x", "base_url"},
 		{"tries", "0", "tries"},
 		{"max_line", "12", "max_line"},
+		{"max_netblock", "/0,/32", "max_netblock"},
+		{"max_netblock", "/16,/129", "max_netblock"},
+		{"max_netblock", "/16", "max_netblock"},
+		{"max_netblock", "sixteen,/32", "max_netblock"},
 		{"max_compressed", "lots", "max_compressed"},
 		{"token", "abc", "token"},
 		{"frequency", "30s", "frequency"},
@@ -166,5 +170,28 @@ func TestAgeOut(t *testing.T) {
 	}
 	if err := b.Set("allowlist_special_ranges", "maybe"); !errors.As(err, &fe) || fe.Field != "allowlist_special_ranges" {
 		t.Errorf("allowlist_special_ranges=maybe: %v", err)
+	}
+}
+
+// TestMaxNetblock: the default is /16,/32; a stored value round-trips
+// through strict decoding and changes the fingerprint.
+func TestMaxNetblock(t *testing.T) {
+	c := Default()
+	if c.MaxNetblock != (MaxNetblock{16, 32}) || c.MaxNetblock.String() != "/16,/32" {
+		t.Fatalf("default %v", c.MaxNetblock)
+	}
+	before := c.Fingerprint()
+	if err := c.Set("max_netblock", "/20, 48"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Decode(c.Encode())
+	if err != nil || got.MaxNetblock != (MaxNetblock{20, 48}) {
+		t.Fatalf("round trip: %v %v", got.MaxNetblock, err)
+	}
+	if got.Fingerprint() == before {
+		t.Error("max_netblock does not change the fingerprint")
+	}
+	if _, err := Decode([]byte(`{"max_netblock":"/4,/32"}`)); err == nil || !strings.Contains(err.Error(), "max_netblock") {
+		t.Errorf("decoding /4: %v", err)
 	}
 }

@@ -364,10 +364,12 @@ func (j *job) readDump(ctx context.Context, dr *dump.Reader, sorter *stage.Sorte
 	}
 	flt := filter.New(cfg.Threshold, cfg.Categories, cfg.FilterByDate, since, until)
 	mapper := merge.NewMapper(merge.NewSelection(cfg.Context, cfg.Normalize))
+	limits := prediction.DefaultLimits(r.StartedAt)
+	limits.MaxNetblock4, limits.MaxNetblock6 = cfg.MaxNetblock.IPv4, cfg.MaxNetblock.IPv6
+	parser := prediction.NewParser(limits)
 	var (
-		parser prediction.Parser
-		row    prediction.Row
-		seq    uint64
+		row prediction.Row
+		seq uint64
 	)
 	for {
 		rec, err := dr.Next()
@@ -446,6 +448,7 @@ func (j *job) merge(ctx context.Context, tx store.Tx, sorter *stage.Sorter) erro
 		lcs      [store.BatchSize]merge.Lifecycle
 		n        int // records complete in batch
 		open     bool
+		cut      bool // the open record lost list values to the cap
 		prevKey  = make([]byte, 0, merge.KeyLen)
 		row      merge.Record
 		interner merge.Interner
@@ -492,8 +495,11 @@ func (j *job) merge(ctx context.Context, tx store.Tx, sorter *stage.Sorter) erro
 	for it.Next() {
 		key := it.Key()
 		if open && !merge.SameAddr(prevKey, key) {
+			if merge.Finish(&batch[n]) || cut {
+				counts.ListsCapped++
+			}
 			n++
-			open = false
+			open, cut = false, false
 			if n == len(batch) {
 				if err := flush(); err != nil {
 					return err
@@ -507,13 +513,16 @@ func (j *job) merge(ctx context.Context, tx store.Tx, sorter *stage.Sorter) erro
 			batch[n].Reset()
 			open = true
 		}
-		merge.Fold(&batch[n], &row)
+		cut = merge.Fold(&batch[n], &row) || cut
 		prevKey = append(prevKey[:0], key...)
 	}
 	if err := it.Err(); err != nil {
 		return err
 	}
 	if open {
+		if merge.Finish(&batch[n]) || cut {
+			counts.ListsCapped++
+		}
 		n++
 	}
 	if n > 0 {
@@ -524,6 +533,12 @@ func (j *job) merge(ctx context.Context, tx store.Tx, sorter *stage.Sorter) erro
 	expired := j.r.IndicatorsExpired
 	j.r.Counts = runCounts(counts)
 	j.r.IndicatorsExpired += expired
+	if counts.ListsCapped > 0 {
+		// Once per run: the cap is a property of the dump, not of a row.
+		j.r.Warnings++
+		j.r.AddProblem(activity.Problem{Kind: activity.ProblemWarning, Message: fmt.Sprintf(
+			"%d indicators had a list of more than %d values; only the newest %d were kept", counts.ListsCapped, merge.MaxListValues, merge.MaxListValues)})
+	}
 	return nil
 }
 
