@@ -42,6 +42,7 @@ func cmdConfig(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	prev := cfg
 	change := len(sets) > 0 || *tokenFile != "" || *clearToken
 	for _, kv := range sets {
 		k, v, ok := strings.Cut(kv, "=")
@@ -61,6 +62,10 @@ func cmdConfig(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		cfg.Token = secret.New(t)
+	}
+	cfg.KeepTokenFor(prev, *tokenFile != "")
+	if prev.Token.IsSet() && !cfg.Token.IsSet() && !*clearToken {
+		fmt.Fprintln(e.stdout, "the base URL's origin changed, so the stored access token was removed: store the new one with --token-file FILE")
 	}
 	if change {
 		if err := cfg.Validate(); err != nil {
