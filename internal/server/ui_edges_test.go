@@ -1,8 +1,11 @@
 package server
 
 import (
+	"html"
+	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -71,5 +74,84 @@ func TestUISignInRefusesOtherSites(t *testing.T) {
 		if resp.StatusCode != http.StatusSeeOther || len(resp.Cookies()) == 0 {
 			t.Errorf("%s: %d with %d cookies, want 303 and a session", name, resp.StatusCode, len(resp.Cookies()))
 		}
+	}
+}
+
+// uiGet fetches path with a signed-in client and returns status and body.
+func (h *harness) uiGet(c *http.Client, path string) (int, string) {
+	h.t.Helper()
+	resp, err := c.Get(h.base + path)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestUIStaticListsNoDirectory (issue 13 D14).
+func TestUIStaticListsNoDirectory(t *testing.T) {
+	h := startServe(t, "", newFake(t, 10, nil))
+	for _, p := range []string{"/static/", "/static/vendor/", "/static/vendor", "/static/./"} {
+		resp, err := client.Get(h.base + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound || strings.Contains(string(b), "app.js") || strings.Contains(string(b), "htmx") {
+			t.Errorf("GET %s: %d %.80q, want 404 without a listing", p, resp.StatusCode, b)
+		}
+	}
+	if resp, err := client.Get(h.base + "/static/app.js"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET /static/app.js: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+}
+
+// TestUIAllowlistNoticeOnlyForARealChange: a link that names an addition
+// or removal which did not happen in this session shows no notice
+// (issue 13 D14).
+func TestUIAllowlistNoticeOnlyForARealChange(t *testing.T) {
+	h := startServe(t, "", newFake(t, 10, nil))
+	c, _ := h.uiClient(h.admin)
+	for _, q := range []string{
+		"removed=8.8.8.8%2F32",
+		"removed=Your+session+expired%2C+sign+in+at+evil.example",
+		"added=0.0.0.0%2F0&whitelisted=123456",
+		"removed=8.8.8.8%2F32&sig=AAAAAAAAAAAAAAAAAAAAAA",
+	} {
+		code, body := h.uiGet(c, "/allowlist?"+q)
+		if code != 200 || strings.Contains(body, "from the allow-list.") || strings.Contains(body, "to the allow-list:") || strings.Contains(body, "evil.example") {
+			t.Errorf("GET /allowlist?%s: %d shows a notice for a change that did not happen", q, code)
+		}
+	}
+}
+
+// TestUIClusterLinkIsEncoded: a cluster value with URL syntax reaches the
+// cluster fragment whole (issue 13 D14).
+func TestUIClusterLinkIsEncoded(t *testing.T) {
+	const cluster = "c&x=1#f ?"
+	csv := "ip,predicted_at,predicted_netblock,predicted_category,cluster,detected_by,detected_identifiers,detected_categories,detected_at,last_seen_at,importance\n" +
+		"45.33.10.1,2026-04-01T00:00:00,45.33.10.0/24,spam," + cluster + ",d,,spam,2026-04-10T00:00:00,2026-04-20T00:00:00,10\n" +
+		"45.33.10.2,2026-04-01T00:00:00,45.33.10.0/24,spam," + cluster + ",d,,spam,2026-04-10T00:00:00,2026-04-20T00:00:00,10\n" +
+		"45.33.10.3,2026-04-01T00:00:00,45.33.10.0/24,spam,c,d,,spam,2026-04-10T00:00:00,2026-04-20T00:00:00,10\n"
+	h := startServe(t, "", newFake(t, 0, gz(t, csv)))
+	h.configure(map[string]any{"age_out": "never"})
+	h.waitRun(h.must(202, "POST", "/api/v1/feeds/seclytics/runs", h.admin, nil).body["run_id"].(float64))
+	c, _ := h.uiClient(h.admin)
+	_, page := h.uiGet(c, "/indicators/45.33.10.1")
+	m := regexp.MustCompile(`hx-get="([^"]*/cluster\?[^"]*)"`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no cluster hx-get on the detail page:\n%s", page)
+	}
+	link := html.UnescapeString(m[1])
+	u, err := url.Parse(link)
+	if err != nil || u.Query().Get("cluster") != cluster || u.Fragment != "" {
+		t.Fatalf("hx-get %q carries cluster %q, want %q", link, u.Query().Get("cluster"), cluster)
+	}
+	if _, frag := h.uiGet(c, link); !strings.Contains(frag, "45.33.10.2") || strings.Contains(frag, "45.33.10.3") {
+		t.Errorf("the cluster fragment does not list the other member 45.33.10.2 only:\n%s", frag)
 	}
 }
