@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"html"
 	"io"
 	"net/http"
@@ -8,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"forewarn/internal/ui"
 )
 
 // postLogin posts the sign-in form with extra headers and does not follow
@@ -153,5 +156,55 @@ func TestUIClusterLinkIsEncoded(t *testing.T) {
 	}
 	if _, frag := h.uiGet(c, link); !strings.Contains(frag, "45.33.10.2") || strings.Contains(frag, "45.33.10.3") {
 		t.Errorf("the cluster fragment does not list the other member 45.33.10.2 only:\n%s", frag)
+	}
+}
+
+// TestUITrustedProxy: behind a proxy named with --trusted-proxy the session
+// cookie is Secure when the proxy says the browser used https, and the
+// sign-in limit counts the forwarded client addresses one by one; from any
+// other peer those headers are ignored (issue 13 D14).
+func TestUITrustedProxy(t *testing.T) {
+	secure := func(resp *http.Response) (bool, bool) {
+		for _, c := range resp.Cookies() {
+			if c.Name == "forewarn_session" {
+				return true, c.Secure
+			}
+		}
+		return false, false
+	}
+	https := map[string]string{"X-Forwarded-Proto": "https"}
+
+	plain := startServe(t, "", newFake(t, 10, nil))
+	if got, sec := secure(plain.postLogin(url.Values{"key": {plain.admin}}, https)); !got || sec {
+		t.Errorf("no trusted proxy, X-Forwarded-Proto https: cookie %v Secure %v, want a cookie that is not Secure", got, sec)
+	}
+
+	trusted, err := ParseTrustedProxies("127.0.0.1, 10.0.0.0/8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := startServe(t, "", newFake(t, 10, nil), func(c *Config) { c.TrustedProxies = trusted })
+	if got, sec := secure(h.postLogin(url.Values{"key": {h.admin}}, https)); !got || !sec {
+		t.Errorf("trusted proxy, X-Forwarded-Proto https: cookie %v Secure %v, want Secure", got, sec)
+	}
+	if got, sec := secure(h.postLogin(url.Values{"key": {h.admin}}, nil)); !got || sec {
+		t.Errorf("trusted proxy, plain http: cookie %v Secure %v, want not Secure", got, sec)
+	}
+	// One forwarded client sprays wrong keys (spoofing an extra hop on the
+	// left): it is closed, the proxy's other clients are not.
+	for i := range ui.MaxFailedSignInsPerAddress {
+		resp := h.postLogin(url.Values{"key": {fmt.Sprintf("fwk_spray%d", i)}}, map[string]string{"X-Forwarded-For": "203.0.113.66, 198.51.100.1, 10.1.1.1"})
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("wrong key %d: %d, want 401", i, resp.StatusCode)
+		}
+	}
+	if resp := h.postLogin(url.Values{"key": {h.admin}}, map[string]string{"X-Forwarded-For": "198.51.100.1"}); resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("the spraying client with a right key: %d, want 429", resp.StatusCode)
+	}
+	if resp := h.postLogin(url.Values{"key": {h.admin}}, map[string]string{"X-Forwarded-For": "198.51.100.2"}); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("another client behind the proxy: %d, want 303", resp.StatusCode)
+	}
+	if _, err := ParseTrustedProxies("proxy.example"); err == nil || !strings.Contains(err.Error(), "--trusted-proxy") {
+		t.Errorf("a host name as --trusted-proxy: %v, want an error naming the flag", err)
 	}
 }

@@ -65,12 +65,15 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	key := strings.TrimSpace(r.PostFormValue("key"))
 	next := safeNext(r.PostFormValue("next"))
-	addr := clientAddr(r)
-	if no, wait := u.throttle.blocked(addr, time.Now()); no {
+	cl := clientOf(r, u.TrustedProxies)
+	if no, which, wait := u.throttle.blocked(cl.addr, key, time.Now()); no {
 		secs := int(wait.Seconds()) + 1
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		u.Log.Warn("ui sign-in refused: too many failed attempts", "client", addr)
+		u.Log.Warn("ui sign-in refused: too many failed attempts", "client", cl.addr, "by", which)
 		msg := fmt.Sprintf("Too many failed sign-ins from your address: try again in %d seconds.", secs)
+		if which == "key" {
+			msg = fmt.Sprintf("Too many failed sign-ins with this key: try again in %d seconds, or check the key.", secs)
+		}
 		if err := u.render(w, http.StatusTooManyRequests, "login", view{Title: "Sign in", Data: next, Error: msg}); err != nil {
 			u.Log.Error("render sign-in", "err", err)
 		}
@@ -80,7 +83,7 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		msg := "Sign-in failed: " + err.Error()
 		if errors.Is(err, store.ErrUnauthorized) || key == "" {
-			u.throttle.fail(addr, time.Now())
+			u.throttle.fail(cl.addr, key, time.Now())
 			msg = "That API key is unknown or revoked. Create one with: forewarn apikey create --name NAME --role read|admin"
 		}
 		if err := u.render(w, http.StatusUnauthorized, "login", view{Title: "Sign in", Data: next, Error: msg}); err != nil {
@@ -94,7 +97,7 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Sign-in failed: the session could not be stored ("+err.Error()+"). Try again; if it persists, check the store.", http.StatusInternalServerError)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: id, Path: "/", HttpOnly: true, Secure: u.Secure,
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: id, Path: "/", HttpOnly: true, Secure: u.Secure || cl.https,
 		SameSite: http.SameSiteStrictMode, MaxAge: int(SessionTTL.Seconds())})
 	u.Log.Info("ui sign-in", "key", k.Name, "role", k.Role)
 	http.Redirect(w, r, next, http.StatusSeeOther)
@@ -116,7 +119,7 @@ func (u *UI) logout(w http.ResponseWriter, r *http.Request, se *session) error {
 	if err := u.endSession(r); err != nil {
 		return err
 	}
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", HttpOnly: true, Secure: u.Secure, SameSite: http.SameSiteStrictMode, MaxAge: -1})
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", HttpOnly: true, Secure: u.Secure || clientOf(r, u.TrustedProxies).https, SameSite: http.SameSiteStrictMode, MaxAge: -1})
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 	return nil
 }

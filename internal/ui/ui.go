@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -52,6 +53,10 @@ type Deps struct {
 	Feed string
 	// Secure marks the session cookie Secure (serve over TLS).
 	Secure bool
+	// TrustedProxies are reverse proxies whose X-Forwarded-For names the
+	// client (for the sign-in limit) and whose X-Forwarded-Proto: https
+	// makes the session cookie Secure.
+	TrustedProxies []netip.Prefix
 }
 
 // UI serves the web pages.
