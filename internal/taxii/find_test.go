@@ -14,11 +14,11 @@ import (
 	"forewarn/internal/apikey"
 	"forewarn/internal/config"
 	"forewarn/internal/fakeseclytics"
-	"forewarn/internal/indicator"
 	"forewarn/internal/feed"
+	"forewarn/internal/indicator"
 	"forewarn/internal/secret"
-	"forewarn/internal/store"
 	"forewarn/internal/stix"
+	"forewarn/internal/store"
 	"forewarn/internal/taxii"
 	"forewarn/internal/testutil"
 )
