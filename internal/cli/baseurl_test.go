@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"database/sql"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,5 +37,44 @@ func TestConfigBaseURLOfAnotherOriginDropsTheToken(t *testing.T) {
 	}
 	if r := run(t, env, "config", "seclytics", "--set", "base_url=https://api.seclytics.com", "--token-file", tf); r.code != 0 || !configured(r) {
 		t.Fatalf("another origin with a token: %+v, want it stored", r)
+	}
+}
+
+// TestConfigRepairsABaseURLThisVersionRefuses: a plain-http base_url beyond
+// loopback that an older forewarn stored makes the configuration invalid;
+// config --set base_url= replaces it (dropping the token, which must not
+// follow it) instead of failing to read it.
+func TestConfigRepairsABaseURLThisVersionRefuses(t *testing.T) {
+	pgtest.SkipUnlessSQLite(t, "writes the stored configuration with SQL")
+	dir := t.TempDir()
+	db := filepath.Join(dir, "f.db")
+	env := map[string]string{"FOREWARN_DB": db}
+	tf := filepath.Join(dir, "token")
+	if err := os.WriteFile(tf, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := run(t, env, "config", "seclytics", "--token-file", tf); r.code != 0 {
+		t.Fatalf("store the token: %+v", r)
+	}
+	conn, err := sql.Open("sqlite", "file:"+db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Exec(`UPDATE feeds SET config = replace(config, 'https://api.seclytics.com', 'http://10.0.0.1')`); err != nil {
+		t.Fatal(err)
+	}
+	if r := run(t, env, "config", "seclytics"); r.code == 0 || !strings.Contains(r.err, "base_url") {
+		t.Fatalf("show a refused stored base_url: %+v, want an error naming base_url", r)
+	}
+	if r := run(t, env, "config", "seclytics", "--set", "dataset=B"); r.code == 0 {
+		t.Fatalf("another change leaves the refused base_url: %+v, want an error", r)
+	}
+	r := run(t, env, "config", "seclytics", "--set", "base_url=https://mirror.example")
+	if r.code != 0 || !strings.Contains(r.out, "access token      not configured") || !strings.Contains(r.err, "--token-file") {
+		t.Fatalf("repair: %+v, want it saved without the token, and told so", r)
+	}
+	if r := run(t, env, "config", "seclytics"); r.code != 0 || !strings.Contains(r.out, "https://mirror.example") {
+		t.Fatalf("after the repair: %+v", r)
 	}
 }
