@@ -41,8 +41,7 @@ func (c *counting) SearchIndicators(ctx context.Context, q store.IndicatorQuery)
 // no indicator object can have answers without reading them (issue 13 D14).
 func TestObjectLookupsReadNoIndicatorPages(t *testing.T) {
 	const rows = 20000
-	srv, url := testutil.Seclytics(t, fakeseclytics.Options{Rows: rows, Seed: 4, Token: testToken})
-	_ = srv
+	_, url := testutil.Seclytics(t, fakeseclytics.Options{Rows: rows, Seed: 4, Token: testToken})
 	st := testutil.Store(t)
 	if _, err := feed.Run(context.Background(), st, feed.Options{
 		Token: secret.New(testToken), BackoffBase: time.Millisecond, StageDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler),
