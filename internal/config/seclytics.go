@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"net/url"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -198,9 +201,8 @@ func (c *Seclytics) Validate() error {
 	if _, err := ParseFrequency(c.Frequency); err != nil {
 		return err
 	}
-	u, err := url.Parse(c.BaseURL)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" {
-		return &FieldError{"base_url", fmt.Sprintf("must be an http(s) URL without a query, such as %s, not %q", DefaultBaseURL, c.BaseURL)}
+	if err := checkBaseURL(c.BaseURL); err != nil {
+		return err
 	}
 	for _, cat := range c.Categories {
 		if cat == "" || cat != strings.ToLower(strings.TrimSpace(cat)) {
@@ -213,6 +215,78 @@ func (c *Seclytics) Validate() error {
 		}
 	}
 	return nil
+}
+
+// maxBaseURL bounds base_url: an origin and a short path prefix need far less.
+const maxBaseURL = 2048
+
+// checkBaseURL accepts an origin plus an optional path prefix, and nothing
+// the client would send the token along with: no query or fragment (a
+// trailing "#" or "?" would cut off the dump path and let any URL be
+// fetched), no user info, no dot segments, and plain http only to a
+// loopback address, where the fake vendor and the tests listen.
+func checkBaseURL(raw string) error {
+	bad := func(why string) error {
+		return &FieldError{"base_url", fmt.Sprintf("%s: give an origin and an optional path prefix, such as %s", why, DefaultBaseURL)}
+	}
+	if len(raw) > maxBaseURL {
+		return bad(fmt.Sprintf("is %d bytes long, more than %d", len(raw), maxBaseURL))
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || u.Opaque != "" || u.Host == "":
+		return bad(fmt.Sprintf("%q is not an absolute http(s) URL", raw))
+	case u.Scheme != "https" && u.Scheme != "http":
+		return bad(fmt.Sprintf("scheme %q is not https", u.Scheme))
+	case u.User != nil:
+		return bad("must not carry a user name or password")
+	case u.RawQuery != "" || u.ForceQuery:
+		return bad("must not have a query (?...)")
+	case u.Fragment != "" || strings.Contains(raw, "#"):
+		return bad("must not have a fragment (#...)")
+	case u.Scheme == "http" && !IsLoopbackHost(u.Hostname()):
+		return bad(fmt.Sprintf("plain http is only allowed to a loopback address, not %q, because the access token travels in the URL: use https", u.Hostname()))
+	}
+	if p := strings.TrimRight(u.Path, "/"); p != "" && (path.Clean(p) != p || strings.ContainsAny(u.Path, "\\\x00")) {
+		return bad(fmt.Sprintf("path %q must be a plain prefix without dot segments", u.Path))
+	}
+	return nil
+}
+
+// IsLoopbackHost reports whether host (without port) is localhost or a
+// loopback IP address.
+func IsLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+// Origin returns the scheme, host and port of a base URL, lower-cased,
+// with the scheme's default port made explicit, so that two spellings of
+// the same origin compare equal. It returns "" for a URL it cannot parse.
+func Origin(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	scheme := strings.ToLower(u.Scheme)
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[scheme]
+	}
+	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
+}
+
+// KeepTokenFor decides the token after a change from prev to c: when the
+// base URL moves to another origin, the stored token is dropped unless
+// the same change set one (tokenSet), so that a changed base_url can never
+// send the vendor's token to someone else.
+func (c *Seclytics) KeepTokenFor(prev Seclytics, tokenSet bool) {
+	if !tokenSet && Origin(prev.BaseURL) != Origin(c.BaseURL) {
+		c.Token = secret.String{}
+	}
 }
 
 // Selected reports whether the context attribute name is selected.

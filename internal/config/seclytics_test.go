@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"forewarn/internal/secret"
 )
 
 func TestDefaultsAreValidAndMatchTheGuide(t *testing.T) {
@@ -193,5 +195,67 @@ func TestMaxNetblock(t *testing.T) {
 	}
 	if _, err := Decode([]byte(`{"max_netblock":"/4,/32"}`)); err == nil || !strings.Contains(err.Error(), "max_netblock") {
 		t.Errorf("decoding /4: %v", err)
+	}
+}
+
+// TestBaseURLIsAnOriginAndPrefix: base_url cannot carry what would send the
+// token elsewhere or cut off the dump path (issue 13 C10).
+func TestBaseURLIsAnOriginAndPrefix(t *testing.T) {
+	for _, tc := range []struct {
+		url string
+		ok  bool
+	}{
+		{"https://api.seclytics.com", true},
+		{"https://api.seclytics.com/v2", true},
+		{"https://api.seclytics.com/v2/", true},
+		{"http://127.0.0.1:8080", true},
+		{"http://[::1]:9/prefix", true},
+		{"http://localhost:9", true},
+		{"http://attacker.example", false},
+		{"http://10.0.0.1", false},
+		{"http://169.254.169.254/latest/meta-data/#", false},
+		{"https://api.seclytics.com/#", false},
+		{"https://api.seclytics.com/x#y", false},
+		{"https://api.seclytics.com/x?", false},
+		{"https://api.seclytics.com/?a=1", false},
+		{"https://user:pw@api.seclytics.com", false},
+		{"https://user@api.seclytics.com", false},
+		{"https://api.seclytics.com/a/../../b", false},
+		{"https://api.seclytics.com/a\\b", false},
+		{"ftp://api.seclytics.com", false},
+		{"api.seclytics.com", false},
+		{"https://" + strings.Repeat("a", 3000) + ".com", false},
+	} {
+		c := Default()
+		c.BaseURL = tc.url
+		err := c.Validate()
+		var fe *FieldError
+		if tc.ok != (err == nil) || (err != nil && (!errors.As(err, &fe) || fe.Field != "base_url")) {
+			t.Errorf("base_url %.60q: %v, want ok=%v or a base_url FieldError", tc.url, err, tc.ok)
+		}
+	}
+}
+
+func TestChangingTheOriginDropsTheToken(t *testing.T) {
+	for _, tc := range []struct {
+		from, to string
+		tokenSet bool
+		keep     bool
+	}{
+		{"https://api.seclytics.com", "https://api.seclytics.com/v2", false, true},
+		{"https://api.seclytics.com", "https://API.seclytics.com:443", false, true},
+		{"https://api.seclytics.com", "https://api.seclytics.com:8443", false, false},
+		{"https://api.seclytics.com", "http://127.0.0.1:80", false, false},
+		{"https://api.seclytics.com", "https://other.example", false, false},
+		{"https://api.seclytics.com", "https://other.example", true, true},
+	} {
+		prev, next := Default(), Default()
+		prev.BaseURL, next.BaseURL = tc.from, tc.to
+		prev.Token = secret.New("tok")
+		next.Token = prev.Token
+		next.KeepTokenFor(prev, tc.tokenSet)
+		if next.Token.IsSet() != tc.keep {
+			t.Errorf("%s -> %s (token set: %v): token kept %v, want %v", tc.from, tc.to, tc.tokenSet, next.Token.IsSet(), tc.keep)
+		}
 	}
 }

@@ -180,6 +180,23 @@ type scrubbedError struct {
 func (e scrubbedError) Error() string { return e.tok.Scrub(e.err.Error()) }
 func (e scrubbedError) Unwrap() error { return e.err }
 
+// notADump replaces the decoder's error for a downloaded body that is no
+// dump at all: that error quotes the body's first line, and a body from
+// the network may be anything the URL reached (a metadata service's
+// credentials), while a run's error is readable with a read key. The
+// status and content type say enough to find the wrong base URL.
+func notADump(err error, resp *seclytics.Response) error {
+	sentinel := dump.ErrNotADump
+	switch {
+	case errors.Is(err, dump.ErrNoIPColumn):
+		sentinel = dump.ErrNoIPColumn
+	case !errors.Is(err, dump.ErrNotADump):
+		return err
+	}
+	return fmt.Errorf("%w: the server answered HTTP %d with Content-Type %q: check the base URL and the dataset; a proxy or captive portal may have answered instead of Seclytics",
+		sentinel, resp.Status, seclytics.ShortText(resp.ContentType))
+}
+
 // job is one run in progress.
 type job struct {
 	st    Store
@@ -282,7 +299,7 @@ func (j *job) run(ctx context.Context) error {
 	dr, err := dump.NewReader(body, dump.Limits{MaxDecompressed: int64(cfg.MaxDecompressed), MaxLine: int(cfg.MaxLine)})
 	if err != nil {
 		r.BytesDownloaded = prog.bytes.Load()
-		return fmt.Errorf("read the %s dump: %w", cfg.Dataset, err)
+		return fmt.Errorf("read the %s dump: %w", cfg.Dataset, notADump(err, resp))
 	}
 	defer dr.Close()
 
