@@ -197,7 +197,7 @@ func Run(ctx context.Context, c Config) error {
 	web.DataChanged()
 	web.Register(mux)
 	srv := &http.Server{
-		Handler:           m.Instrument(mux),
+		Handler:           m.Instrument(recoverPanics(log, mux)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		WriteTimeout:      2 * time.Minute,

@@ -129,7 +129,12 @@ func (e *taxiiError) Error() string { return e.title + ": " + e.description }
 
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var te *taxiiError
-	if !errors.As(err, &te) {
+	switch {
+	case errors.As(err, &te):
+	case errors.Is(err, store.ErrBadCursor):
+		// A forged store cursor inside a well-formed next.
+		te = &taxiiError{http.StatusBadRequest, "Bad next", "next is not one this server returned: start again without it"}
+	default:
 		s.log.Error("TAXII request failed", "path", r.URL.Path, "err", err)
 		te = &taxiiError{http.StatusInternalServerError, "Internal error", "see the server's log"}
 	}
@@ -287,7 +292,7 @@ func parseQuery(r *http.Request) (query, error) {
 	if s := v.Get("next"); s != "" {
 		p, err := decodePosition(s)
 		if err != nil {
-			return q, bad("next", "next %q is not one this server returned", s)
+			return q, bad("next", "next %.40q is not one this server returned: start again without it", s)
 		}
 		q.pos = p
 	}
@@ -348,14 +353,35 @@ func (p position) encode() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
+// maxNext bounds a next parameter: a position is a store cursor, an
+// address and two small fields, well under this.
+const maxNext = 512
+
+// maxSkip bounds position.Skip: no indicator has, and the identities are
+// not, that many objects.
+const maxSkip = 64
+
+// errBadNext is wrapped when next is not a position this server returned.
+var errBadNext = errors.New("not a position this server returned")
+
+// decodePosition decodes and validates next: a forged one must never
+// index outside a page (a negative skip panicked).
 func decodePosition(s string) (position, error) {
 	var p position
+	if len(s) > maxNext {
+		return p, errBadNext
+	}
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
-		return p, err
+		return p, fmt.Errorf("%w: %w", errBadNext, err)
 	}
-	err = json.Unmarshal(b, &p)
-	return p, err
+	if err := json.Unmarshal(b, &p); err != nil {
+		return p, fmt.Errorf("%w: %w", errBadNext, err)
+	}
+	if p.Skip < 0 || p.Skip > maxSkip || (!p.Indicators && (p.Cursor != "" || p.Partial != "")) {
+		return p, errBadNext
+	}
+	return p, nil
 }
 
 // page collects up to q.limit matching objects from q's position and
