@@ -20,6 +20,7 @@ import (
 	"forewarn/internal/apikey"
 	"forewarn/internal/config"
 	"forewarn/internal/feed"
+	"forewarn/internal/indicator"
 	"forewarn/internal/lookup"
 	"forewarn/internal/metrics"
 	"forewarn/internal/runner"
@@ -93,6 +94,8 @@ func Run(ctx context.Context, c Config) error {
 
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg)
+	m.Known(Feeds, []string{string(indicator.StatusActive), string(indicator.StatusExpired),
+		string(indicator.StatusWhitelisted), string(indicator.StatusReview)})
 	look := lookup.NewService(st)
 	t0 := time.Now()
 	ver, err := st.DataVersion(ctx)
