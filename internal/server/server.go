@@ -52,6 +52,8 @@ type Config struct {
 	// Sync is how often serve looks for changes other processes made to
 	// the store (runs, configuration): 0 means DefaultSync.
 	Sync time.Duration
+	// Exports bounds export downloads (zero fields: the API's defaults).
+	Exports api.ExportLimits
 }
 
 // DefaultSync is how often serve looks for changes made by other processes
@@ -88,6 +90,9 @@ func Run(ctx context.Context, c Config) error {
 		return err
 	}
 	defer st.Close()
+	c.Exports = c.Exports.WithDefaults()
+	// Every admitted export has a connection of the exports' own pool.
+	st.SetExportConns(c.Exports.Total)
 	if err := firstKey(ctx, st, c.Out); err != nil {
 		return err
 	}
@@ -170,7 +175,7 @@ func Run(ctx context.Context, c Config) error {
 	mux := http.NewServeMux()
 	nonce := strconv.FormatInt(time.Now().UnixNano(), 36)
 	api.New(api.Deps{Store: st, Runner: mgr, Scheduler: sc, Lookup: look, Changed: ref.trigger, Log: log, Feeds: Feeds,
-		ExportSource: st,
+		ExportSource: st, Exports: c.Exports,
 		DataVersion: func(ctx context.Context) (api.Version, error) {
 			// The store's own summary catches changes by other processes
 			// (a CLI run); the counter catches this one's status changes
@@ -207,6 +212,8 @@ func Run(ctx context.Context, c Config) error {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// Exports bound their connection's send buffer.
+		ConnContext: api.WithConn,
 	}
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {

@@ -75,6 +75,9 @@ const Root = "/taxii2/"
 // APIRoot is the one API root.
 const APIRoot = Root + "api/"
 
+// RequestTimeout bounds every TAXII request's work, from the key check on.
+const RequestTimeout = 30 * time.Second
+
 // DefaultLimit and MaxLimit bound a page of objects.
 const (
 	DefaultLimit = 100
@@ -99,11 +102,18 @@ func New(st Store, m Mapper, log *slog.Logger) *Server {
 // Register mounts the endpoints on mux.
 func (s *Server) Register(mux *http.ServeMux) {
 	h := func(f func(http.ResponseWriter, *http.Request) error) http.Handler {
-		return s.authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth := s.authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if err := f(w, r); err != nil {
 				s.writeError(w, r, err)
 			}
 		}))
+		// The budget covers the key check too: a request must not wait
+		// for the store without bound.
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ctx, cancel := context.WithTimeout(r.Context(), RequestTimeout)
+			defer cancel()
+			auth.ServeHTTP(w, r.WithContext(ctx))
+		})
 	}
 	mux.Handle("GET "+Root+"{$}", h(s.discovery))
 	mux.Handle("GET "+APIRoot+"{$}", h(s.apiRoot))
