@@ -98,7 +98,7 @@ func startSlowExport(ctx context.Context, t *testing.T, url, key string, rate in
 // held every database connection and the API hung past 45 s.
 func TestSlowExportsDoNotStarveTheAPI(t *testing.T) {
 	h := startServe(t, "", newFake(t, 5000, nil), func(c *Config) {
-		c.Exports = api.ExportLimits{Total: 20, PerKey: 10, Stall: 4 * time.Second, RetryAfter: 7 * time.Second}
+		c.Exports = api.ExportLimits{Total: 20, PerKey: 10, Stall: 6 * time.Second, RetryAfter: 7 * time.Second}
 	})
 	h.configure(nil)
 	h.waitRun(h.must(202, "POST", "/api/v1/feeds/seclytics/runs", h.admin, nil).body["run_id"].(float64))
