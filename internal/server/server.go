@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,6 +20,7 @@ import (
 	"forewarn/internal/api"
 	"forewarn/internal/apikey"
 	"forewarn/internal/feed"
+	"forewarn/internal/indicator"
 	"forewarn/internal/lookup"
 	"forewarn/internal/metrics"
 	"forewarn/internal/runner"
@@ -51,6 +54,34 @@ type Config struct {
 	// Feeds are the feeds this process knows, by name: nil means forewarn's
 	// built-in feed.
 	Feeds []string
+	// TrustedProxies are the reverse proxies in front of serve: the web
+	// UI takes the client's address from their X-Forwarded-For and TLS
+	// from their X-Forwarded-Proto.
+	TrustedProxies []netip.Prefix
+	// Exports bounds export downloads (zero fields: the API's defaults).
+	Exports api.ExportLimits
+}
+
+// ParseTrustedProxies reads a comma-separated list of addresses and CIDRs,
+// as --trusted-proxy takes it.
+func ParseTrustedProxies(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(list, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			a, aerr := netip.ParseAddr(f)
+			if aerr != nil {
+				return nil, fmt.Errorf("--trusted-proxy %q: give the proxy's IP address or a CIDR such as 10.0.0.0/8", f)
+			}
+			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // DefaultSync is how often serve looks for changes made by other processes
@@ -72,6 +103,8 @@ func Run(ctx context.Context, c Config) error {
 		return err
 	}
 	defer st.Close()
+	// Every admitted export has a connection of the exports' own pool.
+	st.SetExportConns(c.Exports.Total)
 	if err := firstKey(ctx, st, c.Out); err != nil {
 		return err
 	}
@@ -137,6 +170,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Out == nil {
 		c.Out = io.Discard
 	}
+	c.Exports = c.Exports.WithDefaults()
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return c, errors.New("give both --tls-cert and --tls-key, or neither")
 	}
@@ -165,6 +199,8 @@ type parts struct {
 func assemble(ctx context.Context, st *store.Store, c Config) (*parts, error) {
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg)
+	m.Known(c.Feeds, []string{string(indicator.StatusActive), string(indicator.StatusExpired),
+		string(indicator.StatusWhitelisted), string(indicator.StatusReview)})
 	p := &parts{look: lookup.NewService(st)}
 	t0 := time.Now()
 	ver, err := st.DataVersion(ctx)
@@ -199,13 +235,15 @@ func assemble(ctx context.Context, st *store.Store, c Config) (*parts, error) {
 	p.ref.setAfter(p.web.DataChanged)
 	p.web.DataChanged(ctx)
 	p.srv = &http.Server{
-		Handler:           m.Instrument(mux),
+		Handler:           m.Instrument(recoverPanics(c.Log, mux)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		WriteTimeout:      2 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(c.Log.Handler(), slog.LevelWarn),
+		// Exports bound their connection's send buffer.
+		ConnContext: api.WithConn,
 	}
 	return p, nil
 }
@@ -215,7 +253,7 @@ func (p *parts) routes(st *store.Store, c Config, reg *prometheus.Registry) (*ht
 	mux := http.NewServeMux()
 	nonce := strconv.FormatInt(time.Now().UnixNano(), 36)
 	api.New(api.Deps{Store: st, Runner: p.runs, Scheduler: p.sched, Lookup: p.look, Changed: p.ref.trigger, Log: c.Log, Feeds: c.Feeds,
-		ExportSource: st,
+		ExportSource: st, Exports: c.Exports,
 		DataVersion: func(ctx context.Context) (api.Version, error) {
 			// The store's own summary catches changes by other processes
 			// (a CLI run); the counter catches this one's status changes
@@ -235,7 +273,8 @@ func (p *parts) routes(st *store.Store, c Config, reg *prometheus.Registry) (*ht
 	}).Register(mux)
 	mux.Handle("GET /metrics", metrics.Handler(reg))
 	taxii.New(st, taxii.STIXMapper{}, c.Log).Register(mux)
-	web, err := ui.New(ui.Deps{Store: st, Runner: p.runs, Scheduler: p.sched, Lookup: p.look, Changed: p.ref.trigger, Log: c.Log, Feed: feed.Name, Secure: c.TLSCert != ""})
+	web, err := ui.New(ui.Deps{Store: st, Runner: p.runs, Scheduler: p.sched, Lookup: p.look, Changed: p.ref.trigger, Log: c.Log, Feed: feed.Name, Secure: c.TLSCert != "",
+		TrustedProxies: c.TrustedProxies})
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package taxii
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -9,6 +10,8 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -39,12 +42,19 @@ type Mapper interface {
 	Identities() []Object
 	// Objects are an indicator's objects, in a fixed order.
 	Objects(ind *indicator.Indicator) ([]Object, error)
+	// IndicatorTypes are the types Objects returns objects of.
+	IndicatorTypes() []string
+	// ObjectID is the id of the object of type typ that Objects returns
+	// for the address, or "" if it returns none of that type.
+	ObjectID(typ string, addr netip.Addr) string
 }
 
 // Store is what the server reads.
 type Store interface {
 	SearchIndicators(ctx context.Context, q store.IndicatorQuery) (store.IndicatorPage, error)
 	AuthenticateAPIKey(ctx context.Context, key string) (store.APIKey, error)
+	EachAddress(ctx context.Context, status indicator.Status, fn func(netip.Addr) bool) error
+	Lookup(ctx context.Context, addr netip.Addr) (indicator.Indicator, error)
 }
 
 // Collection is a TAXII collection: a view of the store's indicators.
@@ -75,6 +85,9 @@ const Root = "/taxii2/"
 // APIRoot is the one API root.
 const APIRoot = Root + "api/"
 
+// RequestTimeout bounds every TAXII request's work, from the key check on.
+const RequestTimeout = 30 * time.Second
+
 // DefaultLimit and MaxLimit bound a page of objects.
 const (
 	DefaultLimit = 100
@@ -99,11 +112,18 @@ func New(st Store, m Mapper, log *slog.Logger) *Server {
 // Register mounts the endpoints on mux.
 func (s *Server) Register(mux *http.ServeMux) {
 	h := func(f func(http.ResponseWriter, *http.Request) error) http.Handler {
-		return s.authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth := s.authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if err := f(w, r); err != nil {
 				s.writeError(w, r, err)
 			}
 		}))
+		// The budget covers the key check too: a request must not wait
+		// for the store without bound.
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ctx, cancel := context.WithTimeout(r.Context(), RequestTimeout)
+			defer cancel()
+			auth.ServeHTTP(w, r.WithContext(ctx))
+		})
 	}
 	mux.Handle("GET "+Root+"{$}", h(s.discovery))
 	mux.Handle("GET "+APIRoot+"{$}", h(s.apiRoot))
@@ -129,7 +149,12 @@ func (e *taxiiError) Error() string { return e.title + ": " + e.description }
 
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var te *taxiiError
-	if !errors.As(err, &te) {
+	switch {
+	case errors.As(err, &te):
+	case errors.Is(err, store.ErrBadCursor):
+		// A forged store cursor inside a well-formed next.
+		te = &taxiiError{http.StatusBadRequest, "Bad next", "next is not one this server returned: start again without it"}
+	default:
 		s.log.Error("TAXII request failed", "path", r.URL.Path, "err", err)
 		te = &taxiiError{http.StatusInternalServerError, "Internal error", "see the server's log"}
 	}
@@ -287,7 +312,7 @@ func parseQuery(r *http.Request) (query, error) {
 	if s := v.Get("next"); s != "" {
 		p, err := decodePosition(s)
 		if err != nil {
-			return q, bad("next", "next %q is not one this server returned", s)
+			return q, bad("next", "next %.40q is not one this server returned: start again without it", s)
 		}
 		q.pos = p
 	}
@@ -348,14 +373,35 @@ func (p position) encode() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
+// maxNext bounds a next parameter: a position is a store cursor, an
+// address and two small fields, well under this.
+const maxNext = 512
+
+// maxSkip bounds position.Skip: no indicator has, and the identities are
+// not, that many objects.
+const maxSkip = 64
+
+// errBadNext is wrapped when next is not a position this server returned.
+var errBadNext = errors.New("not a position this server returned")
+
+// decodePosition decodes and validates next: a forged one must never
+// index outside a page (a negative skip panicked).
 func decodePosition(s string) (position, error) {
 	var p position
+	if len(s) > maxNext {
+		return p, errBadNext
+	}
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
-		return p, err
+		return p, fmt.Errorf("%w: %w", errBadNext, err)
 	}
-	err = json.Unmarshal(b, &p)
-	return p, err
+	if err := json.Unmarshal(b, &p); err != nil {
+		return p, fmt.Errorf("%w: %w", errBadNext, err)
+	}
+	if p.Skip < 0 || p.Skip > maxSkip || (!p.Indicators && (p.Cursor != "" || p.Partial != "")) {
+		return p, errBadNext
+	}
+	return p, nil
 }
 
 // page collects up to q.limit matching objects from q's position and
@@ -374,6 +420,10 @@ func (s *Server) page(ctx context.Context, c *Collection, q query) (objs []Objec
 			objs = append(objs, ids[j])
 		}
 		pos = position{Indicators: true}
+	}
+	if !s.anyIndicatorType(q.types) {
+		// No indicator's object can match: answer without reading them.
+		return objs, pos, false, nil
 	}
 	sq := store.IndicatorQuery{Status: c.status, Sort: "updated", Limit: 200, Cursor: pos.Cursor}
 	if !q.addedAfter.IsZero() {
@@ -488,26 +538,68 @@ func (s *Server) manifest(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// find returns the object with the id in the collection. Ids are
-// UUIDv5 digests that cannot be reversed to the address, so this pages
-// through the collection: it costs a scan (about a second per million
-// indicators), which is why consumers should poll objects/ instead.
-func (s *Server) find(ctx context.Context, c *Collection, id string) (*Object, error) {
-	q := query{limit: MaxLimit, ids: map[string]bool{id: true}}
-	for {
-		objs, next, more, err := s.page(ctx, c, q)
-		if err != nil {
-			return nil, err
-		}
-		if len(objs) > 0 {
-			return &objs[0], nil
-		}
-		if !more {
-			return nil, &taxiiError{http.StatusNotFound, "Object not found", fmt.Sprintf("no object %q in collection %s", id, c.Alias)}
-		}
-		q.pos = next
+// anyIndicatorType reports whether an indicator's objects can have one of
+// types (nil: any type).
+func (s *Server) anyIndicatorType(types map[string]bool) bool {
+	if types == nil {
+		return true
 	}
+	for _, t := range s.m.IndicatorTypes() {
+		if types[t] {
+			return true
+		}
+	}
+	return false
 }
+
+// find returns the object with the id in the collection. The ids of an
+// indicator's objects are UUIDv5 digests of its address, which cannot be
+// reversed: find reads only the addresses (no attributes, no JSON), hashes
+// each into an id of the requested type, and maps the one indicator that
+// matches. An id of a type no indicator has is not found at once.
+func (s *Server) find(ctx context.Context, c *Collection, id string) (*Object, error) {
+	notFound := &taxiiError{http.StatusNotFound, "Object not found", fmt.Sprintf("no object %q in collection %s", id, c.Alias)}
+	for _, o := range s.m.Identities() {
+		if o.ID == id {
+			return &o, nil
+		}
+	}
+	typ, _, ok := strings.Cut(id, "--")
+	if !ok || len(id) > maxObjectID || !slices.Contains(s.m.IndicatorTypes(), typ) {
+		return nil, notFound
+	}
+	var addr netip.Addr
+	err := s.st.EachAddress(ctx, c.status, func(a netip.Addr) bool {
+		if s.m.ObjectID(typ, a) == id {
+			addr = a
+			return false
+		}
+		return true
+	})
+	if err != nil || !addr.IsValid() {
+		return nil, cmp.Or(err, error(notFound))
+	}
+	ind, err := s.st.Lookup(ctx, addr)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && c.status != "" && ind.Status != c.status) {
+		return nil, notFound // changed since the addresses were read
+	}
+	if err != nil {
+		return nil, err
+	}
+	objs, err := s.m.Objects(&ind)
+	if err != nil {
+		return nil, err
+	}
+	for i := range objs {
+		if objs[i].ID == id {
+			return &objs[i], nil
+		}
+	}
+	return nil, notFound
+}
+
+// maxObjectID bounds an object id: a type name and a UUID.
+const maxObjectID = 250
 
 func (s *Server) object(w http.ResponseWriter, r *http.Request) error {
 	c, err := findCollection(r)

@@ -141,6 +141,8 @@ func (u *UI) saveConfig(w http.ResponseWriter, r *http.Request, se *session) err
 	} else if r.PostFormValue("clear_token") == "on" {
 		next.Token = secret.String{}
 	}
+	// The form has no base_url today; the rule still holds if it gains one.
+	next.KeepTokenFor(cfg, r.PostFormValue("token") != "")
 	if len(f.Errors) == 0 {
 		if err := next.Validate(); err != nil {
 			var fe *config.FieldError
