@@ -23,6 +23,10 @@ import (
 // recomputation saves into, which keeps it in progress: on PostgreSQL
 // the test waits until the save is seen waiting on that lock; on SQLite
 // (a write lock on the file) until the dashboard says it is refreshing.
+//
+// The PostgreSQL run is the one that catches a leaked recomputation: on
+// SQLite the held save keeps the store's only writer connection, so
+// Store.Close waits for it and a leaked goroutine would end with it.
 func TestShutdownMidRecomputeLeavesNoGoroutine(t *testing.T) {
 	ctx := context.Background()
 	fake := newFake(t, 10, gz(t, lookupDump))
