@@ -7,9 +7,9 @@ import (
 	"slices"
 	"strconv"
 
+	"forewarn/internal/activity"
 	"forewarn/internal/allowlist"
 	"forewarn/internal/apikey"
-	"forewarn/internal/activity"
 	"forewarn/internal/config"
 	"forewarn/internal/indicator"
 	"forewarn/internal/runner"
