@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"forewarn/internal/config"
+	"forewarn/internal/service"
 	"forewarn/internal/store"
 )
 
@@ -68,10 +69,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apiError
 	var fe *config.FieldError
+	var ve *service.ValidationError
 	var ip *store.InProgressError
 	var mb *http.MaxBytesError
 	switch {
 	case errors.As(err, &ae):
+	case errors.As(err, &ve):
+		ae = &apiError{http.StatusBadRequest, Error{CodeBadRequest, ve.Error(), ve.Field()}}
 	case errors.As(err, &fe):
 		ae = &apiError{http.StatusBadRequest, Error{CodeBadRequest, fe.Error(), fe.Field}}
 	case errors.As(err, &ip):

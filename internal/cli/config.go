@@ -63,11 +63,9 @@ func cmdConfig(ctx context.Context, e *env, args []string) error {
 		cfg.Token = secret.New(t)
 	}
 	if change {
-		if err := cfg.Validate(); err != nil {
-			return &ExitError{Code: 2, Err: err}
-		}
-		if err := st.SaveFeedConfig(ctx, feed.Name, cfg); err != nil {
-			return err
+		svc, actor := operations(e, st)
+		if err := svc.ConfigureFeed(ctx, actor, feed.Name, cfg); err != nil {
+			return usageError(fs, err)
 		}
 		state.Installed = true
 		fmt.Fprintln(e.stdout, "saved")

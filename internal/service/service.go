@@ -78,6 +78,7 @@ type Store interface {
 	indicatorStore
 	allowlistStore
 	keyStore
+	sessionStore
 	auditStore
 }
 
