@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Status is a run's outcome.
@@ -122,11 +123,32 @@ type Run struct {
 	PID      int       `json:"pid"`
 }
 
-// AddProblem keeps p if fewer than MaxProblems are kept.
+// MaxProblemMessage caps the bytes of one kept problem's message: a
+// hostile row (a deeply nested NDJSON value) made parser messages of 14 KB
+// and run records of hundreds of KB, which every activity page then read.
+const MaxProblemMessage = 512
+
+// AddProblem keeps p if fewer than MaxProblems are kept, its message cut to
+// MaxProblemMessage bytes.
 func (r *Run) AddProblem(p Problem) {
 	if len(r.Problems) < MaxProblems {
+		p.Message = truncate(p.Message, MaxProblemMessage)
 		r.Problems = append(r.Problems, p)
 	}
+}
+
+// truncate cuts s to at most max bytes on a UTF-8 boundary, marking the cut
+// with an ellipsis (counted in max).
+func truncate(s string, max int) string {
+	const mark = "…"
+	if len(s) <= max {
+		return s
+	}
+	cut := max - len(mark)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + mark
 }
 
 // Duration is how long the run took, or has taken so far.

@@ -182,6 +182,7 @@ func (s *Server) Register(mux *http.ServeMux) {
 			ctx, cancel := context.WithTimeout(r.Context(), timeout)
 			defer cancel()
 			r = r.WithContext(ctx)
+			w = replyWriter{w, s, r}
 			if err := h(w, r); err != nil {
 				s.writeError(w, r, err)
 			}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -56,13 +57,42 @@ func conflict(format string, args ...any) error {
 	return &apiError{http.StatusConflict, Error{Code: CodeConflict, Message: fmt.Sprintf(format, args...)}}
 }
 
+// writeJSON replies with v. It encodes v before sending anything, so that
+// a value JSON cannot hold becomes a 500 in the error shape, never a 200
+// with an empty body; the cause goes to the log through encodeReporter.
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	var b bytes.Buffer
+	if err := json.NewEncoder(&b).Encode(v); err != nil {
+		if rep, ok := w.(encodeReporter); ok {
+			rep.encodeFailed(err)
+		}
+		status = http.StatusInternalServerError
+		b.Reset()
+		_ = json.NewEncoder(&b).Encode(errorBody{Error{Code: CodeInternal,
+			Message: "internal error: the reply could not be encoded as JSON: see the server's log"}})
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	_ = enc.Encode(v)
+	_, _ = w.Write(b.Bytes())
 }
+
+// encodeReporter is told when writeJSON could not encode a reply.
+type encodeReporter interface{ encodeFailed(error) }
+
+// replyWriter logs the encoding failures of one request's reply.
+type replyWriter struct {
+	http.ResponseWriter
+	s *Server
+	r *http.Request
+}
+
+func (rw replyWriter) encodeFailed(err error) {
+	rw.s.log.Error("reply could not be encoded", "method", rw.r.Method, "route", rw.r.Pattern, "err", err)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (rw replyWriter) Unwrap() http.ResponseWriter { return rw.ResponseWriter }
 
 // writeError replies with err in the common shape. Errors the client did
 // not cause are logged and reported without internals.

@@ -107,7 +107,8 @@ func (s *Server) getFeed(w http.ResponseWriter, r *http.Request) error {
 
 // putFeed changes the configuration. The body holds the fields to change
 // (the names GET shows); fields left out keep their values. "token" is
-// write-only: a string sets it, null or "" clears it.
+// write-only: a string sets it, null or "" clears it. A base_url with
+// another origin clears the stored token unless the body sets one.
 func (s *Server) putFeed(w http.ResponseWriter, r *http.Request) error {
 	name, err := s.feedName(r)
 	if err != nil {
@@ -125,7 +126,8 @@ func (s *Server) putFeed(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	token := cfg.Token
-	if raw, ok := patch["token"]; ok {
+	raw, tokenSet := patch["token"]
+	if tokenSet {
 		var t *string
 		if err := json.Unmarshal(raw, &t); err != nil {
 			return badRequest("token", "token must be a string")
@@ -150,7 +152,7 @@ func (s *Server) putFeed(w http.ResponseWriter, r *http.Request) error {
 		return jsonError(err)
 	}
 	next.Token = token
-	if err := s.Service.ConfigureFeed(r.Context(), actor(r), name, next); err != nil {
+	if _, err := s.Service.ConfigureFeed(r.Context(), actor(r), name, next, tokenSet); err != nil {
 		return err
 	}
 	return s.getFeed(w, r)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"forewarn/internal/config"
@@ -38,11 +39,15 @@ func cmdConfig(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer st.Close()
+	change := len(sets) > 0 || *tokenFile != "" || *clearToken
 	cfg, state, err := st.FeedConfig(ctx, feed.Name)
 	if err != nil {
-		return err
+		if cfg, err = repairable(e, cfg, err, sets); err != nil {
+			return err
+		}
+		state.Installed = true
 	}
-	change := len(sets) > 0 || *tokenFile != "" || *clearToken
+	prev := cfg
 	for _, kv := range sets {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {
@@ -64,14 +69,35 @@ func cmdConfig(ctx context.Context, e *env, args []string) error {
 	}
 	if change {
 		svc, actor := operations(e, st)
-		if err := svc.ConfigureFeed(ctx, actor, feed.Name, cfg); err != nil {
+		if cfg, err = svc.ConfigureFeed(ctx, actor, feed.Name, cfg, *tokenFile != ""); err != nil {
 			return usageError(fs, err)
+		}
+		if prev.Token.IsSet() && !cfg.Token.IsSet() && !*clearToken {
+			fmt.Fprintln(e.stdout, "the base URL's origin changed, so the stored access token was removed: store the new one with --token-file FILE")
 		}
 		state.Installed = true
 		fmt.Fprintln(e.stdout, "saved")
 	}
 	printConfig(e, &cfg, state)
 	return nil
+}
+
+// repairable lets config --set base_url=… repair a stored configuration
+// whose base_url this version refuses (an older one accepted plain http
+// beyond loopback): otherwise nothing could read the configuration to fix
+// it. Its token is not read, since it would go to the new origin: store it
+// again with --token-file.
+func repairable(e *env, cfg config.Seclytics, err error, sets []string) (config.Seclytics, error) {
+	var fe *config.FieldError
+	if !errors.As(err, &fe) || fe.Field != "base_url" || !slices.ContainsFunc(sets, func(kv string) bool {
+		k, _, _ := strings.Cut(kv, "=")
+		return strings.EqualFold(strings.TrimSpace(k), "base_url")
+	}) {
+		return cfg, err
+	}
+	fmt.Fprintf(e.stderr, "the stored base_url is refused (%s); replacing it. Store the access token again with --token-file FILE.\n", fe.Msg)
+	cfg.Token = secret.String{}
+	return cfg, nil
 }
 
 func printConfig(e *env, c *config.Seclytics, state store.FeedState) {
@@ -110,4 +136,5 @@ func printConfig(e *env, c *config.Seclytics, state store.FeedState) {
 	fmt.Fprintf(w, "  %-17s %s\n", "max_compressed", c.MaxCompressed)
 	fmt.Fprintf(w, "  %-17s %s\n", "max_decompressed", c.MaxDecompressed)
 	fmt.Fprintf(w, "  %-17s %s\n", "max_line", c.MaxLine)
+	fmt.Fprintf(w, "  %-17s %s\n", "max_netblock", c.MaxNetblock)
 }

@@ -64,6 +64,7 @@ func newRunFlags(e *env) *runFlags {
 	override("max-compressed", "max_compressed", "largest download (default 4GiB)")
 	override("max-decompressed", "max_decompressed", "largest dump after gunzip (default 32GiB)")
 	override("max-line", "max_line", "longest line (default 1MiB)")
+	override("max-netblock", "max_netblock", "widest predicted netblock kept, IPv4 then IPv6 (default /16,/32)")
 	fs.Var(boolOverride{f, "normalize"}, "normalize", "add Normalized Importance (High/Medium/Low); --normalize=false to turn off")
 	fs.Var(boolOverride{f, "allowlist_special_ranges"}, "allowlist-special-ranges", "ingest special-purpose addresses (private, loopback, ...) as Whitelisted; =false to turn off")
 	fs.Var(boolOverride{f, "filter_by_date"}, "filter-by-date", "keep only rows dated inside the window; --filter-by-date=false to turn off")

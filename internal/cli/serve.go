@@ -3,18 +3,21 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	httpserver "forewarn/internal/server"
 )
 
 func cmdServe(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "serve", "serve [--listen ADDR] [--db FILE|postgres://…] [--tls-cert FILE --tls-key FILE] [--sync 15s]")
+	fs := newFlags(e, "serve", "serve [--listen ADDR] [--db FILE|postgres://…] [--tls-cert FILE --tls-key FILE] [--sync 15s] [--trusted-proxy ADDR|CIDR,...]")
 	db := dbFlag(e, fs)
 	listen := fs.String("listen", httpserver.DefaultListen, "address to listen on; a non-loopback address without TLS logs a warning")
 	cert := fs.String("tls-cert", "", "TLS certificate file (PEM)")
 	key := fs.String("tls-key", "", "TLS private key file (PEM)")
 	grace := fs.Duration("grace", 0, "how long shutdown waits for requests and runs (default 30s)")
 	syncEvery := fs.Duration("sync", 0, "how often to pick up changes other processes made to the store: their runs and feed configuration (default 15s)")
+	var proxies multi
+	fs.Var(&proxies, "trusted-proxy", "a reverse proxy in front of serve, by address or CIDR (repeatable, or comma-separated): the UI believes its X-Forwarded-For for the sign-in limit and its X-Forwarded-Proto: https for a Secure session cookie")
 	level, format := logFlags(fs, "info")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -24,11 +27,15 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		fs.Usage()
 		return &ExitError{Code: 2, Err: fmt.Errorf("serve takes no arguments, not %q", pos[0])}
 	}
+	trusted, err := httpserver.ParseTrustedProxies(strings.Join(proxies, ","))
+	if err != nil {
+		return &ExitError{Code: 2, Err: err}
+	}
 	log, err := logger(e, *level, *format)
 	if err != nil {
 		return err
 	}
 	return httpserver.Run(ctx, httpserver.Config{
-		DB: *db, Listen: *listen, TLSCert: *cert, TLSKey: *key, Log: log, Out: e.stdout, Grace: *grace, Sync: *syncEvery,
+		DB: *db, Listen: *listen, TLSCert: *cert, TLSKey: *key, Log: log, Out: e.stdout, Grace: *grace, Sync: *syncEvery, TrustedProxies: trusted,
 	})
 }

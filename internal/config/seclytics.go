@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"net/url"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -74,6 +77,10 @@ type Seclytics struct {
 	MaxCompressed   Size     `json:"max_compressed"`
 	MaxDecompressed Size     `json:"max_decompressed"`
 	MaxLine         Size     `json:"max_line"`
+	// MaxNetblock is the widest predicted netblock a run keeps; a wider
+	// one (0.0.0.0/0 would make a blocklist of the whole Internet) is
+	// dropped with a warning.
+	MaxNetblock MaxNetblock `json:"max_netblock"`
 }
 
 // Default returns the guide's defaults plus forewarn's limits.
@@ -97,8 +104,13 @@ func Default() Seclytics {
 		MaxCompressed:          4 << 30,
 		MaxDecompressed:        32 << 30,
 		MaxLine:                1 << 20,
+		MaxNetblock:            DefaultMaxNetblock,
 	}
 }
+
+// DefaultMaxNetblock is the default max_netblock: /16 for IPv4, /32 for
+// IPv6 (a typical allocation to one network).
+var DefaultMaxNetblock = MaxNetblock{IPv4: 16, IPv6: 32}
 
 // DefaultAgeOut is the default age_out: 90 days.
 const DefaultAgeOut = AgeOut(90 * 24 * time.Hour)
@@ -182,13 +194,15 @@ func (c *Seclytics) Validate() error {
 		return &FieldError{"max_decompressed", "must be positive"}
 	case c.MaxLine < 1024 || c.MaxLine > 1<<30:
 		return &FieldError{"max_line", "must be from 1KiB to 1GiB"}
+	case c.MaxNetblock.IPv4 < indicator.MinNetblockBits4 || c.MaxNetblock.IPv4 > 32 ||
+		c.MaxNetblock.IPv6 < indicator.MinNetblockBits6 || c.MaxNetblock.IPv6 > 128:
+		return &FieldError{"max_netblock", fmt.Sprintf("must be an IPv4 prefix length from /8 to /32 and an IPv6 one from /16 to /128, such as /16,/32, not %s", c.MaxNetblock)}
 	}
 	if _, err := ParseFrequency(c.Frequency); err != nil {
 		return err
 	}
-	u, err := url.Parse(c.BaseURL)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" {
-		return &FieldError{"base_url", fmt.Sprintf("must be an http(s) URL without a query, such as %s, not %q", DefaultBaseURL, c.BaseURL)}
+	if err := checkBaseURL(c.BaseURL); err != nil {
+		return err
 	}
 	for _, cat := range c.Categories {
 		if cat == "" || cat != strings.ToLower(strings.TrimSpace(cat)) {
@@ -203,6 +217,78 @@ func (c *Seclytics) Validate() error {
 	return nil
 }
 
+// maxBaseURL bounds base_url: an origin and a short path prefix need far less.
+const maxBaseURL = 2048
+
+// checkBaseURL accepts an origin plus an optional path prefix, and nothing
+// the client would send the token along with: no query or fragment (a
+// trailing "#" or "?" would cut off the dump path and let any URL be
+// fetched), no user info, no dot segments, and plain http only to a
+// loopback address, where the fake vendor and the tests listen.
+func checkBaseURL(raw string) error {
+	bad := func(why string) error {
+		return &FieldError{"base_url", fmt.Sprintf("%s: give an origin and an optional path prefix, such as %s", why, DefaultBaseURL)}
+	}
+	if len(raw) > maxBaseURL {
+		return bad(fmt.Sprintf("is %d bytes long, more than %d", len(raw), maxBaseURL))
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || u.Opaque != "" || u.Host == "":
+		return bad(fmt.Sprintf("%q is not an absolute http(s) URL", raw))
+	case u.Scheme != "https" && u.Scheme != "http":
+		return bad(fmt.Sprintf("scheme %q is not https", u.Scheme))
+	case u.User != nil:
+		return bad("must not carry a user name or password")
+	case u.RawQuery != "" || u.ForceQuery:
+		return bad("must not have a query (?...)")
+	case u.Fragment != "" || strings.Contains(raw, "#"):
+		return bad("must not have a fragment (#...)")
+	case u.Scheme == "http" && !IsLoopbackHost(u.Hostname()):
+		return bad(fmt.Sprintf("plain http is only allowed to a loopback address, not %q, because the access token travels in the URL: use https", u.Hostname()))
+	}
+	if p := strings.TrimRight(u.Path, "/"); p != "" && (path.Clean(p) != p || strings.ContainsAny(u.Path, "\\\x00")) {
+		return bad(fmt.Sprintf("path %q must be a plain prefix without dot segments", u.Path))
+	}
+	return nil
+}
+
+// IsLoopbackHost reports whether host (without port) is localhost or a
+// loopback IP address.
+func IsLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+// Origin returns the scheme, host and port of a base URL, lower-cased,
+// with the scheme's default port made explicit, so that two spellings of
+// the same origin compare equal. It returns "" for a URL it cannot parse.
+func Origin(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	scheme := strings.ToLower(u.Scheme)
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[scheme]
+	}
+	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
+}
+
+// KeepTokenFor decides the token after a change from prev to c: when the
+// base URL moves to another origin, the stored token is dropped unless
+// the same change set one (tokenSet), so that a changed base_url can never
+// send the vendor's token to someone else.
+func (c *Seclytics) KeepTokenFor(prev Seclytics, tokenSet bool) {
+	if !tokenSet && Origin(prev.BaseURL) != Origin(c.BaseURL) {
+		c.Token = secret.String{}
+	}
+}
+
 // Selected reports whether the context attribute name is selected.
 func (c *Seclytics) Selected(name string) bool { return slices.Contains(c.Context, name) }
 
@@ -210,6 +296,7 @@ func (c *Seclytics) Selected(name string) bool { return slices.Contains(c.Contex
 var Keys = []string{
 	"dataset", "threshold", "normalize", "filter_by_date", "categories", "context", "frequency", "overlap",
 	"age_out", "allowlist_special_ranges", "base_url", "tries", "connect_timeout", "idle_timeout", "max_compressed", "max_decompressed", "max_line",
+	"max_netblock",
 }
 
 // Set parses value into the parameter named key. It does not validate the
@@ -258,6 +345,8 @@ func (c *Seclytics) Set(key, value string) error {
 		err = c.MaxDecompressed.set("max_decompressed", value)
 	case "max_line":
 		err = c.MaxLine.set("max_line", value)
+	case "max_netblock":
+		err = c.MaxNetblock.set("max_netblock", value)
 	case "token", "access_token":
 		return &FieldError{"token", "is not set with key=value, because command lines show in ps: use --token-file FILE or the SECLYTICS_ACCESS_TOKEN environment variable"}
 	default:
@@ -366,6 +455,12 @@ func (c *Seclytics) Encode() []byte {
 // when age_out changed, whitelisting allow-listed ranges set-based) even
 // when the dump has not changed, so a change of either needs no re-download.
 func (c *Seclytics) Fingerprint() string {
+	// max_netblock decides which netblocks are kept; it is left out at its
+	// default so that fingerprints stored before it existed still match.
+	var nb string
+	if c.MaxNetblock != DefaultMaxNetblock {
+		nb = c.MaxNetblock.String()
+	}
 	b, _ := json.Marshal(struct {
 		D  string
 		T  float64
@@ -373,8 +468,41 @@ func (c *Seclytics) Fingerprint() string {
 		F  bool
 		Ca []string
 		Co []string
-	}{c.Dataset, c.Threshold, c.Normalize, c.FilterByDate, c.Categories, c.Context})
+		Nb string `json:",omitempty"`
+	}{c.Dataset, c.Threshold, c.Normalize, c.FilterByDate, c.Categories, c.Context, nb})
 	return string(b)
+}
+
+// MaxNetblock is the widest predicted netblock kept, as prefix lengths
+// per family, written "/16,/32" (IPv4, then IPv6).
+type MaxNetblock struct {
+	IPv4, IPv6 int
+}
+
+func (m MaxNetblock) String() string { return fmt.Sprintf("/%d,/%d", m.IPv4, m.IPv6) }
+
+// MarshalText implements encoding.TextMarshaler.
+func (m MaxNetblock) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (m *MaxNetblock) UnmarshalText(b []byte) error { return m.set("max_netblock", string(b)) }
+
+func (m *MaxNetblock) set(field, v string) error {
+	bad := &FieldError{field, fmt.Sprintf("must be two prefix lengths, IPv4 then IPv6, such as /16,/32, not %q", v)}
+	v4, v6, ok := strings.Cut(v, ",")
+	if !ok || len(v) > 16 {
+		return bad
+	}
+	var out [2]int
+	for i, f := range []string{v4, v6} {
+		n, err := strconv.Atoi(strings.TrimPrefix(strings.TrimSpace(f), "/"))
+		if err != nil {
+			return bad
+		}
+		out[i] = n
+	}
+	*m = MaxNetblock{IPv4: out[0], IPv6: out[1]}
+	return nil
 }
 
 // Duration is a time.Duration written as "48h0m0s" in JSON.

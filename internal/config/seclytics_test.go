@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"forewarn/internal/secret"
 )
 
 func TestDefaultsAreValidAndMatchTheGuide(t *testing.T) {
@@ -39,6 +41,10 @@ func TestSetAndValidateNameTheField(t *testing.T) {
 		{"base_url", "ftp://x", "base_url"},
 		{"tries", "0", "tries"},
 		{"max_line", "12", "max_line"},
+		{"max_netblock", "/0,/32", "max_netblock"},
+		{"max_netblock", "/16,/129", "max_netblock"},
+		{"max_netblock", "/16", "max_netblock"},
+		{"max_netblock", "sixteen,/32", "max_netblock"},
 		{"max_compressed", "lots", "max_compressed"},
 		{"token", "abc", "token"},
 		{"frequency", "30s", "frequency"},
@@ -166,5 +172,90 @@ func TestAgeOut(t *testing.T) {
 	}
 	if err := b.Set("allowlist_special_ranges", "maybe"); !errors.As(err, &fe) || fe.Field != "allowlist_special_ranges" {
 		t.Errorf("allowlist_special_ranges=maybe: %v", err)
+	}
+}
+
+// TestMaxNetblock: the default is /16,/32; a stored value round-trips
+// through strict decoding and changes the fingerprint.
+func TestMaxNetblock(t *testing.T) {
+	c := Default()
+	if c.MaxNetblock != (MaxNetblock{16, 32}) || c.MaxNetblock.String() != "/16,/32" {
+		t.Fatalf("default %v", c.MaxNetblock)
+	}
+	before := c.Fingerprint()
+	if err := c.Set("max_netblock", "/20, 48"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Decode(c.Encode())
+	if err != nil || got.MaxNetblock != (MaxNetblock{20, 48}) {
+		t.Fatalf("round trip: %v %v", got.MaxNetblock, err)
+	}
+	if got.Fingerprint() == before {
+		t.Error("max_netblock does not change the fingerprint")
+	}
+	if _, err := Decode([]byte(`{"max_netblock":"/4,/32"}`)); err == nil || !strings.Contains(err.Error(), "max_netblock") {
+		t.Errorf("decoding /4: %v", err)
+	}
+}
+
+// TestBaseURLIsAnOriginAndPrefix: base_url cannot carry what would send the
+// token elsewhere or cut off the dump path (issue 13 C10).
+func TestBaseURLIsAnOriginAndPrefix(t *testing.T) {
+	for _, tc := range []struct {
+		url string
+		ok  bool
+	}{
+		{"https://api.seclytics.com", true},
+		{"https://api.seclytics.com/v2", true},
+		{"https://api.seclytics.com/v2/", true},
+		{"http://127.0.0.1:8080", true},
+		{"http://[::1]:9/prefix", true},
+		{"http://localhost:9", true},
+		{"http://attacker.example", false},
+		{"http://10.0.0.1", false},
+		{"http://169.254.169.254/latest/meta-data/#", false},
+		{"https://api.seclytics.com/#", false},
+		{"https://api.seclytics.com/x#y", false},
+		{"https://api.seclytics.com/x?", false},
+		{"https://api.seclytics.com/?a=1", false},
+		{"https://user:pw@api.seclytics.com", false},
+		{"https://user@api.seclytics.com", false},
+		{"https://api.seclytics.com/a/../../b", false},
+		{"https://api.seclytics.com/a\\b", false},
+		{"ftp://api.seclytics.com", false},
+		{"api.seclytics.com", false},
+		{"https://" + strings.Repeat("a", 3000) + ".com", false},
+	} {
+		c := Default()
+		c.BaseURL = tc.url
+		err := c.Validate()
+		var fe *FieldError
+		if tc.ok != (err == nil) || (err != nil && (!errors.As(err, &fe) || fe.Field != "base_url")) {
+			t.Errorf("base_url %.60q: %v, want ok=%v or a base_url FieldError", tc.url, err, tc.ok)
+		}
+	}
+}
+
+func TestChangingTheOriginDropsTheToken(t *testing.T) {
+	for _, tc := range []struct {
+		from, to string
+		tokenSet bool
+		keep     bool
+	}{
+		{"https://api.seclytics.com", "https://api.seclytics.com/v2", false, true},
+		{"https://api.seclytics.com", "https://API.seclytics.com:443", false, true},
+		{"https://api.seclytics.com", "https://api.seclytics.com:8443", false, false},
+		{"https://api.seclytics.com", "http://127.0.0.1:80", false, false},
+		{"https://api.seclytics.com", "https://other.example", false, false},
+		{"https://api.seclytics.com", "https://other.example", true, true},
+	} {
+		prev, next := Default(), Default()
+		prev.BaseURL, next.BaseURL = tc.from, tc.to
+		prev.Token = secret.New("tok")
+		next.Token = prev.Token
+		next.KeepTokenFor(prev, tc.tokenSet)
+		if next.Token.IsSet() != tc.keep {
+			t.Errorf("%s -> %s (token set: %v): token kept %v, want %v", tc.from, tc.to, tc.tokenSet, next.Token.IsSet(), tc.keep)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"io"
+	"strings"
 
 	"forewarn/internal/indicator"
 )
@@ -24,6 +25,16 @@ var csvColumns = []struct{ name, attr string }{
 	{"importance", indicator.AttrImportance},
 }
 
+// cellSafe prefixes "'" to a value a spreadsheet would read as a formula
+// (one starting with =, +, -, @, tab or CR): the values come from the
+// vendor's dump, and a CSV export is opened in spreadsheets.
+func cellSafe(v string) string {
+	if v != "" && strings.IndexByte("=+-@\t\r", v[0]) >= 0 {
+		return "'" + v
+	}
+	return v
+}
+
 // writeCSV writes a header and one row per indicator with the guide's
 // columns; list attributes are joined with ";", attributes the store did
 // not keep are empty, times are RFC 3339 UTC.
@@ -37,9 +48,9 @@ func writeCSV(ctx context.Context, w io.Writer, src Source, o Options) error {
 		return err
 	}
 	err := each(ctx, src, CSV, o, func(s *selected) error {
-		row[0] = s.ind.Value
+		row[0] = cellSafe(s.ind.Value)
 		for i, c := range csvColumns[1:] {
-			row[i+1] = joined(s.ind, c.attr, ";")
+			row[i+1] = cellSafe(joined(s.ind, c.attr, ";"))
 		}
 		return cw.Write(row)
 	})

@@ -17,6 +17,9 @@ import (
 // Netblocks are collected as a set of the distinct netblocks, O(distinct
 // netblocks); with Aggregate too, in a netipx.IPSetBuilder compacted every
 // 64Ki netblocks, O(disjoint ranges).
+//
+// Every range (an aggregate or a netblock) is written minus the parts that
+// overlap the allow-list or a special-purpose range (see denied).
 func writeEDL(ctx context.Context, w io.Writer, src Source, o Options) error {
 	line := make([]byte, 0, 64)
 	put := func(s interface{ AppendTo([]byte) []byte }) error {
@@ -24,21 +27,31 @@ func writeEDL(ctx context.Context, w io.Writer, src Source, o Options) error {
 		_, err := w.Write(line)
 		return err
 	}
-	switch {
-	case !o.Netblocks && !o.Aggregate:
+	if !o.Netblocks && !o.Aggregate {
 		return each(ctx, src, EDL, o, func(s *selected) error { return put(s.addr) })
+	}
+	deny, err := loadDenied(ctx, src)
+	if err != nil {
+		return err
+	}
+	var clipped []netip.Prefix
+	putRange := func(r netipx.IPRange) error {
+		clipped = deny.clip(clipped[:0], r)
+		for _, p := range clipped {
+			if err := put(p); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	switch {
 	case !o.Netblocks:
 		var cur netipx.IPRange
 		flush := func() error {
 			if !cur.IsValid() {
 				return nil
 			}
-			for _, p := range cur.Prefixes() {
-				if err := put(p); err != nil {
-					return err
-				}
-			}
-			return nil
+			return putRange(cur)
 		}
 		err := each(ctx, src, EDL, o, func(s *selected) error {
 			if cur.IsValid() && s.addr.Is4() == cur.To().Is4() && cur.To().Next() == s.addr {
@@ -72,7 +85,7 @@ func writeEDL(ctx context.Context, w io.Writer, src Source, o Options) error {
 		}
 		slices.SortFunc(list, comparePrefix)
 		for _, p := range list {
-			if err := put(p); err != nil {
+			if err := putRange(netipx.RangeOfPrefix(p)); err != nil {
 				return err
 			}
 		}
@@ -94,6 +107,9 @@ func writeEDL(ctx context.Context, w io.Writer, src Source, o Options) error {
 		})
 		if err != nil {
 			return err
+		}
+		for _, r := range deny.rr {
+			b.RemoveRange(r)
 		}
 		set, err := b.IPSet()
 		if err != nil {

@@ -39,22 +39,37 @@ var (
 
 // goldenDump covers what the formats treat differently: consecutive
 // addresses (aggregation), shared and nested netblocks, IPv6, several
-// categories and detectors, an unknown category, a missing importance,
-// ties in importance, a private address (Whitelisted by the default
-// special-range allow-list) and an old row (Expired by the default
-// age-out).
-const goldenDump = "ip,predicted_at,predicted_netblock,predicted_category,cluster,detected_by,detected_identifiers,detected_categories,detected_at,last_seen_at,importance\n" +
+// categories and detectors, an unknown category, ties in importance, a
+// private address (Whitelisted by the default special-range allow-list)
+// and an old row (Expired by the default age-out). goldenNoImportance adds
+// an indicator without importance.
+const goldenDump = goldenHeader +
 	"45.33.10.0,2026-04-01T00:00:00,45.33.10.0/24,spam,c-spam-1,uceptect_level2,listed-rbl,spam,2026-04-10T00:00:00,2026-04-20T00:00:00,10\n" +
 	"45.33.10.1,2026-04-01T00:00:00,45.33.10.0/24,spam,c-spam-1,uceptect_level2,listed-rbl,spam,2026-04-10T00:00:00,2026-04-21T00:00:00,20\n" +
 	"45.33.10.2,2026-04-01T00:00:00,45.33.10.0/24,spam,c-spam-1,\"uceptect_level1,uceptect_level2\",listed-rbl,spam,2026-04-10T00:00:00,2026-04-22T00:00:00,55\n" +
 	"45.33.10.3,2026-04-01T00:00:00,45.33.10.0/24,spam,c-spam-1,uceptect_level2,,spam,2026-04-10T00:00:00,2026-04-23T00:00:00,80\n" +
 	"45.33.11.7,2026-04-02T00:00:00,45.33.0.0/16,botnet,c-bot-2,\"spamhaus_xbl,abuse_ch_feodo\",\"feodo,emotet\",\"botnet,malware\",2026-04-12T00:00:00,2026-04-25T00:00:00,90\n" +
 	"80.82.77.33,,80.82.77.0/24,scanner,c-scan-3,dshield,\"ssh,telnet\",scanner,2026-04-15T00:00:00,2026-04-26T00:00:00,40\n" +
-	"103.5.6.7,2026-04-03T00:00:00,103.5.6.0/24,weird,c-odd-4,uceptect_level3,,weird,,2026-04-27T00:00:00,\n" +
 	"185.220.101.1,2025-11-01T00:00:00,185.220.101.0/24,tor,c-tor-5,tor_exits,,tor,2025-11-02T00:00:00,2025-12-01T00:00:00,65\n" +
 	"10.1.2.3,2026-04-01T00:00:00,10.1.2.0/24,spam,c-spam-1,uceptect_level2,,spam,2026-04-10T00:00:00,2026-04-28T00:00:00,99\n" +
 	"2a01:4f8:1c1c::5,2026-04-04T00:00:00,2a01:4f8:1c1c::/48,phishing,c-phish-6,openphish,,phishing,2026-04-14T00:00:00,2026-04-29T00:00:00,70\n" +
 	"2a01:4f8:1c1c::6,2026-04-04T00:00:00,2a01:4f8:1c1c::/48,phishing,c-phish-6,openphish,,\"phishing,spam\",2026-04-14T00:00:00,2026-04-24T00:00:00,70\n"
+
+const goldenHeader = "ip,predicted_at,predicted_netblock,predicted_category,cluster,detected_by,detected_identifiers,detected_categories,detected_at,last_seen_at,importance\n"
+
+// goldenNoImportance is an indicator without an Importance attribute.
+// Every row must carry an importance, so it comes from a run whose context
+// leaves Importance out (and does not normalize).
+const goldenNoImportance = goldenHeader +
+	"103.5.6.7,2026-04-03T00:00:00,103.5.6.0/24,weird,c-odd-4,uceptect_level3,,weird,,2026-04-27T00:00:00,30\n"
+
+// ingestGolden ingests goldenDump, then goldenNoImportance, with settings.
+func ingestGolden(t testing.TB, st *store.Store, srv *fakeseclytics.Server, url string, settings ...string) {
+	t.Helper()
+	ingest(t, st, srv, url, goldenDump, runAt, settings...)
+	ingest(t, st, srv, url, goldenNoImportance, runAt, append(settings, "normalize=false",
+		"context=Predicted At,Predicted Netblock,Predicted Category,Cluster,Detected By,Detected Identifiers,Detected Categories,Detected At,Last Seen At")...)
+}
 
 // ingest runs the Seclytics feed once into st from a fake server serving
 // body (a CSV dump, or "" for a generated one of rows rows) at now, keeping
@@ -85,7 +100,7 @@ func goldenStore(t *testing.T) *store.Store {
 	t.Helper()
 	srv, url := testutil.Seclytics(t, fakeseclytics.Options{Rows: 10, Seed: 1, Token: testToken})
 	st := testutil.Store(t)
-	ingest(t, st, srv, url, goldenDump, runAt)
+	ingestGolden(t, st, srv, url)
 	return st
 }
 
@@ -241,7 +256,7 @@ func TestSuricataScore(t *testing.T) {
 func TestNetblocksWithoutTheAttribute(t *testing.T) {
 	srv, url := testutil.Seclytics(t, fakeseclytics.Options{Rows: 10, Seed: 1, Token: testToken})
 	st := testutil.Store(t)
-	ingest(t, st, srv, url, goldenDump, runAt, "context=Importance,Detected Categories,Last Seen At")
+	ingestGolden(t, st, srv, url, "context=Importance,Detected Categories,Last Seen At")
 	var b bytes.Buffer
 	o := export.Options{Netblocks: true, Now: func() time.Time { return exportAt }}
 	if err := export.Write(context.Background(), &b, st, export.EDL, o); err != nil {

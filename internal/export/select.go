@@ -96,6 +96,9 @@ func each(ctx context.Context, src Source, f Format, o Options, fn func(*selecte
 				}
 			}
 		}
+		if indicator.NetblockTooWide(s.netblock) {
+			s.netblock = netip.Prefix{} // stored before netblocks were checked
+		}
 		if !hasCat {
 			return nil
 		}

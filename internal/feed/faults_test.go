@@ -115,7 +115,7 @@ func TestFaults(t *testing.T) {
 			name:   "200 with an HTML error page",
 			fault:  fakeseclytics.Fault{HTML: true},
 			status: activity.StatusFailed, is: dump.ErrNotADump,
-			msg: []string{"neither gzip, CSV nor NDJSON", "<!DOCTYPE html>", "check the base URL"},
+			msg: []string{"neither gzip, CSV nor NDJSON", `Content-Type "text/html`, "check the base URL"},
 		},
 		{
 			name:   "200 with an empty body",
@@ -154,7 +154,7 @@ func TestFaults(t *testing.T) {
 			name:   "missing ip column",
 			fault:  fakeseclytics.Fault{Body: fakeseclytics.NoIPColumnBody()},
 			status: activity.StatusFailed, is: dump.ErrNoIPColumn,
-			msg: []string{`dump header has no "ip" column`, "address"},
+			msg: []string{`dump header has no "ip" column`, "HTTP 200"},
 		},
 		{
 			name: "10% invalid rows", body: invalidBody,

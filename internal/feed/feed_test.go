@@ -98,7 +98,7 @@ func (h *harness) mustRun(o Options, settings ...string) *activity.Run {
 // body serves a hand-written CSV dump, gzip-compressed.
 func (h *harness) body(csv string) {
 	var b bytes.Buffer
-	zw := gzip.NewWriter(&b)
+	zw, _ := gzip.NewWriterLevel(&b, gzip.BestSpeed) // big hostile dumps are built in tests
 	zw.Write([]byte(csv))
 	zw.Close()
 	h.srv.SetBody("a", b.Bytes())
@@ -610,14 +610,24 @@ func TestDryRunCountsKeptRowsByImportance(t *testing.T) {
 		line("198.51.100.7", "spam", "2022-11-27", "") +
 		line("not-an-ip", "spam", "2022-11-27", "90"))
 	r := h.mustRun(Options{DryRun: true}, "threshold=0", "categories=")
-	want := activity.ByImportance{High: 2, Medium: 2, Low: 1, None: 2}
+	// An empty importance is not a number from 0 to 100: the row is
+	// invalid, reported with its line number, and not kept.
+	if r.Dropped.Invalid != 3 || r.RowsKept != 5 {
+		t.Errorf("invalid %d kept %d, want 3 invalid and 5 kept", r.Dropped.Invalid, r.RowsKept)
+	}
+	for i, line := range []int64{7, 8} {
+		if i >= len(r.Problems) || r.Problems[i].Line != line || !strings.Contains(r.Problems[i].Message, "importance") {
+			t.Errorf("problems %v, want line %d's empty importance", r.Problems, line)
+		}
+	}
+	want := activity.ByImportance{High: 2, Medium: 2, Low: 1}
 	if diff := cmp.Diff(want, r.KeptByImportance); diff != "" {
 		t.Errorf("kept by importance (-want +got):\n%s", diff)
 	}
 	if got := r.KeptByImportance.Total(); got != r.RowsKept {
 		t.Errorf("importance counts sum to %d, rows kept %d", got, r.RowsKept)
 	}
-	if !strings.Contains(r.Summary(), "kept 2 high, 2 medium, 1 low, 2 without importance") {
+	if !strings.Contains(r.Summary(), "kept 2 high, 2 medium, 1 low, 0 without importance") {
 		t.Errorf("summary lacks the importance counts:\n%s", r.Summary())
 	}
 	// The activity log keeps them.

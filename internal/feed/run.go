@@ -180,6 +180,23 @@ type scrubbedError struct {
 func (e scrubbedError) Error() string { return e.tok.Scrub(e.err.Error()) }
 func (e scrubbedError) Unwrap() error { return e.err }
 
+// notADump replaces the decoder's error for a downloaded body that is no
+// dump at all: that error quotes the body's first line, and a body from
+// the network may be anything the URL reached (a metadata service's
+// credentials), while a run's error is readable with a read key. The
+// status and content type say enough to find the wrong base URL.
+func notADump(err error, resp *seclytics.Response) error {
+	sentinel := dump.ErrNotADump
+	switch {
+	case errors.Is(err, dump.ErrNoIPColumn):
+		sentinel = dump.ErrNoIPColumn
+	case !errors.Is(err, dump.ErrNotADump):
+		return err
+	}
+	return fmt.Errorf("%w: the server answered HTTP %d with Content-Type %q: check the base URL and the dataset; a proxy or captive portal may have answered instead of Seclytics",
+		sentinel, resp.Status, seclytics.ShortText(resp.ContentType))
+}
+
 // job is one run in progress.
 type job struct {
 	st    Store
@@ -282,7 +299,7 @@ func (j *job) run(ctx context.Context) error {
 	dr, err := dump.NewReader(body, dump.Limits{MaxDecompressed: int64(cfg.MaxDecompressed), MaxLine: int(cfg.MaxLine)})
 	if err != nil {
 		r.BytesDownloaded = prog.bytes.Load()
-		return fmt.Errorf("read the %s dump: %w", cfg.Dataset, err)
+		return fmt.Errorf("read the %s dump: %w", cfg.Dataset, notADump(err, resp))
 	}
 	defer dr.Close()
 
@@ -364,10 +381,12 @@ func (j *job) readDump(ctx context.Context, dr *dump.Reader, sorter *stage.Sorte
 	}
 	flt := filter.New(cfg.Threshold, cfg.Categories, cfg.FilterByDate, since, until)
 	mapper := merge.NewMapper(merge.NewSelection(cfg.Context, cfg.Normalize))
+	limits := prediction.DefaultLimits(r.StartedAt)
+	limits.MaxNetblock4, limits.MaxNetblock6 = cfg.MaxNetblock.IPv4, cfg.MaxNetblock.IPv6
+	parser := prediction.NewParser(limits)
 	var (
-		parser prediction.Parser
-		row    prediction.Row
-		seq    uint64
+		row prediction.Row
+		seq uint64
 	)
 	for {
 		rec, err := dr.Next()
@@ -446,6 +465,7 @@ func (j *job) merge(ctx context.Context, tx store.Tx, sorter *stage.Sorter) erro
 		lcs      [store.BatchSize]merge.Lifecycle
 		n        int // records complete in batch
 		open     bool
+		cut      bool // the open record lost list values to the cap
 		prevKey  = make([]byte, 0, merge.KeyLen)
 		row      merge.Record
 		interner merge.Interner
@@ -492,8 +512,11 @@ func (j *job) merge(ctx context.Context, tx store.Tx, sorter *stage.Sorter) erro
 	for it.Next() {
 		key := it.Key()
 		if open && !merge.SameAddr(prevKey, key) {
+			if merge.Finish(&batch[n]) || cut {
+				counts.ListsCapped++
+			}
 			n++
-			open = false
+			open, cut = false, false
 			if n == len(batch) {
 				if err := flush(); err != nil {
 					return err
@@ -507,13 +530,16 @@ func (j *job) merge(ctx context.Context, tx store.Tx, sorter *stage.Sorter) erro
 			batch[n].Reset()
 			open = true
 		}
-		merge.Fold(&batch[n], &row)
+		cut = merge.Fold(&batch[n], &row) || cut
 		prevKey = append(prevKey[:0], key...)
 	}
 	if err := it.Err(); err != nil {
 		return err
 	}
 	if open {
+		if merge.Finish(&batch[n]) || cut {
+			counts.ListsCapped++
+		}
 		n++
 	}
 	if n > 0 {
@@ -524,6 +550,12 @@ func (j *job) merge(ctx context.Context, tx store.Tx, sorter *stage.Sorter) erro
 	expired := j.r.IndicatorsExpired
 	j.r.Counts = runCounts(counts)
 	j.r.IndicatorsExpired += expired
+	if counts.ListsCapped > 0 {
+		// Once per run: the cap is a property of the dump, not of a row.
+		j.r.Warnings++
+		j.r.AddProblem(activity.Problem{Kind: activity.ProblemWarning, Message: fmt.Sprintf(
+			"%d indicators had a list of more than %d values; only the newest %d were kept", counts.ListsCapped, merge.MaxListValues, merge.MaxListValues)})
+	}
 	return nil
 }
 

@@ -113,10 +113,47 @@ type Indicator struct {
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 }
 
+// The shortest prefix lengths a predicted netblock may have, whatever
+// max_netblock says: no allocation to one network is wider. Lookups and
+// exports ignore a wider netblock, which a store may hold from before
+// netblocks were checked at ingest (a 0.0.0.0/0 put every address in a
+// predicted netblock).
+const (
+	MinNetblockBits4 = 8
+	MinNetblockBits6 = 16
+)
+
+// NetblockTooWide reports whether p is wider than MinNetblockBits4 (IPv4)
+// or MinNetblockBits6 (IPv6), or invalid.
+func NetblockTooWide(p netip.Prefix) bool {
+	if !p.IsValid() {
+		return true
+	}
+	if p.Addr().Is4() {
+		return p.Bits() < MinNetblockBits4
+	}
+	return p.Bits() < MinNetblockBits6
+}
+
 // TimeFormat is how forewarn writes every timestamp: RFC 3339 in UTC.
 const TimeFormat = "2006-01-02T15:04:05Z"
 
-// FormatTime formats a Unix time in seconds as RFC 3339 UTC.
+// FormatTime formats a Unix time in seconds as RFC 3339 UTC, clamped as
+// Time clamps it.
 func FormatTime(unix int64) string {
-	return time.Unix(unix, 0).UTC().Format(TimeFormat)
+	return Time(unix).Format(TimeFormat)
+}
+
+// The range of times RFC 3339, JSON and STIX can write: years 0 to 9999.
+const (
+	MinUnix = -62167219200 // 0000-01-01T00:00:00Z
+	MaxUnix = 253402300799 // 9999-12-31T23:59:59Z
+)
+
+// Time converts a Unix time in seconds to UTC, clamped to [MinUnix,
+// MaxUnix]. Ingest keeps dates within 1970 and a year ahead, but a
+// computed time (an expiry far ahead) or a row stored before that rule
+// could lie outside, and one such time made whole JSON replies fail.
+func Time(unix int64) time.Time {
+	return time.Unix(max(MinUnix, min(unix, MaxUnix)), 0).UTC()
 }

@@ -134,6 +134,9 @@ func Build(ctx context.Context, src Source) (*Index, error) {
 		lists = map[string][]string{}
 	)
 	err := src.EachNetblockMember(ctx, func(m *store.NetblockMember) error {
+		if indicator.NetblockTooWide(m.Netblock) {
+			return nil
+		}
 		if m.Netblock != last || sum == nil {
 			last = m.Netblock
 			var ok bool

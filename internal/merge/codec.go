@@ -221,8 +221,9 @@ func Decode(key, val []byte, r *Record, in *Interner) error {
 		n := d.uvarint()
 		l := r.List(s)
 		for i := uint64(0); i < n && d.err == nil; i++ {
-			union(l, []string{in.String(d.bytes())})
+			*l = append(*l, in.String(d.bytes()))
 		}
+		*l = sortList(*l)
 	}
 	if r.Has.Has(DetectedAt) {
 		r.DetectedAt = d.varint()

@@ -40,11 +40,11 @@ func (st *Stored) Indicator(runTime func(id int64) time.Time) indicator.Indicato
 		Status:     st.Status,
 		Sources:    []string{},
 		Attributes: []indicator.Attribute{},
-		CreatedAt:  time.Unix(st.CreatedAt, 0).UTC(),
-		UpdatedAt:  time.Unix(st.UpdatedAt, 0).UTC(),
+		CreatedAt:  indicator.Time(st.CreatedAt),
+		UpdatedAt:  indicator.Time(st.UpdatedAt),
 	}
 	if st.ExpiresAt != 0 {
-		t := time.Unix(st.ExpiresAt, 0).UTC()
+		t := indicator.Time(st.ExpiresAt)
 		ind.ExpiresAt = &t
 	}
 	if st.Has != 0 {

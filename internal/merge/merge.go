@@ -7,15 +7,25 @@ import (
 // Fold merges row into acc. Rows of one IP must be folded in ascending merge
 // order (oldest first, as the staged key sorts them), so that a later row's
 // value wins: the newest row that has a value for a single-valued attribute
-// supplies it, and lists are unioned.
-func Fold(acc, row *Record) {
+// supplies it, and lists are unioned, keeping the MaxListValues newest
+// values. Lists are gathered in arrival order, in time linear in the
+// values: call Finish after the last row to sort them. Fold reports
+// whether a list lost values to the cap.
+func Fold(acc, row *Record) bool {
 	acc.Addr = row.Addr
+	cut := false
 	for s := Slot(0); s < NumSlots; s++ {
 		if !row.Has.Has(s) {
 			continue
 		}
 		if s.IsList() {
-			union(acc.List(s), *row.List(s))
+			l := acc.List(s)
+			*l = append(*l, *row.List(s)...)
+			if len(*l) > compactAt {
+				var c bool
+				*l, c = keepNewest(*l, MaxListValues)
+				cut = cut || c
+			}
 			acc.Has = acc.Has.With(s)
 			continue
 		}
@@ -24,6 +34,7 @@ func Fold(acc, row *Record) {
 	if row.LookupNetblock.IsValid() {
 		acc.LookupNetblock = row.LookupNetblock
 	}
+	return cut
 }
 
 // Stored is an indicator as a store holds it, with its Seclytics values and
@@ -128,7 +139,8 @@ func NewLifecycle(now, ageOut int64, lastSeen, allowlisted bool) Lifecycle {
 }
 
 // Expiry is when st ages out under lc: its Last Seen At, else lc.Now (the
-// time a run last saw it), plus the age_out; 0 for never.
+// time a run last saw it), plus the age_out; 0 for never. It is at most
+// indicator.MaxUnix, the last time a timestamp can show.
 func (lc Lifecycle) Expiry(st *Stored) int64 {
 	if lc.AgeOut == 0 {
 		return 0
@@ -136,6 +148,9 @@ func (lc Lifecycle) Expiry(st *Stored) int64 {
 	base := lc.Now
 	if st.Has.Has(LastSeenAt) {
 		base = st.LastSeenAt
+	}
+	if base > indicator.MaxUnix-lc.AgeOut {
+		return indicator.MaxUnix
 	}
 	return base + lc.AgeOut
 }
@@ -151,6 +166,9 @@ type Counts struct {
 	// merged with an expiry already past, and those aged out after the
 	// merge.
 	IndicatorsExpired int64 `json:"indicators_expired"`
+	// ListsCapped counts indicators whose lists lost their oldest values
+	// to MaxListValues; the run reports it as one warning.
+	ListsCapped int64 `json:"-"`
 }
 
 // Add adds o to c.
@@ -161,6 +179,7 @@ func (c *Counts) Add(o Counts) {
 	c.AttributesCreated += o.AttributesCreated
 	c.AttributesUpdated += o.AttributesUpdated
 	c.IndicatorsExpired += o.IndicatorsExpired
+	c.ListsCapped += o.ListsCapped
 }
 
 // Apply merges a run's record for one IP into the stored state st, in place,
@@ -168,7 +187,8 @@ func (c *Counts) Add(o Counts) {
 //
 // A single-valued attribute is updated in place (its Created run is kept,
 // its Updated run moves only when the value changes); a list gains new
-// values and never duplicates one; nothing is deleted. A new indicator is
+// values and never duplicates one; nothing is deleted, except the oldest
+// values of a list grown past MaxListValues. A new indicator is
 // Active; an Expired one becomes Active again; Whitelisted and Review, set
 // by a person, are kept.
 //
@@ -195,7 +215,7 @@ func ApplyLifecycle(st *Stored, in *Record, runID int64, lc Lifecycle, c *Counts
 		st.LookupNetblock = in.LookupNetblock
 	}
 	created := !st.Exists
-	changed := created
+	changed, capped := created, false
 	before := st.Status
 	if created {
 		st.Exists, st.New, st.Addr = true, true, in.Addr
@@ -207,10 +227,11 @@ func ApplyLifecycle(st *Stored, in *Record, runID int64, lc Lifecycle, c *Counts
 		}
 		had := st.Has.Has(s)
 		if s.IsList() {
-			added := union(st.List(s), *in.List(s))
+			added := mergeSorted(st.List(s), *in.List(s))
 			if added == 0 {
 				continue
 			}
+			capped = capStored(st.List(s), *in.List(s)) || capped
 			c.AttributesCreated += int64(added)
 			if !had {
 				st.Created[s] = runID
@@ -232,6 +253,9 @@ func ApplyLifecycle(st *Stored, in *Record, runID int64, lc Lifecycle, c *Counts
 		copySingle(&st.Record, in, s)
 		st.Updated[s] = runID
 		changed = true
+	}
+	if capped {
+		c.ListsCapped++
 	}
 	exp := lc.Expiry(st)
 	next := st.Status.AfterSighting()

@@ -2,6 +2,7 @@ package merge
 
 import (
 	"bytes"
+	"fmt"
 	"net/netip"
 	"slices"
 	"testing"
@@ -55,6 +56,10 @@ func foldRun(t *testing.T, sel Selection, rows ...*prediction.Row) map[netip.Add
 		Fold(&acc, &row)
 		acc.DetectedCategories = slices.Clone(acc.DetectedCategories)
 		out[row.Addr] = acc
+	}
+	for a, acc := range out {
+		Finish(&acc)
+		out[a] = acc
 	}
 	return out
 }
@@ -303,5 +308,48 @@ func TestApplyLookupNetblock(t *testing.T) {
 	c = Counts{}
 	if Apply(&st, &Record{Addr: in.Addr}, 4, 4000, &c) || st.LookupNetblock != in.LookupNetblock {
 		t.Errorf("a run without a netblock removed it: %v", st.LookupNetblock)
+	}
+}
+
+// TestListCapAcrossRuns: a stored list at the cap that gains values keeps
+// every value of the newer run and drops stored ones, and counts the cut.
+func TestListCapAcrossRuns(t *testing.T) {
+	var st Stored
+	var c Counts
+	in := Record{Addr: netip.MustParseAddr("1.2.3.4")}
+	in.Has = in.Has.With(DetectedIdentifiers)
+	for i := range MaxListValues {
+		in.DetectedIdentifiers = append(in.DetectedIdentifiers, fmt.Sprintf("old%04d", i))
+	}
+	Apply(&st, &in, 1, 1000, &c)
+	if len(st.DetectedIdentifiers) != MaxListValues || c.ListsCapped != 0 {
+		t.Fatalf("first run kept %d values, capped %d", len(st.DetectedIdentifiers), c.ListsCapped)
+	}
+	in.DetectedIdentifiers = []string{"new1", "new2"}
+	if !Apply(&st, &in, 2, 2000, &c) {
+		t.Fatal("new values not written")
+	}
+	l := st.DetectedIdentifiers
+	if len(l) != MaxListValues || !slices.Contains(l, "new1") || !slices.Contains(l, "new2") || c.ListsCapped != 1 || !slices.IsSorted(l) {
+		t.Errorf("kept %d values (new ones kept: %v %v, sorted %v), capped %d", len(l),
+			slices.Contains(l, "new1"), slices.Contains(l, "new2"), slices.IsSorted(l), c.ListsCapped)
+	}
+}
+
+// TestFinishKeepsTheNewest: folding more than MaxListValues values keeps
+// the last ones folded, sorted and without duplicates.
+func TestFinishKeepsTheNewest(t *testing.T) {
+	var acc, row Record
+	row.Has = row.Has.With(DetectedBy)
+	cut := false
+	for i := range 3 * compactAt {
+		row.DetectedBy = []string{fmt.Sprintf("v%05d", i), "always"}
+		cut = Fold(&acc, &row) || cut
+	}
+	cut = Finish(&acc) || cut
+	l := acc.DetectedBy
+	if !cut || len(l) != MaxListValues || !slices.IsSorted(l) || !slices.Contains(l, "always") ||
+		!slices.Contains(l, fmt.Sprintf("v%05d", 3*compactAt-1)) || slices.Contains(l, fmt.Sprintf("v%05d", 3*compactAt-MaxListValues)) {
+		t.Errorf("cut %v, kept %d values, sorted %v: %.5q…", cut, len(l), slices.IsSorted(l), l)
 	}
 }

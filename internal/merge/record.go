@@ -5,7 +5,6 @@ import (
 	"hash/fnv"
 	"math"
 	"net/netip"
-	"slices"
 
 	"forewarn/internal/indicator"
 )
@@ -155,20 +154,6 @@ func copySingle(dst, src *Record, s Slot) {
 		panic("merge: not a single-valued slot")
 	}
 	dst.Has = dst.Has.With(s)
-}
-
-// union adds the values of add to the sorted list *dst and returns how many
-// were new.
-func union(dst *[]string, add []string) int {
-	n := 0
-	for _, v := range add {
-		i, found := slices.BinarySearch(*dst, v)
-		if !found {
-			*dst = slices.Insert(*dst, i, v)
-			n++
-		}
-	}
-	return n
 }
 
 // Hash is a 64-bit FNV-1a digest of the record's values (not its address):

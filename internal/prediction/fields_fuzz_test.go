@@ -7,15 +7,24 @@ import (
 	"strings"
 	"testing"
 
+	"go4.org/netipx"
+
 	"forewarn/internal/dump"
 )
 
 // parseField runs the parser on a valid row whose column c holds v.
 func parseField(t *testing.T, c dump.Column, v []byte, list [][]byte) Row {
 	t.Helper()
+	return parseFieldIP(t, "192.0.2.1", c, v, list)
+}
+
+// parseFieldIP is parseField for a row with address ip.
+func parseFieldIP(t *testing.T, ip string, c dump.Column, v []byte, list [][]byte) Row {
+	t.Helper()
 	var rec dump.Record
 	rec.Line = 2
-	rec.Fields[dump.IP] = []byte("192.0.2.1")
+	rec.Fields[dump.IP] = []byte(ip)
+	rec.Fields[dump.Importance] = []byte("50")
 	rec.Fields[c] = v
 	rec.Lists[c] = list
 	var p Parser
@@ -27,19 +36,26 @@ func parseField(t *testing.T, c dump.Column, v []byte, list [][]byte) Row {
 }
 
 // FuzzNetblock checks CIDR canonicalisation of predicted_netblock: a value
-// netip accepts without a zone is stored masked, in canonical text that
-// parses back to itself, IPv4-mapped prefixes of /96 or longer as IPv4, and
-// containing the address it was written with; anything else is dropped with
-// a warning, never rejecting the row.
+// netip accepts without a zone, no wider than /16 (IPv4) or /32 (IPv6),
+// is stored masked, in canonical text that parses back to itself,
+// IPv4-mapped prefixes of /96 or longer as IPv4, when it contains the
+// row's address; anything else is dropped with one warning, never
+// rejecting the row. The row's address is the netblock's own address, and
+// then an address outside it.
 func FuzzNetblock(f *testing.F) {
 	for _, s := range []string{"102.140.192.0/24", "102.140.192.7/24", "1.2.3.0/33", "::ffff:1.2.3.4/120", "::ffff:1.2.3.4/64",
-		"2001:db8::1/48", "fe80::1%eth0/64", "1.2.3.4", "0.0.0.0/0", "1.2.3.4/024", " 1.2.3.0/24", "::/0", "1.2.3.4/-1"} {
+		"2001:db8::1/48", "fe80::1%eth0/64", "1.2.3.4", "0.0.0.0/0", "1.2.3.4/024", " 1.2.3.0/24", "::/0", "1.2.3.4/-1",
+		"10.0.0.0/15", "10.0.0.0/16", "2001:db8::/31", "2001:db8::/32"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		v := bytes.TrimSpace([]byte(s)) // the Reader trims every field
-		row := parseField(t, dump.PredictedNetblock, v, nil)
 		want, err := netip.ParsePrefix(string(v))
+		ip := "192.0.2.1"
+		if err == nil && want.Addr().Zone() == "" {
+			ip = want.Addr().Unmap().String()
+		}
+		row := parseFieldIP(t, ip, dump.PredictedNetblock, v, nil)
 		if len(v) == 0 {
 			if row.PredictedNetblock.IsValid() || len(row.Warnings) != 0 {
 				t.Fatalf("empty netblock gave %v, warnings %v", row.PredictedNetblock, row.Warnings)
@@ -49,6 +65,23 @@ func FuzzNetblock(f *testing.F) {
 		if err != nil || want.Addr().Zone() != "" {
 			if row.PredictedNetblock.IsValid() || len(row.Warnings) != 1 {
 				t.Fatalf("%q: netip refuses it (%v), but got %v with warnings %v", v, err, row.PredictedNetblock, row.Warnings)
+			}
+			return
+		}
+		addr, bits := want.Addr(), want.Bits()
+		if addr.Is4In6() && bits >= 96 {
+			addr, bits = addr.Unmap(), bits-96
+		}
+		if addr.Is4In6() {
+			// The row's address is IPv4: an IPv6 netblock cannot hold it.
+			if row.PredictedNetblock.IsValid() || len(row.Warnings) != 1 {
+				t.Fatalf("%q: IPv6 netblock of IPv4 %v, but got %v with warnings %v", v, addr, row.PredictedNetblock, row.Warnings)
+			}
+			return
+		}
+		if widest := map[bool]int{true: 16, false: 32}[addr.Is4()]; bits < widest {
+			if row.PredictedNetblock.IsValid() || len(row.Warnings) != 1 {
+				t.Fatalf("%q: wider than /%d, but got %v with warnings %v", v, widest, row.PredictedNetblock, row.Warnings)
 			}
 			return
 		}
@@ -62,15 +95,20 @@ func FuzzNetblock(f *testing.F) {
 		if back, err := netip.ParsePrefix(got.String()); err != nil || back != got {
 			t.Fatalf("%q: stored %v does not parse back to itself (%v, %v)", v, got, back, err)
 		}
-		addr := want.Addr()
-		if addr.Is4In6() && want.Bits() >= 96 {
-			if !got.Addr().Is4() || got.Bits() != want.Bits()-96 {
-				t.Fatalf("%q: mapped prefix stored as %v, want the IPv4 /%d", v, got, want.Bits()-96)
-			}
-			addr = addr.Unmap()
+		if addr.Is4() != want.Addr().Is4() && (!got.Addr().Is4() || got.Bits() != bits) {
+			t.Fatalf("%q: mapped prefix stored as %v, want the IPv4 /%d", v, got, bits)
 		}
 		if !got.Contains(addr) {
 			t.Fatalf("%q: stored %v does not contain %v", v, got, addr)
+		}
+		// An address outside the netblock drops it.
+		outside := netipx.PrefixLastIP(got).Next()
+		if !outside.IsValid() {
+			outside = got.Masked().Addr().Prev()
+		}
+		row = parseFieldIP(t, outside.String(), dump.PredictedNetblock, v, nil)
+		if row.PredictedNetblock.IsValid() || len(row.Warnings) != 1 {
+			t.Fatalf("%q with ip %v outside it: got %v with warnings %v", v, outside, row.PredictedNetblock, row.Warnings)
 		}
 	})
 }
@@ -78,7 +116,8 @@ func FuzzNetblock(f *testing.F) {
 // FuzzLists checks the splitting of list columns (detected_by,
 // detected_identifiers, detected_categories) against a plain reference: a
 // CSV value is split on ';', '|' and ','; NDJSON array elements are not
-// split; every value is trimmed, empty values and repeats dropped, order
+// split; every value is cleaned (invalid UTF-8 bytes replaced with U+FFFD,
+// C0 controls but tab removed) and trimmed, empty values and repeats dropped, order
 // kept; categories are lower-cased (ASCII). The sep byte turns the input
 // into NDJSON elements: s is cut at each sep.
 func FuzzLists(f *testing.F) {
@@ -134,7 +173,7 @@ func FuzzLists(f *testing.F) {
 }
 
 func appendValue(list []string, v string) []string {
-	v = strings.TrimSpace(v)
+	v = strings.TrimSpace(cleanText(v))
 	if v == "" || slices.Contains(list, v) {
 		return list
 	}
@@ -149,4 +188,17 @@ func lowerASCIIString(s string) string {
 		}
 	}
 	return string(b)
+}
+
+// cleanText is the reference for text cleaning: ranging over a string
+// yields U+FFFD for each invalid byte.
+func cleanText(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r < 0x20 && r != '\t' {
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

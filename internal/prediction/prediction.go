@@ -26,7 +26,9 @@ type Row struct {
 	PredictedCategory []byte
 	Cluster           []byte
 	Importance        float64
-	HasImportance     bool
+	// HasImportance is true for every valid row (an empty importance makes
+	// the row invalid); merge keys and filters still test it.
+	HasImportance bool
 
 	DetectedBy          [][]byte
 	DetectedIdentifiers [][]byte
@@ -72,17 +74,61 @@ type InvalidError struct {
 
 func (e *InvalidError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Reason) }
 
-// Parser validates rows. Its zero value is ready to use; it is not safe for
-// concurrent use.
-type Parser struct {
-	lists [3][][]byte
+// Limits bound the values a row's attributes may take; an attribute
+// outside them is dropped with a warning.
+type Limits struct {
+	// Latest is the latest date kept, in Unix seconds. Dates before
+	// 1970-01-01 or after Latest are dropped: a Last Seen At in year 9999
+	// gave expiries that no JSON or STIX timestamp can hold.
+	Latest int64
+	// MaxNetblock4 and MaxNetblock6 are the shortest prefix lengths
+	// (the widest predicted netblocks) kept for IPv4 and IPv6.
+	MaxNetblock4, MaxNetblock6 int
 }
+
+// MaxFuture is how far after a run's start a date may lie.
+const MaxFuture = 365 * 24 * time.Hour
+
+// DefaultLimits are the limits of a run starting at now, with the
+// configuration's default max_netblock (/16 and /32).
+func DefaultLimits(now time.Time) Limits {
+	return Limits{Latest: now.Add(MaxFuture).Unix(), MaxNetblock4: 16, MaxNetblock6: 32}
+}
+
+// NewParser returns a parser that applies limits.
+func NewParser(limits Limits) *Parser {
+	return &Parser{limits: limits, limited: true}
+}
+
+// Parser validates rows. Its zero value is ready to use, with
+// DefaultLimits as of its first Parse; it is not safe for concurrent use.
+type Parser struct {
+	limits  Limits
+	limited bool
+	lists   [3][][]byte
+	// seen de-duplicates a long list in linear time; short lists are
+	// scanned, which allocates nothing.
+	seen map[string]struct{}
+	// clean holds the cleaned copies of this row's dirty text values.
+	clean []byte
+	dirty bool
+}
+
+// scanMax is the list length up to which de-duplication scans the list.
+const scanMax = 16
+
+// seenMax bounds the set kept between rows: clearing a map costs its
+// capacity, so a set grown by one huge list is dropped rather than reused.
+const seenMax = 4096
 
 // Parse validates rec into row. A rejected row returns an *InvalidError;
 // row is then meaningless.
 func (p *Parser) Parse(rec *dump.Record, row *Row) error {
 	row.Line = rec.Line
 	row.Warnings = row.Warnings[:0]
+	if !p.limited {
+		p.limits, p.limited = DefaultLimits(time.Now()), true
+	}
 
 	addr, ok := ParseIP(rec.Fields[dump.IP])
 	if !ok {
@@ -90,39 +136,110 @@ func (p *Parser) Parse(rec *dump.Record, row *Row) error {
 	}
 	row.Addr = addr
 
-	row.HasImportance = false
-	if v := rec.Fields[dump.Importance]; len(v) > 0 {
-		imp, ok := parseImportance(v)
-		if !ok {
-			return &InvalidError{rec.Line, fmt.Sprintf("importance %s is not a number from 0 to 100", quote(v))}
-		}
-		row.Importance, row.HasImportance = imp, true
+	// The feed's contract: an importance that is not a number in [0, 100]
+	// makes the row invalid, and an empty or missing one is not a number.
+	v := rec.Fields[dump.Importance]
+	if len(v) == 0 {
+		return &InvalidError{rec.Line, "importance is empty or missing: every row needs a number from 0 to 100"}
 	}
+	imp, ok := parseImportance(v)
+	if !ok {
+		return &InvalidError{rec.Line, fmt.Sprintf("importance %s is not a number from 0 to 100", quote(v))}
+	}
+	row.Importance, row.HasImportance = imp, true
 
 	row.PredictedAt = p.date(rec, dump.PredictedAt, row)
 	row.DetectedAt = p.date(rec, dump.DetectedAt, row)
 	row.LastSeenAt = p.date(rec, dump.LastSeenAt, row)
 
-	row.PredictedNetblock = netip.Prefix{}
-	if v := rec.Fields[dump.PredictedNetblock]; len(v) > 0 {
-		pfx, err := netip.ParsePrefix(string(v))
-		if err != nil || pfx.Addr().Zone() != "" {
-			row.Warnings = append(row.Warnings, Problem{rec.Line, KindWarning,
-				fmt.Sprintf("predicted_netblock %s is not a CIDR prefix; attribute dropped", quote(v))})
-		} else {
-			if pfx.Addr().Is4In6() && pfx.Bits() >= 96 {
-				pfx = netip.PrefixFrom(pfx.Addr().Unmap(), pfx.Bits()-96)
-			}
-			row.PredictedNetblock = pfx.Masked()
-		}
-	}
+	row.PredictedNetblock = p.netblock(rec, row)
 
-	row.PredictedCategory = rec.Fields[dump.PredictedCategory]
-	row.Cluster = rec.Fields[dump.Cluster]
+	p.clean, p.dirty = p.clean[:0], false
+	row.PredictedCategory = bytes.TrimSpace(p.text(rec.Fields[dump.PredictedCategory]))
+	row.Cluster = bytes.TrimSpace(p.text(rec.Fields[dump.Cluster]))
 	row.DetectedBy = p.list(rec, dump.DetectedBy, 0, false)
 	row.DetectedIdentifiers = p.list(rec, dump.DetectedIdentifiers, 1, false)
 	row.DetectedCategories = p.list(rec, dump.DetectedCategories, 2, true)
+	if p.dirty {
+		row.Warnings = append(row.Warnings, Problem{rec.Line, KindWarning,
+			"text held invalid UTF-8 or control characters: invalid bytes replaced with U+FFFD, control characters removed"})
+	}
 	return nil
+}
+
+// text returns v as every store keeps it alike: invalid UTF-8 replaced
+// with U+FFFD, C0 control characters but tab removed. PostgreSQL refuses
+// NUL and invalid UTF-8 where SQLite stores them, and U+001F separates
+// stored list values. A clean value (the usual case) is returned as is; a
+// dirty one is copied into the parser's buffer and the row marked dirty.
+func (p *Parser) text(v []byte) []byte {
+	i := 0
+	for i < len(v) && v[i] >= 0x20 && v[i] < utf8.RuneSelf {
+		i++
+	}
+	if i == len(v) || utf8.Valid(v[i:]) && !hasControl(v[i:]) {
+		return v
+	}
+	p.dirty = true
+	start := len(p.clean)
+	p.clean = append(p.clean, v[:i]...)
+	for i < len(v) {
+		r, n := utf8.DecodeRune(v[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			p.clean = utf8.AppendRune(p.clean, utf8.RuneError)
+		case r < 0x20 && r != '\t':
+		default:
+			p.clean = append(p.clean, v[i:i+n]...)
+		}
+		i += n
+	}
+	return p.clean[start:len(p.clean):len(p.clean)]
+}
+
+// hasControl reports whether v holds a C0 control character other than tab.
+func hasControl(v []byte) bool {
+	for _, c := range v {
+		if c < 0x20 && c != '\t' {
+			return true
+		}
+	}
+	return false
+}
+
+// netblock parses the row's predicted netblock. It is dropped with a
+// warning unless it is a CIDR prefix that contains the row's address and
+// is no wider than the limits: a 0.0.0.0/0 made exports block the whole
+// Internet and lookups put every address in a predicted netblock.
+func (p *Parser) netblock(rec *dump.Record, row *Row) netip.Prefix {
+	v := rec.Fields[dump.PredictedNetblock]
+	if len(v) == 0 {
+		return netip.Prefix{}
+	}
+	drop := func(why string) netip.Prefix {
+		row.Warnings = append(row.Warnings, Problem{rec.Line, KindWarning,
+			fmt.Sprintf("predicted_netblock %s %s; attribute dropped", quote(v), why)})
+		return netip.Prefix{}
+	}
+	pfx, err := netip.ParsePrefix(string(v))
+	if err != nil || pfx.Addr().Zone() != "" {
+		return drop("is not a CIDR prefix")
+	}
+	if pfx.Addr().Is4In6() && pfx.Bits() >= 96 {
+		pfx = netip.PrefixFrom(pfx.Addr().Unmap(), pfx.Bits()-96)
+	}
+	pfx = pfx.Masked()
+	widest := p.limits.MaxNetblock6
+	if pfx.Addr().Is4() {
+		widest = p.limits.MaxNetblock4
+	}
+	switch {
+	case !pfx.Contains(row.Addr):
+		return drop("does not contain the row's ip " + row.Addr.String())
+	case pfx.Bits() < widest:
+		return drop(fmt.Sprintf("is wider than max_netblock /%d", widest))
+	}
+	return pfx
 }
 
 func (p *Parser) date(rec *dump.Record, c dump.Column, row *Row) int64 {
@@ -136,6 +253,12 @@ func (p *Parser) date(rec *dump.Record, c dump.Column, row *Row) int64 {
 			fmt.Sprintf("%s %s is not a date; attribute dropped", c, quote(v))})
 		return NoTime
 	}
+	if t < 0 || t > p.limits.Latest {
+		row.Warnings = append(row.Warnings, Problem{rec.Line, KindWarning,
+			fmt.Sprintf("%s %s is outside 1970-01-01 to %s (a year after the run); attribute dropped",
+				c, quote(v), time.Unix(p.limits.Latest, 0).UTC().Format(time.DateOnly))})
+		return NoTime
+	}
 	return t
 }
 
@@ -144,17 +267,15 @@ func (p *Parser) date(rec *dump.Record, c dump.Column, row *Row) int64 {
 func (p *Parser) list(rec *dump.Record, c dump.Column, slot int, lower bool) [][]byte {
 	out := p.lists[slot][:0]
 	add := func(v []byte) {
-		v = bytes.TrimSpace(v)
+		v = bytes.TrimSpace(p.text(v))
 		if len(v) == 0 {
 			return
 		}
 		if lower {
 			lowerASCII(v)
 		}
-		for _, have := range out {
-			if bytes.Equal(have, v) {
-				return
-			}
+		if p.isDuplicate(out, v) {
+			return
 		}
 		out = append(out, v)
 	}
@@ -176,6 +297,36 @@ func (p *Parser) list(rec *dump.Record, c dump.Column, slot int, lower bool) [][
 	}
 	p.lists[slot] = out
 	return out
+}
+
+// isDuplicate reports whether v is in out, the values a list kept so far,
+// and records v otherwise. Past scanMax values it switches to a hash set
+// (filled with what out already holds), so that a row with 100,000
+// distinct values costs linear time, not quadratic.
+func (p *Parser) isDuplicate(out [][]byte, v []byte) bool {
+	switch {
+	case len(out) < scanMax:
+		for _, have := range out {
+			if bytes.Equal(have, v) {
+				return true
+			}
+		}
+		return false
+	case len(out) == scanMax:
+		if p.seen == nil || len(p.seen) > seenMax {
+			p.seen = make(map[string]struct{}, 2*scanMax)
+		} else {
+			clear(p.seen)
+		}
+		for _, have := range out {
+			p.seen[string(have)] = struct{}{}
+		}
+	}
+	if _, dup := p.seen[string(v)]; dup {
+		return true
+	}
+	p.seen[string(v)] = struct{}{}
+	return false
 }
 
 func lowerASCII(b []byte) {

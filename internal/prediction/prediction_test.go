@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"forewarn/internal/dump"
 	"forewarn/internal/indicator"
@@ -145,7 +146,7 @@ func TestParseRow(t *testing.T) {
 	}
 
 	// JSON arrays are taken as given, not split.
-	rec = record(map[dump.Column]string{dump.IP: "1.2.3.4", dump.PredictedNetblock: "1.2.3.0/33"})
+	rec = record(map[dump.Column]string{dump.IP: "1.2.3.4", dump.PredictedNetblock: "1.2.3.0/33", dump.Importance: "0"})
 	rec.Lists[dump.DetectedIdentifiers] = [][]byte{[]byte(" x,y "), []byte(""), []byte("x,y")}
 	if err := p.Parse(rec, &row); err != nil {
 		t.Fatal(err)
@@ -153,7 +154,7 @@ func TestParseRow(t *testing.T) {
 	if diff := cmp.Diff([]string{"x,y"}, strs(row.DetectedIdentifiers)); diff != "" {
 		t.Error(diff)
 	}
-	if row.PredictedNetblock.IsValid() || len(row.Warnings) != 1 || row.HasImportance || row.Date() != NoTime {
+	if row.PredictedNetblock.IsValid() || len(row.Warnings) != 1 || row.Importance != 0 || row.Date() != NoTime {
 		t.Errorf("netblock %v warnings %v", row.PredictedNetblock, row.Warnings)
 	}
 }
@@ -169,6 +170,8 @@ func TestParseRowInvalid(t *testing.T) {
 		"importance > 100":   {dump.IP: "1.2.3.4", dump.Importance: "101"},
 		"importance < 0":     {dump.IP: "1.2.3.4", dump.Importance: "-1"},
 		"importance is text": {dump.IP: "1.2.3.4", dump.Importance: "high"},
+		"importance empty":   {dump.IP: "1.2.3.4", dump.Importance: ""},
+		"importance missing": {dump.IP: "1.2.3.4"},
 	} {
 		var ie *InvalidError
 		if err := p.Parse(record(kv), &row); !errors.As(err, &ie) || ie.Line != 7 {
@@ -186,3 +189,25 @@ func strs(bs [][]byte) []string {
 }
 
 func fmtTime(unix int64) string { return indicator.FormatTime(unix) }
+
+// TestDatesOutsideTheRangeAreDropped: a date before 1970 or more than a
+// year after the run is a warning and drops only that attribute.
+func TestDatesOutsideTheRangeAreDropped(t *testing.T) {
+	p := NewParser(DefaultLimits(time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)))
+	var row Row
+	for v, kept := range map[string]bool{
+		"9999-12-31": false, "2027-12-07": false, "1969-12-31T23:59:59": false, "0001-01-01": false,
+		"2027-12-06": true, "1970-01-01": true, "2026-12-05": true,
+	} {
+		rec := record(map[dump.Column]string{dump.IP: "1.2.3.4", dump.Importance: "50", dump.LastSeenAt: v, dump.DetectedAt: v})
+		if err := p.Parse(rec, &row); err != nil {
+			t.Fatalf("%s: %v", v, err)
+		}
+		if got := row.LastSeenAt != NoTime && row.DetectedAt != NoTime; got != kept {
+			t.Errorf("%s: kept %v, want %v", v, got, kept)
+		}
+		if wantWarnings := map[bool]int{true: 0, false: 2}[kept]; len(row.Warnings) != wantWarnings {
+			t.Errorf("%s: warnings %v, want %d", v, row.Warnings, wantWarnings)
+		}
+	}
+}

@@ -72,7 +72,28 @@ func New(o Options) *Client {
 		DisableCompression: true,
 		ForceAttemptHTTP2:  true,
 	}
-	return &Client{o: o, http: &http.Client{Transport: tr}}
+	return &Client{o: o, http: &http.Client{Transport: tr, CheckRedirect: sameOriginRedirect}}
+}
+
+// ErrCrossOriginRedirect is wrapped when the server redirects to another
+// origin: following would hand the request, and with it the token, to a
+// host the configuration never named.
+var ErrCrossOriginRedirect = errors.New("Seclytics redirected to another origin; not followed")
+
+// sameOriginRedirect follows a redirect only within the origin of the
+// first request, at most 10 times.
+func sameOriginRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	from, to := via[0].URL, req.URL
+	if !strings.EqualFold(from.Scheme, to.Scheme) || !strings.EqualFold(from.Host, to.Host) {
+		// Only the origin is named: the rest of the Location is the
+		// server's text and may carry anything.
+		return fmt.Errorf("%w (to %s://%s): check base_url, which must name the origin that serves the dumps",
+			ErrCrossOriginRedirect, to.Scheme, to.Host)
+	}
+	return nil
 }
 
 // Request says what to download.
@@ -90,6 +111,7 @@ type Response struct {
 	ETag         string
 	LastModified string
 	Length       int64 // Content-Length, or -1
+	ContentType  string
 	Body         io.ReadCloser
 	Tries        int
 }
@@ -218,15 +240,24 @@ func (c *Client) once(ctx context.Context, full, plain, dataset string, req Requ
 		body := newWatchedBody(resp.Body, c.o.IdleTimeout, c.o.MaxBody, cancel, c.o.Token)
 		return &Response{
 			Status: resp.StatusCode, ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified"),
-			Length: resp.ContentLength, Body: body,
+			Length: resp.ContentLength, ContentType: resp.Header.Get("Content-Type"), Body: body,
 		}, 0, nil
 	}
-	msg := errorMessage(resp.Body)
-	cancel(nil)
 	status := resp.StatusCode
+	// Only a vendor's 4xx JSON message is quoted: any other body may be a
+	// page the token should never have reached, and the run's error is
+	// readable with a read key.
+	msg := ""
+	if status >= 400 && status < 500 {
+		msg = errorMessage(resp.Body)
+	}
+	drain(resp.Body)
+	cancel(nil)
 	withMsg := ""
 	if msg != "" {
 		withMsg = ": " + c.o.Token.Scrub(msg)
+	} else if ct := resp.Header.Get("Content-Type"); ct != "" {
+		withMsg = " (Content-Type " + strconv.Quote(ShortText(ct)) + ")"
 	}
 	switch {
 	case status == http.StatusUnauthorized:
@@ -279,10 +310,9 @@ func retryAfter(v string, max time.Duration) time.Duration {
 	return min(d, max)
 }
 
-// errorMessage reads Seclytics' JSON error body {"error":{"message":...}},
-// falling back to a short plain-text body.
-func errorMessage(body io.ReadCloser) string {
-	defer drain(body)
+// errorMessage reads Seclytics' JSON error body {"error":{"message":...}}
+// or {"message":...}. Anything else gives "".
+func errorMessage(body io.Reader) string {
 	b, _ := io.ReadAll(io.LimitReader(body, 16<<10))
 	var e struct {
 		Error struct {
@@ -290,17 +320,27 @@ func errorMessage(body io.ReadCloser) string {
 		} `json:"error"`
 		Message string `json:"message"`
 	}
-	if json.Unmarshal(b, &e) == nil {
-		if e.Error.Message != "" {
-			return e.Error.Message
-		}
-		if e.Message != "" {
-			return e.Message
-		}
-	}
-	s := strings.TrimSpace(string(b))
-	if s == "" || strings.ContainsAny(s, "<>") || len(s) > 200 {
+	if json.Unmarshal(b, &e) != nil {
 		return ""
+	}
+	msg := e.Error.Message
+	if msg == "" {
+		msg = e.Message
+	}
+	return ShortText(msg)
+}
+
+// ShortText shortens a server-supplied text to 200 bytes of
+// printable characters, for an error message.
+func ShortText(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(s, ""))
+	if len(s) > 200 {
+		s = strings.ToValidUTF8(s[:200], "") + "..."
 	}
 	return s
 }

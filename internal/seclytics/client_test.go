@@ -183,3 +183,64 @@ func TestBodyLimitsAndStall(t *testing.T) {
 		t.Errorf("stall detected after %v", took)
 	}
 }
+
+// TestRedirectsStayOnTheOrigin: a redirect to another origin is refused
+// before any request reaches it; one within the origin is followed.
+func TestRedirectsStayOnTheOrigin(t *testing.T) {
+	var reached atomic.Int32
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reached.Add(1)
+		_, _ = w.Write([]byte("ip\n1.2.3.4\n"))
+	}))
+	t.Cleanup(elsewhere.Close)
+	var home *httptest.Server
+	home = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/away/"):
+			http.Redirect(w, r, elsewhere.URL+"/steal?"+r.URL.RawQuery, http.StatusFound)
+		case strings.HasPrefix(r.URL.Path, "/here/"):
+			http.Redirect(w, r, home.URL+"/final"+r.URL.Path, http.StatusFound)
+		default:
+			_, _ = w.Write([]byte("ip\n1.2.3.4\n"))
+		}
+	}))
+	t.Cleanup(home.Close)
+
+	_, _, err := fetchAll(t, client(home.URL+"/away", Options{Tries: 1}), Request{Dataset: "A"})
+	if !errors.Is(err, ErrCrossOriginRedirect) || reached.Load() != 0 || strings.Contains(err.Error(), tok) || strings.Contains(err.Error(), "steal") {
+		t.Fatalf("cross-origin redirect: err %v, requests to the other origin %d; want ErrCrossOriginRedirect naming only the origin and none", err, reached.Load())
+	}
+	if _, body, err := fetchAll(t, client(home.URL+"/here", Options{Tries: 1}), Request{Dataset: "A"}); err != nil || string(body) != "ip\n1.2.3.4\n" {
+		t.Fatalf("same-origin redirect: %q %v, want the body", body, err)
+	}
+}
+
+// TestErrorsQuoteNoBody: an error names the status and content type; the
+// body is quoted only as a vendor's JSON message on a 4xx.
+func TestErrorsQuoteNoBody(t *testing.T) {
+	const leak = "aws_secret_access_key=LEAKED"
+	for _, tc := range []struct {
+		status  int
+		ctype   string
+		body    string
+		want    string
+		wantNot string
+	}{
+		{500, "text/plain", leak, `Content-Type "text/plain"`, "LEAKED"},
+		{418, "text/plain", leak, "HTTP 418", "LEAKED"},
+		{403, "text/plain", leak, "HTTP 403", "LEAKED"},
+		{503, "application/json", `{"message":"` + leak + `"}`, "HTTP 503", "LEAKED"},
+		{403, "application/json", `{"error":{"message":"plan does not include B"}}`, "plan does not include B", "Content-Type"},
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", tc.ctype)
+			w.WriteHeader(tc.status)
+			_, _ = w.Write([]byte(tc.body))
+		}))
+		_, _, err := fetchAll(t, client(srv.URL, Options{Tries: 1}), Request{Dataset: "A"})
+		srv.Close()
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), tc.wantNot) {
+			t.Errorf("HTTP %d %s %q: error %v; want it to contain %q and not %q", tc.status, tc.ctype, tc.body, err, tc.want, tc.wantNot)
+		}
+	}
+}

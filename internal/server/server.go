@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -55,6 +57,32 @@ type Config struct {
 	// Feeds are the feeds this process knows, by name: nil means forewarn's
 	// built-in feed.
 	Feeds []string
+	// TrustedProxies are the reverse proxies in front of serve: the web
+	// UI takes the client's address from their X-Forwarded-For and TLS
+	// from their X-Forwarded-Proto.
+	TrustedProxies []netip.Prefix
+}
+
+// ParseTrustedProxies reads a comma-separated list of addresses and CIDRs,
+// as --trusted-proxy takes it.
+func ParseTrustedProxies(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(list, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			a, aerr := netip.ParseAddr(f)
+			if aerr != nil {
+				return nil, fmt.Errorf("--trusted-proxy %q: give the proxy's IP address or a CIDR such as 10.0.0.0/8", f)
+			}
+			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // DefaultSync is how often serve looks for changes made by other processes
@@ -192,7 +220,7 @@ func Run(ctx context.Context, c Config) error {
 	}).Register(mux)
 	mux.Handle("GET /metrics", metrics.Handler(reg))
 	taxii.New(st, taxii.STIXMapper{}, log).Register(mux)
-	web, err := ui.New(ui.Deps{Store: st, Service: svc, Runner: mgr, Scheduler: sc, Lookup: look, Log: log, Feed: feed.Name, Secure: c.TLSCert != ""})
+	web, err := ui.New(ui.Deps{Store: st, Service: svc, Runner: mgr, Scheduler: sc, Lookup: look, Log: log, Feed: feed.Name, Secure: c.TLSCert != "", TrustedProxies: c.TrustedProxies})
 	if err != nil {
 		return err
 	}

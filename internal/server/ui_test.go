@@ -419,9 +419,10 @@ func TestUIDashboardSavedAcrossRestarts(t *testing.T) {
 	}
 }
 
-// TestUISignInThrottled: after MaxFailedSignIns wrong keys from one address
-// within a minute, sign-in answers 429 with Retry-After, even with a right
-// key, and says why.
+// TestUISignInThrottled: a key that fails MaxFailedSignIns times is refused
+// for the rest of the window, without locking out other keys from the same
+// address (a proxy's users); MaxFailedSignInsPerAddress different wrong
+// keys close the address (issue 13 D14).
 func TestUISignInThrottled(t *testing.T) {
 	h := startServe(t, "", newFake(t, 10, nil))
 	post := func(key string) (*http.Response, string) {
@@ -440,12 +441,24 @@ func TestUISignInThrottled(t *testing.T) {
 		t.Fatalf("sign-in with the admin key: %d", resp.StatusCode)
 	}
 	for i := range ui.MaxFailedSignIns {
+		if resp, _ := post("fwk_stale"); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("wrong key, try %d: %d, want 401", i, resp.StatusCode)
+		}
+	}
+	resp, body := post("fwk_stale")
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "with this key") {
+		t.Errorf("the same wrong key %d times: %d, Retry-After %q; want 429 with Retry-After and the reason", ui.MaxFailedSignIns+1, resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if resp, _ := post(h.admin); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("another key from the same address after one key was throttled: %d, want 303", resp.StatusCode)
+	}
+	for i := ui.MaxFailedSignIns; i < ui.MaxFailedSignInsPerAddress; i++ {
 		if resp, _ := post(fmt.Sprintf("fwk_wrong%d", i)); resp.StatusCode != http.StatusUnauthorized {
 			t.Fatalf("wrong key %d: %d, want 401", i, resp.StatusCode)
 		}
 	}
-	resp, body := post(h.admin)
-	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "Too many failed sign-ins") {
-		t.Errorf("after %d wrong keys: %d, Retry-After %q; want 429 with Retry-After and the reason", ui.MaxFailedSignIns, resp.StatusCode, resp.Header.Get("Retry-After"))
+	resp, body = post(h.admin)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "from your address") {
+		t.Errorf("after %d wrong keys from one address: %d, Retry-After %q; want 429 with Retry-After and the reason", ui.MaxFailedSignInsPerAddress, resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 }

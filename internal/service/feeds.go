@@ -3,35 +3,43 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 
 	"forewarn/internal/config"
 )
 
-// ConfigureFeed validates cfg and stores it as the feed's configuration.
-// The edges build cfg from what a person typed (config.Set, config.Decode);
-// the whole is validated here, once, so every edge refuses the same
-// configurations with the same *ValidationError.
-func (s *Service) ConfigureFeed(ctx context.Context, a Actor, name string, cfg config.Seclytics) error {
+// ConfigureFeed validates cfg and stores it as the feed's configuration,
+// and returns it as stored. The edges build cfg from what a person typed
+// (config.Set, config.Decode); the whole is validated here, once, so every
+// edge refuses the same configurations with the same *ValidationError.
+// tokenGiven says the person gave the token with this change: without it,
+// a base URL moved to another origin drops the stored token
+// (config.KeepTokenFor).
+func (s *Service) ConfigureFeed(ctx context.Context, a Actor, name string, cfg config.Seclytics, tokenGiven bool) (config.Seclytics, error) {
 	if err := s.CheckFeed(name); err != nil {
-		return err
-	}
-	if err := cfg.Validate(); err != nil {
-		return fromConfig(err)
+		return cfg, err
 	}
 	prev, _, err := s.d.Store.FeedConfig(ctx, name)
-	if err != nil {
-		return err
+	var fe *config.FieldError
+	if err != nil && !errors.As(err, &fe) {
+		return cfg, err
+	}
+	// A stored configuration this version refuses is being repaired: the
+	// new one replaces it whole.
+	cfg.KeepTokenFor(prev, tokenGiven)
+	if err := cfg.Validate(); err != nil {
+		return cfg, fromConfig(err)
 	}
 	if err := s.d.Store.SaveFeedConfig(ctx, name, cfg); err != nil {
-		return err
+		return cfg, err
 	}
 	if err := s.reschedule(ctx, name); err != nil {
-		return err
+		return cfg, err
 	}
 	s.record(ctx, a, "feed.configure", name, "changed: "+strings.Join(changedKeys(prev, cfg), ", "))
-	return nil
+	return cfg, nil
 }
 
 // changedKeys names the parameters that differ, the token only as whether

@@ -134,6 +134,12 @@ func IndicatorID(value string) string {
 	return "indicator--" + uuid.NewSHA1(namespace, []byte("indicator:"+value)).String()
 }
 
+// RelationshipID is the id of the based-on relationship from an address's
+// indicator to its observable.
+func RelationshipID(value string) string {
+	return "relationship--" + uuid.NewSHA1(namespace, []byte("based-on:"+value)).String()
+}
+
 // ObservableID is the id of the ipv4-addr or ipv6-addr SCO for an address:
 // STIX's deterministic id, a UUIDv5 of {"value":"…"} in its namespace.
 func ObservableID(scoType, value string) string {
@@ -204,7 +210,7 @@ func ForIndicator(ind *indicator.Indicator) []Object {
 	ts := created.Format(TimeFormat)
 	rel := relationship{
 		Type: "relationship", SpecVersion: SpecVersion,
-		ID:      "relationship--" + uuid.NewSHA1(namespace, []byte("based-on:"+ind.Value)).String(),
+		ID:      RelationshipID(ind.Value),
 		Created: ts, Modified: ts, CreatedByRef: ForewarnIdentityID,
 		RelationshipType: "based-on", SourceRef: sdo.ID, TargetRef: obs.ID,
 	}

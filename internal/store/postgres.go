@@ -46,7 +46,12 @@ const (
 	DefaultStatementTimeout = 5 * time.Minute
 )
 
-// RedactDSN returns dsn without its password, for messages and logs.
+// secretParams are DSN query parameters that carry a secret: libpq and pgx
+// accept the password there as well as in the user info.
+var secretParams = []string{"password", "sslpassword"}
+
+// RedactDSN returns dsn without its passwords (user info, ?password= and
+// ?sslpassword=), for messages and logs.
 func RedactDSN(dsn string) string {
 	u, err := url.Parse(dsn)
 	if err != nil {
@@ -55,7 +60,37 @@ func RedactDSN(dsn string) string {
 	if _, ok := u.User.Password(); ok {
 		u.User = url.UserPassword(u.User.Username(), "xxxxx")
 	}
+	q := u.Query()
+	masked := false
+	for _, p := range secretParams {
+		if q.Has(p) {
+			q.Set(p, "xxxxx")
+			masked = true
+		}
+	}
+	if masked {
+		u.RawQuery = q.Encode()
+	}
 	return u.String()
+}
+
+// dsnSecrets lists the non-empty passwords a DSN carries.
+func dsnSecrets(dsn string) []string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	if pw, ok := u.User.Password(); ok && pw != "" {
+		out = append(out, pw)
+	}
+	q := u.Query()
+	for _, p := range secretParams {
+		if v := q.Get(p); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 func openPostgres(ctx context.Context, dsn string) (*Store, error) {
@@ -121,16 +156,16 @@ func openPostgres(ctx context.Context, dsn string) (*Store, error) {
 	return s, nil
 }
 
-// redactErr keeps a driver error from repeating the DSN's password.
+// redactErr keeps a driver error from repeating one of the DSN's passwords.
 func redactErr(err error, dsn string) error {
-	u, perr := url.Parse(dsn)
-	if perr != nil {
+	msg := err.Error()
+	for _, pw := range dsnSecrets(dsn) {
+		msg = strings.ReplaceAll(msg, pw, "xxxxx")
+	}
+	if msg == err.Error() {
 		return err
 	}
-	if pw, ok := u.User.Password(); ok && pw != "" && strings.Contains(err.Error(), pw) {
-		return errors.New(strings.ReplaceAll(err.Error(), pw, "xxxxx"))
-	}
-	return err
+	return errors.New(msg)
 }
 
 // KeyFileEnv names the file of the key that encrypts stored tokens when the

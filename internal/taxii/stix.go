@@ -1,6 +1,8 @@
 package taxii
 
 import (
+	"net/netip"
+
 	"forewarn/internal/indicator"
 	"forewarn/internal/stix"
 )
@@ -17,6 +19,32 @@ func (STIXMapper) Identities() []Object {
 // Objects implements Mapper.
 func (STIXMapper) Objects(ind *indicator.Indicator) ([]Object, error) {
 	return convert(stix.ForIndicator(ind), ind), nil
+}
+
+// IndicatorTypes implements Mapper.
+func (STIXMapper) IndicatorTypes() []string {
+	return []string{"indicator", "ipv4-addr", "ipv6-addr", "relationship"}
+}
+
+// ObjectID implements Mapper: the ids are UUIDv5s of the address, so
+// computing one costs a hash, where mapping the indicator costs its JSON.
+func (STIXMapper) ObjectID(typ string, addr netip.Addr) string {
+	v := addr.String()
+	switch typ {
+	case "indicator":
+		return stix.IndicatorID(v)
+	case "relationship":
+		return stix.RelationshipID(v)
+	case "ipv4-addr":
+		if addr.Is4() {
+			return stix.ObservableID(typ, v)
+		}
+	case "ipv6-addr":
+		if !addr.Is4() {
+			return stix.ObservableID(typ, v)
+		}
+	}
+	return ""
 }
 
 func convert(in []stix.Object, ind *indicator.Indicator) []Object {

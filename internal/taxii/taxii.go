@@ -1,6 +1,7 @@
 package taxii
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -9,6 +10,8 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -39,12 +42,19 @@ type Mapper interface {
 	Identities() []Object
 	// Objects are an indicator's objects, in a fixed order.
 	Objects(ind *indicator.Indicator) ([]Object, error)
+	// IndicatorTypes are the types Objects returns objects of.
+	IndicatorTypes() []string
+	// ObjectID is the id of the object of type typ that Objects returns
+	// for the address, or "" if it returns none of that type.
+	ObjectID(typ string, addr netip.Addr) string
 }
 
 // Store is what the server reads.
 type Store interface {
 	SearchIndicators(ctx context.Context, q store.IndicatorQuery) (store.IndicatorPage, error)
 	AuthenticateAPIKey(ctx context.Context, key string) (store.APIKey, error)
+	EachAddress(ctx context.Context, status indicator.Status, fn func(netip.Addr) bool) error
+	Lookup(ctx context.Context, addr netip.Addr) (indicator.Indicator, error)
 }
 
 // Collection is a TAXII collection: a view of the store's indicators.
@@ -375,6 +385,10 @@ func (s *Server) page(ctx context.Context, c *Collection, q query) (objs []Objec
 		}
 		pos = position{Indicators: true}
 	}
+	if !s.anyIndicatorType(q.types) {
+		// No indicator's object can match: answer without reading them.
+		return objs, pos, false, nil
+	}
 	sq := store.IndicatorQuery{Status: c.status, Sort: "updated", Limit: 200, Cursor: pos.Cursor}
 	if !q.addedAfter.IsZero() {
 		// Stored times are whole seconds: "after" is from the next second.
@@ -488,26 +502,68 @@ func (s *Server) manifest(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// find returns the object with the id in the collection. Ids are
-// UUIDv5 digests that cannot be reversed to the address, so this pages
-// through the collection: it costs a scan (about a second per million
-// indicators), which is why consumers should poll objects/ instead.
-func (s *Server) find(ctx context.Context, c *Collection, id string) (*Object, error) {
-	q := query{limit: MaxLimit, ids: map[string]bool{id: true}}
-	for {
-		objs, next, more, err := s.page(ctx, c, q)
-		if err != nil {
-			return nil, err
-		}
-		if len(objs) > 0 {
-			return &objs[0], nil
-		}
-		if !more {
-			return nil, &taxiiError{http.StatusNotFound, "Object not found", fmt.Sprintf("no object %q in collection %s", id, c.Alias)}
-		}
-		q.pos = next
+// anyIndicatorType reports whether an indicator's objects can have one of
+// types (nil: any type).
+func (s *Server) anyIndicatorType(types map[string]bool) bool {
+	if types == nil {
+		return true
 	}
+	for _, t := range s.m.IndicatorTypes() {
+		if types[t] {
+			return true
+		}
+	}
+	return false
 }
+
+// find returns the object with the id in the collection. The ids of an
+// indicator's objects are UUIDv5 digests of its address, which cannot be
+// reversed: find reads only the addresses (no attributes, no JSON), hashes
+// each into an id of the requested type, and maps the one indicator that
+// matches. An id of a type no indicator has is not found at once.
+func (s *Server) find(ctx context.Context, c *Collection, id string) (*Object, error) {
+	notFound := &taxiiError{http.StatusNotFound, "Object not found", fmt.Sprintf("no object %q in collection %s", id, c.Alias)}
+	for _, o := range s.m.Identities() {
+		if o.ID == id {
+			return &o, nil
+		}
+	}
+	typ, _, ok := strings.Cut(id, "--")
+	if !ok || len(id) > maxObjectID || !slices.Contains(s.m.IndicatorTypes(), typ) {
+		return nil, notFound
+	}
+	var addr netip.Addr
+	err := s.st.EachAddress(ctx, c.status, func(a netip.Addr) bool {
+		if s.m.ObjectID(typ, a) == id {
+			addr = a
+			return false
+		}
+		return true
+	})
+	if err != nil || !addr.IsValid() {
+		return nil, cmp.Or(err, error(notFound))
+	}
+	ind, err := s.st.Lookup(ctx, addr)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && c.status != "" && ind.Status != c.status) {
+		return nil, notFound // changed since the addresses were read
+	}
+	if err != nil {
+		return nil, err
+	}
+	objs, err := s.m.Objects(&ind)
+	if err != nil {
+		return nil, err
+	}
+	for i := range objs {
+		if objs[i].ID == id {
+			return &objs[i], nil
+		}
+	}
+	return nil, notFound
+}
+
+// maxObjectID bounds an object id: a type name and a UUID.
+const maxObjectID = 250
 
 func (s *Server) object(w http.ResponseWriter, r *http.Request) error {
 	c, err := findCollection(r)

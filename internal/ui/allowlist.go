@@ -26,19 +26,29 @@ type allowlistData struct {
 }
 
 func (u *UI) allowlistPage(w http.ResponseWriter, r *http.Request, se *session) error {
-	v := view{}
-	q := r.URL.Query()
+	v := view{Notice: allowlistNotice(r.URL.Query(), se)}
+	return u.renderAllowlist(w, r, se, http.StatusOK, v, allowlistData{})
+}
+
+// allowlistNotice confirms the change named by the redirect after an
+// addition or a removal. Anyone can write such a query into a link sent
+// to an admin, so the notice is shown only if the query carries this
+// session's signature of it, which only the redirect has.
+func allowlistNotice(q url.Values, se *session) string {
+	if !se.signed(q.Get("sig"), q.Get("added"), q.Get("whitelisted"), q.Get("removed")) {
+		return ""
+	}
 	if added := q.Get("added"); added != "" {
 		noun := "indicators"
 		if q.Get("whitelisted") == "1" {
 			noun = "indicator"
 		}
-		v.Notice = fmt.Sprintf("Added %s to the allow-list: %s existing %s whitelisted.", added, q.Get("whitelisted"), noun)
+		return fmt.Sprintf("Added %s to the allow-list: %s existing %s whitelisted.", added, q.Get("whitelisted"), noun)
 	}
 	if removed := q.Get("removed"); removed != "" {
-		v.Notice = fmt.Sprintf("Removed %s from the allow-list. The indicators it whitelisted stay Whitelisted until a person changes their status.", removed)
+		return fmt.Sprintf("Removed %s from the allow-list. The indicators it whitelisted stay Whitelisted until a person changes their status.", removed)
 	}
-	return u.renderAllowlist(w, r, se, http.StatusOK, v, allowlistData{})
+	return ""
 }
 
 func (u *UI) renderAllowlist(w http.ResponseWriter, r *http.Request, se *session, status int, v view, d allowlistData) error {
@@ -75,7 +85,9 @@ func (u *UI) addAllowlist(w http.ResponseWriter, r *http.Request, se *session) e
 	if err != nil {
 		return err
 	}
-	http.Redirect(w, r, "/allowlist?added="+url.QueryEscape(e.Prefix.String())+"&whitelisted="+strconv.FormatInt(n, 10), http.StatusSeeOther)
+	added, whitelisted := e.Prefix.String(), strconv.FormatInt(n, 10)
+	http.Redirect(w, r, "/allowlist?added="+url.QueryEscape(added)+"&whitelisted="+whitelisted+
+		"&sig="+se.sign(added, whitelisted, ""), http.StatusSeeOther)
 	return nil
 }
 
@@ -95,6 +107,7 @@ func (u *UI) removeAllowlist(w http.ResponseWriter, r *http.Request, se *session
 		}
 		return err
 	}
-	http.Redirect(w, r, "/allowlist?removed="+url.QueryEscape(p.String()), http.StatusSeeOther)
+	removed := p.String()
+	http.Redirect(w, r, "/allowlist?removed="+url.QueryEscape(removed)+"&sig="+se.sign("", "", removed), http.StatusSeeOther)
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -17,26 +18,62 @@ func (u *UI) loginPage(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// safeNext keeps redirects on this site.
+// maxNext bounds the next parameter: a page's path and query fit easily.
+const maxNext = 2048
+
+// safeNext keeps redirects on this site. Browsers drop tabs and newlines
+// from a Location and read a backslash as a slash, so "/\t/evil.example"
+// or "/\\evil.example" would leave for evil.example: only a value that
+// parses as a bare path (and query) on this origin, with no control
+// characters or backslashes before or after decoding, is kept.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.Contains(next, "\\") {
+	if len(next) > maxNext || !plainText(next) || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
+		return "/"
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" ||
+		!strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") || !plainText(u.Path) {
 		return "/"
 	}
 	return next
 }
 
+// plainText reports whether s has no control characters and no backslash.
+func plainText(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// crossSite refuses a form that another site's page submitted, such as an
+// auto-submitted sign-in with the attacker's key (login CSRF). It trusts
+// the browser's Sec-Fetch-Site, or compares Origin with Host; a request
+// with neither comes from no browser and passes.
+var crossSite = http.NewCrossOriginProtection()
+
 // login exchanges an API key for a session cookie. The key is checked by
 // the store as for the REST API, then forgotten.
 func (u *UI) login(w http.ResponseWriter, r *http.Request) {
+	if err := crossSite.Check(r); err != nil {
+		u.Log.Warn("ui sign-in refused: the form came from another site", "origin", clientText(r.Header.Get("Origin")))
+		http.Error(w, "Sign-in refused: the form was sent from another site. Open this server's own /login page and sign in there.", http.StatusForbidden)
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	key := strings.TrimSpace(r.PostFormValue("key"))
 	next := safeNext(r.PostFormValue("next"))
-	addr := clientAddr(r)
-	if no, wait := u.throttle.blocked(addr, time.Now()); no {
+	cl := clientOf(r, u.TrustedProxies)
+	if no, which, wait := u.throttle.blocked(cl.addr, key, time.Now()); no {
 		secs := int(wait.Seconds()) + 1
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		u.Log.Warn("ui sign-in refused: too many failed attempts", "client", addr)
+		u.Log.Warn("ui sign-in refused: too many failed attempts", "client", cl.addr, "by", which)
 		msg := fmt.Sprintf("Too many failed sign-ins from your address: try again in %d seconds.", secs)
+		if which == "key" {
+			msg = fmt.Sprintf("Too many failed sign-ins with this key: try again in %d seconds, or check the key.", secs)
+		}
 		if err := u.render(w, http.StatusTooManyRequests, "login", view{Title: "Sign in", Data: next, Error: msg}); err != nil {
 			u.Log.Error("render sign-in", "err", err)
 		}
@@ -46,7 +83,7 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		msg := "Sign-in failed: " + err.Error()
 		if errors.Is(err, store.ErrUnauthorized) || key == "" {
-			u.throttle.fail(addr, time.Now())
+			u.throttle.fail(cl.addr, key, time.Now())
 			msg = "That API key is unknown or revoked. Create one with: forewarn apikey create --name NAME --role read|admin"
 		}
 		if err := u.render(w, http.StatusUnauthorized, "login", view{Title: "Sign in", Data: next, Error: msg}); err != nil {
@@ -60,10 +97,18 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Sign-in failed: the session could not be stored ("+err.Error()+"). Try again; if it persists, check the store.", http.StatusInternalServerError)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: id, Path: "/", HttpOnly: true, Secure: u.Secure,
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: id, Path: "/", HttpOnly: true, Secure: u.Secure || cl.https,
 		SameSite: http.SameSiteStrictMode, MaxAge: int(SessionTTL.Seconds())})
 	u.Log.Info("ui sign-in", "key", k.Name, "role", k.Role)
 	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// clientText shortens a client-supplied header for a log line.
+func clientText(s string) string {
+	if len(s) > 100 {
+		s = s[:100]
+	}
+	return strconv.Quote(s)
 }
 
 func (u *UI) logout(w http.ResponseWriter, r *http.Request, se *session) error {
@@ -74,7 +119,7 @@ func (u *UI) logout(w http.ResponseWriter, r *http.Request, se *session) error {
 	if err := u.endSession(r); err != nil {
 		return err
 	}
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", HttpOnly: true, Secure: u.Secure, SameSite: http.SameSiteStrictMode, MaxAge: -1})
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", HttpOnly: true, Secure: u.Secure || clientOf(r, u.TrustedProxies).https, SameSite: http.SameSiteStrictMode, MaxAge: -1})
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 	return nil
 }

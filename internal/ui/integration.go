@@ -142,7 +142,9 @@ func (u *UI) saveConfig(w http.ResponseWriter, r *http.Request, se *session) err
 		next.Token = secret.String{}
 	}
 	if len(f.Errors) == 0 {
-		err := u.Service.ConfigureFeed(r.Context(), se.actor(), u.Feed, next)
+		// The form has no base_url today; the service's token rule
+		// still holds if it gains one.
+		_, err := u.Service.ConfigureFeed(r.Context(), se.actor(), u.Feed, next, r.PostFormValue("token") != "")
 		var ve *service.ValidationError
 		if !errors.As(err, &ve) && err != nil {
 			return err

@@ -2,7 +2,9 @@ package ui
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
@@ -83,4 +85,21 @@ func (se *session) validCSRF(r *http.Request) bool {
 		got = r.PostFormValue("csrf")
 	}
 	return subtle.ConstantTimeCompare([]byte(got), []byte(se.CSRF)) == 1
+}
+
+// sign returns the session's signature of parts, keyed by its CSRF token:
+// a redirect carries it so that the page it leads to can tell its own
+// notice from one written into a link by someone else.
+func (se *session) sign(parts ...string) string {
+	m := hmac.New(sha256.New, []byte(se.CSRF))
+	for _, p := range parts {
+		m.Write([]byte(p))
+		m.Write([]byte{0})
+	}
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
+}
+
+// signed reports whether sig is the session's signature of parts.
+func (se *session) signed(sig string, parts ...string) bool {
+	return sig != "" && hmac.Equal([]byte(sig), []byte(se.sign(parts...)))
 }

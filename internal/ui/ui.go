@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -82,6 +83,10 @@ type Deps struct {
 	Feed string
 	// Secure marks the session cookie Secure (serve over TLS).
 	Secure bool
+	// TrustedProxies are reverse proxies whose X-Forwarded-For names the
+	// client (for the sign-in limit) and whose X-Forwarded-Proto: https
+	// makes the session cookie Secure.
+	TrustedProxies []netip.Prefix
 }
 
 // UI serves the web pages.
@@ -125,7 +130,7 @@ func New(d Deps) (*UI, error) {
 // Register adds the UI's routes to mux.
 func (u *UI) Register(mux *http.ServeMux) {
 	static, _ := fs.Sub(staticFS, "static")
-	mux.Handle("GET /static/", u.headers(http.StripPrefix("/static/", cacheStatic(http.FileServerFS(static)))))
+	mux.Handle("GET /static/", u.headers(http.StripPrefix("/static/", noListing(static, cacheStatic(http.FileServerFS(static))))))
 	mux.Handle("GET /login", u.headers(http.HandlerFunc(u.loginPage)))
 	mux.Handle("POST /login", u.headers(http.HandlerFunc(u.login)))
 	mux.Handle("POST /logout", u.page(false, u.logout))
@@ -148,6 +153,22 @@ func (u *UI) Register(mux *http.ServeMux) {
 	mux.Handle("GET /allowlist", u.page(false, u.allowlistPage))
 	mux.Handle("POST /allowlist", u.page(true, u.addAllowlist))
 	mux.Handle("POST /allowlist/remove", u.page(true, u.removeAllowlist))
+}
+
+// noListing answers 404 for a directory: the file server would list it,
+// and what the UI ships is no one's business beyond the files it links.
+func noListing(fsys fs.FS, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimSuffix(r.URL.Path, "/")
+		if name == "" {
+			name = "."
+		}
+		if fi, err := fs.Stat(fsys, name); err == nil && fi.IsDir() {
+			http.NotFound(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 func cacheStatic(h http.Handler) http.Handler {
@@ -278,8 +299,13 @@ var funcs = template.FuncMap{
 		return false
 	},
 	"contextNames": func() []string { return config.ContextNames },
-	"list":         func(s ...string) []string { return s },
-	"deref":        func(f *float64) string { return strconv.FormatFloat(*f, 'f', -1, 64) },
+	// query encodes a value for a URL's query. html/template does not know
+	// htmx's hx-get as a URL attribute, so it would only HTML-escape it: a
+	// cluster named "a&b#c" would cut the query short.
+	"query": url.QueryEscape,
+	"path":  url.PathEscape,
+	"list":  func(s ...string) []string { return s },
+	"deref": func(f *float64) string { return strconv.FormatFloat(*f, 'f', -1, 64) },
 	// flip is the sort a column header links to: ascending first, then
 	// descending.
 	"flip": func(cur, col string) string {

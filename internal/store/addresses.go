@@ -1,0 +1,42 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+
+	"forewarn/internal/indicator"
+)
+
+// EachAddress calls fn with the address of every indicator of status (""
+// for every status), in no particular order, until fn returns false. It
+// reads the address column alone, so a caller that only needs addresses
+// (TAXII resolving an object id) pays neither attributes nor decoding.
+func (s *Store) EachAddress(ctx context.Context, status indicator.Status, fn func(netip.Addr) bool) error {
+	q, args := `SELECT ip FROM indicators`, []any{}
+	if status != "" {
+		q, args = q+` WHERE status = ?`, append(args, string(status))
+	}
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("read addresses: %w", err)
+	}
+	defer rows.Close()
+	var b []byte
+	for rows.Next() {
+		if err := rows.Scan(&b); err != nil {
+			return fmt.Errorf("read addresses: %w", err)
+		}
+		a, err := addrFromKey(b)
+		if err != nil {
+			return err
+		}
+		if !fn(a) {
+			return nil
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read addresses: %w", err)
+	}
+	return nil
+}
