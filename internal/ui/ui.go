@@ -72,15 +72,20 @@ type sessionStore interface {
 
 // Deps are the parts the UI drives.
 type Deps struct {
+	// Store is what the pages read.
 	Store Store
-	// Service performs every change; the UI renders its results.
-	Service   *service.Service
-	Runner    *runner.Manager
-	Scheduler Scheduler
-	Lookup    *lookup.Service
-	Log       *slog.Logger
+	// Service performs every change a form asks for; the UI renders
+	// its results and refusals.
+	Service *service.Service
 	// Feed is the feed the integration page manages.
 	Feed string
+	// Runner shows the live progress of runs in this process.
+	Runner *runner.Manager
+	// Scheduler shows the feed's next run.
+	Scheduler Scheduler
+	// Lookup answers the lookup page and finds a detail page's netblock.
+	Lookup *lookup.Service
+	Log    *slog.Logger
 	// Secure marks the session cookie Secure (serve over TLS).
 	Secure bool
 	// TrustedProxies are reverse proxies whose X-Forwarded-For names the
