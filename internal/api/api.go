@@ -78,12 +78,15 @@ type Deps struct {
 	ExportSource export.Source
 	// DataVersion identifies the indicators' state for export validators.
 	DataVersion func(ctx context.Context) (Version, error)
+	// Exports bounds export downloads (zero fields: the defaults).
+	Exports ExportLimits
 }
 
 // Server serves the API.
 type Server struct {
 	Deps
-	log *slog.Logger
+	log     *slog.Logger
+	exports *exportGate
 }
 
 // New returns the API server.
@@ -91,7 +94,7 @@ func New(d Deps) *Server {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{Deps: d, log: d.Log}
+	return &Server{Deps: d, log: d.Log, exports: newExportGate(d.Exports)}
 }
 
 // route is one endpoint: its pattern, the role it needs (empty: none) and
@@ -177,11 +180,6 @@ func (s *Server) Register(mux *http.ServeMux) {
 			timeout = ExportTimeout
 		}
 		var hh http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			// A write waits while a feed run in this process holds the
-			// store's writer; it gives up with 503 rather than hang.
-			ctx, cancel := context.WithTimeout(r.Context(), timeout)
-			defer cancel()
-			r = r.WithContext(ctx)
 			w = replyWriter{w, s, r}
 			if err := h(w, r); err != nil {
 				s.writeError(w, r, err)
@@ -190,12 +188,24 @@ func (s *Server) Register(mux *http.ServeMux) {
 		if rt.role != "" {
 			hh = s.authenticate(rt.role, rt.anyKey(), hh)
 		}
-		mux.Handle(rt.pattern, hh)
+		mux.Handle(rt.pattern, withBudget(timeout, hh))
 	}
 	// Anything else under the prefix answers in the API's error shape.
-	mux.Handle(Prefix+"/", s.authenticate(apikey.RoleRead, false, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle(Prefix+"/", withBudget(RequestTimeout, s.authenticate(apikey.RoleRead, false, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, notFound("no endpoint %s %s: see %s/openapi.json", r.Method, r.URL.Path, Prefix))
-	})))
+	}))))
+}
+
+// withBudget bounds the request's whole work, authentication included: a
+// request waiting for the store (a write while a feed run in this process
+// holds the store's writer, a key check while the pool is busy) gives up
+// with 503 rather than hang.
+func withBudget(timeout time.Duration, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
 }
 
 type ctxKey struct{}

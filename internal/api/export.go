@@ -128,10 +128,22 @@ func (s *Server) exportFormat(w http.ResponseWriter, r *http.Request) error {
 	sum := sha256.Sum256([]byte(v.Seed + "\x00" + r.PathValue("format") + "\x00" + exportQuery(r.URL.Query())))
 	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
 	lastMod := v.LastModified.Truncate(time.Second)
+	notMod := notModified(r, etag, lastMod)
+	if !notMod && !categories && r.Method != http.MethodHead {
+		// Only a download holds a database connection: 304s, HEADs and
+		// the fixed category list are not counted.
+		k, _ := Caller(r.Context())
+		release, err := s.exports.acquire(k.ID)
+		if err != nil {
+			s.exports.retryAfter(w)
+			return err
+		}
+		defer release()
+	}
 	w.Header().Set("ETag", etag)
 	w.Header().Set("Last-Modified", lastMod.Format(http.TimeFormat))
 	w.Header().Set("Cache-Control", "no-cache")
-	if notModified(r, etag, lastMod) {
+	if notMod {
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
@@ -139,19 +151,37 @@ func (s *Server) exportFormat(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		return export.WriteSuricataCategories(w)
 	}
-	// A large export outlives the server's default write timeout.
-	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(ExportTimeout))
 	w.Header().Set("Content-Type", export.ContentType(f))
 	if r.Method == http.MethodHead {
 		return nil
 	}
-	if err := export.Write(r.Context(), w, s.ExportSource, f, o); err != nil {
-		// The status is sent: cut the body so the client sees a broken
-		// transfer rather than a short list it would take as whole.
-		s.log.Error("export failed mid-stream", "format", f, "err", err)
-		panic(http.ErrAbortHandler)
+	return s.streamExport(w, r, f, o)
+}
+
+// streamExport writes the export in chunks, each of which the client must
+// accept within the stall limit.
+func (s *Server) streamExport(w http.ResponseWriter, r *http.Request, f export.Format, o export.Options) error {
+	// The server's write timeout would cut a large export; each chunk
+	// gets its own deadline instead, and this one bounds the first.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(ExportTimeout))
+	boundSendBuffer(r.Context())
+	bw := newStallWriter(w, s.exports.lim.Stall)
+	err := export.Write(r.Context(), bw, s.ExportSource, f, o)
+	if err == nil {
+		err = bw.Flush()
 	}
-	return nil
+	if err == nil {
+		return nil
+	}
+	// The status is sent: cut the body so the client sees a broken
+	// transfer rather than a short list it would take as whole.
+	if isStall(err) {
+		s.log.Warn("export dropped: the client accepted no data for too long", "format", f,
+			"stall", s.exports.lim.Stall.String(), "remote", r.RemoteAddr)
+	} else {
+		s.log.Error("export failed mid-stream", "format", f, "err", err)
+	}
+	panic(http.ErrAbortHandler)
 }
 
 // notModified applies If-None-Match, else If-Modified-Since.

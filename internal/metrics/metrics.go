@@ -66,6 +66,36 @@ func New(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
+// runStatuses are the final statuses a run is counted under.
+var runStatuses = []activity.Status{activity.StatusSucceeded, activity.StatusFailed, activity.StatusUnchanged,
+	activity.StatusCanceled, activity.StatusAbandoned}
+
+// outcomes are the values of forewarn_feed_rows_total's outcome label.
+var outcomes = []string{OutcomeKept, OutcomeInvalid, OutcomeBelowThreshold, OutcomeCategory, OutcomeDateWindow}
+
+// Known creates every labelled counter of the feeds at 0, and the
+// indicator gauges of statuses, so that alerts on increase() and absent()
+// work before the first run rather than only after it.
+func (m *Metrics) Known(feeds []string, statuses []string) {
+	for _, f := range feeds {
+		for _, s := range runStatuses {
+			m.runs.WithLabelValues(f, string(s))
+		}
+		for _, o := range outcomes {
+			m.rows.WithLabelValues(f, o)
+		}
+		m.duration.WithLabelValues(f)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, s := range statuses {
+		if !m.known[s] {
+			m.known[s] = true
+			m.indicators.WithLabelValues(s).Set(0)
+		}
+	}
+}
+
 // ObserveRun records a finished run.
 func (m *Metrics) ObserveRun(r *activity.Run) {
 	m.runs.WithLabelValues(r.Feed, string(r.Status)).Inc()
@@ -109,19 +139,47 @@ func (m *Metrics) SetIndicators(counts map[string]int64) {
 }
 
 // Instrument observes every request's duration under the route pattern the
-// mux matched (for example "GET /api/v1/indicators/{value}"), so that label
-// values stay bounded whatever paths clients send.
+// mux matched (for example "GET /api/v1/indicators/{value}"), the method
+// and the status code. Every label comes from a fixed set whatever clients
+// send: each distinct value is a series held for the process's life, and
+// made-up 60 KB methods once grew serve by hundreds of megabytes.
 func (m *Metrics) Instrument(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 		next.ServeHTTP(sw, r)
+		// r.Pattern is one of the patterns registered on the mux.
 		route := r.Pattern
 		if route == "" {
-			route = "unmatched"
+			route = RouteUnmatched
 		}
-		m.http.WithLabelValues(route, r.Method, strconv.Itoa(sw.code)).Observe(time.Since(start).Seconds())
+		m.http.WithLabelValues(route, methodLabel(r.Method), codeLabel(sw.code)).Observe(time.Since(start).Seconds())
 	})
+}
+
+// RouteUnmatched is the route label of requests no pattern matched, and
+// LabelOther the method or code label of values outside the known sets.
+const (
+	RouteUnmatched = "unmatched"
+	LabelOther     = "other"
+)
+
+// methodLabel is the method if HTTP defines it, else LabelOther.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return LabelOther
+}
+
+// codeLabel is the status code if HTTP names it, else LabelOther.
+func codeLabel(code int) string {
+	if http.StatusText(code) == "" {
+		return LabelOther
+	}
+	return strconv.Itoa(code)
 }
 
 // Handler serves the registry in the Prometheus text format.

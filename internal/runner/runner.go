@@ -3,7 +3,9 @@ package runner
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -82,7 +84,9 @@ func (m *Manager) Start(feedName string, req Request) (*Active, error) {
 	o := m.opts
 	o.Trigger, o.Since, o.Until, o.DryRun, o.Progress = req.Trigger, req.Since, req.Until, req.DryRun, a.Progress
 	o.Logger = m.log
+	var recorded *activity.Run // set once the run is in the store
 	o.OnStart = func(r *activity.Run) {
+		recorded = r
 		a.ID = r.ID
 		m.mu.Lock()
 		m.active[r.ID] = a
@@ -93,7 +97,7 @@ func (m *Manager) Start(feedName string, req Request) (*Active, error) {
 		defer m.wg.Done()
 		defer cancel()
 		defer close(a.done)
-		r, err := feed.Run(ctx, m.st, o)
+		r, err := m.runSafely(ctx, o, func() *activity.Run { return recorded })
 		if r == nil { // it never started
 			if err == nil {
 				err = errors.New("the run did not start")
@@ -160,4 +164,35 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// ErrPanicked is wrapped by the error of a run that stopped on a panic.
+var ErrPanicked = errors.New("the run stopped on an internal error (a panic, logged with its stack): this is a bug in forewarn, please report it")
+
+// runSafely runs the feed and turns a panic into a failed run, recorded as
+// such once the run is in the store (recorded returns it), so that a bug
+// in one run neither stops serve nor leaves a run "running" for ever. The
+// run's own defers (feed lock, transaction) unwind before this one.
+func (m *Manager) runSafely(ctx context.Context, o feed.Options, recorded func() *activity.Run) (r *activity.Run, err error) {
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		buf := make([]byte, 8<<10)
+		buf = buf[:runtime.Stack(buf, false)]
+		// The panic value stays in the log: the run record is readable
+		// with a read key.
+		m.log.Error("run panicked", "panic", fmt.Sprint(v), "stack", string(buf))
+		err = ErrPanicked
+		if r = recorded(); r == nil {
+			return
+		}
+		now := time.Now().UTC()
+		r.Status, r.FinishedAt, r.Error = activity.StatusFailed, &now, err.Error()
+		if ferr := m.st.FinishRun(context.WithoutCancel(ctx), r); ferr != nil {
+			err = errors.Join(err, fmt.Errorf("record the run as failed: %w", ferr))
+		}
+	}()
+	return feed.Run(ctx, m.st, o)
 }

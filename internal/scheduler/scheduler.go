@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -83,13 +84,26 @@ func (s *Scheduler) Set(feed string, sched config.Schedule, last time.Time) erro
 	s.removeLocked(feed)
 	j, err := s.s.NewJob(def, gocron.NewTask(func() {
 		s.log.Info("scheduled run due", "feed", feed)
-		s.run(feed)
+		s.runSafely(feed)
 	}), opts...)
 	if err != nil {
 		return fmt.Errorf("schedule %s: %w", feed, err)
 	}
 	s.jobs[feed] = j
 	return nil
+}
+
+// runSafely calls run, logging a panic as an error: gocron would swallow
+// it without a word, and the feed's next run must still come.
+func (s *Scheduler) runSafely(feed string) {
+	defer func() {
+		if v := recover(); v != nil {
+			buf := make([]byte, 8<<10)
+			s.log.Error("scheduled job panicked; the feed stays scheduled", "feed", feed, "panic", fmt.Sprint(v),
+				"stack", string(buf[:runtime.Stack(buf, false)]))
+		}
+	}()
+	s.run(feed)
 }
 
 // Remove stops the feed's schedule. A run in progress goes on.

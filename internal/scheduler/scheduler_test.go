@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -176,4 +177,68 @@ func TestRemoveStopsTheSchedule(t *testing.T) {
 	}
 	clock.Advance(2 * time.Hour)
 	noRun(t, r, 300*time.Millisecond)
+}
+
+// A panicking job is logged as an error (gocron alone swallows it
+// silently) and the feed keeps its schedule: the next run comes.
+func TestPanickingJobIsLoggedAndRunsAgain(t *testing.T) {
+	logs := &syncBuffer{}
+	ran := make(chan struct{}, 10)
+	clock := clockwork.NewFakeClock()
+	s, err := NewWithClock(func(string) {
+		ran <- struct{}{}
+		panic("injected")
+	}, slog.New(slog.NewTextHandler(logs, nil)), clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Shutdown() })
+	if err := s.Set("seclytics", config.Schedule{Interval: time.Hour}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	wait := func() {
+		t.Helper()
+		select {
+		case <-ran:
+		case <-time.After(10 * time.Second):
+			t.Fatal("no run within 10s")
+		}
+	}
+	wait() // the immediate first run
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), "scheduled job panicked"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the panic was not logged:\n%s", logs.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// The next run, an hour on, still comes.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		next, ok := s.NextRun("seclytics")
+		if ok && next.After(clock.Now()) {
+			clock.Advance(next.Sub(clock.Now()) + time.Second)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the feed has no next run after a panic")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	wait()
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

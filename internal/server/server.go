@@ -22,6 +22,7 @@ import (
 	"forewarn/internal/apikey"
 	"forewarn/internal/config"
 	"forewarn/internal/feed"
+	"forewarn/internal/indicator"
 	"forewarn/internal/lookup"
 	"forewarn/internal/metrics"
 	"forewarn/internal/runner"
@@ -61,6 +62,8 @@ type Config struct {
 	// UI takes the client's address from their X-Forwarded-For and TLS
 	// from their X-Forwarded-Proto.
 	TrustedProxies []netip.Prefix
+	// Exports bounds export downloads (zero fields: the API's defaults).
+	Exports api.ExportLimits
 }
 
 // ParseTrustedProxies reads a comma-separated list of addresses and CIDRs,
@@ -119,12 +122,17 @@ func Run(ctx context.Context, c Config) error {
 		return err
 	}
 	defer st.Close()
+	c.Exports = c.Exports.WithDefaults()
+	// Every admitted export has a connection of the exports' own pool.
+	st.SetExportConns(c.Exports.Total)
 	if err := firstKey(ctx, st, c.Out); err != nil {
 		return err
 	}
 
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg)
+	m.Known(c.Feeds, []string{string(indicator.StatusActive), string(indicator.StatusExpired),
+		string(indicator.StatusWhitelisted), string(indicator.StatusReview)})
 	look := lookup.NewService(st)
 	t0 := time.Now()
 	ver, err := st.DataVersion(ctx)
@@ -200,7 +208,7 @@ func Run(ctx context.Context, c Config) error {
 	nonce := strconv.FormatInt(time.Now().UnixNano(), 36)
 	svc := service.New(service.Deps{Store: st, Runner: mgr, Scheduler: sc, Changed: ref.trigger, Log: log, Feeds: c.Feeds})
 	api.New(api.Deps{Store: st, Service: svc, Runner: mgr, Scheduler: sc, Lookup: look, Log: log,
-		ExportSource: st,
+		ExportSource: st, Exports: c.Exports,
 		DataVersion: func(ctx context.Context) (api.Version, error) {
 			// The store's own summary catches changes by other processes
 			// (a CLI run); the counter catches this one's status changes
@@ -230,13 +238,15 @@ func Run(ctx context.Context, c Config) error {
 	web.DataChanged()
 	web.Register(mux)
 	srv := &http.Server{
-		Handler:           m.Instrument(mux),
+		Handler:           m.Instrument(recoverPanics(log, mux)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		WriteTimeout:      2 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// Exports bound their connection's send buffer.
+		ConnContext: api.WithConn,
 	}
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {

@@ -21,7 +21,8 @@ func (s *Store) EachIndicatorNetblock(ctx context.Context, fn func(*indicator.In
 	if err != nil {
 		return err
 	}
-	rows, err := s.r.QueryContext(ctx, selectStored+` ORDER BY ip`)
+	// The exports' own pool: a slow client holds this connection.
+	rows, err := s.x.QueryContext(ctx, selectStored+` ORDER BY ip`)
 	if err != nil {
 		return fmt.Errorf("read indicators: %w", err)
 	}

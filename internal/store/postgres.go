@@ -144,13 +144,18 @@ func openPostgres(ctx context.Context, dsn string) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: cannot reach PostgreSQL: %w (is the server running, and the DSN's host, port, user and database right?)", shown, redactErr(err, dsn))
 	}
 	d := &db{DB: sdb, d: postgresDialect}
-	s := &Store{path: shown, d: postgresDialect, w: d, r: d}
+	// Exports read through a pool of their own, on top of pool_max_conns.
+	xdb := stdlib.OpenDB(*cfg)
+	xdb.SetMaxOpenConns(DefaultExportConns)
+	xdb.SetMaxIdleConns(min(maxIdle, DefaultExportConns))
+	xdb.SetConnMaxLifetime(lifetime)
+	s := &Store{path: shown, d: postgresDialect, w: d, r: d, x: &db{DB: xdb, d: postgresDialect}}
 	if s.keyPath, err = postgresKeyPath(cfg); err != nil {
-		sdb.Close()
+		s.Close()
 		return nil, fmt.Errorf("open store %s: %w", shown, err)
 	}
 	if err := s.migrate(ctx); err != nil {
-		sdb.Close()
+		s.Close()
 		return nil, fmt.Errorf("open store %s: %w", shown, err)
 	}
 	return s, nil

@@ -30,6 +30,10 @@ type Store struct {
 	d       dialect
 	w       *db // SQLite: one connection, SQLite has one writer; PostgreSQL: the pool
 	r       *db // SQLite: the read pool; PostgreSQL: the same pool as w
+	// x is the exports' own read pool: a download holds its connection
+	// for as long as the client takes to read it, and slow clients must
+	// not take the connections every other request needs.
+	x *db
 
 	runTimes runTimes
 	keyUses  keyUses
@@ -78,12 +82,31 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(8)
-	s := &Store{path: path, keyPath: path + ".key", w: &db{DB: w}, r: &db{DB: r}}
+	x, err := sql.Open("sqlite", dsn("&_pragma=query_only(ON)"))
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	x.SetMaxOpenConns(DefaultExportConns)
+	s := &Store{path: path, keyPath: path + ".key", w: &db{DB: w}, r: &db{DB: r}, x: &db{DB: x}}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// DefaultExportConns is the size of the exports' own connection pool
+// until SetExportConns changes it.
+const DefaultExportConns = 8
+
+// SetExportConns sizes the exports' own connection pool: serve makes it
+// the number of exports it admits at once, so that each admitted export
+// has a connection and no export can take one another request needs.
+func (s *Store) SetExportConns(n int) {
+	s.x.SetMaxOpenConns(max(n, 1))
+	s.x.SetMaxIdleConns(min(n, 2))
 }
 
 // Path returns the database file's path, or the PostgreSQL DSN without its
@@ -94,9 +117,9 @@ func (s *Store) Path() string { return s.path }
 // database file so that the store is one file again.
 func (s *Store) Close() error {
 	if s.d == postgresDialect {
-		return s.w.Close()
+		return errors.Join(s.x.Close(), s.w.Close())
 	}
-	rerr := s.r.Close()
+	rerr := errors.Join(s.x.Close(), s.r.Close())
 	// Bounded: a transaction left open by a caller must not hang Close.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -85,6 +85,9 @@ const Root = "/taxii2/"
 // APIRoot is the one API root.
 const APIRoot = Root + "api/"
 
+// RequestTimeout bounds every TAXII request's work, from the key check on.
+const RequestTimeout = 30 * time.Second
+
 // DefaultLimit and MaxLimit bound a page of objects.
 const (
 	DefaultLimit = 100
@@ -109,11 +112,18 @@ func New(st Store, m Mapper, log *slog.Logger) *Server {
 // Register mounts the endpoints on mux.
 func (s *Server) Register(mux *http.ServeMux) {
 	h := func(f func(http.ResponseWriter, *http.Request) error) http.Handler {
-		return s.authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth := s.authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if err := f(w, r); err != nil {
 				s.writeError(w, r, err)
 			}
 		}))
+		// The budget covers the key check too: a request must not wait
+		// for the store without bound.
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ctx, cancel := context.WithTimeout(r.Context(), RequestTimeout)
+			defer cancel()
+			auth.ServeHTTP(w, r.WithContext(ctx))
+		})
 	}
 	mux.Handle("GET "+Root+"{$}", h(s.discovery))
 	mux.Handle("GET "+APIRoot+"{$}", h(s.apiRoot))
@@ -139,7 +149,12 @@ func (e *taxiiError) Error() string { return e.title + ": " + e.description }
 
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var te *taxiiError
-	if !errors.As(err, &te) {
+	switch {
+	case errors.As(err, &te):
+	case errors.Is(err, store.ErrBadCursor):
+		// A forged store cursor inside a well-formed next.
+		te = &taxiiError{http.StatusBadRequest, "Bad next", "next is not one this server returned: start again without it"}
+	default:
 		s.log.Error("TAXII request failed", "path", r.URL.Path, "err", err)
 		te = &taxiiError{http.StatusInternalServerError, "Internal error", "see the server's log"}
 	}
@@ -297,7 +312,7 @@ func parseQuery(r *http.Request) (query, error) {
 	if s := v.Get("next"); s != "" {
 		p, err := decodePosition(s)
 		if err != nil {
-			return q, bad("next", "next %q is not one this server returned", s)
+			return q, bad("next", "next %.40q is not one this server returned: start again without it", s)
 		}
 		q.pos = p
 	}
@@ -358,14 +373,35 @@ func (p position) encode() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
+// maxNext bounds a next parameter: a position is a store cursor, an
+// address and two small fields, well under this.
+const maxNext = 512
+
+// maxSkip bounds position.Skip: no indicator has, and the identities are
+// not, that many objects.
+const maxSkip = 64
+
+// errBadNext is wrapped when next is not a position this server returned.
+var errBadNext = errors.New("not a position this server returned")
+
+// decodePosition decodes and validates next: a forged one must never
+// index outside a page (a negative skip panicked).
 func decodePosition(s string) (position, error) {
 	var p position
+	if len(s) > maxNext {
+		return p, errBadNext
+	}
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
-		return p, err
+		return p, fmt.Errorf("%w: %w", errBadNext, err)
 	}
-	err = json.Unmarshal(b, &p)
-	return p, err
+	if err := json.Unmarshal(b, &p); err != nil {
+		return p, fmt.Errorf("%w: %w", errBadNext, err)
+	}
+	if p.Skip < 0 || p.Skip > maxSkip || (!p.Indicators && (p.Cursor != "" || p.Partial != "")) {
+		return p, errBadNext
+	}
+	return p, nil
 }
 
 // page collects up to q.limit matching objects from q's position and

@@ -35,6 +35,50 @@ type categoryLead struct {
 	Category string
 	Median   int64
 	Count    int64
+	// Others, on the last row only, is how many categories it folds in.
+	Others int
+}
+
+// TopCategories is how many predicted categories the dashboard lists by
+// name; the rest make one "other" row. A dump is free to name any number
+// of categories, and 200,000 of them once made a 16 MB page.
+const TopCategories = 20
+
+// topCategories returns the n categories with the most indicators (ties by
+// name), each with its median lead time, then one row for the rest, if
+// any, with their count and the median of their lead times together.
+func topCategories(lead map[string]map[int64]int64, n int) []categoryLead {
+	rows := make([]categoryLead, 0, len(lead))
+	for cat, h := range lead {
+		var c int64
+		for _, v := range h {
+			c += v
+		}
+		rows = append(rows, categoryLead{Category: cat, Count: c})
+	}
+	sort.Slice(rows, func(i, j int) bool {
+		return rows[i].Count > rows[j].Count || rows[i].Count == rows[j].Count && rows[i].Category < rows[j].Category
+	})
+	var rest []categoryLead
+	if len(rows) > n {
+		rows, rest = rows[:n], rows[n:]
+	}
+	for i := range rows {
+		rows[i].Median, _ = store.Quantile(lead[rows[i].Category], 0.5)
+	}
+	if len(rest) == 0 {
+		return rows
+	}
+	other := categoryLead{Category: "other", Others: len(rest)}
+	merged := map[int64]int64{}
+	for _, r := range rest {
+		other.Count += r.Count
+		for d, v := range lead[r.Category] {
+			merged[d] += v
+		}
+	}
+	other.Median, _ = store.Quantile(merged, 0.5)
+	return append(rows, other)
 }
 
 type health struct {
@@ -230,15 +274,7 @@ func (u *UI) dashboard(w http.ResponseWriter, r *http.Request, se *session) erro
 	dd.Median, dd.HasLead = store.Quantile(agg.LeadDays, 0.5)
 	dd.P90, _ = store.Quantile(agg.LeadDays, 0.9)
 	c.Lead.Median, c.Lead.P90 = dd.Median, dd.P90
-	for cat, h := range agg.LeadByCategory {
-		m, _ := store.Quantile(h, 0.5)
-		var n int64
-		for _, v := range h {
-			n += v
-		}
-		dd.ByCategory = append(dd.ByCategory, categoryLead{cat, m, n})
-	}
-	sort.Slice(dd.ByCategory, func(i, j int) bool { return dd.ByCategory[i].Count > dd.ByCategory[j].Count })
+	dd.ByCategory = topCategories(agg.LeadByCategory, TopCategories)
 
 	page, err := u.Store.ListRuns(r.Context(), store.RunQuery{Feed: u.Feed, Limit: 30})
 	if err != nil {

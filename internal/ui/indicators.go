@@ -86,6 +86,7 @@ func (u *UI) indicators(w http.ResponseWriter, r *http.Request, se *session) err
 		}
 		q.MinImportance = &f
 	}
+	status := http.StatusOK
 	if d.Err == "" {
 		page, err := u.Store.SearchIndicators(r.Context(), q)
 		if err != nil {
@@ -93,6 +94,11 @@ func (u *UI) indicators(w http.ResponseWriter, r *http.Request, se *session) err
 				return err
 			}
 			d.Err = err.Error()
+			if errors.Is(err, store.ErrBadCursor) {
+				// A forged or stale cursor is the client's error, as in
+				// the API and TAXII.
+				status = http.StatusBadRequest
+			}
 		}
 		d.Page = page
 		if page.Next != "" {
@@ -101,7 +107,7 @@ func (u *UI) indicators(w http.ResponseWriter, r *http.Request, se *session) err
 			d.NextURL = "/indicators?" + v.Encode()
 		}
 	}
-	return u.render(w, http.StatusOK, "indicators", view{Title: "Indicators", Nav: "indicators", Session: se, Data: d})
+	return u.render(w, status, "indicators", view{Title: "Indicators", Nav: "indicators", Session: se, Data: d})
 }
 
 type detailData struct {
