@@ -1,12 +1,18 @@
 package server
 
 import (
+	"context"
 	"html"
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"forewarn/internal/store"
 )
 
 // The API and the web UI perform each change through one use case, so they
@@ -76,4 +82,53 @@ func TestAPIAndUIRefuseAndAcceptAlike(t *testing.T) {
 		t.Errorf("status after the UI set review: %v, want Review", got)
 	}
 	h.must(200, "PATCH", "/api/v1/indicators/"+ip, h.admin, map[string]any{"status": "active"})
+}
+
+// Every change made through serve is in the audit log with the key that
+// made it and the edge it came through; refusals and reads are not.
+func TestChangesAreAuditedWithTheirKey(t *testing.T) {
+	h := startServe(t, "", newFake(t, 50, nil))
+	h.configure(nil)
+	id := h.must(202, "POST", "/api/v1/feeds/seclytics/runs", h.admin, nil).body["run_id"].(float64)
+	h.waitRun(id)
+	ip := h.must(200, "GET", "/api/v1/indicators?limit=1", h.admin, nil).body["indicators"].([]any)[0].(map[string]any)["value"].(string)
+	h.must(400, "PATCH", "/api/v1/indicators/"+ip, h.admin, map[string]any{"status": "gone"})
+	h.must(200, "PATCH", "/api/v1/indicators/"+ip, h.admin, map[string]any{"status": "Review"})
+	c, csrf := h.uiClient(h.admin)
+	resp, err := c.PostForm(h.base+"/indicators/"+ip+"/status", url.Values{"csrf": {csrf}, "status": {"Active"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("UI status: %d", resp.StatusCode)
+	}
+
+	st, err := store.Open(context.Background(), h.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	log, err := st.AuditLog(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Reverse(log)
+	var got []string
+	for _, e := range log {
+		got = append(got, e.Via+" "+e.Action+" "+e.Target)
+		if e.Actor != "admin" || e.KeyID == 0 {
+			t.Errorf("%s %s: by %q (key %d), want the admin key", e.Via, e.Action, e.Actor, e.KeyID)
+		}
+	}
+	want := []string{
+		"api feed.configure seclytics",
+		"api run.start seclytics run " + itoa(id),
+		"api indicator.status " + ip,
+		"ui ui.signin admin",
+		"ui indicator.status " + ip,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("audit log (-want +got):\n%s", diff)
+	}
 }
