@@ -24,6 +24,7 @@ import (
 	"forewarn/internal/lookup"
 	"forewarn/internal/metrics"
 	"forewarn/internal/runner"
+	"forewarn/internal/service"
 	"forewarn/internal/store"
 	"forewarn/internal/taxii"
 	"forewarn/internal/ui"
@@ -252,7 +253,8 @@ func assemble(ctx context.Context, st *store.Store, c Config) (*parts, error) {
 func (p *parts) routes(st *store.Store, c Config, reg *prometheus.Registry) (*http.ServeMux, error) {
 	mux := http.NewServeMux()
 	nonce := strconv.FormatInt(time.Now().UnixNano(), 36)
-	api.New(api.Deps{Store: st, Runner: p.runs, Scheduler: p.sched, Lookup: p.look, Changed: p.ref.trigger, Log: c.Log, Feeds: c.Feeds,
+	svc := service.New(service.Deps{Store: st, Runner: p.runs, Scheduler: p.sched, Changed: p.ref.trigger, Log: c.Log, Feeds: c.Feeds})
+	api.New(api.Deps{Store: st, Service: svc, Runner: p.runs, Scheduler: p.sched, Lookup: p.look, Log: c.Log,
 		ExportSource: st, Exports: c.Exports,
 		DataVersion: func(ctx context.Context) (api.Version, error) {
 			// The store's own summary catches changes by other processes
@@ -273,8 +275,8 @@ func (p *parts) routes(st *store.Store, c Config, reg *prometheus.Registry) (*ht
 	}).Register(mux)
 	mux.Handle("GET /metrics", metrics.Handler(reg))
 	taxii.New(st, taxii.STIXMapper{}, c.Log).Register(mux)
-	web, err := ui.New(ui.Deps{Store: st, Runner: p.runs, Scheduler: p.sched, Lookup: p.look, Changed: p.ref.trigger, Log: c.Log, Feed: feed.Name, Secure: c.TLSCert != "",
-		TrustedProxies: c.TrustedProxies})
+	web, err := ui.New(ui.Deps{Store: st, Service: svc, Runner: p.runs, Scheduler: p.sched, Lookup: p.look, Log: c.Log, Feed: feed.Name,
+		Secure: c.TLSCert != "", TrustedProxies: c.TrustedProxies})
 	if err != nil {
 		return nil, err
 	}
