@@ -3,7 +3,6 @@ package ui
 import (
 	"context"
 	"embed"
-	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -140,11 +139,6 @@ func (u *UI) headers(h http.Handler) http.Handler {
 		h.ServeHTTP(w, r)
 	})
 }
-
-type ctxSession struct{}
-
-// errForbidden is returned by handlers when a read key asks for a change.
-var errForbidden = errors.New("forbidden")
 
 // page wraps a handler: it needs a session (else it redirects to the
 // sign-in page); a change also needs the admin role and the CSRF token.
