@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"forewarn/internal/activity"
+	"forewarn/internal/buildinfo"
 	"forewarn/internal/config"
 	"forewarn/internal/indicator"
 	"forewarn/internal/lookup"
@@ -211,6 +212,9 @@ func (u *UI) render(w http.ResponseWriter, status int, page string, v view) erro
 }
 
 var funcs = template.FuncMap{
+	// build is which forewarn this is, for the footer of signed-in pages
+	// (the sign-in page does not tell strangers the version).
+	"build": buildinfo.Get,
 	"time": func(t any) string {
 		switch v := t.(type) {
 		case time.Time:
