@@ -350,14 +350,6 @@ func copyFile(t *testing.T, from, to string) {
 	}
 }
 
-func fileSize(path string) int64 {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return 0
-	}
-	return fi.Size()
-}
-
 // runArgs are the flags of a run against s into db.
 func runArgs(t *testing.T, s *server, db string, extra ...string) []string {
 	args := append([]string{"run", "seclytics", "--db", db, "--base-url", s.url, "--stage-dir", t.TempDir()}, keepAll...)
