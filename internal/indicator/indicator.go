@@ -90,27 +90,40 @@ func NormalizeImportance(score float64) string {
 	}
 }
 
-// Attribute is one named value an indicator carries from one source.
+// Attribute is one named value an indicator carries from one source. It
+// is the read model, not a wire shape: the API, exports, STIX, UI and CLI
+// each render it with their own types.
 type Attribute struct {
-	Name      string    `json:"name"`
-	Value     string    `json:"value"`
-	Source    string    `json:"source"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Name      string
+	Value     Value
+	Source    string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Indicator is an IP address with everything known about it.
 type Indicator struct {
-	Type       string      `json:"type"`
-	Value      string      `json:"value"`
-	Status     Status      `json:"status"`
-	Sources    []string    `json:"sources"`
-	Attributes []Attribute `json:"attributes"`
-	CreatedAt  time.Time   `json:"created_at"`
-	UpdatedAt  time.Time   `json:"updated_at"`
+	Type       string
+	Addr       netip.Addr
+	Status     Status
+	Sources    []string
+	Attributes []Attribute
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 	// ExpiresAt is when the indicator ages out (nil: never, or not yet
 	// computed by a store without an expiry policy).
-	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	ExpiresAt *time.Time
+}
+
+// Attr returns the value of the first attribute named name; its Kind is
+// KindNone when the indicator has none.
+func (ind *Indicator) Attr(name string) Value {
+	for i := range ind.Attributes {
+		if ind.Attributes[i].Name == name {
+			return ind.Attributes[i].Value
+		}
+	}
+	return Value{}
 }
 
 // The shortest prefix lengths a predicted netblock may have, whatever

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -153,6 +152,7 @@ func ObservableID(scoType, value string) string {
 // its ipv4-addr or ipv6-addr SCO and the based-on relationship between
 // them.
 func ForIndicator(ind *indicator.Indicator) []Object {
+	value := ind.Addr.String()
 	scoType := "ipv4-addr"
 	if ind.Type == indicator.TypeIPv6 {
 		scoType = "ipv6-addr"
@@ -163,34 +163,33 @@ func ForIndicator(ind *indicator.Indicator) []Object {
 		modified = created
 	}
 	sdo := sdoIndicator{
-		Type: "indicator", SpecVersion: SpecVersion, ID: IndicatorID(ind.Value),
+		Type: "indicator", SpecVersion: SpecVersion, ID: IndicatorID(value),
 		Created: created.Format(TimeFormat), Modified: modified.Format(TimeFormat),
-		CreatedByRef: SeclyticsIdentityID, Name: ind.Value,
+		CreatedByRef: SeclyticsIdentityID, Name: value,
 		IndicatorTypes: []string{"malicious-activity"},
-		Pattern:        "[" + scoType + ":value = '" + ind.Value + "']",
+		Pattern:        "[" + scoType + ":value = '" + value + "']",
 		PatternType:    "stix", PatternVersion: SpecVersion,
 		XStatus: string(ind.Status),
 	}
-	var predictedAt, detectedAt time.Time
+	// Typed values need no parsing; a value of another kind than the
+	// attribute's (none comes from the store) counts as absent.
+	predictedAt, _ := ind.Attr(indicator.AttrPredictedAt).AsTime()
+	detectedAt, _ := ind.Attr(indicator.AttrDetectedAt).AsTime()
+	if v, ok := ind.Attr(indicator.AttrImportance).AsNumber(); ok && !math.IsNaN(v) {
+		c := int(math.Round(min(max(v, 0), 100)))
+		sdo.Confidence = &c
+	}
+	if p, ok := ind.Attr(indicator.AttrPredictedNetblock).AsPrefix(); ok {
+		sdo.XNetblock = p.String()
+	}
 	for _, a := range ind.Attributes {
 		switch a.Name {
-		case indicator.AttrPredictedAt:
-			predictedAt, _ = time.Parse(time.RFC3339, a.Value)
-		case indicator.AttrDetectedAt:
-			detectedAt, _ = time.Parse(time.RFC3339, a.Value)
-		case indicator.AttrImportance:
-			if v, err := strconv.ParseFloat(a.Value, 64); err == nil && !math.IsNaN(v) {
-				c := int(math.Round(min(max(v, 0), 100)))
-				sdo.Confidence = &c
-			}
 		case indicator.AttrDetectedCategories:
-			sdo.Labels = append(sdo.Labels, a.Value)
-		case indicator.AttrPredictedNetblock:
-			sdo.XNetblock = a.Value
+			a.Value.Texts(func(v string) { sdo.Labels = append(sdo.Labels, v) })
 		case indicator.AttrCluster:
-			sdo.XCluster = a.Value
+			sdo.XCluster = a.Value.String()
 		case indicator.AttrDetectedBy:
-			sdo.XDetectedBy = append(sdo.XDetectedBy, a.Value)
+			a.Value.Texts(func(v string) { sdo.XDetectedBy = append(sdo.XDetectedBy, v) })
 		}
 	}
 	validFrom := created
@@ -206,11 +205,11 @@ func ForIndicator(ind *indicator.Indicator) []Object {
 	if ind.ExpiresAt != nil && ind.ExpiresAt.After(validFrom) {
 		sdo.ValidUntil = ind.ExpiresAt.UTC().Format(TimeFormat)
 	}
-	obs := sco{Type: scoType, SpecVersion: SpecVersion, ID: ObservableID(scoType, ind.Value), Value: ind.Value}
+	obs := sco{Type: scoType, SpecVersion: SpecVersion, ID: ObservableID(scoType, value), Value: value}
 	ts := created.Format(TimeFormat)
 	rel := relationship{
 		Type: "relationship", SpecVersion: SpecVersion,
-		ID:      RelationshipID(ind.Value),
+		ID:      RelationshipID(value),
 		Created: ts, Modified: ts, CreatedByRef: ForewarnIdentityID,
 		RelationshipType: "based-on", SourceRef: sdo.ID, TargetRef: obs.ID,
 	}

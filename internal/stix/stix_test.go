@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io/fs"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -249,13 +250,12 @@ func TestForIndicatorMapping(t *testing.T) {
 	created := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
 	expires := created.AddDate(0, 3, 0)
 	ind := &indicator.Indicator{
-		Type: indicator.TypeIPv6, Value: "2001:db8::7", Status: indicator.StatusActive, Sources: []string{"Seclytics"},
+		Type: indicator.TypeIPv6, Addr: netip.MustParseAddr("2001:db8::7"), Status: indicator.StatusActive, Sources: []string{"Seclytics"},
 		CreatedAt: created, UpdatedAt: created.Add(time.Hour), ExpiresAt: &expires,
 		Attributes: []indicator.Attribute{
-			{Name: indicator.AttrDetectedAt, Value: "2026-04-02T00:00:00Z"},
-			{Name: indicator.AttrDetectedCategories, Value: "botnet"},
-			{Name: indicator.AttrDetectedCategories, Value: "spam"},
-			{Name: indicator.AttrImportance, Value: "69.5"},
+			{Name: indicator.AttrDetectedAt, Value: indicator.DateValue(time.Date(2026, 4, 2, 0, 0, 0, 0, time.UTC))},
+			{Name: indicator.AttrDetectedCategories, Value: indicator.ListValue([]string{"botnet", "spam"})},
+			{Name: indicator.AttrImportance, Value: indicator.NumberValue(69.5)},
 		},
 	}
 	objs := stix.ForIndicator(ind)
