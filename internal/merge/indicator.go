@@ -1,6 +1,7 @@
 package merge
 
 import (
+	"math/bits"
 	"slices"
 	"strings"
 	"time"
@@ -39,7 +40,7 @@ func (st *Stored) Indicator(runTime func(id int64) time.Time) indicator.Indicato
 		Addr:       st.Addr,
 		Status:     st.Status,
 		Sources:    []string{},
-		Attributes: []indicator.Attribute{},
+		Attributes: make([]indicator.Attribute, 0, bits.OnesCount16(uint16(st.Has))),
 		CreatedAt:  indicator.Time(st.CreatedAt),
 		UpdatedAt:  indicator.Time(st.UpdatedAt),
 	}
