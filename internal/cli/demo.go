@@ -126,7 +126,7 @@ func demoLookups(ctx context.Context, st indicatorLister) ([]netip.Addr, error) 
 			return errStop
 		}
 		if !ind.Addr.IsValid() {
-			return fmt.Errorf("demo: the store holds an indicator (status %s) without a valid IP address: delete the demo store to start over", ind.Status)
+			return fmt.Errorf("demo: the store holds an %w (status %s): delete the demo store to start over", indicator.ErrNoAddress, ind.Status)
 		}
 		addrs = append(addrs, ind.Addr)
 		return nil

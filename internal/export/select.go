@@ -125,33 +125,23 @@ var ErrBadIndicator = errors.New("export: malformed indicator")
 func derive(ind *indicator.Indicator, nb netip.Prefix, cats []string) (selected, bool, error) {
 	s := selected{ind: ind, addr: ind.Addr, netblock: nb}
 	if !ind.Addr.IsValid() {
-		return s, false, fmt.Errorf("%w: an indicator without an address (status %s)", ErrBadIndicator, ind.Status)
+		return s, false, fmt.Errorf("%w: status %s: %w", ErrBadIndicator, ind.Status, indicator.ErrNoAddress)
+	}
+	imp, err1 := ind.Want(indicator.AttrImportance, indicator.KindNumber)
+	seen, err2 := ind.Want(indicator.AttrLastSeenAt, indicator.KindDate)
+	pnb, err3 := ind.Want(indicator.AttrPredictedNetblock, indicator.KindCIDR)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return s, false, fmt.Errorf("%w: %w", ErrBadIndicator, err)
+	}
+	s.importance, s.hasImportance = imp.AsNumber()
+	s.lastSeen, _ = seen.AsTime() // absent: the zero time, which ranks last
+	if p, ok := pnb.AsPrefix(); ok && !s.netblock.IsValid() {
+		s.netblock = p
 	}
 	hasCat := len(cats) == 0
 	for i := range ind.Attributes {
-		a := &ind.Attributes[i]
-		want, ok := indicator.KindNone, true
-		switch a.Name {
-		case indicator.AttrImportance:
-			want = indicator.KindNumber
-			s.importance, s.hasImportance = a.Value.AsNumber()
-			ok = s.hasImportance
-		case indicator.AttrLastSeenAt:
-			want = indicator.KindDate
-			s.lastSeen, ok = a.Value.AsTime()
-		case indicator.AttrPredictedNetblock:
-			want = indicator.KindCIDR
-			var p netip.Prefix
-			if p, ok = a.Value.AsPrefix(); ok && !s.netblock.IsValid() {
-				s.netblock = p
-			}
-		case indicator.AttrDetectedCategories:
-			hasCat = hasCat || slices.ContainsFunc(a.Value.Items(), func(v string) bool {
-				return slices.Contains(cats, strings.ToLower(v))
-			})
-		}
-		if !ok {
-			return s, false, fmt.Errorf("%w: %s: attribute %s is a %s value, want %s", ErrBadIndicator, ind.Addr, a.Name, a.Value.Kind, want)
+		if a := &ind.Attributes[i]; !hasCat && a.Name == indicator.AttrDetectedCategories {
+			hasCat = slices.ContainsFunc(a.Value.Items(), func(v string) bool { return slices.Contains(cats, strings.ToLower(v)) })
 		}
 	}
 	if indicator.NetblockTooWide(s.netblock) {

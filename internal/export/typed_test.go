@@ -81,17 +81,18 @@ func TestMalformedIndicatorsFailTheExport(t *testing.T) {
 	minImp := 50.0
 	for name, tc := range map[string]struct {
 		src  listSource
+		is   error
 		want []string
 	}{
-		"text importance": {listSource{ok, textImportance}, []string{"198.51.100.2", "Importance", "text", "number"}},
-		"no address":      {listSource{ok, noAddr}, []string{"without an address"}},
+		"text importance": {listSource{ok, textImportance}, indicator.ErrWrongKind, []string{"198.51.100.2", "Importance", "text", "number"}},
+		"no address":      {listSource{ok, noAddr}, indicator.ErrNoAddress, []string{"without a valid IP address"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			for _, f := range export.Formats {
 				var b bytes.Buffer
 				err := export.Write(context.Background(), &b, tc.src, f, export.Options{Filter: export.Filter{MinImportance: &minImp}})
-				if !errors.Is(err, export.ErrBadIndicator) {
-					t.Fatalf("%s: %v, want ErrBadIndicator", f, err)
+				if !errors.Is(err, export.ErrBadIndicator) || !errors.Is(err, tc.is) {
+					t.Fatalf("%s: %v, want ErrBadIndicator and %v", f, err, tc.is)
 				}
 				for _, w := range tc.want {
 					if !strings.Contains(err.Error(), w) {

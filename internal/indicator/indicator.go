@@ -1,6 +1,8 @@
 package indicator
 
 import (
+	"errors"
+	"fmt"
 	"net/netip"
 	"time"
 )
@@ -124,6 +126,28 @@ func (ind *Indicator) Attr(name string) Value {
 		}
 	}
 	return Value{}
+}
+
+// ErrNoAddress means an indicator without a valid address reached a
+// reader; the store never hands one out.
+var ErrNoAddress = errors.New("indicator without a valid IP address")
+
+// ErrWrongKind means an attribute holds a value of another kind than its
+// reader expects: a feed or source that does not write what its
+// definition declares.
+var ErrWrongKind = errors.New("attribute value of the wrong kind")
+
+// Want returns the value of the attribute name when it is of kind want. A
+// missing attribute is no error: its value has KindNone. One of another
+// kind is an error wrapping ErrWrongKind that names the address, the
+// attribute and both kinds, so that no reader has to choose between
+// guessing and dropping it.
+func (ind *Indicator) Want(name string, want Kind) (Value, error) {
+	v := ind.Attr(name)
+	if v.Kind != KindNone && v.Kind != want {
+		return Value{}, fmt.Errorf("%s: attribute %s is a %s value, want %s: %w", ind.Addr, name, v.Kind, want, ErrWrongKind)
+	}
+	return v, nil
 }
 
 // The shortest prefix lengths a predicted netblock may have, whatever

@@ -1,6 +1,7 @@
 package indicator
 
 import (
+	"errors"
 	"math"
 	"net/netip"
 	"slices"
@@ -55,5 +56,25 @@ func TestValueAccessorsModelAbsence(t *testing.T) {
 	}
 	if _, ok := NumberValue(math.NaN()).AsTime(); ok {
 		t.Error("a number read as a date")
+	}
+}
+
+// TestWantNamesAWrongKind: a reader that expects a kind learns of another
+// one as an error naming the address and the attribute, and of a missing
+// attribute as a KindNone value without error.
+func TestWantNamesAWrongKind(t *testing.T) {
+	ind := Indicator{Addr: netip.MustParseAddr("198.51.100.7"), Attributes: []Attribute{
+		{Name: AttrImportance, Value: TextValue("high")},
+		{Name: AttrLastSeenAt, Value: DateValue(time.Unix(0, 0))},
+	}}
+	_, err := ind.Want(AttrImportance, KindNumber)
+	if !errors.Is(err, ErrWrongKind) || err.Error() != "198.51.100.7: attribute Importance is a text value, want number: attribute value of the wrong kind" {
+		t.Errorf("text Importance: %v", err)
+	}
+	if v, err := ind.Want(AttrLastSeenAt, KindDate); err != nil || v.Kind != KindDate {
+		t.Errorf("a date: %+v %v", v, err)
+	}
+	if v, err := ind.Want(AttrCluster, KindText); err != nil || v.Kind != KindNone {
+		t.Errorf("a missing attribute: %+v %v", v, err)
 	}
 }

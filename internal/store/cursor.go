@@ -16,7 +16,7 @@ func CursorAfter(ind *indicator.Indicator, sort string) (string, error) {
 		return "", fmt.Errorf("CursorAfter: sort %q: %w", sort, ErrBadQuery)
 	}
 	if !ind.Addr.IsValid() {
-		return "", fmt.Errorf("CursorAfter: an indicator without an address: %w", ErrBadQuery)
+		return "", fmt.Errorf("CursorAfter: %w", indicator.ErrNoAddress)
 	}
 	c := indicatorCursor{sort: so.code, ip: ind.Addr.As16()}
 	if so.key == "updated_at" {
