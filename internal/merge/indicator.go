@@ -55,12 +55,13 @@ func (st *Stored) Indicator(runTime func(id int64) time.Time) indicator.Indicato
 		if !st.Has.Has(s) {
 			continue
 		}
-		v := indicator.ListValue(nil)
+		var v indicator.Value
 		if s.IsList() {
-			// A copy: the caller reuses st for the next row, and the
-			// renderers write items in sorted order.
-			v.List = slices.Clone(*st.List(s))
-			slices.Sort(v.List)
+			// A copy: the caller reuses st for the next row. Sorted, as
+			// the renderers write items in order.
+			l := slices.Clone(*st.List(s))
+			slices.Sort(l)
+			v = indicator.ListValue(l)
 		} else {
 			v = st.Value(s)
 		}

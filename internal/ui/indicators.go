@@ -146,7 +146,11 @@ func (u *UI) indicatorDetail(w http.ResponseWriter, r *http.Request, se *session
 		return err
 	}
 	d := detailData{Ind: ind, Statuses: statuses}
-	d.Netblock, _ = ind.Attr(indicator.AttrPredictedNetblock).AsPrefix() // absent: invalid
+	nb, err := ind.Want(indicator.AttrPredictedNetblock, indicator.KindCIDR)
+	if err != nil {
+		return err
+	}
+	d.Netblock, _ = nb.AsPrefix() // absent: invalid, looked up below
 	d.Cluster = ind.Attr(indicator.AttrCluster).String()
 	if !d.Netblock.IsValid() {
 		// Not selected as context: the lookup index knows it anyway.
