@@ -33,29 +33,7 @@ func TestSignInBusyStoreAnswers503(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := New(Deps{Store: st})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	u.Register(mux)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
-		defer cancel()
-		mux.ServeHTTP(w, r.WithContext(ctx))
-	}))
-	defer srv.Close()
-
-	other, err := store.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	tx, err := other.BeginIngest(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
+	srv := lockedUI(t, st, path)
 
 	c := &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := c.PostForm(srv.URL+"/login", url.Values{"key": {key}})
@@ -79,5 +57,74 @@ func TestSignInBusyStoreAnswers503(t *testing.T) {
 	}
 	if resp.Header.Get("Set-Cookie") != "" {
 		t.Error("a sign-in that failed set a cookie")
+	}
+}
+
+// lockedUI serves the UI on st with a 1 s budget per request, while a
+// second Store on the same file (another process's feed run) holds the
+// write lock until the test ends.
+func lockedUI(t *testing.T, st *store.Store, path string) *httptest.Server {
+	t.Helper()
+	u, err := New(Deps{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	u.Register(mux)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+		defer cancel()
+		mux.ServeHTTP(w, r.WithContext(ctx))
+	}))
+	t.Cleanup(srv.Close)
+	other, err := store.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	tx, err := other.BeginIngest(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tx.Rollback() })
+	return srv
+}
+
+// A change by a signed-in admin (here an allow-list entry) on a store
+// locked past the budget answers 503 with Retry-After, not a 500 with
+// the store's error.
+func TestUIChangeOnBusyStoreAnswers503(t *testing.T) {
+	pgtest.SkipUnlessSQLite(t, "the write lock and busy timeout are SQLite's")
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "s.db")
+	st, err := store.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	_, k, err := st.CreateAPIKey(ctx, "ops", apikey.RoleAdmin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const cookie, csrf = "session-cookie-busy", "csrf-busy"
+	if err := st.CreateUISession(ctx, cookie, store.UISession{KeyID: k.ID, CSRF: csrf, Expires: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	srv := lockedUI(t, st, path)
+	req, _ := http.NewRequest("POST", srv.URL+"/allowlist", strings.NewReader(url.Values{"cidr": {"192.0.2.0/24"}, "csrf": {csrf}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(&http.Cookie{Name: cookieName, Value: cookie})
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("an allow-list change on a locked store: status %d, Retry-After %q; want 503 with Retry-After: %.300s",
+			resp.StatusCode, resp.Header.Get("Retry-After"), b)
+	}
+	if body := string(b); !strings.Contains(body, "busy") || strings.Contains(body, "deadline") || strings.Contains(body, "SQLITE") {
+		t.Errorf("the answer does not say the store is busy, or shows the store's error: %.300s", body)
 	}
 }
