@@ -47,18 +47,10 @@ func (s *Server) addAllowlist(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(w, r, &req); err != nil {
 		return err
 	}
-	p, err := allowlist.ParsePrefix(req.CIDR)
-	if err != nil {
-		return badRequest("cidr", "cidr: %v", err)
-	}
-	e, n, err := s.Store.AddAllowlistEntry(r.Context(), allowlist.Entry{Prefix: p, Comment: req.Comment, AddedBy: caller(r)})
+	e, n, err := s.Service.AddAllowlistEntry(r.Context(), actor(r), req.CIDR, req.Comment)
 	if err != nil {
 		return err
 	}
-	if n > 0 {
-		s.Changed()
-	}
-	s.log.Info("allow-list entry added", "cidr", e.Prefix, "by", e.AddedBy, "whitelisted", n)
 	w.Header().Set("Location", Prefix+"/allowlist/"+url.PathEscape(e.Prefix.String()))
 	writeJSON(w, http.StatusCreated, map[string]any{"entry": AllowlistEntry{e, true}, "indicators_whitelisted": n})
 	return nil
@@ -71,14 +63,10 @@ func (s *Server) removeAllowlist(w http.ResponseWriter, r *http.Request) error {
 	if v == "" {
 		v = r.URL.Query().Get("cidr")
 	}
-	p, err := allowlist.ParsePrefix(v)
+	p, err := s.Service.RemoveAllowlistEntry(r.Context(), actor(r), v)
 	if err != nil {
-		return badRequest("cidr", "cidr: %v", err)
-	}
-	if err := s.Store.RemoveAllowlistEntry(r.Context(), p); err != nil {
 		return err
 	}
-	s.log.Info("allow-list entry removed", "cidr", p, "by", caller(r))
 	writeJSON(w, http.StatusOK, map[string]any{"removed": p.String(),
 		"note": "indicators it whitelisted stay Whitelisted until a person changes their status"})
 	return nil

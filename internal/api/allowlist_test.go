@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"forewarn/internal/apikey"
+	"forewarn/internal/service"
 	"forewarn/internal/testutil"
 )
 
@@ -28,7 +29,7 @@ func TestAllowlistEndpoints(t *testing.T) {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	New(Deps{Store: st}).Register(mux)
+	New(Deps{Store: st, Service: service.New(service.Deps{Store: st})}).Register(mux)
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	do := func(method, path, key, body string) (int, map[string]any) {

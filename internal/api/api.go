@@ -17,53 +17,63 @@ import (
 	"forewarn/internal/indicator"
 	"forewarn/internal/lookup"
 	"forewarn/internal/runner"
+	"forewarn/internal/service"
 	"forewarn/internal/store"
 )
 
-// Store is what the API needs from the store.
+// What the API reads from the store, by what it serves. Every write goes
+// through the use cases (package service).
+type (
+	feedReader interface {
+		FeedConfig(ctx context.Context, name string) (config.Seclytics, store.FeedState, error)
+		Runs(ctx context.Context, feed string, limit int) ([]activity.Run, error)
+		Stats(ctx context.Context) (store.Stats, error)
+	}
+	runReader interface {
+		Run(ctx context.Context, id int64) (activity.Run, error)
+		ListRuns(ctx context.Context, q store.RunQuery) (store.RunPage, error)
+	}
+	indicatorReader interface {
+		Lookup(ctx context.Context, addr netip.Addr) (indicator.Indicator, error)
+		SearchIndicators(ctx context.Context, q store.IndicatorQuery) (store.IndicatorPage, error)
+	}
+	keyReader interface {
+		AuthenticateAPIKey(ctx context.Context, key string) (store.APIKey, error)
+		APIKeys(ctx context.Context) ([]store.APIKey, error)
+	}
+	healthReader interface {
+		SchemaLatest() int
+		SchemaVersion(ctx context.Context) (int, error)
+	}
+	allowlistReader interface {
+		AllowlistEntries(ctx context.Context) ([]allowlist.Entry, error)
+	}
+)
+
+// Store is what the API reads: *store.Store.
 type Store interface {
-	SchemaLatest() int
-	FeedConfig(ctx context.Context, name string) (config.Seclytics, store.FeedState, error)
-	SaveFeedConfig(ctx context.Context, name string, cfg config.Seclytics) error
-	SetFeedEnabled(ctx context.Context, name string, enabled bool) error
-	DeleteFeed(ctx context.Context, name string, purge bool) (int64, error)
-	Runs(ctx context.Context, feed string, limit int) ([]activity.Run, error)
-	Run(ctx context.Context, id int64) (activity.Run, error)
-	ListRuns(ctx context.Context, q store.RunQuery) (store.RunPage, error)
-	Lookup(ctx context.Context, addr netip.Addr) (indicator.Indicator, error)
-	SearchIndicators(ctx context.Context, q store.IndicatorQuery) (store.IndicatorPage, error)
-	SetIndicatorStatus(ctx context.Context, addr netip.Addr, st indicator.Status) (indicator.Indicator, error)
-	Stats(ctx context.Context) (store.Stats, error)
-	SchemaVersion(ctx context.Context) (int, error)
-	AuthenticateAPIKey(ctx context.Context, key string) (store.APIKey, error)
-	CreateAPIKey(ctx context.Context, name string, role apikey.Role) (string, store.APIKey, error)
-	APIKeys(ctx context.Context) ([]store.APIKey, error)
-	RevokeAPIKey(ctx context.Context, nameOrID string) (store.APIKey, error)
-	AllowlistEntries(ctx context.Context) ([]allowlist.Entry, error)
-	AddAllowlistEntry(ctx context.Context, e allowlist.Entry) (allowlist.Entry, int64, error)
-	RemoveAllowlistEntry(ctx context.Context, p netip.Prefix) error
+	feedReader
+	runReader
+	indicatorReader
+	keyReader
+	healthReader
+	allowlistReader
 }
 
-// Scheduler is the serve process's schedule of feeds.
+// Scheduler is the serve process's schedule of feeds, as the API shows it.
 type Scheduler interface {
-	// Reschedule reads the feed's stored state and schedules it if it is
-	// enabled, or removes its schedule.
-	Reschedule(ctx context.Context, feed string) error
 	NextRun(feed string) (time.Time, bool)
 }
 
 // Deps are the parts the API drives.
 type Deps struct {
-	Store     Store
+	Store Store
+	// Service performs every change; the API renders its results.
+	Service   *service.Service
 	Runner    *runner.Manager
 	Scheduler Scheduler
 	Lookup    *lookup.Service
-	// Changed is called after a request changed indicators (a status, a
-	// purge), so that metrics and the lookup index catch up. May be nil.
-	Changed func()
-	Log     *slog.Logger
-	// Feeds are the feeds this forewarn knows, by name.
-	Feeds []string
+	Log       *slog.Logger
 	// ExportSource is what exports read (the store).
 	ExportSource export.Source
 	// DataVersion identifies the indicators' state for export validators.
@@ -81,9 +91,6 @@ type Server struct {
 
 // New returns the API server.
 func New(d Deps) *Server {
-	if d.Changed == nil {
-		d.Changed = func() {}
-	}
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}

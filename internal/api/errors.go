@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"forewarn/internal/config"
+	"forewarn/internal/service"
 	"forewarn/internal/store"
 )
 
@@ -99,10 +100,13 @@ func (rw replyWriter) Unwrap() http.ResponseWriter { return rw.ResponseWriter }
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apiError
 	var fe *config.FieldError
+	var ve *service.ValidationError
 	var ip *store.InProgressError
 	var mb *http.MaxBytesError
 	switch {
 	case errors.As(err, &ae):
+	case errors.As(err, &ve):
+		ae = &apiError{http.StatusBadRequest, Error{CodeBadRequest, ve.Error(), ve.Field()}}
 	case errors.As(err, &fe):
 		ae = &apiError{http.StatusBadRequest, Error{CodeBadRequest, fe.Error(), fe.Field}}
 	case errors.As(err, &ip):

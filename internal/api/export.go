@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"forewarn/internal/service"
 	"net/http"
 	"net/url"
 	"slices"
@@ -55,7 +56,7 @@ func exportOptions(q url.Values) (export.Options, error) {
 	}
 	o.Categories, o.Sources = list("categories"), list("sources")
 	if v := q.Get("updated_since"); v != "" {
-		t, err := parseTime("updated_since", &v)
+		t, err := service.ParseTime("updated_since", v)
 		if err != nil {
 			return o, err
 		}

@@ -3,14 +3,13 @@ package api
 import (
 	"encoding/json"
 	"net/http"
-	"slices"
 	"strconv"
 	"time"
 
 	"forewarn/internal/activity"
 	"forewarn/internal/config"
-	"forewarn/internal/runner"
 	"forewarn/internal/secret"
+	"forewarn/internal/service"
 )
 
 // FeedState is a feed in GET /feeds.
@@ -38,10 +37,7 @@ type FeedConfig struct {
 
 func (s *Server) feedName(r *http.Request) (string, error) {
 	name := r.PathValue("feed")
-	if !slices.Contains(s.Feeds, name) {
-		return "", notFound("no feed %q: the feeds are %v", name, s.Feeds)
-	}
-	return name, nil
+	return name, s.Service.CheckFeed(name)
 }
 
 func (s *Server) feedState(r *http.Request, name string) (FeedState, config.Seclytics, error) {
@@ -75,7 +71,7 @@ func (s *Server) feedState(r *http.Request, name string) (FeedState, config.Secl
 
 func (s *Server) listFeeds(w http.ResponseWriter, r *http.Request) error {
 	out := []FeedState{}
-	for _, name := range s.Feeds {
+	for _, name := range s.Service.Feeds() {
 		fs, _, err := s.feedState(r, name)
 		if err != nil {
 			return err
@@ -156,20 +152,16 @@ func (s *Server) putFeed(w http.ResponseWriter, r *http.Request) error {
 		return jsonError(err)
 	}
 	next.Token = token
-	next.KeepTokenFor(cfg, tokenSet)
-	if err := s.Store.SaveFeedConfig(r.Context(), name, next); err != nil {
+	if _, err := s.Service.ConfigureFeed(r.Context(), actor(r), name, next, tokenSet); err != nil {
 		return err
 	}
-	if err := s.Scheduler.Reschedule(r.Context(), name); err != nil {
-		return err
-	}
-	s.log.Info("feed configured", "feed", name, "by", caller(r))
 	return s.getFeed(w, r)
 }
 
-func caller(r *http.Request) string {
+// actor is who a request acts for: its API key.
+func actor(r *http.Request) service.Actor {
 	k, _ := Caller(r.Context())
-	return k.Name
+	return service.Key(k, "api")
 }
 
 func (s *Server) setEnabled(w http.ResponseWriter, r *http.Request, enabled bool) error {
@@ -177,13 +169,9 @@ func (s *Server) setEnabled(w http.ResponseWriter, r *http.Request, enabled bool
 	if err != nil {
 		return err
 	}
-	if err := s.Store.SetFeedEnabled(r.Context(), name, enabled); err != nil {
+	if err := s.Service.SetFeedEnabled(r.Context(), actor(r), name, enabled); err != nil {
 		return err
 	}
-	if err := s.Scheduler.Reschedule(r.Context(), name); err != nil {
-		return err
-	}
-	s.log.Info("feed "+map[bool]string{true: "enabled", false: "disabled"}[enabled], "feed", name, "by", caller(r))
 	return s.getFeed(w, r)
 }
 
@@ -206,17 +194,10 @@ func (s *Server) deleteFeed(w http.ResponseWriter, r *http.Request) error {
 			return badRequest("purge", "purge must be true or false, not %q", v)
 		}
 	}
-	n, err := s.Store.DeleteFeed(r.Context(), name, purge)
+	n, err := s.Service.UninstallFeed(r.Context(), actor(r), name, purge)
 	if err != nil {
 		return err
 	}
-	if err := s.Scheduler.Reschedule(r.Context(), name); err != nil {
-		return err
-	}
-	if purge {
-		s.Changed()
-	}
-	s.log.Info("feed uninstalled", "feed", name, "purge", purge, "indicators_deleted", n, "by", caller(r))
 	writeJSON(w, http.StatusOK, map[string]any{"feed": name, "uninstalled": true, "indicators_deleted": n})
 	return nil
 }
@@ -239,18 +220,7 @@ func (s *Server) startRun(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	since, err := parseTime("since", req.Since)
-	if err != nil {
-		return err
-	}
-	until, err := parseTime("until", req.Until)
-	if err != nil {
-		return err
-	}
-	if since != nil && until != nil && !since.Before(*until) {
-		return badRequest("until", "until %s is not after since %s", until.Format(time.RFC3339), since.Format(time.RFC3339))
-	}
-	a, err := s.Runner.Start(name, runner.Request{Trigger: activity.TriggerManual, Since: since, Until: until, DryRun: req.DryRun})
+	a, err := s.Service.StartRun(r.Context(), actor(r), name, service.RunRequest{Since: deref(req.Since), Until: deref(req.Until), DryRun: req.DryRun})
 	if err != nil {
 		return err
 	}
@@ -259,16 +229,9 @@ func (s *Server) startRun(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// parseTime accepts RFC 3339 or a date (midnight UTC).
-func parseTime(field string, v *string) (*time.Time, error) {
-	if v == nil || *v == "" {
-		return nil, nil
+func deref(v *string) string {
+	if v == nil {
+		return ""
 	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02"} {
-		if t, err := time.Parse(layout, *v); err == nil {
-			t = t.UTC()
-			return &t, nil
-		}
-	}
-	return nil, badRequest(field, "%s must be a date (2026-01-31) or an RFC 3339 time (2026-01-31T12:00:00Z), not %q", field, *v)
+	return *v
 }

@@ -9,6 +9,7 @@ import (
 
 	"forewarn/internal/indicator"
 	"forewarn/internal/prediction"
+	"forewarn/internal/service"
 	"forewarn/internal/store"
 )
 
@@ -40,7 +41,7 @@ func (s *Server) listIndicators(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if v := q.Get("updated_since"); v != "" {
-		t, err := parseTime("updated_since", &v)
+		t, err := service.ParseTime("updated_since", v)
 		if err != nil {
 			return err
 		}
@@ -65,22 +66,9 @@ func parseCIDR(v string) (netip.Prefix, error) {
 	return netip.Prefix{}, badRequest("cidr", "cidr must be a netblock such as 203.0.113.0/24 or 2001:db8::/32, not %q", v)
 }
 
-func parseStatus(field, v string) (indicator.Status, error) {
-	for _, st := range []indicator.Status{indicator.StatusActive, indicator.StatusExpired, indicator.StatusWhitelisted, indicator.StatusReview} {
-		if strings.EqualFold(v, string(st)) {
-			return st, nil
-		}
-	}
-	return "", badRequest(field, "%s must be Active, Expired, Whitelisted or Review, not %q", field, v)
-}
+func parseStatus(field, v string) (indicator.Status, error) { return service.ParseStatus(field, v) }
 
-func parseAddr(field, v string) (netip.Addr, error) {
-	a, ok := prediction.ParseIP([]byte(strings.TrimSpace(v)))
-	if !ok {
-		return netip.Addr{}, badRequest(field, "%q is not an IP address", v)
-	}
-	return a, nil
-}
+func parseAddr(field, v string) (netip.Addr, error) { return service.ParseAddr(field, v) }
 
 func (s *Server) getIndicator(w http.ResponseWriter, r *http.Request) error {
 	a, err := parseAddr("value", r.PathValue("value"))
@@ -101,24 +89,14 @@ type StatusChange struct {
 }
 
 func (s *Server) patchIndicator(w http.ResponseWriter, r *http.Request) error {
-	a, err := parseAddr("value", r.PathValue("value"))
-	if err != nil {
-		return err
-	}
 	var req StatusChange
 	if err := decodeBody(w, r, &req); err != nil {
 		return err
 	}
-	st, err := parseStatus("status", req.Status)
+	ind, err := s.Service.SetIndicatorStatus(r.Context(), actor(r), r.PathValue("value"), req.Status)
 	if err != nil {
 		return err
 	}
-	ind, err := s.Store.SetIndicatorStatus(r.Context(), a, st)
-	if err != nil {
-		return err
-	}
-	s.log.Info("indicator status set", "indicator", ind.Value, "status", st, "by", caller(r))
-	s.Changed()
 	writeJSON(w, http.StatusOK, indicatorJSON(ind))
 	return nil
 }

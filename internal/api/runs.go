@@ -51,11 +51,20 @@ func validRunStatus(s activity.Status) bool {
 	return false
 }
 
-// pathRun reads the run the path's {id} names.
-func (s *Server) pathRun(r *http.Request) (activity.Run, error) {
+// pathRunID reads the path's {id}.
+func pathRunID(r *http.Request) (int64, error) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
-		return activity.Run{}, badRequest("id", "a run id is a positive whole number, not %q", r.PathValue("id"))
+		return 0, badRequest("id", "a run id is a positive whole number, not %q", r.PathValue("id"))
+	}
+	return id, nil
+}
+
+// pathRun reads the run the path's {id} names.
+func (s *Server) pathRun(r *http.Request) (activity.Run, error) {
+	id, err := pathRunID(r)
+	if err != nil {
+		return activity.Run{}, err
 	}
 	return s.Store.Run(r.Context(), id)
 }
@@ -73,18 +82,13 @@ func (s *Server) getRun(w http.ResponseWriter, r *http.Request) error {
 // is recorded as canceled; the reply is 202 and the run's final state shows
 // at GET /runs/{id} once it has rolled back.
 func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request) error {
-	run, err := s.pathRun(r)
+	id, err := pathRunID(r)
 	if err != nil {
 		return err
 	}
-	id := run.ID
-	if run.Status != activity.StatusRunning {
-		return conflict("run %d is not running: it is %s", id, run.Status)
+	if _, err := s.Service.CancelRun(r.Context(), actor(r), id); err != nil {
+		return err
 	}
-	if !s.Runner.Cancel(id) {
-		return conflict("run %d is running in another process (pid %d on %s): cancel it there", id, run.PID, run.Host)
-	}
-	s.log.Info("run cancel requested", "run_id", id, "feed", run.Feed, "by", caller(r))
 	writeJSON(w, http.StatusAccepted, map[string]any{"run_id": id, "status": "canceling"})
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"forewarn/internal/allowlist"
 	"forewarn/internal/feed"
+	"forewarn/internal/service"
 	"forewarn/internal/store"
 )
 
@@ -47,17 +48,13 @@ Run forewarn allowlist COMMAND -h for its flags.`)
 	return &ExitError{Code: 2, Err: fmt.Errorf("unknown allowlist command %q: use add, rm or list", args[0])}
 }
 
-// onePrefix parses the single CIDR or IP argument of add and rm.
-func onePrefix(fs *flag.FlagSet, pos []string, verb string) (allowlist.Entry, error) {
+// onePrefix is the single CIDR or IP argument of add and rm.
+func onePrefix(fs *flag.FlagSet, pos []string, verb string) (string, error) {
 	if len(pos) != 1 {
 		fs.Usage()
-		return allowlist.Entry{}, &ExitError{Code: 2, Err: fmt.Errorf("give one CIDR or IP address to %s, such as 192.0.2.0/24", verb)}
+		return "", &ExitError{Code: 2, Err: fmt.Errorf("give one CIDR or IP address to %s, such as 192.0.2.0/24", verb)}
 	}
-	p, err := allowlist.ParsePrefix(pos[0])
-	if err != nil {
-		return allowlist.Entry{}, &ExitError{Code: 2, Err: err}
-	}
-	return allowlist.Entry{Prefix: p}, nil
+	return pos[0], nil
 }
 
 func allowlistAdd(ctx context.Context, e *env, args []string) error {
@@ -69,19 +66,19 @@ func allowlistAdd(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	entry, err := onePrefix(fs, pos, "add")
+	cidr, err := onePrefix(fs, pos, "add")
 	if err != nil {
 		return err
 	}
-	entry.Comment, entry.AddedBy = *comment, *by
 	st, err := store.Open(ctx, *db)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	entry, n, err := st.AddAllowlistEntry(ctx, entry)
+	svc, _ := operations(e, st)
+	entry, n, err := svc.AddAllowlistEntry(ctx, service.CLI(*by), cidr, *comment)
 	if err != nil {
-		return err
+		return usageError(fs, err)
 	}
 	fmt.Fprintf(e.stdout, "added %s to the allow-list; %d stored indicators in it are now Whitelisted\n", entry.Prefix, n)
 	return nil
@@ -94,7 +91,7 @@ func allowlistRemove(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	entry, err := onePrefix(fs, pos, "remove")
+	cidr, err := onePrefix(fs, pos, "remove")
 	if err != nil {
 		return err
 	}
@@ -103,10 +100,12 @@ func allowlistRemove(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer st.Close()
-	if err := st.RemoveAllowlistEntry(ctx, entry.Prefix); err != nil {
-		return err
+	svc, actor := operations(e, st)
+	p, err := svc.RemoveAllowlistEntry(ctx, actor, cidr)
+	if err != nil {
+		return usageError(fs, err)
 	}
-	fmt.Fprintf(e.stdout, "removed %s from the allow-list; its indicators stay Whitelisted until a person changes their status\n", entry.Prefix)
+	fmt.Fprintf(e.stdout, "removed %s from the allow-list; its indicators stay Whitelisted until a person changes their status\n", p)
 	return nil
 }
 

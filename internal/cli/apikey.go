@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -59,14 +58,6 @@ func apikeyCreate(ctx context.Context, e *env, args []string) error {
 		fs.Usage()
 		return &ExitError{Code: 2, Err: fmt.Errorf("unexpected argument %q: give the name with --name", pos[0])}
 	}
-	if *name == "" {
-		fs.Usage()
-		return &ExitError{Code: 2, Err: errors.New("give the key a name: forewarn apikey create --name NAME")}
-	}
-	role, err := apikey.ParseRole(*roleName)
-	if err != nil {
-		return &ExitError{Code: 2, Err: fmt.Errorf("--role: %w", err)}
-	}
 	// Keys may be made before the first feed run: create the store if
 	// needed, as forewarn config does.
 	st, err := store.Open(ctx, *db)
@@ -74,12 +65,13 @@ func apikeyCreate(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer st.Close()
-	key, k, err := st.CreateAPIKey(ctx, *name, role)
+	svc, actor := operations(e, st)
+	key, k, err := svc.CreateKey(ctx, actor, *name, *roleName)
 	if errors.Is(err, store.ErrConflict) {
 		return fmt.Errorf("%w (forewarn apikey list shows the names in use)", err)
 	}
 	if err != nil {
-		return err
+		return usageError(fs, err)
 	}
 	w := e.stdout
 	fmt.Fprintf(w, "created API key %s (id %d, role %s):\n\n", k.Name, k.ID, k.Role)
@@ -149,20 +141,15 @@ func apikeyRevoke(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer st.Close()
-	keys, err := st.APIKeys(ctx)
+	svc, actor := operations(e, st)
+	k, already, err := svc.RevokeKey(ctx, actor, pos[0])
 	if err != nil {
-		return err
+		return usageError(fs, err)
 	}
-	for _, k := range keys {
-		if (k.Name == pos[0] || strconv.FormatInt(k.ID, 10) == pos[0]) && k.RevokedAt != nil {
-			fmt.Fprintf(e.stdout, "API key %s (id %d, %s%s…) was already revoked at %s\n", k.Name, k.ID, apikey.KeyPrefix, k.Prefix,
-				k.RevokedAt.Format(time.RFC3339))
-			return nil
-		}
-	}
-	k, err := st.RevokeAPIKey(ctx, pos[0])
-	if err != nil {
-		return err
+	if already {
+		fmt.Fprintf(e.stdout, "API key %s (id %d, %s%s…) was already revoked at %s\n", k.Name, k.ID, apikey.KeyPrefix, k.Prefix,
+			k.RevokedAt.Format(time.RFC3339))
+		return nil
 	}
 	fmt.Fprintf(e.stdout, "revoked API key %s (id %d, %s%s…): requests with it are refused from now on\n", k.Name, k.ID, apikey.KeyPrefix, k.Prefix)
 	return nil

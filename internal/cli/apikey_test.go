@@ -94,7 +94,7 @@ func TestAPIKeyCommandErrorsNameTheFix(t *testing.T) {
 		{[]string{"apikey", "create", "--name", "b", "--role", "owner"}, 2, "use read or admin"},
 		{[]string{"apikey", "create"}, 2, "--name NAME"},
 		{[]string{"apikey", "create", "--name", "a"}, 1, "choose another name"},
-		{[]string{"apikey", "create", "--name", "42"}, 1, "add a letter"},
+		{[]string{"apikey", "create", "--name", "42"}, 2, "add a letter"},
 		{[]string{"apikey", "revoke"}, 2, "NAME|ID"},
 		{[]string{"apikey", "revoke", "nobody"}, 1, "forewarn apikey list"},
 		{[]string{"apikey", "list", "--db", filepath.Join(t.TempDir(), "none.db")}, 1, "no store at"},

@@ -9,6 +9,10 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+
+	"forewarn/internal/feed"
+	"forewarn/internal/service"
+	"forewarn/internal/store"
 )
 
 // ExitError carries a specific exit code.
@@ -157,4 +161,22 @@ func readTokenFile(path string) (string, error) {
 		return "", fmt.Errorf("token file %s is empty", path)
 	}
 	return tok, nil
+}
+
+// operations returns the use cases over st, performed by the user running
+// the command ($USER, else "cli"). The command line starts no background
+// runs and has no schedule to tell: serve finds changes on its own.
+func operations(e *env, st *store.Store) (*service.Service, service.Actor) {
+	return service.New(service.Deps{Store: st, Feeds: []string{feed.Name}}), service.CLI(e.getenv("USER"))
+}
+
+// usageError makes a refusal of the input a usage error (exit 2), after
+// the command's usage; other errors are returned as they are.
+func usageError(fs *flag.FlagSet, err error) error {
+	var ve *service.ValidationError
+	if errors.As(err, &ve) {
+		fs.Usage()
+		return &ExitError{Code: 2, Err: err}
+	}
+	return err
 }

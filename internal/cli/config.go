@@ -67,16 +67,13 @@ func cmdConfig(ctx context.Context, e *env, args []string) error {
 		}
 		cfg.Token = secret.New(t)
 	}
-	cfg.KeepTokenFor(prev, *tokenFile != "")
-	if prev.Token.IsSet() && !cfg.Token.IsSet() && !*clearToken {
-		fmt.Fprintln(e.stdout, "the base URL's origin changed, so the stored access token was removed: store the new one with --token-file FILE")
-	}
 	if change {
-		if err := cfg.Validate(); err != nil {
-			return &ExitError{Code: 2, Err: err}
+		svc, actor := operations(e, st)
+		if cfg, err = svc.ConfigureFeed(ctx, actor, feed.Name, cfg, *tokenFile != ""); err != nil {
+			return usageError(fs, err)
 		}
-		if err := st.SaveFeedConfig(ctx, feed.Name, cfg); err != nil {
-			return err
+		if prev.Token.IsSet() && !cfg.Token.IsSet() && !*clearToken {
+			fmt.Fprintln(e.stdout, "the base URL's origin changed, so the stored access token was removed: store the new one with --token-file FILE")
 		}
 		state.Installed = true
 		fmt.Fprintln(e.stdout, "saved")

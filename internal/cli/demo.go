@@ -41,80 +41,21 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	_, _ = rand.Read(raw)
 	token := "demo-" + hex.EncodeToString(raw)
 
-	fmt.Fprintf(e.stdout, "Generating a %d-row Seclytics dump and serving it on loopback...\n", *rows)
-	srv, err := fakeseclytics.New(ctx, fakeseclytics.Options{Rows: *rows, Seed: *seed, Token: token})
+	base, stop, err := startDemoSeclytics(ctx, e, *rows, *seed, token)
 	if err != nil {
 		return err
 	}
-	defer srv.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return fmt.Errorf("demo: listen on loopback: %w", err)
-	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
-	go hs.Serve(ln)
-	defer hs.Close()
-	base := "http://" + ln.Addr().String()
-	fmt.Fprintf(e.stdout, "Built-in Seclytics server: %s\n\n", base)
-
+	defer stop()
 	st, err := store.Open(ctx, *db)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	prog := &feed.Progress{}
-	bar := progress.Start(e.stderr, prog, 200*time.Millisecond)
-	r, runErr := feed.Run(ctx, st, feed.Options{
-		Trigger: activity.TriggerCLI, Token: secret.New(token), Progress: prog,
-		Override: func(c *config.Seclytics) error {
-			// The generated dump's Last Seen At dates span years: with
-			// the default age_out most would be Expired on arrival.
-			if err := c.Set("age_out", "never"); err != nil {
-				return err
-			}
-			// Every attribute, so that the web UI's dashboard can show
-			// the lead time (Detected At − Predicted At).
-			if err := c.Set("context", "all"); err != nil {
-				return err
-			}
-			if err := c.Set("normalize", "true"); err != nil {
-				return err
-			}
-			return c.Set("base_url", base)
-		},
-	})
-	bar.Stop()
-	if r != nil {
-		fmt.Fprint(e.stdout, r.Summary())
-	}
-	if runErr != nil {
-		return runErr
-	}
-	if r.Status == activity.StatusUnchanged {
-		fmt.Fprintf(e.stdout, "\nThe dump has not changed since the last demo run, so nothing was ingested (delete %s to start over).\n", *db)
-	}
-	stats, err := st.Stats(ctx)
-	if err != nil {
+	if err := demoIngest(ctx, e, st, *db, base, token); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "\nThe store %s holds %d indicators.\n", *db, stats.Indicators)
-
-	addrs, err := demoLookups(ctx, st)
-	if err != nil {
+	if err := demoShowLookups(ctx, e, st, *db); err != nil {
 		return err
-	}
-	svc := lookup.NewService(lookup.Scoped(st, addrs))
-	if err := svc.Rebuild(ctx); err != nil {
-		return err
-	}
-	fmt.Fprintln(e.stdout, "\nA few lookups (forewarn lookup --db "+*db+" IP):")
-	for _, a := range addrs {
-		r, err := svc.Lookup(ctx, a)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintln(e.stdout)
-		printResult(e.stdout, &r)
 	}
 	if *noServe {
 		fmt.Fprintln(e.stdout, "\nNext: forewarn runs --db "+*db+"\n      forewarn export --db "+*db+" --format jsonl"+
@@ -132,16 +73,15 @@ func serveDemo(ctx context.Context, e *env, st *store.Store, db, listen, base, t
 	if err != nil {
 		return err
 	}
-	for k, v := range map[string]string{"age_out": "never", "context": "all", "normalize": "true", "base_url": base} {
-		if err := cfg.Set(k, v); err != nil {
-			return err
-		}
-	}
-	cfg.Token = secret.New(token)
-	if err := st.SaveFeedConfig(ctx, feed.Name, cfg); err != nil {
+	if err := demoConfig(&cfg, base); err != nil {
 		return err
 	}
-	key, k, err := st.CreateAPIKey(ctx, "demo-"+time.Now().UTC().Format("20060102-150405"), apikey.RoleAdmin)
+	cfg.Token = secret.New(token)
+	svc, actor := operations(e, st)
+	if _, err := svc.ConfigureFeed(ctx, actor, feed.Name, cfg, true); err != nil {
+		return err
+	}
+	key, k, err := svc.CreateKey(ctx, actor, "demo-"+time.Now().UTC().Format("20060102-150405"), string(apikey.RoleAdmin))
 	if err != nil {
 		return err
 	}
@@ -205,4 +145,91 @@ func demoLookups(ctx context.Context, st indicatorLister) ([]netip.Addr, error) 
 	}
 	// 192.0.2.1 is a documentation address: no feed predicts it.
 	return append(addrs, netip.AddrFrom4([4]byte{192, 0, 2, 1})), nil
+}
+
+// startDemoSeclytics serves a generated dump like Seclytics' API on
+// loopback, and returns its base URL and how to stop it.
+func startDemoSeclytics(ctx context.Context, e *env, rows int, seed int64, token string) (string, func(), error) {
+	fmt.Fprintf(e.stdout, "Generating a %d-row Seclytics dump and serving it on loopback...\n", rows)
+	srv, err := fakeseclytics.New(ctx, fakeseclytics.Options{Rows: rows, Seed: seed, Token: token})
+	if err != nil {
+		return "", nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		srv.Close()
+		return "", nil, fmt.Errorf("demo: listen on loopback: %w", err)
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(ln)
+	base := "http://" + ln.Addr().String()
+	fmt.Fprintf(e.stdout, "Built-in Seclytics server: %s\n\n", base)
+	return base, func() { hs.Close(); srv.Close() }, nil
+}
+
+// demoIngest runs the feed once against the built-in server, with a
+// progress bar, and prints the run's summary and the store's size.
+func demoIngest(ctx context.Context, e *env, st *store.Store, db, base, token string) error {
+	prog := &feed.Progress{}
+	bar := progress.Start(e.stderr, prog, 200*time.Millisecond)
+	r, runErr := feed.Run(ctx, st, feed.Options{
+		Trigger: activity.TriggerCLI, Token: secret.New(token), Progress: prog,
+		Override: func(c *config.Seclytics) error { return demoConfig(c, base) },
+	})
+	bar.Stop()
+	if r != nil {
+		fmt.Fprint(e.stdout, r.Summary())
+	}
+	if runErr != nil {
+		return runErr
+	}
+	if r.Status == activity.StatusUnchanged {
+		fmt.Fprintf(e.stdout, "\nThe dump has not changed since the last demo run, so nothing was ingested (delete %s to start over).\n", db)
+	}
+	stats, err := st.Stats(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "\nThe store %s holds %d indicators.\n", db, stats.Indicators)
+	return nil
+}
+
+// demoConfig is the demo run's configuration over the stored one.
+func demoConfig(c *config.Seclytics, base string) error {
+	// The generated dump's Last Seen At dates span years: with the
+	// default age_out most would be Expired on arrival.
+	if err := c.Set("age_out", "never"); err != nil {
+		return err
+	}
+	// Every attribute, so that the web UI's dashboard can show the lead
+	// time (Detected At − Predicted At).
+	if err := c.Set("context", "all"); err != nil {
+		return err
+	}
+	if err := c.Set("normalize", "true"); err != nil {
+		return err
+	}
+	return c.Set("base_url", base)
+}
+
+// demoShowLookups prints the verdicts of a few interesting addresses.
+func demoShowLookups(ctx context.Context, e *env, st *store.Store, db string) error {
+	addrs, err := demoLookups(ctx, st)
+	if err != nil {
+		return err
+	}
+	svc := lookup.NewService(lookup.Scoped(st, addrs))
+	if err := svc.Rebuild(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, "\nA few lookups (forewarn lookup --db "+db+" IP):")
+	for _, a := range addrs {
+		r, err := svc.Lookup(ctx, a)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(e.stdout)
+		printResult(e.stdout, &r)
+	}
+	return nil
 }

@@ -27,6 +27,7 @@ import (
 	"forewarn/internal/metrics"
 	"forewarn/internal/runner"
 	"forewarn/internal/scheduler"
+	"forewarn/internal/service"
 	"forewarn/internal/store"
 	"forewarn/internal/taxii"
 	"forewarn/internal/ui"
@@ -205,7 +206,8 @@ func Run(ctx context.Context, c Config) error {
 
 	mux := http.NewServeMux()
 	nonce := strconv.FormatInt(time.Now().UnixNano(), 36)
-	api.New(api.Deps{Store: st, Runner: mgr, Scheduler: sc, Lookup: look, Changed: ref.trigger, Log: log, Feeds: c.Feeds,
+	svc := service.New(service.Deps{Store: st, Runner: mgr, Scheduler: sc, Changed: ref.trigger, Log: log, Feeds: c.Feeds})
+	api.New(api.Deps{Store: st, Service: svc, Runner: mgr, Scheduler: sc, Lookup: look, Log: log,
 		ExportSource: st, Exports: c.Exports,
 		DataVersion: func(ctx context.Context) (api.Version, error) {
 			// The store's own summary catches changes by other processes
@@ -226,7 +228,7 @@ func Run(ctx context.Context, c Config) error {
 	}).Register(mux)
 	mux.Handle("GET /metrics", metrics.Handler(reg))
 	taxii.New(st, taxii.STIXMapper{}, log).Register(mux)
-	web, err := ui.New(ui.Deps{Store: st, Runner: mgr, Scheduler: sc, Lookup: look, Changed: ref.trigger, Log: log, Feed: feed.Name, Secure: c.TLSCert != "", TrustedProxies: c.TrustedProxies})
+	web, err := ui.New(ui.Deps{Store: st, Service: svc, Runner: mgr, Scheduler: sc, Lookup: look, Log: log, Feed: feed.Name, Secure: c.TLSCert != "", TrustedProxies: c.TrustedProxies})
 	if err != nil {
 		return err
 	}

@@ -51,9 +51,9 @@ func scanAPIKey(sc scanner) (APIKey, error) {
 // maxKeyName bounds a key's name: it is shown in tables.
 const maxKeyName = 64
 
-// checkKeyName says what is wrong with a key's name, if anything. A name
+// CheckKeyName says what is wrong with a key's name, if anything. A name
 // that is a number would be mistaken for an id by RevokeAPIKey.
-func checkKeyName(name string) error {
+func CheckKeyName(name string) error {
 	if name == "" {
 		return errors.New("an API key needs a name (--name), e.g. the client that will use it")
 	}
@@ -81,7 +81,7 @@ func checkKeyName(name string) error {
 // hash. A name already taken (by a revoked key too) is an error wrapping
 // ErrConflict.
 func (s *Store) CreateAPIKey(ctx context.Context, name string, role apikey.Role) (string, APIKey, error) {
-	if err := checkKeyName(name); err != nil {
+	if err := CheckKeyName(name); err != nil {
 		return "", APIKey{}, err
 	}
 	role, err := apikey.ParseRole(string(role))

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"forewarn/internal/allowlist"
+	"forewarn/internal/service"
 	"forewarn/internal/store"
 )
 
@@ -68,12 +69,15 @@ func (u *UI) renderAllowlist(w http.ResponseWriter, r *http.Request, se *session
 // in it, as POST /api/v1/allowlist does.
 func (u *UI) addAllowlist(w http.ResponseWriter, r *http.Request, se *session) error {
 	d := allowlistData{CIDR: strings.TrimSpace(r.PostFormValue("cidr")), Comment: strings.TrimSpace(r.PostFormValue("comment"))}
-	p, err := allowlist.ParsePrefix(d.CIDR)
-	if err != nil {
-		d.Err = err.Error()
+	e, n, err := u.Service.AddAllowlistEntry(r.Context(), se.actor(), d.CIDR, d.Comment)
+	var ve *service.ValidationError
+	if errors.As(err, &ve) {
+		d.Err = ve.Error()
+		if msg, ok := ve.Msg("cidr"); ok && len(ve.Fields) == 1 {
+			d.Err = msg
+		}
 		return u.renderAllowlist(w, r, se, http.StatusBadRequest, view{}, d)
 	}
-	e, n, err := u.Store.AddAllowlistEntry(r.Context(), allowlist.Entry{Prefix: p, Comment: d.Comment, AddedBy: se.KeyName})
 	if errors.Is(err, store.ErrConflict) {
 		d.Err = err.Error()
 		return u.renderAllowlist(w, r, se, http.StatusConflict, view{}, d)
@@ -81,10 +85,6 @@ func (u *UI) addAllowlist(w http.ResponseWriter, r *http.Request, se *session) e
 	if err != nil {
 		return err
 	}
-	if n > 0 {
-		u.Changed()
-	}
-	u.Log.Info("allow-list entry added", "cidr", e.Prefix, "by", se.KeyName, "whitelisted", n, "via", "ui")
 	added, whitelisted := e.Prefix.String(), strconv.FormatInt(n, 10)
 	http.Redirect(w, r, "/allowlist?added="+url.QueryEscape(added)+"&whitelisted="+whitelisted+
 		"&sig="+se.sign(added, whitelisted, ""), http.StatusSeeOther)
@@ -94,19 +94,19 @@ func (u *UI) addAllowlist(w http.ResponseWriter, r *http.Request, se *session) e
 // removeAllowlist removes a person's entry. Built-in ranges are not
 // entries: the feed's allowlist_special_ranges turns them off.
 func (u *UI) removeAllowlist(w http.ResponseWriter, r *http.Request, se *session) error {
-	p, err := allowlist.ParsePrefix(r.PostFormValue("cidr"))
-	if err != nil {
-		http.Error(w, "cidr: "+err.Error(), http.StatusBadRequest)
+	p, err := u.Service.RemoveAllowlistEntry(r.Context(), se.actor(), r.PostFormValue("cidr"))
+	var ve *service.ValidationError
+	if errors.As(err, &ve) {
+		http.Error(w, ve.Error(), http.StatusBadRequest)
 		return nil
 	}
-	if err := u.Store.RemoveAllowlistEntry(r.Context(), p); err != nil {
+	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			http.Error(w, err.Error(), http.StatusNotFound)
 			return nil
 		}
 		return err
 	}
-	u.Log.Info("allow-list entry removed", "cidr", p, "by", se.KeyName, "via", "ui")
 	removed := p.String()
 	http.Redirect(w, r, "/allowlist?removed="+url.QueryEscape(removed)+"&sig="+se.sign("", "", removed), http.StatusSeeOther)
 	return nil

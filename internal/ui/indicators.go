@@ -6,13 +6,13 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"forewarn/internal/indicator"
 	"forewarn/internal/lookup"
+	"forewarn/internal/service"
 	"forewarn/internal/store"
 )
 
@@ -125,7 +125,7 @@ type clusterData struct {
 }
 
 // statuses are the statuses a person may set.
-var statuses = []indicator.Status{indicator.StatusActive, indicator.StatusReview, indicator.StatusWhitelisted, indicator.StatusExpired}
+var statuses = service.Statuses
 
 // RelatedLimit bounds the related-address lists of a detail page.
 const RelatedLimit = 20
@@ -179,26 +179,19 @@ func (u *UI) indicatorDetail(w http.ResponseWriter, r *http.Request, se *session
 }
 
 func (u *UI) setStatus(w http.ResponseWriter, r *http.Request, se *session) error {
-	a, err := netip.ParseAddr(r.PathValue("ip"))
-	if err != nil {
-		http.Error(w, "Not an IP address.", http.StatusBadRequest)
+	ind, err := u.Service.SetIndicatorStatus(r.Context(), se.actor(), r.PathValue("ip"), r.PostFormValue("status"))
+	var ve *service.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		http.Error(w, ve.Error(), http.StatusBadRequest)
 		return nil
-	}
-	st := indicator.Status(r.PostFormValue("status"))
-	if !slices.Contains(statuses, st) {
-		http.Error(w, "The status must be Active, Review, Whitelisted or Expired.", http.StatusBadRequest)
+	case errors.Is(err, store.ErrNotFound):
+		http.NotFound(w, r)
 		return nil
-	}
-	if _, err := u.Store.SetIndicatorStatus(r.Context(), a.Unmap(), st); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			http.NotFound(w, r)
-			return nil
-		}
+	case err != nil:
 		return err
 	}
-	u.Changed()
-	u.Log.Info("indicator status set", "ip", a.String(), "status", st, "by", se.KeyName, "via", "ui")
-	http.Redirect(w, r, "/indicators/"+a.Unmap().String()+"?done=status", http.StatusSeeOther)
+	http.Redirect(w, r, "/indicators/"+ind.Value+"?done=status", http.StatusSeeOther)
 	return nil
 }
 

@@ -10,8 +10,8 @@ import (
 	"forewarn/internal/activity"
 	"forewarn/internal/config"
 	"forewarn/internal/feed"
-	"forewarn/internal/runner"
 	"forewarn/internal/secret"
+	"forewarn/internal/service"
 	"forewarn/internal/store"
 )
 
@@ -141,17 +141,16 @@ func (u *UI) saveConfig(w http.ResponseWriter, r *http.Request, se *session) err
 	} else if r.PostFormValue("clear_token") == "on" {
 		next.Token = secret.String{}
 	}
-	// The form has no base_url today; the rule still holds if it gains one.
-	next.KeepTokenFor(cfg, r.PostFormValue("token") != "")
 	if len(f.Errors) == 0 {
-		if err := next.Validate(); err != nil {
-			var fe *config.FieldError
-			if !errors.As(err, &fe) {
-				return err
-			}
+		// The form has no base_url today; the service's token rule
+		// still holds if it gains one.
+		_, err := u.Service.ConfigureFeed(r.Context(), se.actor(), u.Feed, next, r.PostFormValue("token") != "")
+		var ve *service.ValidationError
+		if !errors.As(err, &ve) && err != nil {
+			return err
+		}
+		for _, fe := range fieldErrors(ve) {
 			f.Errors[fe.Field] = fe.Msg
-		} else if _, err := config.ParseFrequency(next.Frequency); err != nil {
-			f.Errors["frequency"] = fieldMsg(err)
 		}
 	}
 	if len(f.Errors) > 0 {
@@ -159,15 +158,16 @@ func (u *UI) saveConfig(w http.ResponseWriter, r *http.Request, se *session) err
 			Error: "The configuration was not saved: correct the fields marked below.",
 			Data:  integrationData{Header: h, Form: f, Tab: "config"}})
 	}
-	if err := u.Store.SaveFeedConfig(r.Context(), u.Feed, next); err != nil {
-		return err
-	}
-	if err := u.Scheduler.Reschedule(r.Context(), u.Feed); err != nil {
-		return err
-	}
-	u.Log.Info("feed configured", "feed", u.Feed, "by", se.KeyName, "via", "ui")
 	http.Redirect(w, r, "/integrations/seclytics?done=saved", http.StatusSeeOther)
 	return nil
+}
+
+// fieldErrors are ve's fields; none if ve is nil.
+func fieldErrors(ve *service.ValidationError) []service.FieldError {
+	if ve == nil {
+		return nil
+	}
+	return ve.Fields
 }
 
 func fieldMsg(err error) string {
@@ -179,17 +179,13 @@ func fieldMsg(err error) string {
 }
 
 func (u *UI) setEnabled(w http.ResponseWriter, r *http.Request, se *session, on bool) error {
-	if err := u.Store.SetFeedEnabled(r.Context(), u.Feed, on); err != nil {
+	if err := u.Service.SetFeedEnabled(r.Context(), se.actor(), u.Feed, on); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			http.Error(w, "The feed is not installed: save its configuration first.", http.StatusConflict)
 			return nil
 		}
 		return err
 	}
-	if err := u.Scheduler.Reschedule(r.Context(), u.Feed); err != nil {
-		return err
-	}
-	u.Log.Info("feed enabled changed", "feed", u.Feed, "enabled", on, "by", se.KeyName, "via", "ui")
 	http.Redirect(w, r, "/integrations/seclytics?done="+map[bool]string{true: "enabled", false: "disabled"}[on], http.StatusSeeOther)
 	return nil
 }
@@ -207,17 +203,9 @@ func (u *UI) uninstall(w http.ResponseWriter, r *http.Request, se *session) erro
 		return nil
 	}
 	purge := r.PostFormValue("purge") == "on"
-	n, err := u.Store.DeleteFeed(r.Context(), u.Feed, purge)
-	if err != nil {
+	if _, err := u.Service.UninstallFeed(r.Context(), se.actor(), u.Feed, purge); err != nil {
 		return err
 	}
-	if err := u.Scheduler.Reschedule(r.Context(), u.Feed); err != nil {
-		return err
-	}
-	if purge {
-		u.Changed()
-	}
-	u.Log.Info("feed uninstalled", "feed", u.Feed, "purge", purge, "indicators_deleted", n, "by", se.KeyName, "via", "ui")
 	http.Redirect(w, r, "/integrations/seclytics?done=uninstalled", http.StatusSeeOther)
 	return nil
 }
@@ -292,31 +280,13 @@ func (u *UI) runRow(w http.ResponseWriter, r *http.Request, se *session) error {
 }
 
 func (u *UI) runNow(w http.ResponseWriter, r *http.Request, se *session) error {
-	req := runner.Request{Trigger: activity.TriggerManual, DryRun: r.PostFormValue("dry_run") == "on"}
-	var bad string
-	for _, p := range []struct {
-		field string
-		dst   **time.Time
-	}{{"since", &req.Since}, {"until", &req.Until}} {
-		v := strings.TrimSpace(r.PostFormValue(p.field))
-		if v == "" {
-			continue
-		}
-		t, err := time.Parse("2006-01-02", v)
-		if err != nil {
-			bad = p.field + " must be a date such as 2026-01-31"
-			continue
-		}
-		*p.dst = &t
-	}
-	if bad == "" && req.Since != nil && req.Until != nil && !req.Since.Before(*req.Until) {
-		bad = "until must be after since"
-	}
-	if bad != "" {
-		http.Error(w, bad, http.StatusBadRequest)
+	req := service.RunRequest{Since: r.PostFormValue("since"), Until: r.PostFormValue("until"), DryRun: r.PostFormValue("dry_run") == "on"}
+	a, err := u.Service.StartRun(r.Context(), se.actor(), u.Feed, req)
+	var ve *service.ValidationError
+	if errors.As(err, &ve) {
+		http.Error(w, ve.Error(), http.StatusBadRequest)
 		return nil
 	}
-	a, err := u.Runner.Start(u.Feed, req)
 	var ip *store.InProgressError
 	if errors.As(err, &ip) {
 		http.Error(w, "A run of this feed is in progress: wait for it or cancel it.", http.StatusConflict)
@@ -325,7 +295,6 @@ func (u *UI) runNow(w http.ResponseWriter, r *http.Request, se *session) error {
 	if err != nil {
 		return err
 	}
-	u.Log.Info("manual run", "feed", u.Feed, "run_id", a.ID, "dry_run", req.DryRun, "by", se.KeyName, "via", "ui")
 	http.Redirect(w, r, "/integrations/seclytics/activity?started="+strconv.FormatInt(a.ID, 10), http.StatusSeeOther)
 	return nil
 }
@@ -336,8 +305,12 @@ func (u *UI) cancelRun(w http.ResponseWriter, r *http.Request, se *session) erro
 		http.NotFound(w, r)
 		return nil
 	}
-	u.Runner.Cancel(id)
-	u.Log.Info("run cancel requested", "run_id", id, "by", se.KeyName, "via", "ui")
+	// A run that already ended, or runs elsewhere, shows as such in
+	// the activity log the redirect leads to.
+	if _, err := u.Service.CancelRun(r.Context(), se.actor(), id); err != nil &&
+		!errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
 	http.Redirect(w, r, "/integrations/seclytics/activity", http.StatusSeeOther)
 	return nil
 }

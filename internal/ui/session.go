@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"forewarn/internal/apikey"
+	"forewarn/internal/service"
 	"forewarn/internal/store"
 )
 
@@ -38,7 +39,7 @@ func randomToken() string {
 // value.
 func (u *UI) createSession(ctx context.Context, k store.APIKey) (string, error) {
 	id := randomToken()
-	err := u.Store.CreateUISession(ctx, id, store.UISession{KeyID: k.ID, CSRF: randomToken(), Expires: time.Now().Add(SessionTTL)})
+	err := u.Service.StartSession(ctx, service.Key(k, "ui"), id, store.UISession{KeyID: k.ID, CSRF: randomToken(), Expires: time.Now().Add(SessionTTL)})
 	return id, err
 }
 
@@ -65,7 +66,12 @@ func (u *UI) endSession(r *http.Request) error {
 	if err != nil {
 		return nil
 	}
-	return u.Store.DeleteUISession(r.Context(), c.Value)
+	return u.Service.EndSession(r.Context(), c.Value)
+}
+
+// actor is who the session acts for: its API key, through the UI.
+func (se *session) actor() service.Actor {
+	return service.Actor{KeyID: se.KeyID, Name: se.KeyName, Via: "ui"}
 }
 
 // Admin reports whether the session may change things.

@@ -17,10 +17,12 @@ import (
 	"time"
 
 	"forewarn/internal/activity"
+	"forewarn/internal/allowlist"
 	"forewarn/internal/config"
 	"forewarn/internal/indicator"
 	"forewarn/internal/lookup"
 	"forewarn/internal/runner"
+	"forewarn/internal/service"
 	"forewarn/internal/store"
 )
 
@@ -34,23 +36,56 @@ var staticFS embed.FS
 // nothing from elsewhere.
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
-// Scheduler is the serve process's schedule, as the UI needs it.
+// Scheduler is the serve process's schedule, as the UI shows it.
 type Scheduler interface {
-	Reschedule(ctx context.Context, feed string) error
 	NextRun(feed string) (time.Time, bool)
+}
+
+// Store is what the UI reads, and the dashboard cache and sign-in sessions
+// it keeps (*store.Store). A person's changes go through Service.
+type Store interface {
+	FeedConfig(ctx context.Context, name string) (config.Seclytics, store.FeedState, error)
+	Runs(ctx context.Context, feed string, limit int) ([]activity.Run, error)
+	Run(ctx context.Context, id int64) (activity.Run, error)
+	ListRuns(ctx context.Context, q store.RunQuery) (store.RunPage, error)
+	Lookup(ctx context.Context, addr netip.Addr) (indicator.Indicator, error)
+	SearchIndicators(ctx context.Context, q store.IndicatorQuery) (store.IndicatorPage, error)
+	ClusterMembers(ctx context.Context, cluster string, limit int) ([]netip.Addr, error)
+	AllowlistEntries(ctx context.Context) ([]allowlist.Entry, error)
+	dashboardStore
+	sessionStore
+}
+
+// dashboardStore keeps the dashboard's aggregates: a cache of reads.
+type dashboardStore interface {
+	DataVersion(ctx context.Context) (store.DataVersion, error)
+	DashboardAggregates(ctx context.Context) (store.Dashboard, error)
+	SavedDashboard(ctx context.Context) (store.Dashboard, store.DataVersion, bool, error)
+	SaveDashboard(ctx context.Context, v store.DataVersion, d store.Dashboard) error
+}
+
+// sessionStore reads sign-ins; Service starts and ends them.
+type sessionStore interface {
+	AuthenticateAPIKey(ctx context.Context, key string) (store.APIKey, error)
+	UISession(ctx context.Context, id string) (store.UISession, error)
 }
 
 // Deps are the parts the UI drives.
 type Deps struct {
-	Store     *store.Store
-	Runner    *runner.Manager
-	Scheduler Scheduler
-	Lookup    *lookup.Service
-	// Changed is called after the UI changed indicators (status, purge).
-	Changed func()
-	Log     *slog.Logger
+	// Store is what the pages read.
+	Store Store
+	// Service performs every change a form asks for; the UI renders
+	// its results and refusals.
+	Service *service.Service
 	// Feed is the feed the integration page manages.
 	Feed string
+	// Runner shows the live progress of runs in this process.
+	Runner *runner.Manager
+	// Scheduler shows the feed's next run.
+	Scheduler Scheduler
+	// Lookup answers the lookup page and finds a detail page's netblock.
+	Lookup *lookup.Service
+	Log    *slog.Logger
 	// Secure marks the session cookie Secure (serve over TLS).
 	Secure bool
 	// TrustedProxies are reverse proxies whose X-Forwarded-For names the
@@ -74,9 +109,6 @@ type UI struct {
 
 // New parses the templates and returns the UI.
 func New(d Deps) (*UI, error) {
-	if d.Changed == nil {
-		d.Changed = func() {}
-	}
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}

@@ -1,0 +1,36 @@
+package store
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// The audit log keeps entries newest first, and cuts a long text on a
+// character boundary instead of storing whatever it is given.
+func TestAuditLogBoundsItsEntries(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	long := strings.Repeat("é", 1<<19) // 1 MiB of two-byte characters
+	for _, e := range []AuditEntry{
+		{KeyID: 3, Actor: "alice", Via: "api", Action: "feed.enable", Target: "seclytics"},
+		{Actor: "cli", Via: "cli", Action: "allowlist.add", Target: "x" + long, Detail: long},
+	} {
+		if err := s.RecordAudit(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	log, err := s.AuditLog(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(log) != 2 || log[0].Action != "allowlist.add" || log[1].Action != "feed.enable" || log[1].KeyID != 3 || log[1].Actor != "alice" {
+		t.Fatalf("audit log = %+v, want allowlist.add then feed.enable by key 3 alice", log)
+	}
+	for _, v := range []string{log[0].Target, log[0].Detail} {
+		if len(v) > auditFieldMax || len(v) < auditFieldMax-1 || !utf8.ValidString(v) {
+			t.Errorf("a 1 MiB text was stored as %d bytes (valid UTF-8: %v), want it cut to about %d", len(v), utf8.ValidString(v), auditFieldMax)
+		}
+	}
+}
