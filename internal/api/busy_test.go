@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"forewarn/internal/apikey"
+	"forewarn/internal/service"
 	"forewarn/internal/store"
 	"forewarn/internal/testutil/pgtest"
 )
@@ -33,7 +34,7 @@ func TestWriteOnBusyStoreAnswers503(t *testing.T) {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	New(Deps{Store: st, DataVersion: func(context.Context) (Version, error) { return Version{Seed: "v"}, nil }}).Register(mux)
+	New(Deps{Store: st, Service: service.New(service.Deps{Store: st}), DataVersion: func(context.Context) (Version, error) { return Version{Seed: "v"}, nil }}).Register(mux)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
 		defer cancel()

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"forewarn/internal/apikey"
+	"forewarn/internal/service"
 	"forewarn/internal/store"
 	"forewarn/internal/testutil/pgtest"
 )
@@ -65,7 +66,7 @@ func TestSignInBusyStoreAnswers503(t *testing.T) {
 // write lock until the test ends.
 func lockedUI(t *testing.T, st *store.Store, path string) *httptest.Server {
 	t.Helper()
-	u, err := New(Deps{Store: st})
+	u, err := New(Deps{Store: st, Service: service.New(service.Deps{Store: st})})
 	if err != nil {
 		t.Fatal(err)
 	}
