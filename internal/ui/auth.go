@@ -101,7 +101,7 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		u.Log.Error("ui sign-in failed", "err", err)
 		status, msg := storeFailure(w, r, err)
-		if err := u.render(w, status, "login", view{Title: "Sign in", Data: next, Error: "Sign-in failed: " + msg}); err != nil {
+		if err := u.render(w, status, "login", view{Title: "Sign in", Data: next, Error: "Sign-in failed. " + msg}); err != nil {
 			u.Log.Error("render sign-in", "err", err)
 		}
 		return
@@ -137,17 +137,18 @@ func (u *UI) logout(w http.ResponseWriter, r *http.Request, se *session) error {
 // a feed run's commit takes up to about a minute.
 const busyRetryAfter = 60
 
-// storeFailure sets the response up for a request the store could not
-// serve and returns its status and a message for the person. The store's
-// own error goes to the log only: it says nothing a person can act on.
+// storeFailure sets the response up for a request that failed (mostly in
+// the store) and returns its status and a message for the person. The
+// error itself goes to the log only: SQLite's "database is locked" says
+// nothing a person can act on.
 func storeFailure(w http.ResponseWriter, r *http.Request, err error) (int, string) {
 	switch {
 	case errors.Is(err, store.ErrBusy):
 		w.Header().Set("Retry-After", strconv.Itoa(busyRetryAfter))
-		return http.StatusServiceUnavailable, "the store is busy: a feed run is writing to it. Try again in a minute."
+		return http.StatusServiceUnavailable, "The store is busy: a feed run is writing to it. Try again in a minute."
 	case r.Context().Err() != nil:
 		w.Header().Set("Retry-After", strconv.Itoa(busyRetryAfter))
-		return http.StatusServiceUnavailable, "the store did not answer in time. Try again in a minute."
+		return http.StatusServiceUnavailable, "The store did not answer in time. Try again in a minute."
 	}
-	return http.StatusInternalServerError, "something went wrong in the store: see the server's log. Try again; if it persists, check the store."
+	return http.StatusInternalServerError, "Something went wrong: see the server's log. Try again; if it persists, check the store."
 }

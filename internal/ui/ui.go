@@ -241,7 +241,7 @@ func (u *UI) page(change bool, h func(w http.ResponseWriter, r *http.Request, se
 		if err := h(w, r, se); err != nil {
 			u.Log.Error("ui request failed", "path", r.URL.Path, "err", err)
 			status, msg := storeFailure(w, r, err)
-			http.Error(w, "Something went wrong: "+msg, status)
+			http.Error(w, msg, status)
 		}
 	}))
 }
