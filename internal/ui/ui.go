@@ -3,7 +3,6 @@ package ui
 import (
 	"context"
 	"embed"
-	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -18,6 +17,7 @@ import (
 
 	"forewarn/internal/activity"
 	"forewarn/internal/allowlist"
+	"forewarn/internal/buildinfo"
 	"forewarn/internal/config"
 	"forewarn/internal/indicator"
 	"forewarn/internal/lookup"
@@ -199,11 +199,6 @@ func (u *UI) headers(h http.Handler) http.Handler {
 // waits for the store longer answers 503.
 const RequestTimeout = 30 * time.Second
 
-type ctxSession struct{}
-
-// errForbidden is returned by handlers when a read key asks for a change.
-var errForbidden = errors.New("forbidden")
-
 // page wraps a handler: it needs a session (else it redirects to the
 // sign-in page); a change also needs the admin role and the CSRF token.
 func (u *UI) page(change bool, h func(w http.ResponseWriter, r *http.Request, se *session) error) http.Handler {
@@ -276,6 +271,9 @@ func (u *UI) render(w http.ResponseWriter, status int, page string, v view) erro
 }
 
 var funcs = template.FuncMap{
+	// build is which forewarn this is, for the footer of signed-in pages
+	// (the sign-in page does not tell strangers the version).
+	"build": buildinfo.Get,
 	"time": func(t any) string {
 		switch v := t.(type) {
 		case time.Time:
