@@ -12,6 +12,7 @@ import (
 
 	"forewarn/internal/activity"
 	"forewarn/internal/fakeseclytics"
+	"forewarn/internal/feed"
 )
 
 // TestSecondRunFailsAtOnce starts two runs of the feed on one store: the
@@ -81,6 +82,10 @@ func TestReadersNeverSeeHalfARun(t *testing.T) {
 
 	s := newServer(t)
 	s.SetBody("a", b.dumps.v1)
+	// The download is slowed to about two seconds, so that the readers
+	// loop many times during the run while the dump stays small; the
+	// merge and commit then run at full speed under them.
+	s.SetFault(fakeseclytics.Fault{Rate: int64(len(b.dumps.v1)) / 2})
 	run := start(t, runArgs(t, s, db)...)
 
 	// Two readers loop until the run has ended: one exports the whole
@@ -139,13 +144,13 @@ func TestReadersNeverSeeHalfARun(t *testing.T) {
 			mu.Unlock()
 		}
 	}()
-	// The merge has begun when the write-ahead log starts to grow.
+	// The merge has begun when the run says so (a progress line).
 	var merging time.Time
-	for !run.exited() {
-		if merging.IsZero() && fileSize(db+"-wal") > 1<<20 {
+	for deadline := time.Now().Add(2 * time.Minute); !run.exited() && time.Now().Before(deadline); {
+		if merging.IsZero() && lastPhase(run.stderr.String()) == feed.PhaseMerge {
 			merging = time.Now()
 		}
-		time.Sleep(2 * time.Millisecond)
+		time.Sleep(2 * time.Millisecond) // polls the run's progress; run.wait below bounds it
 	}
 	ended := time.Now()
 	wg.Wait()

@@ -9,11 +9,16 @@ import (
 
 	"forewarn/internal/activity"
 	"forewarn/internal/fakeseclytics"
+	"forewarn/internal/feed"
 )
 
-// crashRows sizes the dump of the process tests: large enough that a run
-// spends a few seconds in each phase, small enough for CI.
-const crashRows = 150_000
+// crashRows sizes the dump of the process tests: enough rows that a run
+// spends a moment in each phase and readers can overlap its merge, few
+// enough that each of the several ingests takes about a second. Which
+// phase a kill hit is read from the run's progress lines, not guessed
+// from timing or file sizes, so a faster machine cannot make a kill miss
+// its phase unnoticed.
+const crashRows = 40_000
 
 // baseline is shared by the process tests: a store that ingested v0 (the
 // "before" state of every test run), and what a clean run of v1 over it
@@ -21,7 +26,6 @@ const crashRows = 150_000
 type baselineState struct {
 	template      string // a store holding v0
 	before, after content
-	maxWAL        int64 // the largest the WAL grew during the clean v1 run
 	cleanRun      time.Duration
 	dumps         dumps
 }
@@ -48,10 +52,6 @@ func baseline(t *testing.T) *baselineState {
 		copyFile(t, b.template, ref)
 		s.SetBody("a", b.dumps.v1)
 		p := start(t, runArgs(t, s, ref)...)
-		for !p.exited() {
-			b.maxWAL = max(b.maxWAL, fileSize(ref+"-wal"))
-			time.Sleep(5 * time.Millisecond)
-		}
 		if code := p.wait(t, time.Minute); code != 0 || !strings.Contains(p.stdout.String(), "succeeded") {
 			t.Fatalf("clean run of v1: exit %d\n%s\n%s", code, p.stdout.String(), p.stderr.String())
 		}
@@ -69,55 +69,73 @@ func baseline(t *testing.T) *baselineState {
 }
 
 // TestCrashLeavesTheStoreBeforeOrAfter kills `forewarn run seclytics` with
-// SIGKILL at several points of a large ingest: while downloading, while
-// parsing, while merging into the store and while committing. After each
-// kill the database passes PRAGMA integrity_check and holds exactly the
-// content before the run or the content after it; the dead run is still
-// recorded as running until the next run marks it abandoned; that next run
-// completes, and the store then holds what a single clean run produces.
+// SIGKILL at several points of an ingest: while downloading, while
+// parsing, as the merge into the store begins and as the commit begins.
+// The run's progress lines (one per phase on a non-terminal) say which
+// phase each kill hit, and the test fails unless it is the one intended.
+// After each kill the database passes PRAGMA integrity_check and holds
+// exactly the content before the run or the content after it; the dead run
+// is still recorded as running until the next run marks it abandoned; that
+// next run completes, and the store then holds what a single clean run
+// produces.
 func TestCrashLeavesTheStoreBeforeOrAfter(t *testing.T) {
 	b := baseline(t)
-	t.Logf("clean run of %d rows: %s, WAL up to %d MiB", crashRows, b.cleanRun.Round(time.Millisecond), b.maxWAL>>20)
+	t.Logf("clean run of %d rows: %s", crashRows, b.cleanRun.Round(time.Millisecond))
 	size := int64(len(b.dumps.v1))
 	s := newServer(t)
 	s.SetBody("a", b.dumps.v1)
 
 	for _, kp := range []struct {
-		name  string
-		fault fakeseclytics.Fault
-		// ready says when to kill, from the bytes the server sent and the
-		// size of the write-ahead log.
-		ready func(sent, wal int64) bool
+		name, phase string
+		fault       fakeseclytics.Fault
+		// sent says when to kill during the download, from the bytes the
+		// server sent; nil kills as soon as the phase's line appears.
+		sent func(int64) bool
 	}{
-		{"download", fakeseclytics.Fault{Rate: size / 5}, func(sent, wal int64) bool { return sent >= size/3 }},
-		{"parse", fakeseclytics.Fault{}, func(sent, wal int64) bool { return sent >= size/2 }},
-		{"merge", fakeseclytics.Fault{}, func(sent, wal int64) bool { return sent == size && wal >= b.maxWAL/4 }},
-		{"commit", fakeseclytics.Fault{}, func(sent, wal int64) bool { return sent == size && wal >= b.maxWAL*3/4 }},
+		{"download", feed.PhaseDownload, fakeseclytics.Fault{Rate: size * 2 / 3}, func(n int64) bool { return n >= size/3 }},
+		{"parse", feed.PhaseDownload, fakeseclytics.Fault{}, func(n int64) bool { return n >= size/2 }},
+		{"merge", feed.PhaseMerge, fakeseclytics.Fault{}, nil},
+		{"commit", feed.PhaseCommit, fakeseclytics.Fault{}, nil},
 	} {
 		t.Run(kp.name, func(t *testing.T) {
 			db := filepath.Join(t.TempDir(), "crash.db")
 			copyFile(t, b.template, db)
 			s.SetFault(kp.fault)
 			s.sent.Store(0)
-			p := start(t, runArgs(t, s, db)...)
-			var sent, wal int64
-			for {
-				sent, wal = s.sent.Load(), fileSize(db+"-wal")
-				if kp.ready(sent, wal) {
-					break
+			killed := make(chan struct{})
+			var once sync.Once
+			kill := func(p *proc) { once.Do(func() { p.cmd.Process.Kill(); close(killed) }) }
+			var hook func(*proc, []byte)
+			if kp.sent == nil {
+				// Killed from the goroutine that reads stderr, the moment the
+				// phase's line arrives: the run has at most begun the phase.
+				hook = func(p *proc, _ []byte) {
+					if lastPhase(p.stderr.String()) == kp.phase {
+						kill(p)
+					}
 				}
-				if p.exited() {
-					t.Fatalf("the run ended before the kill point (sent %d of %d bytes, WAL %d bytes): make the dump larger\n%s\n%s",
-						sent, size, wal, p.stdout.String(), p.stderr.String())
-				}
-				time.Sleep(2 * time.Millisecond)
 			}
-			p.cmd.Process.Kill()
-			p.wait(t, 10*time.Second)
+			p := startHooked(t, nil, hook, runArgs(t, s, db)...)
+			for deadline := time.Now().Add(time.Minute); kp.sent != nil && !kp.sent(s.sent.Load()) && !p.exited() && time.Now().Before(deadline); {
+				time.Sleep(time.Millisecond) // polls the server's byte count
+			}
+			if kp.sent != nil {
+				kill(p)
+			}
+			p.wait(t, time.Minute)
 			s.SetFault(fakeseclytics.Fault{})
-			if !strings.Contains(p.err.Error(), "killed") {
-				t.Fatalf("the run was not killed: %v\n%s", p.err, p.stdout.String())
+			select {
+			case <-killed:
+			default:
+				t.Fatalf("the run ended before it reached the %s phase\n%s\n%s", kp.phase, p.stdout.String(), p.stderr.String())
 			}
+			if !strings.Contains(p.err.Error(), "killed") {
+				t.Fatalf("the run was not killed (it finished before the kill landed): %v\n%s\n%s", p.err, p.stdout.String(), p.stderr.String())
+			}
+			if got := lastPhase(p.stderr.String()); got != kp.phase {
+				t.Fatalf("killed in the %q phase, want %q:\n%s", got, kp.phase, p.stderr.String())
+			}
+			sent := s.sent.Load()
 
 			integrityCheck(t, db)
 			got, _ := export(t, db)
@@ -131,7 +149,7 @@ func TestCrashLeavesTheStoreBeforeOrAfter(t *testing.T) {
 				t.Fatalf("after a kill during %s the store holds %d indicators matching neither the state before the run (%d) nor after it (%d)",
 					kp.name, got.lines, b.before.lines, b.after.lines)
 			}
-			t.Logf("killed during %s (sent %d of %d bytes, WAL %d MiB): the store is as %s the run", kp.name, sent, size, wal>>20, state)
+			t.Logf("killed during %s, in the %s phase (sent %d of %d bytes): the store is as %s the run", kp.name, kp.phase, sent, size, state)
 
 			rs := runs(t, db)
 			dead := rs[0]
@@ -156,4 +174,18 @@ func TestCrashLeavesTheStoreBeforeOrAfter(t *testing.T) {
 			}
 		})
 	}
+}
+
+// lastPhase is the phase named by the last progress line in a run's
+// stderr ("" before the first): without a terminal the run writes one
+// line as each phase begins, starting with the phase's name.
+func lastPhase(stderr string) string {
+	last := ""
+	for _, line := range strings.Split(stderr, "\n") {
+		switch ph, _, _ := strings.Cut(line, " "); ph {
+		case feed.PhaseDownload, feed.PhaseMerge, feed.PhaseCommit, feed.PhaseDone:
+			last = ph
+		}
+	}
+	return last
 }

@@ -119,9 +119,25 @@ func TestTwoServesOnOnePostgres(t *testing.T) {
 	if n := call(other, "GET", "/api/v1/feeds/seclytics", "", 200)["indicators"]; n != created {
 		t.Errorf("the store holds %v indicators, the takeover created %v", n, created)
 	}
-	// No second fire of the same schedule, on either side.
-	time.Sleep(time.Second)
+	// No second fire of the same schedule: once the surviving instance's
+	// next run is a schedule interval after the takeover began, the slot
+	// it fired is behind it, and the log must still hold exactly two runs.
+	takenAt, err := time.Parse(time.RFC3339, taken["started_at"].(string))
+	if err != nil {
+		t.Fatalf("takeover started_at %v: %v", taken["started_at"], err)
+	}
+	var next time.Time
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if s, ok := call(other, "GET", "/api/v1/feeds/seclytics", "", 200)["next_run"].(string); ok {
+			if next, err = time.Parse(time.RFC3339, s); err == nil && next.Sub(takenAt) >= 55*time.Second {
+				break
+			}
+		}
+	}
+	if next.Sub(takenAt) < 55*time.Second {
+		t.Fatalf("the surviving instance's next run %v is not a minute after the takeover began (%v)", next, takenAt)
+	}
 	if n := len(runsOf(other)); n != 2 {
-		t.Errorf("%d runs a second later, want 2", n)
+		t.Errorf("%d runs once the schedule moved on, want 2", n)
 	}
 }

@@ -19,7 +19,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -64,11 +63,8 @@ func binary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(workDir, "forewarn")
-		gobin, err := exec.LookPath("go")
-		if err != nil {
-			gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
-		}
-		out, err := exec.Command(gobin, "build", "-o", binPath, ".").CombinedOutput()
+		// go test puts its own toolchain's bin first on PATH.
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
@@ -108,9 +104,20 @@ func start(t *testing.T, args ...string) *proc {
 // startEnv starts forewarn with args and extra environment variables.
 func startEnv(t *testing.T, extra []string, args ...string) *proc {
 	t.Helper()
+	return startHooked(t, extra, nil, args...)
+}
+
+// startHooked starts forewarn like startEnv and, unless onStderr is nil,
+// calls it with each chunk the process writes to stderr, as it arrives:
+// a test can react to a progress line without polling for it.
+func startHooked(t *testing.T, extra []string, onStderr func(p *proc, chunk []byte), args ...string) *proc {
+	t.Helper()
 	p := &proc{cmd: exec.Command(binary(t), args...), done: make(chan struct{})}
 	p.cmd.Env = append(environ(), extra...)
 	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
+	if onStderr != nil {
+		p.cmd.Stderr = hookWriter{&p.stderr, func(b []byte) { onStderr(p, b) }}
+	}
 	p.start = time.Now()
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -129,6 +136,17 @@ func startEnv(t *testing.T, extra []string, args ...string) *proc {
 		}
 	})
 	return p
+}
+
+type hookWriter struct {
+	w    io.Writer
+	hook func([]byte)
+}
+
+func (h hookWriter) Write(b []byte) (int, error) {
+	n, err := h.w.Write(b)
+	h.hook(b)
+	return n, err
 }
 
 func (p *proc) exited() bool {
@@ -330,14 +348,6 @@ func copyFile(t *testing.T, from, to string) {
 	if err := os.WriteFile(to, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func fileSize(path string) int64 {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return 0
-	}
-	return fi.Size()
 }
 
 // runArgs are the flags of a run against s into db.

@@ -122,6 +122,7 @@ func (s *Server) routes() []route {
 		{"GET /healthz", "", s.healthz},
 		{"GET /readyz", "", s.readyz},
 		{"GET " + Prefix + "/openapi.json", read, s.openapi},
+		{"GET " + Prefix + "/version", read, s.version},
 
 		{"GET " + Prefix + "/feeds", read, s.listFeeds},
 		{"GET " + Prefix + "/feeds/{feed}", read, s.getFeed},

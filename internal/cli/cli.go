@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"strings"
 
+	"forewarn/internal/buildinfo"
 	"forewarn/internal/feed"
 	"forewarn/internal/service"
 	"forewarn/internal/store"
@@ -54,6 +56,7 @@ func commands() []command {
 		{"fake-seclytics", "serve generated dumps like Seclytics' API, on loopback", cmdFake},
 		{"gen", "write a realistic generated dump", cmdGen},
 		{"serve", "serve the REST API and run enabled feeds on their schedule", cmdServe},
+		{"version", "print the version, VCS revision, build time and Go version", cmdVersion},
 	}
 }
 
@@ -178,5 +181,24 @@ func usageError(fs *flag.FlagSet, err error) error {
 		fs.Usage()
 		return &ExitError{Code: 2, Err: err}
 	}
+	return err
+}
+
+func cmdVersion(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "version", "version [--json]")
+	asJSON := fs.Bool("json", false, "print the version as JSON")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		fs.Usage()
+		return &ExitError{Code: 2, Err: fmt.Errorf("version takes no arguments, not %q", pos[0])}
+	}
+	in := buildinfo.Get()
+	if *asJSON {
+		return json.NewEncoder(e.stdout).Encode(in)
+	}
+	_, err = fmt.Fprintln(e.stdout, in)
 	return err
 }

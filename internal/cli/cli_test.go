@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"forewarn/internal/buildinfo"
 	"forewarn/internal/fakeseclytics"
 )
 
@@ -225,5 +226,23 @@ func TestDemo(t *testing.T) {
 	r = run(t, nil, "demo", "--db", db, "--rows", "20000", "--no-serve")
 	if r.code != 0 || !strings.Contains(r.out, "run 2 of seclytics: unchanged") {
 		t.Fatalf("second demo:\n%s\n%s", r.out, r.err)
+	}
+}
+
+// forewarn version prints what the binary's build information says, as
+// text and as JSON.
+func TestVersion(t *testing.T) {
+	want := buildinfo.Get()
+	r := run(t, nil, "version")
+	if r.code != 0 || r.out != want.String()+"\n" || !strings.Contains(r.out, want.GoVersion) {
+		t.Fatalf("version: exit %d, %q, want %q", r.code, r.out, want.String())
+	}
+	r = run(t, nil, "version", "--json")
+	var got buildinfo.Info
+	if err := json.Unmarshal([]byte(r.out), &got); err != nil || got != want {
+		t.Fatalf("version --json: %q (%v), want %+v", r.out, err, want)
+	}
+	if r := run(t, nil, "version", "extra"); r.code != 2 {
+		t.Errorf("version extra: exit %d, want 2", r.code)
 	}
 }

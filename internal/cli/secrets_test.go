@@ -7,10 +7,12 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +20,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"forewarn/internal/fakeseclytics"
+	"forewarn/internal/testutil"
 )
 
 // hygieneToken is recognisable, and has characters that URL encoding and
@@ -124,17 +127,45 @@ func TestTokenNeverLeaks(t *testing.T) {
 		}
 	}
 
-	// The fake Seclytics server itself, given the token on its command line.
+	// The fake Seclytics server itself, given the token on its command line,
+	// checked once it listens and has served a request carrying the token
+	// (and one with a wrong token, which it refuses): until then it could
+	// not have printed anything.
 	ctx, cancel := context.WithCancel(context.Background())
-	var fout, ferr bytes.Buffer
+	var fout, ferr testutil.Buffer
 	done := make(chan error, 1)
 	go func() {
 		done <- Run(ctx, []string{"forewarn", "fake-seclytics", "--rows", "10", "--token", hygieneToken, "--dir", filepath.Join(dir, "fake")},
 			&fout, &ferr, func(string) string { return "" })
 	}()
-	time.Sleep(200 * time.Millisecond)
+	listening := regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
+	var fakeURL string
+	for deadline := time.Now().Add(30 * time.Second); fakeURL == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if m := listening.FindStringSubmatch(fout.String()); m != nil {
+			fakeURL = m[1]
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("fake-seclytics ended before it listened: %v\n%s", err, ferr.String())
+		default:
+		}
+	}
+	if fakeURL == "" {
+		cancel()
+		t.Fatalf("fake-seclytics did not say where it listens:\n%s\n%s", fout.String(), ferr.String())
+	}
+	for tok, want := range map[string]int{hygieneToken: 200, "wrong": 401} {
+		resp, err := (&http.Client{Timeout: 10 * time.Second}).Get(fakeURL + fakeseclytics.PathA + "?access_token=" + url.QueryEscape(tok))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("fake-seclytics answered %d to token %s, want %d", resp.StatusCode, tok, want)
+		}
+	}
 	cancel()
-	if err := <-done; err != nil || leaks(fout.Bytes()) || leaks(ferr.Bytes()) {
+	if err := <-done; err != nil || leaks([]byte(fout.String()+ferr.String())) {
 		t.Errorf("fake-seclytics: %v\n%s\n%s", err, fout.String(), ferr.String())
 	}
 

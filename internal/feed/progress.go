@@ -20,6 +20,11 @@ type Progress struct {
 	rows       atomic.Int64 // rows read
 	merged     atomic.Int64 // indicators merged
 	kept       atomic.Int64
+
+	// OnPhase, when set before the run starts, is called on the run's
+	// goroutine as each phase begins: a log without a terminal shows which
+	// phase a run was in when it stopped.
+	OnPhase func(phase string)
 }
 
 // Snapshot is a copy of the counters.
@@ -41,7 +46,12 @@ func (p *Progress) Snapshot() Snapshot {
 	return Snapshot{Phase: ph, Bytes: p.bytes.Load(), TotalBytes: p.totalBytes.Load(), Rows: p.rows.Load(), Kept: p.kept.Load(), Merged: p.merged.Load()}
 }
 
-func (p *Progress) setPhase(s string) { p.phase.Store(s) }
+func (p *Progress) setPhase(s string) {
+	p.phase.Store(s)
+	if p.OnPhase != nil {
+		p.OnPhase(s)
+	}
+}
 
 // countingReader counts bytes into the progress.
 type countingReader struct {

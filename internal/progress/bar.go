@@ -29,10 +29,18 @@ type Bar struct {
 	wg    sync.WaitGroup
 }
 
-// Start draws p on w every interval. It does nothing unless w is a terminal.
+// Start draws p on w every interval when w is a terminal. Otherwise (a
+// log, a pipe) it writes one line as each phase begins and never redraws:
+// the log then says which phase a run reached, with no control characters.
+// Call Start before the run begins.
 func Start(w io.Writer, p *feed.Progress, interval time.Duration) *Bar {
 	b := &Bar{w: w, p: p, start: time.Now(), stop: make(chan struct{})}
 	if !IsTerminal(w) {
+		p.OnPhase = func(phase string) {
+			s := p.Snapshot()
+			s.Phase = phase
+			fmt.Fprintln(w, Line(s, time.Since(b.start)))
+		}
 		return b
 	}
 	b.wg.Add(1)

@@ -182,8 +182,19 @@ func TestTAXIIConversation(t *testing.T) {
 
 	// A later run changes some indicators: polling with added_after from
 	// the last page's header returns only those, each once.
-	time.Sleep(1100 * time.Millisecond) // stored times are whole seconds
-	var body bytes.Buffer               // gzip, as Seclytics serves it
+	// Stored times are whole seconds: the second run must begin in a
+	// second after the last one the first poll saw, or added_after could
+	// not tell its changes apart. Wait for the clock to get there.
+	lastAdded, err := time.Parse(time.RFC3339Nano, last)
+	if err != nil {
+		t.Fatalf("X-TAXII-Date-Added-Last %q: %v", last, err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !time.Now().Truncate(time.Second).After(lastAdded); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the clock did not pass %s", last)
+		}
+	}
+	var body bytes.Buffer // gzip, as Seclytics serves it
 	if _, err := dumpgen.Generate(t.Context(), &body, io.Discard, dumpgen.Options{Rows: 300, Seed: 11, Epoch: 1}); err != nil {
 		t.Fatal(err)
 	}

@@ -669,7 +669,7 @@ func BenchmarkSearchIndicators(b *testing.B) {
 			q    IndicatorQuery
 		}{"sort=" + sort + "/middle", IndicatorQuery{Sort: sort, Cursor: midCursor(sort, k)}})
 	}
-	for _, c := range []struct {
+	cases = append(cases, []struct {
 		name string
 		q    IndicatorQuery
 	}{
@@ -683,9 +683,7 @@ func BenchmarkSearchIndicators(b *testing.B) {
 		{"cidr=10/8", IndicatorQuery{CIDR: netip.MustParsePrefix("10.0.0.0/8")}},
 		{"min-importance=90/-updated", IndicatorQuery{MinImportance: f(90), Sort: "-updated"}},
 		{"status=Review (absent)", IndicatorQuery{Status: indicator.StatusReview}},
-	} {
-		cases = append(cases, c)
-	}
+	}...)
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
 			n := 0

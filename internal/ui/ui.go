@@ -3,7 +3,6 @@ package ui
 import (
 	"context"
 	"embed"
-	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -18,6 +17,7 @@ import (
 
 	"forewarn/internal/activity"
 	"forewarn/internal/allowlist"
+	"forewarn/internal/buildinfo"
 	"forewarn/internal/config"
 	"forewarn/internal/indicator"
 	"forewarn/internal/lookup"
@@ -195,16 +195,15 @@ func (u *UI) headers(h http.Handler) http.Handler {
 	})
 }
 
-type ctxSession struct{}
-
-// errForbidden is returned by handlers when a read key asks for a change.
-var errForbidden = errors.New("forbidden")
+// RequestTimeout is the budget of every page and of sign-in: a page that
+// waits for the store longer answers 503.
+const RequestTimeout = 30 * time.Second
 
 // page wraps a handler: it needs a session (else it redirects to the
 // sign-in page); a change also needs the admin role and the CSRF token.
 func (u *UI) page(change bool, h func(w http.ResponseWriter, r *http.Request, se *session) error) http.Handler {
 	return u.headers(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(r.Context(), RequestTimeout)
 		defer cancel()
 		r = r.WithContext(ctx)
 		// A session ends when it expires, when its browser signs out,
@@ -236,7 +235,8 @@ func (u *UI) page(change bool, h func(w http.ResponseWriter, r *http.Request, se
 		}
 		if err := h(w, r, se); err != nil {
 			u.Log.Error("ui request failed", "path", r.URL.Path, "err", err)
-			http.Error(w, "Something went wrong: "+err.Error(), http.StatusInternalServerError)
+			status, msg := storeFailure(w, r, err)
+			http.Error(w, msg, status)
 		}
 	}))
 }
@@ -271,6 +271,9 @@ func (u *UI) render(w http.ResponseWriter, status int, page string, v view) erro
 }
 
 var funcs = template.FuncMap{
+	// build is which forewarn this is, for the footer of signed-in pages
+	// (the sign-in page does not tell strangers the version).
+	"build": buildinfo.Get,
 	"time": func(t any) string {
 		switch v := t.(type) {
 		case time.Time:
