@@ -460,7 +460,7 @@ func (s *Server) page(ctx context.Context, c *Collection, q query) (objs []Objec
 				return nil, next, false, err
 			}
 			skip := pos.Skip
-			if pos.Partial != ind.Value {
+			if pos.Partial != ind.Addr.String() {
 				skip = 0
 			}
 			for j := skip; j < len(os); j++ {
@@ -468,7 +468,7 @@ func (s *Server) page(ctx context.Context, c *Collection, q query) (objs []Objec
 					continue
 				}
 				if len(objs) == q.limit {
-					return objs, position{Indicators: true, Cursor: pos.Cursor, Skip: j, Partial: ind.Value}, true, nil
+					return objs, position{Indicators: true, Cursor: pos.Cursor, Skip: j, Partial: ind.Addr.String()}, true, nil
 				}
 				objs = append(objs, os[j])
 			}

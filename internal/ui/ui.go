@@ -335,22 +335,35 @@ var funcs = template.FuncMap{
 		return ""
 	},
 	"attr": func(ind indicator.Indicator, name string) string {
-		for _, a := range ind.Attributes {
-			if a.Name == name {
-				return a.Value
-			}
-		}
-		return ""
+		return ind.Attr(name).String()
 	},
 	"attrs": func(ind indicator.Indicator, name string) string {
 		var out []string
 		for _, a := range ind.Attributes {
 			if a.Name == name {
-				out = append(out, a.Value)
+				a.Value.Texts(func(v string) { out = append(out, v) })
 			}
 		}
 		return strings.Join(out, ", ")
 	},
+	"attrRows": attrRows,
+}
+
+// attrRow is one line of an indicator's attribute table: a list attribute
+// gives one line per item.
+type attrRow struct {
+	Name, Value, Source  string
+	CreatedAt, UpdatedAt time.Time
+}
+
+func attrRows(ind indicator.Indicator) []attrRow {
+	rows := make([]attrRow, 0, len(ind.Attributes))
+	for _, a := range ind.Attributes {
+		a.Value.Texts(func(v string) {
+			rows = append(rows, attrRow{Name: a.Name, Value: v, Source: a.Source, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt})
+		})
+	}
+	return rows
 }
 
 func humanDuration(d time.Duration) string {
