@@ -54,10 +54,6 @@ func notFound(format string, args ...any) error {
 	return &apiError{http.StatusNotFound, Error{Code: CodeNotFound, Message: fmt.Sprintf(format, args...)}}
 }
 
-func conflict(format string, args ...any) error {
-	return &apiError{http.StatusConflict, Error{Code: CodeConflict, Message: fmt.Sprintf(format, args...)}}
-}
-
 // writeJSON replies with v. It encodes v before sending anything, so that
 // a value JSON cannot hold becomes a 500 in the error shape, never a 200
 // with an empty body; the cause goes to the log through encodeReporter.
