@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"forewarn/internal/config"
@@ -51,10 +52,6 @@ func badRequest(field, format string, args ...any) error {
 
 func notFound(format string, args ...any) error {
 	return &apiError{http.StatusNotFound, Error{Code: CodeNotFound, Message: fmt.Sprintf(format, args...)}}
-}
-
-func conflict(format string, args ...any) error {
-	return &apiError{http.StatusConflict, Error{Code: CodeConflict, Message: fmt.Sprintf(format, args...)}}
 }
 
 // writeJSON replies with v. It encodes v before sending anything, so that
@@ -120,6 +117,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		ae = &apiError{http.StatusBadRequest, Error{Code: CodeBadRequest, Message: err.Error()}}
 	case errors.Is(err, store.ErrConflict):
 		ae = &apiError{http.StatusConflict, Error{Code: CodeConflict, Message: err.Error()}}
+	case errors.Is(err, store.ErrBusy):
+		// A feed run (here or in another process) holds the store's
+		// write lock past the request's budget: temporary, say when to
+		// come back rather than the database's own error.
+		w.Header().Set("Retry-After", strconv.Itoa(busyRetryAfter))
+		ae = &apiError{http.StatusServiceUnavailable, Error{Code: CodeUnavailable, Message: "the store is busy: a feed run is writing to it; try again in a minute"}}
 	case r.Context().Err() != nil:
 		ae = &apiError{http.StatusServiceUnavailable, Error{Code: CodeUnavailable, Message: "the request was canceled or timed out: try again"}}
 	default:
@@ -128,6 +131,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	writeJSON(w, ae.status, errorBody{ae.body})
 }
+
+// busyRetryAfter is the Retry-After, in seconds, of a request that found
+// the store busy: a feed run's commit takes up to about a minute.
+const busyRetryAfter = 60
 
 // maxBody bounds every request body.
 const maxBody = 2 << 20

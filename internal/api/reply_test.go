@@ -25,7 +25,7 @@ type unencodableStore struct{ *store.Store }
 
 func (unencodableStore) Lookup(context.Context, netip.Addr) (indicator.Indicator, error) {
 	far := time.Date(10000, 3, 30, 0, 0, 0, 0, time.UTC)
-	return indicator.Indicator{Value: "45.33.12.7", Status: indicator.StatusActive, CreatedAt: far, UpdatedAt: far}, nil
+	return indicator.Indicator{Addr: netip.MustParseAddr("45.33.12.7"), Status: indicator.StatusActive, CreatedAt: far, UpdatedAt: far}, nil
 }
 
 // A reply that cannot be encoded is a 500 in the error shape, and the

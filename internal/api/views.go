@@ -134,7 +134,7 @@ type IndicatorPage struct {
 }
 
 func indicatorJSON(ind indicator.Indicator) Indicator {
-	out := Indicator{Type: ind.Type, Value: ind.Value, Status: string(ind.Status), Sources: ind.Sources,
+	out := Indicator{Type: ind.Type, Value: ind.Addr.String(), Status: string(ind.Status), Sources: ind.Sources,
 		CreatedAt: ind.CreatedAt, UpdatedAt: ind.UpdatedAt, ExpiresAt: ind.ExpiresAt}
 	// An empty list stays a list ([]) and a missing one null, as before
 	// these types existed.
@@ -142,8 +142,12 @@ func indicatorJSON(ind indicator.Indicator) Indicator {
 		out.Attributes = make([]Attribute, 0, len(ind.Attributes))
 	}
 	for _, a := range ind.Attributes {
-		out.Attributes = append(out.Attributes, Attribute{Name: a.Name, Value: a.Value, Source: a.Source,
-			CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt})
+		// A list is one attribute in the read model and one entry per
+		// item here, as the API has always shown it.
+		a.Value.Texts(func(v string) {
+			out.Attributes = append(out.Attributes, Attribute{Name: a.Name, Value: v, Source: a.Source,
+				CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt})
+		})
 	}
 	return out
 }
@@ -179,13 +183,13 @@ type NetblockSummary struct {
 }
 
 func lookupJSON(r lookup.Result) LookupResult {
-	out := LookupResult{IP: r.IP, Verdict: r.Verdict, Netblocks: make([]NetblockSummary, 0, len(r.Netblocks))}
+	out := LookupResult{IP: r.IP.String(), Verdict: r.Verdict, Netblocks: make([]NetblockSummary, 0, len(r.Netblocks))}
 	if r.Indicator != nil {
 		ind := indicatorJSON(*r.Indicator)
 		out.Indicator = &ind
 	}
 	for _, n := range r.Netblocks {
-		out.Netblocks = append(out.Netblocks, NetblockSummary{Netblock: n.Netblock, Listed: n.Listed,
+		out.Netblocks = append(out.Netblocks, NetblockSummary{Netblock: n.Netblock.String(), Listed: n.Listed,
 			MaxImportance: n.MaxImportance, Categories: n.Categories, Clusters: n.Clusters})
 	}
 	return out

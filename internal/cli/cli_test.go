@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"forewarn/internal/buildinfo"
 	"forewarn/internal/fakeseclytics"
 )
@@ -110,6 +112,24 @@ func TestRunLookupExportRunsConfig(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(r.out), &res); err != nil || res.Verdict != "listed" || len(res.Netblocks) == 0 {
 		t.Fatalf("lookup --json: %v %+v", err, r)
+	}
+	// Its indicator is the export's, in the shape lookup --json has always
+	// had: one attribute entry per list item, each with its times.
+	var lk struct {
+		Indicator struct {
+			Type, Value, Status string
+			Sources             []string
+			Attributes          []struct{ Name, Value, Source string }
+		}
+	}
+	if err := json.Unmarshal([]byte(r.out), &lk); err != nil {
+		t.Fatal(err)
+	}
+	exported := lk.Indicator
+	exported.Type, exported.Value, exported.Status, exported.Sources, exported.Attributes = first.Type, first.Value, first.Status, first.Sources, first.Attributes
+	if diff := cmp.Diff(exported, lk.Indicator); diff != "" || !strings.Contains(r.out, `"indicator":{"type":"IP Address","value":"`+first.Value+`"`) ||
+		strings.Count(r.out, `"created_at"`) != len(first.Attributes)+1 {
+		t.Errorf("lookup --json's indicator differs from the export's (-export +lookup):\n%s\n%s", diff, r.out)
 	}
 	nb := netip.MustParsePrefix(res.Netblocks[0].Netblock)
 	var inBlock []string

@@ -117,20 +117,18 @@ type indicatorLister interface {
 
 // demoLookups picks the demo's lookups: the first indicators in address
 // order, an address next to the first one that only its predicted netblock
-// covers, and one address the feed never predicted. An indicator whose
-// value is not an address is an error, not a panic: --db may name any
-// store.
+// covers, and one address the feed never predicted. An indicator without
+// a valid address is an error, not a panic: --db may name any store.
 func demoLookups(ctx context.Context, st indicatorLister) ([]netip.Addr, error) {
 	var addrs []netip.Addr
 	err := st.EachIndicator(ctx, func(ind *indicator.Indicator) error {
 		if len(addrs) == 2 {
 			return errStop
 		}
-		a, err := netip.ParseAddr(ind.Value)
-		if err != nil {
-			return fmt.Errorf("demo: the store holds an indicator %q that is not an IP address (%w): delete the demo store to start over", ind.Value, err)
+		if !ind.Addr.IsValid() {
+			return fmt.Errorf("demo: the store holds an %w (status %s): delete the demo store to start over", indicator.ErrNoAddress, ind.Status)
 		}
-		addrs = append(addrs, a)
+		addrs = append(addrs, ind.Addr)
 		return nil
 	})
 	if err != nil && !errors.Is(err, errStop) {

@@ -23,17 +23,18 @@ func (l listed) EachIndicator(_ context.Context, fn func(*indicator.Indicator) e
 	return nil
 }
 
-// TestDemoLookupsRejectsABadValue: an indicator whose value is not an
-// address makes the demo fail with an error that names it, instead of
+// TestDemoLookupsRejectsABadValue: an indicator without a valid address
+// makes the demo fail with an error that says so, instead of
 // panicking; good values give the first two, the first one's neighbour
 // and the documentation address.
 func TestDemoLookupsRejectsABadValue(t *testing.T) {
 	ctx := context.Background()
-	_, err := demoLookups(ctx, listed{{Value: "198.51.100.7"}, {Value: "not-an-ip"}})
-	if err == nil || !strings.Contains(err.Error(), `"not-an-ip"`) || !strings.Contains(err.Error(), "delete the demo store") {
+	addr := netip.MustParseAddr
+	_, err := demoLookups(ctx, listed{{Addr: addr("198.51.100.7")}, {Status: indicator.StatusActive}})
+	if err == nil || !strings.Contains(err.Error(), "without a valid IP address") || !strings.Contains(err.Error(), "delete the demo store") {
 		t.Errorf("bad value: %v, want an error naming it and the fix", err)
 	}
-	got, err := demoLookups(ctx, listed{{Value: "198.51.100.7"}, {Value: "2001:db8::1"}, {Value: "ignored"}})
+	got, err := demoLookups(ctx, listed{{Addr: addr("198.51.100.7")}, {Addr: addr("2001:db8::1")}, {}})
 	if err != nil {
 		t.Fatal(err)
 	}

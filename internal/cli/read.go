@@ -74,7 +74,7 @@ func cmdLookup(ctx context.Context, e *env, args []string) error {
 			known++
 		}
 		if *asJSON {
-			b, err := json.Marshal(r)
+			b, err := json.Marshal(lookupJSON(&r))
 			if err != nil {
 				return err
 			}
@@ -113,11 +113,56 @@ func printResult(w io.Writer, r *lookup.Result) {
 }
 
 func printIndicator(w io.Writer, ind *indicator.Indicator) {
-	fmt.Fprintf(w, "%s  %s  %s  sources: %s  created %s  updated %s\n", ind.Value, ind.Type, ind.Status,
+	fmt.Fprintf(w, "%s  %s  %s  sources: %s  created %s  updated %s\n", ind.Addr, ind.Type, ind.Status,
 		strings.Join(ind.Sources, ", "), ind.CreatedAt.Format(time.RFC3339), ind.UpdatedAt.Format(time.RFC3339))
 	for _, a := range ind.Attributes {
-		fmt.Fprintf(w, "  %-22s %-42s (%s, updated %s)\n", a.Name, a.Value, a.Source, a.UpdatedAt.Format(time.RFC3339))
+		a.Value.Texts(func(v string) {
+			fmt.Fprintf(w, "  %-22s %-42s (%s, updated %s)\n", a.Name, v, a.Source, a.UpdatedAt.Format(time.RFC3339))
+		})
 	}
+}
+
+// The JSON lines of lookup --json: the shape it has always had, one
+// attribute entry per list item.
+type (
+	lookupLine struct {
+		IP        string           `json:"ip"`
+		Verdict   string           `json:"verdict"`
+		Indicator *indicatorLine   `json:"indicator,omitempty"`
+		Netblocks []lookup.Summary `json:"netblocks"`
+	}
+	indicatorLine struct {
+		Type       string          `json:"type"`
+		Value      string          `json:"value"`
+		Status     string          `json:"status"`
+		Sources    []string        `json:"sources"`
+		Attributes []attributeLine `json:"attributes"`
+		CreatedAt  time.Time       `json:"created_at"`
+		UpdatedAt  time.Time       `json:"updated_at"`
+		ExpiresAt  *time.Time      `json:"expires_at,omitempty"`
+	}
+	attributeLine struct {
+		Name      string    `json:"name"`
+		Value     string    `json:"value"`
+		Source    string    `json:"source"`
+		CreatedAt time.Time `json:"created_at"`
+		UpdatedAt time.Time `json:"updated_at"`
+	}
+)
+
+func lookupJSON(r *lookup.Result) lookupLine {
+	out := lookupLine{IP: r.IP.String(), Verdict: r.Verdict, Netblocks: r.Netblocks}
+	if ind := r.Indicator; ind != nil {
+		il := &indicatorLine{Type: ind.Type, Value: ind.Addr.String(), Status: string(ind.Status), Sources: ind.Sources,
+			Attributes: []attributeLine{}, CreatedAt: ind.CreatedAt, UpdatedAt: ind.UpdatedAt, ExpiresAt: ind.ExpiresAt}
+		for _, a := range ind.Attributes {
+			a.Value.Texts(func(v string) {
+				il.Attributes = append(il.Attributes, attributeLine{a.Name, v, a.Source, a.CreatedAt, a.UpdatedAt})
+			})
+		}
+		out.Indicator = il
+	}
+	return out
 }
 
 // openExisting opens a store that must already exist, so that a typo in

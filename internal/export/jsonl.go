@@ -33,12 +33,12 @@ func writeJSONL(ctx context.Context, w io.Writer, src Source, o Options) error {
 	return each(ctx, src, JSONL, o, func(s *selected) error {
 		ind := s.ind
 		out = jsonIndicator{
-			Type: ind.Type, Value: ind.Value, Status: string(ind.Status), Sources: ind.Sources,
+			Type: ind.Type, Value: s.addr.String(), Status: string(ind.Status), Sources: ind.Sources,
 			Attributes: out.Attributes[:0],
 			CreatedAt:  ind.CreatedAt.UTC().Format(time.RFC3339), UpdatedAt: ind.UpdatedAt.UTC().Format(time.RFC3339),
 		}
 		for _, a := range ind.Attributes {
-			out.Attributes = append(out.Attributes, jsonAttribute{a.Name, a.Value, a.Source})
+			a.Value.Texts(func(v string) { out.Attributes = append(out.Attributes, jsonAttribute{a.Name, v, a.Source}) })
 		}
 		return enc.Encode(&out)
 	})

@@ -3,9 +3,10 @@ package export
 import (
 	"container/heap"
 	"context"
+	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -15,11 +16,12 @@ import (
 // selected is one indicator an export writes, with what the formats derive
 // from its attributes parsed once.
 type selected struct {
-	ind        *indicator.Indicator
-	addr       netip.Addr
-	netblock   netip.Prefix // invalid when unknown
-	importance float64      // -1 when missing
-	lastSeen   time.Time
+	ind           *indicator.Indicator
+	addr          netip.Addr
+	netblock      netip.Prefix // invalid when unknown
+	importance    float64
+	hasImportance bool
+	lastSeen      time.Time // zero when unknown
 }
 
 // each calls fn for every indicator of src that o selects for format f, in
@@ -75,39 +77,12 @@ func each(ctx context.Context, src Source, f Format, o Options, fn func(*selecte
 		}) {
 			return nil
 		}
-		s := selected{ind: ind, netblock: nb, importance: -1}
-		hasCat := len(cats) == 0
-		for i := range ind.Attributes {
-			a := &ind.Attributes[i]
-			switch a.Name {
-			case indicator.AttrImportance:
-				if v, err := strconv.ParseFloat(a.Value, 64); err == nil {
-					s.importance = v
-				}
-			case indicator.AttrLastSeenAt:
-				s.lastSeen, _ = time.Parse(time.RFC3339, a.Value)
-			case indicator.AttrPredictedNetblock:
-				if !s.netblock.IsValid() {
-					s.netblock, _ = netip.ParsePrefix(a.Value)
-				}
-			case indicator.AttrDetectedCategories:
-				if !hasCat && slices.Contains(cats, strings.ToLower(a.Value)) {
-					hasCat = true
-				}
-			}
+		s, hasCat, err := derive(ind, nb, cats)
+		if err != nil || !hasCat {
+			return err
 		}
-		if indicator.NetblockTooWide(s.netblock) {
-			s.netblock = netip.Prefix{} // stored before netblocks were checked
-		}
-		if !hasCat {
+		if o.MinImportance != nil && (!s.hasImportance || s.importance < *o.MinImportance) {
 			return nil
-		}
-		if o.MinImportance != nil && (s.importance < 0 || s.importance < *o.MinImportance) {
-			return nil
-		}
-		var err error
-		if s.addr, err = netip.ParseAddr(ind.Value); err != nil {
-			return nil // not an address: nothing a consumer could use
 		}
 		if top != nil {
 			top.offer(&s)
@@ -137,9 +112,50 @@ func each(ctx context.Context, src Source, f Format, o Options, fn func(*selecte
 	return nil
 }
 
+// ErrBadIndicator means the source handed an export an indicator it cannot
+// write: no address, or an attribute whose value is of another kind than
+// the one the exports read it as. The store never does; a new feed or
+// source that did would be a bug to fix there.
+var ErrBadIndicator = errors.New("export: malformed indicator")
+
+// derive reads, from ind's typed attributes, what the formats rank and
+// filter by, and whether ind has one of the categories cats (any, when
+// cats is empty). nb is the source's lookup netblock, preferred to the
+// Predicted Netblock attribute.
+func derive(ind *indicator.Indicator, nb netip.Prefix, cats []string) (selected, bool, error) {
+	s := selected{ind: ind, addr: ind.Addr, netblock: nb}
+	if !ind.Addr.IsValid() {
+		return s, false, fmt.Errorf("%w: status %s: %w", ErrBadIndicator, ind.Status, indicator.ErrNoAddress)
+	}
+	imp, err1 := ind.Want(indicator.AttrImportance, indicator.KindNumber)
+	seen, err2 := ind.Want(indicator.AttrLastSeenAt, indicator.KindDate)
+	pnb, err3 := ind.Want(indicator.AttrPredictedNetblock, indicator.KindCIDR)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return s, false, fmt.Errorf("%w: %w", ErrBadIndicator, err)
+	}
+	s.importance, s.hasImportance = imp.AsNumber()
+	s.lastSeen, _ = seen.AsTime() // absent: the zero time, which ranks last
+	if p, ok := pnb.AsPrefix(); ok && !s.netblock.IsValid() {
+		s.netblock = p
+	}
+	hasCat := len(cats) == 0
+	for i := range ind.Attributes {
+		if a := &ind.Attributes[i]; !hasCat && a.Name == indicator.AttrDetectedCategories {
+			hasCat = slices.ContainsFunc(a.Value.Items(), func(v string) bool { return slices.Contains(cats, strings.ToLower(v)) })
+		}
+	}
+	if indicator.NetblockTooWide(s.netblock) {
+		s.netblock = netip.Prefix{} // stored before netblocks were checked
+	}
+	return s, hasCat, nil
+}
+
 // better reports whether a ranks before b in a budget: higher importance,
 // then newer Last Seen At, then lower address.
 func better(a, b *selected) bool {
+	if a.hasImportance != b.hasImportance {
+		return a.hasImportance
+	}
 	if a.importance != b.importance {
 		return a.importance > b.importance
 	}
@@ -192,11 +208,12 @@ func (h *worstFirst) Pop() any {
 	return x
 }
 
-// values calls fn for each value of the attribute name of ind, in order.
+// values calls fn for each value of the attribute name of ind, as text, in
+// order: a list once per item.
 func values(ind *indicator.Indicator, name string, fn func(string)) {
 	for i := range ind.Attributes {
 		if ind.Attributes[i].Name == name {
-			fn(ind.Attributes[i].Value)
+			ind.Attributes[i].Value.Texts(fn)
 		}
 	}
 }

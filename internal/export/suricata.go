@@ -83,7 +83,10 @@ func writeSuricata(ctx context.Context, w io.Writer, src Source, o Options) erro
 		if !has {
 			ids[suricataOther] = true
 		}
-		score := SuricataScore(s.importance)
+		score := 1 // no importance: the lowest score that is not "no data"
+		if s.hasImportance {
+			score = SuricataScore(s.importance)
+		}
 		for id, on := range ids {
 			if !on {
 				continue

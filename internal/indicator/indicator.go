@@ -1,6 +1,8 @@
 package indicator
 
 import (
+	"errors"
+	"fmt"
 	"net/netip"
 	"time"
 )
@@ -90,27 +92,62 @@ func NormalizeImportance(score float64) string {
 	}
 }
 
-// Attribute is one named value an indicator carries from one source.
+// Attribute is one named value an indicator carries from one source. It
+// is the read model, not a wire shape: the API, exports, STIX, UI and CLI
+// each render it with their own types.
 type Attribute struct {
-	Name      string    `json:"name"`
-	Value     string    `json:"value"`
-	Source    string    `json:"source"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Name      string
+	Value     Value
+	Source    string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Indicator is an IP address with everything known about it.
 type Indicator struct {
-	Type       string      `json:"type"`
-	Value      string      `json:"value"`
-	Status     Status      `json:"status"`
-	Sources    []string    `json:"sources"`
-	Attributes []Attribute `json:"attributes"`
-	CreatedAt  time.Time   `json:"created_at"`
-	UpdatedAt  time.Time   `json:"updated_at"`
+	Type       string
+	Addr       netip.Addr
+	Status     Status
+	Sources    []string
+	Attributes []Attribute
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 	// ExpiresAt is when the indicator ages out (nil: never, or not yet
 	// computed by a store without an expiry policy).
-	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	ExpiresAt *time.Time
+}
+
+// Attr returns the value of the first attribute named name; its Kind is
+// KindNone when the indicator has none.
+func (ind *Indicator) Attr(name string) Value {
+	for i := range ind.Attributes {
+		if ind.Attributes[i].Name == name {
+			return ind.Attributes[i].Value
+		}
+	}
+	return Value{}
+}
+
+// ErrNoAddress means an indicator without a valid address reached a
+// reader; the store never hands one out.
+var ErrNoAddress = errors.New("indicator without a valid IP address")
+
+// ErrWrongKind means an attribute holds a value of another kind than its
+// reader expects: a feed or source that does not write what its
+// definition declares.
+var ErrWrongKind = errors.New("attribute value of the wrong kind")
+
+// Want returns the value of the attribute name when it is of kind want. A
+// missing attribute is no error: its value has KindNone. One of another
+// kind is an error wrapping ErrWrongKind that names the address, the
+// attribute and both kinds, so that no reader has to choose between
+// guessing and dropping it.
+func (ind *Indicator) Want(name string, want Kind) (Value, error) {
+	v := ind.Attr(name)
+	if v.Kind != KindNone && v.Kind != want {
+		return Value{}, fmt.Errorf("%s: attribute %s is a %s value, want %s: %w", ind.Addr, name, v.Kind, want, ErrWrongKind)
+	}
+	return v, nil
 }
 
 // The shortest prefix lengths a predicted netblock may have, whatever

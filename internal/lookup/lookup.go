@@ -37,7 +37,7 @@ const MaxValues = 50
 // Summary describes one stored netblock. It belongs to an immutable index:
 // its slices and MaxImportance are shared and must not be modified.
 type Summary struct {
-	Netblock string `json:"netblock"`
+	Netblock netip.Prefix `json:"netblock"`
 	// Listed is how many stored indicators' predictions name this netblock.
 	Listed int `json:"listed"`
 	// MaxImportance is the highest stored Importance among them; nil when
@@ -53,10 +53,12 @@ type Summary struct {
 
 // Result answers a lookup of one address.
 type Result struct {
-	IP      string `json:"ip"`
-	Verdict string `json:"verdict"`
-	// Indicator is the stored indicator when the verdict is listed.
-	Indicator *indicator.Indicator `json:"indicator,omitempty"`
+	IP      netip.Addr `json:"ip"`
+	Verdict string     `json:"verdict"`
+	// Indicator is the stored indicator when the verdict is listed. It is
+	// the typed read model, which has no JSON form of its own: the API
+	// and the CLI render it (api.LookupResult, the CLI's lookup --json).
+	Indicator *indicator.Indicator `json:"-"`
 	// Netblocks are every stored netblock containing the address, most
 	// specific first; empty, never null, when there is none.
 	Netblocks []Summary `json:"netblocks"`
@@ -141,7 +143,7 @@ func Build(ctx context.Context, src Source) (*Index, error) {
 			last = m.Netblock
 			var ok bool
 			if sum, ok = ix.table.Get(m.Netblock); !ok {
-				sum = &Summary{Netblock: m.Netblock.String()}
+				sum = &Summary{Netblock: m.Netblock}
 				ix.table.Insert(m.Netblock, sum)
 			}
 		}
@@ -353,7 +355,7 @@ func (s *Service) lookup(ctx context.Context, ix *Index, addr netip.Addr) (Resul
 		return Result{}, errors.New("look up an address: the address is invalid")
 	}
 	addr = addr.Unmap().WithZone("")
-	r := Result{IP: addr.String(), Verdict: VerdictUnknown, Netblocks: ix.Containing(addr)}
+	r := Result{IP: addr, Verdict: VerdictUnknown, Netblocks: ix.Containing(addr)}
 	ind, err := s.src.Lookup(ctx, addr)
 	switch {
 	case err == nil:

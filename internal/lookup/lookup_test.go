@@ -108,29 +108,29 @@ func TestLookup(t *testing.T) {
 				t.Errorf("index: %d netblocks, built %v", svc.Netblocks(), svc.Built())
 			}
 			cats := func(c ...string) []string { return sortedUnion(c, tc.predicted) }
-			n24 := Summary{Netblock: "198.51.100.0/24", Listed: 2, MaxImportance: ptr(95), Categories: cats("botnet", "malicious", "spam"), Clusters: []string{"c1", "c2"}}
-			n16 := Summary{Netblock: "198.51.0.0/16", Listed: 2, MaxImportance: ptr(85), Categories: cats("malicious", "phishing"), Clusters: []string{"c3", "c4"}}
-			n48 := Summary{Netblock: "2001:db8:1::/48", Listed: 1, MaxImportance: ptr(90), Categories: cats("malicious"), Clusters: []string{"c6"}}
+			n24 := Summary{Netblock: netip.MustParsePrefix("198.51.100.0/24"), Listed: 2, MaxImportance: ptr(95), Categories: cats("botnet", "malicious", "spam"), Clusters: []string{"c1", "c2"}}
+			n16 := Summary{Netblock: netip.MustParsePrefix("198.51.0.0/16"), Listed: 2, MaxImportance: ptr(85), Categories: cats("malicious", "phishing"), Clusters: []string{"c3", "c4"}}
+			n48 := Summary{Netblock: netip.MustParsePrefix("2001:db8:1::/48"), Listed: 1, MaxImportance: ptr(90), Categories: cats("malicious"), Clusters: []string{"c6"}}
 			for _, want := range []Result{
-				{IP: "198.51.100.1", Verdict: VerdictListed, Netblocks: []Summary{n24, n16}},
-				{IP: "198.51.100.9", Verdict: VerdictInNetblock, Netblocks: []Summary{n24, n16}},
-				{IP: "198.51.100.3", Verdict: VerdictInNetblock, Netblocks: []Summary{n24, n16}},
-				{IP: "198.51.7.2", Verdict: VerdictInNetblock, Netblocks: []Summary{n16}},
-				{IP: "2001:db8:1::5", Verdict: VerdictListed, Netblocks: []Summary{n48}},
-				{IP: "2001:db8:1:ffff::1", Verdict: VerdictInNetblock, Netblocks: []Summary{n48}},
-				{IP: "2001:db8:2::1", Verdict: VerdictUnknown, Netblocks: []Summary{}},
-				{IP: "203.0.113.5", Verdict: VerdictListed, Netblocks: []Summary{}},
-				{IP: "192.0.2.1", Verdict: VerdictUnknown, Netblocks: []Summary{}},
+				{IP: netip.MustParseAddr("198.51.100.1"), Verdict: VerdictListed, Netblocks: []Summary{n24, n16}},
+				{IP: netip.MustParseAddr("198.51.100.9"), Verdict: VerdictInNetblock, Netblocks: []Summary{n24, n16}},
+				{IP: netip.MustParseAddr("198.51.100.3"), Verdict: VerdictInNetblock, Netblocks: []Summary{n24, n16}},
+				{IP: netip.MustParseAddr("198.51.7.2"), Verdict: VerdictInNetblock, Netblocks: []Summary{n16}},
+				{IP: netip.MustParseAddr("2001:db8:1::5"), Verdict: VerdictListed, Netblocks: []Summary{n48}},
+				{IP: netip.MustParseAddr("2001:db8:1:ffff::1"), Verdict: VerdictInNetblock, Netblocks: []Summary{n48}},
+				{IP: netip.MustParseAddr("2001:db8:2::1"), Verdict: VerdictUnknown, Netblocks: []Summary{}},
+				{IP: netip.MustParseAddr("203.0.113.5"), Verdict: VerdictListed, Netblocks: []Summary{}},
+				{IP: netip.MustParseAddr("192.0.2.1"), Verdict: VerdictUnknown, Netblocks: []Summary{}},
 			} {
-				got, err := svc.Lookup(ctx, netip.MustParseAddr(want.IP))
+				got, err := svc.Lookup(ctx, want.IP)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if (got.Indicator != nil) != (want.Verdict == VerdictListed) || (got.Indicator != nil && got.Indicator.Value != want.IP) {
+				if (got.Indicator != nil) != (want.Verdict == VerdictListed) || (got.Indicator != nil && got.Indicator.Addr != want.IP) {
 					t.Errorf("%s: indicator %+v", want.IP, got.Indicator)
 				}
 				got.Indicator = nil
-				if diff := cmp.Diff(want, got); diff != "" {
+				if diff := cmp.Diff(want, got, typedValues); diff != "" {
 					t.Errorf("%s (-want +got):\n%s", want.IP, diff)
 				}
 			}
@@ -173,7 +173,7 @@ func TestScopedAnswersAsTheWholeIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
+	if diff := cmp.Diff(want, got, typedValues); diff != "" {
 		t.Errorf("scoped (-whole +scoped):\n%s", diff)
 	}
 }
@@ -201,7 +201,7 @@ func TestLookupManyAndJSON(t *testing.T) {
 	}
 	var verdicts []string
 	for _, r := range got {
-		verdicts = append(verdicts, r.IP+" "+r.Verdict)
+		verdicts = append(verdicts, r.IP.String()+" "+r.Verdict)
 	}
 	want := []string{"198.51.100.9 " + VerdictInNetblock, "192.0.2.1 " + VerdictUnknown, "198.51.100.1 " + VerdictListed}
 	if diff := cmp.Diff(want, verdicts); diff != "" {
@@ -308,7 +308,7 @@ func TestRebuildWhileLookingUp(t *testing.T) {
 		t.Error(err)
 	}
 	got, err := svc.Lookup(ctx, inNew)
-	if err != nil || got.Verdict != VerdictInNetblock || got.Netblocks[0].Netblock != "100.64.0.0/24" {
+	if err != nil || got.Verdict != VerdictInNetblock || got.Netblocks[0].Netblock.String() != "100.64.0.0/24" {
 		t.Errorf("after rebuild: %+v %v", got, err)
 	}
 	if svc.Netblocks() != 4 || !svc.Built().After(before) || lookups.Load() == 0 {
@@ -384,4 +384,11 @@ func TestRebuildsCoalesce(t *testing.T) {
 	if svc.Netblocks() != 3 {
 		t.Errorf("%d netblocks", svc.Netblocks())
 	}
+}
+
+// typedValues compares addresses and netblocks by value: they have
+// unexported fields that go-cmp will not look into.
+var typedValues = cmp.Options{
+	cmp.Comparer(func(a, b netip.Addr) bool { return a == b }),
+	cmp.Comparer(func(a, b netip.Prefix) bool { return a == b }),
 }

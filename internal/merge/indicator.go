@@ -1,32 +1,33 @@
 package merge
 
 import (
-	"sort"
+	"math/bits"
+	"slices"
+	"strings"
 	"time"
 
 	"forewarn/internal/indicator"
-	"forewarn/internal/prediction"
 )
 
-// Value formats the value of single-valued slot s for people and exports.
-func (r *Record) Value(s Slot) string {
+// Value returns the typed value of single-valued slot s.
+func (r *Record) Value(s Slot) indicator.Value {
 	switch s {
 	case PredictedAt:
-		return indicator.FormatTime(r.PredictedAt)
+		return indicator.DateValue(indicator.Time(r.PredictedAt))
 	case DetectedAt:
-		return indicator.FormatTime(r.DetectedAt)
+		return indicator.DateValue(indicator.Time(r.DetectedAt))
 	case LastSeenAt:
-		return indicator.FormatTime(r.LastSeenAt)
+		return indicator.DateValue(indicator.Time(r.LastSeenAt))
 	case PredictedNetblock:
-		return r.PredictedNetblock.String()
+		return indicator.CIDRValue(r.PredictedNetblock)
 	case PredictedCategory:
-		return r.PredictedCategory
+		return indicator.TextValue(r.PredictedCategory)
 	case Cluster:
-		return r.Cluster
+		return indicator.TextValue(r.Cluster)
 	case Importance:
-		return prediction.FormatImportance(r.Importance)
+		return indicator.NumberValue(r.Importance)
 	case NormalizedImportance:
-		return r.Normalized
+		return indicator.TextValue(r.Normalized)
 	}
 	panic("merge: not a single-valued slot")
 }
@@ -36,10 +37,10 @@ func (r *Record) Value(s Slot) string {
 func (st *Stored) Indicator(runTime func(id int64) time.Time) indicator.Indicator {
 	ind := indicator.Indicator{
 		Type:       indicator.TypeOf(st.Addr),
-		Value:      st.Addr.String(),
+		Addr:       st.Addr,
 		Status:     st.Status,
 		Sources:    []string{},
-		Attributes: []indicator.Attribute{},
+		Attributes: make([]indicator.Attribute, 0, bits.OnesCount16(uint16(st.Has))),
 		CreatedAt:  indicator.Time(st.CreatedAt),
 		UpdatedAt:  indicator.Time(st.UpdatedAt),
 	}
@@ -54,26 +55,21 @@ func (st *Stored) Indicator(runTime func(id int64) time.Time) indicator.Indicato
 		if !st.Has.Has(s) {
 			continue
 		}
-		add := func(v string) {
-			ind.Attributes = append(ind.Attributes, indicator.Attribute{
-				Name: Names[s], Value: v, Source: indicator.SourceSeclytics,
-				CreatedAt: runTime(st.Created[s]), UpdatedAt: runTime(st.Updated[s]),
-			})
-		}
+		var v indicator.Value
 		if s.IsList() {
-			for _, v := range *st.List(s) {
-				add(v)
-			}
-			continue
+			// A copy: the caller reuses st for the next row. Sorted, as
+			// the renderers write items in order.
+			l := slices.Clone(*st.List(s))
+			slices.Sort(l)
+			v = indicator.ListValue(l)
+		} else {
+			v = st.Value(s)
 		}
-		add(st.Value(s))
+		ind.Attributes = append(ind.Attributes, indicator.Attribute{
+			Name: Names[s], Value: v, Source: indicator.SourceSeclytics,
+			CreatedAt: runTime(st.Created[s]), UpdatedAt: runTime(st.Updated[s]),
+		})
 	}
-	sort.SliceStable(ind.Attributes, func(i, j int) bool {
-		a, b := ind.Attributes[i], ind.Attributes[j]
-		if a.Name != b.Name {
-			return a.Name < b.Name
-		}
-		return a.Value < b.Value
-	})
+	slices.SortStableFunc(ind.Attributes, func(a, b indicator.Attribute) int { return strings.Compare(a.Name, b.Name) })
 	return ind
 }

@@ -208,3 +208,36 @@ func TestUITrustedProxy(t *testing.T) {
 		t.Errorf("a host name as --trusted-proxy: %v, want an error naming the flag", err)
 	}
 }
+
+// TestUIRendersTypedValues: the detail page writes each attribute value as
+// text, a list one row per item, and links the predicted netblock and its
+// other listed address; the list page shows importance, categories and
+// last seen. The read model's values are typed; this pins what a person
+// sees, which must not move with it.
+func TestUIRendersTypedValues(t *testing.T) {
+	csv := "ip,predicted_at,predicted_netblock,predicted_category,cluster,detected_by,detected_identifiers,detected_categories,detected_at,last_seen_at,importance\n" +
+		"45.33.10.1,2026-04-01T00:00:00,45.33.10.0/24,spam,c1,\"d1,d2\",,\"spam,botnet\",2026-04-10T00:00:00,2026-04-20T00:00:00,85.5\n" +
+		"45.33.10.2,2026-04-01T00:00:00,45.33.10.0/24,spam,c1,d1,,spam,2026-04-10T00:00:00,2026-04-21T00:00:00,10\n"
+	h := startServe(t, "", newFake(t, 0, gz(t, csv)))
+	h.configure(map[string]any{"age_out": "never", "threshold": 0, "context": []string{"Predicted Netblock", "Cluster", "Detected By", "Detected Categories", "Last Seen At", "Importance"}})
+	h.waitRun(h.must(202, "POST", "/api/v1/feeds/seclytics/runs", h.admin, nil).body["run_id"].(float64))
+	c, _ := h.uiClient(h.admin)
+	_, page := h.uiGet(c, "/indicators/45.33.10.1")
+	for _, want := range []string{
+		"<h1>45.33.10.1 <span",
+		"<td>Detected Categories</td><td>botnet</td>", "<td>Detected Categories</td><td>spam</td>",
+		"<td>Detected By</td><td>d1</td>", "<td>Detected By</td><td>d2</td>",
+		"<td>Importance</td><td>85.5</td>", "<td>Last Seen At</td><td>2026-04-20T00:00:00Z</td>",
+		"<td>Predicted Netblock</td><td>45.33.10.0/24</td>", ">45.33.10.0/24</a></h2>",
+		`<li><a href="/indicators/45.33.10.2">45.33.10.2</a>`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("detail page lacks %q:\n%s", want, page)
+		}
+	}
+	_, list := h.uiGet(c, "/indicators?sort=value")
+	row := `<td class="num">85.5</td><td>botnet, spam</td><td>2026-04-20T00:00:00Z</td>`
+	if !strings.Contains(list, row) || !strings.Contains(list, `<a href="/indicators/45.33.10.1">45.33.10.1</a>`) {
+		t.Errorf("list page lacks the row %q:\n%s", row, list)
+	}
+}

@@ -55,6 +55,6 @@ func (s *Service) SetIndicatorStatus(ctx context.Context, a Actor, value, status
 		return ind, err
 	}
 	s.d.Changed()
-	s.record(ctx, a, "indicator.status", ind.Value, string(st))
+	s.record(ctx, a, "indicator.status", ind.Addr.String(), string(st))
 	return ind, nil
 }

@@ -5,10 +5,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
-	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -151,8 +151,15 @@ func ObservableID(scoType, value string) string {
 
 // ForIndicator returns the objects for one indicator: the indicator SDO,
 // its ipv4-addr or ipv6-addr SCO and the based-on relationship between
-// them.
-func ForIndicator(ind *indicator.Indicator) []Object {
+// them. An indicator without an address, or with an attribute of another
+// kind than the mapping reads, is an error wrapping indicator.ErrNoAddress
+// or indicator.ErrWrongKind: a bundle never silently lacks a date or a
+// confidence it should carry.
+func ForIndicator(ind *indicator.Indicator) ([]Object, error) {
+	if !ind.Addr.IsValid() {
+		return nil, fmt.Errorf("stix: map an indicator (status %s): %w", ind.Status, indicator.ErrNoAddress)
+	}
+	value := ind.Addr.String()
 	scoType := "ipv4-addr"
 	if ind.Type == indicator.TypeIPv6 {
 		scoType = "ipv6-addr"
@@ -163,35 +170,17 @@ func ForIndicator(ind *indicator.Indicator) []Object {
 		modified = created
 	}
 	sdo := sdoIndicator{
-		Type: "indicator", SpecVersion: SpecVersion, ID: IndicatorID(ind.Value),
+		Type: "indicator", SpecVersion: SpecVersion, ID: IndicatorID(value),
 		Created: created.Format(TimeFormat), Modified: modified.Format(TimeFormat),
-		CreatedByRef: SeclyticsIdentityID, Name: ind.Value,
+		CreatedByRef: SeclyticsIdentityID, Name: value,
 		IndicatorTypes: []string{"malicious-activity"},
-		Pattern:        "[" + scoType + ":value = '" + ind.Value + "']",
+		Pattern:        "[" + scoType + ":value = '" + value + "']",
 		PatternType:    "stix", PatternVersion: SpecVersion,
 		XStatus: string(ind.Status),
 	}
-	var predictedAt, detectedAt time.Time
-	for _, a := range ind.Attributes {
-		switch a.Name {
-		case indicator.AttrPredictedAt:
-			predictedAt, _ = time.Parse(time.RFC3339, a.Value)
-		case indicator.AttrDetectedAt:
-			detectedAt, _ = time.Parse(time.RFC3339, a.Value)
-		case indicator.AttrImportance:
-			if v, err := strconv.ParseFloat(a.Value, 64); err == nil && !math.IsNaN(v) {
-				c := int(math.Round(min(max(v, 0), 100)))
-				sdo.Confidence = &c
-			}
-		case indicator.AttrDetectedCategories:
-			sdo.Labels = append(sdo.Labels, a.Value)
-		case indicator.AttrPredictedNetblock:
-			sdo.XNetblock = a.Value
-		case indicator.AttrCluster:
-			sdo.XCluster = a.Value
-		case indicator.AttrDetectedBy:
-			sdo.XDetectedBy = append(sdo.XDetectedBy, a.Value)
-		}
+	predictedAt, detectedAt, err := fromAttributes(ind, &sdo)
+	if err != nil {
+		return nil, fmt.Errorf("stix: map an indicator: %w", err)
 	}
 	validFrom := created
 	switch {
@@ -206,11 +195,11 @@ func ForIndicator(ind *indicator.Indicator) []Object {
 	if ind.ExpiresAt != nil && ind.ExpiresAt.After(validFrom) {
 		sdo.ValidUntil = ind.ExpiresAt.UTC().Format(TimeFormat)
 	}
-	obs := sco{Type: scoType, SpecVersion: SpecVersion, ID: ObservableID(scoType, ind.Value), Value: ind.Value}
+	obs := sco{Type: scoType, SpecVersion: SpecVersion, ID: ObservableID(scoType, value), Value: value}
 	ts := created.Format(TimeFormat)
 	rel := relationship{
 		Type: "relationship", SpecVersion: SpecVersion,
-		ID:      RelationshipID(ind.Value),
+		ID:      RelationshipID(value),
 		Created: ts, Modified: ts, CreatedByRef: ForewarnIdentityID,
 		RelationshipType: "based-on", SourceRef: sdo.ID, TargetRef: obs.ID,
 	}
@@ -218,7 +207,39 @@ func ForIndicator(ind *indicator.Indicator) []Object {
 		mustObject(sdo.ID, sdo.Type, modified, sdo),
 		mustObject(obs.ID, obs.Type, created, obs),
 		mustObject(rel.ID, rel.Type, created, rel),
+	}, nil
+}
+
+// fromAttributes sets the SDO's fields that come from ind's attributes
+// and returns its Predicted At and Detected At (zero when absent).
+func fromAttributes(ind *indicator.Indicator, sdo *sdoIndicator) (predictedAt, detectedAt time.Time, err error) {
+	pa, err1 := ind.Want(indicator.AttrPredictedAt, indicator.KindDate)
+	da, err2 := ind.Want(indicator.AttrDetectedAt, indicator.KindDate)
+	imp, err3 := ind.Want(indicator.AttrImportance, indicator.KindNumber)
+	nb, err4 := ind.Want(indicator.AttrPredictedNetblock, indicator.KindCIDR)
+	if err := errors.Join(err1, err2, err3, err4); err != nil {
+		return time.Time{}, time.Time{}, err
 	}
+	if v, ok := imp.AsNumber(); ok && !math.IsNaN(v) {
+		c := int(math.Round(min(max(v, 0), 100)))
+		sdo.Confidence = &c
+	}
+	if p, ok := nb.AsPrefix(); ok {
+		sdo.XNetblock = p.String()
+	}
+	for _, a := range ind.Attributes {
+		switch a.Name {
+		case indicator.AttrDetectedCategories:
+			a.Value.Texts(func(v string) { sdo.Labels = append(sdo.Labels, v) })
+		case indicator.AttrCluster:
+			sdo.XCluster = a.Value.String()
+		case indicator.AttrDetectedBy:
+			a.Value.Texts(func(v string) { sdo.XDetectedBy = append(sdo.XDetectedBy, v) })
+		}
+	}
+	predictedAt, _ = pa.AsTime()
+	detectedAt, _ = da.AsTime()
+	return predictedAt, detectedAt, nil
 }
 
 // mustObject encodes v, a struct of this package whose encoding cannot
@@ -263,7 +284,11 @@ func WriteBundle(ctx context.Context, w io.Writer, each func(fn func(*indicator.
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		return put(ForIndicator(ind))
+		objs, err := ForIndicator(ind)
+		if err != nil {
+			return err
+		}
+		return put(objs)
 	})
 	if err != nil {
 		return fmt.Errorf("stix bundle: %w", err)

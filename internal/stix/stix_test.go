@@ -5,8 +5,10 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"io/fs"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -249,16 +251,18 @@ func TestForIndicatorMapping(t *testing.T) {
 	created := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
 	expires := created.AddDate(0, 3, 0)
 	ind := &indicator.Indicator{
-		Type: indicator.TypeIPv6, Value: "2001:db8::7", Status: indicator.StatusActive, Sources: []string{"Seclytics"},
+		Type: indicator.TypeIPv6, Addr: netip.MustParseAddr("2001:db8::7"), Status: indicator.StatusActive, Sources: []string{"Seclytics"},
 		CreatedAt: created, UpdatedAt: created.Add(time.Hour), ExpiresAt: &expires,
 		Attributes: []indicator.Attribute{
-			{Name: indicator.AttrDetectedAt, Value: "2026-04-02T00:00:00Z"},
-			{Name: indicator.AttrDetectedCategories, Value: "botnet"},
-			{Name: indicator.AttrDetectedCategories, Value: "spam"},
-			{Name: indicator.AttrImportance, Value: "69.5"},
+			{Name: indicator.AttrDetectedAt, Value: indicator.DateValue(time.Date(2026, 4, 2, 0, 0, 0, 0, time.UTC))},
+			{Name: indicator.AttrDetectedCategories, Value: indicator.ListValue([]string{"botnet", "spam"})},
+			{Name: indicator.AttrImportance, Value: indicator.NumberValue(69.5)},
 		},
 	}
-	objs := stix.ForIndicator(ind)
+	objs, err := stix.ForIndicator(ind)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(objs) != 3 || objs[0].Type != "indicator" || objs[1].Type != "ipv6-addr" || objs[2].Type != "relationship" {
 		t.Fatalf("objects %v", objs)
 	}
@@ -288,5 +292,30 @@ func TestForIndicatorMapping(t *testing.T) {
 	// for this address is illustrative, not computed.)
 	if id := stix.ObservableID("ipv4-addr", "198.51.100.3"); id != "ipv4-addr--28bb3599-77cd-5a82-a950-b5bc3caf07c4" {
 		t.Errorf("ObservableID = %s, not STIX's deterministic id", id)
+	}
+}
+
+// TestForIndicatorRefusesWhatItCannotMap: an indicator without an address,
+// or whose Predicted At is not a date, is an error naming it. Before values
+// were typed, a Predicted At that did not parse (time.Parse's error was
+// ignored) silently made valid_from the indicator's creation time.
+func TestForIndicatorRefusesWhatItCannotMap(t *testing.T) {
+	created := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	bad := &indicator.Indicator{
+		Type: indicator.TypeIPv4, Addr: netip.MustParseAddr("198.51.100.7"), Status: indicator.StatusActive, CreatedAt: created, UpdatedAt: created,
+		Attributes: []indicator.Attribute{{Name: indicator.AttrPredictedAt, Value: indicator.TextValue("yesterday")}},
+	}
+	_, err := stix.ForIndicator(bad)
+	if !errors.Is(err, indicator.ErrWrongKind) || !strings.Contains(err.Error(), "198.51.100.7") || !strings.Contains(err.Error(), "Predicted At") {
+		t.Errorf("a text Predicted At: %v, want ErrWrongKind naming the address and attribute", err)
+	}
+	if _, err := stix.ForIndicator(&indicator.Indicator{Status: indicator.StatusActive}); !errors.Is(err, indicator.ErrNoAddress) {
+		t.Errorf("no address: %v, want ErrNoAddress", err)
+	}
+	// Absent is not wrong: valid_from falls back to the creation time.
+	bad.Attributes = nil
+	objs, err := stix.ForIndicator(bad)
+	if err != nil || !strings.Contains(string(objs[0].JSON), `"valid_from":"2026-05-01T00:00:00.000Z"`) {
+		t.Errorf("no Predicted At: %v %s", err, objs)
 	}
 }

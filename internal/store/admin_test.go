@@ -91,7 +91,7 @@ func (h *feedHarness) lookup(ip string) indicator.Indicator {
 func lastSeen(ind indicator.Indicator) string {
 	for _, a := range ind.Attributes {
 		if a.Name == indicator.AttrLastSeenAt {
-			return a.Value
+			return a.Value.String()
 		}
 	}
 	return ""
@@ -114,7 +114,7 @@ func TestStatusSetByAPersonSurvivesLaterRuns(t *testing.T) {
 		"198.51.100.4": indicator.StatusExpired,     // unchanged
 	} {
 		ind, err := h.st.SetIndicatorStatus(ctx, netip.MustParseAddr(ip), st)
-		if err != nil || ind.Status != st || ind.Value != ip {
+		if err != nil || ind.Status != st || ind.Addr.String() != ip {
 			t.Fatalf("set %s to %s: %+v %v", ip, st, ind, err)
 		}
 		if ind.UpdatedAt.Before(before.UpdatedAt) {

@@ -70,7 +70,7 @@ func BenchmarkLookup(b *testing.B) {
 		}
 		if err := s.EachIndicator(ctx, func(ind *indicator.Indicator) error {
 			if len(addrs) < 200000 {
-				addrs = append(addrs, netip.MustParseAddr(ind.Value))
+				addrs = append(addrs, ind.Addr)
 			}
 			return nil
 		}); err != nil {

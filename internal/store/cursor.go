@@ -2,7 +2,6 @@ package store
 
 import (
 	"fmt"
-	"net/netip"
 
 	"forewarn/internal/indicator"
 )
@@ -16,11 +15,10 @@ func CursorAfter(ind *indicator.Indicator, sort string) (string, error) {
 	if !ok || (so.key != "" && so.key != "updated_at") {
 		return "", fmt.Errorf("CursorAfter: sort %q: %w", sort, ErrBadQuery)
 	}
-	a, err := netip.ParseAddr(ind.Value)
-	if err != nil {
-		return "", fmt.Errorf("CursorAfter: %w", err)
+	if !ind.Addr.IsValid() {
+		return "", fmt.Errorf("CursorAfter: %w", indicator.ErrNoAddress)
 	}
-	c := indicatorCursor{sort: so.code, ip: a.As16()}
+	c := indicatorCursor{sort: so.code, ip: ind.Addr.As16()}
 	if so.key == "updated_at" {
 		c.key = uint64(ind.UpdatedAt.Unix())
 	}

@@ -142,7 +142,7 @@ func TestSnapshotSeesOneState(t *testing.T) {
 	if _, err := sn.Lookup(ctx, b.Addr); !errors.Is(err, ErrNotFound) {
 		t.Errorf("snapshot lookup of a later indicator: %v", err)
 	}
-	if ind, err := sn.Lookup(ctx, a.Addr); err != nil || ind.Value != "198.51.100.7" {
+	if ind, err := sn.Lookup(ctx, a.Addr); err != nil || ind.Addr.String() != "198.51.100.7" {
 		t.Errorf("snapshot lookup: %+v %v", ind, err)
 	}
 	if n := members(s.EachNetblockMember); n != 2 {

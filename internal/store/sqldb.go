@@ -119,9 +119,15 @@ func skipText(q string, i int) int {
 type db struct {
 	*sql.DB
 	d dialect
+	// waits marks SQLite's writer: its writes wait for the write lock
+	// within their context's deadline (see waitWrite).
+	waits bool
 }
 
 func (x *db) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if x.waits {
+		return waitWrite(ctx, func() (sql.Result, error) { return x.DB.ExecContext(ctx, x.d.rebind(q), args...) })
+	}
 	return x.DB.ExecContext(ctx, x.d.rebind(q), args...)
 }
 
@@ -150,7 +156,16 @@ func (x *db) PrepareContext(ctx context.Context, q string) (*sql.Stmt, error) {
 }
 
 func (x *db) BeginTx(ctx context.Context, opts *sql.TxOptions) (*tx, error) {
-	t, err := x.DB.BeginTx(ctx, opts)
+	begin := func() (*sql.Tx, error) { return x.DB.BeginTx(ctx, opts) }
+	var t *sql.Tx
+	var err error
+	if x.waits {
+		// _txlock=immediate takes the write lock at BEGIN: that is
+		// where a transaction waits for another writer.
+		t, err = waitWrite(ctx, begin)
+	} else {
+		t, err = begin()
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -89,7 +89,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	x.SetMaxOpenConns(DefaultExportConns)
-	s := &Store{path: path, keyPath: path + ".key", w: &db{DB: w}, r: &db{DB: r}, x: &db{DB: x}}
+	s := &Store{path: path, keyPath: path + ".key", w: &db{DB: w, waits: true}, r: &db{DB: r}, x: &db{DB: x}}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
@@ -127,9 +127,10 @@ func (s *Store) Close() error {
 	// lock must not wait for the run (up to the busy timeout) only to fold
 	// the log; the run checkpoints when it closes. A busy checkpoint
 	// reports busy in its result row, not as an error.
-	_, cerr := s.w.ExecContext(ctx, `PRAGMA busy_timeout = 0`)
+	// The pool itself, not s.w: Close must not wait for the lock.
+	_, cerr := s.w.DB.ExecContext(ctx, `PRAGMA busy_timeout = 0`)
 	if cerr == nil {
-		_, cerr = s.w.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+		_, cerr = s.w.DB.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
 	}
 	return errors.Join(rerr, cerr, s.w.Close())
 }

@@ -191,7 +191,7 @@ func TestIngestCommitAndRollback(t *testing.T) {
 
 	var values []string
 	if err := s.EachIndicator(ctx, func(ind *indicator.Indicator) error {
-		values = append(values, ind.Value)
+		values = append(values, ind.Addr.String())
 		return nil
 	}); err != nil {
 		t.Fatal(err)

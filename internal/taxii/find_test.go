@@ -79,7 +79,7 @@ func TestObjectLookupsReadNoIndicatorPages(t *testing.T) {
 	if err != nil || len(pg.Indicators) != 1 {
 		t.Fatalf("pick an indicator: %v", err)
 	}
-	v := pg.Indicators[0].Value
+	v := pg.Indicators[0].Addr.String()
 	scoType := "ipv4-addr"
 	if pg.Indicators[0].Type == indicator.TypeIPv6 {
 		scoType = "ipv6-addr"

@@ -18,7 +18,11 @@ func (STIXMapper) Identities() []Object {
 
 // Objects implements Mapper.
 func (STIXMapper) Objects(ind *indicator.Indicator) ([]Object, error) {
-	return convert(stix.ForIndicator(ind), ind), nil
+	objs, err := stix.ForIndicator(ind)
+	if err != nil {
+		return nil, err
+	}
+	return convert(objs, ind), nil
 }
 
 // IndicatorTypes implements Mapper.

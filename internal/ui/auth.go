@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -57,6 +58,11 @@ var crossSite = http.NewCrossOriginProtection()
 // login exchanges an API key for a session cookie. The key is checked by
 // the store as for the REST API, then forgotten.
 func (u *UI) login(w http.ResponseWriter, r *http.Request) {
+	// The budget of every page, from the start: storing the session waits
+	// for the store's write lock (a feed run committing) within it.
+	ctx, cancel := context.WithTimeout(r.Context(), RequestTimeout)
+	defer cancel()
+	r = r.WithContext(ctx)
 	if err := crossSite.Check(r); err != nil {
 		u.Log.Warn("ui sign-in refused: the form came from another site", "origin", clientText(r.Header.Get("Origin")))
 		http.Error(w, "Sign-in refused: the form was sent from another site. Open this server's own /login page and sign in there.", http.StatusForbidden)
@@ -80,21 +86,24 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	k, err := u.Store.AuthenticateAPIKey(r.Context(), key)
-	if err != nil {
-		msg := "Sign-in failed: " + err.Error()
-		if errors.Is(err, store.ErrUnauthorized) || key == "" {
-			u.throttle.fail(cl.addr, key, time.Now())
-			msg = "That API key is unknown or revoked. Create one with: forewarn apikey create --name NAME --role read|admin"
-		}
+	if err != nil && (errors.Is(err, store.ErrUnauthorized) || key == "") {
+		u.throttle.fail(cl.addr, key, time.Now())
+		msg := "That API key is unknown or revoked. Create one with: forewarn apikey create --name NAME --role read|admin"
 		if err := u.render(w, http.StatusUnauthorized, "login", view{Title: "Sign in", Data: next, Error: msg}); err != nil {
 			u.Log.Error("render sign-in", "err", err)
 		}
 		return
 	}
-	id, err := u.createSession(r.Context(), k)
+	var id string
+	if err == nil {
+		id, err = u.createSession(r.Context(), k)
+	}
 	if err != nil {
-		u.Log.Error("ui sign-in: store the session", "err", err)
-		http.Error(w, "Sign-in failed: the session could not be stored ("+err.Error()+"). Try again; if it persists, check the store.", http.StatusInternalServerError)
+		u.Log.Error("ui sign-in failed", "err", err)
+		status, msg := storeFailure(w, r, err)
+		if err := u.render(w, status, "login", view{Title: "Sign in", Data: next, Error: "Sign-in failed. " + msg}); err != nil {
+			u.Log.Error("render sign-in", "err", err)
+		}
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: id, Path: "/", HttpOnly: true, Secure: u.Secure || cl.https,
@@ -122,4 +131,24 @@ func (u *UI) logout(w http.ResponseWriter, r *http.Request, se *session) error {
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", HttpOnly: true, Secure: u.Secure || clientOf(r, u.TrustedProxies).https, SameSite: http.SameSiteStrictMode, MaxAge: -1})
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 	return nil
+}
+
+// busyRetryAfter is the Retry-After of a page that found the store busy:
+// a feed run's commit takes up to about a minute.
+const busyRetryAfter = 60
+
+// storeFailure sets the response up for a request that failed (mostly in
+// the store) and returns its status and a message for the person. The
+// error itself goes to the log only: SQLite's "database is locked" says
+// nothing a person can act on.
+func storeFailure(w http.ResponseWriter, r *http.Request, err error) (int, string) {
+	switch {
+	case errors.Is(err, store.ErrBusy):
+		w.Header().Set("Retry-After", strconv.Itoa(busyRetryAfter))
+		return http.StatusServiceUnavailable, "The store is busy: a feed run is writing to it. Try again in a minute."
+	case r.Context().Err() != nil:
+		w.Header().Set("Retry-After", strconv.Itoa(busyRetryAfter))
+		return http.StatusServiceUnavailable, "The store did not answer in time. Try again in a minute."
+	}
+	return http.StatusInternalServerError, "Something went wrong: see the server's log. Try again; if it persists, check the store."
 }

@@ -113,7 +113,7 @@ func (u *UI) indicators(w http.ResponseWriter, r *http.Request, se *session) err
 type detailData struct {
 	Ind        indicator.Indicator
 	Statuses   []indicator.Status
-	Netblock   string
+	Netblock   netip.Prefix // invalid when unknown
 	Neighbours []indicator.Indicator
 	Cluster    string
 }
@@ -146,32 +146,30 @@ func (u *UI) indicatorDetail(w http.ResponseWriter, r *http.Request, se *session
 		return err
 	}
 	d := detailData{Ind: ind, Statuses: statuses}
-	for _, at := range ind.Attributes {
-		switch at.Name {
-		case indicator.AttrPredictedNetblock:
-			d.Netblock = at.Value
-		case indicator.AttrCluster:
-			d.Cluster = at.Value
-		}
+	nb, err := ind.Want(indicator.AttrPredictedNetblock, indicator.KindCIDR)
+	if err != nil {
+		return err
 	}
-	if d.Netblock == "" {
+	d.Netblock, _ = nb.AsPrefix() // absent: invalid, looked up below
+	d.Cluster = ind.Attr(indicator.AttrCluster).String()
+	if !d.Netblock.IsValid() {
 		// Not selected as context: the lookup index knows it anyway.
 		if res, err := u.Lookup.Lookup(r.Context(), a.Unmap()); err == nil && len(res.Netblocks) > 0 {
 			d.Netblock = res.Netblocks[0].Netblock
 		}
 	}
-	if p, err := netip.ParsePrefix(d.Netblock); err == nil {
-		page, err := u.Store.SearchIndicators(r.Context(), store.IndicatorQuery{CIDR: p, Limit: RelatedLimit + 1})
+	if d.Netblock.IsValid() {
+		page, err := u.Store.SearchIndicators(r.Context(), store.IndicatorQuery{CIDR: d.Netblock, Limit: RelatedLimit + 1})
 		if err != nil {
 			return err
 		}
 		for _, n := range page.Indicators {
-			if n.Value != ind.Value && len(d.Neighbours) < RelatedLimit {
+			if n.Addr != ind.Addr && len(d.Neighbours) < RelatedLimit {
 				d.Neighbours = append(d.Neighbours, n)
 			}
 		}
 	}
-	v := view{Title: ind.Value, Nav: "indicators", Session: se, Data: d}
+	v := view{Title: ind.Addr.String(), Nav: "indicators", Session: se, Data: d}
 	if r.URL.Query().Get("done") == "status" {
 		v.Notice = "Status changed to " + string(ind.Status) + ". Later runs keep it."
 	}
@@ -191,7 +189,7 @@ func (u *UI) setStatus(w http.ResponseWriter, r *http.Request, se *session) erro
 	case err != nil:
 		return err
 	}
-	http.Redirect(w, r, "/indicators/"+ind.Value+"?done=status", http.StatusSeeOther)
+	http.Redirect(w, r, "/indicators/"+ind.Addr.String()+"?done=status", http.StatusSeeOther)
 	return nil
 }
 

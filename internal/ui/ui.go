@@ -197,11 +197,15 @@ func (u *UI) headers(h http.Handler) http.Handler {
 	})
 }
 
+// RequestTimeout is the budget of every page and of sign-in: a page that
+// waits for the store longer answers 503.
+const RequestTimeout = 30 * time.Second
+
 // page wraps a handler: it needs a session (else it redirects to the
 // sign-in page); a change also needs the admin role and the CSRF token.
 func (u *UI) page(change bool, h func(w http.ResponseWriter, r *http.Request, se *session) error) http.Handler {
 	return u.headers(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(r.Context(), RequestTimeout)
 		defer cancel()
 		r = r.WithContext(ctx)
 		// A session ends when it expires, when its browser signs out,
@@ -233,7 +237,8 @@ func (u *UI) page(change bool, h func(w http.ResponseWriter, r *http.Request, se
 		}
 		if err := h(w, r, se); err != nil {
 			u.Log.Error("ui request failed", "path", r.URL.Path, "err", err)
-			http.Error(w, "Something went wrong: "+err.Error(), http.StatusInternalServerError)
+			status, msg := storeFailure(w, r, err)
+			http.Error(w, msg, status)
 		}
 	}))
 }
@@ -332,22 +337,35 @@ var funcs = template.FuncMap{
 		return ""
 	},
 	"attr": func(ind indicator.Indicator, name string) string {
-		for _, a := range ind.Attributes {
-			if a.Name == name {
-				return a.Value
-			}
-		}
-		return ""
+		return ind.Attr(name).String()
 	},
 	"attrs": func(ind indicator.Indicator, name string) string {
 		var out []string
 		for _, a := range ind.Attributes {
 			if a.Name == name {
-				out = append(out, a.Value)
+				a.Value.Texts(func(v string) { out = append(out, v) })
 			}
 		}
 		return strings.Join(out, ", ")
 	},
+	"attrRows": attrRows,
+}
+
+// attrRow is one line of an indicator's attribute table: a list attribute
+// gives one line per item.
+type attrRow struct {
+	Name, Value, Source  string
+	CreatedAt, UpdatedAt time.Time
+}
+
+func attrRows(ind indicator.Indicator) []attrRow {
+	rows := make([]attrRow, 0, len(ind.Attributes))
+	for _, a := range ind.Attributes {
+		a.Value.Texts(func(v string) {
+			rows = append(rows, attrRow{Name: a.Name, Value: v, Source: a.Source, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt})
+		})
+	}
+	return rows
 }
 
 func humanDuration(d time.Duration) string {
