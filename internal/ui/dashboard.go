@@ -147,16 +147,21 @@ func (u *UI) kick(ctx context.Context) (*store.Dashboard, bool, error) {
 	stale := u.dash == nil || u.dashVer != ver
 	if stale && !u.dashBusy {
 		u.dashBusy = true
-		go u.recompute()
+		// dashBusy makes this the only request in flight: the send
+		// never blocks.
+		select {
+		case u.dashWake <- struct{}{}:
+		default:
+		}
 	}
 	return u.dash, stale, nil
 }
 
-// DataChanged recomputes the dashboard's aggregates in the background if
-// the indicators changed: serve calls it after each run, so that the next
-// view finds them fresh.
-func (u *UI) DataChanged() {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+// DataChanged has the dashboard's aggregates recomputed in the background
+// if the indicators changed: serve calls it after each run, so that the
+// next view finds them fresh.
+func (u *UI) DataChanged(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if _, _, err := u.kick(ctx); err != nil {
 		u.Log.Error("dashboard: read the data version", "err", err)
@@ -167,18 +172,32 @@ func (u *UI) DataChanged() {
 // were ever computed, before it renders without them.
 const ColdWait = 700 * time.Millisecond
 
-func (u *UI) recompute() {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+// RefreshDashboard recomputes the dashboard's aggregates whenever a view
+// or DataChanged found them stale, until ctx ends. serve runs it as one of
+// its actors: without it, the aggregates are never computed.
+func (u *UI) RefreshDashboard(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-u.dashWake:
+		}
+		u.recompute(ctx)
+	}
+}
+
+func (u *UI) recompute(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
 	defer func() { u.dashMu.Lock(); u.dashBusy = false; u.dashMu.Unlock() }()
 	ver, err := u.Store.DataVersion(ctx)
 	if err != nil {
-		u.Log.Error("dashboard: read the data version", "err", err)
+		u.logUnlessStopping(ctx, "dashboard: read the data version", err)
 		return
 	}
 	d, err := u.Store.DashboardAggregates(ctx)
 	if err != nil {
-		u.Log.Error("dashboard: recompute the aggregates", "err", err)
+		u.logUnlessStopping(ctx, "dashboard: recompute the aggregates", err)
 		return
 	}
 	// A run holding the store's writer must not hold the fresh numbers
@@ -192,6 +211,14 @@ func (u *UI) recompute() {
 	u.dash, u.dashVer = &d, ver
 	u.dashMu.Unlock()
 	u.Log.Debug("dashboard aggregates recomputed", "took", d.Took.String())
+}
+
+// logUnlessStopping logs err unless ctx ended: serve stopping cuts a
+// recomputation short, which is no error.
+func (u *UI) logUnlessStopping(ctx context.Context, msg string, err error) {
+	if ctx.Err() == nil {
+		u.Log.Error(msg, "err", err)
+	}
 }
 
 type series struct {

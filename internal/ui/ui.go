@@ -105,6 +105,8 @@ type UI struct {
 	dashVer    store.DataVersion
 	dashBusy   bool
 	dashLoaded bool
+	// dashWake asks RefreshDashboard to recompute the aggregates.
+	dashWake chan struct{}
 }
 
 // New parses the templates and returns the UI.
@@ -112,7 +114,7 @@ func New(d Deps) (*UI, error) {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	u := &UI{Deps: d, pages: map[string]*template.Template{}}
+	u := &UI{Deps: d, pages: map[string]*template.Template{}, dashWake: make(chan struct{}, 1)}
 	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/_*.html")
 	if err != nil {
 		return nil, fmt.Errorf("ui templates: %w", err)
