@@ -14,6 +14,7 @@ import (
 	"forewarn/internal/apikey"
 	"forewarn/internal/service"
 	"forewarn/internal/store"
+	"forewarn/internal/testutil"
 	"forewarn/internal/testutil/pgtest"
 )
 
@@ -42,16 +43,7 @@ func TestWriteOnBusyStoreAnswers503(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	other, err := store.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	tx, err := other.BeginIngest(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
+	testutil.HoldWriteLock(t, path)
 
 	req, _ := http.NewRequest("POST", srv.URL+"/api/v1/allowlist", strings.NewReader(`{"cidr":"192.0.2.0/24"}`))
 	req.Header.Set("Authorization", "Bearer "+key)

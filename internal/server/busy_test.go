@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -10,34 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"forewarn/internal/store"
+	"forewarn/internal/testutil"
 	"forewarn/internal/testutil/pgtest"
 )
-
-// holdWriteLock takes the SQLite store's write lock from a second Store, as
-// `forewarn run` in another process does while it merges and commits a big
-// dump. The returned function releases it.
-func holdWriteLock(t *testing.T, db string) (release func()) {
-	t.Helper()
-	other, err := store.Open(context.Background(), db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tx, err := other.BeginIngest(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var done bool
-	release = func() {
-		if !done {
-			done = true
-			tx.Rollback()
-			other.Close()
-		}
-	}
-	t.Cleanup(release)
-	return release
-}
 
 // A UI sign-in and an API write during another process's long commit
 // (the write lock held past SQLite's 10 s busy timeout) wait for it within
@@ -46,7 +20,7 @@ func holdWriteLock(t *testing.T, db string) (release func()) {
 func TestSignInWaitsForAnotherProcessCommit(t *testing.T) {
 	pgtest.SkipUnlessSQLite(t, "the write lock and busy timeout are SQLite's")
 	h := startServe(t, "", newFake(t, 10, nil))
-	release := holdWriteLock(t, h.db)
+	release := testutil.HoldWriteLock(t, h.db)
 	const hold = 11 * time.Second // past the busy timeout
 	start := time.Now()
 	time.AfterFunc(hold, release)

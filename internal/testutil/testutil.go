@@ -59,3 +59,26 @@ func (s *Buffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// HoldWriteLock takes the write lock of the SQLite store at path from a
+// second Store, as `forewarn run` in another process does while it merges
+// and commits a big dump. The returned function releases it; the test's
+// end releases it too.
+func HoldWriteLock(t testing.TB, path string) (release func()) {
+	t.Helper()
+	other, err := store.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := other.BeginIngest(context.Background())
+	if err != nil {
+		other.Close()
+		t.Fatal(err)
+	}
+	release = sync.OnceFunc(func() {
+		tx.Rollback()
+		other.Close()
+	})
+	t.Cleanup(release)
+	return release
+}

@@ -14,6 +14,7 @@ import (
 	"forewarn/internal/apikey"
 	"forewarn/internal/service"
 	"forewarn/internal/store"
+	"forewarn/internal/testutil"
 	"forewarn/internal/testutil/pgtest"
 )
 
@@ -78,16 +79,7 @@ func lockedUI(t *testing.T, st *store.Store, path string) *httptest.Server {
 		mux.ServeHTTP(w, r.WithContext(ctx))
 	}))
 	t.Cleanup(srv.Close)
-	other, err := store.Open(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { other.Close() })
-	tx, err := other.BeginIngest(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tx.Rollback() })
+	testutil.HoldWriteLock(t, path)
 	return srv
 }
 
