@@ -6,44 +6,19 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"forewarn/internal/apikey"
 	"forewarn/internal/service"
-	"forewarn/internal/store"
 	"forewarn/internal/testutil"
-	"forewarn/internal/testutil/pgtest"
 )
 
 // A write while another process holds the store's write lock past the
 // request's budget (here 1 s) answers 503 with Retry-After and says the
 // store is busy, not SQLite's error or a bare timeout (issue 13 D14).
 func TestWriteOnBusyStoreAnswers503(t *testing.T) {
-	pgtest.SkipUnlessSQLite(t, "the write lock and busy timeout are SQLite's")
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "s.db")
-	st, err := store.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	key, _, err := st.CreateAPIKey(ctx, "ops", apikey.RoleAdmin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	New(Deps{Store: st, Service: service.New(service.Deps{Store: st}), DataVersion: func(context.Context) (Version, error) { return Version{Seed: "v"}, nil }}).Register(mux)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
-		defer cancel()
-		mux.ServeHTTP(w, r.WithContext(ctx))
-	}))
-	defer srv.Close()
-
-	testutil.HoldWriteLock(t, path)
+	srv, key := lockedAPI(t)
 
 	req, _ := http.NewRequest("POST", srv.URL+"/api/v1/allowlist", strings.NewReader(`{"cidr":"192.0.2.0/24"}`))
 	req.Header.Set("Authorization", "Bearer "+key)
@@ -65,4 +40,16 @@ func TestWriteOnBusyStoreAnswers503(t *testing.T) {
 	if !strings.Contains(body.Error.Message, "busy") || strings.Contains(string(raw), "SQLITE") {
 		t.Errorf("message %q does not say the store is busy, or shows SQLite's error", body.Error.Message)
 	}
+}
+
+// lockedAPI serves the API with a 1 s budget per request on a SQLite
+// store whose write lock a second Store (another process's feed run)
+// holds until the test ends, and returns it with an admin key.
+func lockedAPI(t *testing.T) (*httptest.Server, string) {
+	st, path := testutil.SQLiteStore(t, "the write lock and busy timeout are SQLite's")
+	key, _ := testutil.AdminKey(t, st)
+	mux := http.NewServeMux()
+	New(Deps{Store: st, Service: service.New(service.Deps{Store: st}), DataVersion: func(context.Context) (Version, error) { return Version{Seed: "v"}, nil }}).Register(mux)
+	testutil.HoldWriteLock(t, path)
+	return testutil.ServeWithBudget(t, mux, time.Second), key
 }

@@ -3,10 +3,14 @@ package testutil
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
+	"forewarn/internal/apikey"
 	"forewarn/internal/fakeseclytics"
 	"forewarn/internal/store"
 	"forewarn/internal/testutil/pgtest"
@@ -81,4 +85,44 @@ func HoldWriteLock(t testing.TB, path string) (release func()) {
 	})
 	t.Cleanup(release)
 	return release
+}
+
+// SQLiteStore opens a new SQLite store file, closed when the test ends,
+// and returns it with its path (for a second Store on the same file). On
+// the PostgreSQL pass of the backend matrix the test is skipped, saying
+// why it needs SQLite.
+func SQLiteStore(t testing.TB, why string) (*store.Store, string) {
+	t.Helper()
+	pgtest.SkipUnlessSQLite(t, why)
+	path := filepath.Join(t.TempDir(), "s.db")
+	st, err := store.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st, path
+}
+
+// AdminKey creates an admin API key named "ops" and returns the key and
+// its record.
+func AdminKey(t testing.TB, st *store.Store) (string, store.APIKey) {
+	t.Helper()
+	key, k, err := st.CreateAPIKey(context.Background(), "ops", apikey.RoleAdmin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key, k
+}
+
+// ServeWithBudget serves h on loopback, giving every request the budget d
+// (serve gives 30 s), until the test ends.
+func ServeWithBudget(t testing.TB, h http.Handler, d time.Duration) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		h.ServeHTTP(w, r.WithContext(ctx))
+	}))
+	t.Cleanup(srv.Close)
+	return srv
 }

@@ -6,16 +6,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"forewarn/internal/apikey"
 	"forewarn/internal/service"
 	"forewarn/internal/store"
 	"forewarn/internal/testutil"
-	"forewarn/internal/testutil/pgtest"
 )
 
 // When another process holds the store's write lock for longer than the
@@ -23,18 +20,8 @@ import (
 // Retry-After and says the store is busy; it never shows SQLite's error
 // (issue 13 D14).
 func TestSignInBusyStoreAnswers503(t *testing.T) {
-	pgtest.SkipUnlessSQLite(t, "the write lock and busy timeout are SQLite's")
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "s.db")
-	st, err := store.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	key, _, err := st.CreateAPIKey(ctx, "ops", apikey.RoleAdmin)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, path := testutil.SQLiteStore(t, "the write lock and busy timeout are SQLite's")
+	key, _ := testutil.AdminKey(t, st)
 	srv := lockedUI(t, st, path)
 
 	c := &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -73,12 +60,7 @@ func lockedUI(t *testing.T, st *store.Store, path string) *httptest.Server {
 	}
 	mux := http.NewServeMux()
 	u.Register(mux)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
-		defer cancel()
-		mux.ServeHTTP(w, r.WithContext(ctx))
-	}))
-	t.Cleanup(srv.Close)
+	srv := testutil.ServeWithBudget(t, mux, time.Second)
 	testutil.HoldWriteLock(t, path)
 	return srv
 }
@@ -87,18 +69,9 @@ func lockedUI(t *testing.T, st *store.Store, path string) *httptest.Server {
 // locked past the budget answers 503 with Retry-After, not a 500 with
 // the store's error.
 func TestUIChangeOnBusyStoreAnswers503(t *testing.T) {
-	pgtest.SkipUnlessSQLite(t, "the write lock and busy timeout are SQLite's")
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "s.db")
-	st, err := store.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	_, k, err := st.CreateAPIKey(ctx, "ops", apikey.RoleAdmin)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, path := testutil.SQLiteStore(t, "the write lock and busy timeout are SQLite's")
+	_, k := testutil.AdminKey(t, st)
 	const cookie, csrf = "session-cookie-busy", "csrf-busy"
 	if err := st.CreateUISession(ctx, cookie, store.UISession{KeyID: k.ID, CSRF: csrf, Expires: time.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
