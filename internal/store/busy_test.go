@@ -42,18 +42,8 @@ func holdWriteLock(t *testing.T, path string) (release func()) {
 // lock longer than SQLite's 10 s busy timeout) waits within its budget and
 // succeeds (issue 13 D14).
 func TestWriteWaitsPastBusyTimeoutWithinBudget(t *testing.T) {
-	pgtest.SkipUnlessSQLite(t, "the write lock and busy timeout are SQLite's")
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "s.db")
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	_, k, err := s.CreateAPIKey(ctx, "ops", apikey.RoleAdmin)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, path, k := sqliteWithKey(t)
 	release := holdWriteLock(t, path)
 	// The property is a lock held past the busy timeout: release it 1 s
 	// after that timeout, measured from the start of the write.
@@ -62,7 +52,7 @@ func TestWriteWaitsPastBusyTimeoutWithinBudget(t *testing.T) {
 	time.AfterFunc(hold, release)
 	wctx, cancel := context.WithTimeout(ctx, 40*time.Second)
 	defer cancel()
-	err = s.CreateUISession(wctx, "cookie-1", UISession{KeyID: k.ID, CSRF: "c", Expires: time.Now().Add(time.Hour)})
+	err := s.CreateUISession(wctx, "cookie-1", UISession{KeyID: k.ID, CSRF: "c", Expires: time.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatalf("sign-in while another process held the write lock for %v: %v; want it to wait for the lock within its 40 s budget", hold, err)
 	}
@@ -77,18 +67,8 @@ func TestWriteWaitsPastBusyTimeoutWithinBudget(t *testing.T) {
 // When the budget runs out first, the write fails with ErrBusy, promptly,
 // and the store is unchanged.
 func TestWriteBusyWhenBudgetEnds(t *testing.T) {
-	pgtest.SkipUnlessSQLite(t, "the write lock and busy timeout are SQLite's")
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "s.db")
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	_, k, err := s.CreateAPIKey(ctx, "ops", apikey.RoleAdmin)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, path, k := sqliteWithKey(t)
 	holdWriteLock(t, path)
 	for name, write := range map[string]func(context.Context) error{
 		"sign-in": func(ctx context.Context) error {
@@ -117,4 +97,22 @@ func TestWriteBusyWhenBudgetEnds(t *testing.T) {
 	if _, err := s.UISession(ctx, "cookie-2"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("a session that could not be written: %v, want ErrNotFound", err)
 	}
+}
+
+// sqliteWithKey opens a new SQLite store file, closed when the test ends,
+// with an admin key; it returns the store, its path and the key.
+func sqliteWithKey(t *testing.T) (*Store, string, APIKey) {
+	t.Helper()
+	pgtest.SkipUnlessSQLite(t, "the write lock and busy timeout are SQLite's")
+	path := filepath.Join(t.TempDir(), "s.db")
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	_, k, err := s.CreateAPIKey(context.Background(), "ops", apikey.RoleAdmin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, path, k
 }

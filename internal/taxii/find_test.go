@@ -41,18 +41,7 @@ func (c *counting) SearchIndicators(ctx context.Context, q store.IndicatorQuery)
 // no indicator object can have answers without reading them (issue 13 D14).
 func TestObjectLookupsReadNoIndicatorPages(t *testing.T) {
 	const rows = 20000
-	_, url := testutil.Seclytics(t, fakeseclytics.Options{Rows: rows, Seed: 4, Token: testToken})
-	st := testutil.Store(t)
-	if _, err := feed.Run(context.Background(), st, feed.Options{
-		Token: secret.New(testToken), BackoffBase: time.Millisecond, StageDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler),
-		Override: config.Settings("base_url="+url, "threshold=0", "categories=", "age_out=never"),
-	}); err != nil {
-		t.Fatal(err)
-	}
-	key, _, err := st.CreateAPIKey(context.Background(), "r", apikey.RoleRead)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, key := ingested(t, rows, 4)
 	cs := &counting{Store: st}
 	mux := http.NewServeMux()
 	taxii.New(cs, taxii.STIXMapper{}, nil).Register(mux)
@@ -114,4 +103,23 @@ func TestObjectLookupsReadNoIndicatorPages(t *testing.T) {
 	if code, body := get(coll + "objects/?match[type]=indicator&limit=5"); code != 200 || body["more"] != true || cs.pages.Load() == 0 {
 		t.Errorf("match[type]=indicator: %d more=%v after %d pages, want a first page of indicators", code, body["more"], cs.pages.Load())
 	}
+}
+
+// ingested returns a store holding every row of a generated dump of rows
+// rows (seed seed), kept whatever their importance and age, and a read key.
+func ingested(t *testing.T, rows int, seed int64) (*store.Store, string) {
+	t.Helper()
+	_, url := testutil.Seclytics(t, fakeseclytics.Options{Rows: rows, Seed: seed, Token: testToken})
+	st := testutil.Store(t)
+	if _, err := feed.Run(context.Background(), st, feed.Options{
+		Token: secret.New(testToken), BackoffBase: time.Millisecond, StageDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler),
+		Override: config.Settings("base_url="+url, "threshold=0", "categories=", "age_out=never"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	key, _, err := st.CreateAPIKey(context.Background(), "r", apikey.RoleRead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, key
 }

@@ -2,22 +2,15 @@ package taxii_test
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"testing"
 	"time"
 
-	"forewarn/internal/apikey"
-	"forewarn/internal/config"
-	"forewarn/internal/fakeseclytics"
-	"forewarn/internal/feed"
 	"forewarn/internal/indicator"
-	"forewarn/internal/secret"
 	"forewarn/internal/store"
 	"forewarn/internal/taxii"
-	"forewarn/internal/testutil"
 )
 
 // gated is the real store whose address scans, once they have read their
@@ -50,18 +43,7 @@ func (g *gated) EachAddress(ctx context.Context, status indicator.Status, fn fun
 // gate and a read key.
 func scanServer(t *testing.T, rows int, budget time.Duration) (*httptest.Server, *gated, string) {
 	t.Helper()
-	_, url := testutil.Seclytics(t, fakeseclytics.Options{Rows: rows, Seed: 5, Token: testToken})
-	st := testutil.Store(t)
-	if _, err := feed.Run(context.Background(), st, feed.Options{
-		Token: secret.New(testToken), BackoffBase: time.Millisecond, StageDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler),
-		Override: config.Settings("base_url="+url, "threshold=0", "categories=", "age_out=never"),
-	}); err != nil {
-		t.Fatal(err)
-	}
-	key, _, err := st.CreateAPIKey(context.Background(), "r", apikey.RoleRead)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, key := ingested(t, rows, 5)
 	g := &gated{Store: st, entered: make(chan struct{}, 8), gate: make(chan struct{})}
 	mux := http.NewServeMux()
 	taxii.New(g, taxii.STIXMapper{}, nil).Register(mux)
