@@ -28,6 +28,9 @@ type attrPlan struct {
 	constant indicator.Value
 	max4     int
 	max6     int
+	// singleSeps holds the separators of a list whose separators are all
+	// one byte long, plus the JSON array item separator.
+	singleSeps string
 }
 
 // ref returns the index of field name among the referenced fields,
@@ -57,6 +60,14 @@ func (r *Reader) compile() {
 	for i := range d.Attributes {
 		a := &d.Attributes[i]
 		ap := attrPlan{a: a, ref: -1, max4: maxBits(a.MaxPrefix, true, 0), max6: maxBits(a.MaxPrefix, false, 0)}
+		ap.singleSeps = string(listSep)
+		for _, sep := range a.Separators {
+			if len(sep) != 1 {
+				ap.singleSeps = ""
+				break
+			}
+			ap.singleSeps += sep
+		}
 		if a.Type == TypeConstant {
 			ap.constant = indicator.TextValue(a.Value)
 		} else {
@@ -97,6 +108,15 @@ func (r *Reader) compile() {
 		for _, name := range d.Format.EntryFields {
 			r.entryOf = append(r.entryOf, slices.Index(r.refs, name))
 		}
+	}
+	for _, f := range d.Filters {
+		var idx []int
+		for _, a := range append([]string{f.Attribute}, f.Attributes...) {
+			if a != "" {
+				idx = append(idx, d.attrIndex(a))
+			}
+		}
+		r.filterAttrs = append(r.filterAttrs, idx)
 	}
 	r.values = make([]indicator.Value, len(d.Attributes)+len(d.Derived))
 	r.lists = make([][]string, len(d.Attributes))
@@ -242,31 +262,16 @@ func (r *Reader) seen(ref int, s *Seen, what string) time.Time {
 	return t
 }
 
-// defaultLayouts are tried when a date declares none.
-var defaultLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02"}
-
 // date parses v with the layouts (in UTC unless the layout has a zone)
-// and applies the run's bounds.
+// and applies the run's bounds. Without layouts it takes the ISO 8601
+// forms Seclytics writes: 2006-01-02, with a T or a space and a time,
+// optional fractions and Z or an offset.
 func (r *Reader) date(v []byte, layouts []string) (time.Time, string) {
-	if layouts == nil {
-		layouts = defaultLayouts
-	}
-	var t time.Time
-	ok := false
-	for _, l := range layouts {
-		if l == "unix" {
-			if n, err := strconv.ParseInt(string(v), 10, 64); err == nil {
-				t, ok = time.Unix(n, 0), true
-				break
-			}
-			continue
-		}
-		if pt, err := time.Parse(l, string(v)); err == nil {
-			t, ok = pt, true
-			break
-		}
-	}
+	t, ok := parseDate(v, layouts)
 	if !ok {
+		if layouts == nil {
+			return time.Time{}, fmt.Sprintf("%q is not an ISO 8601 date (2006-01-02, optionally with a time)", v)
+		}
 		return time.Time{}, fmt.Sprintf("%q is not a date in the layouts %s", v, strings.Join(layouts, ", "))
 	}
 	t = t.UTC().Truncate(time.Second)
@@ -274,6 +279,44 @@ func (r *Reader) date(v []byte, layouts []string) (time.Time, string) {
 		return time.Time{}, fmt.Sprintf("%q is outside 1970-01-01 to a year after the run", v)
 	}
 	return t, ""
+}
+
+// isoLayouts are layouts prediction.ParseDate reads without allocating,
+// with the length and separator a value in that layout has.
+var isoLayouts = map[string]struct {
+	n   int
+	sep byte
+}{
+	"2006-01-02":          {10, 0},
+	"2006-01-02 15:04:05": {19, ' '},
+	"2006-01-02T15:04:05": {19, 'T'},
+}
+
+func parseDate(v []byte, layouts []string) (time.Time, bool) {
+	if layouts == nil {
+		n, ok := prediction.ParseDate(v)
+		return time.Unix(n, 0), ok
+	}
+	for _, l := range layouts {
+		if iso, ok := isoLayouts[l]; ok {
+			if len(v) == iso.n && (iso.sep == 0 || v[10] == iso.sep) {
+				if n, ok := prediction.ParseDate(v); ok {
+					return time.Unix(n, 0), true
+				}
+			}
+			continue
+		}
+		if l == "unix" {
+			if n, err := strconv.ParseInt(string(v), 10, 64); err == nil {
+				return time.Unix(n, 0), true
+			}
+			continue
+		}
+		if t, err := time.Parse(l, string(v)); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
 }
 
 // attribute maps one attribute; why is set when a required one fails.
@@ -325,7 +368,7 @@ func (r *Reader) typed(i int, ap *attrPlan, v []byte) (indicator.Value, string) 
 		}
 		return indicator.DateValue(t), ""
 	case TypeList:
-		items := r.list(i, a, v)
+		items := r.list(i, ap, v)
 		if len(items) == 0 {
 			return indicator.Value{}, ""
 		}
@@ -337,14 +380,20 @@ func (r *Reader) typed(i int, ap *attrPlan, v []byte) (indicator.Value, string) 
 }
 
 func (r *Reader) cidr(ap *attrPlan, v []byte) (indicator.Value, string) {
-	p, err := netip.ParsePrefix(string(v))
-	if err != nil || p.Addr().Zone() != "" {
+	i := bytes.IndexByte(v, '/')
+	if i < 0 {
 		return indicator.Value{}, fmt.Sprintf("%q is not a CIDR prefix", v)
 	}
-	if p.Addr().Is4In6() && p.Bits() >= 96 {
-		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+	addr, ok := prediction.ParseIP(v[:i])
+	bits, ok2 := atoi(v[i+1:])
+	mapped := addr.Is4() && bytes.IndexByte(v[:i], ':') >= 0
+	if mapped {
+		bits -= 96
 	}
-	p = p.Masked()
+	if !ok || !ok2 || bits < 0 || bits > addr.BitLen() {
+		return indicator.Value{}, fmt.Sprintf("%q is not a CIDR prefix", v)
+	}
+	p := netip.PrefixFrom(addr, bits).Masked()
 	widest := ap.max6
 	if p.Addr().Is4() {
 		widest = ap.max4
@@ -386,19 +435,27 @@ func parseDecimal(b []byte) (float64, bool) {
 // list splits v on the attribute's separators (and on the item separator
 // of a JSON array), trims, lower-cases when asked and drops empty and
 // repeated items, keeping the first occurrence's order.
-func (r *Reader) list(i int, a *Attribute, v []byte) []string {
+func (r *Reader) list(i int, ap *attrPlan, v []byte) []string {
+	a := ap.a
 	out := r.lists[i][:0]
 	var seen map[string]struct{}
 	for len(v) > 0 {
 		end, next := len(v), len(v)
-		for j := 0; j < len(v); j++ {
-			if v[j] == listSep {
+		if ap.singleSeps != "" {
+			// Single-byte separators (the usual case): one scan.
+			if j := bytes.IndexAny(v, ap.singleSeps); j >= 0 {
 				end, next = j, j+1
-				break
 			}
-			if k := sepAt(v[j:], a.Separators); k > 0 {
-				end, next = j, j+k
-				break
+		} else {
+			for j := 0; j < len(v); j++ {
+				if v[j] == listSep {
+					end, next = j, j+1
+					break
+				}
+				if k := sepAt(v[j:], a.Separators); k > 0 {
+					end, next = j, j+k
+					break
+				}
 			}
 		}
 		item := bytes.TrimSpace(v[:end])
@@ -453,7 +510,7 @@ func (r *Reader) text(v []byte) string {
 		}
 	}
 	if clean {
-		return string(v)
+		return r.intern(v)
 	}
 	s := strings.ToValidUTF8(string(v), "\uFFFD")
 	s = strings.Map(func(c rune) rune {
@@ -465,6 +522,26 @@ func (r *Reader) text(v []byte) string {
 	if !r.warned {
 		r.warned = true
 		r.warn("text held invalid UTF-8 or control characters: invalid bytes replaced with U+FFFD, control characters removed")
+	}
+	return s
+}
+
+// maxInterned bounds the strings a Reader shares between lines.
+const maxInterned = 4096
+
+// intern returns v as a string, shared with earlier lines that had the
+// same text: categories, detectors and other repeated values cost one
+// allocation per Reader, not one per line.
+func (r *Reader) intern(v []byte) string {
+	if s, ok := r.strs[string(v)]; ok {
+		return s
+	}
+	s := string(v)
+	if r.strs == nil {
+		r.strs = make(map[string]string)
+	}
+	if len(r.strs) < maxInterned {
+		r.strs[s] = s
 	}
 	return s
 }

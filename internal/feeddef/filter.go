@@ -32,25 +32,26 @@ func (r *Reader) filter() int {
 		if f.When != "" && !r.set.Bool(f.When) {
 			continue
 		}
-		if !r.pass(f) {
+		if !r.pass(i, f) {
 			return i
 		}
 	}
 	return -1
 }
 
-func (r *Reader) pass(f *Filter) bool {
+func (r *Reader) pass(i int, f *Filter) bool {
+	idx := r.filterAttrs[i]
 	switch f.Type {
 	case FilterAtLeast:
-		return AtLeast(r.values[r.d.attrIndex(f.Attribute)], r.set.Number(f.Parameter))
+		return AtLeast(r.values[idx[0]], r.set.Number(f.Parameter))
 	case FilterAnyOf:
-		return AnyOf(r.values[r.d.attrIndex(f.Attribute)], r.set.List(f.Parameter))
+		return AnyOf(r.values[idx[0]], r.set.List(f.Parameter))
 	case FilterDateWindow:
-		vals := make([]indicator.Value, 0, 4)
-		for _, a := range f.Attributes {
-			vals = append(vals, r.values[r.d.attrIndex(a)])
+		r.window = r.window[:0]
+		for _, j := range idx {
+			r.window = append(r.window, r.values[j])
 		}
-		return InWindow(vals, r.p.Since, r.p.Until)
+		return InWindow(r.window, r.p.Since, r.p.Until)
 	}
 	return true
 }

@@ -116,6 +116,11 @@ type Reader struct {
 	lists    [][]string
 	selected []bool
 	warned   bool
+	strs     map[string]string
+	// filterAttrs holds, per filter, the indices in values of the
+	// attributes it reads.
+	filterAttrs [][]int
+	window      []indicator.Value
 
 	csv       csvSplitter
 	colOf     []int // per ref: CSV column or line field index
