@@ -274,23 +274,7 @@ func (r *Reader) decodeLines() (int64, string, bool, error) {
 		n := len(f.Fields)
 		for i := 0; i < n && len(b) > 0; i++ {
 			var v []byte
-			if i == n-1 {
-				v, b = b, nil
-			} else if f.Separator != "" {
-				j := bytes.Index(b, []byte(f.Separator))
-				if j < 0 {
-					v, b = b, nil
-				} else {
-					v, b = b[:j], b[j+len(f.Separator):]
-				}
-			} else {
-				j := bytes.IndexAny(b, " \t")
-				if j < 0 {
-					v, b = b, nil
-				} else {
-					v, b = b[:j], bytes.TrimLeft(b[j:], " \t")
-				}
-			}
+			v, b = splitField(b, f.Separator, i == n-1)
 			r.set1(r.colOf[i], v)
 		}
 		return r.lr.line, "", true, nil
@@ -389,15 +373,40 @@ func (r *Reader) headerFields(line int64) error {
 	return nil
 }
 
+// nextData returns the next line that is neither blank nor a comment.
+func (r *Reader) nextData() ([]byte, bool, error) {
+	for {
+		b, ok, err := r.nextLine()
+		if !ok || err != nil || !r.skippable(b) {
+			return b, ok, err
+		}
+	}
+}
+
+// splitField cuts the first field off b: at sep, or at the first run of
+// blanks when sep is empty; last takes all of b.
+func splitField(b []byte, sep string, last bool) (field, rest []byte) {
+	if last {
+		return b, nil
+	}
+	if sep != "" {
+		if j := bytes.Index(b, []byte(sep)); j >= 0 {
+			return b[:j], b[j+len(sep):]
+		}
+		return b, nil
+	}
+	if j := bytes.IndexAny(b, " \t"); j >= 0 {
+		return b[:j], bytes.TrimLeft(b[j:], " \t")
+	}
+	return b, nil
+}
+
 func (r *Reader) decodeNDJSON() (int64, string, bool, error) {
 	f := &r.d.Format
 	for {
-		b, ok, err := r.nextLine()
+		b, ok, err := r.nextData()
 		if !ok || err != nil {
 			return 0, "", false, err
-		}
-		if r.skippable(b) {
-			continue
 		}
 		line := r.lr.line
 		v, err := r.json.ParseBytes(b)
@@ -450,18 +459,11 @@ func splitPath(p string) []string { return strings.Split(p, ".") }
 func (r *Reader) decodeRecords() (int64, string, bool, error) {
 	f := &r.d.Format
 	for {
-		b, ok, err := r.nextLine()
+		b, ok, err := r.nextData()
 		if !ok || err != nil {
 			return 0, "", false, err
 		}
-		if r.skippable(b) {
-			continue
-		}
-		b = bytes.TrimSpace(b)
-		key, val := b, []byte(nil)
-		if i := bytes.IndexAny(b, " \t"); i >= 0 {
-			key, val = b[:i], bytes.TrimSpace(b[i+1:])
-		}
+		key, val := splitField(bytes.TrimSpace(b), "", false)
 		switch string(key) {
 		case f.RecordStart:
 			r.inRecord = true
@@ -479,13 +481,7 @@ func (r *Reader) decodeRecords() (int64, string, bool, error) {
 			v := r.entryLine
 			for i, ref := range r.entryOf {
 				var fv []byte
-				if i == len(r.entryOf)-1 {
-					fv, v = v, nil
-				} else if j := bytes.IndexAny(v, " \t"); j >= 0 {
-					fv, v = v[:j], bytes.TrimLeft(v[j:], " \t")
-				} else {
-					fv, v = v, nil
-				}
+				fv, v = splitField(v, "", i == len(r.entryOf)-1)
 				if len(fv) > 0 {
 					r.set1(ref, fv)
 				}

@@ -374,3 +374,36 @@ func TestIPsumParameter(t *testing.T) {
 	e, inv := read(t, d, body, Params{Settings: map[string]string{"min_lists": "3"}})
 	check(t, e, inv, []string{"192.0.2.1/32 line 2 [Lists=9]", "192.0.2.3/32 line 4 [Lists=3]"}, nil)
 }
+
+// TestNoAllocationPerLine reads 10,000 lines of a line list and of a CSV
+// with a repeated text attribute: the allocations do not grow with the
+// lines (buffers are reused, repeated text is shared).
+func TestNoAllocationPerLine(t *testing.T) {
+	var list, csv strings.Builder
+	csv.WriteString("first_seen_utc,dst_ip,dst_port,c2_status,last_online,malware\n")
+	for i := range 10_000 {
+		fmt.Fprintf(&list, "10.%d.%d.%d\n", i>>16, i>>8&255, i&255)
+		fmt.Fprintf(&csv, "2021-01-17 07:44:46,10.%d.%d.%d,443,online,2021-10-25,QakBot\n", i>>16, i>>8&255, i&255)
+	}
+	for _, tc := range []struct {
+		id, body string
+	}{{"blocklist-de", list.String()}, {"feodo", csv.String()}} {
+		d := Builtin(tc.id)
+		allocs := testing.AllocsPerRun(3, func() {
+			r, _ := d.NewReader(strings.NewReader(tc.body), Params{})
+			n := 0
+			for {
+				if _, err := r.Next(); err != nil {
+					break
+				}
+				n++
+			}
+			if n != 10_000 {
+				t.Fatalf("%s: %d entries", tc.id, n)
+			}
+		})
+		if allocs > 200 {
+			t.Errorf("%s: %v allocations for 10,000 lines", tc.id, allocs)
+		}
+	}
+}
