@@ -287,7 +287,9 @@ func (r *Reader) decodeCSV() (int64, string, bool, error) {
 	for {
 		b, ok, err := r.nextLine()
 		if !ok || err != nil {
-			if err == nil && !r.headerOK && f.Header != "none" {
+			// An empty body is an empty list; comments without the
+			// header row are not a CSV of this definition.
+			if err == nil && !r.headerOK && f.Header != "none" && r.stats.Lines > 0 {
 				err = fmt.Errorf("feed %s: %w: no header row before the end of the body", r.d.ID, ErrFormat)
 			}
 			return 0, "", false, err

@@ -114,6 +114,18 @@ attributes:
 	check(t, e, inv, []string{`192.0.2.1/32 line 1 [Name="quoted"]`}, []string{"line 2: has 3 fields, the header has 2"})
 }
 
+func TestCSVEmptyAndHeaderless(t *testing.T) {
+	d := Builtin("feodo")
+	r, _ := d.NewReader(strings.NewReader(""), Params{})
+	if _, err := r.Next(); !errors.Is(err, io.EOF) {
+		t.Fatalf("empty body: %v, want io.EOF", err)
+	}
+	r, _ = d.NewReader(strings.NewReader("# banner\r\n# END 0 entries\r\n"), Params{})
+	if _, err := r.Next(); !errors.Is(err, ErrFormat) {
+		t.Fatalf("comments only: %v, want ErrFormat", err)
+	}
+}
+
 func TestCSVHeaderWithoutMappedColumn(t *testing.T) {
 	d := def(t, "format:\n  kind: csv\nindicator:\n  field: ip\n")
 	r, err := d.NewReader(strings.NewReader("addr,port\n192.0.2.1,80\n"), Params{})
