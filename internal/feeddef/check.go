@@ -12,7 +12,7 @@ import (
 
 // formatKeys are the format keys each kind takes.
 var formatKeys = map[string][]string{
-	KindCSV:     {"kind", "comments", "max_line", "delimiter", "header", "columns", "quote", "strict_fields"},
+	KindCSV:     {"kind", "comments", "max_line", "delimiter", "header", "columns", "quote", "strict_fields", "accept_ndjson"},
 	KindLines:   {"kind", "comments", "max_line", "separator", "inline_comment", "fields"},
 	KindNDJSON:  {"kind", "comments", "max_line", "skip_if"},
 	KindRecords: {"kind", "comments", "max_line", "record_start", "entry_key", "entry_fields"},
@@ -117,7 +117,7 @@ func (c *checker) fetch() {
 
 func (c *checker) format() {
 	f := &c.d.Format
-	for _, key := range []string{"delimiter", "header", "columns", "quote", "strict_fields", "separator",
+	for _, key := range []string{"delimiter", "header", "columns", "quote", "strict_fields", "accept_ndjson", "separator",
 		"inline_comment", "fields", "skip_if", "record_start", "entry_key", "entry_fields"} {
 		if c.pos.has("/format/"+key) && !slices.Contains(formatKeys[f.Kind], key) {
 			c.addKey("/format/"+key, "format key %q does not apply to kind %s", key, f.Kind)

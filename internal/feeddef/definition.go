@@ -94,6 +94,9 @@ type Format struct {
 	Columns      []string `yaml:"columns"`
 	Quote        *bool    `yaml:"quote"` // RFC 4180 quoting, on by default
 	StrictFields bool     `yaml:"strict_fields"`
+	// AcceptNDJSON reads a body whose first data line starts with { as
+	// NDJSON, with the column names as keys (Seclytics serves both).
+	AcceptNDJSON bool `yaml:"accept_ndjson"`
 
 	// Line lists.
 	Separator     string   `yaml:"separator"` // default: runs of blanks

@@ -100,8 +100,9 @@ var ErrFormat = errors.New("feed body does not match the definition's format")
 // Reader reads entries from a feed body. It is not safe for concurrent
 // use.
 type Reader struct {
-	d   *Definition
-	set Settings
+	d    *Definition
+	kind string // the format kind; a CSV with accept_ndjson may turn to NDJSON
+	set  Settings
 	p   Params
 	lr  *lineReader
 
@@ -148,7 +149,7 @@ func (d *Definition) NewReader(r io.Reader, p Params) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	rd := &Reader{d: d, set: set, p: p, lr: newLineReader(r, d.Format.MaxLine)}
+	rd := &Reader{d: d, kind: d.Format.Kind, set: set, p: p, lr: newLineReader(r, d.Format.MaxLine)}
 	rd.compile()
 	rd.stats.Filtered = make([]int64, len(d.Filters))
 	rd.csv = csvSplitter{delim: delimiter(d.Format.Delimiter), quote: d.Format.Quote == nil || *d.Format.Quote, maxLine: d.Format.MaxLine}
@@ -231,7 +232,7 @@ func (r *Reader) skippable(b []byte) bool {
 // returns the entry's line, or why that line is invalid; ok is false at
 // the end of the body.
 func (r *Reader) decode() (line int64, why string, ok bool, err error) {
-	switch r.d.Format.Kind {
+	switch r.kind {
 	case KindCSV:
 		return r.decodeCSV()
 	case KindLines:
@@ -301,6 +302,17 @@ func (r *Reader) decodeCSV() (int64, string, bool, error) {
 			continue
 		}
 		line := r.lr.line
+		if !r.headerOK && f.AcceptNDJSON && bytes.TrimLeft(b, " \t")[0] == '{' {
+			// An NDJSON body with the column names as keys.
+			r.kind = KindNDJSON
+			for _, name := range r.refs {
+				r.paths = append(r.paths, []string{name})
+			}
+			if why, skip := r.ndjsonLine(b); !skip {
+				return line, why, true, nil
+			}
+			return r.decodeNDJSON()
+		}
 		if !r.headerOK && f.Header == "comment" {
 			if len(r.comment) == 0 {
 				return 0, "", false, fmt.Errorf("feed %s: %w: line %d is data but no comment line before it names the columns", r.d.ID, ErrFormat, line)
@@ -404,36 +416,42 @@ func splitField(b []byte, sep string, last bool) (field, rest []byte) {
 }
 
 func (r *Reader) decodeNDJSON() (int64, string, bool, error) {
-	f := &r.d.Format
 	for {
 		b, ok, err := r.nextData()
 		if !ok || err != nil {
 			return 0, "", false, err
 		}
-		line := r.lr.line
-		v, err := r.json.ParseBytes(b)
-		if err != nil {
-			return line, "not a JSON value: " + err.Error(), true, nil
+		if why, skip := r.ndjsonLine(b); !skip {
+			return r.lr.line, why, true, nil
 		}
-		if v.Type() != fastjson.TypeObject {
-			return line, "not a JSON object", true, nil
-		}
-		if f.SkipIf != nil {
-			if s := v.Get(splitPath(f.SkipIf.Field)...); s != nil && s.Type() == fastjson.TypeString && string(s.GetStringBytes()) == f.SkipIf.Equals {
-				continue
-			}
-		}
-		r.clear()
-		for ref, path := range r.paths {
-			fv := v.Get(path...)
-			if fv == nil || fv.Type() == fastjson.TypeNull {
-				continue
-			}
-			r.scratch[ref] = appendJSON(r.scratch[ref][:0], fv)
-			r.set1(ref, r.scratch[ref])
-		}
-		return line, "", true, nil
 	}
+}
+
+// ndjsonLine fills the fields from one JSON line. It returns why the line
+// is invalid, or skip for a line skip_if leaves out.
+func (r *Reader) ndjsonLine(b []byte) (why string, skip bool) {
+	v, err := r.json.ParseBytes(b)
+	if err != nil {
+		return "not a JSON value: " + err.Error(), false
+	}
+	if v.Type() != fastjson.TypeObject {
+		return "not a JSON object", false
+	}
+	if f := r.d.Format.SkipIf; f != nil {
+		if s := v.Get(splitPath(f.Field)...); s != nil && s.Type() == fastjson.TypeString && string(s.GetStringBytes()) == f.Equals {
+			return "", true
+		}
+	}
+	r.clear()
+	for ref, path := range r.paths {
+		fv := v.Get(path...)
+		if fv == nil || fv.Type() == fastjson.TypeNull {
+			continue
+		}
+		r.scratch[ref] = appendJSON(r.scratch[ref][:0], fv)
+		r.set1(ref, r.scratch[ref])
+	}
+	return "", false
 }
 
 // listSep joins the items of a JSON array; list attributes always split

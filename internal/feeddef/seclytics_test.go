@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"forewarn/internal/dump"
 	"forewarn/internal/dumpgen"
 	"forewarn/internal/filter"
@@ -247,5 +249,29 @@ func TestSeclyticsDefinitionFilters(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSeclyticsDefinitionReadsNDJSON: the same dump as NDJSON (list
+// columns as arrays) reads to the same rows as the hand-written parser.
+func TestSeclyticsDefinitionReadsNDJSON(t *testing.T) {
+	var gz bytes.Buffer
+	if _, err := dumpgen.Generate(context.Background(), &gz, nil, dumpgen.Options{Rows: 2000, Seed: 9, Format: dumpgen.NDJSON, InvalidRate: 0.02}); err != nil {
+		t.Fatal(err)
+	}
+	now := dumpgen.DefaultEnd
+	want, wantInvalid := handWritten(t, gz.Bytes(), now, nil)
+	got, gotInvalid := generic(t, gz.Bytes(), Params{Now: now, Settings: map[string]string{
+		"threshold": "0", "categories": "", "context": "all", "normalize": "true"}})
+	if len(want) < 1900 || len(got) != len(want) || len(wantInvalid) == 0 {
+		t.Fatalf("read %d rows, the hand-written parser %d", len(got), len(want))
+	}
+	if !equalLines(wantInvalid, gotInvalid) {
+		t.Errorf("rejected lines differ:\nhand-written %v\ndefinition   %v", wantInvalid, gotInvalid)
+	}
+	for line, w := range want {
+		if g := got[line]; !cmp.Equal(g.attrs, w.attrs) || g.prefix != w.prefix {
+			t.Fatalf("line %d:\n got %v %v\nwant %v %v", line, g.prefix, g.attrs, w.prefix, w.attrs)
+		}
 	}
 }
