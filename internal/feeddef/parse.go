@@ -67,6 +67,9 @@ func Parse(src []byte) (*Definition, error) {
 	if len(src) > MaxDefinitionSize {
 		return nil, fmt.Errorf("%w: the file is %d bytes, more than the %d a definition may have", ErrInvalid, len(src), MaxDefinitionSize)
 	}
+	if p := checkNesting(src); p != nil {
+		return nil, Problems{*p}
+	}
 	doc, pos, problems := toJSON(src)
 	if problems != nil {
 		return nil, problems
