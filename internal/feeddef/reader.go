@@ -103,8 +103,8 @@ type Reader struct {
 	d    *Definition
 	kind string // the format kind; a CSV with accept_ndjson may turn to NDJSON
 	set  Settings
-	p   Params
-	lr  *lineReader
+	p    Params
+	lr   *lineReader
 
 	long  []byte
 	refs  []string
