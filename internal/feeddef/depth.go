@@ -58,7 +58,8 @@ func checkNesting(src []byte) *Problem {
 }
 
 // skipQuoted returns the index of the quote that closes the scalar
-// opening at i (” escapes a single quote, \ escapes in double quotes),
+// opening at i (a doubled single quote escapes one; a backslash escapes
+// in double quotes),
 // counting lines on the way.
 func skipQuoted(src []byte, i int, line, col *int) int {
 	q := src[i]
