@@ -61,3 +61,30 @@ func TestFeedValidate(t *testing.T) {
 		t.Fatalf("unknown subcommand: code %d", r.code)
 	}
 }
+
+func TestFeedValidateSample(t *testing.T) {
+	// The definition says gzip; a saved sample may be plain.
+	plain := "../feeddef/testdata/custom/acme-threats.yaml"
+	body := "../feeddef/testdata/custom/acme-threats.csv"
+	r := run(t, nil, "feed", "validate", "--sample", body, plain)
+	want := plain + ": ok (acme-threats, 5 parameters)\n" +
+		body + `:7: "not-an-address" is not an IP address` + "\n" +
+		body + ": 7 lines, 3 entries (3 distinct), 1 invalid lines, 0 attributes dropped, 1 dropped by filter 1 (at_least), 0 dropped by filter 2 (any_of)\n"
+	if r.code != 0 || r.out != want {
+		t.Fatalf("code %d, err %q, out:\n%s\nwant:\n%s", r.code, r.err, r.out, want)
+	}
+	real := "../feeddef/testdata/feeds/firehol-level1/2022-01-24.netset"
+	dir := t.TempDir()
+	fh := filepath.Join(dir, "firehol.yaml")
+	if err := os.WriteFile(fh, feeddef.BuiltinSource("firehol-level1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = run(t, nil, "feed", "validate", "--sample", real, fh)
+	if r.code != 0 || !strings.Contains(r.out, real+": 2544 lines, 2510 entries (2510 distinct), 1 invalid lines") ||
+		!strings.Contains(r.out, real+":2544: 224.0.0.0/3 is wider than /8") {
+		t.Fatalf("code %d, out:\n%s", r.code, r.out)
+	}
+	if r := run(t, nil, "feed", "validate", "--sample", real, fh, plain); r.code != 2 {
+		t.Fatalf("--sample with two definitions: code %d", r.code)
+	}
+}
