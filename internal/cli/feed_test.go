@@ -38,13 +38,14 @@ func TestFeedValidate(t *testing.T) {
 		good + ": ok (seclytics, 6 parameters)",
 		bad + ":11:7: /mode: value must be one of 'snapshot', 'cumulative'",
 		bad + `:12:1: unknown key "colour" in the definition: check its spelling in docs/feeds.md`,
+		bad + `:43:16: parameter "max_lists" is not defined under parameters`,
 		filepath.Join(dir, "missing.yaml") + ": open " + filepath.Join(dir, "missing.yaml") + ": no such file or directory",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("output (-want +got):\n%s", diff)
 	}
 
-	// Once the schema passes, the Go checks report too.
+	// The Go checks report on their own too.
 	src = strings.Replace(src, "mode: snapshots\ncolour: red", "mode: snapshot", 1)
 	if err := os.WriteFile(bad, []byte(src), 0o644); err != nil {
 		t.Fatal(err)

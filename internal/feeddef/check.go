@@ -33,6 +33,8 @@ var attributeKeys = map[string][]string{
 	"required":           {TypeText, TypeNumber, TypeDate, TypeList, TypeCIDR},
 }
 
+var attributeTypes = []string{TypeText, TypeNumber, TypeDate, TypeList, TypeCIDR, TypeConstant}
+
 // checker gathers the problems a schema cannot find.
 type checker struct {
 	d        *Definition
@@ -117,6 +119,9 @@ func (c *checker) fetch() {
 
 func (c *checker) format() {
 	f := &c.d.Format
+	if formatKeys[f.Kind] == nil {
+		return // the schema reports the kind
+	}
 	for _, key := range []string{"delimiter", "header", "columns", "quote", "strict_fields", "accept_ndjson", "separator",
 		"inline_comment", "fields", "skip_if", "record_start", "entry_key", "entry_fields"} {
 		if c.pos.has("/format/"+key) && !slices.Contains(formatKeys[f.Kind], key) {
@@ -227,7 +232,7 @@ func (c *checker) attributes() map[string]string {
 		}
 		types[a.Name] = a.Type
 		for key, applies := range attributeKeys {
-			if c.pos.has(ptr+"/"+key) && !slices.Contains(applies, a.Type) {
+			if c.pos.has(ptr+"/"+key) && !slices.Contains(applies, a.Type) && slices.Contains(attributeTypes, a.Type) {
 				c.addKey(ptr+"/"+key, "attribute key %q does not apply to type %s", key, a.Type)
 			}
 		}

@@ -74,19 +74,43 @@ func Parse(src []byte) (*Definition, error) {
 	if problems != nil {
 		return nil, problems
 	}
-	if problems := validateSchema(doc, pos); problems != nil {
-		return nil, problems
-	}
+	schemaProblems := validateSchema(doc, pos)
 	var d Definition
-	if err := yaml.UnmarshalWithOptions(src, &d, yaml.DisallowUnknownField()); err != nil {
+	if err := yaml.UnmarshalWithOptions(src, &d); err != nil {
+		if schemaProblems != nil {
+			return nil, schemaProblems
+		}
 		// The schema admitted what the Go types refuse: a bug here, but
 		// still the definition's problem to report.
 		return nil, Problems{yamlProblem(err)}
 	}
-	if problems := d.check(pos); problems != nil {
+	problems = d.check(pos)
+	if schemaProblems != nil {
+		// Report the Go checks' findings too, but none about a value the
+		// schema already refused (or inside it): one cause, one message.
+		for _, p := range problems {
+			if !underAny(p.Path, schemaProblems) {
+				schemaProblems = append(schemaProblems, p)
+			}
+		}
+		sortProblems(schemaProblems)
+		return nil, schemaProblems
+	}
+	if problems != nil {
 		return nil, problems
 	}
 	return &d, nil
+}
+
+// underAny reports whether ptr is the path of one of ps, inside one, or
+// holds one.
+func underAny(ptr string, ps Problems) bool {
+	for _, p := range ps {
+		if ptr == p.Path || strings.HasPrefix(ptr, p.Path+"/") || strings.HasPrefix(p.Path, ptr+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // positions maps a JSON pointer to where its value starts and, for the
@@ -309,7 +333,15 @@ func schemaProblems(e *jsonschema.ValidationError, ptr string, pos *positions) [
 		}
 		return out
 	case *kind.Required:
-		return []Problem{pos.problem(ptr, "%s is missing the required key %s", where, quoteAll(k.Missing))}
+		// One problem per key, placed at the object but with the key's
+		// path, so checks of other members still report.
+		var out []Problem
+		for _, name := range k.Missing {
+			p := pos.problem(ptr, "%s is missing the required key %q", where, name)
+			p.Path = ptr + "/" + escapePointer(name)
+			out = append(out, p)
+		}
+		return out
 	case *kind.Enum:
 		return []Problem{pos.problem(ptr, "%s: %s", ptr, k.LocalizedString(printer))}
 	}

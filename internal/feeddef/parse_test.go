@@ -99,6 +99,27 @@ parameters:
 			`15:5: /attributes/0 is missing the required key "value"`,
 			"20:14: /parameters/0/default: got string, want number",
 		}},
+		{"schema and semantics", `id: ok
+title: x
+source: x
+mode: sometimes
+fetch:
+  base_url: https://x.example
+  path: /a/{nope}
+format:
+  kind: lines
+  fields: [a]
+indicator:
+  field: b
+attributes:
+  - {name: A, type: colour, field: a, layouts: [x]}
+`, []string{
+			"4:7: /mode: value must be one of 'snapshot', 'cumulative'",
+			`7:9: parameter "nope" is not defined under parameters`,
+			`12:10: field "b" is not one of the format's fields "a"`,
+			"14:21: /attributes/0/type: value must be one of 'text', 'number', 'date', 'list', 'cidr', 'constant'",
+			`14:49: layout "x": holds no date elements: write it with Go's reference time, 2006-01-02 15:04:05`,
+		}},
 		{"semantics", `id: ok
 title: x
 source: x
