@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"testing"
 
@@ -72,5 +73,33 @@ func BenchmarkSeclyticsHandWritten(b *testing.B) {
 			p.Parse(rec, &row)
 		}
 		dr.Close()
+	}
+}
+
+// BenchmarkIPList reads a 1,000,000-line IP list (the list-feed
+// benchmark size) with the blocklist-de definition.
+func BenchmarkIPList(b *testing.B) {
+	var body bytes.Buffer
+	for i := range 1_000_000 {
+		fmt.Fprintf(&body, "%d.%d.%d.%d\n", 1+i>>24&127, i>>16&255, i>>8&255, i&255)
+	}
+	d := Builtin("blocklist-de")
+	b.SetBytes(int64(body.Len()))
+	b.ReportAllocs()
+	for b.Loop() {
+		r, err := d.NewReader(bytes.NewReader(body.Bytes()), Params{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		for {
+			if _, err := r.Next(); err != nil {
+				break
+			}
+			n++
+		}
+		if n != 1_000_000 {
+			b.Fatalf("%d entries", n)
+		}
 	}
 }
