@@ -51,6 +51,7 @@ func commands() []command {
 		{"export", "write indicators as jsonl, csv, stix, edl, suricata-iprep or zeek-intel", cmdExport},
 		{"runs", "show the activity log, newest first", cmdRuns},
 		{"config", "show or change a feed's configuration", cmdConfig},
+		{"feed", "check a feed definition file: forewarn feed validate FILE...", cmdFeed},
 		{"apikey", "create, list or revoke API keys for the REST API", cmdAPIKey},
 		{"allowlist", "add, remove or list ranges never to block", cmdAllowlist},
 		{"fake-seclytics", "serve generated dumps like Seclytics' API, on loopback", cmdFake},

@@ -1,0 +1,105 @@
+package feeddef
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"testing"
+
+	"forewarn/internal/dump"
+	"forewarn/internal/dumpgen"
+	"forewarn/internal/prediction"
+)
+
+func benchDump(b *testing.B) []byte {
+	var gz bytes.Buffer
+	if _, err := dumpgen.Generate(context.Background(), &gz, nil, dumpgen.Options{Rows: 100_000, Seed: 3}); err != nil {
+		b.Fatal(err)
+	}
+	return gz.Bytes()
+}
+
+// BenchmarkSeclyticsDefinition reads a 100,000-row dump through the
+// generic CSV path with every attribute kept and no filter.
+func BenchmarkSeclyticsDefinition(b *testing.B) {
+	gz := benchDump(b)
+	d := Builtin("seclytics")
+	b.SetBytes(int64(len(gz)))
+	b.ReportAllocs()
+	for b.Loop() {
+		body, _ := d.Decompress(bytes.NewReader(gz), 1<<30)
+		r, err := d.NewReader(body, Params{Settings: map[string]string{"threshold": "0", "categories": "", "context": "all"}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		for {
+			_, err := r.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			n++
+		}
+		b.ReportMetric(float64(n), "rows")
+	}
+}
+
+// BenchmarkSeclyticsHandWritten is the same dump through dump +
+// prediction, for comparison.
+func BenchmarkSeclyticsHandWritten(b *testing.B) {
+	gz := benchDump(b)
+	b.SetBytes(int64(len(gz)))
+	b.ReportAllocs()
+	for b.Loop() {
+		dr, err := dump.NewReader(bytes.NewReader(gz), dump.Limits{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		p := prediction.NewParser(prediction.Limits{Latest: 1 << 40, MaxNetblock4: 16, MaxNetblock6: 32})
+		var row prediction.Row
+		for {
+			rec, err := dr.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				continue
+			}
+			p.Parse(rec, &row)
+		}
+		dr.Close()
+	}
+}
+
+// BenchmarkIPList reads a 1,000,000-line IP list (the list-feed
+// benchmark size) with the blocklist-de definition.
+func BenchmarkIPList(b *testing.B) {
+	var body bytes.Buffer
+	for i := range 1_000_000 {
+		fmt.Fprintf(&body, "%d.%d.%d.%d\n", 1+i>>24&127, i>>16&255, i>>8&255, i&255)
+	}
+	d := Builtin("blocklist-de")
+	b.SetBytes(int64(body.Len()))
+	b.ReportAllocs()
+	for b.Loop() {
+		r, err := d.NewReader(bytes.NewReader(body.Bytes()), Params{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		for {
+			if _, err := r.Next(); err != nil {
+				break
+			}
+			n++
+		}
+		if n != 1_000_000 {
+			b.Fatalf("%d entries", n)
+		}
+	}
+}

@@ -1,0 +1,547 @@
+package feeddef
+
+import (
+	"bytes"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"forewarn/internal/indicator"
+	"forewarn/internal/prediction"
+)
+
+// plan is a definition compiled for one Reader: field references resolved
+// to indices.
+type plan struct {
+	ind, plen, first, last int // ref indices, -1 when unmapped
+	max4, max6             int
+	attrs                  []attrPlan
+}
+
+type attrPlan struct {
+	a        *Attribute
+	ref      int
+	constant indicator.Value
+	max4     int
+	max6     int
+	// singleSeps holds the separators of a list whose separators are all
+	// one byte long, plus the JSON array item separator.
+	singleSeps string
+}
+
+// ref returns the index of field name among the referenced fields,
+// adding it.
+func (r *Reader) ref(name string) int {
+	if i := slices.Index(r.refs, name); i >= 0 {
+		return i
+	}
+	r.refs = append(r.refs, name)
+	return len(r.refs) - 1
+}
+
+func (r *Reader) compile() {
+	d := r.d
+	m := d.Indicator
+	r.plan = plan{ind: r.ref(m.Field), plen: -1, first: -1, last: -1,
+		max4: maxBits(m.MaxPrefix, true, DefaultMaxPrefix4), max6: maxBits(m.MaxPrefix, false, DefaultMaxPrefix6)}
+	if m.PrefixLengthField != "" {
+		r.plan.plen = r.ref(m.PrefixLengthField)
+	}
+	if m.FirstSeen != nil {
+		r.plan.first = r.ref(m.FirstSeen.Field)
+	}
+	if m.LastSeen != nil {
+		r.plan.last = r.ref(m.LastSeen.Field)
+	}
+	for i := range d.Attributes {
+		a := &d.Attributes[i]
+		ap := attrPlan{a: a, ref: -1, max4: maxBits(a.MaxPrefix, true, 0), max6: maxBits(a.MaxPrefix, false, 0)}
+		ap.singleSeps = string(listSep)
+		for _, sep := range a.Separators {
+			if len(sep) != 1 {
+				ap.singleSeps = ""
+				break
+			}
+			ap.singleSeps += sep
+		}
+		if a.Type == TypeConstant {
+			ap.constant = indicator.TextValue(a.Value)
+		} else {
+			ap.ref = r.ref(a.Field)
+		}
+		r.plan.attrs = append(r.plan.attrs, ap)
+	}
+	n := len(r.refs)
+	r.vals, r.has, r.scratch = make([][]byte, n), make([]bool, n), make([][]byte, n)
+	r.colOf = make([]int, n)
+	switch d.Format.Kind {
+	case KindCSV:
+		if d.Format.Header == "none" {
+			for i, name := range r.refs {
+				r.colOf[i] = slices.Index(d.Format.Columns, name)
+			}
+			r.width, r.headerOK = len(d.Format.Columns), true
+		}
+	case KindLines:
+		for i := range r.colOf {
+			r.colOf[i] = -1
+		}
+		r.colOf = make([]int, len(d.Format.Fields))
+		for i, name := range d.Format.Fields {
+			r.colOf[i] = slices.Index(r.refs, name)
+		}
+	case KindNDJSON:
+		for _, name := range r.refs {
+			r.paths = append(r.paths, splitPath(name))
+		}
+	case KindRecords:
+		r.recordOf = map[string]int{}
+		for i, name := range r.refs {
+			if !slices.Contains(d.Format.EntryFields, name) {
+				r.recordOf[name] = i
+			}
+		}
+		for _, name := range d.Format.EntryFields {
+			r.entryOf = append(r.entryOf, slices.Index(r.refs, name))
+		}
+	}
+	for _, f := range d.Filters {
+		var idx []int
+		for _, a := range append([]string{f.Attribute}, f.Attributes...) {
+			if a != "" {
+				idx = append(idx, d.attrIndex(a))
+			}
+		}
+		r.filterAttrs = append(r.filterAttrs, idx)
+	}
+	r.values = make([]indicator.Value, len(d.Attributes)+len(d.Derived))
+	r.lists = make([][]string, len(d.Attributes))
+	r.selected = make([]bool, len(d.Attributes))
+	for i, a := range d.Attributes {
+		r.selected[i] = d.Select == "" || slices.Contains(r.set.List(d.Select), a.Name)
+	}
+}
+
+func maxBits(m *MaxPrefix, v4 bool, def int) int {
+	switch {
+	case m == nil:
+	case v4 && m.IPv4 != nil:
+		return *m.IPv4
+	case !v4 && m.IPv6 != nil:
+		return *m.IPv6
+	}
+	return def
+}
+
+// build maps the decoded fields to r.entry and r.values. It returns why
+// the line is invalid, or "".
+func (r *Reader) build() string {
+	e := &r.entry
+	e.Warnings = e.Warnings[:0]
+	e.FirstSeen, e.LastSeen = time.Time{}, time.Time{}
+	r.warned = false
+	pl := &r.plan
+	m := &r.d.Indicator
+	v, ok := r.field(pl.ind)
+	if !ok {
+		return fmt.Sprintf("no indicator: field %s is empty or missing", m.Field)
+	}
+	var plen []byte
+	if pl.plen >= 0 {
+		if plen, ok = r.field(pl.plen); !ok {
+			return fmt.Sprintf("no prefix length: field %s is empty or missing", m.PrefixLengthField)
+		}
+	}
+	p, why := parseIndicator(v, plen, pl.plen >= 0)
+	if why != "" {
+		return why
+	}
+	if bits, widest := p.Bits(), pl.widest(p); bits < widest {
+		return fmt.Sprintf("%s is wider than /%d, the widest prefix this feed accepts (indicator.max_prefix)", p, widest)
+	}
+	e.Prefix = p
+	if m.FirstSeen != nil {
+		e.FirstSeen = r.seen(pl.first, m.FirstSeen, "first_seen")
+	}
+	if m.LastSeen != nil {
+		e.LastSeen = r.seen(pl.last, m.LastSeen, "last_seen")
+	}
+	for i := range pl.attrs {
+		val, why := r.attribute(i, &pl.attrs[i])
+		if why != "" {
+			return why
+		}
+		r.values[i] = val
+	}
+	return ""
+}
+
+func (pl *plan) widest(p netip.Prefix) int {
+	if p.Addr().Is4() {
+		return pl.max4
+	}
+	return pl.max6
+}
+
+func (r *Reader) field(ref int) ([]byte, bool) {
+	if ref < 0 || !r.has[ref] || len(r.vals[ref]) == 0 {
+		return nil, false
+	}
+	return r.vals[ref], true
+}
+
+func (r *Reader) warn(format string, args ...any) {
+	r.entry.Warnings = append(r.entry.Warnings, fmt.Sprintf(format, args...))
+	r.stats.Warnings++
+}
+
+// parseIndicator parses an address, a CIDR prefix, or an address and a
+// separate prefix length. It refuses prefixes with host bits set.
+func parseIndicator(v, plen []byte, hasLen bool) (netip.Prefix, string) {
+	addrText, bitsText := v, []byte(nil)
+	if i := bytes.IndexByte(v, '/'); i >= 0 {
+		addrText, bitsText = v[:i], v[i+1:]
+	}
+	addr, ok := prediction.ParseIP(addrText)
+	switch {
+	case !ok && bitsText != nil:
+		return netip.Prefix{}, fmt.Sprintf("%q is not an IP address or CIDR prefix", v)
+	case !ok:
+		return netip.Prefix{}, fmt.Sprintf("%q is not an IP address", v)
+	case hasLen && bitsText != nil:
+		return netip.Prefix{}, fmt.Sprintf("%q already has a prefix length and the definition names a prefix_length_field", v)
+	case hasLen:
+		bitsText = bytes.TrimPrefix(plen, []byte("/"))
+	}
+	bits := addr.BitLen()
+	if bitsText != nil {
+		n, ok := atoi(bitsText)
+		if !ok {
+			return netip.Prefix{}, fmt.Sprintf("prefix length %q of %s is not a number", bitsText, addrText)
+		}
+		bits = n
+	}
+	if bits > addr.BitLen() {
+		return netip.Prefix{}, fmt.Sprintf("prefix length /%d is too long for %s", bits, addr)
+	}
+	p := netip.PrefixFrom(addr, bits)
+	if m := p.Masked(); m != p {
+		return netip.Prefix{}, fmt.Sprintf("%s has host bits set: the network is %s", p, m)
+	}
+	return p, ""
+}
+
+func atoi(b []byte) (int, bool) {
+	if len(b) == 0 || len(b) > 3 {
+		return 0, false
+	}
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
+func (r *Reader) seen(ref int, s *Seen, what string) time.Time {
+	v, ok := r.field(ref)
+	if !ok {
+		return time.Time{}
+	}
+	t, why := r.date(v, s.Layouts)
+	if why != "" {
+		r.warn("%s %s; dropped", what, why)
+		return time.Time{}
+	}
+	return t
+}
+
+// date parses v with the layouts (in UTC unless the layout has a zone)
+// and applies the run's bounds. Without layouts it takes the ISO 8601
+// forms Seclytics writes: 2006-01-02, with a T or a space and a time,
+// optional fractions and Z or an offset.
+func (r *Reader) date(v []byte, layouts []string) (time.Time, string) {
+	t, ok := parseDate(v, layouts)
+	if !ok {
+		if layouts == nil {
+			return time.Time{}, fmt.Sprintf("%q is not an ISO 8601 date (2006-01-02, optionally with a time)", v)
+		}
+		return time.Time{}, fmt.Sprintf("%q is not a date in the layouts %s", v, strings.Join(layouts, ", "))
+	}
+	t = t.UTC().Truncate(time.Second)
+	if t.Year() < 1970 || (!r.p.Now.IsZero() && t.After(r.p.Now.Add(MaxFuture))) {
+		return time.Time{}, fmt.Sprintf("%q is outside 1970-01-01 to a year after the run", v)
+	}
+	return t, ""
+}
+
+// isoLayouts are layouts prediction.ParseDate reads without allocating,
+// with the length and separator a value in that layout has.
+var isoLayouts = map[string]struct {
+	n   int
+	sep byte
+}{
+	"2006-01-02":          {10, 0},
+	"2006-01-02 15:04:05": {19, ' '},
+	"2006-01-02T15:04:05": {19, 'T'},
+}
+
+func parseDate(v []byte, layouts []string) (time.Time, bool) {
+	if layouts == nil {
+		n, ok := prediction.ParseDate(v)
+		return time.Unix(n, 0), ok
+	}
+	for _, l := range layouts {
+		if iso, ok := isoLayouts[l]; ok {
+			if len(v) == iso.n && (iso.sep == 0 || v[10] == iso.sep) {
+				if n, ok := prediction.ParseDate(v); ok {
+					return time.Unix(n, 0), true
+				}
+			}
+			continue
+		}
+		if l == "unix" {
+			if n, err := strconv.ParseInt(string(v), 10, 64); err == nil {
+				return time.Unix(n, 0), true
+			}
+			continue
+		}
+		if t, err := time.Parse(l, string(v)); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// attribute maps one attribute; why is set when a required one fails.
+func (r *Reader) attribute(i int, ap *attrPlan) (indicator.Value, string) {
+	a := ap.a
+	if a.Type == TypeConstant {
+		return ap.constant, ""
+	}
+	v, ok := r.field(ap.ref)
+	if !ok {
+		if a.Required {
+			return indicator.Value{}, fmt.Sprintf("%s (field %s) is empty or missing", a.Name, a.Field)
+		}
+		return indicator.Value{}, ""
+	}
+	val, why := r.typed(i, ap, v)
+	if why == "" {
+		return val, ""
+	}
+	if a.Required {
+		return indicator.Value{}, fmt.Sprintf("%s %s", a.Name, why)
+	}
+	r.warn("%s %s; attribute dropped", a.Name, why)
+	return indicator.Value{}, ""
+}
+
+func (r *Reader) typed(i int, ap *attrPlan, v []byte) (indicator.Value, string) {
+	a := ap.a
+	switch a.Type {
+	case TypeText:
+		s := r.text(v)
+		if a.Lower {
+			s = strings.ToLower(s)
+		}
+		return indicator.TextValue(s), ""
+	case TypeNumber:
+		f, ok := parseDecimal(v)
+		switch {
+		case !ok:
+			return indicator.Value{}, fmt.Sprintf("%q is not a number", v)
+		case a.Min != nil && f < *a.Min, a.Max != nil && f > *a.Max:
+			return indicator.Value{}, fmt.Sprintf("%q is outside %s", v, bounds(a.Min, a.Max))
+		}
+		return indicator.NumberValue(f), ""
+	case TypeDate:
+		t, why := r.date(v, a.Layouts)
+		if why != "" {
+			return indicator.Value{}, why
+		}
+		return indicator.DateValue(t), ""
+	case TypeList:
+		items := r.list(i, ap, v)
+		if len(items) == 0 {
+			return indicator.Value{}, ""
+		}
+		return indicator.ListValue(items), ""
+	case TypeCIDR:
+		return r.cidr(ap, v)
+	}
+	return indicator.Value{}, ""
+}
+
+func (r *Reader) cidr(ap *attrPlan, v []byte) (indicator.Value, string) {
+	i := bytes.IndexByte(v, '/')
+	if i < 0 {
+		return indicator.Value{}, fmt.Sprintf("%q is not a CIDR prefix", v)
+	}
+	addr, ok := prediction.ParseIP(v[:i])
+	bits, ok2 := atoi(v[i+1:])
+	mapped := addr.Is4() && bytes.IndexByte(v[:i], ':') >= 0
+	if mapped {
+		bits -= 96
+	}
+	if !ok || !ok2 || bits < 0 || bits > addr.BitLen() {
+		return indicator.Value{}, fmt.Sprintf("%q is not a CIDR prefix", v)
+	}
+	p := netip.PrefixFrom(addr, bits).Masked()
+	widest := ap.max6
+	if p.Addr().Is4() {
+		widest = ap.max4
+	}
+	switch {
+	case ap.a.ContainsIndicator && !(p.Contains(r.entry.Prefix.Addr()) && p.Bits() <= r.entry.Prefix.Bits()):
+		return indicator.Value{}, fmt.Sprintf("%q does not contain the indicator %s", v, r.entry.Prefix)
+	case p.Bits() < widest:
+		return indicator.Value{}, fmt.Sprintf("%q is wider than /%d (max_prefix)", v, widest)
+	}
+	return indicator.CIDRValue(p), ""
+}
+
+// parseDecimal accepts an optional minus sign and digits with at most one
+// decimal point: no exponents, hex, infinities or NaN.
+func parseDecimal(b []byte) (float64, bool) {
+	d := b
+	if len(d) > 0 && d[0] == '-' {
+		d = d[1:]
+	}
+	dots, digits := 0, 0
+	for _, c := range d {
+		switch {
+		case c == '.':
+			dots++
+		case c >= '0' && c <= '9':
+			digits++
+		default:
+			return 0, false
+		}
+	}
+	if dots > 1 || digits == 0 {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(string(b), 64)
+	return f, err == nil
+}
+
+// list splits v on the attribute's separators (and on the item separator
+// of a JSON array), trims, lower-cases when asked and drops empty and
+// repeated items, keeping the first occurrence's order.
+func (r *Reader) list(i int, ap *attrPlan, v []byte) []string {
+	a := ap.a
+	out := r.lists[i][:0]
+	var seen map[string]struct{}
+	for len(v) > 0 {
+		end, next := len(v), len(v)
+		if ap.singleSeps != "" {
+			// Single-byte separators (the usual case): one scan.
+			if j := bytes.IndexAny(v, ap.singleSeps); j >= 0 {
+				end, next = j, j+1
+			}
+		} else {
+			for j := 0; j < len(v); j++ {
+				if v[j] == listSep {
+					end, next = j, j+1
+					break
+				}
+				if k := sepAt(v[j:], a.Separators); k > 0 {
+					end, next = j, j+k
+					break
+				}
+			}
+		}
+		item := bytes.TrimSpace(v[:end])
+		v = v[next:]
+		if len(item) == 0 {
+			continue
+		}
+		s := r.text(item)
+		if a.Lower {
+			s = strings.ToLower(s)
+		}
+		if len(out) < 16 {
+			if slices.Contains(out, s) {
+				continue
+			}
+		} else {
+			if seen == nil {
+				seen = make(map[string]struct{}, 2*len(out))
+				for _, o := range out {
+					seen[o] = struct{}{}
+				}
+			}
+			if _, dup := seen[s]; dup {
+				continue
+			}
+			seen[s] = struct{}{}
+		}
+		out = append(out, s)
+	}
+	r.lists[i] = out
+	return out
+}
+
+func sepAt(b []byte, seps []string) int {
+	for _, s := range seps {
+		if bytes.HasPrefix(b, []byte(s)) {
+			return len(s)
+		}
+	}
+	return 0
+}
+
+// text returns v as every store keeps it alike: invalid UTF-8 replaced
+// with U+FFFD, C0 control characters but tab removed (with one warning
+// per line).
+func (r *Reader) text(v []byte) string {
+	clean := utf8.Valid(v)
+	for _, c := range v {
+		if c < ' ' && c != '\t' || c == 0x7f {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return r.intern(v)
+	}
+	s := strings.ToValidUTF8(string(v), "\uFFFD")
+	s = strings.Map(func(c rune) rune {
+		if c < ' ' && c != '\t' || c == 0x7f {
+			return -1
+		}
+		return c
+	}, s)
+	if !r.warned {
+		r.warned = true
+		r.warn("text held invalid UTF-8 or control characters: invalid bytes replaced with U+FFFD, control characters removed")
+	}
+	return s
+}
+
+// maxInterned bounds the strings a Reader shares between lines.
+const maxInterned = 4096
+
+// intern returns v as a string, shared with earlier lines that had the
+// same text: categories, detectors and other repeated values cost one
+// allocation per Reader, not one per line.
+func (r *Reader) intern(v []byte) string {
+	if s, ok := r.strs[string(v)]; ok {
+		return s
+	}
+	s := string(v)
+	if r.strs == nil {
+		r.strs = make(map[string]string)
+	}
+	if len(r.strs) < maxInterned {
+		r.strs[s] = s
+	}
+	return s
+}

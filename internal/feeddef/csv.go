@@ -1,0 +1,90 @@
+package feeddef
+
+import (
+	"bytes"
+	"errors"
+)
+
+var errQuotedTooLong = errors.New("quoted record longer than max_line")
+
+// csvSplitter splits one CSV record (RFC 4180 as encoding/csv reads it,
+// without lazy quotes) into fields kept in one reused buffer. A quoted
+// field may span lines; more supplies the next one.
+type csvSplitter struct {
+	delim   byte
+	quote   bool
+	maxLine int
+	buf     []byte
+	ends    []int
+}
+
+func (s *csvSplitter) fields() int { return len(s.ends) }
+
+func (s *csvSplitter) field(i int) []byte {
+	start := 0
+	if i > 0 {
+		start = s.ends[i-1]
+	}
+	return s.buf[start:s.ends[i]]
+}
+
+// split splits line. It returns why the record is invalid ("" if it is
+// not), or an error from more (which ends the parse).
+func (s *csvSplitter) split(line []byte, more func() ([]byte, bool, error)) (string, error) {
+	s.buf, s.ends = s.buf[:0], s.ends[:0]
+	i := 0
+	for {
+		if s.quote && i < len(line) && line[i] == '"' {
+			i++
+			for {
+				j := bytes.IndexByte(line[i:], '"')
+				if j < 0 {
+					s.buf = append(append(s.buf, line[i:]...), '\n')
+					next, ok, err := more()
+					if err != nil {
+						return "", err
+					}
+					if !ok {
+						return "a quoted field is not closed before the end of the file", nil
+					}
+					if len(s.buf)+len(next) > s.maxLine {
+						return "", errQuotedTooLong
+					}
+					line, i = next, 0
+					continue
+				}
+				s.buf = append(s.buf, line[i:i+j]...)
+				i += j + 1
+				if i < len(line) && line[i] == '"' {
+					s.buf = append(s.buf, '"')
+					i++
+					continue
+				}
+				break
+			}
+			s.ends = append(s.ends, len(s.buf))
+			if i == len(line) {
+				return "", nil
+			}
+			if line[i] != s.delim {
+				return "a character follows a closing quote: quote the whole field and double the quotes inside it", nil
+			}
+			i++
+			continue
+		}
+		j := bytes.IndexByte(line[i:], s.delim)
+		f := line[i:]
+		if j >= 0 {
+			f = line[i : i+j]
+		}
+		if s.quote && bytes.IndexByte(f, '"') >= 0 {
+			return "a quote inside an unquoted field: quote the whole field and double the quotes inside it", nil
+		}
+		s.buf = append(s.buf, f...)
+		s.ends = append(s.ends, len(s.buf))
+		if j < 0 {
+			return "", nil
+		}
+		i += j + 1
+	}
+}

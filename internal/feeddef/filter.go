@@ -1,0 +1,142 @@
+package feeddef
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"forewarn/internal/indicator"
+)
+
+// attrIndex is the index of the attribute called name in r.values
+// (mapped, then derived), or -1.
+func (d *Definition) attrIndex(name string) int {
+	for i, a := range d.Attributes {
+		if a.Name == name {
+			return i
+		}
+	}
+	for i, dv := range d.Derived {
+		if dv.Name == name {
+			return len(d.Attributes) + i
+		}
+	}
+	return -1
+}
+
+// filter returns the index of the first filter that drops the entry, or
+// -1 to keep it.
+func (r *Reader) filter() int {
+	for i := range r.d.Filters {
+		f := &r.d.Filters[i]
+		if f.When != "" && !r.set.Bool(f.When) {
+			continue
+		}
+		if !r.pass(i, f) {
+			return i
+		}
+	}
+	return -1
+}
+
+func (r *Reader) pass(i int, f *Filter) bool {
+	idx := r.filterAttrs[i]
+	switch f.Type {
+	case FilterAtLeast:
+		return AtLeast(r.values[idx[0]], r.set.Number(f.Parameter))
+	case FilterAnyOf:
+		return AnyOf(r.values[idx[0]], r.set.List(f.Parameter))
+	case FilterDateWindow:
+		r.window = r.window[:0]
+		for _, j := range idx {
+			r.window = append(r.window, r.values[j])
+		}
+		return InWindow(r.window, r.p.Since, r.p.Until)
+	}
+	return true
+}
+
+// AtLeast is the at_least filter: v is a number of at least min. A
+// missing number passes only a min of 0 (or less).
+func AtLeast(v indicator.Value, min float64) bool {
+	f, ok := v.AsNumber()
+	if !ok {
+		return min <= 0
+	}
+	return f >= min
+}
+
+// AnyOf is the any_of filter: one of v's items is in allowed, compared
+// case-insensitively after trimming. An empty allowed list lets every
+// value pass.
+func AnyOf(v indicator.Value, allowed []string) bool {
+	if len(allowed) == 0 {
+		return true
+	}
+	for _, it := range v.Items() {
+		it = strings.TrimSpace(it)
+		if slices.ContainsFunc(allowed, func(a string) bool { return strings.EqualFold(strings.TrimSpace(a), it) }) {
+			return true
+		}
+	}
+	return false
+}
+
+// InWindow is the date_window filter: the first date present among vals
+// (a fallback chain, such as Last Seen At, else Detected At, else
+// Predicted At) lies in [since, until); a zero bound is open. An entry
+// with none of the dates fails.
+func InWindow(vals []indicator.Value, since, until time.Time) bool {
+	for _, v := range vals {
+		t, ok := v.AsTime()
+		if !ok {
+			continue
+		}
+		return (since.IsZero() || !t.Before(since)) && (until.IsZero() || t.Before(until))
+	}
+	return false
+}
+
+// BandOf is a derived attribute's value for the number v: the value of
+// the first band whose at_least v reaches (a band without at_least takes
+// any number); "" when no band does.
+func BandOf(bands []Band, v float64) string {
+	for _, b := range bands {
+		if b.AtLeast == nil || v >= *b.AtLeast {
+			return b.Value
+		}
+	}
+	return ""
+}
+
+// finish computes the derived attributes and lays out the entry's
+// attributes: mapped ones present and selected, then derived ones.
+func (r *Reader) finish() {
+	n := len(r.d.Attributes)
+	for i := range r.d.Derived {
+		dv := &r.d.Derived[i]
+		r.values[n+i] = indicator.Value{}
+		if dv.When != "" && !r.set.Bool(dv.When) {
+			continue
+		}
+		if f, ok := r.values[r.d.attrIndex(dv.From)].AsNumber(); ok {
+			if s := BandOf(dv.Bands, f); s != "" {
+				r.values[n+i] = indicator.TextValue(s)
+			}
+		}
+	}
+	attrs := r.entry.Attrs[:0]
+	for i, v := range r.values {
+		if v.Kind == indicator.KindNone || (i < n && !r.selected[i]) {
+			continue
+		}
+		name := ""
+		if i < n {
+			name = r.d.Attributes[i].Name
+		} else {
+			name = r.d.Derived[i-n].Name
+		}
+		attrs = append(attrs, Attr{Name: name, Value: v})
+	}
+	r.entry.Attrs = attrs
+}
