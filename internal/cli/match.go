@@ -20,10 +20,11 @@ import (
 type matchFlags struct {
 	db, input, column, format *string
 	maxLine                   *int
+	record                    *bool
 }
 
 func cmdMatch(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "match", "match [--db FILE] [--input zeek|eve|combined|csv|text] [--column NAME] [--format table|json] [FILE...]\n\n"+
+	fs := newFlags(e, "match", "match [--db FILE] [--input zeek|eve|combined|csv|text] [--column NAME] [--format table|json] [--record] [FILE...]\n\n"+
 		"Reads each FILE (plain or gzip; standard input when none, or for -) and prints every address the store\n"+
 		"knows, then a summary. Exit 1 when nothing was hit.")
 	f := matchFlags{
@@ -32,6 +33,7 @@ func cmdMatch(ctx context.Context, e *env, args []string) error {
 		column:  fs.String("column", "", "CSV column holding the address (default: every column holding one)"),
 		format:  fs.String("format", "table", "output: table or json (one object per hit, then one with the summary)"),
 		maxLine: fs.Int("max-line", 0, "longest line in bytes (default 1 MiB)"),
+		record:  fs.Bool("record", false, "store a sighting of every listed indicator hit (count, first and last; extends its expiry by sighting_extends)"),
 	}
 	files, err := parse(fs, args)
 	if err != nil {
@@ -55,11 +57,11 @@ func cmdMatch(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	svc, _ := operations(e, st)
+	svc, actor := operations(e, st)
 	w := bufio.NewWriterSize(e.stdout, 64<<10)
 	defer w.Flush()
 	out := newHitWriter(w, *f.format == "json")
-	sum, err := svc.Match(ctx, res, inputs, service.MatchOptions{Input: *f.input, Column: *f.column, MaxLine: *f.maxLine}, out.hit)
+	sum, err := svc.Match(ctx, actor, res, inputs, service.MatchOptions{Input: *f.input, Column: *f.column, MaxLine: *f.maxLine, Record: *f.record}, out.hit)
 	if err != nil {
 		return usageError(fs, err)
 	}
@@ -179,9 +181,8 @@ func (o *hitWriter) hit(h *retrohunt.Hit) error {
 
 // confirmationNote says how "before any public list confirmed it" will be
 // counted: forewarn ingests no public list yet.
-const confirmationNote = "not counted yet: forewarn ingests no public list (abuse.ch, Spamhaus, blocklist.de); " +
-	"once it does, a hit counts when it came after the prediction and before the first listing by another feed. " +
-	"Until then every hit after prediction is unconfirmed by any other feed."
+const confirmationNote = "not counted yet: forewarn ingests no public list (abuse.ch, Spamhaus, blocklist.de) to confirm against; " +
+	"once it does, this counts the hits after the prediction and before another feed first listed the address"
 
 // summaryLine is the JSON of the summary, the last line of --format json.
 type summaryLine struct {
@@ -210,6 +211,9 @@ func (o *hitWriter) summary(s *retrohunt.Summary) error {
 		fmt.Fprint(o.w, " (the line has no time, the hit is a netblock's, or no Predicted At is stored: add it to the feed's context)")
 	}
 	fmt.Fprintf(o.w, "\nafter prediction and before any public list confirmed it: %s\n", confirmationNote)
+	if s.Recorded > 0 {
+		fmt.Fprintf(o.w, "recorded a sighting of %d indicators\n", s.Recorded)
+	}
 	if len(s.Top) > 0 {
 		approx := ""
 		if s.TopApproximate {

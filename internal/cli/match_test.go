@@ -226,3 +226,48 @@ func listedAndNetblockAddr(t *testing.T, env map[string]string) (netip.Addr, net
 	t.Fatal("no listed indicator with an unlisted address in its netblock")
 	return netip.Addr{}, netip.Addr{}
 }
+
+// match --record stores a sighting per listed indicator hit (count, first
+// and last from the log's times) in one go, and lookup shows it.
+func TestMatchRecordsSightings(t *testing.T) {
+	base := server(t)
+	dir := t.TempDir()
+	db := pgtest.Path(t, dir)
+	env := map[string]string{"SECLYTICS_ACCESS_TOKEN": token, "FOREWARN_DB": db}
+	if r := run(t, env, "run", "seclytics", "--base-url", base, "--threshold", "0", "--categories="); r.code != 0 {
+		t.Fatalf("run: %+v", r)
+	}
+	listed, inBlock := listedAndNetblockAddr(t, env)
+	log := filepath.Join(dir, "eve.json")
+	line := `{"timestamp":"%s","event_type":"flow","src_ip":"10.0.0.5","dest_ip":"%s"}` + "\n"
+	os.WriteFile(log, []byte(fmt.Sprintf(line, "2026-11-02T10:00:00.000000+0000", listed)+
+		fmt.Sprintf(line, "2026-11-01T09:00:00.000000+0100", listed)+
+		fmt.Sprintf(line, "2026-11-03T10:00:00.000000+0000", inBlock)), 0o600)
+	r := run(t, env, "match", "--record", log)
+	if r.code != 0 || !strings.Contains(r.out, "recorded a sighting of 1 indicators") {
+		t.Fatalf("match --record: %+v", r)
+	}
+	r = run(t, env, "lookup", "--json", listed.String())
+	var lk struct {
+		Indicator struct {
+			Sightings *struct {
+				Count     int64
+				FirstSeen string `json:"first_seen"`
+				LastSeen  string `json:"last_seen"`
+			} `json:"sightings"`
+		}
+	}
+	json.Unmarshal([]byte(r.out), &lk)
+	sg := lk.Indicator.Sightings
+	if sg == nil || sg.Count != 2 || sg.FirstSeen != "2026-11-01T08:00:00Z" || sg.LastSeen != "2026-11-02T10:00:00Z" {
+		t.Fatalf("lookup --json after match --record: %s", r.out)
+	}
+	if r = run(t, env, "lookup", listed.String()); !strings.Contains(r.out, "sighted in your logs 2 times, first 2026-11-01T08:00:00Z") {
+		t.Fatalf("lookup: %s", r.out)
+	}
+	// Without --record nothing changes.
+	run(t, env, "match", log)
+	if r = run(t, env, "lookup", "--json", listed.String()); !strings.Contains(r.out, `"count":2`) {
+		t.Fatalf("match without --record recorded: %s", r.out)
+	}
+}

@@ -111,6 +111,8 @@ type Summary struct {
 	// went to the store.
 	Cached   int64 `json:"-"`
 	Resolved int64 `json:"-"`
+	// Recorded is how many indicators got a sighting (match --record).
+	Recorded int64 `json:"recorded"`
 }
 
 // Limits of a hunt's memory.
