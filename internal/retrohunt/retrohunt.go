@@ -3,7 +3,6 @@ package retrohunt
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -48,9 +47,10 @@ func (in *Info) Hit() bool {
 	return in.Verdict == lookup.VerdictListed || in.Verdict == lookup.VerdictInNetblock
 }
 
-// Resolver says what the store knows about an address.
+// Resolver says what the store knows about addresses, many at a time.
 type Resolver interface {
-	Resolve(ctx context.Context, addr netip.Addr) (Info, error)
+	// ResolveMany answers for each of addrs, in order.
+	ResolveMany(ctx context.Context, addrs []netip.Addr) ([]Info, error)
 }
 
 // Hit is one address of a log line that the store knows. It is valid until
@@ -128,13 +128,43 @@ const (
 // Hunter matches logs, one after another, against a Resolver, keeping
 // one cache and one summary across them. It is not safe for concurrent
 // use.
+//
+// Lines are matched in batches: a batch holds up to batchLines lines (their
+// addresses copied, a few hundred kilobytes at most) until batchResolve
+// addresses are missing from the cache; those are resolved with one
+// ResolveMany, then the batch's hits are reported in log order.
 type Hunter struct {
 	r       Resolver
 	allowed func(netip.Addr) bool
 	c       *cache
 	sum     Summary
 	tracked map[netip.Addr]*TopAddress
+
+	lines []pendingLine
+	addrs []pendingAddr
+	need  []netip.Addr
+	asked map[netip.Addr]bool
 }
+
+// pendingLine is a line of the batch: its addresses are addrs[from:to].
+type pendingLine struct {
+	number   int64
+	time     time.Time
+	from, to int
+}
+
+// pendingAddr is an address of the batch, with its verdict when the cache
+// had it.
+type pendingAddr struct {
+	logscan.Address
+	info *Info
+}
+
+// Batch bounds.
+const (
+	batchLines   = 8192
+	batchResolve = 512
+)
 
 // New returns a Hunter resolving through r.
 func New(r Resolver) *Hunter {
@@ -148,6 +178,7 @@ func New(r Resolver) *Hunter {
 		c:       newCache(CacheSize),
 		sum:     Summary{ByVerdict: map[string]int64{lookup.VerdictListed: 0, lookup.VerdictInNetblock: 0}},
 		tracked: map[netip.Addr]*TopAddress{},
+		asked:   map[netip.Addr]bool{},
 	}
 }
 
@@ -155,69 +186,115 @@ func New(r Resolver) *Hunter {
 // onHit for each hit, in log order. It stops at the first error, of the
 // log, of the resolver or of onHit, and when ctx ends.
 func (h *Hunter) Hunt(ctx context.Context, sc *logscan.Scanner, onHit func(*Hit) error) error {
-	sum := &h.sum
-	start := sum.Lines
-	defer func() { sum.Lines = start + sc.Lines() }()
-	var hit Hit
+	start := h.sum.Lines
+	defer func() { h.sum.Lines = start + sc.Lines() }()
+	h.lines, h.addrs, h.need = h.lines[:0], h.addrs[:0], h.need[:0]
+	clear(h.asked)
 	for sc.Next() {
 		if sc.Lines()%4096 == 0 && ctx.Err() != nil {
 			return fmt.Errorf("match log: %w", ctx.Err())
 		}
 		l := sc.Line()
+		from := len(h.addrs)
 		for _, a := range l.Addrs {
-			sum.Addresses++
+			h.sum.Addresses++
 			// Allow-listed addresses (the log's own network, mostly)
 			// are answered before the cache, which they would churn.
 			if h.allowed(a.Addr) {
-				sum.Whitelisted++
+				h.sum.Whitelisted++
 				continue
 			}
 			info, ok := h.c.get(a.Addr)
 			if ok {
-				sum.Cached++
-			} else {
-				v, err := h.r.Resolve(ctx, a.Addr)
-				if err != nil {
-					return fmt.Errorf("match log line %d: %w", l.Number, err)
-				}
-				sum.Resolved++
-				info = h.c.put(a.Addr, v)
+				h.sum.Cached++
+			} else if !h.asked[a.Addr] {
+				h.asked[a.Addr] = true
+				h.need = append(h.need, a.Addr)
 			}
-			switch {
-			case info.Verdict == VerdictWhitelisted:
-				sum.Whitelisted++
-				continue
-			case !info.Hit():
-				sum.Unknown++
-				continue
-			}
-			sum.Hits++
-			sum.ByVerdict[info.Verdict]++
-			if t := h.tracked[a.Addr]; t != nil {
-				t.Hits++
-			} else if len(h.tracked) < MaxTracked {
-				h.tracked[a.Addr] = &TopAddress{Addr: a.Addr, Hits: 1, Verdict: info.Verdict}
-			} else {
-				sum.TopApproximate = true
-			}
-			hit = Hit{Line: l.Number, Time: l.Time, Addr: a.Addr, Field: a.Field, Info: info}
-			switch d, ok := hit.DaysAfterPrediction(); {
-			case !ok:
-				sum.Undated++
-			case d >= 0:
-				sum.AfterPrediction++
-			default:
-				sum.BeforePrediction++
-			}
-			if onHit != nil {
-				if err := onHit(&hit); err != nil {
-					return err
-				}
+			h.addrs = append(h.addrs, pendingAddr{a, info})
+		}
+		if len(h.addrs) > from {
+			h.lines = append(h.lines, pendingLine{l.Number, l.Time, from, len(h.addrs)})
+		}
+		if len(h.lines) >= batchLines || len(h.need) >= batchResolve {
+			if err := h.flush(ctx, onHit); err != nil {
+				return err
 			}
 		}
 	}
 	if err := sc.Err(); err != nil {
 		return fmt.Errorf("match log: %w", err)
+	}
+	return h.flush(ctx, onHit)
+}
+
+// flush resolves the addresses the batch misses, then reports its hits.
+func (h *Hunter) flush(ctx context.Context, onHit func(*Hit) error) error {
+	if len(h.need) > 0 {
+		infos, err := h.r.ResolveMany(ctx, h.need)
+		if err != nil {
+			return fmt.Errorf("match log line %d: %w", h.lines[0].number, err)
+		}
+		for i, a := range h.need {
+			h.c.put(a, infos[i])
+		}
+		h.sum.Resolved += int64(len(h.need))
+	}
+	var hit Hit
+	for _, l := range h.lines {
+		for _, a := range h.addrs[l.from:l.to] {
+			info := a.info
+			if info == nil {
+				var ok bool
+				if info, ok = h.c.get(a.Addr); !ok { // cannot happen: the cache is larger than a batch
+					infos, err := h.r.ResolveMany(ctx, []netip.Addr{a.Addr})
+					if err != nil {
+						return fmt.Errorf("match log line %d: %w", l.number, err)
+					}
+					info = h.c.put(a.Addr, infos[0])
+				}
+			}
+			if err := h.count(&hit, l, a.Address, info, onHit); err != nil {
+				return err
+			}
+		}
+	}
+	h.lines, h.addrs, h.need = h.lines[:0], h.addrs[:0], h.need[:0]
+	clear(h.asked)
+	return nil
+}
+
+// count adds one resolved address to the summary and reports it if a hit.
+func (h *Hunter) count(hit *Hit, l pendingLine, a logscan.Address, info *Info, onHit func(*Hit) error) error {
+	sum := &h.sum
+	switch {
+	case info.Verdict == VerdictWhitelisted:
+		sum.Whitelisted++
+		return nil
+	case !info.Hit():
+		sum.Unknown++
+		return nil
+	}
+	sum.Hits++
+	sum.ByVerdict[info.Verdict]++
+	if t := h.tracked[a.Addr]; t != nil {
+		t.Hits++
+	} else if len(h.tracked) < MaxTracked {
+		h.tracked[a.Addr] = &TopAddress{Addr: a.Addr, Hits: 1, Verdict: info.Verdict}
+	} else {
+		sum.TopApproximate = true
+	}
+	*hit = Hit{Line: l.number, Time: l.time, Addr: a.Addr, Field: a.Field, Info: info}
+	switch d, ok := hit.DaysAfterPrediction(); {
+	case !ok:
+		sum.Undated++
+	case d >= 0:
+		sum.AfterPrediction++
+	default:
+		sum.BeforePrediction++
+	}
+	if onHit != nil {
+		return onHit(hit)
 	}
 	return nil
 }
@@ -286,18 +363,22 @@ func (c *cache) add(a netip.Addr, v *Info) {
 	c.cur[a] = v
 }
 
-// The store, as a resolver reads it.
-type (
-	// Lookups answers for one address (*lookup.Service).
-	Lookups interface {
-		Lookup(ctx context.Context, addr netip.Addr) (lookup.Result, error)
-	}
-)
+// Lookups is the lookup service, as a resolver reads it
+// (*lookup.Service): the predicted netblocks containing an address.
+type Lookups interface {
+	Containing(addr netip.Addr) []lookup.Summary
+}
 
-// StoreResolver resolves addresses through the lookup service and the
-// allow-list.
+// Indicators reads many indicators at once (*store.Store).
+type Indicators interface {
+	LookupMany(ctx context.Context, addrs []netip.Addr) ([]indicator.Indicator, error)
+}
+
+// StoreResolver resolves addresses through the store, its netblock index
+// and the allow-list.
 type StoreResolver struct {
-	Lookups Lookups
+	Indicators Indicators
+	Lookups    Lookups
 	// Allow holds the allow-list and the special-purpose ranges.
 	Allow *allowlist.Matcher
 }
@@ -306,53 +387,73 @@ type StoreResolver struct {
 // its cache.
 func (r *StoreResolver) Allowed(addr netip.Addr) bool { return r.Allow.Contains(addr) }
 
-// Resolve returns what the store says about addr.
-func (r *StoreResolver) Resolve(ctx context.Context, addr netip.Addr) (Info, error) {
-	if r.Allow.Contains(addr) {
-		return Info{Verdict: VerdictWhitelisted}, nil
-	}
-	res, err := r.Lookups.Lookup(ctx, addr)
+// ResolveMany returns what the store says about each of addrs, reading
+// their indicators with one query per few hundred addresses.
+func (r *StoreResolver) ResolveMany(ctx context.Context, addrs []netip.Addr) ([]Info, error) {
+	inds, err := r.Indicators.LookupMany(ctx, addrs)
 	if err != nil {
-		return Info{}, err
+		return nil, err
 	}
-	in := Info{Verdict: res.Verdict}
-	if len(res.Netblocks) > 0 {
-		in.Netblock = res.Netblocks[0].Netblock
+	listed := make(map[netip.Addr]*indicator.Indicator, len(inds))
+	for i := range inds {
+		listed[inds[i].Addr] = &inds[i]
 	}
-	switch res.Verdict {
-	case lookup.VerdictListed:
-		ind := res.Indicator
-		if ind == nil {
-			return Info{}, errors.New("a listed lookup without its indicator")
+	out := make([]Info, len(addrs))
+	for i, a := range addrs {
+		if r.Allow.Contains(a) {
+			out[i] = Info{Verdict: VerdictWhitelisted}
+			continue
 		}
-		if ind.Status == indicator.StatusWhitelisted {
-			return Info{Verdict: VerdictWhitelisted}, nil
+		a = a.Unmap()
+		nbs := r.Lookups.Containing(a)
+		in := Info{Verdict: lookup.VerdictUnknown}
+		if len(nbs) > 0 {
+			in.Netblock = nbs[0].Netblock
 		}
-		in.Feeds = slices.Clip(ind.Sources)
-		if v, err := ind.Want(indicator.AttrImportance, indicator.KindNumber); err != nil {
-			return Info{}, err
-		} else if f, ok := v.AsNumber(); ok {
-			in.Importance, in.HasImportance = f, true
+		if ind := listed[a]; ind != nil {
+			in.Verdict = lookup.VerdictListed
+			if err := listedInfo(&in, ind); err != nil {
+				return nil, err
+			}
+		} else if len(nbs) > 0 {
+			// Netblocks are Seclytics' predictions: it is the only
+			// feed that predicts netblocks.
+			in.Verdict, in.Feeds = lookup.VerdictInNetblock, []string{indicator.SourceSeclytics}
+			if p := nbs[0].MaxImportance; p != nil {
+				in.Importance, in.HasImportance = *p, true
+			}
 		}
-		if v, err := ind.Want(indicator.AttrPredictedAt, indicator.KindDate); err != nil {
-			return Info{}, err
-		} else if t, ok := v.AsTime(); ok {
-			in.PredictedAt = t
-		}
-	case lookup.VerdictInNetblock:
-		// Netblocks are Seclytics' predictions: it is the only feed
-		// that predicts netblocks.
-		in.Feeds = []string{indicator.SourceSeclytics}
-		if p := res.Netblocks[0].MaxImportance; p != nil {
-			in.Importance, in.HasImportance = *p, true
-		}
+		out[i] = in
 	}
-	return in, nil
+	return out, nil
+}
+
+func listedInfo(in *Info, ind *indicator.Indicator) error {
+	if ind.Status == indicator.StatusWhitelisted {
+		*in = Info{Verdict: VerdictWhitelisted}
+		return nil
+	}
+	in.Feeds = slices.Clip(ind.Sources)
+	v, err := ind.Want(indicator.AttrImportance, indicator.KindNumber)
+	if err != nil {
+		return err
+	}
+	if f, ok := v.AsNumber(); ok {
+		in.Importance, in.HasImportance = f, true
+	}
+	if v, err = ind.Want(indicator.AttrPredictedAt, indicator.KindDate); err != nil {
+		return err
+	}
+	if t, ok := v.AsTime(); ok {
+		in.PredictedAt = t
+	}
+	return nil
 }
 
 // ResolverSource is the store, as NewStoreResolver reads it.
 type ResolverSource interface {
 	lookup.Source
+	Indicators
 	AllowlistEntries(ctx context.Context) ([]allowlist.Entry, error)
 }
 
@@ -369,5 +470,5 @@ func NewStoreResolver(ctx context.Context, src ResolverSource) (*StoreResolver, 
 	}
 	// Special-purpose ranges always: a private address in a log is never
 	// a threat finding, whatever the feed's setting.
-	return &StoreResolver{Lookups: svc, Allow: allowlist.NewMatcher(entries, true)}, nil
+	return &StoreResolver{Indicators: src, Lookups: svc, Allow: allowlist.NewMatcher(entries, true)}, nil
 }

@@ -101,3 +101,44 @@ func TestRecordSightings(t *testing.T) {
 		t.Fatalf("without extension: %+v %v", ind.Sightings, ind.ExpiresAt)
 	}
 }
+
+// LookupMany finds the stored ones among many addresses, across its
+// chunks, IPv4-mapped addresses as IPv4.
+func TestLookupMany(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	tx, err := s.BeginIngest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []*merge.Stored
+	for i := range 3 {
+		r := &merge.Stored{Status: indicator.StatusActive, CreatedAt: 1, UpdatedAt: 1}
+		r.Addr = netip.AddrFrom4([4]byte{198, 51, 100, byte(i * 100)})
+		rows = append(rows, r)
+	}
+	if err := tx.Write(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	var ask []netip.Addr
+	for i := range 1200 {
+		ask = append(ask, netip.AddrFrom4([4]byte{198, 51, byte(100 + i/256), byte(i)}))
+	}
+	ask = append(ask, netip.MustParseAddr("::ffff:198.51.100.200"))
+	got, err := s.LookupMany(ctx, ask)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := map[string]int{}
+	for _, ind := range got {
+		found[ind.Addr.String()]++
+	}
+	// 198.51.100.200 is asked for twice, in two chunks: found at least
+	// once; nothing else is found.
+	if len(found) != 3 || found["198.51.100.0"] != 1 || found["198.51.100.100"] != 1 || found["198.51.100.200"] < 1 {
+		t.Fatalf("found %v, want the three stored addresses", found)
+	}
+}
