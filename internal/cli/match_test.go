@@ -180,6 +180,7 @@ func TestMatchVerdictsAndRefusals(t *testing.T) {
 		{[]string{"match", "--input", "syslog", text}, "zeek, eve, combined, csv or text"},
 		{[]string{"match", "--format", "xml", text}, "use table or json"},
 		{[]string{"match", "--column", "ip", text}, `no column "ip"`},
+		{[]string{"match", "--input", "zeek", "--column", "ip", text}, "applies to --input csv only"},
 		{[]string{"match", filepath.Join(dir, "missing.log")}, "no such file"},
 	} {
 		if r := run(t, env, tc.args...); r.code == 0 || !strings.Contains(r.err, tc.want) {

@@ -8,7 +8,9 @@
 // plain or gzip input (it sniffs the magic bytes, and decompresses in a
 // goroutine of its own so that decompression and parsing overlap), and
 // streams: its memory is bounded by the longest line allowed (MaxLine), not
-// by the size of the log. Like the dump parsers, it does not allocate per
+// by the size of the log. (The decompressed total is not capped, unlike a
+// feed's download: the log is the user's own, and however large it
+// decompresses, only one line is held.) Like the dump parsers, it does not allocate per
 // line on the hot path: the Line it returns is valid until the next call of
 // Next.
 //

@@ -47,6 +47,9 @@ func (s *Service) Match(ctx context.Context, a Actor, res retrohunt.Resolver, in
 	if opts.MaxLine < 0 {
 		return retrohunt.Summary{}, invalid("max_line", "must be a positive number of bytes, not %d", opts.MaxLine)
 	}
+	if opts.Column != "" && format != "" && format != logscan.FormatCSV {
+		return retrohunt.Summary{}, invalid("column", "names a CSV column: it applies to --input csv only, not %s", format)
+	}
 	if len(opts.Column) > 256 {
 		return retrohunt.Summary{}, invalid("column", "is %d bytes long: name a CSV column of the log's header", len(opts.Column))
 	}
