@@ -1,9 +1,18 @@
 package retrohunt
 
 import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
 	"net/netip"
+	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
+
+	"forewarn/internal/logscan"
+	"forewarn/internal/store"
 )
 
 // The cache stays within two generations however many addresses pass, and
@@ -47,5 +56,57 @@ func TestDaysAfterPrediction(t *testing.T) {
 		if d, ok := h.DaysAfterPrediction(); d != tc.days || ok != tc.ok {
 			t.Errorf("%v after %v: %d %v, want %d %v", tc.at, tc.pred, d, ok, tc.days, tc.ok)
 		}
+	}
+}
+
+// A log of more distinct addresses than the cache holds runs in bounded
+// memory: the cache keeps at most two generations, whatever the log's
+// size, and every address is still counted. The store is a real, empty
+// SQLite store, so every address is unknown.
+func TestHuntMemoryIsBoundedByTheCache(t *testing.T) {
+	if testing.Short() {
+		t.Skip("reads 300,000 lines")
+	}
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "m.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	res, err := NewStoreResolver(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const lines = 300_000 // more than twice CacheSize, each address new
+	pr, pw := io.Pipe()
+	go func() {
+		w := bufio.NewWriter(pw)
+		for i := range lines {
+			fmt.Fprintf(w, "seen 45.%d.%d.%d today\n", i>>16, (i>>8)&255, i&255)
+		}
+		w.Flush()
+		pw.Close()
+	}()
+	sc, err := logscan.New(pr, logscan.Options{Format: logscan.FormatText})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	h := New(res)
+	if err := h.Hunt(ctx, sc, nil); err != nil {
+		t.Fatal(err)
+	}
+	s := h.Summary()
+	if s.Lines != lines || s.Addresses != lines || s.Unknown != lines || s.Hits != 0 || s.Resolved != lines {
+		t.Fatalf("summary: %+v", s)
+	}
+	if n := len(h.c.cur) + len(h.c.prev); n > 2*CacheSize {
+		t.Fatalf("%d addresses cached, bound %d", n, 2*CacheSize)
+	}
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	if m.HeapInuse > 128<<20 {
+		t.Fatalf("%d MB of heap in use after the hunt", m.HeapInuse>>20)
 	}
 }
