@@ -153,6 +153,8 @@ func (s *Server) routes() []route {
 		{"POST " + Prefix + "/allowlist", admin, s.addAllowlist},
 		{"DELETE " + Prefix + "/allowlist", admin, s.removeAllowlist},
 		{"DELETE " + Prefix + "/allowlist/{cidr}", admin, s.removeAllowlist},
+
+		{"POST " + Prefix + "/sightings", apikey.RoleSightings, s.recordSightings},
 	}
 }
 

@@ -116,6 +116,15 @@ type Indicator struct {
 	CreatedAt  time.Time   `json:"created_at"`
 	UpdatedAt  time.Time   `json:"updated_at"`
 	ExpiresAt  *time.Time  `json:"expires_at,omitempty"`
+	// Sightings is absent until the address is seen in the owner's logs.
+	Sightings *Sightings `json:"sightings,omitempty"`
+}
+
+// Sightings count the times an indicator was seen in the owner's logs.
+type Sightings struct {
+	Count     int64     `json:"count"`
+	FirstSeen time.Time `json:"first_seen"`
+	LastSeen  time.Time `json:"last_seen"`
 }
 
 // Attribute is one named value an indicator carries from one source.
@@ -136,6 +145,9 @@ type IndicatorPage struct {
 func indicatorJSON(ind indicator.Indicator) Indicator {
 	out := Indicator{Type: ind.Type, Value: ind.Addr.String(), Status: string(ind.Status), Sources: ind.Sources,
 		CreatedAt: ind.CreatedAt, UpdatedAt: ind.UpdatedAt, ExpiresAt: ind.ExpiresAt}
+	if sg := ind.Sightings; sg != nil {
+		out.Sightings = &Sightings{Count: sg.Count, FirstSeen: sg.First, LastSeen: sg.Last}
+	}
 	// An empty list stays a list ([]) and a missing one null, as before
 	// these types existed.
 	if ind.Attributes != nil {

@@ -12,34 +12,38 @@ import (
 // Role is what a key may do.
 type Role string
 
-// Roles. Admin may do everything read may, and change things.
+// Roles. Admin may do everything read may, and change things. Sightings
+// may only report sightings (a SIEM's webhook): it reads nothing.
 const (
-	RoleRead  Role = "read"
-	RoleAdmin Role = "admin"
+	RoleRead      Role = "read"
+	RoleAdmin     Role = "admin"
+	RoleSightings Role = "sightings"
 )
 
 // Roles lists the valid roles, least powerful first.
-var Roles = []Role{RoleRead, RoleAdmin}
+var Roles = []Role{RoleSightings, RoleRead, RoleAdmin}
 
 // ParseRole returns the role named s (case-insensitive).
 func ParseRole(s string) (Role, error) {
 	r := Role(strings.ToLower(strings.TrimSpace(s)))
 	switch r {
-	case RoleRead, RoleAdmin:
+	case RoleRead, RoleAdmin, RoleSightings:
 		return r, nil
 	}
-	return "", fmt.Errorf("unknown role %q: use %s or %s", s, RoleRead, RoleAdmin)
+	return "", fmt.Errorf("unknown role %q: use %s, %s or %s", s, RoleRead, RoleAdmin, RoleSightings)
 }
 
 // Allows reports whether a key with role r may do what needs role need: admin
-// allows read and admin, read allows read, and an unknown role allows
-// nothing.
+// allows everything, read allows read, sightings allows sightings only, and
+// an unknown role allows nothing.
 func (r Role) Allows(need Role) bool {
 	switch r {
 	case RoleAdmin:
-		return need == RoleRead || need == RoleAdmin
+		return need == RoleRead || need == RoleAdmin || need == RoleSightings
 	case RoleRead:
 		return need == RoleRead
+	case RoleSightings:
+		return need == RoleSightings
 	}
 	return false
 }

@@ -39,6 +39,12 @@ func TestRoleAllows(t *testing.T) {
 		{RoleAdmin, RoleAdmin, true},
 		{RoleRead, RoleRead, true},
 		{RoleRead, RoleAdmin, false},
+		// A SIEM's key reports sightings and can do nothing else.
+		{RoleSightings, RoleSightings, true},
+		{RoleSightings, RoleRead, false},
+		{RoleSightings, RoleAdmin, false},
+		{RoleRead, RoleSightings, false},
+		{RoleAdmin, RoleSightings, true},
 		{Role("root"), RoleRead, false},
 		{RoleAdmin, Role("root"), false},
 		{"", RoleRead, false},

@@ -20,7 +20,7 @@ Keys for the REST API (forewarn serve); clients send one as
 "Authorization: Bearer KEY".
 
 Commands:
-  create --name NAME [--role read|admin]   make a key and show it, once
+  create --name NAME [--role read|admin|sightings]   make a key and show it, once
   list                                     show every key (never the key itself)
   revoke NAME|ID                           stop a key from working
 
@@ -46,10 +46,10 @@ Run forewarn apikey COMMAND -h for its flags.`)
 }
 
 func apikeyCreate(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "apikey create", "apikey create --name NAME [--role read|admin] [--db FILE]")
+	fs := newFlags(e, "apikey create", "apikey create --name NAME [--role read|admin|sightings] [--db FILE]")
 	db := dbFlag(e, fs)
 	name := fs.String("name", "", "what the key is for, e.g. the client using it (letters, digits, - _ . @)")
-	roleName := fs.String("role", string(apikey.RoleRead), "read (search and look up) or admin (also change statuses and feeds)")
+	roleName := fs.String("role", string(apikey.RoleRead), "read (search and look up), admin (also change statuses and feeds) or sightings (only report sightings: POST /api/v1/sightings)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err

@@ -91,7 +91,7 @@ func TestAPIKeyCommandErrorsNameTheFix(t *testing.T) {
 	}{
 		{[]string{"apikey"}, 2, "create, list or revoke"},
 		{[]string{"apikey", "rotate"}, 2, "create, list or revoke"},
-		{[]string{"apikey", "create", "--name", "b", "--role", "owner"}, 2, "use read or admin"},
+		{[]string{"apikey", "create", "--name", "b", "--role", "owner"}, 2, "use read, admin or sightings"},
 		{[]string{"apikey", "create"}, 2, "--name NAME"},
 		{[]string{"apikey", "create", "--name", "a"}, 1, "choose another name"},
 		{[]string{"apikey", "create", "--name", "42"}, 2, "add a letter"},

@@ -33,6 +33,7 @@ func (e *ExitError) Unwrap() error { return e.Err }
 
 // env is what every command gets.
 type env struct {
+	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
 }
@@ -48,6 +49,7 @@ func commands() []command {
 		{"run", "run a feed once: forewarn run seclytics [flags]", cmdRun},
 		{"demo", "ingest a demo dump from the built-in Seclytics server into ./forewarn-demo.db", cmdDemo},
 		{"lookup", "show what the store knows about IP addresses", cmdLookup},
+		{"match", "look through logs (Zeek, eve.json, access logs, CSV, text) for known addresses", cmdMatch},
 		{"export", "write indicators as jsonl, csv, stix, edl, suricata-iprep or zeek-intel", cmdExport},
 		{"runs", "show the activity log, newest first", cmdRuns},
 		{"config", "show or change a feed's configuration", cmdConfig},
@@ -55,7 +57,7 @@ func commands() []command {
 		{"apikey", "create, list or revoke API keys for the REST API", cmdAPIKey},
 		{"allowlist", "add, remove or list ranges never to block", cmdAllowlist},
 		{"fake-seclytics", "serve generated dumps like Seclytics' API, on loopback", cmdFake},
-		{"gen", "write a realistic generated dump", cmdGen},
+		{"gen", "write a realistic generated dump, or a Zeek conn.log (gen conn-log)", cmdGen},
 		{"serve", "serve the REST API and run enabled feeds on their schedule", cmdServe},
 		{"version", "print the version, VCS revision, build time and Go version", cmdVersion},
 	}
@@ -63,7 +65,7 @@ func commands() []command {
 
 // Run runs the command line args (args[0] is the program name).
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	e := &env{stdout: stdout, stderr: stderr, getenv: getenv}
+	e := &env{stdin: os.Stdin, stdout: stdout, stderr: stderr, getenv: getenv}
 	if len(args) < 2 || args[1] == "-h" || args[1] == "--help" || args[1] == "help" {
 		usage(stderr)
 		if len(args) < 2 {

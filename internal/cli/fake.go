@@ -64,6 +64,9 @@ func loopbackOnly(addr string) error {
 }
 
 func cmdGen(ctx context.Context, e *env, args []string) error {
+	if len(args) > 0 && args[0] == "conn-log" {
+		return cmdGenConnLog(ctx, e, args[1:])
+	}
 	fs := newFlags(e, "gen", "gen --rows N --seed S [--format csv|ndjson] [--invalid-rate R] -o FILE.gz [--b FILE.gz]")
 	var o dumpgen.Options
 	fs.IntVar(&o.Rows, "rows", 100000, "rows in dataset A")

@@ -115,6 +115,9 @@ func printResult(w io.Writer, r *lookup.Result) {
 func printIndicator(w io.Writer, ind *indicator.Indicator) {
 	fmt.Fprintf(w, "%s  %s  %s  sources: %s  created %s  updated %s\n", ind.Addr, ind.Type, ind.Status,
 		strings.Join(ind.Sources, ", "), ind.CreatedAt.Format(time.RFC3339), ind.UpdatedAt.Format(time.RFC3339))
+	if sg := ind.Sightings; sg != nil {
+		fmt.Fprintf(w, "  sighted in your logs %d times, first %s, last %s\n", sg.Count, sg.First.Format(time.RFC3339), sg.Last.Format(time.RFC3339))
+	}
 	for _, a := range ind.Attributes {
 		a.Value.Texts(func(v string) {
 			fmt.Fprintf(w, "  %-22s %-42s (%s, updated %s)\n", a.Name, v, a.Source, a.UpdatedAt.Format(time.RFC3339))
@@ -140,6 +143,13 @@ type (
 		CreatedAt  time.Time       `json:"created_at"`
 		UpdatedAt  time.Time       `json:"updated_at"`
 		ExpiresAt  *time.Time      `json:"expires_at,omitempty"`
+		Sightings  *sightingsLine  `json:"sightings,omitempty"`
+	}
+	// sightingsLine is absent until the address was seen in your logs.
+	sightingsLine struct {
+		Count     int64     `json:"count"`
+		FirstSeen time.Time `json:"first_seen"`
+		LastSeen  time.Time `json:"last_seen"`
 	}
 	attributeLine struct {
 		Name      string    `json:"name"`
@@ -155,6 +165,9 @@ func lookupJSON(r *lookup.Result) lookupLine {
 	if ind := r.Indicator; ind != nil {
 		il := &indicatorLine{Type: ind.Type, Value: ind.Addr.String(), Status: string(ind.Status), Sources: ind.Sources,
 			Attributes: []attributeLine{}, CreatedAt: ind.CreatedAt, UpdatedAt: ind.UpdatedAt, ExpiresAt: ind.ExpiresAt}
+		if sg := ind.Sightings; sg != nil {
+			il.Sightings = &sightingsLine{sg.Count, sg.First, sg.Last}
+		}
 		for _, a := range ind.Attributes {
 			a.Value.Texts(func(v string) {
 				il.Attributes = append(il.Attributes, attributeLine{a.Name, v, a.Source, a.CreatedAt, a.UpdatedAt})

@@ -69,6 +69,11 @@ type Seclytics struct {
 	// AllowlistSpecialRanges ingests addresses in the IANA special-purpose
 	// ranges (private, loopback, documentation, ...) as Whitelisted.
 	AllowlistSpecialRanges bool `json:"allowlist_special_ranges"`
+	// SightingExtends is how long a sighting in the owner's own logs
+	// (forewarn match --record, POST /api/v1/sightings) keeps an
+	// indicator Active after it, past age_out; 0 ("off") records
+	// sightings without extending expiry.
+	SightingExtends SightingExtends `json:"sighting_extends"`
 
 	BaseURL         string   `json:"base_url"`
 	Tries           int      `json:"tries"`
@@ -97,6 +102,7 @@ func Default() Seclytics {
 		Overlap:                Duration(48 * time.Hour),
 		AgeOut:                 DefaultAgeOut,
 		AllowlistSpecialRanges: true,
+		SightingExtends:        DefaultSightingExtends,
 		BaseURL:                DefaultBaseURL,
 		Tries:                  5,
 		ConnectTimeout:         Duration(30 * time.Second),
@@ -114,6 +120,16 @@ var DefaultMaxNetblock = MaxNetblock{IPv4: 16, IPv6: 32}
 
 // DefaultAgeOut is the default age_out: 90 days.
 const DefaultAgeOut = AgeOut(90 * 24 * time.Hour)
+
+// DefaultSightingExtends is the default sighting_extends: 30 days.
+const DefaultSightingExtends = SightingExtends(30 * 24 * time.Hour)
+
+// The bounds of sighting_extends other than off: an hour (as age_out) to
+// ten years.
+const (
+	MinSightingExtends = SightingExtends(time.Hour)
+	MaxSightingExtends = SightingExtends(10 * 365 * 24 * time.Hour)
+)
 
 // MinAgeOut is the shortest age_out other than never: Seclytics dates are
 // day-granular, so anything shorter than an hour expires rows at random.
@@ -182,6 +198,9 @@ func (c *Seclytics) Validate() error {
 		return &FieldError{"overlap", "must not be negative"}
 	case c.AgeOut != 0 && c.AgeOut < MinAgeOut:
 		return &FieldError{"age_out", fmt.Sprintf("must be at least %s, or never, not %s", time.Duration(MinAgeOut), time.Duration(c.AgeOut))}
+	case c.SightingExtends != 0 && (c.SightingExtends < MinSightingExtends || c.SightingExtends > MaxSightingExtends):
+		return &FieldError{"sighting_extends", fmt.Sprintf("must be from %s to %s, or off, not %s",
+			time.Duration(MinSightingExtends), time.Duration(MaxSightingExtends), time.Duration(c.SightingExtends))}
 	case c.Tries < 1 || c.Tries > 20:
 		return &FieldError{"tries", fmt.Sprintf("must be from 1 to 20, not %d", c.Tries)}
 	case c.ConnectTimeout <= 0:
@@ -295,7 +314,7 @@ func (c *Seclytics) Selected(name string) bool { return slices.Contains(c.Contex
 // Keys lists the keys Set accepts, for help texts.
 var Keys = []string{
 	"dataset", "threshold", "normalize", "filter_by_date", "categories", "context", "frequency", "overlap",
-	"age_out", "allowlist_special_ranges", "base_url", "tries", "connect_timeout", "idle_timeout", "max_compressed", "max_decompressed", "max_line",
+	"age_out", "allowlist_special_ranges", "sighting_extends", "base_url", "tries", "connect_timeout", "idle_timeout", "max_compressed", "max_decompressed", "max_line",
 	"max_netblock",
 }
 
@@ -328,6 +347,8 @@ func (c *Seclytics) Set(key, value string) error {
 		err = c.AgeOut.set("age_out", value)
 	case "allowlist_special_ranges":
 		c.AllowlistSpecialRanges, err = parseBool("allowlist_special_ranges", value)
+	case "sighting_extends":
+		err = c.SightingExtends.set("sighting_extends", value)
 	case "base_url":
 		c.BaseURL = strings.TrimRight(value, "/")
 	case "tries":
@@ -559,6 +580,40 @@ func (a *AgeOut) set(field, v string) error {
 		return &FieldError{field, fmt.Sprintf("must be a positive duration such as 2160h (90 days) or never, not %q", v)}
 	}
 	*a = AgeOut(x)
+	return nil
+}
+
+// SightingExtends is how long a sighting keeps an indicator Active,
+// written as a duration ("720h0m0s") or "off" (0) in JSON.
+type SightingExtends time.Duration
+
+func (s SightingExtends) String() string {
+	if s == 0 {
+		return "off"
+	}
+	return time.Duration(s).String()
+}
+
+// Duration is the extension (0: off).
+func (s SightingExtends) Duration() time.Duration { return time.Duration(s) }
+
+// MarshalText implements encoding.TextMarshaler.
+func (s SightingExtends) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *SightingExtends) UnmarshalText(b []byte) error { return s.set("sighting_extends", string(b)) }
+
+func (s *SightingExtends) set(field, v string) error {
+	v = strings.TrimSpace(v)
+	if strings.EqualFold(v, "off") || v == "0" {
+		*s = 0
+		return nil
+	}
+	x, err := time.ParseDuration(v)
+	if err != nil || x <= 0 {
+		return &FieldError{field, fmt.Sprintf("must be a positive duration such as 720h (30 days) or off, not %q", v)}
+	}
+	*s = SightingExtends(x)
 	return nil
 }
 

@@ -259,3 +259,37 @@ func TestChangingTheOriginDropsTheToken(t *testing.T) {
 		}
 	}
 }
+
+func TestSightingExtends(t *testing.T) {
+	if c := Default(); c.SightingExtends != SightingExtends(30*24*time.Hour) {
+		t.Fatalf("default sighting_extends: %s", c.SightingExtends)
+	}
+	// A configuration stored before the key existed gets the default.
+	if c, err := Decode([]byte(`{"dataset":"A"}`)); err != nil || c.SightingExtends != DefaultSightingExtends {
+		t.Fatalf("old stored configuration: %s, %v", c.SightingExtends, err)
+	}
+	for _, tc := range []struct {
+		in   string
+		want SightingExtends
+	}{{"off", 0}, {"OFF", 0}, {"0", 0}, {"720h", SightingExtends(720 * time.Hour)}, {"1h", SightingExtends(time.Hour)}} {
+		c := Default()
+		if err := c.Set("sighting_extends", tc.in); err != nil || c.SightingExtends != tc.want || c.Validate() != nil {
+			t.Errorf("sighting_extends=%s: %v, %v", tc.in, c.SightingExtends, err)
+		}
+		back, err := Decode(c.Encode())
+		if err != nil || back.SightingExtends != tc.want {
+			t.Errorf("sighting_extends=%s after encode/decode: %v, %v", tc.in, back.SightingExtends, err)
+		}
+	}
+	for _, bad := range []string{"-5h", "soon", "30d", "30m", "100000h"} {
+		c := Default()
+		err := c.Set("sighting_extends", bad)
+		if err == nil {
+			err = c.Validate()
+		}
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != "sighting_extends" {
+			t.Errorf("sighting_extends=%s: %v, want a FieldError naming sighting_extends", bad, err)
+		}
+	}
+}

@@ -115,6 +115,16 @@ type Indicator struct {
 	// ExpiresAt is when the indicator ages out (nil: never, or not yet
 	// computed by a store without an expiry policy).
 	ExpiresAt *time.Time
+	// Sightings says how often the owner's own logs showed the address;
+	// nil when they never did.
+	Sightings *Sightings
+}
+
+// Sightings count the times an indicator was seen in the owner's logs
+// (forewarn match --record, or a SIEM through the API).
+type Sightings struct {
+	Count       int64
+	First, Last time.Time
 }
 
 // Attr returns the value of the first attribute named name; its Kind is

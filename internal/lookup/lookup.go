@@ -374,3 +374,8 @@ func (s *Service) Built() time.Time { return s.ix.Load().Built() }
 
 // Netblocks returns how many netblocks the current index holds.
 func (s *Service) Netblocks() int { return s.ix.Load().Len() }
+
+// Containing returns the summaries of every netblock of the current index
+// that contains addr, most specific first (see Index.Containing), for a
+// caller that reads the indicators itself.
+func (s *Service) Containing(addr netip.Addr) []Summary { return s.ix.Load().Containing(addr) }

@@ -45,8 +45,13 @@ func (st *Stored) Indicator(runTime func(id int64) time.Time) indicator.Indicato
 		UpdatedAt:  indicator.Time(st.UpdatedAt),
 	}
 	if st.ExpiresAt != 0 {
-		t := indicator.Time(st.ExpiresAt)
+		// A sighting keeps the indicator Active past the feed's expiry.
+		t := indicator.Time(max(st.ExpiresAt, st.SightedUntil))
 		ind.ExpiresAt = &t
+	}
+	if st.Sightings > 0 {
+		ind.Sightings = &indicator.Sightings{Count: st.Sightings,
+			First: indicator.Time(st.FirstSighted), Last: indicator.Time(st.LastSighted)}
 	}
 	if st.Has != 0 {
 		ind.Sources = append(ind.Sources, indicator.SourceSeclytics)

@@ -52,6 +52,12 @@ type Stored struct {
 	// SeenAt is the start of the last run that wrote it (0: unknown).
 	ExpiresAt int64
 	SeenAt    int64
+	// Sightings counts the times the indicator was seen in the owner's
+	// logs, FirstSighted and LastSighted when (Unix seconds; 0: never),
+	// and SightedUntil is how long the last sighting keeps it Active
+	// whatever ExpiresAt says. A run never writes them.
+	Sightings                               int64
+	FirstSighted, LastSighted, SightedUntil int64
 	// Created and Updated hold, per slot, the id of the run that created
 	// the attribute and of the last run that changed its value.
 	Created [NumSlots]int64
@@ -262,7 +268,8 @@ func ApplyLifecycle(st *Stored, in *Record, runID int64, lc Lifecycle, c *Counts
 	switch {
 	case lc.Allowlisted:
 		next = indicator.StatusWhitelisted
-	case next == indicator.StatusActive && exp != 0 && exp <= now:
+	case next == indicator.StatusActive && exp != 0 && exp <= now && st.SightedUntil <= now:
+		// A recent sighting in the owner's logs keeps it Active.
 		next = indicator.StatusExpired
 	}
 	st.Status = next

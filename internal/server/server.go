@@ -329,7 +329,7 @@ func firstKey(ctx context.Context, st *store.Store, out io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(out, "No API key existed, so forewarn created an admin key named %q. It is shown only this once:\n\n    %s\n\n"+
-			"Send it as: Authorization: Bearer <key>\nCreate more with: forewarn apikey create --name NAME --role read|admin\n\n", k.Name, key)
+			"Send it as: Authorization: Bearer <key>\nCreate more with: forewarn apikey create --name NAME --role read|admin|sightings\n\n", k.Name, key)
 		return nil
 	}
 }

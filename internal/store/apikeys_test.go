@@ -96,7 +96,7 @@ func TestAPIKeyErrors(t *testing.T) {
 		says string
 	}{
 		{"dup", apikey.RoleAdmin, ErrConflict, `"dup"`},
-		{"x", "superuser", nil, "use read or admin"},
+		{"x", "superuser", nil, "use read, admin or sightings"},
 		{"", apikey.RoleRead, nil, "needs a name"},
 		{"12", apikey.RoleRead, nil, "is a number"},
 		{"has space", apikey.RoleRead, nil, "letters, digits"},

@@ -17,13 +17,16 @@ type execer interface {
 // expireSQL marks due rows Expired. The statuses are literals, not
 // parameters: SQLite uses the partial index only when the statement's WHERE
 // implies the index's when it is prepared.
+//
+// A sighting in the owner's logs keeps an indicator Active until its
+// sighted_until, past expires_at (the feed's own expiry).
 const expireSQL = `UPDATE indicators SET status = 'Expired', updated_at = ?
-	WHERE status = 'Active' AND expires_at <= ?`
+	WHERE status = 'Active' AND expires_at <= ? AND (sighted_until IS NULL OR sighted_until <= ?)`
 
 // expireDue is one set-based UPDATE over the partial index on expires_at of
 // Active rows: it reads only the rows that are due.
 func expireDue(ctx context.Context, ex execer, now int64) (int64, error) {
-	res, err := ex.ExecContext(ctx, expireSQL, now, now)
+	res, err := ex.ExecContext(ctx, expireSQL, now, now, now)
 	if err != nil {
 		return 0, fmt.Errorf("expire indicators: %w", err)
 	}

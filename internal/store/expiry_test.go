@@ -18,7 +18,7 @@ func TestExpiryUsesItsIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	plan := queryPlan(t, s, expireSQL, 1, 1)
+	plan := queryPlan(t, s, expireSQL, 1, 1, 1)
 	if got := strings.Join(plan, "; "); !strings.Contains(got, "indicators_expiry") {
 		t.Fatalf("the expiry update does not use indicators_expiry: %s", got)
 	}

@@ -169,7 +169,7 @@ func (in *ingest) SaveFeedState(ctx context.Context, name string, st FeedState) 
 const selectStored = `SELECT ip, status, created_at, updated_at, s_predicted_at, s_predicted_netblock,
 	s_predicted_category, s_cluster, s_detected_by, s_detected_identifiers, s_detected_categories, s_detected_at,
 	s_last_seen_at, s_importance, s_normalized_importance, s_attr_runs, s_hash, s_lookup_netblock,
-	s_seen_at, expires_at
+	s_seen_at, expires_at, sightings, first_sighted, last_sighted, sighted_until
 	FROM indicators`
 
 // Load fills each of recs (whose Addr is set) with what
@@ -551,10 +551,12 @@ func scanStored(sc scanner, st *merge.Stored) error {
 		imp                                       sql.NullFloat64
 		runs, lookupNB                            []byte
 		hash, seen, expires                       sql.NullInt64
+		firstSighted, lastSighted, sightedUntil   sql.NullInt64
 	)
 	*st = merge.Stored{}
 	if err := sc.Scan(&ip, &status, &st.CreatedAt, &st.UpdatedAt, &predAt, &netblock, &pcat, &cluster, &by, &ids, &cats,
-		&detAt, &lsa, &imp, &n, &runs, &hash, &lookupNB, &seen, &expires); err != nil {
+		&detAt, &lsa, &imp, &n, &runs, &hash, &lookupNB, &seen, &expires,
+		&st.Sightings, &firstSighted, &lastSighted, &sightedUntil); err != nil {
 		return fmt.Errorf("read indicator: %w", err)
 	}
 	addr, err := addrFromKey(ip)
@@ -564,6 +566,7 @@ func scanStored(sc scanner, st *merge.Stored) error {
 	st.Exists, st.Addr, st.Status = true, addr, indicator.Status(status)
 	st.Hash = uint64(hash.Int64)
 	st.SeenAt, st.ExpiresAt = seen.Int64, expires.Int64
+	st.FirstSighted, st.LastSighted, st.SightedUntil = firstSighted.Int64, lastSighted.Int64, sightedUntil.Int64
 	if lookupNB != nil {
 		if st.LookupNetblock, err = parseNetblock(lookupNB); err != nil {
 			return fmt.Errorf("indicator %s: %w", addr, err)

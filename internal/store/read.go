@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -174,4 +175,49 @@ func (sn *Snapshot) Close() error {
 		return fmt.Errorf("end read snapshot: %w", err)
 	}
 	return nil
+}
+
+// lookupChunk is how many addresses one LookupMany query asks for.
+const lookupChunk = 500
+
+// LookupMany returns the indicators of those of addrs the store holds, in
+// no particular order, with one query per 500 addresses instead of one per
+// address: a retro-hunt asks about thousands of addresses at a time, most
+// of them unknown.
+func (s *Store) LookupMany(ctx context.Context, addrs []netip.Addr) ([]indicator.Indicator, error) {
+	var out []indicator.Indicator
+	args := make([]any, 0, lookupChunk)
+	for start := 0; start < len(addrs); start += lookupChunk {
+		chunk := addrs[start:min(start+lookupChunk, len(addrs))]
+		args = args[:0]
+		for _, a := range chunk {
+			args = append(args, key(a.Unmap()))
+		}
+		rows, err := s.r.QueryContext(ctx, selectStored+` WHERE ip IN (?`+strings.Repeat(", ?", len(chunk)-1)+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("look up addresses: %w", err)
+		}
+		var stored []merge.Stored
+		for rows.Next() {
+			var st merge.Stored
+			if err := scanStored(rows, &st); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			stored = append(stored, st)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("look up addresses: %w", err)
+		}
+		for i := range stored {
+			rt, err := s.runTimesFor(ctx, &stored[i])
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, stored[i].Indicator(rt))
+		}
+	}
+	return out, nil
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"forewarn/internal/apikey"
 	"forewarn/internal/store"
 )
 
@@ -90,6 +91,15 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		u.throttle.fail(cl.addr, key, time.Now())
 		msg := "That API key is unknown or revoked. Create one with: forewarn apikey create --name NAME --role read|admin"
 		if err := u.render(w, http.StatusUnauthorized, "login", view{Title: "Sign in", Data: next, Error: msg}); err != nil {
+			u.Log.Error("render sign-in", "err", err)
+		}
+		return
+	}
+	if err == nil && !k.Role.Allows(apikey.RoleRead) {
+		// A sightings key reports sightings through the API; it may
+		// not read the store.
+		msg := "This API key has the " + string(k.Role) + " role: it can only report sightings through the API. Sign in with a read or admin key."
+		if err := u.render(w, http.StatusForbidden, "login", view{Title: "Sign in", Data: next, Error: msg}); err != nil {
 			u.Log.Error("render sign-in", "err", err)
 		}
 		return
