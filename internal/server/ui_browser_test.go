@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -313,10 +314,70 @@ func TestUIBrowser(t *testing.T) {
 			chromedp.Submit(chromedp.CSS("#lookup-ips")),
 			chromedp.WaitVisible(chromedp.CSS("#verdicts")),
 		)
-		if got := text("#verdicts"); !strings.Contains(got, "listed") || !strings.Contains(got, "unknown") {
-			t.Errorf("lookup verdicts %q, want listed and unknown", got)
+		if got := text("#verdicts"); !strings.Contains(got, "listed") || !strings.Contains(got, "special-purpose range") {
+			t.Errorf("lookup verdicts %q, want listed and special-purpose range", got)
 		}
 		shot("lookup")
+	}
+
+	{ // problem 1: "verdicts send the wrong signal" (failed before: 10.0.0.1 said unknown; listed was a green pill)
+		t.Log("verdicts: one colour language, the reason in words")
+		run("lookup special and listed",
+			chromedp.Navigate(h.base+"/lookup?ips=10.0.0.1,"+topIP(t, h)),
+			chromedp.WaitVisible(chromedp.CSS("#verdicts")),
+		)
+		if got := text("#verdicts tbody tr:nth-child(1)"); !strings.Contains(got, "special-purpose range") || !strings.Contains(got, "private use (RFC 1918)") {
+			t.Errorf("10.0.0.1: %q, want a special-purpose range (private use, RFC 1918) with the reason", got)
+		}
+		if n := eval(`document.querySelectorAll("#verdicts tbody tr:nth-child(1) .badge.tone-quiet").length`); n != 1 {
+			t.Error("10.0.0.1's verdict is not grey (never blocked)")
+		}
+		if n := eval(`document.querySelectorAll("#verdicts tbody tr:nth-child(2) .badge.tone-bad").length`); n != 1 {
+			t.Errorf("an Active listed address's verdict is not red: %s", text("#verdicts tbody tr:nth-child(2)"))
+		}
+		if got := text("#verdicts tbody tr:nth-child(2) .reason"); !strings.Contains(got, "exported to blocklists") {
+			t.Errorf("listed reason %q, want what Active means", got)
+		}
+	}
+
+	{ // problem 2: "dead ends" (failed before: an unlisted address in a netblock said "No indicators match"; importance 150 was accepted)
+		t.Log("dead ends: a search for an address answers as the lookup does")
+		addr, netblock := unlistedInNetblock(t, h)
+		run("search an unlisted address",
+			chromedp.Navigate(h.base+"/indicators"),
+			chromedp.WaitVisible(chromedp.CSS("#q")),
+			chromedp.SendKeys(chromedp.CSS("#q"), addr),
+			chromedp.Click(chromedp.CSS("#search")),
+			chromedp.WaitVisible(chromedp.CSS("#answer")),
+		)
+		if got := text("#answer"); !strings.Contains(got, "in a predicted netblock") || !strings.Contains(got, netblock) {
+			t.Errorf("search answer %q, want in a predicted netblock %s", got, netblock)
+		}
+		link := text("#netblock-search")
+		run("open the netblock", chromedp.Click(chromedp.CSS("#netblock-search")), chromedp.WaitVisible(chromedp.CSS("#result-count")))
+		want := strings.Fields(strings.TrimPrefix(link, "See the "))[0]
+		if got := text("#result-count"); !strings.HasPrefix(got, want+" ") {
+			t.Errorf("the netblock link said %q, the search it opens says %q", link, got)
+		}
+		run("default status chip", chromedp.Navigate(h.base+"/indicators"), chromedp.WaitVisible(chromedp.CSS("#chips")))
+		if got := strings.Join(strings.Fields(text("#chips")), " "); !strings.Contains(got, "Status: Active (default)") {
+			t.Errorf("filters in force %q, want the default status shown", got)
+		}
+		run("remove the status chip", chromedp.Click(chromedp.CSS("#chips a")), chromedp.WaitVisible(chromedp.CSS("#result-count")))
+		if n := eval(`document.querySelectorAll("#chips .chip").length`); n != 0 {
+			t.Errorf("%d chips after removing the only one", n)
+		}
+		run("importance 150",
+			chromedp.SetValue(chromedp.CSS("#min_importance"), "150"),
+			chromedp.Click(chromedp.CSS("#search")),
+			chromedp.WaitVisible(chromedp.CSS("#search-error")),
+		)
+		if got := text("#search-error"); !strings.Contains(got, "0 to 100") {
+			t.Errorf("importance 150: %q, want the 0–100 range", got)
+		}
+		if v := get("read min importance", chromedp.Value(chromedp.CSS("#min_importance"))); v != "150" {
+			t.Errorf("min importance field = %q after the error, want what was typed", v)
+		}
 	}
 
 	{ // "allow-list an address, then remove it"
@@ -401,4 +462,36 @@ func TestUIBrowser(t *testing.T) {
 		}
 	}
 	t.Logf("screenshots in %s", shots)
+}
+
+// topIP is the Active indicator with the highest importance.
+func topIP(t *testing.T, h *harness) string {
+	t.Helper()
+	page := h.must(200, "GET", "/api/v1/indicators?limit=1&sort=-importance&status=Active", h.admin, nil)
+	inds, _ := page.body["indicators"].([]any)
+	if len(inds) == 0 {
+		t.Fatal("no Active indicator")
+	}
+	return inds[0].(map[string]any)["value"].(string)
+}
+
+// unlistedInNetblock finds an address that is not listed but lies in a
+// predicted netblock, and that netblock.
+func unlistedInNetblock(t *testing.T, h *harness) (addr, netblock string) {
+	t.Helper()
+	page := h.must(200, "GET", "/api/v1/indicators?limit=50", h.admin, nil)
+	inds, _ := page.body["indicators"].([]any)
+	for _, it := range inds {
+		ip := netip.MustParseAddr(it.(map[string]any)["value"].(string))
+		for range 64 {
+			ip = ip.Next()
+			r := h.must(200, "GET", "/api/v1/lookup?ip="+ip.String(), h.admin, nil)
+			if r.body["verdict"] == "in-predicted-netblock" {
+				nbs, _ := r.body["netblocks"].([]any)
+				return ip.String(), nbs[0].(map[string]any)["netblock"].(string)
+			}
+		}
+	}
+	t.Fatal("no unlisted address in a predicted netblock near the first 50 indicators")
+	return "", ""
 }

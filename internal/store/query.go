@@ -163,6 +163,29 @@ func (s *Store) SearchIndicators(ctx context.Context, q IndicatorQuery) (Indicat
 	return page, nil
 }
 
+// CountIndicators counts the indicators q selects (its sort, page size and
+// cursor are ignored), reading at most limit+1 of them: beyond limit it
+// returns limit and capped. It costs what walking that many results costs.
+func (s *Store) CountIndicators(ctx context.Context, q IndicatorQuery, limit int) (n int64, capped bool, err error) {
+	if limit < 1 {
+		return 0, false, fmt.Errorf("count indicators: limit %d: give one of at least 1: %w", limit, ErrBadQuery)
+	}
+	where, args := q.bounds(indicatorSorts["value"], nil)
+	filters, fargs, err := q.filters(s.d)
+	if err != nil {
+		return 0, false, err
+	}
+	where, args = append(where, filters...), append(args, fargs...)
+	query := "SELECT COUNT(*) FROM (SELECT 1 FROM indicators" + whereClause(where) + " LIMIT ?) AS matching"
+	if err := s.r.QueryRowContext(ctx, query, append(args, limit+1)...).Scan(&n); err != nil {
+		return 0, false, fmt.Errorf("count indicators: %w", err)
+	}
+	if n > int64(limit) {
+		return int64(limit), true, nil
+	}
+	return n, false, nil
+}
+
 // sql returns the query of one page of q (reading Limit+1 rows, to know
 // whether a next page exists), with its order and page size.
 func (q *IndicatorQuery) sql(d dialect) (query string, args []any, so indicatorSort, limit int, err error) {

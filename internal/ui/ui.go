@@ -50,6 +50,7 @@ type Store interface {
 	ListRuns(ctx context.Context, q store.RunQuery) (store.RunPage, error)
 	Lookup(ctx context.Context, addr netip.Addr) (indicator.Indicator, error)
 	SearchIndicators(ctx context.Context, q store.IndicatorQuery) (store.IndicatorPage, error)
+	CountIndicators(ctx context.Context, q store.IndicatorQuery, limit int) (int64, bool, error)
 	ClusterMembers(ctx context.Context, cluster string, limit int) ([]netip.Addr, error)
 	AllowlistEntries(ctx context.Context) ([]allowlist.Entry, error)
 	dashboardStore
@@ -213,12 +214,12 @@ func (u *UI) page(change bool, h func(w http.ResponseWriter, r *http.Request, se
 		se, ok, err := u.session(r)
 		if err != nil {
 			u.Log.Error("ui: read the session", "err", err)
-			http.Error(w, "The session could not be read from the store: try again.", http.StatusServiceUnavailable)
+			u.fail(w, r, nil, http.StatusServiceUnavailable, "The session could not be read from the store: try again.")
 			return
 		}
 		if !ok {
 			if r.Method != http.MethodGet {
-				http.Error(w, "Your session has ended: sign in again.", http.StatusUnauthorized)
+				u.fail(w, r, nil, http.StatusUnauthorized, "Your session has ended: sign in again, then repeat what you did.")
 				return
 			}
 			http.Redirect(w, r, "/login?next="+template.URLQueryEscaper(r.URL.RequestURI()), http.StatusSeeOther)
@@ -227,20 +228,47 @@ func (u *UI) page(change bool, h func(w http.ResponseWriter, r *http.Request, se
 		if change {
 			r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 			if !se.validCSRF(r) {
-				http.Error(w, "The form's CSRF token is missing or stale: reload the page and try again.", http.StatusForbidden)
+				u.fail(w, r, se, http.StatusForbidden, "The form was out of date (its CSRF token is missing or stale): reload the page and try again.")
 				return
 			}
 			if !se.Admin() {
-				http.Error(w, "Your API key has the read role: changes need an admin key.", http.StatusForbidden)
+				u.fail(w, r, se, http.StatusForbidden, "You are signed in with a read-only key: changes need a key with the admin role. Sign out and sign in with an admin key.")
 				return
 			}
+		}
+		if r.Method == http.MethodGet && r.Header.Get("HX-Request") == "" {
+			se.Alert = u.feedAlert(r)
 		}
 		if err := h(w, r, se); err != nil {
 			u.Log.Error("ui request failed", "path", r.URL.Path, "err", err)
 			status, msg := storeFailure(w, r, err)
-			http.Error(w, msg, status)
+			u.fail(w, r, se, status, msg)
 		}
 	}))
+}
+
+// messageData is a full page that says one thing: an error or a dead end,
+// with the way back.
+type messageData struct {
+	Msg  string
+	Back string
+}
+
+// fail answers with a full page (navigation included when signed in)
+// holding msg, written for the person in front of it.
+func (u *UI) fail(w http.ResponseWriter, r *http.Request, se *session, status int, msg string) {
+	title := http.StatusText(status)
+	if status == http.StatusConflict {
+		title = "Not now"
+	}
+	back := r.Referer()
+	if back == "" || !strings.HasPrefix(back, "http") {
+		back = "/"
+	}
+	if err := u.render(w, status, "message", view{Title: title, Session: se, Data: messageData{Msg: msg, Back: back}}); err != nil {
+		u.Log.Error("render an error page", "err", err)
+		http.Error(w, msg, status)
+	}
 }
 
 // view is what every page template gets.
@@ -276,21 +304,9 @@ var funcs = template.FuncMap{
 	// build is which forewarn this is, for the footer of signed-in pages
 	// (the sign-in page does not tell strangers the version).
 	"build": buildinfo.Get,
-	"time": func(t any) string {
-		switch v := t.(type) {
-		case time.Time:
-			if v.IsZero() {
-				return "—"
-			}
-			return v.UTC().Format("2006-01-02 15:04:05Z")
-		case *time.Time:
-			if v == nil {
-				return "—"
-			}
-			return v.UTC().Format("2006-01-02 15:04:05Z")
-		}
-		return ""
-	},
+	"time":  timeHTML,
+	"num":   num,
+	"tone":  statusTone,
 	"ago": func(t *time.Time) string {
 		if t == nil {
 			return "never"
@@ -337,7 +353,7 @@ var funcs = template.FuncMap{
 		return ""
 	},
 	"attr": func(ind indicator.Indicator, name string) string {
-		return ind.Attr(name).String()
+		return valueText(ind.Attr(name))
 	},
 	"attrs": func(ind indicator.Indicator, name string) string {
 		var out []string

@@ -5,7 +5,7 @@
 
   var palette = { a: "#2563eb", b: "#dc2626", c: "#16a34a", grid: "#e5e7eb", text: "#374151" };
 
-  function width(el) { return Math.max(320, el.clientWidth - 8); }
+  function width(el) { return Math.max(200, el.clientWidth - 8); }
 
   function axes(xLabel, yLabel, xValues) {
     var x = { label: xLabel, stroke: palette.text, grid: { stroke: palette.grid }, size: 50 };
@@ -118,5 +118,39 @@
     if (main && main.dataset.csrf) { e.detail.headers["X-CSRF-Token"] = main.dataset.csrf; }
   });
 
-  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", init); } else { init(); }
+  // Times: UTC by default; a person may choose local time, kept in this
+  // browser (localStorage). Every time is a <time datetime> element.
+  var tzKey = "forewarn-tz";
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+  function localText(d) {
+    var off = -d.getTimezoneOffset(), sign = off < 0 ? "-" : "+";
+    off = Math.abs(off);
+    return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " + pad(d.getHours()) + ":" +
+      pad(d.getMinutes()) + ":" + pad(d.getSeconds()) + " UTC" + sign + pad(Math.floor(off / 60)) + ":" + pad(off % 60);
+  }
+  function applyTimes(root) {
+    if (localStorage.getItem(tzKey) !== "local") { return; }
+    root.querySelectorAll("time[datetime]").forEach(function (t) {
+      if (!t.dataset.utc) { t.dataset.utc = t.textContent; }
+      var d = new Date(t.getAttribute("datetime"));
+      if (!isNaN(d)) { t.textContent = localText(d); t.title = t.dataset.utc; }
+    });
+  }
+  function initTZ() {
+    var btn = document.getElementById("tz-toggle"), label = document.getElementById("tz-label");
+    if (!btn) { return; }
+    var local = localStorage.getItem(tzKey) === "local";
+    label.textContent = local ? "local time" : "UTC";
+    btn.textContent = local ? "show UTC" : "show local time";
+    btn.hidden = false;
+    btn.addEventListener("click", function () {
+      localStorage.setItem(tzKey, local ? "utc" : "local");
+      location.reload();
+    });
+    applyTimes(document);
+  }
+  document.addEventListener("htmx:afterSwap", function (e) { applyTimes(e.target.parentNode || document); });
+
+  function start() { init(); initTZ(); }
+  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", start); } else { start(); }
 })();
