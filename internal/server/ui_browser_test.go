@@ -274,10 +274,33 @@ func TestUIBrowser(t *testing.T) {
 		if got := text(fmt.Sprintf("#run-%s tr.live", id)); !strings.Contains(got, "Phase: download") {
 			t.Errorf("live progress %q, want the download phase", got)
 		}
+		// Problem 5 (failed before: Run now during a dry run was accepted,
+		// and a refusal was a bare-text page without navigation).
+		t.Log("one run at a time, dry runs included; the refusal is a full page")
+		if eval(`document.querySelector("#run-now").matches(":disabled") ? 1 : 0`) != 1 {
+			t.Error("Run now is enabled while a dry run runs")
+		}
+		if got := text("#run-why"); !strings.Contains(got, "Run "+id+" is in progress") {
+			t.Errorf("why Run now is disabled: %q, want run %s in progress", got, id)
+		}
+		refused := get("run now beside the dry run", chromedp.Evaluate[string](`(async () => {
+			const f = new FormData();
+			f.set("csrf", document.querySelector("#main").dataset.csrf);
+			const r = await fetch("/integrations/seclytics/run", {method: "POST", body: new URLSearchParams(f)});
+			const html = await r.text();
+			return r.status + " " + (html.includes('aria-label="Main"') ? "nav" : "no-nav") + " " + html;
+		})()`, chromedp.EvalAwaitPromise))
+		if !strings.HasPrefix(refused, "409 nav ") || !strings.Contains(refused, "run "+id+" of this feed is in progress") {
+			t.Errorf("Run now during dry run %s: %.200s; want a 409 full page naming the run", id, refused)
+		}
 		run("cancel",
 			chromedp.Click(chromedp.CSS(fmt.Sprintf("#run-%s tr.live button", id))),
 			chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf("#run-%s .badge.canceled", id))),
 		)
+		run("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf("#run-%s .canceled-by", id))))
+		if got := text(fmt.Sprintf("#run-%s .canceled-by", id)); !strings.Contains(got, "admin (ui)") {
+			t.Errorf("canceled run says %q, want who canceled it", got)
+		}
 		h.fake.SetFault(fakeseclytics.Fault{})
 	}
 
@@ -439,6 +462,35 @@ func TestUIBrowser(t *testing.T) {
 		shot("dashboard")
 	}
 
+	{ // problem 4: "failures are nearly invisible" (failed before: no mark outside the activity log, CLI advice)
+		t.Log("a failing feed is marked everywhere, in words for a web user")
+		f, err := fakeseclytics.ParseFault("503x20")
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.fake.SetFault(f)
+		r := h.must(202, "POST", "/api/v1/feeds/seclytics/runs", h.admin, nil)
+		waitRunDone(t, h, r.body["run_id"])
+		h.fake.SetFault(fakeseclytics.Fault{})
+		run("dashboard after a failed run", chromedp.Navigate(h.base+"/"), chromedp.WaitVisible(chromedp.CSS("#health-failing")))
+		if n := eval(`document.querySelectorAll("#nav-alert").length`); n != 1 {
+			t.Error("the navigation does not mark the failing feed")
+		}
+		if got := text("#feed-alert"); !strings.Contains(got, "Download attempts on the Configuration tab") || strings.Contains(got, "tries setting") {
+			t.Errorf("alert %q, want the web UI's advice, not the CLI's", got)
+		}
+		if got := text("#health-failing"); !strings.Contains(got, "failed") {
+			t.Errorf("feed health %q, want the failure", got)
+		}
+		shot("dashboard-failing")
+		r = h.must(202, "POST", "/api/v1/feeds/seclytics/runs", h.admin, nil)
+		waitRunDone(t, h, r.body["run_id"])
+		run("dashboard after a good run", chromedp.Navigate(h.base+"/"), chromedp.WaitVisible(chromedp.CSS("#headline")))
+		if n := eval(`document.querySelectorAll("#nav-alert, #feed-alert, #health-failing").length`); n != 0 {
+			t.Error("the failure is still marked after a run succeeded")
+		}
+	}
+
 	{ // "a read-only key cannot save"
 		t.Log("a read-only key cannot save")
 		run("sign out", chromedp.Click(chromedp.CSS(".signout button")), chromedp.WaitVisible(chromedp.CSS("#key")))
@@ -494,4 +546,20 @@ func unlistedInNetblock(t *testing.T, h *harness) (addr, netblock string) {
 	}
 	t.Fatal("no unlisted address in a predicted netblock near the first 50 indicators")
 	return "", ""
+}
+
+// waitRunDone waits until the run with id (as the API gave it) has ended.
+func waitRunDone(t *testing.T, h *harness, id any) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		r := h.must(200, "GET", fmt.Sprintf("/api/v1/runs/%v", id), h.admin, nil)
+		if r.body["status"] != "running" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run %v did not end within a minute", id)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

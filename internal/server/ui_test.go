@@ -221,7 +221,9 @@ func TestUIShowsStatusAndExpiry(t *testing.T) {
 				if err != nil {
 					t.Fatalf("expires_at %v: %v", ind["expires_at"], err)
 				}
-				want = exp.UTC().Format("2006-01-02 15:04:05Z")
+				// One timestamp style, UTC, in a <time> the browser
+				// may show in local time.
+				want = `<time datetime="` + exp.UTC().Format(time.RFC3339) + `">` + exp.UTC().Format(ui.TimeLayout) + `</time>`
 			}
 			if ind["status"] != tc.status {
 				t.Fatalf("status %v, want %s", ind["status"], tc.status)
@@ -304,7 +306,7 @@ func TestUIAllowlist(t *testing.T) {
 	if code != 200 || !strings.Contains(body, "Added "+ip+"/32 to the allow-list: 1 existing indicator whitelisted.") {
 		t.Fatalf("add %s: %d, want the notice with 1 whitelisted:\n%s", ip, code, body)
 	}
-	if !regexp.MustCompile(`<code>` + regexp.QuoteMeta(ip) + `/32</code></td><td>our mail relay</td><td>alice</td><td>\d{4}-`).MatchString(body) {
+	if !regexp.MustCompile(`<code>` + regexp.QuoteMeta(ip) + `/32</code></td><td>our mail relay</td><td>alice</td><td><time datetime="\d{4}-`).MatchString(body) {
 		t.Errorf("the new entry is not listed with its comment, added by alice and added at:\n%s", body)
 	}
 	if got := h.must(200, "GET", "/api/v1/indicators/"+ip, h.admin, nil).body["status"]; got != "Whitelisted" {

@@ -53,7 +53,9 @@ func TestAPIAndUIRefuseAndAcceptAlike(t *testing.T) {
 	if r.status != http.StatusBadRequest || r.errField() != "until" || msg == "" {
 		t.Fatalf("API run with until before since: %d %s, want 400 naming until", r.status, r.raw)
 	}
-	if code, body := post("/integrations/seclytics/run", url.Values{"since": {"2026-01-31"}, "until": {"2026-01-30"}}); code != http.StatusBadRequest || !strings.Contains(body, msg) {
+	// The UI writes the message next to the field it names.
+	if code, body := post("/integrations/seclytics/run", url.Values{"since": {"2026-01-31"}, "until": {"2026-01-30"}}); code != http.StatusBadRequest ||
+		!strings.Contains(body, `id="until-error">`+strings.TrimPrefix(msg, "until: ")) {
 		t.Errorf("UI run with until before since: %d %q, want 400 saying what the API says: %q", code, body, msg)
 	}
 

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"sync"
 
 	"forewarn/internal/activity"
 	"forewarn/internal/allowlist"
@@ -86,6 +87,9 @@ type Store interface {
 type Runner interface {
 	Start(feed string, req runner.Request) (*runner.Active, error)
 	Cancel(id int64) bool
+	// Running is the feed's run in progress in this process, dry runs
+	// included.
+	Running(feed string) (*runner.Active, bool)
 }
 
 // Scheduler follows a feed's stored state (serve's schedule).
@@ -113,6 +117,9 @@ type Deps struct {
 // Service performs the operations.
 type Service struct {
 	d Deps
+	// starting makes "is the feed running? then start it" one step, so
+	// two requests cannot both start a run of a feed.
+	starting sync.Mutex
 }
 
 // New returns the service.

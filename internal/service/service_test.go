@@ -27,11 +27,20 @@ import (
 type fakeRunner struct {
 	started  []runner.Request
 	canceled []int64
+	// running is the run in progress, if any.
+	running *runner.Active
 }
 
 func (f *fakeRunner) Start(name string, req runner.Request) (*runner.Active, error) {
 	f.started = append(f.started, req)
 	return &runner.Active{ID: int64(100 + len(f.started)), Feed: name}, nil
+}
+
+func (f *fakeRunner) Running(name string) (*runner.Active, bool) {
+	if f.running != nil && f.running.Feed == name {
+		return f.running, true
+	}
+	return nil, false
 }
 
 func (f *fakeRunner) Cancel(id int64) bool {
@@ -228,6 +237,17 @@ func TestConflictsAndUnknownFeeds(t *testing.T) {
 	if err := svc.SetFeedEnabled(ctx, a, feed.Name, true); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("enable a feed never configured: %v, want not found", err)
 	}
+	// A run in progress, a dry run too (it takes no feed lock), refuses a
+	// second one: they overlapped, and the dry run showed abandoned.
+	fr.running = &runner.Active{ID: 77, Feed: feed.Name}
+	var ip *store.InProgressError
+	if _, err := svc.StartRun(ctx, a, feed.Name, service.RunRequest{DryRun: true}); !errors.As(err, &ip) || ip.RunID != 77 {
+		t.Errorf("start a run while run 77 runs: %v, want in progress naming run 77", err)
+	}
+	if len(fr.started) != 0 {
+		t.Errorf("the runner was asked to start %d runs beside run 77", len(fr.started))
+	}
+	fr.running = nil
 	cli := service.New(service.Deps{Store: st, Feeds: []string{feed.Name}})
 	if _, err := cli.StartRun(ctx, a, feed.Name, service.RunRequest{}); !errors.Is(err, service.ErrNoRunner) {
 		t.Errorf("start a run without a runner: %v, want ErrNoRunner", err)

@@ -17,8 +17,13 @@ import (
 
 // feedHeader is the integration page's header.
 type feedHeader struct {
-	Installed  bool
-	Enabled    bool
+	Installed bool
+	Enabled   bool
+	// FilterByDate is the configuration's: without it, a window filters
+	// nothing.
+	FilterByDate bool
+	// LastRun is the last real run; a dry run writes nothing, so it is not
+	// the feed's last run.
 	LastRun    *activity.Run
 	NextRun    *time.Time
 	RunningID  int64
@@ -44,8 +49,17 @@ type integrationData struct {
 	Form   configForm
 	Tab    string
 	Runs   []*runView
-	// DryRun is the last dry run's result, shown after Run now.
+	// RunStarted is the run Run now just started.
 	RunStarted int64
+	// Run is the Run now form as typed, with its errors.
+	Run runForm
+}
+
+// runForm is the Run now form: what was typed, and what was refused.
+type runForm struct {
+	Since, Until string
+	DryRun       bool
+	Errors       map[string]string
 }
 
 func (u *UI) header(r *http.Request) (feedHeader, config.Seclytics, error) {
@@ -54,13 +68,16 @@ func (u *UI) header(r *http.Request) (feedHeader, config.Seclytics, error) {
 	if err != nil {
 		return feedHeader{}, cfg, err
 	}
-	h := feedHeader{Installed: st.Installed, Enabled: st.Enabled}
-	runs, err := u.Store.Runs(ctx, u.Feed, 1)
+	h := feedHeader{Installed: st.Installed, Enabled: st.Enabled, FilterByDate: cfg.FilterByDate}
+	runs, err := u.Store.Runs(ctx, u.Feed, alertRuns)
 	if err != nil {
 		return h, cfg, err
 	}
-	if len(runs) > 0 {
-		h.LastRun = &runs[0]
+	for i := range runs {
+		if !runs[i].DryRun {
+			h.LastRun = &runs[i]
+			break
+		}
 	}
 	if t, ok := u.Scheduler.NextRun(u.Feed); ok {
 		h.NextRun = &t
@@ -213,6 +230,10 @@ func (u *UI) uninstall(w http.ResponseWriter, r *http.Request, se *session) erro
 // runView is a run in the activity log, with live progress while it runs.
 type runView struct {
 	activity.Run
+	// CanceledBy is who canceled the run, from the audit log.
+	CanceledBy string
+	// Msg is the run's error in words for a web user.
+	Msg  string
 	Live *feed.Snapshot
 	// Admin and CSRF draw the Cancel button.
 	Admin bool
@@ -224,15 +245,40 @@ func (u *UI) runViews(r *http.Request, se *session) ([]*runView, error) {
 	if err != nil {
 		return nil, err
 	}
+	cancels, err := u.cancelers(r, "")
+	if err != nil {
+		return nil, err
+	}
 	out := make([]*runView, 0, len(page.Runs))
 	for _, run := range page.Runs {
-		out = append(out, u.runView(run, se))
+		v := u.runView(run, se)
+		v.CanceledBy = cancels[runTarget(run)]
+		out = append(out, v)
 	}
 	return out, nil
 }
 
+// runTarget is how the audit log names a run.
+func runTarget(run activity.Run) string { return run.Feed + " run " + itoa(run.ID) }
+
+// cancelers maps runs (by audit target) to who canceled them: the audit
+// log records every cancel with its actor. target narrows it to one run.
+func (u *UI) cancelers(r *http.Request, target string) (map[string]string, error) {
+	es, err := u.Store.SearchAudit(r.Context(), store.AuditQuery{Action: "run.cancel", Target: target, Limit: 100})
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[string]string, len(es))
+	for _, e := range es {
+		if _, seen := m[e.Target]; !seen {
+			m[e.Target] = e.Actor + " (" + e.Via + ")"
+		}
+	}
+	return m, nil
+}
+
 func (u *UI) runView(run activity.Run, se *session) *runView {
-	v := &runView{Run: run, Admin: se.Admin(), CSRF: se.CSRF}
+	v := &runView{Run: run, Admin: se.Admin(), CSRF: se.CSRF, Msg: plainError(run.Error)}
 	if run.Status == activity.StatusRunning {
 		if a, ok := u.Runner.Get(run.ID); ok {
 			s := a.Progress.Snapshot()
@@ -243,6 +289,18 @@ func (u *UI) runView(run activity.Run, se *session) *runView {
 }
 
 func (u *UI) activityTab(w http.ResponseWriter, r *http.Request, se *session) error {
+	v := view{}
+	d := integrationData{}
+	if id, err := strconv.ParseInt(r.URL.Query().Get("started"), 10, 64); err == nil {
+		d.RunStarted = id
+		v.Notice = "Run " + strconv.FormatInt(id, 10) + " started."
+	}
+	return u.renderActivity(w, r, se, http.StatusOK, v, d)
+}
+
+// renderActivity renders the Activity Log tab with d's Run now form and
+// notice.
+func (u *UI) renderActivity(w http.ResponseWriter, r *http.Request, se *session, status int, v view, d integrationData) error {
 	h, cfg, err := u.header(r)
 	if err != nil {
 		return err
@@ -251,14 +309,9 @@ func (u *UI) activityTab(w http.ResponseWriter, r *http.Request, se *session) er
 	if err != nil {
 		return err
 	}
-	d := integrationData{Header: h, Form: formFrom(cfg), Tab: "activity", Runs: runs}
-	v := view{Title: "Seclytics Predictions — Activity Log", Nav: "integrations", Session: se, Data: d}
-	if id, err := strconv.ParseInt(r.URL.Query().Get("started"), 10, 64); err == nil {
-		d.RunStarted = id
-		v.Data = d
-		v.Notice = "Run " + strconv.FormatInt(id, 10) + " started."
-	}
-	return u.render(w, http.StatusOK, "integration", v)
+	d.Header, d.Form, d.Tab, d.Runs = h, formFrom(cfg), "activity", runs
+	v.Title, v.Nav, v.Session, v.Data = "Seclytics Predictions — Activity Log", "integrations", se, d
+	return u.render(w, status, "integration", v)
 }
 
 // runRow is one row of the activity log, polled by htmx while it runs.
@@ -276,23 +329,39 @@ func (u *UI) runRow(w http.ResponseWriter, r *http.Request, se *session) error {
 	if err != nil {
 		return err
 	}
-	return u.render(w, http.StatusOK, "runrow", view{Nav: "fragment", Session: se, Data: u.runView(run, se)})
+	v := u.runView(run, se)
+	if run.Status == activity.StatusCanceled {
+		m, err := u.cancelers(r, runTarget(run))
+		if err != nil {
+			return err
+		}
+		v.CanceledBy = m[runTarget(run)]
+	}
+	return u.render(w, http.StatusOK, "runrow", view{Nav: "fragment", Session: se, Data: v})
 }
 
 func (u *UI) runNow(w http.ResponseWriter, r *http.Request, se *session) error {
-	req := service.RunRequest{Since: r.PostFormValue("since"), Until: r.PostFormValue("until"), DryRun: r.PostFormValue("dry_run") == "on"}
-	a, err := u.Service.StartRun(r.Context(), se.actor(), u.Feed, req)
+	f := runForm{Since: r.PostFormValue("since"), Until: r.PostFormValue("until"), DryRun: r.PostFormValue("dry_run") == "on",
+		Errors: map[string]string{}}
+	a, err := u.Service.StartRun(r.Context(), se.actor(), u.Feed, service.RunRequest{Since: f.Since, Until: f.Until, DryRun: f.DryRun})
 	var ve *service.ValidationError
-	if errors.As(err, &ve) {
-		http.Error(w, ve.Error(), http.StatusBadRequest)
-		return nil
-	}
 	var ip *store.InProgressError
-	if errors.As(err, &ip) {
-		http.Error(w, "A run of this feed is in progress: wait for it or cancel it.", http.StatusConflict)
-		return nil
-	}
-	if err != nil {
+	switch {
+	case errors.As(err, &ve):
+		for _, fe := range ve.Fields {
+			f.Errors[fe.Field] = fe.Msg
+		}
+		return u.renderActivity(w, r, se, http.StatusBadRequest, view{Error: "The run was not started: correct the fields marked below."},
+			integrationData{Run: f})
+	case errors.As(err, &ip):
+		msg := "The run was not started: a run of this feed is in progress. Wait for it to finish, or cancel it below, then start this one."
+		if ip.RunID != 0 {
+			msg = "The run was not started: run " + itoa(ip.RunID) + " of this feed is in progress. Wait for it to finish, or cancel it below, then start this one."
+		}
+		return u.renderActivity(w, r, se, http.StatusConflict, view{Error: msg}, integrationData{Run: f})
+	case errors.Is(err, feed.ErrConfig):
+		return u.renderActivity(w, r, se, http.StatusConflict, view{Error: "The run was not started: " + plainError(err.Error())}, integrationData{Run: f})
+	case err != nil:
 		return err
 	}
 	http.Redirect(w, r, "/integrations/seclytics/activity?started="+strconv.FormatInt(a.ID, 10), http.StatusSeeOther)

@@ -53,6 +53,7 @@ type Store interface {
 	CountIndicators(ctx context.Context, q store.IndicatorQuery, limit int) (int64, bool, error)
 	ClusterMembers(ctx context.Context, cluster string, limit int) ([]netip.Addr, error)
 	AllowlistEntries(ctx context.Context) ([]allowlist.Entry, error)
+	SearchAudit(ctx context.Context, q store.AuditQuery) ([]store.AuditEntry, error)
 	dashboardStore
 	sessionStore
 }
@@ -377,9 +378,14 @@ type attrRow struct {
 func attrRows(ind indicator.Indicator) []attrRow {
 	rows := make([]attrRow, 0, len(ind.Attributes))
 	for _, a := range ind.Attributes {
-		a.Value.Texts(func(v string) {
+		add := func(v string) {
 			rows = append(rows, attrRow{Name: a.Name, Value: v, Source: a.Source, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt})
-		})
+		}
+		if a.Value.Kind == indicator.KindList {
+			a.Value.Texts(add)
+		} else if a.Value.Kind != indicator.KindNone {
+			add(valueText(a.Value))
+		}
 	}
 	return rows
 }

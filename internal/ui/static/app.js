@@ -28,7 +28,17 @@
     };
     opts.axes[0].splits = function () { return xs; };
     if (long) { opts.axes[0].rotate = -35; opts.axes[0].size = 90; }
-    return new uPlot(opts, [xs, values], el);
+    var plot = new uPlot(opts, [xs, values], el);
+    // A bar clicked opens the search it counts (data-link + the label).
+    if (el.dataset.link) {
+      plot.over.addEventListener("click", function () {
+        var i = plot.cursor.idx;
+        if (i != null && labels[i] !== undefined && labels[i] !== "None" && labels[i] !== "(none)") {
+          location.href = el.dataset.link + encodeURIComponent(labels[i]);
+        }
+      });
+    }
+    return plot;
   }
 
   function draw(el, data) {
