@@ -491,6 +491,34 @@ func TestUIBrowser(t *testing.T) {
 		}
 	}
 
+	{ // problems 7 and 10: every page at 360 px without horizontal scroll, and no serious or critical axe-core violation
+		t.Log("every page: no horizontal scroll at 360 px, axe-core clean, screenshots at desktop and phone width")
+		axe, err := os.ReadFile(filepath.Join("testdata", "axe-core", "axe.min.js"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pg := range uiPages(t, h) {
+			run("open "+pg.name, chromedp.EmulateViewport(1440, 900), chromedp.Navigate(h.base+pg.path), chromedp.WaitVisible(chromedp.CSS("#main")))
+			if got := axeViolations(t, step, string(axe)); got != "" {
+				t.Errorf("%s (%s): axe-core reports serious or critical violations:\n%s", pg.name, pg.path, got)
+			}
+			if v := cspViolations(); v != "" {
+				t.Errorf("%s broke its Content-Security-Policy: %s", pg.name, v)
+			}
+			viewShot(t, step, shots, pg.name+"-desktop")
+			run("phone "+pg.name, chromedp.EmulateViewport(360, 740), chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#main")))
+			if over := eval(`document.documentElement.scrollWidth - document.documentElement.clientWidth`); over > 0 {
+				t.Errorf("%s (%s) at 360 px: %d px of horizontal scroll", pg.name, pg.path, over)
+			}
+			run("phone 390 "+pg.name, chromedp.EmulateViewport(390, 844), chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#main")))
+			if hdr := eval(`Math.round(document.querySelector("header.top").getBoundingClientRect().height)`); hdr > 140 {
+				t.Errorf("%s at 390×844: the header takes %d px, want a compact one (at most 140)", pg.name, hdr)
+			}
+			viewShot(t, step, shots, pg.name+"-phone")
+		}
+		run("desktop again", chromedp.EmulateViewport(1280, 900))
+	}
+
 	{ // "a read-only key cannot save"
 		t.Log("a read-only key cannot save")
 		run("sign out", chromedp.Click(chromedp.CSS(".signout button")), chromedp.WaitVisible(chromedp.CSS("#key")))
@@ -561,5 +589,55 @@ func waitRunDone(t *testing.T, h *harness, id any) {
 			t.Fatalf("run %v did not end within a minute", id)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// uiPage is one page of the web UI, for the checks every page passes.
+type uiPage struct{ name, path string }
+
+// uiPages are every page of the web UI, with data to show.
+func uiPages(t *testing.T, h *harness) []uiPage {
+	t.Helper()
+	ip := topIP(t, h)
+	return []uiPage{
+		{"dashboard", "/"},
+		{"integration", "/integrations/seclytics"},
+		{"activity-log", "/integrations/seclytics/activity"},
+		{"indicators", "/indicators"},
+		{"indicator-detail", "/indicators/" + ip},
+		{"lookup", "/lookup?ips=" + ip + ",10.0.0.1,8.8.8.8"},
+		{"allowlist", "/allowlist"},
+		{"not-found", "/indicators/192.0.2.250"},
+	}
+}
+
+// axeViolations runs the vendored axe-core on the page and lists its
+// serious and critical violations, one a line; "" when there are none.
+func axeViolations(t *testing.T, step func() (context.Context, context.CancelFunc), axe string) string {
+	t.Helper()
+	ctx, cancel := step()
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](axe+`;
+		axe.run(document, {resultTypes: ["violations"]}).then(r => r.violations
+			.filter(v => v.impact === "serious" || v.impact === "critical")
+			.map(v => v.impact + " " + v.id + ": " + v.help + " at " + v.nodes.slice(0, 3).map(n => n.target.join(" ")).join(", "))
+			.join("\n"))`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("run axe-core: %v", err)
+	}
+	return v
+}
+
+// viewShot saves what the viewport shows as name.png in dir.
+func viewShot(t *testing.T, step func() (context.Context, context.CancelFunc), dir, name string) {
+	t.Helper()
+	ctx, cancel := step()
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

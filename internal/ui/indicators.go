@@ -224,14 +224,17 @@ const RelatedLimit = 20
 func (u *UI) indicatorDetail(w http.ResponseWriter, r *http.Request, se *session) error {
 	a, err := netip.ParseAddr(r.PathValue("ip"))
 	if err != nil {
-		http.Error(w, "Not an IP address.", http.StatusBadRequest)
+		u.fail(w, r, se, http.StatusBadRequest, "“"+r.PathValue("ip")+"” is not an IP address: search for it under Indicators instead.")
 		return nil
 	}
 	ind, err := u.Store.Lookup(r.Context(), a.Unmap())
 	if errors.Is(err, store.ErrNotFound) {
-		w.WriteHeader(http.StatusNotFound)
-		return u.render(w, http.StatusNotFound, "message", view{Title: "Not listed", Session: se,
-			Data: a.String() + " is not an indicator in the store. Try the lookup box: it may lie in a predicted netblock."})
+		ans, err := u.resolve(r.Context(), []netip.Addr{a})
+		if err != nil {
+			return err
+		}
+		u.fail(w, r, se, http.StatusNotFound, a.Unmap().String()+" is not an indicator in the store. "+ans[0].Reason)
+		return nil
 	}
 	if err != nil {
 		return err
@@ -272,10 +275,10 @@ func (u *UI) setStatus(w http.ResponseWriter, r *http.Request, se *session) erro
 	var ve *service.ValidationError
 	switch {
 	case errors.As(err, &ve):
-		http.Error(w, ve.Error(), http.StatusBadRequest)
+		u.fail(w, r, se, http.StatusBadRequest, "The status was not changed: "+ve.Error()+".")
 		return nil
 	case errors.Is(err, store.ErrNotFound):
-		http.NotFound(w, r)
+		u.fail(w, r, se, http.StatusNotFound, "The status was not changed: "+r.PathValue("ip")+" is not an indicator in the store.")
 		return nil
 	case err != nil:
 		return err
@@ -326,7 +329,7 @@ const ClusterTimeout = 5 * time.Second
 func (u *UI) clusterFragment(w http.ResponseWriter, r *http.Request, se *session) error {
 	a, err := netip.ParseAddr(r.PathValue("ip"))
 	if err != nil {
-		http.Error(w, "Not an IP address.", http.StatusBadRequest)
+		u.fail(w, r, se, http.StatusBadRequest, "“"+r.PathValue("ip")+"” is not an IP address.")
 		return nil
 	}
 	d := clusterData{Cluster: r.URL.Query().Get("cluster")}

@@ -198,7 +198,7 @@ func fieldMsg(err error) string {
 func (u *UI) setEnabled(w http.ResponseWriter, r *http.Request, se *session, on bool) error {
 	if err := u.Service.SetFeedEnabled(r.Context(), se.actor(), u.Feed, on); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			http.Error(w, "The feed is not installed: save its configuration first.", http.StatusConflict)
+			u.fail(w, r, se, http.StatusConflict, "The feed is not installed: save its configuration first, on the Configuration tab.")
 			return nil
 		}
 		return err
@@ -216,7 +216,7 @@ func (u *UI) disable(w http.ResponseWriter, r *http.Request, se *session) error 
 
 func (u *UI) uninstall(w http.ResponseWriter, r *http.Request, se *session) error {
 	if r.PostFormValue("confirm") != "on" {
-		http.Error(w, "Tick the confirmation box to uninstall.", http.StatusBadRequest)
+		u.fail(w, r, se, http.StatusBadRequest, "Nothing was uninstalled: tick the confirmation box to uninstall.")
 		return nil
 	}
 	purge := r.PostFormValue("purge") == "on"
