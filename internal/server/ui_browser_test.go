@@ -153,12 +153,40 @@ func TestUIBrowser(t *testing.T) {
 			chromedp.Click(chromedp.CSS("#save-config")),
 			chromedp.WaitVisible(chromedp.CSS(".field.invalid .field-error")),
 		)
-		if got := text(".field.invalid .field-error"); !strings.Contains(got, "0 to 100") {
+		if got := text(".field.invalid:has(#threshold) .field-error"); !strings.Contains(got, "0 to 100") {
 			t.Errorf("field error %q, want the 0–100 range", got)
 		}
 		if v := get("read threshold", chromedp.Value(chromedp.CSS("#threshold"))); v != "101" {
 			t.Errorf("threshold field = %q after the error, want what was typed (101)", v)
 		}
+	}
+
+	{ // problem 6: "configuration gaps" (failed before: no tries or age_out field, one error at a time, "botnets" and no token saved)
+		t.Log("configuration: every setting, every error at once, unknown categories and a missing token refused")
+		run("several bad fields",
+			chromedp.SetValue(chromedp.CSS("#threshold"), "101"),
+			chromedp.SetValue(chromedp.CSS("#tries"), "50"),
+			chromedp.SetValue(chromedp.CSS("#age_out"), "soon"),
+			chromedp.SetValue(chromedp.CSS("#categories"), "botnets"),
+			chromedp.Click(chromedp.CSS("#save-config")),
+			chromedp.WaitVisible(chromedp.CSS(".field.invalid:has(#tries) .field-error")),
+		)
+		for field, want := range map[string]string{"threshold": "0 to 100", "tries": "1 to 20", "age_out": "soon", "categories": "botnet", "token": "access token"} {
+			if got := text(".field.invalid:has(#" + field + ") .field-error"); !strings.Contains(got, want) {
+				t.Errorf("%s: error %q, want it to say %q", field, got, want)
+			}
+		}
+		if v := get("read tries", chromedp.Value(chromedp.CSS("#tries"))); v != "50" {
+			t.Errorf("tries = %q after the error, want what was typed (50)", v)
+		}
+		if got := text(".field.invalid:has(#categories) .field-error"); !strings.Contains(got, "Known: ") || !strings.Contains(got, "malicious") {
+			t.Errorf("categories error %q, want the known categories listed", got)
+		}
+		run("restore the fields",
+			chromedp.SetValue(chromedp.CSS("#tries"), "5"),
+			chromedp.SetValue(chromedp.CSS("#age_out"), "never"),
+			chromedp.SetValue(chromedp.CSS("#categories"), "malicious"),
+		)
 	}
 
 	{ // "save a valid configuration"

@@ -79,7 +79,7 @@ func TestUISecurityHeadersAndSession(t *testing.T) {
 	}
 
 	admin, csrf := h.uiClient(h.admin)
-	form := url.Values{"dataset": {"A"}, "threshold": {"50"}, "frequency": {"24h"}, "context": {"Importance"}}
+	form := url.Values{"dataset": {"A"}, "threshold": {"50"}, "frequency": {"24h"}, "context": {"Importance"}, "token": {testToken}}
 	// Without the CSRF token a change is refused.
 	resp, err = admin.PostForm(h.base+"/integrations/seclytics/config", form)
 	if err != nil {

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"errors"
+	"slices"
 	"net/http"
 	"strconv"
 	"strings"
@@ -41,7 +42,30 @@ type configForm struct {
 	Categories   string
 	Context      []string
 	Frequency    string
-	Errors       map[string]string
+	AgeOut       string
+	// SpecialRanges is "on" or "off" (a select: a form without it keeps
+	// the stored value).
+	SpecialRanges  string
+	Tries          string
+	ConnectTimeout string
+	IdleTimeout    string
+	// NewCategories accepts categories Seclytics has not sent yet.
+	NewCategories bool
+	Errors        map[string]string
+	// Known are the categories known so far, for the categories' error.
+	Known []string
+}
+
+// formKeys are the configuration keys the form has, in its order: what a
+// person can set without the command line.
+var formKeys = []string{"dataset", "threshold", "normalize", "filter_by_date", "categories", "context", "frequency",
+	"age_out", "allowlist_special_ranges", "tries", "connect_timeout", "idle_timeout"}
+
+func (f configForm) value(key string) string {
+	return map[string]string{"dataset": f.Dataset, "threshold": f.Threshold, "normalize": strconv.FormatBool(f.Normalize),
+		"filter_by_date": strconv.FormatBool(f.FilterByDate), "categories": f.Categories, "context": strings.Join(f.Context, ","),
+		"frequency": f.Frequency, "age_out": f.AgeOut, "allowlist_special_ranges": strconv.FormatBool(f.SpecialRanges == "on"),
+		"tries": f.Tries, "connect_timeout": f.ConnectTimeout, "idle_timeout": f.IdleTimeout}[key]
 }
 
 type integrationData struct {
@@ -95,12 +119,100 @@ func (u *UI) header(r *http.Request) (feedHeader, config.Seclytics, error) {
 }
 
 func formFrom(cfg config.Seclytics) configForm {
+	special := "off"
+	if cfg.AllowlistSpecialRanges {
+		special = "on"
+	}
 	return configForm{
 		TokenSet: cfg.Token.IsSet(), Dataset: cfg.Dataset,
 		Threshold: strconv.FormatFloat(cfg.Threshold, 'f', -1, 64), Normalize: cfg.Normalize, FilterByDate: cfg.FilterByDate,
 		Categories: strings.Join(cfg.Categories, "\n"), Context: cfg.Context, Frequency: cfg.Frequency,
+		AgeOut: cfg.AgeOut.String(), SpecialRanges: special, Tries: strconv.Itoa(cfg.Tries),
+		ConnectTimeout: cfg.ConnectTimeout.String(), IdleTimeout: cfg.IdleTimeout.String(),
 		Errors: map[string]string{},
 	}
+}
+
+// formFromPost is the form as posted; a text field or select the post
+// lacks keeps cur's value (checkboxes cannot tell absent from off).
+func formFromPost(r *http.Request, cur configForm) configForm {
+	f := cur
+	f.Errors = map[string]string{}
+	text := func(key string, dst *string) {
+		if _, ok := r.PostForm[key]; ok {
+			*dst = r.PostFormValue(key)
+		}
+	}
+	text("dataset", &f.Dataset)
+	text("threshold", &f.Threshold)
+	text("categories", &f.Categories)
+	text("frequency", &f.Frequency)
+	text("age_out", &f.AgeOut)
+	text("allowlist_special_ranges", &f.SpecialRanges)
+	text("tries", &f.Tries)
+	text("connect_timeout", &f.ConnectTimeout)
+	text("idle_timeout", &f.IdleTimeout)
+	f.Normalize, f.FilterByDate = r.PostFormValue("normalize") == "on", r.PostFormValue("filter_by_date") == "on"
+	f.Context = r.PostForm["context"]
+	f.NewCategories = r.PostFormValue("new_categories") == "on"
+	return f
+}
+
+// check applies the form to cfg and names every bad field at once: each
+// value is parsed, then validated alone (on the defaults, so that one bad
+// field does not hide another).
+func (f *configForm) check(cfg *config.Seclytics) {
+	for _, key := range formKeys {
+		v := f.value(key)
+		if err := cfg.Set(key, v); err != nil {
+			f.Errors[key] = fieldMsg(err)
+			continue
+		}
+		alone := config.Default()
+		if err := alone.Set(key, v); err == nil {
+			if err := alone.Validate(); err != nil {
+				var fe *config.FieldError
+				if errors.As(err, &fe) && fe.Field == key {
+					f.Errors[key] = fe.Msg
+				}
+			}
+		}
+	}
+}
+
+// checkCategories refuses a category Seclytics has not sent (a typo such
+// as "botnets" keeps nothing, silently), unless the person says it is new.
+func (f *configForm) checkCategories(cfg config.Seclytics, known []string) {
+	if f.NewCategories || f.Errors["categories"] != "" {
+		return
+	}
+	var unknown []string
+	for _, c := range cfg.Categories {
+		if !slices.Contains(known, c) {
+			unknown = append(unknown, c)
+		}
+	}
+	if len(unknown) > 0 {
+		f.Known = known
+		f.Errors["categories"] = "Seclytics has not sent " + strings.Join(unknown, ", ") + " so far: check the spelling, or tick “these are new categories” to save anyway. Known: " + strings.Join(known, ", ") + "."
+	}
+}
+
+// knownCategories are the default categories and every detected category
+// in the store (from the dashboard's aggregates).
+func (u *UI) knownCategories() []string {
+	known := slices.Clone(config.Default().Categories)
+	u.dashMu.Lock()
+	if u.dash != nil {
+		for c := range u.dash.Categories {
+			if c != "(none)" && !slices.Contains(known, c) {
+				known = append(known, c)
+			}
+		}
+	}
+	u.dashMu.Unlock()
+	slices.Sort(known)
+	return known
 }
 
 func (u *UI) integration(w http.ResponseWriter, r *http.Request, se *session) error {
@@ -131,37 +243,26 @@ func (u *UI) saveConfig(w http.ResponseWriter, r *http.Request, se *session) err
 	if err != nil {
 		return err
 	}
-	f := configForm{
-		TokenSet: cfg.Token.IsSet(), Dataset: r.PostFormValue("dataset"), Threshold: r.PostFormValue("threshold"),
-		Normalize: r.PostFormValue("normalize") == "on", FilterByDate: r.PostFormValue("filter_by_date") == "on",
-		Categories: r.PostFormValue("categories"), Context: r.PostForm["context"], Frequency: r.PostFormValue("frequency"),
-		Errors: map[string]string{},
+	if err := r.ParseForm(); err != nil {
+		u.fail(w, r, se, http.StatusBadRequest, "The form could not be read: reload the page and try again.")
+		return nil
 	}
+	f := formFromPost(r, formFrom(cfg))
 	next := cfg
-	set := func(key, value string) {
-		if _, bad := f.Errors[key]; bad {
-			return
-		}
-		if err := next.Set(key, value); err != nil {
-			f.Errors[key] = fieldMsg(err)
-		}
-	}
-	set("dataset", f.Dataset)
-	set("threshold", f.Threshold)
-	set("normalize", strconv.FormatBool(f.Normalize))
-	set("filter_by_date", strconv.FormatBool(f.FilterByDate))
-	set("categories", f.Categories)
-	set("context", strings.Join(f.Context, ","))
-	set("frequency", f.Frequency)
-	if tok := r.PostFormValue("token"); tok != "" {
-		next.Token = secret.New(strings.TrimSpace(tok))
-	} else if r.PostFormValue("clear_token") == "on" {
+	f.check(&next)
+	f.checkCategories(next, u.knownCategories())
+	tok := strings.TrimSpace(r.PostFormValue("token"))
+	switch {
+	case tok != "":
+		next.Token = secret.New(tok)
+	case r.PostFormValue("clear_token") == "on":
 		next.Token = secret.String{}
 	}
+	if !next.Token.IsSet() {
+		f.Errors["token"] = "Paste your Seclytics access token: without it every run fails."
+	}
 	if len(f.Errors) == 0 {
-		// The form has no base_url today; the service's token rule
-		// still holds if it gains one.
-		_, err := u.Service.ConfigureFeed(r.Context(), se.actor(), u.Feed, next, r.PostFormValue("token") != "")
+		_, err := u.Service.ConfigureFeed(r.Context(), se.actor(), u.Feed, next, tok != "")
 		var ve *service.ValidationError
 		if !errors.As(err, &ve) && err != nil {
 			return err
@@ -172,7 +273,7 @@ func (u *UI) saveConfig(w http.ResponseWriter, r *http.Request, se *session) err
 	}
 	if len(f.Errors) > 0 {
 		return u.render(w, http.StatusUnprocessableEntity, "integration", view{Title: "Seclytics Predictions", Nav: "integrations", Session: se,
-			Error: "The configuration was not saved: correct the fields marked below.",
+			Error: "The configuration was not saved: correct the " + plural(int64(len(f.Errors)), "field", "fields") + " marked below.",
 			Data:  integrationData{Header: h, Form: f, Tab: "config"}})
 	}
 	http.Redirect(w, r, "/integrations/seclytics?done=saved", http.StatusSeeOther)
