@@ -2,8 +2,8 @@ package ui
 
 import (
 	"errors"
-	"slices"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
