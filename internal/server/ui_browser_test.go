@@ -329,6 +329,18 @@ func TestUIBrowser(t *testing.T) {
 		if got := text(fmt.Sprintf("#run-%s .canceled-by", id)); !strings.Contains(got, "admin (ui)") {
 			t.Errorf("canceled run says %q, want who canceled it", got)
 		}
+		// Problem 3 (failed before: the dry run was the feed's "Last run";
+		// dates had no UTC label).
+		if got := text("#last-run"); strings.Contains(got, "canceled") {
+			t.Errorf("Last run %q is the canceled dry run, want the last real run", got)
+		}
+		if got := text(`label[for="since"]`); !strings.Contains(got, "UTC") {
+			t.Errorf("Since is labelled %q, want UTC said", got)
+		}
+		// Problem 8 (failed before: 3000 rows read showed as 3000).
+		if got := text("#runs"); !strings.Contains(got, "3,000") {
+			t.Errorf("activity log %q, want 3,000 rows read with a thousands separator", got)
+		}
 		h.fake.SetFault(fakeseclytics.Fault{})
 	}
 
@@ -350,8 +362,11 @@ func TestUIBrowser(t *testing.T) {
 		if got := text("h1"); !strings.Contains(got, ip) {
 			t.Errorf("detail page heading %q, want %s", got, ip)
 		}
-		if got := text("#attributes"); !strings.Contains(got, "Importance") || !strings.Contains(got, "Seclytics") {
-			t.Errorf("attributes table %q lacks Importance from Seclytics", got)
+		if got := text("#attributes"); !strings.Contains(got, "Importance") {
+			t.Errorf("attributes table %q lacks Importance", got)
+		}
+		if got := text("#main .facts"); !strings.Contains(got, "Seclytics") {
+			t.Errorf("detail facts %q lack the source Seclytics", got)
 		}
 		if got := text("#main .facts"); !strings.Contains(got, "Expires") || !strings.Contains(got, "never") {
 			t.Errorf("detail facts %q lack the expiry (never: age_out is never)", got)
@@ -369,6 +384,38 @@ func TestUIBrowser(t *testing.T) {
 			t.Errorf("lookup verdicts %q, want listed and special-purpose range", got)
 		}
 		shot("lookup")
+	}
+
+	{ // problem 9: "the detail page buries why an address is bad" (failed before: no summary, no reason, no history, no totals)
+		t.Log("detail page: summary first, grouped attributes, neighbour totals, status with a reason and its history")
+		ip := topIP(t, h)
+		run("open the detail", chromedp.Navigate(h.base+"/indicators/"+ip), chromedp.WaitVisible(chromedp.CSS("#summary")))
+		if got := text("#summary"); !strings.Contains(got, " · ") {
+			t.Errorf("summary %q, want importance · band · categories", got)
+		}
+		if got := text("#attributes"); !strings.Contains(got, "Threat") {
+			t.Errorf("attributes %q, want them grouped (Threat first)", got)
+		}
+		run("no reason", chromedp.SetValue(chromedp.CSS("#status"), "Review"), chromedp.Click(chromedp.CSS("#set-status")),
+			chromedp.WaitVisible(chromedp.CSS("#reason-error")))
+		run("with a reason", chromedp.SetValue(chromedp.CSS("#status"), "Review"), chromedp.SendKeys(chromedp.CSS("#reason"), "checking with the SOC"),
+			chromedp.Click(chromedp.CSS("#set-status")), chromedp.WaitVisible(chromedp.CSS(".notice")))
+		if got := text("#status-history"); !strings.Contains(got, "Active → Review: checking with the SOC") || !strings.Contains(got, "admin") {
+			t.Errorf("status history %q, want Active → Review with the reason, by admin", got)
+		}
+		if n := eval(`document.querySelectorAll("#neighbour-count").length`); n == 1 && !strings.Contains(text("#neighbour-count"), "indicators in this netblock") {
+			t.Errorf("neighbour count %q", text("#neighbour-count"))
+		}
+		run("back to Active", chromedp.SetValue(chromedp.CSS("#status"), "Active"), chromedp.SendKeys(chromedp.CSS("#reason"), "confirmed"),
+			chromedp.Click(chromedp.CSS("#set-status")))
+		// The page before had a notice too: wait for the new one.
+		deadline := time.Now().Add(30 * time.Second)
+		for eval(`document.readyState === "complete" && (document.querySelector("#ind-status") || {}).textContent === "Active" ? 1 : 0`) != 1 {
+			if time.Now().After(deadline) {
+				t.Fatal("the status did not go back to Active within 30s")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
 
 	{ // problem 1: "verdicts send the wrong signal" (failed before: 10.0.0.1 said unknown; listed was a green pill)

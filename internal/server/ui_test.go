@@ -151,7 +151,7 @@ func TestUIStatusAndUninstall(t *testing.T) {
 	}
 
 	// An admin sets a status from the detail page; the API sees it.
-	if resp := post("/indicators/"+ip+"/status", url.Values{"status": {"Whitelisted"}}); resp.StatusCode != 200 {
+	if resp := post("/indicators/"+ip+"/status", url.Values{"status": {"Whitelisted"}, "reason": {"our relay"}}); resp.StatusCode != 200 {
 		t.Fatalf("set status: %d", resp.StatusCode)
 	}
 	if got := h.must(200, "GET", "/api/v1/indicators/"+ip, h.admin, nil).body["status"]; got != "Whitelisted" {

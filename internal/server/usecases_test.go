@@ -77,7 +77,7 @@ func TestAPIAndUIRefuseAndAcceptAlike(t *testing.T) {
 	}
 
 	// A status in any case is taken by both.
-	if code, body := post("/indicators/"+ip+"/status", url.Values{"status": {"review"}}); code != http.StatusOK {
+	if code, body := post("/indicators/"+ip+"/status", url.Values{"status": {"review"}, "reason": {"to check"}}); code != http.StatusOK {
 		t.Errorf("UI status review (lowercase): %d %.200q, want it taken as the API takes it", code, body)
 	}
 	if got := h.must(200, "GET", "/api/v1/indicators/"+ip, h.admin, nil).body["status"]; got != "Review" {
@@ -97,7 +97,7 @@ func TestChangesAreAuditedWithTheirKey(t *testing.T) {
 	h.must(400, "PATCH", "/api/v1/indicators/"+ip, h.admin, map[string]any{"status": "gone"})
 	h.must(200, "PATCH", "/api/v1/indicators/"+ip, h.admin, map[string]any{"status": "Review"})
 	c, csrf := h.uiClient(h.admin)
-	resp, err := c.PostForm(h.base+"/indicators/"+ip+"/status", url.Values{"csrf": {csrf}, "status": {"Active"}})
+	resp, err := c.PostForm(h.base+"/indicators/"+ip+"/status", url.Values{"csrf": {csrf}, "status": {"Active"}, "reason": {"confirmed"}})
 	if err != nil {
 		t.Fatal(err)
 	}

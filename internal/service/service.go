@@ -57,6 +57,7 @@ type (
 	}
 	indicatorStore interface {
 		SetIndicatorStatus(ctx context.Context, addr netip.Addr, st indicator.Status) (indicator.Indicator, error)
+		Lookup(ctx context.Context, addr netip.Addr) (indicator.Indicator, error)
 	}
 	allowlistStore interface {
 		AddAllowlistEntry(ctx context.Context, e allowlist.Entry) (allowlist.Entry, int64, error)

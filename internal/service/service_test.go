@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"forewarn/internal/indicator"
+	"forewarn/internal/merge"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -258,5 +261,47 @@ func mustDo(t *testing.T, op func() error) {
 	t.Helper()
 	if err := op(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// ChangeStatus sets every selected indicator's status and records, for
+// each, the status before, after and the person's reason: the status
+// history. A refusal names every bad field and changes nothing.
+func TestChangeStatusRecordsBeforeAfterAndReason(t *testing.T) {
+	ctx := context.Background()
+	svc, st, _ := newService(t)
+	tx, err := st.BeginIngest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []*merge.Stored
+	for _, ip := range []string{"198.51.100.1", "198.51.100.2"} {
+		rows = append(rows, &merge.Stored{Record: merge.Record{Addr: netip.MustParseAddr(ip)}, Exists: true, Status: indicator.StatusActive, CreatedAt: 1, UpdatedAt: 1})
+	}
+	if err := tx.Write(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	alice := service.Key(store.APIKey{ID: 7, Name: "alice"}, "ui")
+	var ve *service.ValidationError
+	_, err = svc.ChangeStatus(ctx, alice, service.StatusChange{Values: []string{"198.51.100.1", "nope"}, Status: "Gone"})
+	if !errors.As(err, &ve) || len(ve.Fields) != 3 {
+		t.Fatalf("a bad address, status and no reason: %v, want three fields named", err)
+	}
+	if _, err := svc.ChangeStatus(ctx, alice, service.StatusChange{Values: []string{"198.51.100.1", "198.51.100.9"}, Status: "Review", Reason: "x"}); !errors.Is(err, store.ErrNotFound) || !strings.Contains(err.Error(), "198.51.100.9") {
+		t.Fatalf("an address that is not an indicator: %v, want not found naming it", err)
+	}
+	if ind, _ := st.Lookup(ctx, netip.MustParseAddr("198.51.100.1")); ind.Status != indicator.StatusActive {
+		t.Fatalf("a refused change changed 198.51.100.1 to %s", ind.Status)
+	}
+	got, err := svc.ChangeStatus(ctx, alice, service.StatusChange{Values: []string{"198.51.100.1", "198.51.100.2"}, Status: "whitelisted", Reason: "our CDN"})
+	if err != nil || len(got) != 2 || got[0].Status != indicator.StatusWhitelisted {
+		t.Fatalf("change two: %v %v", got, err)
+	}
+	log, err := st.SearchAudit(ctx, store.AuditQuery{Target: "198.51.100.2"})
+	if err != nil || len(log) != 1 || log[0].Detail != "Active → Whitelisted: our CDN" || log[0].Actor != "alice" {
+		t.Fatalf("status history of 198.51.100.2: %+v %v, want Active → Whitelisted: our CDN by alice", log, err)
 	}
 }

@@ -201,14 +201,6 @@ func (u *UI) search(r *http.Request, d *searchData, q store.IndicatorQuery) (int
 	return http.StatusOK, nil
 }
 
-type detailData struct {
-	Ind        indicator.Indicator
-	Statuses   []indicator.Status
-	Netblock   netip.Prefix // invalid when unknown
-	Neighbours []indicator.Indicator
-	Cluster    string
-}
-
 type clusterData struct {
 	Cluster  string
 	Members  []netip.Addr
@@ -220,72 +212,6 @@ var statuses = service.Statuses
 
 // RelatedLimit bounds the related-address lists of a detail page.
 const RelatedLimit = 20
-
-func (u *UI) indicatorDetail(w http.ResponseWriter, r *http.Request, se *session) error {
-	a, err := netip.ParseAddr(r.PathValue("ip"))
-	if err != nil {
-		u.fail(w, r, se, http.StatusBadRequest, "“"+r.PathValue("ip")+"” is not an IP address: search for it under Indicators instead.")
-		return nil
-	}
-	ind, err := u.Store.Lookup(r.Context(), a.Unmap())
-	if errors.Is(err, store.ErrNotFound) {
-		ans, err := u.resolve(r.Context(), []netip.Addr{a})
-		if err != nil {
-			return err
-		}
-		u.fail(w, r, se, http.StatusNotFound, a.Unmap().String()+" is not an indicator in the store. "+ans[0].Reason)
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	d := detailData{Ind: ind, Statuses: statuses}
-	nb, err := ind.Want(indicator.AttrPredictedNetblock, indicator.KindCIDR)
-	if err != nil {
-		return err
-	}
-	d.Netblock, _ = nb.AsPrefix() // absent: invalid, looked up below
-	d.Cluster = ind.Attr(indicator.AttrCluster).String()
-	if !d.Netblock.IsValid() {
-		// Not selected as context: the lookup index knows it anyway.
-		if res, err := u.Lookup.Lookup(r.Context(), a.Unmap()); err == nil && len(res.Netblocks) > 0 {
-			d.Netblock = res.Netblocks[0].Netblock
-		}
-	}
-	if d.Netblock.IsValid() {
-		page, err := u.Store.SearchIndicators(r.Context(), store.IndicatorQuery{CIDR: d.Netblock, Limit: RelatedLimit + 1})
-		if err != nil {
-			return err
-		}
-		for _, n := range page.Indicators {
-			if n.Addr != ind.Addr && len(d.Neighbours) < RelatedLimit {
-				d.Neighbours = append(d.Neighbours, n)
-			}
-		}
-	}
-	v := view{Title: ind.Addr.String(), Nav: "indicators", Session: se, Data: d}
-	if r.URL.Query().Get("done") == "status" {
-		v.Notice = "Status changed to " + string(ind.Status) + ". Later runs keep it."
-	}
-	return u.render(w, http.StatusOK, "indicator", v)
-}
-
-func (u *UI) setStatus(w http.ResponseWriter, r *http.Request, se *session) error {
-	ind, err := u.Service.SetIndicatorStatus(r.Context(), se.actor(), r.PathValue("ip"), r.PostFormValue("status"))
-	var ve *service.ValidationError
-	switch {
-	case errors.As(err, &ve):
-		u.fail(w, r, se, http.StatusBadRequest, "The status was not changed: "+ve.Error()+".")
-		return nil
-	case errors.Is(err, store.ErrNotFound):
-		u.fail(w, r, se, http.StatusNotFound, "The status was not changed: "+r.PathValue("ip")+" is not an indicator in the store.")
-		return nil
-	case err != nil:
-		return err
-	}
-	http.Redirect(w, r, "/indicators/"+ind.Addr.String()+"?done=status", http.StatusSeeOther)
-	return nil
-}
 
 type lookupData struct {
 	Input   string

@@ -54,6 +54,7 @@ type Store interface {
 	ClusterMembers(ctx context.Context, cluster string, limit int) ([]netip.Addr, error)
 	AllowlistEntries(ctx context.Context) ([]allowlist.Entry, error)
 	SearchAudit(ctx context.Context, q store.AuditQuery) ([]store.AuditEntry, error)
+	APIKeys(ctx context.Context) ([]store.APIKey, error)
 	dashboardStore
 	sessionStore
 }
@@ -162,6 +163,10 @@ func (u *UI) Register(mux *http.ServeMux) {
 	mux.Handle("GET /allowlist", u.page(false, u.allowlistPage))
 	mux.Handle("POST /allowlist", u.page(true, u.addAllowlist))
 	mux.Handle("POST /allowlist/remove", u.page(true, u.removeAllowlist))
+	mux.Handle("GET /keys", u.page(false, u.keysPage))
+	mux.Handle("POST /keys", u.page(true, u.createKey))
+	mux.Handle("POST /keys/revoke", u.page(true, u.revokeKey))
+	mux.Handle("GET /audit", u.page(false, u.auditPage))
 }
 
 // noListing answers 404 for a directory: the file server would list it,
