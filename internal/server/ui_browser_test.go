@@ -594,6 +594,34 @@ func TestUIBrowser(t *testing.T) {
 		run("desktop again", chromedp.EmulateViewport(1280, 900))
 	}
 
+	{ // new pages: API keys and the audit log
+		t.Log("API keys: create, shown once, revoke; the audit log shows who did it")
+		run("create a key",
+			chromedp.Navigate(h.base+"/keys"), chromedp.WaitVisible(chromedp.CSS("#key-name")),
+			chromedp.SendKeys(chromedp.CSS("#key-name"), "paloalto-edl"),
+			chromedp.Click(chromedp.CSS("#key-submit")), chromedp.WaitVisible(chromedp.CSS("#new-key")))
+		key := get("read the new key", chromedp.Value(chromedp.CSS("#new-key-value")))
+		if !strings.HasPrefix(key, "fwk_") {
+			t.Errorf("new key %q, want fwk_…", key)
+		}
+		h.must(200, "GET", "/api/v1/version", key, nil)
+		run("reload the keys", chromedp.Navigate(h.base+"/keys"), chromedp.WaitVisible(chromedp.CSS("#keys")))
+		if html := get("keys page", chromedp.OuterHTML(chromedp.CSS("html"))); strings.Contains(html, key) {
+			t.Error("the keys page shows the key again")
+		}
+		if got := text("#keys"); !strings.Contains(got, "paloalto-edl") || !strings.Contains(got, "viewer") {
+			t.Errorf("keys %q, want paloalto-edl and viewer listed", got)
+		}
+		run("revoke", chromedp.Click(chromedp.CSS(`button[aria-label="Revoke paloalto-edl"]`)), chromedp.WaitVisible(chromedp.CSS(".notice")))
+		if r := h.do("GET", "/api/v1/version", key, nil); r.status != 401 {
+			t.Errorf("a revoked key: HTTP %d, want 401", r.status)
+		}
+		run("audit log", chromedp.Navigate(h.base+"/audit?action=apikey."), chromedp.WaitVisible(chromedp.CSS("#audit")))
+		if got := text("#audit"); !strings.Contains(got, "apikey.create") || !strings.Contains(got, "apikey.revoke") || !strings.Contains(got, "paloalto-edl") || strings.Contains(got, "allowlist.") {
+			t.Errorf("audit log filtered to apikey.: %q", got)
+		}
+	}
+
 	{ // "a read-only key cannot save"
 		t.Log("a read-only key cannot save")
 		run("sign out", chromedp.Click(chromedp.CSS(".signout button")), chromedp.WaitVisible(chromedp.CSS("#key")))
@@ -682,6 +710,8 @@ func uiPages(t *testing.T, h *harness) []uiPage {
 		{"indicator-detail", "/indicators/" + ip},
 		{"lookup", "/lookup?ips=" + ip + ",10.0.0.1,8.8.8.8"},
 		{"allowlist", "/allowlist"},
+		{"api-keys", "/keys"},
+		{"audit-log", "/audit"},
 		{"not-found", "/indicators/192.0.2.250"},
 	}
 }

@@ -161,6 +161,19 @@
   }
   document.addEventListener("htmx:afterSwap", function (e) { applyTimes(e.target.parentNode || document); });
 
+  // Copy buttons: data-copy names the input whose value to copy.
+  document.addEventListener("click", function (e) {
+    var b = e.target.closest && e.target.closest("button[data-copy]");
+    if (!b) { return; }
+    var input = document.getElementById(b.dataset.copy);
+    if (!input) { return; }
+    input.select();
+    var done = function () { b.textContent = "Copied"; };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(input.value).then(done, function () { document.execCommand("copy"); done(); });
+    } else { document.execCommand("copy"); done(); }
+  });
+
   function start() { init(); initTZ(); }
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", start); } else { start(); }
 })();
