@@ -594,6 +594,39 @@ func TestUIBrowser(t *testing.T) {
 		run("desktop again", chromedp.EmulateViewport(1280, 900))
 	}
 
+	{ // new pages: exports; search: export and bulk status with a reason
+		t.Log("exports: download buttons and URLs with the key warning; a search exports and changes status in bulk")
+		run("exports", chromedp.Navigate(h.base+"/exports"), chromedp.WaitVisible(chromedp.CSS("#exports")))
+		if got := text("#key-in-url"); !strings.Contains(got, "access logs") {
+			t.Errorf("key-in-URL warning %q", got)
+		}
+		if n := eval(`document.querySelectorAll("#exports a[download]").length`); n != 6 {
+			t.Errorf("%d download buttons, want one per format (6)", n)
+		}
+		edl := eval(`(async () => { const r = await fetch("/exports/edl"); const t = await r.text(); return r.status === 200 ? t.split("\n").filter(l => l && !l.startsWith("#")).length : -r.status; })()`)
+		if edl <= 0 {
+			t.Errorf("the edl download: %d lines", edl)
+		}
+		csv := eval(`(async () => { const r = await fetch("/indicators/export?format=csv&status=Active&normalized=High"); const t = await r.text(); return r.status === 200 ? t.trim().split("\n").length - 1 : -r.status; })()`)
+		want := h.must(200, "GET", "/api/v1/indicators?limit=1000&status=Active&normalized=High", h.admin, nil).body["indicators"].([]any)
+		if csv != len(want) {
+			t.Errorf("the search's CSV export has %d rows, the search %d", csv, len(want))
+		}
+		run("bulk review",
+			chromedp.Navigate(h.base+"/indicators?status=Active&normalized=High&sort=value"), chromedp.WaitVisible(chromedp.CSS("#bulk")),
+			chromedp.Click(chromedp.CSS(`#results tbody tr:nth-child(1) input[name="values"]`)),
+			chromedp.Click(chromedp.CSS(`#results tbody tr:nth-child(2) input[name="values"]`)),
+			chromedp.SetValue(chromedp.CSS("#bulk-status"), "Review"),
+			chromedp.SendKeys(chromedp.CSS("#bulk-reason"), "bulk check"),
+			chromedp.Click(chromedp.CSS("#bulk-submit")), chromedp.WaitVisible(chromedp.CSS(".notice")))
+		if got := text(".notice"); !strings.Contains(got, "2 indicators set to Review") {
+			t.Errorf("bulk notice %q", got)
+		}
+		if got := h.must(200, "GET", "/api/v1/indicators?limit=5&status=Review", h.admin, nil).body["indicators"].([]any); len(got) < 2 {
+			t.Errorf("%d Review indicators after the bulk change, want 2 or more", len(got))
+		}
+	}
+
 	{ // new pages: API keys and the audit log
 		t.Log("API keys: create, shown once, revoke; the audit log shows who did it")
 		run("create a key",
@@ -710,6 +743,7 @@ func uiPages(t *testing.T, h *harness) []uiPage {
 		{"indicator-detail", "/indicators/" + ip},
 		{"lookup", "/lookup?ips=" + ip + ",10.0.0.1,8.8.8.8"},
 		{"allowlist", "/allowlist"},
+		{"exports", "/exports"},
 		{"api-keys", "/keys"},
 		{"audit-log", "/audit"},
 		{"not-found", "/indicators/192.0.2.250"},

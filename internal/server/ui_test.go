@@ -239,7 +239,7 @@ func TestUIShowsStatusAndExpiry(t *testing.T) {
 				b, _ := io.ReadAll(resp.Body)
 				return string(b)
 			}
-			row := regexp.MustCompile(`(?s)<tr>\s*<td><a href="/indicators/` + regexp.QuoteMeta(ip) + `">.*?</tr>`).FindString(get("/indicators?sort=value&status=" + tc.status))
+			row := regexp.MustCompile(`(?s)<tr>\s*(<td><input[^>]*></td>\s*)?<td><a href="/indicators/` + regexp.QuoteMeta(ip) + `">.*?</tr>`).FindString(get("/indicators?sort=value&status=" + tc.status))
 			if !strings.Contains(row, `badge `+tc.status) || !strings.Contains(row, `<td class="expires">`+want+`</td>`) {
 				t.Errorf("search result row for %s lacks status %s and expiry %s: %s", ip, tc.status, want, row)
 			}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"net/netip"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -228,5 +230,37 @@ func (u *UI) setStatus(w http.ResponseWriter, r *http.Request, se *session) erro
 		return err
 	}
 	http.Redirect(w, r, "/indicators/"+inds[0].Addr.String()+"?done=status", http.StatusSeeOther)
+	return nil
+}
+
+// bulkStatus changes the status of the indicators selected on a search
+// page, with a reason, and goes back to the search.
+func (u *UI) bulkStatus(w http.ResponseWriter, r *http.Request, se *session) error {
+	back := r.PostFormValue("back")
+	if !strings.HasPrefix(back, "/indicators?") {
+		back = "/indicators"
+	}
+	inds, err := u.Service.ChangeStatus(r.Context(), se.actor(), service.StatusChange{Values: r.PostForm["values"], Status: r.PostFormValue("status"), Reason: r.PostFormValue("reason")})
+	var ve *service.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		msgs := make([]string, len(ve.Fields))
+		for i, fe := range ve.Fields {
+			msgs[i] = fe.Msg
+		}
+		u.fail(w, r, se, http.StatusBadRequest, "No status was changed: "+strings.Join(msgs, "; ")+". Go back to the search, select the indicators and give a reason.")
+		return nil
+	case errors.Is(err, store.ErrNotFound):
+		u.fail(w, r, se, http.StatusNotFound, "No status was changed: "+err.Error()+". Go back and run the search again.")
+		return nil
+	case err != nil:
+		return err
+	}
+	sep := "&"
+	if !strings.Contains(back, "?") {
+		sep = "?"
+	}
+	n := strconv.Itoa(len(inds))
+	http.Redirect(w, r, back+sep+"changed="+n+"&to="+url.QueryEscape(string(inds[0].Status))+"&sig="+se.sign("bulk", n, string(inds[0].Status)), http.StatusSeeOther)
 	return nil
 }

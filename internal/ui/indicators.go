@@ -19,6 +19,7 @@ import (
 
 type searchData struct {
 	Q, Status, Category, Normalized, MinImportance, Source, Sort string
+	Cursor                                                       string
 	Page                                                         store.IndicatorPage
 	NextURL, FirstURL                                            string
 	// Errs are the refused inputs, all at once, by field.
@@ -64,6 +65,15 @@ func (d searchData) values() url.Values {
 	return v
 }
 
+// SelfURL is the search's own URL (its page included).
+func (d searchData) SelfURL() string {
+	v := d.values()
+	if d.Cursor != "" {
+		v.Set("cursor", d.Cursor)
+	}
+	return "/indicators?" + v.Encode()
+}
+
 // without is the search's URL with one filter removed.
 func (d searchData) without(key string) string {
 	v := d.values()
@@ -97,7 +107,7 @@ const CountTimeout = 3 * time.Second
 func parseSearch(qv url.Values) (searchData, store.IndicatorQuery, bool) {
 	d := searchData{Q: strings.TrimSpace(qv.Get("q")), Status: qv.Get("status"), Category: strings.TrimSpace(qv.Get("category")),
 		Normalized: qv.Get("normalized"), MinImportance: strings.TrimSpace(qv.Get("min_importance")), Source: qv.Get("source"),
-		Sort: qv.Get("sort"), Errs: map[string]string{}}
+		Sort: qv.Get("sort"), Cursor: qv.Get("cursor"), Errs: map[string]string{}}
 	defaultStatus := !qv.Has("status")
 	if defaultStatus {
 		// Active indicators are the working set, and the ones the
@@ -142,8 +152,13 @@ func parseSearch(qv url.Values) (searchData, store.IndicatorQuery, bool) {
 // indicators is the search page. Pages follow the store's cursors, so a
 // page costs the same wherever it is in the listing.
 func (u *UI) indicators(w http.ResponseWriter, r *http.Request, se *session) error {
-	d, q, ok := parseSearch(r.URL.Query())
+	qv := r.URL.Query()
+	d, q, ok := parseSearch(qv)
 	v := view{Title: "Indicators", Nav: "indicators", Session: se}
+	if se.signed(qv.Get("sig"), "bulk", qv.Get("changed"), qv.Get("to")) {
+		n, _ := strconv.ParseInt(qv.Get("changed"), 10, 64)
+		v.Notice = thousands(n) + " " + plural(n, "indicator", "indicators") + " set to " + qv.Get("to") + ". Later runs keep it."
+	}
 	if !ok {
 		v.Data = d
 		return u.render(w, http.StatusBadRequest, "indicators", v)

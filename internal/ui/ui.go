@@ -55,6 +55,8 @@ type Store interface {
 	AllowlistEntries(ctx context.Context) ([]allowlist.Entry, error)
 	SearchAudit(ctx context.Context, q store.AuditQuery) ([]store.AuditEntry, error)
 	APIKeys(ctx context.Context) ([]store.APIKey, error)
+	// EachIndicator streams the store for the Exports page's downloads.
+	EachIndicator(ctx context.Context, fn func(*indicator.Indicator) error) error
 	dashboardStore
 	sessionStore
 }
@@ -110,6 +112,8 @@ type UI struct {
 	dashLoaded bool
 	// dashWake asks RefreshDashboard to recompute the aggregates.
 	dashWake chan struct{}
+	// downloads holds a token per export being streamed.
+	downloads chan struct{}
 }
 
 // New parses the templates and returns the UI.
@@ -117,7 +121,7 @@ func New(d Deps) (*UI, error) {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	u := &UI{Deps: d, pages: map[string]*template.Template{}, dashWake: make(chan struct{}, 1)}
+	u := &UI{Deps: d, pages: map[string]*template.Template{}, dashWake: make(chan struct{}, 1), downloads: make(chan struct{}, maxDownloads)}
 	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/_*.html")
 	if err != nil {
 		return nil, fmt.Errorf("ui templates: %w", err)
@@ -159,6 +163,7 @@ func (u *UI) Register(mux *http.ServeMux) {
 	mux.Handle("GET /indicators/{ip}", u.page(false, u.indicatorDetail))
 	mux.Handle("GET /indicators/{ip}/cluster", u.page(false, u.clusterFragment))
 	mux.Handle("POST /indicators/{ip}/status", u.page(true, u.setStatus))
+	mux.Handle("POST /indicators/status", u.page(true, u.bulkStatus))
 	mux.Handle("GET /lookup", u.page(false, u.lookup))
 	mux.Handle("GET /allowlist", u.page(false, u.allowlistPage))
 	mux.Handle("POST /allowlist", u.page(true, u.addAllowlist))
@@ -167,6 +172,9 @@ func (u *UI) Register(mux *http.ServeMux) {
 	mux.Handle("POST /keys", u.page(true, u.createKey))
 	mux.Handle("POST /keys/revoke", u.page(true, u.revokeKey))
 	mux.Handle("GET /audit", u.page(false, u.auditPage))
+	mux.Handle("GET /exports", u.page(false, u.exportsPage))
+	mux.Handle("GET /exports/{format}", u.download(u.downloadExport))
+	mux.Handle("GET /indicators/export", u.download(u.exportSearch))
 }
 
 // noListing answers 404 for a directory: the file server would list it,
@@ -211,8 +219,21 @@ const RequestTimeout = 30 * time.Second
 // page wraps a handler: it needs a session (else it redirects to the
 // sign-in page); a change also needs the admin role and the CSRF token.
 func (u *UI) page(change bool, h func(w http.ResponseWriter, r *http.Request, se *session) error) http.Handler {
+	return u.pageWithin(change, RequestTimeout, h)
+}
+
+// DownloadTimeout bounds a download the UI streams: the whole store in
+// one format takes a minute or two at millions of indicators.
+const DownloadTimeout = 30 * time.Minute
+
+// download is a page that streams an export, with DownloadTimeout.
+func (u *UI) download(h func(w http.ResponseWriter, r *http.Request, se *session) error) http.Handler {
+	return u.pageWithin(false, DownloadTimeout, h)
+}
+
+func (u *UI) pageWithin(change bool, timeout time.Duration, h func(w http.ResponseWriter, r *http.Request, se *session) error) http.Handler {
 	return u.headers(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), RequestTimeout)
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
 		r = r.WithContext(ctx)
 		// A session ends when it expires, when its browser signs out,
