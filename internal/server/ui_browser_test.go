@@ -222,7 +222,6 @@ func TestUIBrowser(t *testing.T) {
 		if got := text("#feed-state"); got != "Enabled" {
 			t.Errorf("feed state %q, want Enabled", got)
 		}
-		shot("integration")
 	}
 
 	// Enabling a feed that never ran starts a run at once: let it finish so
@@ -268,7 +267,6 @@ func TestUIBrowser(t *testing.T) {
 		if v := cspViolations(); v != "" {
 			t.Errorf("the activity log broke its Content-Security-Policy: %s", v)
 		}
-		shot("activity-log")
 	}
 
 	{ // "a running run shows live progress and can be canceled"
@@ -373,7 +371,6 @@ func TestUIBrowser(t *testing.T) {
 		}
 		// The cluster's other addresses arrive by htmx after the page.
 		run("cluster members", chromedp.WaitVisible(chromedp.CSS("#cluster-list")))
-		shot("indicator-detail")
 		// The lookup box in the header answers with verdicts.
 		run("lookup",
 			chromedp.SendKeys(chromedp.CSS("#lookup-ips"), ip+", 192.0.2.1"),
@@ -383,7 +380,6 @@ func TestUIBrowser(t *testing.T) {
 		if got := text("#verdicts"); !strings.Contains(got, "listed") || !strings.Contains(got, "special-purpose range") {
 			t.Errorf("lookup verdicts %q, want listed and special-purpose range", got)
 		}
-		shot("lookup")
 	}
 
 	{ // problem 9: "the detail page buries why an address is bad" (failed before: no summary, no reason, no history, no totals)
@@ -506,7 +502,6 @@ func TestUIBrowser(t *testing.T) {
 		if v := cspViolations(); v != "" {
 			t.Errorf("the allow-list page broke its Content-Security-Policy: %s", v)
 		}
-		shot("allowlist")
 		// A fresh page has no notice, so the next one is the removal's.
 		run("remove",
 			chromedp.Navigate(h.base+"/allowlist"),
@@ -534,7 +529,6 @@ func TestUIBrowser(t *testing.T) {
 		if v := cspViolations(); v != "" {
 			t.Errorf("the dashboard broke its Content-Security-Policy: %s", v)
 		}
-		shot("dashboard")
 	}
 
 	{ // problem 4: "failures are nearly invisible" (failed before: no mark outside the activity log, CLI advice)

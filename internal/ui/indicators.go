@@ -191,7 +191,7 @@ func (u *UI) search(r *http.Request, d *searchData, q store.IndicatorQuery) (int
 	if errors.Is(err, store.ErrBadCursor) {
 		// A forged or stale cursor is the client's error, as in the API
 		// and TAXII.
-		d.Errs["cursor"] = "This page link is out of date: start the search again from its first page."
+		d.Errs["cursor"] = "This page link is out of date (its cursor is not one this search returned): start again without it, from the first page."
 		return http.StatusBadRequest, nil
 	}
 	if err != nil {
