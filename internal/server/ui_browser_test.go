@@ -656,6 +656,16 @@ func TestUIBrowser(t *testing.T) {
 		if eval(`document.querySelector("#save-config").matches(":disabled") ? 1 : 0`) != 1 {
 			t.Error("the Save button is enabled for a read key")
 		}
+		// Problem 10 (failed before: disabled buttons said nothing).
+		if got := text("#toggle-why"); !strings.Contains(got, "admin key") {
+			t.Errorf("why the switch is disabled: %q", got)
+		}
+		if n := eval(`document.querySelectorAll('nav[aria-label="Main"] a[href="/keys"], nav[aria-label="Main"] a[href="/audit"]').length`); n != 0 {
+			t.Error("a read key is offered the admin pages")
+		}
+		if eval(`document.querySelector("a.skip").getAttribute("href") === "#main" ? 1 : 0`) != 1 {
+			t.Error("no skip link to the content")
+		}
 		// The server refuses anyway (tested without a browser too).
 		status := eval(`(async () => {
 			const f = new FormData(document.querySelector("#config-form"));

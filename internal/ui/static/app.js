@@ -20,7 +20,7 @@
     var xs = labels.map(function (_, i) { return i; });
     var long = labels.some(function (l) { return l.length > 6; });
     var opts = {
-      width: width(el), height: long ? 300 : 260, legend: { live: false },
+      width: width(el), height: long ? 300 : 260, legend: { live: true },
       scales: { x: { time: false, range: [-0.6, labels.length - 0.4] }, y: { range: function (u, min, max) { return [0, Math.max(1, max * 1.1)]; } } },
       axes: axes(el.dataset.x, el.dataset.y, function (u, splits) { return splits.map(function (i) { return labels[i] !== undefined && Number.isInteger(i) ? labels[i] : ""; }); }),
       series: [{ label: el.dataset.x, value: function (u, i) { return i == null ? "" : labels[i]; } },
@@ -53,7 +53,7 @@
       if (!m.labels || m.labels.length === 0) { return empty(el, "No indicator carries Predicted At or Detected At: select them under Context Selection."); }
       var xs = m.labels.map(function (l) { var p = l.split("-"); return Date.UTC(+p[0], +p[1] - 1, 1) / 1000; });
       return new uPlot({
-        width: width(el), height: 280, legend: { live: false },
+        width: width(el), height: 280, legend: { live: true },
         scales: { y: { range: function (u, min, max) { return [0, Math.max(1, max * 1.1)]; } } },
         axes: axes(el.dataset.x, el.dataset.y),
         series: [{ label: "Month", value: "{YYYY}-{MM}" },
@@ -70,7 +70,7 @@
       l.days.forEach(function (d, i) { var b = Math.floor(d / 7) * 7; bins[b] = (bins[b] || 0) + l.counts[i]; });
       Object.keys(bins).map(Number).sort(function (a, b) { return a - b; }).forEach(function (b) { bx.push(b); by.push(bins[b]); });
       return new uPlot({
-        width: width(el), height: 280, legend: { live: false },
+        width: width(el), height: 280, legend: { live: true },
         scales: { x: { time: false }, y: { range: function (u, min, max) { return [0, Math.max(1, max * 1.1)]; } } },
         axes: axes(el.dataset.x, el.dataset.y),
         series: [{ label: "Lead time (days)" }, { label: "Indicators per 7-day bin", fill: palette.c + "aa", stroke: palette.c, paths: bars(), points: { show: false } }],
@@ -82,7 +82,7 @@
       if (!h.labels || h.labels.length === 0) { return empty(el, "No runs yet."); }
       var hx = h.labels.map(function (_, i) { return i; });
       var o = {
-        width: width(el), height: 240, legend: { live: false },
+        width: width(el), height: 240, legend: { live: true },
         scales: { x: { time: false, range: [-0.6, hx.length - 0.4] }, y: { range: function (u, min, max) { return [0, Math.max(1, max * 1.1)]; } } },
         axes: axes(el.dataset.x, el.dataset.y, function (u, splits) { return splits.map(function (i) { return Number.isInteger(i) && h.labels[i] ? h.labels[i] : ""; }); }),
         series: [{ label: "Run", value: function (u, i) { return i == null ? "" : h.labels[i]; } },
