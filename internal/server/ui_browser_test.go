@@ -461,6 +461,12 @@ func TestUIBrowser(t *testing.T) {
 		if n := eval(`document.querySelectorAll("#chips .chip").length`); n != 0 {
 			t.Errorf("%d chips after removing the only one", n)
 		}
+		// Text searches attribute values too (failed before: it matched
+		// addresses only, so a category's name found nothing).
+		run("text search", chromedp.Navigate(h.base+"/indicators?q=malic&status="), chromedp.WaitVisible(chromedp.CSS("#result-count")))
+		if got := text("#result-count"); strings.HasPrefix(got, "0 ") || strings.Contains(text("#results"), "No indicators match") {
+			t.Errorf("text search for malic: %q, want the malicious indicators", got)
+		}
 		run("importance 150",
 			chromedp.SetValue(chromedp.CSS("#min_importance"), "150"),
 			chromedp.Click(chromedp.CSS("#search")),

@@ -10,6 +10,7 @@ import (
 	"math"
 	"net/netip"
 	"strings"
+	"unicode"
 	"time"
 
 	"modernc.org/sqlite"
@@ -31,6 +32,12 @@ var ErrBadCursor = errors.New("bad cursor")
 type IndicatorQuery struct {
 	// Q matches indicators whose value contains it ("10.1.", "2001:db8").
 	Q string
+	// Text matches indicators whose value contains it, or one of whose
+	// text attributes (Cluster, Detected Identifiers, Detected
+	// Categories, Detected By, Predicted Category) does, ignoring ASCII
+	// case: the web UI's free-text search. Like Q, it reads every row the
+	// other filters leave.
+	Text string
 	// CIDR keeps the addresses inside a network. The zero value is any.
 	CIDR netip.Prefix
 	// Category keeps indicators with this detected category
@@ -363,6 +370,16 @@ func (q *IndicatorQuery) filters(d dialect) ([]string, []any, error) {
 	if text := strings.ToLower(strings.TrimSpace(q.Q)); text != "" {
 		add(ipContainsFunc+"(ip, ?)", text)
 	}
+	if text := strings.ToLower(strings.TrimSpace(q.Text)); text != "" {
+		if strings.ContainsFunc(text, unicode.IsControl) {
+			return nil, nil, fmt.Errorf("text %q has a control character: %w", q.Text, ErrBadQuery)
+		}
+		terms, targs := []string{ipContainsFunc + "(ip, ?)"}, []any{text}
+		for _, col := range textColumns {
+			terms, targs = append(terms, d.contains("lower("+col+")")), append(targs, text)
+		}
+		add("("+strings.Join(terms, " OR ")+")", targs...)
+	}
 	return where, args, nil
 }
 
@@ -497,6 +514,9 @@ func cidrKeyRange(p netip.Prefix) (lo, hi []byte) {
 	}
 	return first[:], last[:]
 }
+
+// textColumns are the attributes IndicatorQuery.Text searches.
+var textColumns = []string{"s_cluster", "s_detected_identifiers", "s_detected_categories", "s_detected_by", "s_predicted_category"}
 
 // ipContainsFunc is an SQL function: ipContainsFunc(ip, text) is true if
 // the address stored as key ip, written as forewarn writes it, contains

@@ -37,6 +37,9 @@ type searchData struct {
 	// Answer is the lookup's answer for a search of one address that is
 	// not listed: the netblock it lies in, or why it is never blocked.
 	Answer *answer
+	// Known are the detected categories known so far, offered as the
+	// category filter's choices (the filter takes a whole category).
+	Known []string
 }
 
 // chip is one filter in force, and the search without it.
@@ -136,7 +139,9 @@ func parseSearch(qv url.Values) (searchData, store.IndicatorQuery, bool) {
 		}
 		q.CIDR = p.Masked()
 	} else if _, err := netip.ParseAddr(d.Q); err != nil {
-		q.Q = d.Q
+		// Free text: part of an address, or of a cluster, identifier or
+		// category.
+		q.Text = d.Q
 	}
 	if d.MinImportance != "" {
 		f, err := strconv.ParseFloat(d.MinImportance, 64)
@@ -154,6 +159,7 @@ func parseSearch(qv url.Values) (searchData, store.IndicatorQuery, bool) {
 func (u *UI) indicators(w http.ResponseWriter, r *http.Request, se *session) error {
 	qv := r.URL.Query()
 	d, q, ok := parseSearch(qv)
+	d.Known = u.knownCategories()
 	v := view{Title: "Indicators", Nav: "indicators", Session: se}
 	if se.signed(qv.Get("sig"), "bulk", qv.Get("changed"), qv.Get("to")) {
 		n, _ := strconv.ParseInt(qv.Get("changed"), 10, 64)
