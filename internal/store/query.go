@@ -10,8 +10,8 @@ import (
 	"math"
 	"net/netip"
 	"strings"
-	"unicode"
 	"time"
+	"unicode"
 
 	"modernc.org/sqlite"
 
