@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"forewarn/internal/fakeseclytics"
@@ -581,6 +583,14 @@ func TestUIBrowser(t *testing.T) {
 				t.Errorf("%s broke its Content-Security-Policy: %s", pg.name, v)
 			}
 			viewShot(t, step, shots, pg.name+"-desktop")
+			run("dark "+pg.name, colorScheme("dark"))
+			if eval(`getComputedStyle(document.body).backgroundColor === "rgb(11, 17, 32)" ? 1 : 0`) != 1 {
+				t.Errorf("%s: the dark theme does not follow prefers-color-scheme", pg.name)
+			}
+			if got := axeViolations(t, step, string(axe)); got != "" {
+				t.Errorf("%s (%s) in the dark theme: axe-core reports serious or critical violations:\n%s", pg.name, pg.path, got)
+			}
+			run("light "+pg.name, colorScheme(""))
 			run("phone "+pg.name, chromedp.EmulateViewport(360, 740), chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#main")))
 			if over := eval(`document.documentElement.scrollWidth - document.documentElement.clientWidth`); over > 0 {
 				t.Errorf("%s (%s) at 360 px: %d px of horizontal scroll", pg.name, pg.path, over)
@@ -789,4 +799,17 @@ func viewShot(t *testing.T, step func() (context.Context, context.CancelFunc), d
 	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// colorScheme emulates prefers-color-scheme ("dark", "light"; "" ends the
+// emulation).
+func colorScheme(v string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		p := emulation.SetEmulatedMediaParams{}
+		if v != "" {
+			p.Features = []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: v}}
+		}
+		_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, p)
+		return err
+	})
 }
