@@ -198,11 +198,11 @@ func (u *UI) exportSearch(w http.ResponseWriter, r *http.Request, se *session) e
 		u.fail(w, r, se, http.StatusBadRequest, "A search exports as csv or jsonl.")
 		return nil
 	}
-	if _, q, ok := parseSearch(qv); !ok || q.Cursor != "" {
+	_, q, ok := parseSearch(qv)
+	if !ok || q.Cursor != "" {
 		u.fail(w, r, se, http.StatusBadRequest, "The search cannot be exported as it is: run it again from the Indicators page.")
 		return nil
 	}
-	_, q, _ := parseSearch(qv)
 	release, ok := u.admit(w, r, se)
 	if !ok {
 		return nil
