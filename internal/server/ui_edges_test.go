@@ -225,10 +225,10 @@ func TestUIRendersTypedValues(t *testing.T) {
 	_, page := h.uiGet(c, "/indicators/45.33.10.1")
 	for _, want := range []string{
 		"<h1>45.33.10.1 <span",
-		"<td>Detected Categories</td><td>botnet</td>", "<td>Detected Categories</td><td>spam</td>",
+		`<td>Detected Categories</td><td><a href="/indicators?category=botnet&amp;status=">botnet</a></td>`, `<td>Detected Categories</td><td><a href="/indicators?category=spam&amp;status=">spam</a></td>`,
 		"<td>Detected By</td><td>d1</td>", "<td>Detected By</td><td>d2</td>",
-		"<td>Importance</td><td>85.5</td>", "<td>Last Seen At</td><td>2026-04-20T00:00:00Z</td>",
-		"<td>Predicted Netblock</td><td>45.33.10.0/24</td>", ">45.33.10.0/24</a></h2>",
+		"<td>Importance</td><td>85.5</td>", "<td>Last Seen At</td><td>2026-04-20</td>",
+		`<td>Predicted Netblock</td><td><a href="/indicators?q=45.33.10.0%2f24&amp;status=">45.33.10.0/24</a></td>`, ">45.33.10.0/24</a></h2>",
 		`<li><a href="/indicators/45.33.10.2">45.33.10.2</a>`,
 	} {
 		if !strings.Contains(page, want) {
@@ -236,7 +236,7 @@ func TestUIRendersTypedValues(t *testing.T) {
 		}
 	}
 	_, list := h.uiGet(c, "/indicators?sort=value")
-	row := `<td class="num">85.5</td><td>botnet, spam</td><td>2026-04-20T00:00:00Z</td>`
+	row := `<td class="num">85.5</td><td>botnet, spam</td><td>2026-04-20</td>`
 	if !strings.Contains(list, row) || !strings.Contains(list, `<a href="/indicators/45.33.10.1">45.33.10.1</a>`) {
 		t.Errorf("list page lacks the row %q:\n%s", row, list)
 	}

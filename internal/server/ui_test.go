@@ -79,7 +79,7 @@ func TestUISecurityHeadersAndSession(t *testing.T) {
 	}
 
 	admin, csrf := h.uiClient(h.admin)
-	form := url.Values{"dataset": {"A"}, "threshold": {"50"}, "frequency": {"24h"}, "context": {"Importance"}}
+	form := url.Values{"dataset": {"A"}, "threshold": {"50"}, "frequency": {"24h"}, "context": {"Importance"}, "token": {testToken}}
 	// Without the CSRF token a change is refused.
 	resp, err = admin.PostForm(h.base+"/integrations/seclytics/config", form)
 	if err != nil {
@@ -151,7 +151,7 @@ func TestUIStatusAndUninstall(t *testing.T) {
 	}
 
 	// An admin sets a status from the detail page; the API sees it.
-	if resp := post("/indicators/"+ip+"/status", url.Values{"status": {"Whitelisted"}}); resp.StatusCode != 200 {
+	if resp := post("/indicators/"+ip+"/status", url.Values{"status": {"Whitelisted"}, "reason": {"our relay"}}); resp.StatusCode != 200 {
 		t.Fatalf("set status: %d", resp.StatusCode)
 	}
 	if got := h.must(200, "GET", "/api/v1/indicators/"+ip, h.admin, nil).body["status"]; got != "Whitelisted" {
@@ -221,7 +221,9 @@ func TestUIShowsStatusAndExpiry(t *testing.T) {
 				if err != nil {
 					t.Fatalf("expires_at %v: %v", ind["expires_at"], err)
 				}
-				want = exp.UTC().Format("2006-01-02 15:04:05Z")
+				// One timestamp style, UTC, in a <time> the browser
+				// may show in local time.
+				want = `<time datetime="` + exp.UTC().Format(time.RFC3339) + `">` + exp.UTC().Format(ui.TimeLayout) + `</time>`
 			}
 			if ind["status"] != tc.status {
 				t.Fatalf("status %v, want %s", ind["status"], tc.status)
@@ -237,7 +239,7 @@ func TestUIShowsStatusAndExpiry(t *testing.T) {
 				b, _ := io.ReadAll(resp.Body)
 				return string(b)
 			}
-			row := regexp.MustCompile(`(?s)<tr>\s*<td><a href="/indicators/` + regexp.QuoteMeta(ip) + `">.*?</tr>`).FindString(get("/indicators?sort=value&status=" + tc.status))
+			row := regexp.MustCompile(`(?s)<tr>\s*(<td><input[^>]*></td>\s*)?<td><a href="/indicators/` + regexp.QuoteMeta(ip) + `">.*?</tr>`).FindString(get("/indicators?sort=value&status=" + tc.status))
 			if !strings.Contains(row, `badge `+tc.status) || !strings.Contains(row, `<td class="expires">`+want+`</td>`) {
 				t.Errorf("search result row for %s lacks status %s and expiry %s: %s", ip, tc.status, want, row)
 			}
@@ -304,7 +306,7 @@ func TestUIAllowlist(t *testing.T) {
 	if code != 200 || !strings.Contains(body, "Added "+ip+"/32 to the allow-list: 1 existing indicator whitelisted.") {
 		t.Fatalf("add %s: %d, want the notice with 1 whitelisted:\n%s", ip, code, body)
 	}
-	if !regexp.MustCompile(`<code>` + regexp.QuoteMeta(ip) + `/32</code></td><td>our mail relay</td><td>alice</td><td>\d{4}-`).MatchString(body) {
+	if !regexp.MustCompile(`<code>` + regexp.QuoteMeta(ip) + `/32</code></td><td>our mail relay</td><td>alice</td><td><time datetime="\d{4}-`).MatchString(body) {
 		t.Errorf("the new entry is not listed with its comment, added by alice and added at:\n%s", body)
 	}
 	if got := h.must(200, "GET", "/api/v1/indicators/"+ip, h.admin, nil).body["status"]; got != "Whitelisted" {

@@ -53,7 +53,9 @@ func TestAPIAndUIRefuseAndAcceptAlike(t *testing.T) {
 	if r.status != http.StatusBadRequest || r.errField() != "until" || msg == "" {
 		t.Fatalf("API run with until before since: %d %s, want 400 naming until", r.status, r.raw)
 	}
-	if code, body := post("/integrations/seclytics/run", url.Values{"since": {"2026-01-31"}, "until": {"2026-01-30"}}); code != http.StatusBadRequest || !strings.Contains(body, msg) {
+	// The UI writes the message next to the field it names.
+	if code, body := post("/integrations/seclytics/run", url.Values{"since": {"2026-01-31"}, "until": {"2026-01-30"}}); code != http.StatusBadRequest ||
+		!strings.Contains(body, `id="until-error">`+strings.TrimPrefix(msg, "until: ")) {
 		t.Errorf("UI run with until before since: %d %q, want 400 saying what the API says: %q", code, body, msg)
 	}
 
@@ -75,7 +77,7 @@ func TestAPIAndUIRefuseAndAcceptAlike(t *testing.T) {
 	}
 
 	// A status in any case is taken by both.
-	if code, body := post("/indicators/"+ip+"/status", url.Values{"status": {"review"}}); code != http.StatusOK {
+	if code, body := post("/indicators/"+ip+"/status", url.Values{"status": {"review"}, "reason": {"to check"}}); code != http.StatusOK {
 		t.Errorf("UI status review (lowercase): %d %.200q, want it taken as the API takes it", code, body)
 	}
 	if got := h.must(200, "GET", "/api/v1/indicators/"+ip, h.admin, nil).body["status"]; got != "Review" {
@@ -95,7 +97,7 @@ func TestChangesAreAuditedWithTheirKey(t *testing.T) {
 	h.must(400, "PATCH", "/api/v1/indicators/"+ip, h.admin, map[string]any{"status": "gone"})
 	h.must(200, "PATCH", "/api/v1/indicators/"+ip, h.admin, map[string]any{"status": "Review"})
 	c, csrf := h.uiClient(h.admin)
-	resp, err := c.PostForm(h.base+"/indicators/"+ip+"/status", url.Values{"csrf": {csrf}, "status": {"Active"}})
+	resp, err := c.PostForm(h.base+"/indicators/"+ip+"/status", url.Values{"csrf": {csrf}, "status": {"Active"}, "reason": {"confirmed"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"forewarn/internal/activity"
 	"forewarn/internal/runner"
+	"forewarn/internal/store"
 )
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
@@ -26,7 +27,8 @@ type RunRequest struct {
 var ErrNoRunner = errors.New("runs are started by forewarn serve here: use forewarn run instead")
 
 // StartRun starts a manual run of the feed and returns it once recorded.
-// A feed already running is a *store.InProgressError.
+// A feed already running in this process (a dry run included) or in
+// another is a *store.InProgressError.
 func (s *Service) StartRun(ctx context.Context, a Actor, name string, req RunRequest) (*runner.Active, error) {
 	if err := s.CheckFeed(name); err != nil {
 		return nil, err
@@ -41,6 +43,14 @@ func (s *Service) StartRun(ctx context.Context, a Actor, name string, req RunReq
 	}
 	if s.d.Runner == nil {
 		return nil, ErrNoRunner
+	}
+	// A dry run takes no feed lock (it writes nothing), so the lock alone
+	// lets a run start beside one: one run at a time per feed is decided
+	// here, for the API, the UI and every kind of run.
+	s.starting.Lock()
+	defer s.starting.Unlock()
+	if cur, ok := s.d.Runner.Running(name); ok {
+		return nil, &store.InProgressError{Feed: name, RunID: cur.ID}
 	}
 	run, err := s.d.Runner.Start(name, runner.Request{Trigger: activity.TriggerManual, Since: since, Until: until, DryRun: req.DryRun})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"sync"
 
 	"forewarn/internal/activity"
 	"forewarn/internal/allowlist"
@@ -56,6 +57,7 @@ type (
 	}
 	indicatorStore interface {
 		SetIndicatorStatus(ctx context.Context, addr netip.Addr, st indicator.Status) (indicator.Indicator, error)
+		Lookup(ctx context.Context, addr netip.Addr) (indicator.Indicator, error)
 	}
 	allowlistStore interface {
 		AddAllowlistEntry(ctx context.Context, e allowlist.Entry) (allowlist.Entry, int64, error)
@@ -87,6 +89,9 @@ type Store interface {
 type Runner interface {
 	Start(feed string, req runner.Request) (*runner.Active, error)
 	Cancel(id int64) bool
+	// Running is the feed's run in progress in this process, dry runs
+	// included.
+	Running(feed string) (*runner.Active, bool)
 }
 
 // Scheduler follows a feed's stored state (serve's schedule).
@@ -114,6 +119,9 @@ type Deps struct {
 // Service performs the operations.
 type Service struct {
 	d Deps
+	// starting makes "is the feed running? then start it" one step, so
+	// two requests cannot both start a run of a feed.
+	starting sync.Mutex
 }
 
 // New returns the service.

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"forewarn/internal/indicator"
+	"forewarn/internal/merge"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -27,11 +30,20 @@ import (
 type fakeRunner struct {
 	started  []runner.Request
 	canceled []int64
+	// running is the run in progress, if any.
+	running *runner.Active
 }
 
 func (f *fakeRunner) Start(name string, req runner.Request) (*runner.Active, error) {
 	f.started = append(f.started, req)
 	return &runner.Active{ID: int64(100 + len(f.started)), Feed: name}, nil
+}
+
+func (f *fakeRunner) Running(name string) (*runner.Active, bool) {
+	if f.running != nil && f.running.Feed == name {
+		return f.running, true
+	}
+	return nil, false
 }
 
 func (f *fakeRunner) Cancel(id int64) bool {
@@ -228,6 +240,17 @@ func TestConflictsAndUnknownFeeds(t *testing.T) {
 	if err := svc.SetFeedEnabled(ctx, a, feed.Name, true); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("enable a feed never configured: %v, want not found", err)
 	}
+	// A run in progress, a dry run too (it takes no feed lock), refuses a
+	// second one: they overlapped, and the dry run showed abandoned.
+	fr.running = &runner.Active{ID: 77, Feed: feed.Name}
+	var ip *store.InProgressError
+	if _, err := svc.StartRun(ctx, a, feed.Name, service.RunRequest{DryRun: true}); !errors.As(err, &ip) || ip.RunID != 77 {
+		t.Errorf("start a run while run 77 runs: %v, want in progress naming run 77", err)
+	}
+	if len(fr.started) != 0 {
+		t.Errorf("the runner was asked to start %d runs beside run 77", len(fr.started))
+	}
+	fr.running = nil
 	cli := service.New(service.Deps{Store: st, Feeds: []string{feed.Name}})
 	if _, err := cli.StartRun(ctx, a, feed.Name, service.RunRequest{}); !errors.Is(err, service.ErrNoRunner) {
 		t.Errorf("start a run without a runner: %v, want ErrNoRunner", err)
@@ -238,5 +261,47 @@ func mustDo(t *testing.T, op func() error) {
 	t.Helper()
 	if err := op(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// ChangeStatus sets every selected indicator's status and records, for
+// each, the status before, after and the person's reason: the status
+// history. A refusal names every bad field and changes nothing.
+func TestChangeStatusRecordsBeforeAfterAndReason(t *testing.T) {
+	ctx := context.Background()
+	svc, st, _ := newService(t)
+	tx, err := st.BeginIngest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []*merge.Stored
+	for _, ip := range []string{"198.51.100.1", "198.51.100.2"} {
+		rows = append(rows, &merge.Stored{Record: merge.Record{Addr: netip.MustParseAddr(ip)}, Exists: true, Status: indicator.StatusActive, CreatedAt: 1, UpdatedAt: 1})
+	}
+	if err := tx.Write(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	alice := service.Key(store.APIKey{ID: 7, Name: "alice"}, "ui")
+	var ve *service.ValidationError
+	_, err = svc.ChangeStatus(ctx, alice, service.StatusChange{Values: []string{"198.51.100.1", "nope"}, Status: "Gone"})
+	if !errors.As(err, &ve) || len(ve.Fields) != 3 {
+		t.Fatalf("a bad address, status and no reason: %v, want three fields named", err)
+	}
+	if _, err := svc.ChangeStatus(ctx, alice, service.StatusChange{Values: []string{"198.51.100.1", "198.51.100.9"}, Status: "Review", Reason: "x"}); !errors.Is(err, store.ErrNotFound) || !strings.Contains(err.Error(), "198.51.100.9") {
+		t.Fatalf("an address that is not an indicator: %v, want not found naming it", err)
+	}
+	if ind, _ := st.Lookup(ctx, netip.MustParseAddr("198.51.100.1")); ind.Status != indicator.StatusActive {
+		t.Fatalf("a refused change changed 198.51.100.1 to %s", ind.Status)
+	}
+	got, err := svc.ChangeStatus(ctx, alice, service.StatusChange{Values: []string{"198.51.100.1", "198.51.100.2"}, Status: "whitelisted", Reason: "our CDN"})
+	if err != nil || len(got) != 2 || got[0].Status != indicator.StatusWhitelisted {
+		t.Fatalf("change two: %v %v", got, err)
+	}
+	log, err := st.SearchAudit(ctx, store.AuditQuery{Target: "198.51.100.2"})
+	if err != nil || len(log) != 1 || log[0].Detail != "Active → Whitelisted: our CDN" || log[0].Actor != "alice" {
+		t.Fatalf("status history of 198.51.100.2: %+v %v, want Active → Whitelisted: our CDN by alice", log, err)
 	}
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -40,11 +41,49 @@ func (s *Store) RecordAudit(ctx context.Context, e AuditEntry) error {
 
 // AuditLog returns the newest limit entries (at most 1000), newest first.
 func (s *Store) AuditLog(ctx context.Context, limit int) ([]AuditEntry, error) {
-	if limit <= 0 || limit > 1000 {
-		limit = 1000
+	return s.SearchAudit(ctx, AuditQuery{Limit: limit})
+}
+
+// AuditQuery selects audit entries. Empty fields select everything.
+type AuditQuery struct {
+	// Action is an action ("run.cancel"), or a group of them ending in a
+	// dot ("run.").
+	Action string
+	Actor  string
+	// Target is an exact target ("seclytics run 12", an address).
+	Target string
+	// Before continues a listing: entries older than this id.
+	Before int64
+	// Limit is at most 1000; 0 is 1000.
+	Limit int
+}
+
+// SearchAudit returns the entries q selects, newest first.
+func (s *Store) SearchAudit(ctx context.Context, q AuditQuery) ([]AuditEntry, error) {
+	if q.Limit <= 0 || q.Limit > 1000 {
+		q.Limit = 1000
+	}
+	var where []string
+	var args []any
+	switch {
+	case strings.HasSuffix(q.Action, "."):
+		// A prefix range rather than LIKE: no pattern characters to
+		// escape, and the same on both backends.
+		where, args = append(where, "action >= ? AND action < ?"), append(args, q.Action, q.Action[:len(q.Action)-1]+"/")
+	case q.Action != "":
+		where, args = append(where, "action = ?"), append(args, q.Action)
+	}
+	if q.Actor != "" {
+		where, args = append(where, "actor = ?"), append(args, q.Actor)
+	}
+	if q.Target != "" {
+		where, args = append(where, "target = ?"), append(args, q.Target)
+	}
+	if q.Before > 0 {
+		where, args = append(where, "id < ?"), append(args, q.Before)
 	}
 	rows, err := s.r.QueryContext(ctx, `SELECT id, at, key_id, actor, via, action, target, detail
-		FROM audit_log ORDER BY id DESC LIMIT ?`, limit)
+		FROM audit_log`+whereClause(where)+` ORDER BY id DESC LIMIT ?`, append(args, q.Limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("read the audit log: %w", err)
 	}

@@ -34,3 +34,51 @@ func TestAuditLogBoundsItsEntries(t *testing.T) {
 		}
 	}
 }
+
+// SearchAudit filters by action (exact or a group), actor and target, and
+// pages back by id: the audit page's filters.
+func TestSearchAuditFilters(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	for _, e := range []AuditEntry{
+		{Actor: "alice", Via: "ui", Action: "run.start", Target: "seclytics run 1"},
+		{Actor: "bob", Via: "api", Action: "run.cancel", Target: "seclytics run 1"},
+		{Actor: "alice", Via: "ui", Action: "runs.other", Target: "x"},
+		{Actor: "alice", Via: "ui", Action: "indicator.status", Target: "192.0.2.1", Detail: "Active → Review"},
+	} {
+		if err := s.RecordAudit(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	actions := func(q AuditQuery) string {
+		t.Helper()
+		es, err := s.SearchAudit(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range es {
+			out = append(out, e.Action)
+		}
+		return strings.Join(out, " ")
+	}
+	for _, c := range []struct {
+		q    AuditQuery
+		want string
+	}{
+		{AuditQuery{}, "indicator.status runs.other run.cancel run.start"},
+		{AuditQuery{Action: "run."}, "run.cancel run.start"},
+		{AuditQuery{Action: "run.cancel"}, "run.cancel"},
+		{AuditQuery{Actor: "alice"}, "indicator.status runs.other run.start"},
+		{AuditQuery{Target: "seclytics run 1"}, "run.cancel run.start"},
+		{AuditQuery{Actor: "alice", Limit: 1}, "indicator.status"},
+	} {
+		if got := actions(c.q); got != c.want {
+			t.Errorf("%+v: %q, want %q", c.q, got, c.want)
+		}
+	}
+	all, _ := s.SearchAudit(ctx, AuditQuery{})
+	if got := actions(AuditQuery{Before: all[1].ID}); got != "run.cancel run.start" {
+		t.Errorf("before %d: %q, want the two oldest", all[1].ID, got)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -33,6 +34,12 @@ type Dashboard struct {
 	LeadByCategory map[string]map[int64]int64
 	// Indicators is how many indicators the aggregates cover.
 	Indicators int64
+	// Statuses counts indicators by status; New24h counts those created
+	// in the 24 hours before ComputedAt, Expiring7d the Active ones that
+	// expire in the 7 days after it.
+	Statuses   map[string]int64
+	New24h     int64
+	Expiring7d int64
 	// ComputedAt is when the aggregates were read, and Took how long.
 	ComputedAt time.Time
 	Took       time.Duration
@@ -45,7 +52,7 @@ func (s *Store) DashboardAggregates(ctx context.Context) (Dashboard, error) {
 	d := Dashboard{
 		Bands: map[string]int64{}, Categories: map[string]int64{},
 		PredictedByMonth: map[string]int64{}, DetectedByMonth: map[string]int64{},
-		LeadDays: map[int64]int64{}, LeadByCategory: map[string]map[int64]int64{},
+		LeadDays: map[int64]int64{}, LeadByCategory: map[string]map[int64]int64{}, Statuses: map[string]int64{},
 	}
 	tx, err := s.r.BeginTx(ctx, nil)
 	if err != nil {
@@ -56,7 +63,23 @@ func (s *Store) DashboardAggregates(ctx context.Context) (Dashboard, error) {
 		sql  string
 		scan func(k1 string, k2 int64, n int64)
 	}
+	now := time.Now()
 	queries := []q{
+		// Flags: 1 created in the last 24 h, 2 Active and expiring in 7 days.
+		// The times are integers this function computes, written into
+		// the SQL: the loop below passes no arguments.
+		{`SELECT status, CASE WHEN created_at >= ` + strconv.FormatInt(now.Add(-24*time.Hour).Unix(), 10) + ` THEN 1 ELSE 0 END +
+				CASE WHEN status = 'Active' AND expires_at IS NOT NULL AND expires_at < ` + strconv.FormatInt(now.Add(7*24*time.Hour).Unix(), 10) + ` THEN 2 ELSE 0 END AS flags, COUNT(*)
+				FROM indicators GROUP BY 1, 2`,
+			func(k string, flags int64, n int64) {
+				d.Statuses[k] += n
+				if flags&1 != 0 {
+					d.New24h += n
+				}
+				if flags&2 != 0 {
+					d.Expiring7d += n
+				}
+			}},
 		{`SELECT CASE WHEN s_importance >= 70 THEN 'High' WHEN s_importance >= 40 THEN 'Medium'
 				WHEN s_importance IS NOT NULL THEN 'Low' ELSE 'None' END AS b, 0, COUNT(*) FROM indicators GROUP BY b`,
 			func(k string, _ int64, n int64) { d.Bands[k] += n; d.Indicators += n }},

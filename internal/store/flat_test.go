@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	gocmp "github.com/google/go-cmp/cmp"
 
@@ -100,6 +101,17 @@ func TestDashboardSnapshotRoundTrip(t *testing.T) {
 	}
 	if d.Indicators != 200 || len(d.Categories) == 0 {
 		t.Fatalf("aggregates of 200 rows: %+v", d)
+	}
+	// searchRows cycles five statuses, two of them Active; all were
+	// created long ago and none expires.
+	if d.Statuses["Active"] != 80 || d.Statuses["Review"] != 40 || d.New24h != 0 || d.Expiring7d != 0 {
+		t.Errorf("statuses %v, new in 24 h %d, expiring in 7 days %d; want 80 Active, 40 Review, 0, 0", d.Statuses, d.New24h, d.Expiring7d)
+	}
+	fresh := stored("192.0.2.77", "Active")
+	fresh.CreatedAt, fresh.ExpiresAt = time.Now().Unix(), time.Now().Add(48*time.Hour).Unix()
+	commitRows(t, s, []*merge.Stored{fresh})
+	if d, err = s.DashboardAggregates(ctx); err != nil || d.New24h != 1 || d.Expiring7d != 1 || d.Statuses["Active"] != 81 {
+		t.Fatalf("after one new Active indicator expiring in 2 days: new %d, expiring %d, statuses %v, %v; want 1, 1, 81 Active", d.New24h, d.Expiring7d, d.Statuses, err)
 	}
 	v, err := s.DataVersion(ctx)
 	if err != nil {

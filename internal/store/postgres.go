@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -249,12 +250,54 @@ func (s *Store) lockFeedPostgres(ctx context.Context, feed string) (io.Closer, e
 }
 
 // markAbandoned marks the feed's runs left "running" abandoned: the caller
-// holds the feed's lock, so their process is gone.
+// holds the feed's lock, so their process is gone. A dry run takes no
+// lock, so holding it says nothing of one: a dry run is marked only when it
+// was started on this host by a process that no longer exists, and one
+// still running beside a real run keeps running (and is recorded as it
+// ends).
 func (s *Store) markAbandoned(ctx context.Context, feed string) error {
-	if _, err := s.w.ExecContext(ctx, `UPDATE runs SET status = ?, finished_at = ?,
-		error = 'the process running it stopped before it finished; nothing it did was kept'
-		WHERE feed = ? AND status = ?`, activity.StatusAbandoned, time.Now().UnixMilli(), feed, activity.StatusRunning); err != nil {
+	const why = `'the process running it stopped before it finished; nothing it did was kept'`
+	now := time.Now().UnixMilli()
+	if _, err := s.w.ExecContext(ctx, `UPDATE runs SET status = ?, finished_at = ?, error = `+why+`
+		WHERE feed = ? AND status = ? AND dry_run = 0`, activity.StatusAbandoned, now, feed, activity.StatusRunning); err != nil {
 		return fmt.Errorf("mark abandoned runs of %s: %w", feed, err)
 	}
+	dead, err := s.deadDryRuns(ctx, feed)
+	if err != nil {
+		return err
+	}
+	for _, id := range dead {
+		if _, err := s.w.ExecContext(ctx, `UPDATE runs SET status = ?, finished_at = ?, error = `+why+`
+			WHERE id = ? AND status = ?`, activity.StatusAbandoned, now, id, activity.StatusRunning); err != nil {
+			return fmt.Errorf("mark abandoned dry run %d of %s: %w", id, feed, err)
+		}
+	}
 	return nil
+}
+
+// deadDryRuns are the feed's dry runs left "running" by a process of this
+// host that no longer exists.
+func (s *Store) deadDryRuns(ctx context.Context, feed string) ([]int64, error) {
+	host, _ := os.Hostname()
+	rows, err := s.w.QueryContext(ctx, `SELECT id, pid FROM runs WHERE feed = ? AND status = ? AND dry_run = 1 AND host = ?`,
+		feed, activity.StatusRunning, host)
+	if err != nil {
+		return nil, fmt.Errorf("find dry runs of %s: %w", feed, err)
+	}
+	defer rows.Close()
+	var dead []int64
+	for rows.Next() {
+		var id int64
+		var pid int
+		if err := rows.Scan(&id, &pid); err != nil {
+			return nil, fmt.Errorf("find dry runs of %s: %w", feed, err)
+		}
+		if pid <= 0 || errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
+			dead = append(dead, id)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("find dry runs of %s: %w", feed, err)
+	}
+	return dead, nil
 }

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+	"unicode"
 
 	"modernc.org/sqlite"
 
@@ -31,6 +32,12 @@ var ErrBadCursor = errors.New("bad cursor")
 type IndicatorQuery struct {
 	// Q matches indicators whose value contains it ("10.1.", "2001:db8").
 	Q string
+	// Text matches indicators whose value contains it, or one of whose
+	// text attributes (Cluster, Detected Identifiers, Detected
+	// Categories, Detected By, Predicted Category) does, ignoring ASCII
+	// case: the web UI's free-text search. Like Q, it reads every row the
+	// other filters leave.
+	Text string
 	// CIDR keeps the addresses inside a network. The zero value is any.
 	CIDR netip.Prefix
 	// Category keeps indicators with this detected category
@@ -161,6 +168,29 @@ func (s *Store) SearchIndicators(ctx context.Context, q IndicatorQuery) (Indicat
 		page.Indicators = append(page.Indicators, stored[i].Indicator(rt))
 	}
 	return page, nil
+}
+
+// CountIndicators counts the indicators q selects (its sort, page size and
+// cursor are ignored), reading at most limit+1 of them: beyond limit it
+// returns limit and capped. It costs what walking that many results costs.
+func (s *Store) CountIndicators(ctx context.Context, q IndicatorQuery, limit int) (n int64, capped bool, err error) {
+	if limit < 1 {
+		return 0, false, fmt.Errorf("count indicators: limit %d: give one of at least 1: %w", limit, ErrBadQuery)
+	}
+	where, args := q.bounds(indicatorSorts["value"], nil)
+	filters, fargs, err := q.filters(s.d)
+	if err != nil {
+		return 0, false, err
+	}
+	where, args = append(where, filters...), append(args, fargs...)
+	query := "SELECT COUNT(*) FROM (SELECT 1 FROM indicators" + whereClause(where) + " LIMIT ?) AS matching"
+	if err := s.r.QueryRowContext(ctx, query, append(args, limit+1)...).Scan(&n); err != nil {
+		return 0, false, fmt.Errorf("count indicators: %w", err)
+	}
+	if n > int64(limit) {
+		return int64(limit), true, nil
+	}
+	return n, false, nil
 }
 
 // sql returns the query of one page of q (reading Limit+1 rows, to know
@@ -340,6 +370,16 @@ func (q *IndicatorQuery) filters(d dialect) ([]string, []any, error) {
 	if text := strings.ToLower(strings.TrimSpace(q.Q)); text != "" {
 		add(ipContainsFunc+"(ip, ?)", text)
 	}
+	if text := strings.ToLower(strings.TrimSpace(q.Text)); text != "" {
+		if strings.ContainsFunc(text, unicode.IsControl) {
+			return nil, nil, fmt.Errorf("text %q has a control character: %w", q.Text, ErrBadQuery)
+		}
+		terms, targs := []string{ipContainsFunc + "(ip, ?)"}, []any{text}
+		for _, col := range textColumns {
+			terms, targs = append(terms, d.contains("lower("+col+")")), append(targs, text)
+		}
+		add("("+strings.Join(terms, " OR ")+")", targs...)
+	}
 	return where, args, nil
 }
 
@@ -474,6 +514,9 @@ func cidrKeyRange(p netip.Prefix) (lo, hi []byte) {
 	}
 	return first[:], last[:]
 }
+
+// textColumns are the attributes IndicatorQuery.Text searches.
+var textColumns = []string{"s_cluster", "s_detected_identifiers", "s_detected_categories", "s_detected_by", "s_predicted_category"}
 
 // ipContainsFunc is an SQL function: ipContainsFunc(ip, text) is true if
 // the address stored as key ip, written as forewarn writes it, contains

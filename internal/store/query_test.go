@@ -347,6 +347,9 @@ func TestSearchIndicatorsFilters(t *testing.T) {
 		}},
 		{"cidr everything v4", IndicatorQuery{CIDR: netip.MustParsePrefix("0.0.0.0/0")}, func(r searchRow) bool { return netip.MustParseAddr(r.ip).Is4() }},
 		{"category", IndicatorQuery{Category: "botnet"}, func(r searchRow) bool { return !r.noSource && has(r.cats, "botnet") }},
+		{"text in an attribute", IndicatorQuery{Text: "C-10.1."}, func(r searchRow) bool { return !r.noSource && strings.Contains(r.ip, "10.1.") }},
+		{"text in a category", IndicatorQuery{Text: "otne"}, func(r searchRow) bool { return !r.noSource && has(r.cats, "botnet") }},
+		{"text in the value", IndicatorQuery{Text: "db8::4"}, func(r searchRow) bool { return strings.Contains(r.ip, "db8::4") }},
 		{"category case-insensitive", IndicatorQuery{Category: "PHISHING"}, func(r searchRow) bool { return !r.noSource && has(r.cats, "phishing") }},
 		{"category whole word", IndicatorQuery{Category: "bot"}, func(searchRow) bool { return false }},
 		{"normalized", IndicatorQuery{Normalized: "high"}, func(r searchRow) bool { return !r.noSource && r.norm == indicator.High }},
@@ -361,6 +364,25 @@ func TestSearchIndicatorsFilters(t *testing.T) {
 					!r.none && r.imp >= 40 && r.updated >= 1_700_000_000+5*60
 			}},
 	} {
+		t.Run(tc.name+"/count", func(t *testing.T) {
+			want := 0
+			for _, r := range rows {
+				if tc.keep(r) {
+					want++
+				}
+			}
+			n, capped, err := s.CountIndicators(context.Background(), tc.q, len(rows))
+			if err != nil || n != int64(want) || capped {
+				t.Fatalf("CountIndicators = %d, capped %v, %v; want %d uncapped", n, capped, err, want)
+			}
+			if want > 1 {
+				// The search page says "more than N" rather than read on.
+				n, capped, err = s.CountIndicators(context.Background(), tc.q, want-1)
+				if err != nil || n != int64(want-1) || !capped {
+					t.Fatalf("CountIndicators capped at %d = %d, capped %v, %v; want %d capped", want-1, n, capped, err, want-1)
+				}
+			}
+		})
 		for _, sort := range IndicatorSorts {
 			t.Run(tc.name+"/"+sort, func(t *testing.T) {
 				var kept []searchRow

@@ -43,6 +43,15 @@ func (d dialect) listHas(col string) string {
 	return "instr(char(31) || " + col + " || char(31), ?) > 0"
 }
 
+// contains is the SQL term true when the text expression holds the value
+// of the next placeholder.
+func (d dialect) contains(expr string) string {
+	if d == postgresDialect {
+		return "strpos(" + expr + ", ?) > 0"
+	}
+	return "instr(" + expr + ", ?) > 0"
+}
+
 // rebind rewrites the ? placeholders of q as $1, $2… for PostgreSQL. A ?
 // inside a string literal ('…', a quote in it doubled), a quoted identifier
 // ("…"), a line comment (-- …) or a block comment (/* … */, nested as

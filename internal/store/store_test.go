@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -111,6 +112,47 @@ func TestLockFeedRefusesASecondRunAndAbandonsDeadOnes(t *testing.T) {
 	if err != nil || got.Status != activity.StatusAbandoned || got.FinishedAt == nil {
 		t.Fatalf("dead run: %+v %v", got, err)
 	}
+}
+
+// TestLockFeedLeavesLiveDryRunsRunning: a dry run takes no lock, so a real
+// run taking it must not mark a dry run of a live process abandoned (it
+// then showed "abandoned", and flipped to "succeeded" when it ended); one
+// of a process of this host that no longer exists is abandoned.
+func TestLockFeedLeavesLiveDryRunsRunning(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	host, _ := os.Hostname()
+	live := &activity.Run{Feed: "seclytics", Trigger: "manual", Status: activity.StatusRunning, DryRun: true, StartedAt: time.Now(), Host: host, PID: os.Getpid()}
+	dead := &activity.Run{Feed: "seclytics", Trigger: "manual", Status: activity.StatusRunning, DryRun: true, StartedAt: time.Now(), Host: host, PID: deadPID(t)}
+	for _, r := range []*activity.Run{live, dead} {
+		if err := s.CreateRun(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lock, err := s.LockFeed(ctx, "seclytics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	for _, c := range []struct {
+		r    *activity.Run
+		want activity.Status
+	}{{live, activity.StatusRunning}, {dead, activity.StatusAbandoned}} {
+		got, err := s.Run(ctx, c.r.ID)
+		if err != nil || got.Status != c.want {
+			t.Errorf("dry run of pid %d: %s %v, want %s", c.r.PID, got.Status, err, c.want)
+		}
+	}
+}
+
+// deadPID is the id of a process that has exited.
+func deadPID(t *testing.T) int {
+	t.Helper()
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Skipf("no process to start: %v", err)
+	}
+	return cmd.Process.Pid
 }
 
 func stored(ip string, status indicator.Status) *merge.Stored {

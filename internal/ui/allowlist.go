@@ -97,12 +97,12 @@ func (u *UI) removeAllowlist(w http.ResponseWriter, r *http.Request, se *session
 	p, err := u.Service.RemoveAllowlistEntry(r.Context(), se.actor(), r.PostFormValue("cidr"))
 	var ve *service.ValidationError
 	if errors.As(err, &ve) {
-		http.Error(w, ve.Error(), http.StatusBadRequest)
+		u.fail(w, r, se, http.StatusBadRequest, "Nothing was removed: "+ve.Error()+".")
 		return nil
 	}
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			http.Error(w, err.Error(), http.StatusNotFound)
+			u.fail(w, r, se, http.StatusNotFound, "Nothing was removed: "+err.Error()+". Reload the allow-list to see its entries.")
 			return nil
 		}
 		return err

@@ -132,7 +132,7 @@ func clientText(s string) string {
 
 func (u *UI) logout(w http.ResponseWriter, r *http.Request, se *session) error {
 	if !se.validCSRF(r) {
-		http.Error(w, "The form's CSRF token is missing or stale: reload the page and try again.", http.StatusForbidden)
+		u.fail(w, r, se, http.StatusForbidden, "The form was out of date (its CSRF token is missing or stale): reload the page and try again.")
 		return nil
 	}
 	if err := u.endSession(r); err != nil {

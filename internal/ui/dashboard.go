@@ -27,6 +27,10 @@ type dashboardData struct {
 	Took       time.Duration
 	Stale      bool
 	Indicators int64
+	// Headline numbers.
+	Active, New24h, Expiring7d int64
+	// Bands and Categories are the bar charts' tables.
+	Bands, Categories []labelled
 	// Computing is set while the first aggregates are being computed.
 	Computing bool
 }
@@ -83,10 +87,15 @@ func topCategories(lead map[string]map[int64]int64, n int) []categoryLead {
 
 type health struct {
 	LastSuccess *activity.Run
-	Age         string
-	Runs        []activity.Run
-	Created     int64
-	Updated     int64
+	// LastRun is the last real run that ended; Failing is set when it
+	// failed, LastMsg is its error in words.
+	LastRun *activity.Run
+	LastMsg string
+	Failing bool
+	Age     string
+	Runs    []activity.Run
+	Created int64
+	Updated int64
 }
 
 // aggregates returns the dashboard's aggregates, and whether the
@@ -254,6 +263,30 @@ func (u *UI) dashboard(w http.ResponseWriter, r *http.Request, se *session) erro
 		aggp = &store.Dashboard{}
 	}
 	agg := *aggp
+	c := chartsFrom(agg)
+	dd := dashboardData{Computed: agg.ComputedAt, Took: agg.Took.Round(time.Millisecond), Stale: stale, Indicators: agg.Indicators,
+		Active: agg.Statuses["Active"], New24h: agg.New24h, Expiring7d: agg.Expiring7d, Computing: computing,
+		Empty: agg.Indicators == 0 && !computing}
+	dd.Median, dd.HasLead = store.Quantile(agg.LeadDays, 0.5)
+	dd.P90, _ = store.Quantile(agg.LeadDays, 0.9)
+	c.Lead.Median, c.Lead.P90 = dd.Median, dd.P90
+	dd.ByCategory = topCategories(agg.LeadByCategory, TopCategories)
+	dd.Bands, dd.Categories = c.Bands.rows(), c.Categories.rows()
+	page, err := u.Store.ListRuns(r.Context(), store.RunQuery{Feed: u.Feed, Limit: 30})
+	if err != nil {
+		return err
+	}
+	dd.Health = healthOf(page.Runs, &c)
+	b, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	dd.Charts = template.JS(b) // json.Marshal escapes <, > and &
+	return u.render(w, http.StatusOK, "dashboard", view{Title: "Dashboard", Nav: "dashboard", Session: se, Data: dd})
+}
+
+// chartsFrom shapes the aggregates into the charts' series.
+func chartsFrom(agg store.Dashboard) chartData {
 	var c chartData
 	for _, b := range []string{"High", "Medium", "Low", "None"} {
 		c.Bands.Labels = append(c.Bands.Labels, b)
@@ -297,45 +330,58 @@ func (u *UI) dashboard(w http.ResponseWriter, r *http.Request, se *session) erro
 	for _, d := range c.Lead.Days {
 		c.Lead.Counts = append(c.Lead.Counts, agg.LeadDays[d])
 	}
-	dd := dashboardData{Computed: agg.ComputedAt, Took: agg.Took.Round(time.Millisecond), Stale: stale, Indicators: agg.Indicators}
-	dd.Median, dd.HasLead = store.Quantile(agg.LeadDays, 0.5)
-	dd.P90, _ = store.Quantile(agg.LeadDays, 0.9)
-	c.Lead.Median, c.Lead.P90 = dd.Median, dd.P90
-	dd.ByCategory = topCategories(agg.LeadByCategory, TopCategories)
+	return c
+}
 
-	page, err := u.Store.ListRuns(r.Context(), store.RunQuery{Feed: u.Feed, Limit: 30})
-	if err != nil {
-		return err
-	}
-	dd.Health.Runs = page.Runs
-	for i := len(page.Runs) - 1; i >= 0; i-- {
-		run := page.Runs[i]
+// healthOf is the feed's health from its recent runs, newest first; it
+// adds the runs' chart series to c.
+func healthOf(runs []activity.Run, c *chartData) health {
+	var h health
+	h.Runs = runs
+	for i := len(runs) - 1; i >= 0; i-- {
+		run := runs[i]
 		if run.DryRun {
 			continue
 		}
 		c.Health.Labels = append(c.Health.Labels, "#"+itoa(run.ID))
 		c.Health.Values = append(c.Health.Values, run.IndicatorsCreated)
 		c.HUpd = append(c.HUpd, run.IndicatorsUpdated)
-		dd.Health.Created += run.IndicatorsCreated
-		dd.Health.Updated += run.IndicatorsUpdated
+		h.Created += run.IndicatorsCreated
+		h.Updated += run.IndicatorsUpdated
 	}
-	for i := range page.Runs {
-		if page.Runs[i].Status == activity.StatusSucceeded && !page.Runs[i].DryRun {
-			dd.Health.LastSuccess = &page.Runs[i]
-			if f := page.Runs[i].FinishedAt; f != nil {
-				dd.Health.Age = humanDuration(time.Since(*f))
+	for i := range runs {
+		if runs[i].DryRun || runs[i].Status == activity.StatusRunning {
+			continue
+		}
+		if h.LastRun == nil {
+			h.LastRun = &runs[i]
+			h.LastMsg = plainError(runs[i].Error)
+		}
+		if runs[i].Status == activity.StatusSucceeded || runs[i].Status == activity.StatusUnchanged {
+			h.LastSuccess = &runs[i]
+			if f := runs[i].FinishedAt; f != nil {
+				h.Age = humanDuration(time.Since(*f))
 			}
 			break
 		}
 	}
-	b, err := json.Marshal(c)
-	if err != nil {
-		return err
+	h.Failing = h.LastRun != nil && (h.LastRun.Status == activity.StatusFailed || h.LastRun.Status == activity.StatusAbandoned)
+	return h
+}
+
+// rows are a series as table rows: the chart's text alternative.
+func (s series) rows() []labelled {
+	out := make([]labelled, len(s.Labels))
+	for i := range s.Labels {
+		out[i] = labelled{s.Labels[i], s.Values[i]}
 	}
-	dd.Charts = template.JS(b) // json.Marshal escapes <, > and &
-	dd.Empty = agg.Indicators == 0 && !computing
-	dd.Computing = computing
-	return u.render(w, http.StatusOK, "dashboard", view{Title: "Dashboard", Nav: "dashboard", Session: se, Data: dd})
+	return out
+}
+
+// labelled is one bar of a chart.
+type labelled struct {
+	Label string
+	N     int64
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -3,31 +3,52 @@ package ui
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"forewarn/internal/indicator"
-	"forewarn/internal/lookup"
 	"forewarn/internal/service"
 	"forewarn/internal/store"
 )
 
 type searchData struct {
 	Q, Status, Category, Normalized, MinImportance, Source, Sort string
+	Cursor                                                       string
 	Page                                                         store.IndicatorPage
-	NextURL                                                      string
-	Err                                                          string
-	Sorts                                                        []string
+	NextURL, FirstURL                                            string
+	// Errs are the refused inputs, all at once, by field.
+	Errs  map[string]string
+	Sorts []string
 	// Scans is set when the search reads the whole store: sorted by
 	// importance, only Active indicators have an index.
 	Scans bool
+	// Chips are the filters in force, each with the search without it.
+	Chips []chip
+	// Count is how many indicators match, up to CountLimit (Capped).
+	Count   int64
+	Capped  bool
+	Counted bool
+	// Answer is the lookup's answer for a search of one address that is
+	// not listed: the netblock it lies in, or why it is never blocked.
+	Answer *answer
+	// Known are the detected categories known so far, offered as the
+	// category filter's choices (the filter takes a whole category).
+	Known []string
 }
 
-// sortURL is the search with another sort, from the first page.
+// chip is one filter in force, and the search without it.
+type chip struct {
+	Label, Value, Remove string
+	Default              bool
+}
+
+// SortURL is the search with another sort, from the first page.
 func (d searchData) SortURL(sort string) string {
 	v := d.values()
 	v.Set("sort", sort)
@@ -47,75 +68,158 @@ func (d searchData) values() url.Values {
 	return v
 }
 
-// indicators is the search page. Pages follow the store's cursors, so a
-// page costs the same wherever it is in the listing.
-func (u *UI) indicators(w http.ResponseWriter, r *http.Request, se *session) error {
-	qv := r.URL.Query()
-	d := searchData{Q: strings.TrimSpace(qv.Get("q")), Status: qv.Get("status"), Category: qv.Get("category"),
-		Normalized: qv.Get("normalized"), MinImportance: qv.Get("min_importance"), Source: qv.Get("source"), Sort: qv.Get("sort")}
-	if !qv.Has("status") {
+// SelfURL is the search's own URL (its page included).
+func (d searchData) SelfURL() string {
+	v := d.values()
+	if d.Cursor != "" {
+		v.Set("cursor", d.Cursor)
+	}
+	return "/indicators?" + v.Encode()
+}
+
+// without is the search's URL with one filter removed.
+func (d searchData) without(key string) string {
+	v := d.values()
+	if key == "status" {
+		v.Set("status", "")
+	} else {
+		v.Del(key)
+	}
+	return "/indicators?" + v.Encode()
+}
+
+func (d *searchData) chips(defaultStatus bool) {
+	for _, c := range []struct{ key, label, value string }{{"q", "Text", d.Q}, {"status", "Status", d.Status},
+		{"category", "Category", d.Category}, {"normalized", "Normalized importance", d.Normalized},
+		{"min_importance", "Importance at least", d.MinImportance}, {"source", "Source", d.Source}} {
+		if c.value != "" {
+			d.Chips = append(d.Chips, chip{Label: c.label, Value: c.value, Remove: d.without(c.key), Default: c.key == "status" && defaultStatus})
+		}
+	}
+}
+
+// CountLimit is how far the search page counts its results; beyond, it
+// says "more than 10,000".
+const CountLimit = 10_000
+
+// CountTimeout bounds the count: a page never waits long for it.
+const CountTimeout = 3 * time.Second
+
+// parseSearch reads the search form and returns the store's query, with
+// every refused input named at once.
+func parseSearch(qv url.Values) (searchData, store.IndicatorQuery, bool) {
+	d := searchData{Q: strings.TrimSpace(qv.Get("q")), Status: qv.Get("status"), Category: strings.TrimSpace(qv.Get("category")),
+		Normalized: qv.Get("normalized"), MinImportance: strings.TrimSpace(qv.Get("min_importance")), Source: qv.Get("source"),
+		Sort: qv.Get("sort"), Cursor: qv.Get("cursor"), Errs: map[string]string{}}
+	defaultStatus := !qv.Has("status")
+	if defaultStatus {
 		// Active indicators are the working set, and the ones the
-		// importance sort has an index for.
+		// importance sort has an index for. The chip says so.
 		d.Status = string(indicator.StatusActive)
 	}
 	d.Scans = strings.HasSuffix(d.Sort, "importance") && d.Status != string(indicator.StatusActive)
 	q := store.IndicatorQuery{Category: d.Category, Normalized: d.Normalized, Status: indicator.Status(d.Status),
 		Source: d.Source, Sort: d.Sort, Limit: 50, Cursor: qv.Get("cursor")}
-	switch {
-	case d.Q == "":
-	case strings.Contains(d.Q, "/"):
+	if d.Status != "" && !q.Status.Valid() {
+		d.Errs["status"] = "Status must be Active, Review, Whitelisted or Expired."
+	}
+	if d.Sort != "" && !slices.Contains(store.IndicatorSorts, d.Sort) {
+		d.Errs["sort"] = "Sort by value, importance or updated (a leading - reverses it)."
+	}
+	if d.Normalized != "" && !slices.Contains([]string{indicator.High, indicator.Medium, indicator.Low}, d.Normalized) {
+		d.Errs["normalized"] = "Normalized importance must be High, Medium or Low."
+	}
+	if d.Source != "" && d.Source != indicator.SourceSeclytics {
+		d.Errs["source"] = "The only source is " + indicator.SourceSeclytics + "."
+	}
+	if strings.Contains(d.Q, "/") {
 		p, err := netip.ParsePrefix(d.Q)
 		if err != nil {
-			d.Err = "“" + d.Q + "” is not a CIDR such as 102.140.192.0/24"
+			d.Errs["q"] = "“" + d.Q + "” is not a CIDR such as 102.140.192.0/24."
 		}
 		q.CIDR = p.Masked()
-	default:
-		if a, err := netip.ParseAddr(d.Q); err == nil {
-			// One address: its page, if it is listed.
-			if _, err := u.Store.Lookup(r.Context(), a.Unmap()); err == nil {
-				http.Redirect(w, r, "/indicators/"+a.Unmap().String(), http.StatusSeeOther)
-				return nil
-			}
-		}
-		q.Q = d.Q
+	} else if _, err := netip.ParseAddr(d.Q); err != nil {
+		// Free text: part of an address, or of a cluster, identifier or
+		// category.
+		q.Text = d.Q
 	}
 	if d.MinImportance != "" {
 		f, err := strconv.ParseFloat(d.MinImportance, 64)
-		if err != nil {
-			d.Err = "minimum importance must be a number from 0 to 100"
+		if err != nil || f < 0 || f > 100 || math.IsNaN(f) {
+			d.Errs["min_importance"] = "Minimum importance must be a number from 0 to 100, not “" + d.MinImportance + "”."
 		}
 		q.MinImportance = &f
 	}
-	status := http.StatusOK
-	if d.Err == "" {
-		page, err := u.Store.SearchIndicators(r.Context(), q)
-		if err != nil {
-			if !errors.Is(err, store.ErrBadCursor) && !strings.Contains(err.Error(), "sort") && !strings.Contains(err.Error(), "status") {
-				return err
-			}
-			d.Err = err.Error()
-			if errors.Is(err, store.ErrBadCursor) {
-				// A forged or stale cursor is the client's error, as in
-				// the API and TAXII.
-				status = http.StatusBadRequest
-			}
-		}
-		d.Page = page
-		if page.Next != "" {
-			v := d.values()
-			v.Set("cursor", page.Next)
-			d.NextURL = "/indicators?" + v.Encode()
-		}
-	}
-	return u.render(w, status, "indicators", view{Title: "Indicators", Nav: "indicators", Session: se, Data: d})
+	d.chips(defaultStatus)
+	return d, q, len(d.Errs) == 0
 }
 
-type detailData struct {
-	Ind        indicator.Indicator
-	Statuses   []indicator.Status
-	Netblock   netip.Prefix // invalid when unknown
-	Neighbours []indicator.Indicator
-	Cluster    string
+// indicators is the search page. Pages follow the store's cursors, so a
+// page costs the same wherever it is in the listing.
+func (u *UI) indicators(w http.ResponseWriter, r *http.Request, se *session) error {
+	qv := r.URL.Query()
+	d, q, ok := parseSearch(qv)
+	d.Known = u.knownCategories()
+	v := view{Title: "Indicators", Nav: "indicators", Session: se}
+	if se.signed(qv.Get("sig"), "bulk", qv.Get("changed"), qv.Get("to")) {
+		n, _ := strconv.ParseInt(qv.Get("changed"), 10, 64)
+		v.Notice = thousands(n) + " " + plural(n, "indicator", "indicators") + " set to " + qv.Get("to") + ". Later runs keep it."
+	}
+	if !ok {
+		v.Data = d
+		return u.render(w, http.StatusBadRequest, "indicators", v)
+	}
+	if a, err := netip.ParseAddr(d.Q); err == nil {
+		ans, err := u.resolve(r.Context(), []netip.Addr{a})
+		if err != nil {
+			return err
+		}
+		if ans[0].Indicator != nil {
+			// One listed address: its page.
+			http.Redirect(w, r, "/indicators/"+ans[0].IP.String(), http.StatusSeeOther)
+			return nil
+		}
+		d.Answer = &ans[0]
+		v.Data = d
+		return u.render(w, http.StatusOK, "indicators", v)
+	}
+	status, err := u.search(r, &d, q)
+	if err != nil {
+		return err
+	}
+	v.Data = d
+	return u.render(w, status, "indicators", v)
+}
+
+// search fills d with the page q selects and its count.
+func (u *UI) search(r *http.Request, d *searchData, q store.IndicatorQuery) (int, error) {
+	page, err := u.Store.SearchIndicators(r.Context(), q)
+	if errors.Is(err, store.ErrBadCursor) {
+		// A forged or stale cursor is the client's error, as in the API
+		// and TAXII.
+		d.Errs["cursor"] = "This page link is out of date (its cursor is not one this search returned): start again without it, from the first page."
+		return http.StatusBadRequest, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	d.Page = page
+	if page.Next != "" {
+		v := d.values()
+		v.Set("cursor", page.Next)
+		d.NextURL = "/indicators?" + v.Encode()
+	}
+	if q.Cursor != "" {
+		d.FirstURL = "/indicators?" + d.values().Encode()
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), CountTimeout)
+	defer cancel()
+	if n, capped, err := u.Store.CountIndicators(ctx, q, CountLimit); err == nil {
+		d.Count, d.Capped, d.Counted = n, capped, true
+	} else if r.Context().Err() != nil {
+		return 0, err
+	}
+	return http.StatusOK, nil
 }
 
 type clusterData struct {
@@ -130,72 +234,9 @@ var statuses = service.Statuses
 // RelatedLimit bounds the related-address lists of a detail page.
 const RelatedLimit = 20
 
-func (u *UI) indicatorDetail(w http.ResponseWriter, r *http.Request, se *session) error {
-	a, err := netip.ParseAddr(r.PathValue("ip"))
-	if err != nil {
-		http.Error(w, "Not an IP address.", http.StatusBadRequest)
-		return nil
-	}
-	ind, err := u.Store.Lookup(r.Context(), a.Unmap())
-	if errors.Is(err, store.ErrNotFound) {
-		w.WriteHeader(http.StatusNotFound)
-		return u.render(w, http.StatusNotFound, "message", view{Title: "Not listed", Session: se,
-			Data: a.String() + " is not an indicator in the store. Try the lookup box: it may lie in a predicted netblock."})
-	}
-	if err != nil {
-		return err
-	}
-	d := detailData{Ind: ind, Statuses: statuses}
-	nb, err := ind.Want(indicator.AttrPredictedNetblock, indicator.KindCIDR)
-	if err != nil {
-		return err
-	}
-	d.Netblock, _ = nb.AsPrefix() // absent: invalid, looked up below
-	d.Cluster = ind.Attr(indicator.AttrCluster).String()
-	if !d.Netblock.IsValid() {
-		// Not selected as context: the lookup index knows it anyway.
-		if res, err := u.Lookup.Lookup(r.Context(), a.Unmap()); err == nil && len(res.Netblocks) > 0 {
-			d.Netblock = res.Netblocks[0].Netblock
-		}
-	}
-	if d.Netblock.IsValid() {
-		page, err := u.Store.SearchIndicators(r.Context(), store.IndicatorQuery{CIDR: d.Netblock, Limit: RelatedLimit + 1})
-		if err != nil {
-			return err
-		}
-		for _, n := range page.Indicators {
-			if n.Addr != ind.Addr && len(d.Neighbours) < RelatedLimit {
-				d.Neighbours = append(d.Neighbours, n)
-			}
-		}
-	}
-	v := view{Title: ind.Addr.String(), Nav: "indicators", Session: se, Data: d}
-	if r.URL.Query().Get("done") == "status" {
-		v.Notice = "Status changed to " + string(ind.Status) + ". Later runs keep it."
-	}
-	return u.render(w, http.StatusOK, "indicator", v)
-}
-
-func (u *UI) setStatus(w http.ResponseWriter, r *http.Request, se *session) error {
-	ind, err := u.Service.SetIndicatorStatus(r.Context(), se.actor(), r.PathValue("ip"), r.PostFormValue("status"))
-	var ve *service.ValidationError
-	switch {
-	case errors.As(err, &ve):
-		http.Error(w, ve.Error(), http.StatusBadRequest)
-		return nil
-	case errors.Is(err, store.ErrNotFound):
-		http.NotFound(w, r)
-		return nil
-	case err != nil:
-		return err
-	}
-	http.Redirect(w, r, "/indicators/"+ind.Addr.String()+"?done=status", http.StatusSeeOther)
-	return nil
-}
-
 type lookupData struct {
 	Input   string
-	Results []lookup.Result
+	Answers []answer
 	Bad     []string
 }
 
@@ -216,11 +257,11 @@ func (u *UI) lookup(w http.ResponseWriter, r *http.Request, se *session) error {
 		}
 	}
 	if len(addrs) > 0 {
-		res, err := u.Lookup.LookupMany(r.Context(), addrs)
+		res, err := u.resolve(r.Context(), addrs)
 		if err != nil {
 			return err
 		}
-		d.Results = res
+		d.Answers = res
 	}
 	return u.render(w, http.StatusOK, "lookup", view{Title: "Lookup", Nav: "lookup", Session: se, Data: d})
 }
@@ -235,7 +276,7 @@ const ClusterTimeout = 5 * time.Second
 func (u *UI) clusterFragment(w http.ResponseWriter, r *http.Request, se *session) error {
 	a, err := netip.ParseAddr(r.PathValue("ip"))
 	if err != nil {
-		http.Error(w, "Not an IP address.", http.StatusBadRequest)
+		u.fail(w, r, se, http.StatusBadRequest, "“"+r.PathValue("ip")+"” is not an IP address.")
 		return nil
 	}
 	d := clusterData{Cluster: r.URL.Query().Get("cluster")}

@@ -27,6 +27,9 @@ const cookieName = "forewarn_session"
 // instance sharing the store.
 type session struct {
 	store.UISession
+	// Alert is the feed's failure, shown on every page until a run
+	// succeeds; nil when the feed is well.
+	Alert *feedAlert
 }
 
 func randomToken() string {
@@ -57,7 +60,7 @@ func (u *UI) session(r *http.Request) (*session, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	return &session{se}, true, nil
+	return &session{UISession: se}, true, nil
 }
 
 // endSession signs the request's browser out.

@@ -50,8 +50,13 @@ type Store interface {
 	ListRuns(ctx context.Context, q store.RunQuery) (store.RunPage, error)
 	Lookup(ctx context.Context, addr netip.Addr) (indicator.Indicator, error)
 	SearchIndicators(ctx context.Context, q store.IndicatorQuery) (store.IndicatorPage, error)
+	CountIndicators(ctx context.Context, q store.IndicatorQuery, limit int) (int64, bool, error)
 	ClusterMembers(ctx context.Context, cluster string, limit int) ([]netip.Addr, error)
 	AllowlistEntries(ctx context.Context) ([]allowlist.Entry, error)
+	SearchAudit(ctx context.Context, q store.AuditQuery) ([]store.AuditEntry, error)
+	APIKeys(ctx context.Context) ([]store.APIKey, error)
+	// EachIndicator streams the store for the Exports page's downloads.
+	EachIndicator(ctx context.Context, fn func(*indicator.Indicator) error) error
 	dashboardStore
 	sessionStore
 }
@@ -107,6 +112,8 @@ type UI struct {
 	dashLoaded bool
 	// dashWake asks RefreshDashboard to recompute the aggregates.
 	dashWake chan struct{}
+	// downloads holds a token per export being streamed.
+	downloads chan struct{}
 }
 
 // New parses the templates and returns the UI.
@@ -114,7 +121,7 @@ func New(d Deps) (*UI, error) {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	u := &UI{Deps: d, pages: map[string]*template.Template{}, dashWake: make(chan struct{}, 1)}
+	u := &UI{Deps: d, pages: map[string]*template.Template{}, dashWake: make(chan struct{}, 1), downloads: make(chan struct{}, maxDownloads)}
 	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/_*.html")
 	if err != nil {
 		return nil, fmt.Errorf("ui templates: %w", err)
@@ -156,10 +163,18 @@ func (u *UI) Register(mux *http.ServeMux) {
 	mux.Handle("GET /indicators/{ip}", u.page(false, u.indicatorDetail))
 	mux.Handle("GET /indicators/{ip}/cluster", u.page(false, u.clusterFragment))
 	mux.Handle("POST /indicators/{ip}/status", u.page(true, u.setStatus))
+	mux.Handle("POST /indicators/status", u.page(true, u.bulkStatus))
 	mux.Handle("GET /lookup", u.page(false, u.lookup))
 	mux.Handle("GET /allowlist", u.page(false, u.allowlistPage))
 	mux.Handle("POST /allowlist", u.page(true, u.addAllowlist))
 	mux.Handle("POST /allowlist/remove", u.page(true, u.removeAllowlist))
+	mux.Handle("GET /keys", u.page(false, u.keysPage))
+	mux.Handle("POST /keys", u.page(true, u.createKey))
+	mux.Handle("POST /keys/revoke", u.page(true, u.revokeKey))
+	mux.Handle("GET /audit", u.page(false, u.auditPage))
+	mux.Handle("GET /exports", u.page(false, u.exportsPage))
+	mux.Handle("GET /exports/{format}", u.download(u.downloadExport))
+	mux.Handle("GET /indicators/export", u.download(u.exportSearch))
 }
 
 // noListing answers 404 for a directory: the file server would list it,
@@ -204,8 +219,21 @@ const RequestTimeout = 30 * time.Second
 // page wraps a handler: it needs a session (else it redirects to the
 // sign-in page); a change also needs the admin role and the CSRF token.
 func (u *UI) page(change bool, h func(w http.ResponseWriter, r *http.Request, se *session) error) http.Handler {
+	return u.pageWithin(change, RequestTimeout, h)
+}
+
+// DownloadTimeout bounds a download the UI streams: the whole store in
+// one format takes a minute or two at millions of indicators.
+const DownloadTimeout = 30 * time.Minute
+
+// download is a page that streams an export, with DownloadTimeout.
+func (u *UI) download(h func(w http.ResponseWriter, r *http.Request, se *session) error) http.Handler {
+	return u.pageWithin(false, DownloadTimeout, h)
+}
+
+func (u *UI) pageWithin(change bool, timeout time.Duration, h func(w http.ResponseWriter, r *http.Request, se *session) error) http.Handler {
 	return u.headers(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), RequestTimeout)
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
 		r = r.WithContext(ctx)
 		// A session ends when it expires, when its browser signs out,
@@ -213,12 +241,12 @@ func (u *UI) page(change bool, h func(w http.ResponseWriter, r *http.Request, se
 		se, ok, err := u.session(r)
 		if err != nil {
 			u.Log.Error("ui: read the session", "err", err)
-			http.Error(w, "The session could not be read from the store: try again.", http.StatusServiceUnavailable)
+			u.fail(w, r, nil, http.StatusServiceUnavailable, "The session could not be read from the store: try again.")
 			return
 		}
 		if !ok {
 			if r.Method != http.MethodGet {
-				http.Error(w, "Your session has ended: sign in again.", http.StatusUnauthorized)
+				u.fail(w, r, nil, http.StatusUnauthorized, "Your session has ended: sign in again, then repeat what you did.")
 				return
 			}
 			http.Redirect(w, r, "/login?next="+template.URLQueryEscaper(r.URL.RequestURI()), http.StatusSeeOther)
@@ -227,20 +255,47 @@ func (u *UI) page(change bool, h func(w http.ResponseWriter, r *http.Request, se
 		if change {
 			r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 			if !se.validCSRF(r) {
-				http.Error(w, "The form's CSRF token is missing or stale: reload the page and try again.", http.StatusForbidden)
+				u.fail(w, r, se, http.StatusForbidden, "The form was out of date (its CSRF token is missing or stale): reload the page and try again.")
 				return
 			}
 			if !se.Admin() {
-				http.Error(w, "Your API key has the read role: changes need an admin key.", http.StatusForbidden)
+				u.fail(w, r, se, http.StatusForbidden, "You are signed in with a read-only key: changes need a key with the admin role. Sign out and sign in with an admin key.")
 				return
 			}
+		}
+		if r.Method == http.MethodGet && r.Header.Get("HX-Request") == "" {
+			se.Alert = u.feedAlert(r)
 		}
 		if err := h(w, r, se); err != nil {
 			u.Log.Error("ui request failed", "path", r.URL.Path, "err", err)
 			status, msg := storeFailure(w, r, err)
-			http.Error(w, msg, status)
+			u.fail(w, r, se, status, msg)
 		}
 	}))
+}
+
+// messageData is a full page that says one thing: an error or a dead end,
+// with the way back.
+type messageData struct {
+	Msg  string
+	Back string
+}
+
+// fail answers with a full page (navigation included when signed in)
+// holding msg, written for the person in front of it.
+func (u *UI) fail(w http.ResponseWriter, r *http.Request, se *session, status int, msg string) {
+	title := http.StatusText(status)
+	if status == http.StatusConflict {
+		title = "Not now"
+	}
+	back := r.Referer()
+	if back == "" || !strings.HasPrefix(back, "http") {
+		back = "/"
+	}
+	if err := u.render(w, status, "message", view{Title: title, Session: se, Data: messageData{Msg: msg, Back: back}}); err != nil {
+		u.Log.Error("render an error page", "err", err)
+		http.Error(w, msg, status)
+	}
 }
 
 // view is what every page template gets.
@@ -276,21 +331,9 @@ var funcs = template.FuncMap{
 	// build is which forewarn this is, for the footer of signed-in pages
 	// (the sign-in page does not tell strangers the version).
 	"build": buildinfo.Get,
-	"time": func(t any) string {
-		switch v := t.(type) {
-		case time.Time:
-			if v.IsZero() {
-				return "—"
-			}
-			return v.UTC().Format("2006-01-02 15:04:05Z")
-		case *time.Time:
-			if v == nil {
-				return "—"
-			}
-			return v.UTC().Format("2006-01-02 15:04:05Z")
-		}
-		return ""
-	},
+	"time":  timeHTML,
+	"num":   num,
+	"tone":  statusTone,
 	"ago": func(t *time.Time) string {
 		if t == nil {
 			return "never"
@@ -337,7 +380,7 @@ var funcs = template.FuncMap{
 		return ""
 	},
 	"attr": func(ind indicator.Indicator, name string) string {
-		return ind.Attr(name).String()
+		return valueText(ind.Attr(name))
 	},
 	"attrs": func(ind indicator.Indicator, name string) string {
 		var out []string
@@ -361,9 +404,14 @@ type attrRow struct {
 func attrRows(ind indicator.Indicator) []attrRow {
 	rows := make([]attrRow, 0, len(ind.Attributes))
 	for _, a := range ind.Attributes {
-		a.Value.Texts(func(v string) {
+		add := func(v string) {
 			rows = append(rows, attrRow{Name: a.Name, Value: v, Source: a.Source, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt})
-		})
+		}
+		if a.Value.Kind == indicator.KindList {
+			a.Value.Texts(add)
+		} else if a.Value.Kind != indicator.KindNone {
+			add(valueText(a.Value))
+		}
 	}
 	return rows
 }

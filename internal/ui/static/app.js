@@ -5,7 +5,7 @@
 
   var palette = { a: "#2563eb", b: "#dc2626", c: "#16a34a", grid: "#e5e7eb", text: "#374151" };
 
-  function width(el) { return Math.max(320, el.clientWidth - 8); }
+  function width(el) { return Math.max(200, el.clientWidth - 8); }
 
   function axes(xLabel, yLabel, xValues) {
     var x = { label: xLabel, stroke: palette.text, grid: { stroke: palette.grid }, size: 50 };
@@ -20,7 +20,7 @@
     var xs = labels.map(function (_, i) { return i; });
     var long = labels.some(function (l) { return l.length > 6; });
     var opts = {
-      width: width(el), height: long ? 300 : 260, legend: { live: false },
+      width: width(el), height: long ? 300 : 260, legend: { live: true },
       scales: { x: { time: false, range: [-0.6, labels.length - 0.4] }, y: { range: function (u, min, max) { return [0, Math.max(1, max * 1.1)]; } } },
       axes: axes(el.dataset.x, el.dataset.y, function (u, splits) { return splits.map(function (i) { return labels[i] !== undefined && Number.isInteger(i) ? labels[i] : ""; }); }),
       series: [{ label: el.dataset.x, value: function (u, i) { return i == null ? "" : labels[i]; } },
@@ -28,7 +28,17 @@
     };
     opts.axes[0].splits = function () { return xs; };
     if (long) { opts.axes[0].rotate = -35; opts.axes[0].size = 90; }
-    return new uPlot(opts, [xs, values], el);
+    var plot = new uPlot(opts, [xs, values], el);
+    // A bar clicked opens the search it counts (data-link + the label).
+    if (el.dataset.link) {
+      plot.over.addEventListener("click", function () {
+        var i = plot.cursor.idx;
+        if (i != null && labels[i] !== undefined && labels[i] !== "None" && labels[i] !== "(none)") {
+          location.href = el.dataset.link + encodeURIComponent(labels[i]);
+        }
+      });
+    }
+    return plot;
   }
 
   function draw(el, data) {
@@ -43,7 +53,7 @@
       if (!m.labels || m.labels.length === 0) { return empty(el, "No indicator carries Predicted At or Detected At: select them under Context Selection."); }
       var xs = m.labels.map(function (l) { var p = l.split("-"); return Date.UTC(+p[0], +p[1] - 1, 1) / 1000; });
       return new uPlot({
-        width: width(el), height: 280, legend: { live: false },
+        width: width(el), height: 280, legend: { live: true },
         scales: { y: { range: function (u, min, max) { return [0, Math.max(1, max * 1.1)]; } } },
         axes: axes(el.dataset.x, el.dataset.y),
         series: [{ label: "Month", value: "{YYYY}-{MM}" },
@@ -60,7 +70,7 @@
       l.days.forEach(function (d, i) { var b = Math.floor(d / 7) * 7; bins[b] = (bins[b] || 0) + l.counts[i]; });
       Object.keys(bins).map(Number).sort(function (a, b) { return a - b; }).forEach(function (b) { bx.push(b); by.push(bins[b]); });
       return new uPlot({
-        width: width(el), height: 280, legend: { live: false },
+        width: width(el), height: 280, legend: { live: true },
         scales: { x: { time: false }, y: { range: function (u, min, max) { return [0, Math.max(1, max * 1.1)]; } } },
         axes: axes(el.dataset.x, el.dataset.y),
         series: [{ label: "Lead time (days)" }, { label: "Indicators per 7-day bin", fill: palette.c + "aa", stroke: palette.c, paths: bars(), points: { show: false } }],
@@ -72,7 +82,7 @@
       if (!h.labels || h.labels.length === 0) { return empty(el, "No runs yet."); }
       var hx = h.labels.map(function (_, i) { return i; });
       var o = {
-        width: width(el), height: 240, legend: { live: false },
+        width: width(el), height: 240, legend: { live: true },
         scales: { x: { time: false, range: [-0.6, hx.length - 0.4] }, y: { range: function (u, min, max) { return [0, Math.max(1, max * 1.1)]; } } },
         axes: axes(el.dataset.x, el.dataset.y, function (u, splits) { return splits.map(function (i) { return Number.isInteger(i) && h.labels[i] ? h.labels[i] : ""; }); }),
         series: [{ label: "Run", value: function (u, i) { return i == null ? "" : h.labels[i]; } },
@@ -118,5 +128,52 @@
     if (main && main.dataset.csrf) { e.detail.headers["X-CSRF-Token"] = main.dataset.csrf; }
   });
 
-  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", init); } else { init(); }
+  // Times: UTC by default; a person may choose local time, kept in this
+  // browser (localStorage). Every time is a <time datetime> element.
+  var tzKey = "forewarn-tz";
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+  function localText(d) {
+    var off = -d.getTimezoneOffset(), sign = off < 0 ? "-" : "+";
+    off = Math.abs(off);
+    return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " + pad(d.getHours()) + ":" +
+      pad(d.getMinutes()) + ":" + pad(d.getSeconds()) + " UTC" + sign + pad(Math.floor(off / 60)) + ":" + pad(off % 60);
+  }
+  function applyTimes(root) {
+    if (localStorage.getItem(tzKey) !== "local") { return; }
+    root.querySelectorAll("time[datetime]").forEach(function (t) {
+      if (!t.dataset.utc) { t.dataset.utc = t.textContent; }
+      var d = new Date(t.getAttribute("datetime"));
+      if (!isNaN(d)) { t.textContent = localText(d); t.title = t.dataset.utc; }
+    });
+  }
+  function initTZ() {
+    var btn = document.getElementById("tz-toggle"), label = document.getElementById("tz-label");
+    if (!btn) { return; }
+    var local = localStorage.getItem(tzKey) === "local";
+    label.textContent = local ? "local time" : "UTC";
+    btn.textContent = local ? "show UTC" : "show local time";
+    btn.hidden = false;
+    btn.addEventListener("click", function () {
+      localStorage.setItem(tzKey, local ? "utc" : "local");
+      location.reload();
+    });
+    applyTimes(document);
+  }
+  document.addEventListener("htmx:afterSwap", function (e) { applyTimes(e.target.parentNode || document); });
+
+  // Copy buttons: data-copy names the input whose value to copy.
+  document.addEventListener("click", function (e) {
+    var b = e.target.closest && e.target.closest("button[data-copy]");
+    if (!b) { return; }
+    var input = document.getElementById(b.dataset.copy);
+    if (!input) { return; }
+    input.select();
+    var done = function () { b.textContent = "Copied"; };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(input.value).then(done, function () { document.execCommand("copy"); done(); });
+    } else { document.execCommand("copy"); done(); }
+  });
+
+  function start() { init(); initTZ(); }
+  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", start); } else { start(); }
 })();

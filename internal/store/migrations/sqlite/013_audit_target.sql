@@ -1,0 +1,6 @@
+-- The audit log by target (PostgreSQL migration 008): an indicator's status
+-- history and who canceled a run are read by target, newest first, on
+-- every detail page and activity log; without it each read scans the log,
+-- which grows with every change (a bulk status change adds one entry per
+-- indicator).
+CREATE INDEX audit_log_target ON audit_log (target, id);

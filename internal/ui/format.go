@@ -1,0 +1,92 @@
+package ui
+
+import (
+	"html/template"
+	"strconv"
+	"strings"
+	"time"
+
+	"forewarn/internal/indicator"
+)
+
+// TimeLayout is the one way the UI writes a time: UTC, to the second. A
+// person who chose local time sees it converted in the browser (app.js
+// rewrites each <time> element), so every page is the same for a cache.
+const TimeLayout = "2006-01-02 15:04:05 UTC"
+
+// thousands writes n with a comma between groups of three digits, as the
+// charts' axes do: 175,934.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	if neg {
+		s = s[1:]
+	}
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// num is the template function for every count: any integer type, with
+// thousands separators.
+func num(v any) string {
+	switch n := v.(type) {
+	case int:
+		return thousands(int64(n))
+	case int64:
+		return thousands(n)
+	case int32:
+		return thousands(int64(n))
+	case uint64:
+		return thousands(int64(n))
+	case float64:
+		if n == float64(int64(n)) {
+			return thousands(int64(n))
+		}
+		return strconv.FormatFloat(n, 'f', -1, 64)
+	}
+	return ""
+}
+
+// timeHTML is a <time> element in TimeLayout; "—" for none.
+func timeHTML(v any) template.HTML {
+	var t time.Time
+	switch x := v.(type) {
+	case time.Time:
+		t = x
+	case *time.Time:
+		if x != nil {
+			t = *x
+		}
+	}
+	if t.IsZero() {
+		return "—"
+	}
+	t = t.UTC()
+	return template.HTML(`<time datetime="` + t.Format(time.RFC3339) + `">` + t.Format(TimeLayout) + `</time>`)
+}
+
+// valueText is an attribute value as the UI writes it: dates in
+// TimeLayout (a day-granular date without its midnight), numbers with
+// thousands separators, lists joined.
+func valueText(v indicator.Value) string {
+	switch v.Kind {
+	case indicator.KindDate:
+		t := v.Time.UTC()
+		if t.Hour() == 0 && t.Minute() == 0 && t.Second() == 0 {
+			return t.Format("2006-01-02")
+		}
+		return t.Format(TimeLayout)
+	case indicator.KindNumber:
+		return num(v.Number)
+	}
+	return v.String()
+}
