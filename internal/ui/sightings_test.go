@@ -72,7 +72,7 @@ func TestSightingsShownAndSightingsKeyRefused(t *testing.T) {
 		}
 		return string(b)
 	}
-	if body := get("/indicators/203.0.113.7"); !strings.Contains(body, `<dd id="sightings">2 times, first 2026-11-01 10:00:00Z, last 2026-11-01 11:00:00Z</dd>`) {
+	if body := get("/indicators/203.0.113.7"); !strings.Contains(body, `<dd id="sightings">2 times, first <time datetime="2026-11-01T10:00:00Z">2026-11-01 10:00:00 UTC</time>, last <time datetime="2026-11-01T11:00:00Z">2026-11-01 11:00:00 UTC</time></dd>`) {
 		t.Errorf("the detail page does not show the sightings: %s", body)
 	}
 	if body := get("/indicators/203.0.113.8"); !strings.Contains(body, `<dd id="sightings">never</dd>`) {
