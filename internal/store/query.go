@@ -286,6 +286,8 @@ func (q *IndicatorQuery) filters(d dialect) ([]string, []any, error) {
 		where = append(where, term)
 		args = append(args, a...)
 	}
+	// Networks are read as prefixes, not by this search.
+	add(hostKeys)
 	if q.CIDR.IsValid() {
 		lo, hi := cidrKeyRange(q.CIDR)
 		add("ip BETWEEN ? AND ?", lo, hi)

@@ -1,0 +1,565 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"forewarn/internal/stage"
+)
+
+// SeclyticsConfidence is the confidence (0-100) Seclytics' listing adds to
+// an indicator's combined confidence, until feed definitions give each feed
+// its own.
+const SeclyticsConfidence = 80
+
+// ListMode says what a list feed's file means.
+type ListMode string
+
+// List modes.
+const (
+	// ModeSnapshot: the file is the whole current list; an entry missing
+	// from the newest successful run is delisted by the feed.
+	ModeSnapshot ListMode = "snapshot"
+	// ModeCumulative: entries add and update; absence means nothing. With
+	// an age_out, an entry the feed has not given for that long (by its own
+	// Last Seen, else by forewarn's last observation) is delisted.
+	ModeCumulative ListMode = "cumulative"
+)
+
+// ListEntry is one entry of a list feed's run: a host or a network, the
+// feed's own first and last seen dates (zero: the feed has none), and its
+// attributes.
+type ListEntry struct {
+	Prefix    netip.Prefix
+	FirstSeen time.Time
+	LastSeen  time.Time
+	Attrs     []ListAttr
+}
+
+// ListEntries is the stream of a run's entries. Next returns io.EOF after
+// the last one; any other error ends the run with nothing changed. The
+// entry's slices may be reused by the next call.
+type ListEntries interface {
+	Next() (ListEntry, error)
+}
+
+// ListRun is what the store needs to know about a list feed's run.
+type ListRun struct {
+	Feed   string // the feed's id
+	Source string // the name shown as an indicator's source
+	Mode   ListMode
+	// Confidence is the feed's confidence, 0-100.
+	Confidence int
+	// AgeOut delists, in cumulative mode, entries not given for this long
+	// (0: never).
+	AgeOut time.Duration
+	// Now is the run's time (the zero value: time.Now()).
+	Now time.Time
+	// Allowlist are the allow-listed ranges (entries and special-purpose
+	// ranges): indicators inside them are Whitelisted, as Seclytics' are.
+	Allowlist []netip.Prefix
+	// TempDir is where staging spills (the zero value: os.TempDir()).
+	TempDir string
+}
+
+// Validate names the first bad field of r.
+func (r *ListRun) Validate() error {
+	switch {
+	case r.Feed == "":
+		return errors.New("list run: no feed id")
+	case r.Source == "":
+		return fmt.Errorf("list run of %s: no source name", r.Feed)
+	case r.Mode != ModeSnapshot && r.Mode != ModeCumulative:
+		return fmt.Errorf("list run of %s: mode %q: use snapshot or cumulative", r.Feed, r.Mode)
+	case r.Confidence < 0 || r.Confidence > 100:
+		return fmt.Errorf("list run of %s: confidence %d: give a number from 0 to 100", r.Feed, r.Confidence)
+	case r.AgeOut < 0:
+		return fmt.Errorf("list run of %s: age_out %s is negative", r.Feed, r.AgeOut)
+	}
+	return nil
+}
+
+// ListCounts are what a list run did.
+type ListCounts struct {
+	// Entries is how many entries the stream gave; Duplicates how many of
+	// them repeated an earlier entry's host or network (the last wins).
+	Entries, Duplicates int64
+	// Created counts the indicators the run added to the store; Updated
+	// the memberships it added to existing indicators, changed or listed
+	// again; Unchanged those it found as stored; Delisted those it ended.
+	Created, Updated, Unchanged, Delisted int64
+	// Whitelisted counts the indicators the allow-list marked Whitelisted.
+	Whitelisted int64
+}
+
+// listStageBuffer is the staging sort's memory: beyond it, entries spill to
+// temporary files.
+const listStageBuffer = 32 << 20
+
+// listKeyLen is the staged key: the 17-byte sort form of the prefix, then
+// the entry's sequence number, so that the last of repeated entries wins.
+const listKeyLen = netblockLen + 8
+
+// IngestList stores one run of a list feed, in one transaction: it adds
+// the indicators the feed lists that the store lacks, adds or updates the
+// feed's membership of each (an unchanged one, by its hash, is not
+// written), and in snapshot mode delists the feed's memberships the run did
+// not give. Then it recomputes the status and combined confidence of every
+// indicator whose listings changed. The entries are staged first (a
+// bounded-memory external sort): a stream that fails, or a context
+// cancelled at any point, changes nothing.
+func (s *Store) IngestList(ctx context.Context, run ListRun, entries ListEntries) (ListCounts, error) {
+	var c ListCounts
+	if err := run.Validate(); err != nil {
+		return c, err
+	}
+	if run.Now.IsZero() {
+		run.Now = time.Now()
+	}
+	dir := run.TempDir
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	sorter := stage.New(dir, listKeyLen, listStageBuffer)
+	defer sorter.Close()
+	if err := stageEntries(ctx, sorter, entries, &c); err != nil {
+		return c, fmt.Errorf("list run of %s: %w", run.Feed, err)
+	}
+	it, err := sorter.Iterator()
+	if err != nil {
+		return c, fmt.Errorf("list run of %s: %w", run.Feed, err)
+	}
+	lt, err := s.beginList(ctx)
+	if err != nil {
+		return c, fmt.Errorf("list run of %s: %w", run.Feed, err)
+	}
+	defer lt.close()
+	if err := lt.load(ctx, it, &c); err != nil {
+		return c, fmt.Errorf("list run of %s: %w", run.Feed, err)
+	}
+	if err := lt.merge(ctx, &run, &c); err != nil {
+		return c, fmt.Errorf("list run of %s: %w", run.Feed, err)
+	}
+	if err := lt.commit(ctx); err != nil {
+		return c, fmt.Errorf("list run of %s: %w", run.Feed, err)
+	}
+	return c, nil
+}
+
+// stageEntries reads the whole stream into the sorter. A staged value is
+// the feed's first and last seen (Unix seconds, 0 for none) and the
+// encoded attributes.
+func stageEntries(ctx context.Context, sorter *stage.Sorter, entries ListEntries, c *ListCounts) error {
+	var k, v []byte
+	for {
+		if c.Entries%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		e, err := entries.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read entry %d: %w", c.Entries+1, err)
+		}
+		c.Entries++
+		if !e.Prefix.IsValid() {
+			return fmt.Errorf("entry %d: invalid address or network: %w", c.Entries, ErrBadEntry)
+		}
+		p := e.Prefix.Masked()
+		if p.Addr().Is4In6() {
+			// An IPv4-mapped network is the IPv4 network.
+			if p.Bits() < 96 {
+				return fmt.Errorf("entry %d: %s mixes IPv6 and IPv4-mapped space: %w", c.Entries, e.Prefix, ErrBadEntry)
+			}
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		k = append(k[:0], netblockBlob(p).([]byte)...)
+		k = binary.BigEndian.AppendUint64(k, uint64(c.Entries))
+		v = binary.AppendVarint(v[:0], unixOrZero(e.FirstSeen))
+		v = binary.AppendVarint(v, unixOrZero(e.LastSeen))
+		if v, err = appendListAttrs(v, e.Attrs); err != nil {
+			return fmt.Errorf("entry %d (%s): %w", c.Entries, p, err)
+		}
+		if err := sorter.Add(k, v); err != nil {
+			return fmt.Errorf("stage entries: %w", err)
+		}
+	}
+}
+
+func unixOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
+}
+
+// listTx is a list run's transaction, with its staging table.
+type listTx struct {
+	tx   *tx
+	conn *sql.Conn // PostgreSQL: the run's own connection, for COPY
+	done bool
+}
+
+// listStage is the run's staging table: one row per host or network.
+const listStage = "forewarn_list_stage"
+
+func (s *Store) beginList(ctx context.Context) (*listTx, error) {
+	lt := &listTx{}
+	if s.d == postgresDialect {
+		conn, err := s.w.Conn(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("begin: %w", err)
+		}
+		t, err := conn.BeginTx(ctx, nil)
+		if err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("begin: %w", err)
+		}
+		lt.conn, lt.tx = conn, &tx{Tx: t, d: postgresDialect}
+		_, err = lt.tx.ExecContext(ctx, `CREATE TEMPORARY TABLE `+listStage+` (ip bytea PRIMARY KEY, first_seen bigint,
+			last_seen bigint, attrs bytea, hash bigint NOT NULL) ON COMMIT DROP`)
+		if err != nil {
+			lt.close()
+			return nil, fmt.Errorf("create the staging table: %w", err)
+		}
+		return lt, nil
+	}
+	t, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	lt.tx = t
+	// A temporary table lives on the connection: it is dropped when the
+	// run ends (close), and the DDL rolls back with the run.
+	_, err = lt.tx.ExecContext(ctx, `CREATE TEMPORARY TABLE `+listStage+` (ip BLOB PRIMARY KEY, first_seen INTEGER,
+		last_seen INTEGER, attrs BLOB, hash INTEGER NOT NULL) WITHOUT ROWID`)
+	if err != nil {
+		lt.close()
+		return nil, fmt.Errorf("create the staging table: %w", err)
+	}
+	return lt, nil
+}
+
+// close rolls back an uncommitted run and releases its connection.
+func (lt *listTx) close() {
+	if !lt.done {
+		lt.done = true
+		lt.tx.Rollback()
+	}
+	if lt.conn != nil {
+		lt.conn.Close()
+		lt.conn = nil
+	}
+}
+
+func (lt *listTx) commit(ctx context.Context) error {
+	if lt.tx.d == sqliteDialect {
+		if _, err := lt.tx.ExecContext(ctx, `DROP TABLE temp.`+listStage); err != nil {
+			return fmt.Errorf("drop the staging table: %w", err)
+		}
+	}
+	lt.done = true
+	if err := lt.tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// listLoadChunk is how many staged rows one statement (SQLite) or one COPY
+// (PostgreSQL) carries. 5 columns × 1000 stays under SQLite's 32766
+// variables.
+const (
+	listLoadChunkSQLite   = 1000
+	listLoadChunkPostgres = 20000
+)
+
+// load moves the sorted entries into the staging table, one row per host
+// or network: of repeated entries (adjacent in the sort) the last wins.
+func (lt *listTx) load(ctx context.Context, it *stage.Iterator, c *ListCounts) error {
+	chunk := listLoadChunkSQLite
+	if lt.tx.d == postgresDialect {
+		chunk = listLoadChunkPostgres
+	}
+	rows := make([][]any, 0, chunk)
+	var prev []byte
+	var pending []any // the row of prev, written once the next key differs
+	flush := func() error {
+		if len(rows) == 0 {
+			return nil
+		}
+		err := lt.insertStage(ctx, rows)
+		clear(rows)
+		rows = rows[:0]
+		return err
+	}
+	for it.Next() {
+		k, v := it.Key(), it.Value()
+		if prev != nil && string(prev) == string(k[:netblockLen]) {
+			c.Duplicates++
+		} else if pending != nil {
+			rows = append(rows, pending)
+			if len(rows) == chunk {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+		prev = append(prev[:0], k[:netblockLen]...)
+		row, err := stagedRow(k[:netblockLen], v)
+		if err != nil {
+			return err
+		}
+		pending = row
+	}
+	if err := it.Err(); err != nil {
+		return fmt.Errorf("read staged entries: %w", err)
+	}
+	if pending != nil {
+		rows = append(rows, pending)
+	}
+	return flush()
+}
+
+// stagedRow is a staging table row of a staged entry: its stored key, the
+// feed's dates, the attributes and the hash of all three.
+func stagedRow(sortKey, v []byte) ([]any, error) {
+	p, err := parseNetblock(sortKey)
+	if err != nil {
+		return nil, err
+	}
+	first, n := binary.Varint(v)
+	if n <= 0 {
+		return nil, errors.New("staged entry is malformed")
+	}
+	last, m := binary.Varint(v[n:])
+	if m <= 0 {
+		return nil, errors.New("staged entry is malformed")
+	}
+	attrs := v[n+m:]
+	h := fnv.New64a()
+	h.Write(v)
+	var attrCol any
+	if len(attrs) > 1 || (len(attrs) == 1 && attrs[0] != 0) {
+		attrCol = append([]byte(nil), attrs...)
+	}
+	return []any{prefixKey(p), zeroNull(first), zeroNull(last), attrCol, int64(h.Sum64())}, nil
+}
+
+var listStageColumns = []string{"ip", "first_seen", "last_seen", "attrs", "hash"}
+
+func (lt *listTx) insertStage(ctx context.Context, rows [][]any) error {
+	if lt.conn != nil {
+		err := lt.conn.Raw(func(dc any) error {
+			c, ok := dc.(*stdlib.Conn)
+			if !ok {
+				return fmt.Errorf("the PostgreSQL driver connection is a %T, not pgx's", dc)
+			}
+			_, err := c.Conn().CopyFrom(ctx, pgx.Identifier{listStage}, listStageColumns, pgx.CopyFromRows(rows))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("copy to the staging table: %w", err)
+		}
+		return nil
+	}
+	one := "(?,?,?,?,?)"
+	q := `INSERT INTO ` + listStage + ` (ip, first_seen, last_seen, attrs, hash) VALUES ` + one + strings.Repeat(","+one, len(rows)-1)
+	args := make([]any, 0, len(rows)*len(listStageColumns))
+	for _, r := range rows {
+		args = append(args, r...)
+	}
+	if _, err := lt.tx.ExecContext(ctx, q, args...); err != nil {
+		return fmt.Errorf("fill the staging table: %w", err)
+	}
+	return nil
+}
+
+// merge applies the staged run to the store, set-based.
+func (lt *listTx) merge(ctx context.Context, run *ListRun, c *ListCounts) error {
+	t, d := lt.tx, lt.tx.d
+	now := run.Now.Unix()
+	ageOut := int64(run.AgeOut / time.Second)
+	// observed_last is refreshed when older than this, so that an
+	// unchanged entry is not rewritten by every run.
+	drift := int64(86400)
+	if ageOut > 0 {
+		drift = max(ageOut/10, 1)
+	}
+	exec := func(what, q string, args ...any) (int64, error) {
+		res, err := t.ExecContext(ctx, q, args...)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", what, err)
+		}
+		n, _ := res.RowsAffected()
+		return n, nil
+	}
+
+	// The feed's own row first: confidence changes touch all its listings.
+	var oldConf sql.NullInt64
+	err := t.QueryRowContext(ctx, `SELECT confidence FROM list_feeds WHERE feed = ?`, run.Feed).Scan(&oldConf)
+	if err != nil && !isNoRows(err) {
+		return fmt.Errorf("read feed: %w", err)
+	}
+	if _, err := exec("record feed", `INSERT INTO list_feeds (feed, source, mode, confidence, age_out, last_run_at)
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (feed) DO UPDATE SET source = excluded.source, mode = excluded.mode,
+		confidence = excluded.confidence, age_out = excluded.age_out, last_run_at = excluded.last_run_at`,
+		run.Feed, run.Source, string(run.Mode), run.Confidence, zeroNull(ageOut), now); err != nil {
+		return err
+	}
+
+	var total, fresh, same sql.NullInt64
+	if err := t.QueryRowContext(ctx, `SELECT COUNT(*),
+		SUM(CASE WHEN m.ip IS NULL THEN 1 ELSE 0 END),
+		SUM(CASE WHEN m.listed = 1 AND m.hash = s.hash THEN 1 ELSE 0 END)
+		FROM `+listStage+` s LEFT JOIN memberships m ON m.feed = ? AND m.ip = s.ip`, run.Feed).Scan(&total, &fresh, &same); err != nil {
+		return fmt.Errorf("compare entries: %w", err)
+	}
+	c.Unchanged = same.Int64
+
+	// The indicators whose listings change: listed anew, listed again,
+	// delisted, or every listing of a feed whose confidence changed.
+	touched := "forewarn_list_touched"
+	if d == postgresDialect {
+		_, err = exec("create touched table", `CREATE TEMPORARY TABLE `+touched+` (ip bytea PRIMARY KEY) ON COMMIT DROP`)
+	} else {
+		_, err = exec("create touched table", `CREATE TEMPORARY TABLE `+touched+` (ip BLOB PRIMARY KEY) WITHOUT ROWID`)
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := exec("find new listings", `INSERT INTO `+touched+` (ip) SELECT s.ip FROM `+listStage+` s
+		LEFT JOIN memberships m ON m.feed = ? AND m.ip = s.ip WHERE m.ip IS NULL OR m.listed = 0`, run.Feed); err != nil {
+		return err
+	}
+	if oldConf.Valid && oldConf.Int64 != int64(run.Confidence) {
+		if _, err := exec("find listings", `INSERT INTO `+touched+` (ip) SELECT m.ip FROM memberships m
+			WHERE m.feed = ? AND m.listed = 1 AND NOT EXISTS (SELECT 1 FROM `+touched+` t WHERE t.ip = m.ip)`, run.Feed); err != nil {
+			return err
+		}
+	}
+
+	// New indicators: Active, or Whitelisted inside the allow-list (set
+	// below, as for every indicator).
+	if c.Created, err = exec("add indicators", `INSERT INTO indicators (ip, status, created_at, updated_at)
+		SELECT s.ip, 'Active', ?, ? FROM `+listStage+` s WHERE NOT EXISTS (SELECT 1 FROM indicators i WHERE i.ip = s.ip)`,
+		now, now); err != nil {
+		return err
+	}
+	c.Updated = total.Int64 - fresh.Int64 - same.Int64 + (fresh.Int64 - c.Created)
+
+	// Memberships: unchanged ones are skipped unless their observation
+	// is due for a refresh.
+	if _, err := exec("write memberships", `INSERT INTO memberships (feed, ip, listed, first_seen, last_seen,
+		observed_first, observed_last, delisted_at, attrs, hash)
+		SELECT ?, s.ip, 1, s.first_seen, s.last_seen, ?, ?, NULL, s.attrs, s.hash FROM `+listStage+` s WHERE true
+		ON CONFLICT (feed, ip) DO UPDATE SET listed = 1, first_seen = excluded.first_seen, last_seen = excluded.last_seen,
+		observed_last = excluded.observed_last, delisted_at = NULL, attrs = excluded.attrs, hash = excluded.hash
+		WHERE memberships.listed = 0 OR memberships.hash <> excluded.hash OR memberships.observed_last < ?`,
+		run.Feed, now, now, now-drift); err != nil {
+		return err
+	}
+
+	// Delisting: in snapshot mode, every listing this run did not give; in
+	// cumulative mode with an age_out, the listings not given for that long.
+	gone := `memberships.feed = ? AND memberships.listed = 1 AND NOT EXISTS (SELECT 1 FROM ` + listStage + ` s WHERE s.ip = memberships.ip)`
+	args := []any{run.Feed}
+	switch {
+	case run.Mode == ModeSnapshot:
+	case ageOut > 0:
+		gone += ` AND COALESCE(memberships.last_seen, memberships.observed_last) < ?`
+		args = append(args, now-ageOut)
+	default:
+		gone = ""
+	}
+	if gone != "" {
+		if _, err := exec("find delisted", `INSERT INTO `+touched+` (ip) SELECT memberships.ip FROM memberships WHERE `+gone+`
+			AND NOT EXISTS (SELECT 1 FROM `+touched+` t WHERE t.ip = memberships.ip)`, args...); err != nil {
+			return err
+		}
+		if c.Delisted, err = exec("delist", `UPDATE memberships SET listed = 0, delisted_at = ? WHERE `+gone,
+			append([]any{now}, args...)...); err != nil {
+			return err
+		}
+	}
+
+	if err := recomputeListings(ctx, t, touched, now); err != nil {
+		return err
+	}
+	if c.Whitelisted, err = whitelist(ctx, t, run.Allowlist, now); err != nil {
+		return err
+	}
+	if d == sqliteDialect {
+		if _, err := exec("drop touched table", `DROP TABLE temp.`+touched); err != nil {
+			return err
+		}
+	}
+	return addCount(ctx, t, "indicators", c.Created)
+}
+
+// missSQL is l_miss of the indicator in the statement (indicators.ip):
+// the product of (1 - confidence/100) over the list feeds listing it, as
+// exp(sum(ln)), with a feed of confidence 100 making it 0; NULL when none
+// lists it.
+const missSQL = `(SELECT CASE WHEN COUNT(*) = 0 THEN NULL WHEN MAX(f.confidence) >= 100 THEN 0
+	ELSE exp(SUM(ln(CASE WHEN f.confidence >= 100 THEN 0.5 ELSE 1 - f.confidence / 100.0 END))) END
+	FROM memberships m JOIN list_feeds f ON f.feed = m.feed WHERE m.ip = indicators.ip AND m.listed = 1)`
+
+// confidenceSQL is the combined confidence of an indicator from its l_miss
+// and s_listed: a noisy-OR of every listing source,
+// round(100 * (1 - Π(1 - c_i/100))), rounded half up; NULL when no source
+// lists it. The epsilon keeps a product that floating point puts a hair
+// under a half (exp of a sum of logarithms) rounding as arithmetic would.
+func confidenceSQL(lmiss, slisted string) string {
+	return `CASE WHEN ` + lmiss + ` IS NULL AND ` + slisted + ` = 0 THEN NULL
+		ELSE CAST(floor(100 * (1 - COALESCE(` + lmiss + `, 1) * (1 - ` + strconv.FormatFloat(SeclyticsConfidence/100.0, 'f', -1, 64) +
+		` * ` + slisted + `)) + 0.5 + 1e-9) AS INTEGER) END`
+}
+
+// recomputeListings sets listings, l_miss, confidence and status of the
+// indicators in the touched table: Active while a source lists it, Expired
+// when none does, Whitelisted and Review kept.
+func recomputeListings(ctx context.Context, t *tx, touched string, now int64) error {
+	in := `ip IN (SELECT ip FROM ` + touched + `)`
+	if _, err := t.ExecContext(ctx, `UPDATE indicators SET updated_at = ?,
+		listings = (SELECT COUNT(*) FROM memberships m WHERE m.ip = indicators.ip AND m.listed = 1),
+		l_miss = `+missSQL+` WHERE `+in, now); err != nil {
+		return fmt.Errorf("count listings: %w", err)
+	}
+	if _, err := t.ExecContext(ctx, `UPDATE indicators SET confidence = `+confidenceSQL("l_miss", "s_listed")+`,
+		status = CASE WHEN status IN ('Whitelisted', 'Review') THEN status
+			WHEN listings > 0 OR s_listed = 1 THEN 'Active' ELSE 'Expired' END
+		WHERE `+in); err != nil {
+		return fmt.Errorf("recompute status and confidence: %w", err)
+	}
+	return nil
+}
+
+// seclyticsUpdate is the value a Seclytics write gives column col of an
+// indicator the store holds: its status stays Active while a list feed
+// lists it, whatever Seclytics' own lifecycle says, and its confidence
+// combines Seclytics' with the list feeds'.
+func seclyticsUpdate(d dialect, col string) string {
+	switch col {
+	case "status":
+		return `CASE WHEN excluded.status = 'Expired' AND indicators.listings > 0 THEN 'Active' ELSE excluded.status END`
+	case "confidence":
+		return confidenceSQL("indicators.l_miss", "excluded.s_listed")
+	}
+	return "excluded." + col
+}
