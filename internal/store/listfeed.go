@@ -109,18 +109,27 @@ type ListCounts struct {
 // temporary files.
 const listStageBuffer = 32 << 20
 
-// listKeyLen is the staged key: the 17-byte sort form of the prefix, then
-// the entry's sequence number, so that the last of repeated entries wins.
+// listKeyLen is the staged key: the prefix's sort form (its 16-byte
+// address, then 0 for a host or its length in the 128-bit space plus one
+// for a network, so that staged entries sort as their stored keys do),
+// then the entry's sequence number, so that the last of repeated entries
+// wins.
 const listKeyLen = netblockLen + 8
 
 // IngestList stores one run of a list feed, in one transaction: it adds
 // the indicators the feed lists that the store lacks, adds or updates the
-// feed's membership of each (an unchanged one, by its hash, is not
-// written), and in snapshot mode delists the feed's memberships the run did
-// not give. Then it recomputes the status and combined confidence of every
-// indicator whose listings changed. The entries are staged first (a
-// bounded-memory external sort): a stream that fails, or a context
-// cancelled at any point, changes nothing.
+// feed's membership of each, and in snapshot mode delists the feed's
+// memberships the run did not give. Then it recomputes the status and
+// combined confidence of every indicator whose listings changed.
+//
+// The entries are staged first (a bounded-memory external sort), then
+// compared, in key order, with the feed's stored memberships (a hash per
+// membership): only new, changed and delisted ones reach the staging
+// tables, so an unchanged re-run writes nothing. A stream that fails, or a
+// context cancelled at any point, changes nothing.
+//
+// The caller holds the feed's run lock (Store.LockFeed): the comparison
+// reads the feed's memberships outside the write transaction.
 func (s *Store) IngestList(ctx context.Context, run ListRun, entries ListEntries) (ListCounts, error) {
 	var c ListCounts
 	if err := run.Validate(); err != nil {
@@ -147,10 +156,11 @@ func (s *Store) IngestList(ctx context.Context, run ListRun, entries ListEntries
 		return c, fmt.Errorf("list run of %s: %w", run.Feed, err)
 	}
 	defer lt.close()
-	if err := lt.load(ctx, it, &c); err != nil {
+	cmp := &listCompare{lt: lt, run: &run, c: &c}
+	if err := cmp.compare(ctx, s.r, it); err != nil {
 		return c, fmt.Errorf("list run of %s: %w", run.Feed, err)
 	}
-	if err := lt.merge(ctx, &run, &c); err != nil {
+	if err := lt.merge(ctx, &run, &c, cmp.fresh); err != nil {
 		return c, fmt.Errorf("list run of %s: %w", run.Feed, err)
 	}
 	if err := lt.commit(ctx); err != nil {
@@ -189,7 +199,17 @@ func stageEntries(ctx context.Context, sorter *stage.Sorter, entries ListEntries
 			}
 			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
 		}
-		k = append(k[:0], netblockBlob(p).([]byte)...)
+		a := p.Addr().As16()
+		k = append(k[:0], a[:]...)
+		if p.IsSingleIP() {
+			k = append(k, 0)
+		} else {
+			bits := p.Bits()
+			if p.Addr().Is4() {
+				bits += 96
+			}
+			k = append(k, byte(bits+1))
+		}
 		k = binary.BigEndian.AppendUint64(k, uint64(c.Entries))
 		v = binary.AppendVarint(v[:0], unixOrZero(e.FirstSeen))
 		v = binary.AppendVarint(v, unixOrZero(e.LastSeen))
@@ -202,6 +222,15 @@ func stageEntries(ctx context.Context, sorter *stage.Sorter, entries ListEntries
 	}
 }
 
+// storedKey is the stored key of a staged sort key.
+func storedKey(sortKey []byte) []byte {
+	if sortKey[16] == 0 {
+		return sortKey[:16]
+	}
+	b := append([]byte(nil), sortKey[:16]...)
+	return append(b, sortKey[16]-1)
+}
+
 func unixOrZero(t time.Time) int64 {
 	if t.IsZero() {
 		return 0
@@ -209,18 +238,25 @@ func unixOrZero(t time.Time) int64 {
 	return t.Unix()
 }
 
-// listTx is a list run's transaction, with its staging table.
+// listTx is a list run's transaction, with its staging tables.
 type listTx struct {
 	tx   *tx
 	conn *sql.Conn // PostgreSQL: the run's own connection, for COPY
 	done bool
 }
 
-// listStage is the run's staging table: one row per host or network.
-const listStage = "forewarn_list_stage"
+// The run's staging tables: the entries to write (new, changed, listed
+// again, or due for a refreshed observation), one row per host or
+// network; the keys to delist; the indicators whose listings change.
+const (
+	listStage   = "forewarn_list_stage"
+	listGone    = "forewarn_list_gone"
+	listTouched = "forewarn_list_touched"
+)
 
 func (s *Store) beginList(ctx context.Context) (*listTx, error) {
 	lt := &listTx{}
+	blob, int64T, tail := "BLOB", "INTEGER", " WITHOUT ROWID"
 	if s.d == postgresDialect {
 		conn, err := s.w.Conn(ctx)
 		if err != nil {
@@ -232,26 +268,26 @@ func (s *Store) beginList(ctx context.Context) (*listTx, error) {
 			return nil, fmt.Errorf("begin: %w", err)
 		}
 		lt.conn, lt.tx = conn, &tx{Tx: t, d: postgresDialect}
-		_, err = lt.tx.ExecContext(ctx, `CREATE TEMPORARY TABLE `+listStage+` (ip bytea PRIMARY KEY, first_seen bigint,
-			last_seen bigint, attrs bytea, hash bigint NOT NULL) ON COMMIT DROP`)
+		blob, int64T, tail = "bytea", "bigint", " ON COMMIT DROP"
+	} else {
+		t, err := s.w.BeginTx(ctx, nil)
 		if err != nil {
-			lt.close()
-			return nil, fmt.Errorf("create the staging table: %w", err)
+			return nil, fmt.Errorf("begin: %w", err)
 		}
-		return lt, nil
+		lt.tx = t
 	}
-	t, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("begin: %w", err)
-	}
-	lt.tx = t
-	// A temporary table lives on the connection: it is dropped when the
-	// run ends (close), and the DDL rolls back with the run.
-	_, err = lt.tx.ExecContext(ctx, `CREATE TEMPORARY TABLE `+listStage+` (ip BLOB PRIMARY KEY, first_seen INTEGER,
-		last_seen INTEGER, attrs BLOB, hash INTEGER NOT NULL) WITHOUT ROWID`)
-	if err != nil {
-		lt.close()
-		return nil, fmt.Errorf("create the staging table: %w", err)
+	// On SQLite a temporary table lives on the connection: commit drops
+	// them, and their creation rolls back with the run.
+	for _, q := range []string{
+		`CREATE TEMPORARY TABLE ` + listStage + ` (ip ` + blob + ` PRIMARY KEY, first_seen ` + int64T + `,
+			last_seen ` + int64T + `, attrs ` + blob + `, hash ` + int64T + ` NOT NULL, relist ` + int64T + ` NOT NULL)` + tail,
+		`CREATE TEMPORARY TABLE ` + listGone + ` (ip ` + blob + ` PRIMARY KEY)` + tail,
+		`CREATE TEMPORARY TABLE ` + listTouched + ` (ip ` + blob + ` PRIMARY KEY)` + tail,
+	} {
+		if _, err := lt.tx.ExecContext(ctx, q); err != nil {
+			lt.close()
+			return nil, fmt.Errorf("create the staging tables: %w", err)
+		}
 	}
 	return lt, nil
 }
@@ -270,8 +306,10 @@ func (lt *listTx) close() {
 
 func (lt *listTx) commit(ctx context.Context) error {
 	if lt.tx.d == sqliteDialect {
-		if _, err := lt.tx.ExecContext(ctx, `DROP TABLE temp.`+listStage); err != nil {
-			return fmt.Errorf("drop the staging table: %w", err)
+		for _, t := range []string{listStage, listGone, listTouched} {
+			if _, err := lt.tx.ExecContext(ctx, `DROP TABLE temp.`+t); err != nil {
+				return fmt.Errorf("drop the staging tables: %w", err)
+			}
 		}
 	}
 	lt.done = true
@@ -282,67 +320,204 @@ func (lt *listTx) commit(ctx context.Context) error {
 }
 
 // listLoadChunk is how many staged rows one statement (SQLite) or one COPY
-// (PostgreSQL) carries. 5 columns × 1000 stays under SQLite's 32766
+// (PostgreSQL) carries. 6 columns × 1000 stays under SQLite's 32766
 // variables.
 const (
 	listLoadChunkSQLite   = 1000
 	listLoadChunkPostgres = 20000
 )
 
-// load moves the sorted entries into the staging table, one row per host
-// or network: of repeated entries (adjacent in the sort) the last wins.
-func (lt *listTx) load(ctx context.Context, it *stage.Iterator, c *ListCounts) error {
-	chunk := listLoadChunkSQLite
-	if lt.tx.d == postgresDialect {
-		chunk = listLoadChunkPostgres
+// listCompare walks the staged entries and the feed's stored memberships
+// together, both in key order, and stages what must change.
+type listCompare struct {
+	lt  *listTx
+	run *ListRun
+	c   *ListCounts
+	// fresh counts the memberships the run adds.
+	fresh int64
+	rows  [][]any // entries to write, not yet loaded
+	gone  [][]any // keys to delist, not yet loaded
+	chunk int
+	// refreshBefore: an unchanged membership observed before it is
+	// written anyway, to move observed_last.
+	refreshBefore, ageOutBefore int64
+}
+
+// storedMembership is the comparison's view of one stored membership.
+type storedMembership struct {
+	key          []byte
+	hash         int64
+	listed       bool
+	seen         int64 // the feed's last seen, else observed_last
+	observedLast int64
+}
+
+func (cmp *listCompare) compare(ctx context.Context, r *db, it *stage.Iterator) error {
+	now := cmp.run.Now.Unix()
+	ageOut := int64(cmp.run.AgeOut / time.Second)
+	drift := int64(86400)
+	if ageOut > 0 {
+		drift = max(ageOut/10, 1)
+		if cmp.run.Mode == ModeCumulative {
+			cmp.ageOutBefore = now - ageOut
+		}
 	}
-	rows := make([][]any, 0, chunk)
-	var prev []byte
-	var pending []any // the row of prev, written once the next key differs
-	flush := func() error {
-		if len(rows) == 0 {
+	cmp.refreshBefore = now - drift
+	cmp.chunk = listLoadChunkSQLite
+	if cmp.lt.tx.d == postgresDialect {
+		cmp.chunk = listLoadChunkPostgres
+	}
+	rows, err := r.QueryContext(ctx, `SELECT ip, hash, listed, COALESCE(last_seen, observed_last), observed_last
+		FROM memberships WHERE feed = ? ORDER BY ip`, cmp.run.Feed)
+	if err != nil {
+		return fmt.Errorf("read memberships: %w", err)
+	}
+	defer rows.Close()
+	var cur storedMembership
+	have := false
+	next := func() error {
+		have = rows.Next()
+		if !have {
+			if err := rows.Err(); err != nil {
+				return fmt.Errorf("read memberships: %w", err)
+			}
 			return nil
 		}
-		err := lt.insertStage(ctx, rows)
-		clear(rows)
-		rows = rows[:0]
+		var listed int
+		if err := rows.Scan(&cur.key, &cur.hash, &listed, &cur.seen, &cur.observedLast); err != nil {
+			return fmt.Errorf("read memberships: %w", err)
+		}
+		cur.listed = listed == 1
+		return nil
+	}
+	if err := next(); err != nil {
 		return err
 	}
-	for it.Next() {
-		k, v := it.Key(), it.Value()
-		if prev != nil && string(prev) == string(k[:netblockLen]) {
-			c.Duplicates++
-		} else if pending != nil {
-			rows = append(rows, pending)
-			if len(rows) == chunk {
-				if err := flush(); err != nil {
-					return err
-				}
+	// entry handles one deduplicated staged entry: the stored memberships
+	// before it were not in the run.
+	entry := func(k, v []byte) error {
+		for have && string(cur.key) < string(k) {
+			if err := cmp.absent(ctx, &cur); err != nil {
+				return err
+			}
+			if err := next(); err != nil {
+				return err
 			}
 		}
-		prev = append(prev[:0], k[:netblockLen]...)
-		row, err := stagedRow(k[:netblockLen], v)
+		row, err := stagedRow(k, v)
 		if err != nil {
 			return err
 		}
-		pending = row
+		if have && string(cur.key) == string(k) {
+			hash := row[4].(int64)
+			switch {
+			case cur.listed && cur.hash == hash && cur.observedLast >= cmp.refreshBefore:
+				cmp.c.Unchanged++
+				row = nil
+			case cur.listed && cur.hash == hash:
+				cmp.c.Unchanged++
+			case cur.listed:
+				cmp.c.Updated++
+			default:
+				cmp.c.Updated++
+				row[5] = int64(1)
+			}
+			if err := next(); err != nil {
+				return err
+			}
+		} else {
+			cmp.fresh++
+			row[5] = int64(1)
+		}
+		if row != nil {
+			return cmp.add(ctx, &cmp.rows, row)
+		}
+		return nil
+	}
+	var prev, pendK, pendV []byte
+	n := 0
+	for it.Next() {
+		if n++; n%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		k := it.Key()
+		if prev != nil && string(prev) == string(k[:netblockLen]) {
+			cmp.c.Duplicates++
+		} else if pendK != nil {
+			if err := entry(storedKey(pendK), pendV); err != nil {
+				return err
+			}
+		}
+		prev = append(prev[:0], k[:netblockLen]...)
+		pendK, pendV = append(pendK[:0], k[:netblockLen]...), append(pendV[:0], it.Value()...)
 	}
 	if err := it.Err(); err != nil {
 		return fmt.Errorf("read staged entries: %w", err)
 	}
-	if pending != nil {
-		rows = append(rows, pending)
+	if pendK != nil {
+		if err := entry(storedKey(pendK), pendV); err != nil {
+			return err
+		}
 	}
-	return flush()
+	for have {
+		if err := cmp.absent(ctx, &cur); err != nil {
+			return err
+		}
+		if err := next(); err != nil {
+			return err
+		}
+	}
+	if err := cmp.flush(ctx, listStage, &cmp.rows); err != nil {
+		return err
+	}
+	return cmp.flush(ctx, listGone, &cmp.gone)
+}
+
+// absent handles a stored membership the run did not give: delisted in
+// snapshot mode, or in cumulative mode with an age_out when not given for
+// that long.
+func (cmp *listCompare) absent(ctx context.Context, m *storedMembership) error {
+	if !m.listed {
+		return nil
+	}
+	if cmp.run.Mode == ModeSnapshot || (cmp.ageOutBefore != 0 && m.seen < cmp.ageOutBefore) {
+		cmp.c.Delisted++
+		return cmp.add(ctx, &cmp.gone, []any{append([]byte(nil), m.key...)})
+	}
+	return nil
+}
+
+func (cmp *listCompare) add(ctx context.Context, buf *[][]any, row []any) error {
+	*buf = append(*buf, row)
+	if len(*buf) < cmp.chunk {
+		return nil
+	}
+	table := listStage
+	if buf == &cmp.gone {
+		table = listGone
+	}
+	return cmp.flush(ctx, table, buf)
+}
+
+func (cmp *listCompare) flush(ctx context.Context, table string, buf *[][]any) error {
+	if len(*buf) == 0 {
+		return nil
+	}
+	cols := listStageColumns
+	if table == listGone {
+		cols = cols[:1]
+	}
+	err := cmp.lt.insert(ctx, table, cols, *buf)
+	clear(*buf)
+	*buf = (*buf)[:0]
+	return err
 }
 
 // stagedRow is a staging table row of a staged entry: its stored key, the
-// feed's dates, the attributes and the hash of all three.
-func stagedRow(sortKey, v []byte) ([]any, error) {
-	p, err := parseNetblock(sortKey)
-	if err != nil {
-		return nil, err
-	}
+// feed's dates, the attributes, the hash of all three, and relist (0 here).
+func stagedRow(k, v []byte) ([]any, error) {
 	first, n := binary.Varint(v)
 	if n <= 0 {
 		return nil, errors.New("staged entry is malformed")
@@ -358,49 +533,45 @@ func stagedRow(sortKey, v []byte) ([]any, error) {
 	if len(attrs) > 1 || (len(attrs) == 1 && attrs[0] != 0) {
 		attrCol = append([]byte(nil), attrs...)
 	}
-	return []any{prefixKey(p), zeroNull(first), zeroNull(last), attrCol, int64(h.Sum64())}, nil
+	return []any{append([]byte(nil), k...), zeroNull(first), zeroNull(last), attrCol, int64(h.Sum64()), int64(0)}, nil
 }
 
-var listStageColumns = []string{"ip", "first_seen", "last_seen", "attrs", "hash"}
+var listStageColumns = []string{"ip", "first_seen", "last_seen", "attrs", "hash", "relist"}
 
-func (lt *listTx) insertStage(ctx context.Context, rows [][]any) error {
+// insert loads rows into a staging table: COPY on PostgreSQL, multi-row
+// INSERTs on SQLite.
+func (lt *listTx) insert(ctx context.Context, table string, cols []string, rows [][]any) error {
 	if lt.conn != nil {
 		err := lt.conn.Raw(func(dc any) error {
 			c, ok := dc.(*stdlib.Conn)
 			if !ok {
 				return fmt.Errorf("the PostgreSQL driver connection is a %T, not pgx's", dc)
 			}
-			_, err := c.Conn().CopyFrom(ctx, pgx.Identifier{listStage}, listStageColumns, pgx.CopyFromRows(rows))
+			_, err := c.Conn().CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromRows(rows))
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("copy to the staging table: %w", err)
+			return fmt.Errorf("copy to %s: %w", table, err)
 		}
 		return nil
 	}
-	one := "(?,?,?,?,?)"
-	q := `INSERT INTO ` + listStage + ` (ip, first_seen, last_seen, attrs, hash) VALUES ` + one + strings.Repeat(","+one, len(rows)-1)
-	args := make([]any, 0, len(rows)*len(listStageColumns))
+	one := "(?" + strings.Repeat(",?", len(cols)-1) + ")"
+	q := `INSERT INTO ` + table + ` (` + strings.Join(cols, ", ") + `) VALUES ` + one + strings.Repeat(","+one, len(rows)-1)
+	args := make([]any, 0, len(rows)*len(cols))
 	for _, r := range rows {
 		args = append(args, r...)
 	}
 	if _, err := lt.tx.ExecContext(ctx, q, args...); err != nil {
-		return fmt.Errorf("fill the staging table: %w", err)
+		return fmt.Errorf("fill %s: %w", table, err)
 	}
 	return nil
 }
 
-// merge applies the staged run to the store, set-based.
-func (lt *listTx) merge(ctx context.Context, run *ListRun, c *ListCounts) error {
-	t, d := lt.tx, lt.tx.d
+// merge applies the staged changes to the store, set-based.
+func (lt *listTx) merge(ctx context.Context, run *ListRun, c *ListCounts, fresh int64) error {
+	t := lt.tx
 	now := run.Now.Unix()
 	ageOut := int64(run.AgeOut / time.Second)
-	// observed_last is refreshed when older than this, so that an
-	// unchanged entry is not rewritten by every run.
-	drift := int64(86400)
-	if ageOut > 0 {
-		drift = max(ageOut/10, 1)
-	}
 	exec := func(what, q string, args ...any) (int64, error) {
 		res, err := t.ExecContext(ctx, q, args...)
 		if err != nil {
@@ -410,7 +581,7 @@ func (lt *listTx) merge(ctx context.Context, run *ListRun, c *ListCounts) error 
 		return n, nil
 	}
 
-	// The feed's own row first: confidence changes touch all its listings.
+	// The feed's own row first: the confidence recomputed below reads it.
 	var oldConf sql.NullInt64
 	err := t.QueryRowContext(ctx, `SELECT confidence FROM list_feeds WHERE feed = ?`, run.Feed).Scan(&oldConf)
 	if err != nil && !isNoRows(err) {
@@ -423,91 +594,50 @@ func (lt *listTx) merge(ctx context.Context, run *ListRun, c *ListCounts) error 
 		return err
 	}
 
-	var total, fresh, same sql.NullInt64
-	if err := t.QueryRowContext(ctx, `SELECT COUNT(*),
-		SUM(CASE WHEN m.ip IS NULL THEN 1 ELSE 0 END),
-		SUM(CASE WHEN m.listed = 1 AND m.hash = s.hash THEN 1 ELSE 0 END)
-		FROM `+listStage+` s LEFT JOIN memberships m ON m.feed = ? AND m.ip = s.ip`, run.Feed).Scan(&total, &fresh, &same); err != nil {
-		return fmt.Errorf("compare entries: %w", err)
-	}
-	c.Unchanged = same.Int64
-
-	// The indicators whose listings change: listed anew, listed again,
-	// delisted, or every listing of a feed whose confidence changed.
-	touched := "forewarn_list_touched"
-	if d == postgresDialect {
-		_, err = exec("create touched table", `CREATE TEMPORARY TABLE `+touched+` (ip bytea PRIMARY KEY) ON COMMIT DROP`)
-	} else {
-		_, err = exec("create touched table", `CREATE TEMPORARY TABLE `+touched+` (ip BLOB PRIMARY KEY) WITHOUT ROWID`)
-	}
-	if err != nil {
+	// The existing indicators whose listings change: listed anew or
+	// again, delisted, or (when the feed's confidence changed) every one
+	// it lists.
+	if _, err := exec("find new listings", `INSERT INTO `+listTouched+` (ip) SELECT s.ip FROM `+listStage+` s
+		WHERE s.relist = 1 AND EXISTS (SELECT 1 FROM indicators i WHERE i.ip = s.ip)`); err != nil {
 		return err
 	}
-	if _, err := exec("find new listings", `INSERT INTO `+touched+` (ip) SELECT s.ip FROM `+listStage+` s
-		LEFT JOIN memberships m ON m.feed = ? AND m.ip = s.ip WHERE m.ip IS NULL OR m.listed = 0`, run.Feed); err != nil {
+	if _, err := exec("find delistings", `INSERT INTO `+listTouched+` (ip) SELECT ip FROM `+listGone); err != nil {
 		return err
 	}
 	if oldConf.Valid && oldConf.Int64 != int64(run.Confidence) {
-		if _, err := exec("find listings", `INSERT INTO `+touched+` (ip) SELECT m.ip FROM memberships m
-			WHERE m.feed = ? AND m.listed = 1 AND NOT EXISTS (SELECT 1 FROM `+touched+` t WHERE t.ip = m.ip)`, run.Feed); err != nil {
+		if _, err := exec("find listings", `INSERT INTO `+listTouched+` (ip) SELECT m.ip FROM memberships m
+			WHERE m.feed = ? AND m.listed = 1 AND NOT EXISTS (SELECT 1 FROM `+listTouched+` t WHERE t.ip = m.ip)`, run.Feed); err != nil {
 			return err
 		}
 	}
 
-	// New indicators: Active, or Whitelisted inside the allow-list (set
-	// below, as for every indicator).
-	if c.Created, err = exec("add indicators", `INSERT INTO indicators (ip, status, created_at, updated_at)
-		SELECT s.ip, 'Active', ?, ? FROM `+listStage+` s WHERE NOT EXISTS (SELECT 1 FROM indicators i WHERE i.ip = s.ip)`,
-		now, now); err != nil {
+	// New indicators, listed by this feed alone (Whitelisted below when
+	// the allow-list holds them, as every indicator).
+	if c.Created, err = exec("add indicators", `INSERT INTO indicators (ip, status, created_at, updated_at, listings, l_miss, confidence)
+		SELECT s.ip, 'Active', ?, ?, 1, ?, ? FROM `+listStage+` s
+		WHERE s.relist = 1 AND NOT EXISTS (SELECT 1 FROM indicators i WHERE i.ip = s.ip)`,
+		now, now, 1-float64(run.Confidence)/100, run.Confidence); err != nil {
 		return err
 	}
-	c.Updated = total.Int64 - fresh.Int64 - same.Int64 + (fresh.Int64 - c.Created)
+	c.Updated += fresh - c.Created
 
-	// Memberships: unchanged ones are skipped unless their observation
-	// is due for a refresh.
 	if _, err := exec("write memberships", `INSERT INTO memberships (feed, ip, listed, first_seen, last_seen,
 		observed_first, observed_last, delisted_at, attrs, hash)
 		SELECT ?, s.ip, 1, s.first_seen, s.last_seen, ?, ?, NULL, s.attrs, s.hash FROM `+listStage+` s WHERE true
 		ON CONFLICT (feed, ip) DO UPDATE SET listed = 1, first_seen = excluded.first_seen, last_seen = excluded.last_seen,
-		observed_last = excluded.observed_last, delisted_at = NULL, attrs = excluded.attrs, hash = excluded.hash
-		WHERE memberships.listed = 0 OR memberships.hash <> excluded.hash OR memberships.observed_last < ?`,
-		run.Feed, now, now, now-drift); err != nil {
+		observed_last = excluded.observed_last, delisted_at = NULL, attrs = excluded.attrs, hash = excluded.hash`,
+		run.Feed, now, now); err != nil {
 		return err
 	}
-
-	// Delisting: in snapshot mode, every listing this run did not give; in
-	// cumulative mode with an age_out, the listings not given for that long.
-	gone := `memberships.feed = ? AND memberships.listed = 1 AND NOT EXISTS (SELECT 1 FROM ` + listStage + ` s WHERE s.ip = memberships.ip)`
-	args := []any{run.Feed}
-	switch {
-	case run.Mode == ModeSnapshot:
-	case ageOut > 0:
-		gone += ` AND COALESCE(memberships.last_seen, memberships.observed_last) < ?`
-		args = append(args, now-ageOut)
-	default:
-		gone = ""
+	if _, err := exec("delist", `UPDATE memberships SET listed = 0, delisted_at = ?
+		WHERE feed = ? AND ip IN (SELECT ip FROM `+listGone+`)`, now, run.Feed); err != nil {
+		return err
 	}
-	if gone != "" {
-		if _, err := exec("find delisted", `INSERT INTO `+touched+` (ip) SELECT memberships.ip FROM memberships WHERE `+gone+`
-			AND NOT EXISTS (SELECT 1 FROM `+touched+` t WHERE t.ip = memberships.ip)`, args...); err != nil {
-			return err
-		}
-		if c.Delisted, err = exec("delist", `UPDATE memberships SET listed = 0, delisted_at = ? WHERE `+gone,
-			append([]any{now}, args...)...); err != nil {
-			return err
-		}
-	}
-
-	if err := recomputeListings(ctx, t, touched, now); err != nil {
+	if err := recomputeListings(ctx, t, listTouched, now); err != nil {
 		return err
 	}
 	if c.Whitelisted, err = whitelist(ctx, t, run.Allowlist, now); err != nil {
 		return err
-	}
-	if d == sqliteDialect {
-		if _, err := exec("drop touched table", `DROP TABLE temp.`+touched); err != nil {
-			return err
-		}
 	}
 	return addCount(ctx, t, "indicators", c.Created)
 }
