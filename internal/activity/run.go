@@ -69,6 +69,10 @@ type Counts struct {
 	// merged with an expiry already past, and those aged out after the
 	// merge.
 	IndicatorsExpired int64 `json:"indicators_expired"`
+	// IndicatorsDelisted counts the memberships a list feed's run ended:
+	// entries its newest list no longer has (snapshot mode) or not given
+	// within its age_out.
+	IndicatorsDelisted int64 `json:"indicators_delisted"`
 }
 
 // Problem is a rejected row or a dropped attribute, as the activity log

@@ -73,6 +73,46 @@ type ListRun struct {
 	Allowlist []netip.Prefix
 	// TempDir is where staging spills (the zero value: os.TempDir()).
 	TempDir string
+	// Validators of the body ingested, stored with the run for the next
+	// one's conditional GET and unchanged-body check.
+	Validators ListValidators
+}
+
+// ListValidators identify the body a list run ingested.
+type ListValidators struct {
+	ETag, LastModified, BodySHA256 string
+}
+
+// ListFeedState is what the store remembers of a list feed's last
+// successful run.
+type ListFeedState struct {
+	Source     string
+	Mode       ListMode
+	Confidence int
+	LastRunAt  *time.Time
+	Validators ListValidators
+}
+
+// ListFeedState returns the state of a list feed, or an error wrapping
+// ErrNotFound if it never ran.
+func (s *Store) ListFeedState(ctx context.Context, feed string) (ListFeedState, error) {
+	var (
+		st           ListFeedState
+		mode         string
+		last         sql.NullInt64
+		etag, lm, sh sql.NullString
+	)
+	err := s.r.QueryRowContext(ctx, `SELECT source, mode, confidence, last_run_at, etag, last_modified, body_sha256
+		FROM list_feeds WHERE feed = ?`, feed).Scan(&st.Source, &mode, &st.Confidence, &last, &etag, &lm, &sh)
+	if isNoRows(err) {
+		return st, fmt.Errorf("list feed %s: %w", feed, ErrNotFound)
+	}
+	if err != nil {
+		return st, fmt.Errorf("read list feed %s: %w", feed, err)
+	}
+	st.Mode, st.LastRunAt = ListMode(mode), unixPtr(last)
+	st.Validators = ListValidators{ETag: etag.String, LastModified: lm.String, BodySHA256: sh.String}
+	return st, nil
 }
 
 // Validate names the first bad field of r.
@@ -587,10 +627,14 @@ func (lt *listTx) merge(ctx context.Context, run *ListRun, c *ListCounts, fresh 
 	if err != nil && !isNoRows(err) {
 		return fmt.Errorf("read feed: %w", err)
 	}
-	if _, err := exec("record feed", `INSERT INTO list_feeds (feed, source, mode, confidence, age_out, last_run_at)
-		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (feed) DO UPDATE SET source = excluded.source, mode = excluded.mode,
-		confidence = excluded.confidence, age_out = excluded.age_out, last_run_at = excluded.last_run_at`,
-		run.Feed, run.Source, string(run.Mode), run.Confidence, zeroNull(ageOut), now); err != nil {
+	v := run.Validators
+	if _, err := exec("record feed", `INSERT INTO list_feeds (feed, source, mode, confidence, age_out, last_run_at,
+		etag, last_modified, body_sha256)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (feed) DO UPDATE SET source = excluded.source, mode = excluded.mode,
+		confidence = excluded.confidence, age_out = excluded.age_out, last_run_at = excluded.last_run_at,
+		etag = excluded.etag, last_modified = excluded.last_modified, body_sha256 = excluded.body_sha256`,
+		run.Feed, run.Source, string(run.Mode), run.Confidence, zeroNull(ageOut), now,
+		nullString(v.ETag), nullString(v.LastModified), nullString(v.BodySHA256)); err != nil {
 		return err
 	}
 

@@ -407,3 +407,19 @@ func TestListedExpiryUsesIndex(t *testing.T) {
 		t.Fatalf("the listed expiry update does not use indicators_expiry: %s", got)
 	}
 }
+
+func TestListFeedState(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	if _, err := s.ListFeedState(ctx, "a"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("never ran: %v", err)
+	}
+	run := listRun("a", ModeCumulative, 30, 0)
+	run.Validators = ListValidators{ETag: `"x1"`, BodySHA256: "abc"}
+	ingestList(t, s, run, list("192.0.2.1"))
+	st, err := s.ListFeedState(ctx, "a")
+	if err != nil || st.Source != "Src a" || st.Mode != ModeCumulative || st.Confidence != 30 || st.LastRunAt == nil ||
+		!st.LastRunAt.Equal(listT0) || st.Validators != run.Validators {
+		t.Fatalf("state %+v, %v", st, err)
+	}
+}

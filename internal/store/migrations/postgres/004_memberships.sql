@@ -6,7 +6,10 @@ CREATE TABLE list_feeds (
     mode        text COLLATE "C" NOT NULL,
     confidence  bigint NOT NULL,
     age_out     bigint,
-    last_run_at bigint
+    last_run_at bigint,
+    etag          text COLLATE "C",
+    last_modified text COLLATE "C",
+    body_sha256   text COLLATE "C"
 );
 
 CREATE TABLE memberships (
@@ -28,5 +31,7 @@ ALTER TABLE indicators ADD COLUMN listings bigint NOT NULL DEFAULT 0;
 ALTER TABLE indicators ADD COLUMN l_miss double precision;
 ALTER TABLE indicators ADD COLUMN s_listed bigint NOT NULL DEFAULT 0;
 ALTER TABLE indicators ADD COLUMN confidence bigint;
+
+ALTER TABLE runs ADD COLUMN indicators_delisted bigint NOT NULL DEFAULT 0;
 
 UPDATE indicators SET s_listed = 1, confidence = 80 WHERE status <> 'Expired';

@@ -26,7 +26,10 @@ CREATE TABLE list_feeds (
     mode        TEXT NOT NULL,              -- snapshot | cumulative
     confidence  INTEGER NOT NULL,           -- 0-100
     age_out     INTEGER,                    -- seconds; NULL = never
-    last_run_at INTEGER                     -- Unix seconds
+    last_run_at INTEGER,                    -- Unix seconds
+    etag          TEXT,                     -- the validators of the last body ingested
+    last_modified TEXT,
+    body_sha256   TEXT
 );
 
 -- One row per (feed, indicator) a list feed ever listed.
@@ -67,5 +70,8 @@ ALTER TABLE indicators ADD COLUMN listings INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE indicators ADD COLUMN l_miss REAL;
 ALTER TABLE indicators ADD COLUMN s_listed INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE indicators ADD COLUMN confidence INTEGER;
+
+-- A list run counts the memberships it ended.
+ALTER TABLE runs ADD COLUMN indicators_delisted INTEGER NOT NULL DEFAULT 0;
 
 UPDATE indicators SET s_listed = 1, confidence = 80 WHERE status <> 'Expired';
