@@ -115,6 +115,44 @@ type Indicator struct {
 	// ExpiresAt is when the indicator ages out (nil: never, or not yet
 	// computed by a store without an expiry policy).
 	ExpiresAt *time.Time
+	// Confidence is the combined confidence (0-100) of the sources that
+	// list it, a noisy-OR of theirs; nil when none does.
+	Confidence *int
+	// Feeds are the feeds that list it or did, one entry per feed, in
+	// feed order. Reads of many indicators give only the listing feeds
+	// without dates; a lookup of one gives every feed with its dates.
+	Feeds []Listing
+}
+
+// Listing is one feed's listing of an indicator.
+type Listing struct {
+	Feed   string // the feed's id
+	Source string // its source name
+	Listed bool
+	// FirstSeen and LastSeen are the feed's own dates; nil when it has
+	// none (or the read did not ask for them).
+	FirstSeen, LastSeen *time.Time
+}
+
+// ListedBy reports whether the feed with id feed lists the indicator now.
+func (ind *Indicator) ListedBy(feed string) bool {
+	for _, l := range ind.Feeds {
+		if l.Feed == feed && l.Listed {
+			return true
+		}
+	}
+	return false
+}
+
+// ListingSources counts the feeds that list the indicator now.
+func (ind *Indicator) ListingSources() int {
+	n := 0
+	for _, l := range ind.Feeds {
+		if l.Listed {
+			n++
+		}
+	}
+	return n
 }
 
 // Attr returns the value of the first attribute named name; its Kind is

@@ -69,6 +69,16 @@ type Stored struct {
 	// merged under; the probe passes it to CanSkip.
 	NewLifecycle Lifecycle
 	Unchanged    bool
+
+	// The listings, as the store keeps them for list feeds (merge does
+	// not change them): the combined confidence (HasConfidence false:
+	// none), the ids of the list feeds listing the indicator and their
+	// source names in the same order, and whether Seclytics lists it.
+	HasConfidence bool
+	Confidence    int64
+	ListFeeds     []string
+	ListSources   []string
+	SListed       bool
 }
 
 // CanSkip reports whether merging a record whose hash is h into st would

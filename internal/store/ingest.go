@@ -169,7 +169,7 @@ func (in *ingest) SaveFeedState(ctx context.Context, name string, st FeedState) 
 const selectStored = `SELECT ip, status, created_at, updated_at, s_predicted_at, s_predicted_netblock,
 	s_predicted_category, s_cluster, s_detected_by, s_detected_identifiers, s_detected_categories, s_detected_at,
 	s_last_seen_at, s_importance, s_normalized_importance, s_attr_runs, s_hash, s_lookup_netblock,
-	s_seen_at, expires_at
+	s_seen_at, expires_at, s_listed, confidence, l_feeds, l_sources
 	FROM indicators`
 
 // Load fills each of recs (whose Addr is set) with what
@@ -560,10 +560,13 @@ func scanStored(sc scanner, st *merge.Stored) error {
 		imp                                       sql.NullFloat64
 		runs, lookupNB                            []byte
 		hash, seen, expires                       sql.NullInt64
+		sListed                                   int64
+		conf                                      sql.NullInt64
+		lFeeds, lSources                          sql.NullString
 	)
 	*st = merge.Stored{}
 	if err := sc.Scan(&ip, &status, &st.CreatedAt, &st.UpdatedAt, &predAt, &netblock, &pcat, &cluster, &by, &ids, &cats,
-		&detAt, &lsa, &imp, &n, &runs, &hash, &lookupNB, &seen, &expires); err != nil {
+		&detAt, &lsa, &imp, &n, &runs, &hash, &lookupNB, &seen, &expires, &sListed, &conf, &lFeeds, &lSources); err != nil {
 		return fmt.Errorf("read indicator: %w", err)
 	}
 	addr, err := addrFromKey(ip)
@@ -573,6 +576,13 @@ func scanStored(sc scanner, st *merge.Stored) error {
 	st.Exists, st.Addr, st.Status = true, addr, indicator.Status(status)
 	st.Hash = uint64(hash.Int64)
 	st.SeenAt, st.ExpiresAt = seen.Int64, expires.Int64
+	st.SListed, st.HasConfidence, st.Confidence = sListed == 1, conf.Valid, conf.Int64
+	if lFeeds.Valid {
+		st.ListFeeds = strings.Split(lFeeds.String, listSep)
+	}
+	if lSources.Valid {
+		st.ListSources = strings.Split(lSources.String, listSep)
+	}
 	if lookupNB != nil {
 		if st.LookupNetblock, err = parseNetblock(lookupNB); err != nil {
 			return fmt.Errorf("indicator %s: %w", addr, err)

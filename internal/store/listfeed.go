@@ -622,8 +622,11 @@ func (lt *listTx) merge(ctx context.Context, run *ListRun, c *ListCounts, fresh 
 	}
 
 	// The feed's own row first: the confidence recomputed below reads it.
-	var oldConf sql.NullInt64
-	err := t.QueryRowContext(ctx, `SELECT confidence FROM list_feeds WHERE feed = ?`, run.Feed).Scan(&oldConf)
+	var (
+		oldConf   sql.NullInt64
+		oldSource sql.NullString
+	)
+	err := t.QueryRowContext(ctx, `SELECT confidence, source FROM list_feeds WHERE feed = ?`, run.Feed).Scan(&oldConf, &oldSource)
 	if err != nil && !isNoRows(err) {
 		return fmt.Errorf("read feed: %w", err)
 	}
@@ -648,7 +651,7 @@ func (lt *listTx) merge(ctx context.Context, run *ListRun, c *ListCounts, fresh 
 	if _, err := exec("find delistings", `INSERT INTO `+listTouched+` (ip) SELECT ip FROM `+listGone); err != nil {
 		return err
 	}
-	if oldConf.Valid && oldConf.Int64 != int64(run.Confidence) {
+	if (oldConf.Valid && oldConf.Int64 != int64(run.Confidence)) || (oldSource.Valid && oldSource.String != run.Source) {
 		if _, err := exec("find listings", `INSERT INTO `+listTouched+` (ip) SELECT m.ip FROM memberships m
 			WHERE m.feed = ? AND m.listed = 1 AND NOT EXISTS (SELECT 1 FROM `+listTouched+` t WHERE t.ip = m.ip)`, run.Feed); err != nil {
 			return err
@@ -657,10 +660,11 @@ func (lt *listTx) merge(ctx context.Context, run *ListRun, c *ListCounts, fresh 
 
 	// New indicators, listed by this feed alone (Whitelisted below when
 	// the allow-list holds them, as every indicator).
-	if c.Created, err = exec("add indicators", `INSERT INTO indicators (ip, status, created_at, updated_at, listings, l_miss, confidence)
-		SELECT s.ip, 'Active', ?, ?, 1, ?, ? FROM `+listStage+` s
+	if c.Created, err = exec("add indicators", `INSERT INTO indicators (ip, status, created_at, updated_at, listings, l_miss,
+		confidence, l_feeds, l_sources)
+		SELECT s.ip, 'Active', ?, ?, 1, ?, ?, ?, ? FROM `+listStage+` s
 		WHERE s.relist = 1 AND NOT EXISTS (SELECT 1 FROM indicators i WHERE i.ip = s.ip)`,
-		now, now, 1-float64(run.Confidence)/100, run.Confidence); err != nil {
+		now, now, 1-float64(run.Confidence)/100, run.Confidence, run.Feed, run.Source); err != nil {
 		return err
 	}
 	c.Updated += fresh - c.Created
@@ -705,14 +709,19 @@ func confidenceSQL(lmiss, slisted string) string {
 		` * ` + slisted + `)) + 0.5 + 1e-9) AS INTEGER) END`
 }
 
-// recomputeListings sets listings, l_miss, confidence and status of the
+// recomputeListings sets listings, l_miss, l_feeds, l_sources, confidence and status of the
 // indicators in the touched table: Active while a source lists it, Expired
 // when none does, Whitelisted and Review kept.
 func recomputeListings(ctx context.Context, t *tx, touched string, now int64) error {
 	in := `ip IN (SELECT ip FROM ` + touched + `)`
+	listed := func(col string) string {
+		return `(SELECT string_agg(` + col + `, ? ORDER BY f.feed) FROM memberships m JOIN list_feeds f ON f.feed = m.feed
+			WHERE m.ip = indicators.ip AND m.listed = 1)`
+	}
 	if _, err := t.ExecContext(ctx, `UPDATE indicators SET updated_at = ?,
 		listings = (SELECT COUNT(*) FROM memberships m WHERE m.ip = indicators.ip AND m.listed = 1),
-		l_miss = `+missSQL+` WHERE `+in, now); err != nil {
+		l_miss = `+missSQL+`, l_feeds = `+listed("f.feed")+`, l_sources = `+listed("f.source")+` WHERE `+in,
+		now, listSep, listSep); err != nil {
 		return fmt.Errorf("count listings: %w", err)
 	}
 	if _, err := t.ExecContext(ctx, `UPDATE indicators SET confidence = `+confidenceSQL("l_miss", "s_listed")+`,

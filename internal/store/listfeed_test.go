@@ -423,3 +423,65 @@ func TestListFeedState(t *testing.T) {
 		t.Fatalf("state %+v, %v", st, err)
 	}
 }
+
+func TestListSearchFilters(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	writeSeclytics(t, s, "192.0.2.1", indicator.StatusActive, listT0.Add(1000*24*time.Hour))
+	writeSeclytics(t, s, "192.0.2.4", indicator.StatusActive, listT0.Add(1000*24*time.Hour))
+	ingestList(t, s, listRun("a", ModeSnapshot, 50, 0), list("192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.0/24"))
+	ingestList(t, s, listRun("b", ModeSnapshot, 20, 0), list("192.0.2.1", "192.0.2.2"))
+	// confidences: .1 → 1-.2*.5*.8 = 92; .2 → 1-.5*.8 = 60; .3 → 50; .4 → 80.
+	search := func(q IndicatorQuery) []string {
+		t.Helper()
+		var got []string
+		for {
+			page, err := s.SearchIndicators(ctx, q)
+			if err != nil {
+				t.Fatalf("%+v: %v", q, err)
+			}
+			for _, ind := range page.Indicators {
+				got = append(got, ind.Addr.String())
+			}
+			if page.Next == "" {
+				return got
+			}
+			q.Cursor = page.Next
+		}
+	}
+	eq := func(name string, got []string, want ...string) {
+		t.Helper()
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("%s: %v, want %v", name, got, want)
+		}
+	}
+	eq("feed a", search(IndicatorQuery{Feed: "a"}), "192.0.2.1", "192.0.2.2", "192.0.2.3")
+	eq("feed b", search(IndicatorQuery{Feed: "b"}), "192.0.2.1", "192.0.2.2")
+	eq("feed seclytics", search(IndicatorQuery{Feed: "seclytics"}), "192.0.2.1", "192.0.2.4")
+	eq("min 2 sources", search(IndicatorQuery{MinSources: 2}), "192.0.2.1", "192.0.2.2")
+	eq("min 3 sources", search(IndicatorQuery{MinSources: 3}), "192.0.2.1")
+	seventy := 70
+	eq("min confidence 70", search(IndicatorQuery{MinConfidence: &seventy}), "192.0.2.1", "192.0.2.4")
+	eq("by confidence, pages of 1", search(IndicatorQuery{Sort: "-confidence", Limit: 1}), "192.0.2.1", "192.0.2.4", "192.0.2.2", "192.0.2.3")
+	eq("by confidence ascending", search(IndicatorQuery{Sort: "confidence", Limit: 2}), "192.0.2.3", "192.0.2.2", "192.0.2.4", "192.0.2.1")
+
+	page, err := s.SearchIndicators(ctx, IndicatorQuery{Q: "192.0.2.1"})
+	if err != nil || len(page.Indicators) != 1 {
+		t.Fatalf("one: %+v %v", page, err)
+	}
+	ind := page.Indicators[0]
+	if ind.Confidence == nil || *ind.Confidence != 92 || strings.Join(ind.Sources, ",") != "Seclytics,Src a,Src b" ||
+		ind.ListingSources() != 3 || !ind.ListedBy("b") {
+		t.Errorf("read model: confidence %v, sources %v, feeds %+v", ind.Confidence, ind.Sources, ind.Feeds)
+	}
+	if _, err := s.SearchIndicators(ctx, IndicatorQuery{MinSources: -1}); !errors.Is(err, ErrBadQuery) {
+		t.Errorf("negative min sources: %v", err)
+	}
+	// A lookup names every feed with its dates, delisted ones too.
+	ingestList(t, s, listRun("b", ModeSnapshot, 20, 1), list("192.0.2.2"))
+	got, err := s.Lookup(ctx, netip.MustParseAddr("192.0.2.1"))
+	if err != nil || len(got.Feeds) != 3 || got.Feeds[0].Feed != "seclytics" || got.Feeds[0].LastSeen == nil ||
+		!got.Feeds[1].Listed || got.Feeds[2].Feed != "b" || got.Feeds[2].Listed {
+		t.Errorf("lookup feeds: %+v, %v", got.Feeds, err)
+	}
+}

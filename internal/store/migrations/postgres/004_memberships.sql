@@ -31,6 +31,8 @@ ALTER TABLE indicators ADD COLUMN listings bigint NOT NULL DEFAULT 0;
 ALTER TABLE indicators ADD COLUMN l_miss double precision;
 ALTER TABLE indicators ADD COLUMN s_listed bigint NOT NULL DEFAULT 0;
 ALTER TABLE indicators ADD COLUMN confidence bigint;
+ALTER TABLE indicators ADD COLUMN l_feeds text COLLATE "C";
+ALTER TABLE indicators ADD COLUMN l_sources text COLLATE "C";
 
 ALTER TABLE runs ADD COLUMN indicators_delisted bigint NOT NULL DEFAULT 0;
 

@@ -70,6 +70,11 @@ ALTER TABLE indicators ADD COLUMN listings INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE indicators ADD COLUMN l_miss REAL;
 ALTER TABLE indicators ADD COLUMN s_listed INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE indicators ADD COLUMN confidence INTEGER;
+-- The ids of the list feeds listing it, and their source names in the same
+-- order, each sorted by feed id and joined by U+001F (NULL: none), so that
+-- a read of many indicators (search, export) names them without a join.
+ALTER TABLE indicators ADD COLUMN l_feeds TEXT;
+ALTER TABLE indicators ADD COLUMN l_sources TEXT;
 
 -- A list run counts the memberships it ended.
 ALTER TABLE runs ADD COLUMN indicators_delisted INTEGER NOT NULL DEFAULT 0;
