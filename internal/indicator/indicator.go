@@ -11,6 +11,9 @@ import (
 const (
 	TypeIPv4 = "IP Address"
 	TypeIPv6 = "IPv6 Address"
+	// TypeCIDR is a network a list feed lists as a whole (Spamhaus DROP,
+	// DShield, FireHOL netsets).
+	TypeCIDR = "CIDR"
 )
 
 // TypeOf returns the indicator type of an address.
@@ -103,10 +106,15 @@ type Attribute struct {
 	UpdatedAt time.Time
 }
 
-// Indicator is an IP address with everything known about it.
+// Indicator is an IP address, or a network a list feed lists, with
+// everything known about it.
 type Indicator struct {
-	Type       string
-	Addr       netip.Addr
+	Type string
+	// Addr is the address; for a network, its first address.
+	Addr netip.Addr
+	// Prefix is the network of a network indicator (Type TypeCIDR); the
+	// zero value for an address.
+	Prefix     netip.Prefix
 	Status     Status
 	Sources    []string
 	Attributes []Attribute
@@ -153,6 +161,14 @@ func (ind *Indicator) ListingSources() int {
 		}
 	}
 	return n
+}
+
+// Value is the indicator's value as written: the address, or the network.
+func (ind *Indicator) Value() string {
+	if ind.Prefix.IsValid() {
+		return ind.Prefix.String()
+	}
+	return ind.Addr.String()
 }
 
 // Attr returns the value of the first attribute named name; its Kind is

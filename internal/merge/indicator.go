@@ -47,6 +47,9 @@ func (st *Stored) Indicator(runTime func(id int64) time.Time) indicator.Indicato
 		CreatedAt:  indicator.Time(st.CreatedAt),
 		UpdatedAt:  indicator.Time(st.UpdatedAt),
 	}
+	if st.Prefix.IsValid() {
+		ind.Type, ind.Prefix = indicator.TypeCIDR, st.Prefix
+	}
 	if st.ExpiresAt != 0 {
 		t := indicator.Time(st.ExpiresAt)
 		ind.ExpiresAt = &t

@@ -2,6 +2,7 @@ package merge
 
 import (
 	"forewarn/internal/indicator"
+	"net/netip"
 )
 
 // Fold merges row into acc. Rows of one IP must be folded in ascending merge
@@ -76,9 +77,12 @@ type Stored struct {
 	// source names in the same order, and whether Seclytics lists it.
 	HasConfidence bool
 	Confidence    int64
-	ListFeeds     []string
-	ListSources   []string
-	SListed       bool
+	// Prefix is the network of a network indicator (a list feed's CIDR
+	// entry; Addr is then its first address); invalid for a host.
+	Prefix      netip.Prefix
+	ListFeeds   []string
+	ListSources []string
+	SListed     bool
 }
 
 // CanSkip reports whether merging a record whose hash is h into st would

@@ -569,8 +569,17 @@ func scanStored(sc scanner, st *merge.Stored) error {
 		&detAt, &lsa, &imp, &n, &runs, &hash, &lookupNB, &seen, &expires, &sListed, &conf, &lFeeds, &lSources); err != nil {
 		return fmt.Errorf("read indicator: %w", err)
 	}
-	addr, err := addrFromKey(ip)
-	if err != nil {
+	var (
+		addr netip.Addr
+		err  error
+	)
+	if len(ip) == netblockLen {
+		// A network indicator: only its own reads (LookupNetwork) get here.
+		if st.Prefix, err = parseNetblock(ip); err != nil {
+			return err
+		}
+		addr = st.Prefix.Addr()
+	} else if addr, err = addrFromKey(ip); err != nil {
 		return err
 	}
 	st.Exists, st.Addr, st.Status = true, addr, indicator.Status(status)

@@ -5,9 +5,11 @@ import (
 	"database/sql"
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 
 	"forewarn/internal/indicator"
+	"forewarn/internal/merge"
 )
 
 // Membership is one feed's listing of an indicator.
@@ -149,4 +151,114 @@ func memberships(ctx context.Context, q querier, keys [][]byte) (map[string][]Me
 		return nil, fmt.Errorf("read memberships: %w", err)
 	}
 	return out, nil
+}
+
+// EachNetwork calls fn for every network indicator (a list feed's CIDR
+// entry), in key order, reading the partial index of networks: the lookup
+// index holds them.
+func (s *Store) EachNetwork(ctx context.Context, fn func(netip.Prefix) error) error {
+	return eachNetwork(ctx, s.r, fn)
+}
+
+// EachNetworkOf is EachNetwork restricted to the given prefixes (those
+// that may contain a few looked-up addresses); host prefixes are skipped.
+func (s *Store) EachNetworkOf(ctx context.Context, prefixes []netip.Prefix, fn func(netip.Prefix) error) error {
+	return eachNetworkOf(ctx, s.r, prefixes, fn)
+}
+
+// LookupNetwork returns the indicator of a network, or an error wrapping
+// ErrNotFound.
+func (s *Store) LookupNetwork(ctx context.Context, p netip.Prefix) (indicator.Indicator, error) {
+	return s.lookupNetwork(ctx, s.r, p)
+}
+
+// EachNetwork is Store.EachNetwork in the snapshot.
+func (sn *Snapshot) EachNetwork(ctx context.Context, fn func(netip.Prefix) error) error {
+	return eachNetwork(ctx, sn.tx, fn)
+}
+
+// EachNetworkOf is Store.EachNetworkOf in the snapshot.
+func (sn *Snapshot) EachNetworkOf(ctx context.Context, prefixes []netip.Prefix, fn func(netip.Prefix) error) error {
+	return eachNetworkOf(ctx, sn.tx, prefixes, fn)
+}
+
+// LookupNetwork is Store.LookupNetwork in the snapshot.
+func (sn *Snapshot) LookupNetwork(ctx context.Context, p netip.Prefix) (indicator.Indicator, error) {
+	return sn.s.lookupNetwork(ctx, sn.tx, p)
+}
+
+func eachNetwork(ctx context.Context, q querier, fn func(netip.Prefix) error) error {
+	// The literal condition is the partial index's.
+	rows, err := q.QueryContext(ctx, `SELECT ip FROM indicators WHERE length(ip) = 17 ORDER BY ip`)
+	if err != nil {
+		return fmt.Errorf("read networks: %w", err)
+	}
+	defer rows.Close()
+	return scanNetworks(rows, fn)
+}
+
+func scanNetworks(rows *sql.Rows, fn func(netip.Prefix) error) error {
+	var b []byte
+	for rows.Next() {
+		if err := rows.Scan(&b); err != nil {
+			return fmt.Errorf("read networks: %w", err)
+		}
+		p, err := parseNetblock(b)
+		if err != nil {
+			return fmt.Errorf("read networks: %w", err)
+		}
+		if err := fn(p); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read networks: %w", err)
+	}
+	return nil
+}
+
+// networkChunk keys are looked up per statement.
+const networkChunk = 500
+
+func eachNetworkOf(ctx context.Context, q querier, prefixes []netip.Prefix, fn func(netip.Prefix) error) error {
+	var keys []any
+	for _, p := range prefixes {
+		if p.IsValid() && !p.IsSingleIP() {
+			keys = append(keys, prefixKey(canonicalPrefix(p)))
+		}
+	}
+	for start := 0; start < len(keys); start += networkChunk {
+		chunk := keys[start:min(start+networkChunk, len(keys))]
+		rows, err := q.QueryContext(ctx, `SELECT ip FROM indicators WHERE ip IN (?`+strings.Repeat(",?", len(chunk)-1)+`) ORDER BY ip`, chunk...)
+		if err != nil {
+			return fmt.Errorf("read networks: %w", err)
+		}
+		err = scanNetworks(rows, fn)
+		rows.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) lookupNetwork(ctx context.Context, q querier, p netip.Prefix) (indicator.Indicator, error) {
+	p = canonicalPrefix(p)
+	if !p.IsValid() || p.IsSingleIP() {
+		return indicator.Indicator{}, fmt.Errorf("%s is not a network: %w", p, ErrBadQuery)
+	}
+	k := prefixKey(p)
+	var st merge.Stored
+	if err := scanStored(q.QueryRowContext(ctx, selectStored+` WHERE ip = ?`, k), &st); err != nil {
+		if isNoRows(err) {
+			return indicator.Indicator{}, fmt.Errorf("%s: %w", p, ErrNotFound)
+		}
+		return indicator.Indicator{}, err
+	}
+	ind := st.Indicator(func(int64) time.Time { return time.Time{} })
+	var err error
+	if ind.Feeds, err = listingsOf(ctx, q, &st, k); err != nil {
+		return indicator.Indicator{}, err
+	}
+	return ind, nil
 }

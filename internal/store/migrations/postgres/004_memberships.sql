@@ -26,6 +26,7 @@ CREATE TABLE memberships (
     PRIMARY KEY (feed, ip)
 );
 CREATE INDEX memberships_ip ON memberships (ip);
+CREATE INDEX indicators_networks ON indicators (ip) WHERE length(ip) = 17;
 
 ALTER TABLE indicators ADD COLUMN listings bigint NOT NULL DEFAULT 0;
 ALTER TABLE indicators ADD COLUMN l_miss double precision;
