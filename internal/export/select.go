@@ -77,6 +77,15 @@ func each(ctx context.Context, src Source, f Format, o Options, fn func(*selecte
 		}) {
 			return nil
 		}
+		if o.Feed != "" && !ind.ListedBy(o.Feed) {
+			return nil
+		}
+		if o.MinSources > 0 && ind.ListingSources() < o.MinSources {
+			return nil
+		}
+		if o.MinConfidence != nil && (ind.Confidence == nil || *ind.Confidence < *o.MinConfidence) {
+			return nil
+		}
 		s, hasCat, err := derive(ind, nb, cats)
 		if err != nil || !hasCat {
 			return err
