@@ -485,3 +485,24 @@ func TestListSearchFilters(t *testing.T) {
 		t.Errorf("lookup feeds: %+v, %v", got.Feeds, err)
 	}
 }
+
+// Uninstalling Seclytics with purge keeps what a list feed lists, without
+// Seclytics' columns, and deletes the rest.
+func TestListPurgeSeclyticsKeepsListed(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	writeSeclytics(t, s, "192.0.2.1", indicator.StatusActive, listT0.Add(1000*24*time.Hour))
+	writeSeclytics(t, s, "192.0.2.2", indicator.StatusActive, listT0.Add(1000*24*time.Hour))
+	ingestList(t, s, listRun("a", ModeSnapshot, 50, 0), list("192.0.2.1"))
+	n, err := s.DeleteFeed(ctx, "seclytics", true)
+	if err != nil || n != 1 {
+		t.Fatalf("purged %d, %v; want 1", n, err)
+	}
+	l := listed(t, s, "192.0.2.1")
+	if l.Status != indicator.StatusActive || conf(l) != 50 || len(l.Feeds) != 1 || l.Feeds[0].Feed != "a" {
+		t.Errorf("kept: %+v, confidence %d", l, conf(l))
+	}
+	if _, err := s.ListedIndicator(ctx, netip.MustParsePrefix("192.0.2.2/32")); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Seclytics alone: %v, want purged", err)
+	}
+}
