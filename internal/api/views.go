@@ -42,6 +42,8 @@ type Run struct {
 	AttributesCreated   int64 `json:"attributes_created"`
 	AttributesUpdated   int64 `json:"attributes_updated"`
 	IndicatorsExpired   int64 `json:"indicators_expired"`
+	// IndicatorsDelisted counts the memberships a list feed's run ended.
+	IndicatorsDelisted int64 `json:"indicators_delisted"`
 
 	Error    string    `json:"error,omitempty"`
 	Problems []Problem `json:"problems,omitempty"`
@@ -95,7 +97,8 @@ func runJSON(r activity.Run, p *feed.Snapshot) Run {
 		IndicatorsCreated: r.IndicatorsCreated, IndicatorsUpdated: r.IndicatorsUpdated,
 		IndicatorsUnchanged: r.IndicatorsUnchanged, AttributesCreated: r.AttributesCreated,
 		AttributesUpdated: r.AttributesUpdated, IndicatorsExpired: r.IndicatorsExpired,
-		Error: r.Error, Host: r.Host, PID: r.PID}
+		IndicatorsDelisted: r.IndicatorsDelisted,
+		Error:              r.Error, Host: r.Host, PID: r.PID}
 	for _, pr := range r.Problems {
 		out.Problems = append(out.Problems, Problem{Line: pr.Line, Kind: pr.Kind, Message: pr.Message})
 	}
