@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -85,8 +86,10 @@ func TestListMillion(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("%s: %s, %+v, peak RSS %d MiB (before the runs: %d MiB)", name, time.Since(start).Round(time.Millisecond), c,
-			peakRSS(t)>>20, before>>20)
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		t.Logf("%s: %s, %+v, peak RSS %d MiB (before the runs: %d MiB), Go heap obtained from the OS %d MiB, all Go memory %d MiB",
+			name, time.Since(start).Round(time.Millisecond), c, peakRSS(t)>>20, before>>20, ms.HeapSys>>20, ms.Sys>>20)
 		return c
 	}
 	if c := run("first run", 0, 0); c.Created != int64(n) {

@@ -167,9 +167,6 @@ const listKeyLen = netblockLen + 8
 // membership): only new, changed and delisted ones reach the staging
 // tables, so an unchanged re-run writes nothing. A stream that fails, or a
 // context cancelled at any point, changes nothing.
-//
-// The caller holds the feed's run lock (Store.LockFeed): the comparison
-// reads the feed's memberships outside the write transaction.
 func (s *Store) IngestList(ctx context.Context, run ListRun, entries ListEntries) (ListCounts, error) {
 	var c ListCounts
 	if err := run.Validate(); err != nil {
@@ -197,7 +194,7 @@ func (s *Store) IngestList(ctx context.Context, run ListRun, entries ListEntries
 	}
 	defer lt.close()
 	cmp := &listCompare{lt: lt, run: &run, c: &c}
-	if err := cmp.compare(ctx, s.r, it); err != nil {
+	if err := cmp.compare(ctx, it); err != nil {
 		return c, fmt.Errorf("list run of %s: %w", run.Feed, err)
 	}
 	if err := lt.merge(ctx, &run, &c, cmp.fresh); err != nil {
@@ -392,7 +389,7 @@ type storedMembership struct {
 	observedLast int64
 }
 
-func (cmp *listCompare) compare(ctx context.Context, r *db, it *stage.Iterator) error {
+func (cmp *listCompare) compare(ctx context.Context, it *stage.Iterator) error {
 	now := cmp.run.Now.Unix()
 	ageOut := int64(cmp.run.AgeOut / time.Second)
 	drift := int64(86400)
@@ -407,28 +404,12 @@ func (cmp *listCompare) compare(ctx context.Context, r *db, it *stage.Iterator) 
 	if cmp.lt.tx.d == postgresDialect {
 		cmp.chunk = listLoadChunkPostgres
 	}
-	rows, err := r.QueryContext(ctx, `SELECT ip, hash, listed, COALESCE(last_seen, observed_last), observed_last
-		FROM memberships WHERE feed = ? ORDER BY ip`, cmp.run.Feed)
-	if err != nil {
-		return fmt.Errorf("read memberships: %w", err)
-	}
-	defer rows.Close()
+	stored := &membershipPages{tx: cmp.lt.tx, feed: cmp.run.Feed}
 	var cur storedMembership
 	have := false
-	next := func() error {
-		have = rows.Next()
-		if !have {
-			if err := rows.Err(); err != nil {
-				return fmt.Errorf("read memberships: %w", err)
-			}
-			return nil
-		}
-		var listed int
-		if err := rows.Scan(&cur.key, &cur.hash, &listed, &cur.seen, &cur.observedLast); err != nil {
-			return fmt.Errorf("read memberships: %w", err)
-		}
-		cur.listed = listed == 1
-		return nil
+	next := func() (err error) {
+		have, err = stored.next(ctx, &cur)
+		return err
 	}
 	if err := next(); err != nil {
 		return err
@@ -513,6 +494,74 @@ func (cmp *listCompare) compare(ctx context.Context, r *db, it *stage.Iterator) 
 		return err
 	}
 	return cmp.flush(ctx, listGone, &cmp.gone)
+}
+
+// membershipPages reads a feed's stored memberships in key order, a page
+// at a time, in the run's transaction: a page is read whole before the
+// comparison writes again, so one connection serves both (PostgreSQL
+// cannot interleave a result with COPY), and memory holds one page.
+type membershipPages struct {
+	tx   *tx
+	feed string
+	page []storedMembership
+	i    int
+	last []byte
+	done bool
+}
+
+// membershipPage is how many memberships one read takes.
+var membershipPage = 20000
+
+// next sets m to the next stored membership; false after the last one.
+func (p *membershipPages) next(ctx context.Context, m *storedMembership) (bool, error) {
+	if p.i == len(p.page) {
+		if p.done {
+			return false, nil
+		}
+		if err := p.fill(ctx); err != nil {
+			return false, err
+		}
+		if len(p.page) == 0 {
+			return false, nil
+		}
+	}
+	*m = p.page[p.i]
+	p.i++
+	return true, nil
+}
+
+func (p *membershipPages) fill(ctx context.Context) error {
+	q := `SELECT ip, hash, listed, COALESCE(last_seen, observed_last), observed_last FROM memberships WHERE feed = ?`
+	args := []any{p.feed}
+	if p.last != nil {
+		q += ` AND ip > ?`
+		args = append(args, p.last)
+	}
+	rows, err := p.tx.QueryContext(ctx, q+` ORDER BY ip LIMIT ?`, append(args, membershipPage)...)
+	if err != nil {
+		return fmt.Errorf("read memberships: %w", err)
+	}
+	defer rows.Close()
+	p.page, p.i = p.page[:0], 0
+	for rows.Next() {
+		var (
+			m      storedMembership
+			listed int
+		)
+		if err := rows.Scan(&m.key, &m.hash, &listed, &m.seen, &m.observedLast); err != nil {
+			return fmt.Errorf("read memberships: %w", err)
+		}
+		m.listed = listed == 1
+		p.page = append(p.page, m)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read memberships: %w", err)
+	}
+	p.done = len(p.page) < membershipPage
+	if n := len(p.page); n > 0 {
+		p.last = p.page[n-1].key
+	}
+	return nil
 }
 
 // absent handles a stored membership the run did not give: delisted in

@@ -506,3 +506,38 @@ func TestListPurgeSeclyticsKeepsListed(t *testing.T) {
 		t.Errorf("Seclytics alone: %v, want purged", err)
 	}
 }
+
+// The comparison with the stored memberships reads them a page at a time:
+// with pages of two, every case of the snapshot test still holds.
+func TestListComparesAcrossPages(t *testing.T) {
+	defer func(n int) { membershipPage = n }(membershipPage)
+	membershipPage = 2
+	TestListSnapshotDelists(t)
+	TestListUnchangedRerunWritesNothing(t)
+}
+
+// A list run under its feed's lock needs two connections on PostgreSQL
+// (the lock's and the run's): it completes with the smallest pool.
+func TestListRunOnTheSmallestPool(t *testing.T) {
+	if !pgtest.Wanted() {
+		t.Skip("PostgreSQL only: its lock and its run each hold a connection")
+	}
+	ctx := context.Background()
+	s, err := Open(ctx, pgtest.DSN(t)+"&pool_max_conns=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	lock, err := s.LockFeed(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	tctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for day, addr := range []string{"192.0.2.1", "192.0.2.2"} {
+		if _, err := s.IngestList(tctx, listRun("a", ModeSnapshot, 50, day), list(addr)); err != nil {
+			t.Fatalf("run %d on a pool of two: %v", day+1, err)
+		}
+	}
+}
