@@ -78,3 +78,23 @@ func TestExportListFeedFilters(t *testing.T) {
 		t.Error("min sources -1 accepted")
 	}
 }
+
+// Every format writes an indicator only a list feed lists (no Seclytics
+// attribute at all).
+func TestExportListOnlyIndicatorInEveryFormat(t *testing.T) {
+	ctx := context.Background()
+	st := testutil.Store(t)
+	if _, err := st.IngestList(ctx, store.ListRun{Feed: "drop", Source: "Spamhaus DROP", Mode: store.ModeSnapshot, Confidence: 90},
+		&prefixes{p: []string{"192.0.2.7/32"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []Format{JSONL, CSV, STIX, EDL, SuricataIPRep, ZeekIntel} {
+		var b bytes.Buffer
+		if err := Write(ctx, &b, st, f, Options{}); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+		if f != SuricataIPRep && !strings.Contains(b.String(), "192.0.2.7") {
+			t.Errorf("%s leaves out the listed address:\n%s", f, b.String())
+		}
+	}
+}
