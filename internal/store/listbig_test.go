@@ -102,10 +102,11 @@ func TestListMillion(t *testing.T) {
 	if c.Delisted != int64(n/20) || c.Created != int64(n/20) {
 		t.Fatalf("10%% changed: %+v", c)
 	}
-	// The staging sort holds 32 MiB; SQLite's page cache 32 MiB; the
-	// rest is the test binary. A run that held its entries would need
-	// hundreds of MiB at a million.
-	if grow := peakRSS(t) - before; grow > 192<<20 {
+	// The staging sort holds 32 MiB, SQLite's page cache 32 MiB, with the
+	// collector's headroom and the read pool's caches: measured 190 MiB
+	// over the three runs at 1M and at 2M entries alike (SQLite), 110 MiB
+	// on PostgreSQL. A run that held its entries would grow with them.
+	if grow := peakRSS(t) - before; grow > 256<<20 {
 		t.Errorf("peak RSS grew by %d MiB over the runs", grow>>20)
 	}
 }
