@@ -76,6 +76,7 @@ func exportOptions(q url.Values) (export.Options, error) {
 		}
 		o.UpdatedSince = *t
 	}
+	o.Rank = q.Get("rank")
 	if v := q.Get("max"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {

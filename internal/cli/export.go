@@ -18,7 +18,7 @@ import (
 
 func cmdExport(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "export", "export --format F [--db FILE] [--status S,...] [--min-importance N] [--categories a,b] "+
-		"[--sources s] [--feed ID] [--min-sources N] [--min-confidence N] [--updated-since T] [--max N] [--aggregate] [--netblocks] [-o FILE]")
+		"[--sources s] [--feed ID] [--min-sources N] [--min-confidence N] [--updated-since T] [--max N] [--rank importance|confidence] [--aggregate] [--netblocks] [-o FILE]")
 	db := dbFlag(e, fs)
 	format := fs.String("format", "jsonl", "output format: "+export.FormatNames())
 	out := fs.String("o", "-", "output file (- for standard output); suricata-iprep also writes categories.txt beside it")
@@ -56,6 +56,7 @@ func cmdExport(ctx context.Context, e *env, args []string) error {
 		return err
 	})
 	fs.IntVar(&o.Max, "max", 0, "keep only the N most important indicators (0: all), written in address order")
+	fs.StringVar(&o.Rank, "rank", "", "what --max ranks by: importance (default) or confidence (combined confidence first)")
 	fs.BoolVar(&o.Aggregate, "aggregate", false, "edl: collapse to the minimal set of CIDRs")
 	fs.BoolVar(&o.Netblocks, "netblocks", false, "edl: write the distinct predicted netblocks instead of addresses")
 	if _, err := parse(fs, args); err != nil {

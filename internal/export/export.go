@@ -118,12 +118,22 @@ type Filter struct {
 	MinConfidence *int
 	// UpdatedSince keeps indicators updated at or after it (zero: any).
 	UpdatedSince time.Time
+	// Rank orders the Max budget: RankImportance ("" too) or
+	// RankConfidence (the highest combined confidence first, then as by
+	// importance).
+	Rank string
 	// Max keeps only the Max most important indicators (0: all): highest
 	// Importance first, ties broken by the newest Last Seen At, then by
 	// address. They are written in address order, so that the list a capped
 	// device loads changes little from one day to the next.
 	Max int
 }
+
+// Budget ranks (Filter.Rank).
+const (
+	RankImportance = "importance"
+	RankConfidence = "confidence"
+)
 
 // Options are a Filter and the options some formats take.
 type Options struct {
@@ -159,6 +169,9 @@ func (o *Options) Validate(f Format) error {
 	}
 	if o.MinConfidence != nil && (*o.MinConfidence < 0 || *o.MinConfidence > 100) {
 		return fmt.Errorf("%w: minimum confidence %d: give a number from 0 to 100", ErrBadFilter, *o.MinConfidence)
+	}
+	if o.Rank != "" && o.Rank != RankImportance && o.Rank != RankConfidence {
+		return fmt.Errorf("%w: rank %q: use importance or confidence", ErrBadFilter, o.Rank)
 	}
 	if o.Max < 0 {
 		return fmt.Errorf("%w: max %d: give a positive number, or 0 for no limit", ErrBadFilter, o.Max)

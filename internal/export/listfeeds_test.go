@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/netip"
 	"strings"
@@ -96,5 +97,34 @@ func TestExportListOnlyIndicatorInEveryFormat(t *testing.T) {
 		if f != SuricataIPRep && !strings.Contains(b.String(), "192.0.2.7") {
 			t.Errorf("%s leaves out the listed address:\n%s", f, b.String())
 		}
+	}
+}
+
+// A budget ranked by confidence keeps the indicators the most confident
+// sources list; ranked by importance (none here), the lowest addresses.
+func TestExportBudgetRankedByConfidence(t *testing.T) {
+	ctx := context.Background()
+	st := testutil.Store(t)
+	for _, f := range []struct {
+		id   string
+		conf int
+		p    []string
+	}{{"low", 30, []string{"192.0.2.1/32", "192.0.2.2/32"}}, {"high", 90, []string{"192.0.2.8/32", "192.0.2.9/32"}}} {
+		if _, err := st.IngestList(ctx, store.ListRun{Feed: f.id, Source: f.id, Mode: store.ModeSnapshot, Confidence: f.conf},
+			&prefixes{p: f.p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for rank, want := range map[string]string{"": "192.0.2.1\n192.0.2.2\n", RankConfidence: "192.0.2.8\n192.0.2.9\n"} {
+		var b bytes.Buffer
+		if err := Write(ctx, &b, st, EDL, Options{Filter: Filter{Max: 2, Rank: rank}}); err != nil {
+			t.Fatal(err)
+		}
+		if b.String() != want {
+			t.Errorf("rank %q: %q, want %q", rank, b.String(), want)
+		}
+	}
+	if err := Write(ctx, io.Discard, st, EDL, Options{Filter: Filter{Max: 2, Rank: "age"}}); !errors.Is(err, ErrBadFilter) {
+		t.Errorf("rank age: %v", err)
 	}
 }
