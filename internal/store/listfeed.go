@@ -306,6 +306,10 @@ func (s *Store) beginList(ctx context.Context) (*listTx, error) {
 		}
 		lt.conn, lt.tx = conn, &tx{Tx: t, d: postgresDialect}
 		blob, int64T, tail = "bytea", "bigint", " ON COMMIT DROP"
+		if err := lockWrites(ctx, lt.tx); err != nil {
+			lt.close()
+			return nil, err
+		}
 	} else {
 		t, err := s.w.BeginTx(ctx, nil)
 		if err != nil {
@@ -327,6 +331,22 @@ func (s *Store) beginList(ctx context.Context) (*listTx, error) {
 		}
 	}
 	return lt, nil
+}
+
+// writeLock is the PostgreSQL advisory lock every feed run's write
+// transaction takes (list runs and Seclytics'), so that their commits are
+// serialised as SQLite's single writer serialises them: two runs that
+// recompute the same indicators never deadlock, and downloads and parsing
+// still overlap.
+const writeLock = `SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':forewarn:write'))`
+
+// lockWrites takes writeLock for the transaction, waiting for the run
+// that holds it (or for ctx).
+func lockWrites(ctx context.Context, t *tx) error {
+	if _, err := t.ExecContext(ctx, writeLock); err != nil {
+		return fmt.Errorf("wait for the other feed runs' writes: %w", err)
+	}
+	return nil
 }
 
 // close rolls back an uncommitted run and releases its connection.

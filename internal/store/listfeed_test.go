@@ -541,3 +541,26 @@ func TestListRunOnTheSmallestPool(t *testing.T) {
 		}
 	}
 }
+
+// On PostgreSQL feed runs' writes are serialised: a list run waits while
+// another run's transaction holds the write lock, then goes on.
+func TestListRunWaitsForOtherWrites(t *testing.T) {
+	if !pgtest.Wanted() {
+		t.Skip("PostgreSQL only: SQLite has one writer")
+	}
+	s := open(t)
+	ctx := context.Background()
+	other, err := s.BeginIngest(ctx) // a Seclytics run in its merge
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	if _, err := s.IngestList(wctx, listRun("a", ModeSnapshot, 50, 0), list("192.0.2.1")); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("list run beside another run's writes: %v, want it to wait", err)
+	}
+	if err := other.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	ingestList(t, s, listRun("a", ModeSnapshot, 50, 0), list("192.0.2.1"))
+}

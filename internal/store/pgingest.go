@@ -80,6 +80,10 @@ func beginPostgresIngest(ctx context.Context, pool *db) (*pgIngest, error) {
 		return nil, fmt.Errorf("begin ingest: %w", err)
 	}
 	in := &pgIngest{ingest: ingest{tx: &tx{Tx: t, d: postgresDialect}}, conn: conn}
+	if err := lockWrites(ctx, in.tx); err != nil {
+		in.Rollback()
+		return nil, fmt.Errorf("begin ingest: %w", err)
+	}
 	if _, err := in.tx.ExecContext(ctx, `CREATE TEMPORARY TABLE `+stageTable+` ON COMMIT DROP AS
 		SELECT `+strings.Join(writeColumns, ", ")+`, 0::bigint AS seq FROM indicators WITH NO DATA`); err != nil {
 		in.Rollback()
