@@ -18,6 +18,8 @@ func (s *Server) listIndicators(w http.ResponseWriter, r *http.Request) error {
 	iq := store.IndicatorQuery{
 		Q: q.Get("q"), Category: q.Get("category"), Source: q.Get("source"), Sort: q.Get("sort"),
 		Normalized: q.Get("normalized"), Cursor: q.Get("cursor"), Feed: q.Get("feed"),
+		// The API renders a network as its CIDR (type CIDR).
+		Networks: true,
 	}
 	var err error
 	if iq.MinSources, err = intParam(q.Get("min_sources"), "min_sources", 0); err != nil {

@@ -85,11 +85,12 @@ func TestListFeedsOverHTTP(t *testing.T) {
 		return out
 	}
 	for path, want := range map[string]string{
-		"/api/v1/indicators?feed=drop":                      "[192.0.2.1]",
-		"/api/v1/indicators?feed=dshield":                   "[192.0.2.2]",
-		"/api/v1/indicators?min_confidence=60":              "[192.0.2.1]",
-		"/api/v1/indicators?min_sources=1&sort=-confidence": "[192.0.2.1 192.0.2.2]",
-		"/api/v1/indicators?min_sources=2":                  "[]",
+		"/api/v1/indicators?feed=drop":                      "[192.0.2.1 198.51.100.0/24]",
+		"/api/v1/indicators?feed=dshield":                   "[192.0.2.2 198.51.100.0/24]",
+		"/api/v1/indicators?min_confidence=60":              "[192.0.2.1 198.51.100.0/24]",
+		"/api/v1/indicators?min_sources=1&sort=-confidence": "[198.51.100.0/24 192.0.2.1 192.0.2.2]",
+		"/api/v1/indicators?min_sources=2":                  "[198.51.100.0/24]",
+		"/api/v1/indicators?cidr=198.51.0.0/16&limit=1":     "[198.51.100.0/24]",
 	} {
 		if got := values(path); fmt.Sprint(got) != want {
 			t.Errorf("%s: %v, want %s", path, got, want)

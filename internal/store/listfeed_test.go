@@ -564,3 +564,43 @@ func TestListRunWaitsForOtherWrites(t *testing.T) {
 	}
 	ingestList(t, s, listRun("a", ModeSnapshot, 50, 0), list("192.0.2.1"))
 }
+
+// With Networks, the search pages through hosts and networks in key order
+// (a network right after its first address), in every sort.
+func TestListSearchWithNetworks(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	ingestList(t, s, listRun("a", ModeSnapshot, 50, 0), list("192.0.2.0", "192.0.2.0/24", "192.0.2.0/25", "192.0.2.1", "2001:db8::/32"))
+	ingestList(t, s, listRun("b", ModeSnapshot, 80, 0), list("192.0.2.0/25"))
+	walkAll := func(q IndicatorQuery) []string {
+		var got []string
+		for {
+			page, err := s.SearchIndicators(ctx, q)
+			if err != nil {
+				t.Fatalf("%+v: %v", q, err)
+			}
+			for _, ind := range page.Indicators {
+				got = append(got, ind.Value())
+			}
+			if page.Next == "" {
+				return got
+			}
+			q.Cursor = page.Next
+		}
+	}
+	if got := strings.Join(walkAll(IndicatorQuery{Networks: true, Limit: 1}), " "); got != "192.0.2.0 192.0.2.0/24 192.0.2.0/25 192.0.2.1 2001:db8::/32" {
+		t.Errorf("by value: %s", got)
+	}
+	if got := strings.Join(walkAll(IndicatorQuery{Networks: true, Limit: 2, Sort: "-value"}), " "); got != "2001:db8::/32 192.0.2.1 192.0.2.0/25 192.0.2.0/24 192.0.2.0" {
+		t.Errorf("by value, descending: %s", got)
+	}
+	if got := strings.Join(walkAll(IndicatorQuery{Networks: true, Limit: 1, Sort: "-confidence"}), " "); got != "192.0.2.0/25 2001:db8::/32 192.0.2.1 192.0.2.0/24 192.0.2.0" { // ties: by address, descending too
+		t.Errorf("by confidence: %s", got)
+	}
+	if got := strings.Join(walkAll(IndicatorQuery{Networks: true, CIDR: netip.MustParsePrefix("192.0.2.0/24")}), " "); got != "192.0.2.0 192.0.2.0/24 192.0.2.0/25 192.0.2.1" {
+		t.Errorf("in 192.0.2.0/24: %s", got)
+	}
+	if got := strings.Join(walkAll(IndicatorQuery{}), " "); got != "192.0.2.0 192.0.2.1" {
+		t.Errorf("hosts only: %s", got)
+	}
+}

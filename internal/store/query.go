@@ -43,6 +43,10 @@ type IndicatorQuery struct {
 	// Source keeps indicators carrying a source's attributes; the only
 	// source is indicator.SourceSeclytics.
 	Source string
+	// Networks includes the network indicators list feeds store (type
+	// CIDR; a text search Q never matches them). Readers that render only
+	// addresses (the UI, TAXII) leave it off.
+	Networks bool
 	// Feed keeps indicators the feed with this id lists now
 	// ("seclytics" for Seclytics).
 	Feed string
@@ -301,8 +305,9 @@ func (q *IndicatorQuery) filters(d dialect) ([]string, []any, error) {
 		where = append(where, term)
 		args = append(args, a...)
 	}
-	// Networks are read as prefixes, not by this search.
-	add(hostKeys)
+	if !q.Networks {
+		add(hostKeys)
+	}
 	if q.CIDR.IsValid() {
 		lo, hi := cidrKeyRange(q.CIDR)
 		add("ip BETWEEN ? AND ?", lo, hi)
@@ -400,10 +405,21 @@ type indicatorCursor struct {
 	sort byte
 	key  uint64 // the sort key's bits: float64 for importance, int64 for updated
 	ip   [16]byte
+	// net is, for a network indicator, the 17th byte of its key plus
+	// one; 0 for a host.
+	net byte
+}
+
+// storedKey is the key of the cursor's row: 16 bytes, or 17 for a network.
+func (c indicatorCursor) storedKey() []byte {
+	if c.net == 0 {
+		return c.ip[:]
+	}
+	return append(c.ip[:], c.net-1)
 }
 
 func (c indicatorCursor) args(so indicatorSort) []any {
-	ip := c.ip[:]
+	ip := c.storedKey()
 	switch so.key {
 	case "":
 		return []any{ip}
@@ -416,6 +432,10 @@ func (c indicatorCursor) args(so indicatorSort) []any {
 
 func indicatorCursorAt(st *merge.Stored, so indicatorSort) indicatorCursor {
 	c := indicatorCursor{sort: so.code, ip: st.Addr.As16()}
+	if st.Prefix.IsValid() {
+		k := prefixKey(st.Prefix)
+		c.net = k[16] + 1
+	}
 	switch so.key {
 	case importanceKey:
 		v := -1.0 // as importanceKey has it
@@ -446,24 +466,30 @@ const (
 var cursorEncoding = base64.RawURLEncoding
 
 func (c indicatorCursor) encode() string {
-	b := make([]byte, 0, 2+8+16)
+	b := make([]byte, 0, 2+8+17)
 	b = append(b, cursorVersion, c.sort)
 	b = binary.BigEndian.AppendUint64(b, c.key)
-	b = append(b, c.ip[:]...)
+	b = append(b, c.storedKey()...)
 	return cursorEncoding.EncodeToString(b)
 }
 
 func decodeIndicatorCursor(s string, sort byte) (indicatorCursor, error) {
 	var c indicatorCursor
 	b, err := cursorEncoding.DecodeString(s)
-	if err != nil || len(b) != 2+8+16 || b[0] != cursorVersion {
+	if err != nil || (len(b) != 2+8+16 && len(b) != 2+8+17) || b[0] != cursorVersion {
 		return c, fmt.Errorf("cursor %q is not one this listing returned: start again without it: %w", s, ErrBadCursor)
 	}
 	if b[1] != sort {
 		return c, fmt.Errorf("cursor %q belongs to another sort order: start again without it, or keep the sort it came with: %w", s, ErrBadCursor)
 	}
 	c.sort, c.key = b[1], binary.BigEndian.Uint64(b[2:10])
-	copy(c.ip[:], b[10:])
+	copy(c.ip[:], b[10:26])
+	if len(b) == 2+8+17 {
+		if b[26] > 127 {
+			return c, fmt.Errorf("cursor %q is not one this listing returned: start again without it: %w", s, ErrBadCursor)
+		}
+		c.net = b[26] + 1
+	}
 	if v := math.Float64frombits(c.key); sort == indicatorSorts["importance"].code || sort == indicatorSorts["-importance"].code {
 		if math.IsNaN(v) {
 			return c, fmt.Errorf("cursor %q is not one this listing returned: start again without it: %w", s, ErrBadCursor)
