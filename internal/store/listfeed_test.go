@@ -604,3 +604,14 @@ func TestListSearchWithNetworks(t *testing.T) {
 		t.Errorf("hosts only: %s", got)
 	}
 }
+
+// The lookup index reads the networks through their partial index, not
+// the whole table.
+func TestNetworksUseTheirIndex(t *testing.T) {
+	pgtest.SkipUnlessSQLite(t, "SQLite's query plan")
+	s := open(t)
+	plan := strings.Join(queryPlan(t, s, selectNetworks), "; ")
+	if !strings.Contains(plan, "indicators_networks") {
+		t.Fatalf("the networks are not read through indicators_networks: %s", plan)
+	}
+}

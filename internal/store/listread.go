@@ -187,9 +187,12 @@ func (sn *Snapshot) LookupNetwork(ctx context.Context, p netip.Prefix) (indicato
 	return sn.s.lookupNetwork(ctx, sn.tx, p)
 }
 
+// selectNetworks reads the network indicators; its condition is the
+// partial index indicators_networks', literally, so that SQLite uses it.
+const selectNetworks = `SELECT ip FROM indicators WHERE length(ip) = 17 ORDER BY ip`
+
 func eachNetwork(ctx context.Context, q querier, fn func(netip.Prefix) error) error {
-	// The literal condition is the partial index's.
-	rows, err := q.QueryContext(ctx, `SELECT ip FROM indicators WHERE length(ip) = 17 ORDER BY ip`)
+	rows, err := q.QueryContext(ctx, selectNetworks)
 	if err != nil {
 		return fmt.Errorf("read networks: %w", err)
 	}
