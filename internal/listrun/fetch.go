@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"time"
 
@@ -103,7 +104,7 @@ func (f *Fetcher) Fetch(ctx context.Context, prev store.ListValidators, dir stri
 	req.Header.Set("Accept-Encoding", "identity")
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("fetch %s: %w", req.URL.Redacted(), err)
+		return nil, fmt.Errorf("fetch %s: %w", shown(req.URL), err)
 	}
 	defer func() {
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
@@ -115,9 +116,9 @@ func (f *Fetcher) Fetch(ctx context.Context, prev store.ListValidators, dir stri
 		b.NotModified, b.Validators = true, prev
 		return b, nil
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		return b, fmt.Errorf("fetch %s: the server refused access (HTTP %d): check the feed's credentials", req.URL.Redacted(), resp.StatusCode)
+		return b, fmt.Errorf("fetch %s: the server refused access (HTTP %d): check the feed's credentials", shown(req.URL), resp.StatusCode)
 	case resp.StatusCode != http.StatusOK:
-		return b, fmt.Errorf("fetch %s: HTTP %d: check the feed's base_url, or retry later", req.URL.Redacted(), resp.StatusCode)
+		return b, fmt.Errorf("fetch %s: HTTP %d: check the feed's base_url, or retry later", shown(req.URL), resp.StatusCode)
 	}
 	b.Validators.ETag, b.Validators.LastModified = resp.Header.Get("ETag"), resp.Header.Get("Last-Modified")
 	if b.file, err = os.CreateTemp(dir, "forewarn-list-*"); err != nil {
@@ -125,7 +126,7 @@ func (f *Fetcher) Fetch(ctx context.Context, prev store.ListValidators, dir stri
 	}
 	if err := b.spool(resp.Body, maxBytes); err != nil {
 		b.Close()
-		return b, fmt.Errorf("fetch %s: %w", req.URL.Redacted(), err)
+		return b, fmt.Errorf("fetch %s: %w", shown(req.URL), err)
 	}
 	return b, nil
 }
@@ -156,6 +157,14 @@ func (b *Body) spool(r io.Reader, maxBytes int64) error {
 	b.Bytes = counted.n
 	b.Validators.BodySHA256 = hex.EncodeToString(h.Sum(nil))
 	return nil
+}
+
+// shown is the URL as errors show it: without user info or query, either
+// of which may carry a feed's credentials (a token in a query parameter).
+func shown(u *url.URL) string {
+	c := *u
+	c.User, c.RawQuery, c.ForceQuery, c.Fragment = nil, "", false, ""
+	return c.String()
 }
 
 type countReader struct {

@@ -240,3 +240,23 @@ func TestListRunFailuresChangeNothing(t *testing.T) {
 		t.Fatalf("second run beside a held lock: %v", err)
 	}
 }
+
+// A token in the URL's query never reaches the run record or the error.
+func TestListRunHidesQueryToken(t *testing.T) {
+	st := testutil.Store(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusForbidden)
+	}))
+	defer srv.Close()
+	r, err := Run(context.Background(), st, drop, Options{
+		Fetcher: &Fetcher{URL: srv.URL + "/drop/drop.txt?key=SECRET-TOKEN-123", Header: http.Header{"Authorization": {"Bearer SECRET-HDR"}}},
+		Parse:   parseLines})
+	if err == nil || !strings.Contains(err.Error(), "HTTP 403") {
+		t.Fatalf("403: %v", err)
+	}
+	for _, s := range []string{err.Error(), r.Error} {
+		if strings.Contains(s, "SECRET") {
+			t.Errorf("a credential leaked: %s", s)
+		}
+	}
+}
