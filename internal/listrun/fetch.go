@@ -104,6 +104,12 @@ func (f *Fetcher) Fetch(ctx context.Context, prev store.ListValidators, dir stri
 	req.Header.Set("Accept-Encoding", "identity")
 	resp, err := client.Do(req)
 	if err != nil {
+		// A *url.Error quotes the whole URL, query included: keep only
+		// its cause.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return nil, fmt.Errorf("fetch %s: %w", shown(req.URL), err)
 	}
 	defer func() {

@@ -259,4 +259,11 @@ func TestListRunHidesQueryToken(t *testing.T) {
 			t.Errorf("a credential leaked: %s", s)
 		}
 	}
+	// Nothing listening: the transport's error quotes the URL too.
+	url := srv.URL
+	srv.Close()
+	r, err = Run(context.Background(), st, drop, Options{Fetcher: &Fetcher{URL: url + "/x?key=SECRET-TOKEN-123"}, Parse: parseLines})
+	if err == nil || strings.Contains(err.Error(), "SECRET") || strings.Contains(r.Error, "SECRET") {
+		t.Errorf("connection refused: %v", err)
+	}
 }
