@@ -1,7 +1,9 @@
 // Package lookup answers "is this IP bad, and why?": whether the store holds
 // the address as an indicator, and which stored predicted netblocks contain
 // it, each summarised (how many indicators it holds, their highest
-// importance, categories and clusters).
+// importance, categories and clusters). An address a list feed does not
+// list itself but inside a network it lists (Spamhaus DROP, FireHOL) is
+// listed through the most specific such network, held in a second trie.
 //
 // Seclytics predicts per netblock, so an address the feed never listed can
 // still lie in a netblock it predicted. The netblocks come from every stored

@@ -49,8 +49,20 @@ type IndicatorQuery struct {
 	Status        indicator.Status
 	// Source keeps indicators carrying a source's attributes; the only
 	// source is indicator.SourceSeclytics.
-	Source       string
-	UpdatedSince time.Time
+	Source string
+	// Networks includes the network indicators list feeds store (type
+	// CIDR; a text search Q never matches them). Readers that render only
+	// addresses (the UI, TAXII) leave it off.
+	Networks bool
+	// Feed keeps indicators the feed with this id lists now
+	// ("seclytics" for Seclytics).
+	Feed string
+	// MinSources keeps indicators at least this many feeds list now.
+	MinSources int
+	// MinConfidence keeps indicators whose combined confidence is at
+	// least this (0-100).
+	MinConfidence *int
+	UpdatedSince  time.Time
 	// Sort is one of IndicatorSorts; "" is "value".
 	Sort string
 	// Limit is the page size: 100 if 0, at most 1000.
@@ -67,9 +79,10 @@ type IndicatorPage struct {
 }
 
 // IndicatorSorts are the orders SearchIndicators accepts: by address (value),
-// importance (missing importance lowest) or last update, each ascending or,
-// with "-", descending. Ties are ordered by address.
-var IndicatorSorts = []string{"value", "-value", "importance", "-importance", "updated", "-updated"}
+// importance (missing importance lowest), last update or combined
+// confidence (none lowest), each ascending or, with "-", descending. Ties
+// are ordered by address.
+var IndicatorSorts = []string{"value", "-value", "importance", "-importance", "updated", "-updated", "confidence", "-confidence"}
 
 // Page sizes.
 const (
@@ -102,7 +115,13 @@ var indicatorSorts = map[string]indicatorSort{
 	"-importance": {code: 4, key: importanceKey, desc: true},
 	"updated":     {code: 5, key: "updated_at"},
 	"-updated":    {code: 6, key: "updated_at", desc: true},
+	// No index: the sort scans, as importance does for other statuses.
+	"confidence":  {code: 7, key: confidenceKey},
+	"-confidence": {code: 8, key: confidenceKey, desc: true},
 }
+
+// confidenceKey sorts a missing confidence below every value.
+const confidenceKey = "COALESCE(confidence, -1)"
 
 // importanceKey sorts a missing importance below every score. The partial
 // index indicators_active_importance (migration 006) is on exactly this
@@ -316,6 +335,9 @@ func (q *IndicatorQuery) filters(d dialect) ([]string, []any, error) {
 		where = append(where, term)
 		args = append(args, a...)
 	}
+	if !q.Networks {
+		add(hostKeys)
+	}
 	if q.CIDR.IsValid() {
 		lo, hi := cidrKeyRange(q.CIDR)
 		add("ip BETWEEN ? AND ?", lo, hi)
@@ -357,6 +379,25 @@ func (q *IndicatorQuery) filters(d dialect) ([]string, []any, error) {
 			return nil, nil, fmt.Errorf("source %q: the only source is %s: %w", q.Source, indicator.SourceSeclytics, ErrBadQuery)
 		}
 		add(seclyticsPresent)
+	}
+	if q.Feed != "" {
+		if q.Feed == merge.SeclyticsFeed {
+			add("s_listed = 1")
+		} else {
+			add("EXISTS (SELECT 1 FROM memberships m WHERE m.ip = indicators.ip AND m.feed = ? AND m.listed = 1)", q.Feed)
+		}
+	}
+	if q.MinSources < 0 {
+		return nil, nil, fmt.Errorf("minimum sources %d: give a number of feeds, 0 or more: %w", q.MinSources, ErrBadQuery)
+	}
+	if q.MinSources > 0 {
+		add("listings + s_listed >= ?", q.MinSources)
+	}
+	if q.MinConfidence != nil {
+		if v := *q.MinConfidence; v < 0 || v > 100 {
+			return nil, nil, fmt.Errorf("minimum confidence %d: give a number from 0 to 100: %w", v, ErrBadQuery)
+		}
+		add("confidence >= ?", *q.MinConfidence)
 	}
 	if cat := strings.TrimSpace(q.Category); cat != "" {
 		if strings.Contains(cat, listSep) {
@@ -404,10 +445,21 @@ type indicatorCursor struct {
 	sort byte
 	key  uint64 // the sort key's bits: float64 for importance, int64 for updated
 	ip   [16]byte
+	// net is, for a network indicator, the 17th byte of its key plus
+	// one; 0 for a host.
+	net byte
+}
+
+// storedKey is the key of the cursor's row: 16 bytes, or 17 for a network.
+func (c indicatorCursor) storedKey() []byte {
+	if c.net == 0 {
+		return c.ip[:]
+	}
+	return append(c.ip[:], c.net-1)
 }
 
 func (c indicatorCursor) args(so indicatorSort) []any {
-	ip := c.ip[:]
+	ip := c.storedKey()
 	switch so.key {
 	case "":
 		return []any{ip}
@@ -420,6 +472,10 @@ func (c indicatorCursor) args(so indicatorSort) []any {
 
 func indicatorCursorAt(st *merge.Stored, so indicatorSort) indicatorCursor {
 	c := indicatorCursor{sort: so.code, ip: st.Addr.As16()}
+	if st.Prefix.IsValid() {
+		k := prefixKey(st.Prefix)
+		c.net = k[16] + 1
+	}
 	switch so.key {
 	case importanceKey:
 		v := -1.0 // as importanceKey has it
@@ -429,6 +485,12 @@ func indicatorCursorAt(st *merge.Stored, so indicatorSort) indicatorCursor {
 		c.key = math.Float64bits(v)
 	case "updated_at":
 		c.key = uint64(st.UpdatedAt)
+	case confidenceKey:
+		v := int64(-1)
+		if st.HasConfidence {
+			v = st.Confidence
+		}
+		c.key = uint64(v)
 	}
 	return c
 }
@@ -444,24 +506,30 @@ const (
 var cursorEncoding = base64.RawURLEncoding
 
 func (c indicatorCursor) encode() string {
-	b := make([]byte, 0, 2+8+16)
+	b := make([]byte, 0, 2+8+17)
 	b = append(b, cursorVersion, c.sort)
 	b = binary.BigEndian.AppendUint64(b, c.key)
-	b = append(b, c.ip[:]...)
+	b = append(b, c.storedKey()...)
 	return cursorEncoding.EncodeToString(b)
 }
 
 func decodeIndicatorCursor(s string, sort byte) (indicatorCursor, error) {
 	var c indicatorCursor
 	b, err := cursorEncoding.DecodeString(s)
-	if err != nil || len(b) != 2+8+16 || b[0] != cursorVersion {
+	if err != nil || (len(b) != 2+8+16 && len(b) != 2+8+17) || b[0] != cursorVersion {
 		return c, fmt.Errorf("cursor %q is not one this listing returned: start again without it: %w", s, ErrBadCursor)
 	}
 	if b[1] != sort {
 		return c, fmt.Errorf("cursor %q belongs to another sort order: start again without it, or keep the sort it came with: %w", s, ErrBadCursor)
 	}
 	c.sort, c.key = b[1], binary.BigEndian.Uint64(b[2:10])
-	copy(c.ip[:], b[10:])
+	copy(c.ip[:], b[10:26])
+	if len(b) == 2+8+17 {
+		if b[26] > 127 {
+			return c, fmt.Errorf("cursor %q is not one this listing returned: start again without it: %w", s, ErrBadCursor)
+		}
+		c.net = b[26] + 1
+	}
 	if v := math.Float64frombits(c.key); sort == indicatorSorts["importance"].code || sort == indicatorSorts["-importance"].code {
 		if math.IsNaN(v) {
 			return c, fmt.Errorf("cursor %q is not one this listing returned: start again without it: %w", s, ErrBadCursor)
