@@ -402,7 +402,7 @@ func TestListBesideSeclytics(t *testing.T) {
 func TestListedExpiryUsesIndex(t *testing.T) {
 	pgtest.SkipUnlessSQLite(t, "SQLite's query plan")
 	s := open(t)
-	plan := queryPlan(t, s, listedDueSQL, 1, 1)
+	plan := queryPlan(t, s, listedDueSQL, 1, 1, 1)
 	if got := strings.Join(plan, "; "); !strings.Contains(got, "indicators_expiry") {
 		t.Fatalf("the listed expiry update does not use indicators_expiry: %s", got)
 	}
