@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"time"
 
 	"forewarn/internal/dumpgen"
 	"forewarn/internal/fakeseclytics"
@@ -67,13 +68,15 @@ func cmdGen(ctx context.Context, e *env, args []string) error {
 	if len(args) > 0 && args[0] == "conn-log" {
 		return cmdGenConnLog(ctx, e, args[1:])
 	}
-	fs := newFlags(e, "gen", "gen --rows N --seed S [--format csv|ndjson] [--invalid-rate R] -o FILE.gz [--b FILE.gz]")
+	fs := newFlags(e, "gen", "gen --rows N --seed S [--format csv|ndjson] [--invalid-rate R] [--start DATE] [--end DATE] -o FILE.gz [--b FILE.gz]")
 	var o dumpgen.Options
 	fs.IntVar(&o.Rows, "rows", 100000, "rows in dataset A")
 	fs.Int64Var(&o.Seed, "seed", 1, "generator seed (same seed, same bytes)")
 	format := fs.String("format", "csv", "csv or ndjson")
 	fs.Float64Var(&o.InvalidRate, "invalid-rate", 0, "fraction of invalid rows, 0-1")
 	fs.IntVar(&o.Epoch, "epoch", 0, "a non-zero epoch re-dates about 10% of rows (a changed dump)")
+	start := fs.String("start", "", "earliest predicted_at, YYYY-MM-DD (default "+dumpgen.DefaultStart.Format(time.DateOnly)+")")
+	end := fs.String("end", "", "latest date of any kind, YYYY-MM-DD (default "+dumpgen.DefaultEnd.Format(time.DateOnly)+")")
 	out := fs.String("o", "", "output file for dataset A (gzip)")
 	outB := fs.String("b", "", "also write dataset B (importance 70 or higher) here")
 	if _, err := parse(fs, args); err != nil {
@@ -84,6 +87,22 @@ func cmdGen(ctx context.Context, e *env, args []string) error {
 		return &ExitError{Code: 2, Err: fmt.Errorf("-o FILE.gz is required")}
 	}
 	o.Format = dumpgen.Format(*format)
+	for _, d := range []struct {
+		flag, v string
+		t       *time.Time
+	}{{"--start", *start, &o.Start}, {"--end", *end, &o.End}} {
+		if d.v == "" {
+			continue
+		}
+		t, err := time.Parse(time.DateOnly, d.v)
+		if err != nil {
+			return &ExitError{Code: 2, Err: fmt.Errorf("%s %q is not a date: give it as YYYY-MM-DD", d.flag, d.v)}
+		}
+		*d.t = t
+	}
+	if err := o.Validate(); err != nil {
+		return &ExitError{Code: 2, Err: fmt.Errorf("gen: %w", err)}
+	}
 	fa, err := os.Create(*out + ".tmp")
 	if err != nil {
 		return fmt.Errorf("gen: %w", err)

@@ -452,38 +452,56 @@ func (j *job) readDump(ctx context.Context, dr *dump.Reader, sorter *stage.Sorte
 	}
 }
 
+// mergeBatch is a batch of folded records on its way from the goroutine
+// that folds them to the one that merges them into the store.
+type mergeBatch struct {
+	recs   [store.BatchSize]merge.Record
+	hashes [store.BatchSize]uint64
+	lcs    [store.BatchSize]merge.Lifecycle
+	n      int
+}
+
+// mergeBuffers is how many batches are in flight: one being folded, one
+// being merged, one waiting between them.
+const mergeBuffers = 3
+
 // merge folds the staged rows per IP and merges them into the store in
-// batches.
+// batches, on two goroutines: one reads the staged rows, folds, hashes
+// and decides each record's lifecycle (fold); this one alone uses the
+// transaction, loading, merging and writing each batch while the next is
+// folded.
 func (j *job) merge(ctx context.Context, tx store.Tx, sorter *stage.Sorter) error {
 	it, err := sorter.Iterator()
 	if err != nil {
 		return err
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	free, full := make(chan *mergeBatch, mergeBuffers), make(chan *mergeBatch, mergeBuffers)
+	for range mergeBuffers {
+		free <- new(mergeBatch)
+	}
+	var capped int64
+	foldErr := make(chan error, 1)
+	go func() {
+		defer close(full)
+		var err error
+		capped, err = j.fold(ctx, it, free, full)
+		foldErr <- err
+	}()
 	var (
-		batch    [store.BatchSize]merge.Record
-		hashes   [store.BatchSize]uint64
-		lcs      [store.BatchSize]merge.Lifecycle
-		n        int // records complete in batch
-		open     bool
-		cut      bool // the open record lost list values to the cap
-		prevKey  = make([]byte, 0, merge.KeyLen)
-		row      merge.Record
-		interner merge.Interner
-		stored   = make([]*merge.Stored, 0, store.BatchSize)
-		changed  = make([]*merge.Stored, 0, store.BatchSize)
-		counts   merge.Counts
-		now      = j.r.StartedAt.Unix()
-		ageOut   = j.cfg.AgeOut.Seconds()
+		counts  merge.Counts
+		stored  = make([]*merge.Stored, 0, store.BatchSize)
+		changed = make([]*merge.Stored, 0, store.BatchSize)
+		now     = j.r.StartedAt.Unix()
 	)
-	flush := func() error {
+	apply := func(b *mergeBatch) error {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("run canceled while merging; nothing was written: %w", err)
 		}
 		stored = stored[:0]
-		for i := 0; i < n; i++ {
-			hashes[i] = batch[i].Hash()
-			lcs[i] = merge.NewLifecycle(now, ageOut, batch[i].Has.Has(merge.LastSeenAt), j.allow.Contains(batch[i].Addr))
-			stored = append(stored, &merge.Stored{Record: merge.Record{Addr: batch[i].Addr}, NewHash: hashes[i], NewLifecycle: lcs[i]})
+		for i := 0; i < b.n; i++ {
+			stored = append(stored, &merge.Stored{Record: merge.Record{Addr: b.recs[i].Addr}, NewHash: b.hashes[i], NewLifecycle: b.lcs[i]})
 		}
 		if err := tx.Load(ctx, stored); err != nil {
 			return err
@@ -496,57 +514,37 @@ func (j *job) merge(ctx context.Context, tx store.Tx, sorter *stage.Sorter) erro
 				counts.IndicatorsUnchanged++
 				continue
 			}
-			modified := merge.ApplyLifecycle(st, &batch[i], j.r.ID, lcs[i], &counts)
-			if modified || st.Hash != hashes[i] {
-				st.Hash, st.SeenAt = hashes[i], now
+			modified := merge.ApplyLifecycle(st, &b.recs[i], j.r.ID, b.lcs[i], &counts)
+			if modified || st.Hash != b.hashes[i] {
+				st.Hash, st.SeenAt = b.hashes[i], now
 				changed = append(changed, st)
 			}
 		}
 		if err := tx.Write(ctx, changed); err != nil {
 			return err
 		}
-		j.o.Progress.merged.Add(int64(n))
-		n = 0
+		j.o.Progress.merged.Add(int64(b.n))
 		return nil
 	}
-	for it.Next() {
-		key := it.Key()
-		if open && !merge.SameAddr(prevKey, key) {
-			if merge.Finish(&batch[n]) || cut {
-				counts.ListsCapped++
-			}
-			n++
-			open, cut = false, false
-			if n == len(batch) {
-				if err := flush(); err != nil {
-					return err
-				}
+	var applyErr error
+	for b := range full {
+		if applyErr == nil {
+			if applyErr = apply(b); applyErr != nil {
+				cancel() // stops the fold; drain what it already sent
 			}
 		}
-		if err := merge.Decode(key, it.Value(), &row, &interner); err != nil {
-			return err
-		}
-		if !open {
-			batch[n].Reset()
-			open = true
-		}
-		cut = merge.Fold(&batch[n], &row) || cut
-		prevKey = append(prevKey[:0], key...)
+		free <- b
 	}
-	if err := it.Err(); err != nil {
-		return err
+	ferr := <-foldErr
+	switch {
+	case applyErr != nil:
+		return applyErr
+	case ferr != nil && ctx.Err() != nil: // only the run's context ends it
+		return fmt.Errorf("run canceled while merging; nothing was written: %w", ferr)
+	case ferr != nil:
+		return ferr
 	}
-	if open {
-		if merge.Finish(&batch[n]) || cut {
-			counts.ListsCapped++
-		}
-		n++
-	}
-	if n > 0 {
-		if err := flush(); err != nil {
-			return err
-		}
-	}
+	counts.ListsCapped += capped
 	expired := j.r.IndicatorsExpired
 	j.r.Counts = runCounts(counts)
 	j.r.IndicatorsExpired += expired
@@ -557,6 +555,92 @@ func (j *job) merge(ctx context.Context, tx store.Tx, sorter *stage.Sorter) erro
 			"%d indicators had a list of more than %d values; only the newest %d were kept", counts.ListsCapped, merge.MaxListValues, merge.MaxListValues)})
 	}
 	return nil
+}
+
+// fold reads the staged rows in key order, folds each address's rows into
+// one record, and sends full batches, each with its records' hashes and
+// lifecycles, to full, taking empty ones from free. It returns how many
+// records had a list capped.
+func (j *job) fold(ctx context.Context, it *stage.Iterator, free <-chan *mergeBatch, full chan<- *mergeBatch) (int64, error) {
+	var (
+		capped   int64
+		b        *mergeBatch
+		open     bool
+		cut      bool // the open record lost list values to the cap
+		prevKey  = make([]byte, 0, merge.KeyLen)
+		row      merge.Record
+		interner merge.Interner
+		now      = j.r.StartedAt.Unix()
+		ageOut   = j.cfg.AgeOut.Seconds()
+	)
+	take := func() error {
+		select {
+		case b = <-free:
+			b.n = 0
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	send := func() error {
+		for i := 0; i < b.n; i++ {
+			r := &b.recs[i]
+			b.hashes[i] = r.Hash()
+			b.lcs[i] = merge.NewLifecycle(now, ageOut, r.Has.Has(merge.LastSeenAt), j.allow.Contains(r.Addr))
+		}
+		select {
+		case full <- b:
+			b = nil
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	finish := func() {
+		if merge.Finish(&b.recs[b.n]) || cut {
+			capped++
+		}
+		b.n++
+		open, cut = false, false
+	}
+	if err := take(); err != nil {
+		return 0, err
+	}
+	for it.Next() {
+		key := it.Key()
+		if open && !merge.SameAddr(prevKey, key) {
+			finish()
+			if b.n == len(b.recs) {
+				if err := send(); err != nil {
+					return 0, err
+				}
+				if err := take(); err != nil {
+					return 0, err
+				}
+			}
+		}
+		if err := merge.Decode(key, it.Value(), &row, &interner); err != nil {
+			return 0, err
+		}
+		if !open {
+			b.recs[b.n].Reset()
+			open = true
+		}
+		cut = merge.Fold(&b.recs[b.n], &row) || cut
+		prevKey = append(prevKey[:0], key...)
+	}
+	if err := it.Err(); err != nil {
+		return 0, err
+	}
+	if open {
+		finish()
+	}
+	if b.n > 0 {
+		if err := send(); err != nil {
+			return 0, err
+		}
+	}
+	return capped, nil
 }
 
 // countImportance counts a kept row under its normalized importance.

@@ -102,7 +102,8 @@ type ScopedSource interface {
 	EachNetblockMemberOf(ctx context.Context, netblocks []netip.Prefix, fn func(*store.NetblockMember) error) error
 }
 
-// Scoped narrows src to the netblocks that could contain one of addrs. An
+// Scoped narrows src to the netblocks that could contain one of addrs (no
+// wider than indicator.MinNetblockBits4 or 6, as Build keeps). An
 // index built from it answers for those addresses exactly as an index of
 // the whole store, having read only their netblocks' members. It suits a
 // one-shot lookup of a few addresses (the CLI), where reading every member
@@ -115,7 +116,13 @@ func Scoped(src ScopedSource, addrs []netip.Addr) Source {
 			continue
 		}
 		a = a.Unmap().WithZone("")
-		for bits := a.BitLen(); bits >= 0; bits-- {
+		// A wider netblock is ignored by Build (NetblockTooWide), and
+		// reading one would read a large part of the store.
+		widest := indicator.MinNetblockBits6
+		if a.Is4() {
+			widest = indicator.MinNetblockBits4
+		}
+		for bits := a.BitLen(); bits >= widest; bits-- {
 			p, _ := a.Prefix(bits)
 			if !seen[p] {
 				seen[p] = true

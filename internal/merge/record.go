@@ -2,11 +2,12 @@ package merge
 
 import (
 	"encoding/binary"
-	"hash/fnv"
 	"math"
 	"net/netip"
 
 	"forewarn/internal/indicator"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // Slot identifies one Seclytics attribute.
@@ -156,19 +157,22 @@ func copySingle(dst, src *Record, s Slot) {
 	dst.Has = dst.Has.With(s)
 }
 
-// Hash is a 64-bit FNV-1a digest of the record's values (not its address):
-// equal records hash equal, so a re-run can recognise a record it merged
-// before without reading the stored values.
+// Hash is a 64-bit xxhash digest of the record's values (not its
+// address): equal records hash equal, so a re-run can recognise a record it
+// merged before without reading the stored values. The values are laid out
+// in a buffer on the stack (on the heap only for a record of more than
+// 512 bytes) and hashed at once.
 func (r *Record) Hash() uint64 {
-	h := fnv.New64a()
-	var b [8]byte
-	put := func(v uint64) {
-		binary.LittleEndian.PutUint64(b[:], v)
-		h.Write(b[:])
-	}
+	b := make([]byte, 0, 512)
+	put := func(v uint64) { b = binary.LittleEndian.AppendUint64(b, v) }
 	str := func(s string) {
 		put(uint64(len(s)))
-		h.Write([]byte(s))
+		b = append(b, s...)
+	}
+	prefix := func(p netip.Prefix) {
+		a := p.Addr().As16()
+		b = append(b, a[:]...)
+		put(uint64(p.Bits())<<8 | uint64(p.Addr().BitLen()/8))
 	}
 	put(uint64(r.Has))
 	for s := Slot(0); s < NumSlots; s++ {
@@ -183,7 +187,7 @@ func (r *Record) Hash() uint64 {
 		case LastSeenAt:
 			put(uint64(r.LastSeenAt))
 		case PredictedNetblock:
-			str(r.PredictedNetblock.String())
+			prefix(r.PredictedNetblock)
 		case PredictedCategory:
 			str(r.PredictedCategory)
 		case Cluster:
@@ -205,12 +209,9 @@ func (r *Record) Hash() uint64 {
 	// then (no lookup netblock) therefore differs from its re-run's hash
 	// and is rewritten once, which fills the column in.
 	if p := r.LookupNetblock; p.IsValid() {
-		a := p.Addr().As16()
-		put(binary.LittleEndian.Uint64(a[:8]))
-		put(binary.LittleEndian.Uint64(a[8:]))
-		put(uint64(p.Bits())<<8 | uint64(len(p.Addr().AsSlice())))
+		prefix(p)
 	}
-	if v := h.Sum64(); v != 0 {
+	if v := xxhash.Sum64(b); v != 0 {
 		return v
 	}
 	return 1 // 0 means "unknown"

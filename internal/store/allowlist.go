@@ -49,6 +49,9 @@ func whitelist(ctx context.Context, ex execer, ranges []netip.Prefix, now int64)
 // Whitelist marks, in the run's transaction, every indicator in the given
 // ranges Whitelisted.
 func (in *ingest) Whitelist(ctx context.Context, ranges []netip.Prefix, now time.Time) (int64, error) {
+	if err := in.restoreIndexes(ctx); err != nil {
+		return 0, err
+	}
 	return whitelist(ctx, in.tx, ranges, now.Unix())
 }
 

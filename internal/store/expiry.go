@@ -56,6 +56,9 @@ func (s *Store) ExpireDue(ctx context.Context, now time.Time) (int64, error) {
 // ExpireDue marks, in the run's transaction, every Active indicator whose
 // expiry is at or before now as Expired.
 func (in *ingest) ExpireDue(ctx context.Context, now time.Time) (int64, error) {
+	if err := in.restoreIndexes(ctx); err != nil {
+		return 0, err
+	}
 	return expireDue(ctx, in.tx, now.Unix())
 }
 

@@ -72,6 +72,10 @@ type ingest struct {
 	done      bool
 	// created counts the indicators Write inserted, for store_counts.
 	created int64
+	// deferred are the CREATE statements of the secondary indexes of
+	// indicators dropped for a first ingest (SQLite), to run again
+	// before anything reads through them and at the latest at commit.
+	deferred []string
 }
 
 // sqliteIngest writes as it goes: each batch is one multi-row upsert.
@@ -96,7 +100,73 @@ func beginSQLiteIngest(ctx context.Context, w *db) (*sqliteIngest, error) {
 		t.Rollback()
 		return nil, err
 	}
+	if in.empty {
+		if err := in.deferIndexes(ctx); err != nil {
+			t.Rollback()
+			return nil, err
+		}
+	}
 	return in, nil
+}
+
+// deferIndexes drops the secondary indexes of indicators for a first
+// ingest into an empty store, inside the run's transaction:
+// building each index once from the written table (restoreIndexes) costs
+// less than updating it row by row. A rollback or a crash brings them back
+// with the rest. Readers are not affected: SQLite's WAL lets them keep
+// reading the committed schema. PostgreSQL does not do this, because there
+// DROP INDEX would block every reader of the table until the commit.
+func (in *ingest) deferIndexes(ctx context.Context) error {
+	rows, err := in.tx.QueryContext(ctx, `SELECT name, sql FROM sqlite_master
+		WHERE type = 'index' AND tbl_name = 'indicators' AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%'
+		ORDER BY name`)
+	if err != nil {
+		return fmt.Errorf("begin ingest: read the indexes: %w", err)
+	}
+	var names []string
+	for rows.Next() {
+		var name, def string
+		if err := rows.Scan(&name, &def); err != nil {
+			rows.Close()
+			return fmt.Errorf("begin ingest: read the indexes: %w", err)
+		}
+		names, in.deferred = append(names, name), append(in.deferred, def)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("begin ingest: read the indexes: %w", err)
+	}
+	for _, name := range names {
+		if _, err := in.tx.ExecContext(ctx, `DROP INDEX "`+strings.ReplaceAll(name, `"`, `""`)+`"`); err != nil {
+			return fmt.Errorf("begin ingest: drop index %s until the rows are written: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// restoreIndexes builds the indexes deferIndexes dropped. SQLite sorts
+// an index's entries in as much memory as the page cache may hold, which
+// would add that much to the run's peak on top of the cache itself: the
+// cache is shrunk while they are built.
+func (in *ingest) restoreIndexes(ctx context.Context) error {
+	if len(in.deferred) == 0 {
+		return nil
+	}
+	var cache int64
+	if err := in.tx.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&cache); err != nil {
+		return fmt.Errorf("build index after the first ingest: %w", err)
+	}
+	if _, err := in.tx.ExecContext(ctx, `PRAGMA cache_size = -16384`); err != nil {
+		return fmt.Errorf("build index after the first ingest: %w", err)
+	}
+	defer in.tx.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf(`PRAGMA cache_size = %d`, cache))
+	for len(in.deferred) > 0 {
+		if _, err := in.tx.ExecContext(ctx, in.deferred[0]); err != nil {
+			return fmt.Errorf("build index after the first ingest: %w", err)
+		}
+		in.deferred = in.deferred[1:]
+	}
+	return nil
 }
 
 // prepare reads whether the store is empty and prepares Load's statements.
@@ -120,6 +190,10 @@ func (in *ingest) prepare(ctx context.Context) error {
 // commit counts the created indicators and commits.
 func (in *ingest) commit() error {
 	in.done = true
+	if err := in.restoreIndexes(context.Background()); err != nil {
+		in.tx.Rollback()
+		return fmt.Errorf("commit ingest: %w", err)
+	}
 	if err := addCount(context.Background(), in.tx, "indicators", in.created); err != nil {
 		in.tx.Rollback()
 		return fmt.Errorf("commit ingest: %w", err)

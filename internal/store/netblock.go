@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"encoding/hex"
 	"fmt"
 	"net/netip"
+	"slices"
+	"strings"
 
 	"forewarn/internal/indicator"
 	"forewarn/internal/merge"
@@ -34,13 +35,12 @@ const (
 	selectNetblockMembers = `SELECT ip, status, s_lookup_netblock, s_importance, s_detected_categories,
 	s_predicted_category, s_cluster
 	FROM indicators WHERE s_lookup_netblock IS NOT NULL ORDER BY ip`
-	selectNetblockMembersOf = `SELECT ip, status, s_lookup_netblock, s_importance, s_detected_categories,
+	// A netblock's members lie inside it, so its members are a key range
+	// of the table: read as one, the lookup does not scan the store. A
+	// group of nested netblocks is one range, that of the widest.
+	selectNetblockMembersIn = `SELECT ip, status, s_lookup_netblock, s_importance, s_detected_categories,
 	s_predicted_category, s_cluster
-	FROM indicators WHERE s_lookup_netblock IN (SELECT unhex(value) FROM json_each(?)) ORDER BY ip`
-	// PostgreSQL's spelling of the same.
-	selectNetblockMembersOfPG = `SELECT ip, status, s_lookup_netblock, s_importance, s_detected_categories,
-	s_predicted_category, s_cluster
-	FROM indicators WHERE s_lookup_netblock IN (SELECT decode(value, 'hex') FROM json_array_elements_text(?::json)) ORDER BY ip`
+	FROM indicators WHERE ip BETWEEN ? AND ? AND s_lookup_netblock `
 )
 
 // EachNetblockMember calls fn for every indicator that has a lookup
@@ -53,39 +53,89 @@ func (s *Store) EachNetblockMember(ctx context.Context, fn func(*NetblockMember)
 }
 
 // EachNetblockMemberOf is EachNetblockMember restricted to the members of
-// the given netblocks. It still reads the whole table, but inside SQLite:
-// only the matching rows are decoded, which makes it about ten times
-// cheaper than streaming every member when few netblocks are wanted.
+// the given netblocks, in address order. Each netblock (or each group of
+// nested ones) is read as the key range of the addresses it holds, so the
+// cost grows with the members of the widest netblock asked, not with the
+// store. An indicator whose netblock does not contain it is not found
+// (prediction keeps no such netblock).
 func (s *Store) EachNetblockMemberOf(ctx context.Context, netblocks []netip.Prefix, fn func(*NetblockMember) error) error {
 	return eachNetblockMemberOf(ctx, s.r, netblocks, fn)
 }
 
+// netblockRange is a group of nested netblocks: the key range of the
+// widest and the stored forms of all of them.
+type netblockRange struct {
+	lo, hi []byte
+	blobs  []any
+}
+
+// netblockRanges groups netblocks into disjoint key ranges, in address
+// order: CIDR prefixes are either nested or disjoint, so after sorting by
+// first address, widest first, each one either lies in the range of the
+// group before it or starts a new one.
+func netblockRanges(netblocks []netip.Prefix) ([]netblockRange, error) {
+	nbs := make([]netip.Prefix, 0, len(netblocks))
+	for _, p := range netblocks {
+		if !p.IsValid() {
+			return nil, fmt.Errorf("read netblock members: %v is not a netblock", p)
+		}
+		p = p.Masked()
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		nbs = append(nbs, p)
+	}
+	bits := func(p netip.Prefix) int { // in the 128-bit key space
+		if p.Addr().Is4() {
+			return p.Bits() + 96
+		}
+		return p.Bits()
+	}
+	slices.SortFunc(nbs, func(a, b netip.Prefix) int {
+		if c := bytes.Compare(key(a.Addr()), key(b.Addr())); c != 0 {
+			return c
+		}
+		return bits(a) - bits(b)
+	})
+	nbs = slices.Compact(nbs)
+	var out []netblockRange
+	for _, p := range nbs {
+		lo := key(p.Addr())
+		if n := len(out); n > 0 && bytes.Compare(lo, out[n-1].hi) <= 0 {
+			out[n-1].blobs = append(out[n-1].blobs, netblockBlob(p))
+			continue
+		}
+		hi := slices.Clone(lo)
+		for i, b := bits(p), len(hi)*8; i < b; i++ {
+			hi[i/8] |= 0x80 >> (i % 8)
+		}
+		out = append(out, netblockRange{lo: lo, hi: hi, blobs: []any{netblockBlob(p)}})
+	}
+	return out, nil
+}
+
 func eachNetblockMemberOf(ctx context.Context, q querier, netblocks []netip.Prefix, fn func(*NetblockMember) error) error {
-	if len(netblocks) == 0 {
-		return nil
+	ranges, err := netblockRanges(netblocks)
+	if err != nil {
+		return err
 	}
-	// One parameter whatever the number of netblocks: a JSON array of
-	// their stored forms in hex.
-	arg := make([]byte, 0, 2+len(netblocks)*(2*netblockLen+3))
-	arg = append(arg, '[')
-	for i, p := range netblocks {
-		b, _ := netblockBlob(p).([]byte)
-		if b == nil {
-			return fmt.Errorf("read netblock members: %v is not a netblock", p)
+	for _, r := range ranges {
+		args := append([]any{r.lo, r.hi}, r.blobs...)
+		if err := scanNetblockMembers(ctx, q, netblockMembersQuery(len(r.blobs)), args, fn); err != nil {
+			return err
 		}
-		if i > 0 {
-			arg = append(arg, ',')
-		}
-		arg = append(arg, '"')
-		arg = hex.AppendEncode(arg, b)
-		arg = append(arg, '"')
 	}
-	arg = append(arg, ']')
-	query := selectNetblockMembersOf
-	if dialectOf(q) == postgresDialect {
-		query = selectNetblockMembersOfPG
+	return nil
+}
+
+// netblockMembersQuery reads the members of n nested netblocks in one key
+// range: its arguments are the range's first and last key, then the n
+// stored netblocks.
+func netblockMembersQuery(n int) string {
+	if n == 1 {
+		return selectNetblockMembersIn + "= ? ORDER BY ip"
 	}
-	return scanNetblockMembers(ctx, q, query, []any{string(arg)}, fn)
+	return selectNetblockMembersIn + "IN (?" + strings.Repeat(", ?", n-1) + ") ORDER BY ip"
 }
 
 func eachNetblockMember(ctx context.Context, q querier, fn func(*NetblockMember) error) error {

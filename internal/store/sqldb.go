@@ -207,14 +207,3 @@ var (
 	_ execer = (*db)(nil)
 	_ execer = (*tx)(nil)
 )
-
-// dialectOf is the dialect of a db or tx.
-func dialectOf(q any) dialect {
-	switch x := q.(type) {
-	case *db:
-		return x.d
-	case *tx:
-		return x.d
-	}
-	return sqliteDialect
-}
