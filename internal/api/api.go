@@ -144,6 +144,7 @@ func (s *Server) routes() []route {
 		{"POST " + Prefix + "/lookup", read, s.lookupMany},
 
 		{"GET " + Prefix + "/export/{format}", read, s.exportFormat},
+		{"GET " + Prefix + "/export/misp-feed/{file}", read, s.exportMISPFile},
 
 		{"GET " + Prefix + "/apikeys", admin, s.listKeys},
 		{"POST " + Prefix + "/apikeys", admin, s.createKey},

@@ -28,11 +28,7 @@ type selected struct {
 // address order. With o.Max it keeps the Max best in a bounded heap and
 // calls fn for them, in address order, at the end.
 func each(ctx context.Context, src Source, f Format, o Options, fn func(*selected) error) error {
-	now := time.Now
-	if o.Now != nil {
-		now = o.Now
-	}
-	at := now()
+	at := o.now()
 	statuses := o.Statuses
 	if len(statuses) == 0 {
 		statuses = []indicator.Status{indicator.StatusActive}
