@@ -47,7 +47,11 @@ func TestDistributionFormatsOverHTTP(t *testing.T) {
 	}
 	for id := range manifest {
 		resp, body := h.get("/api/v1/export/misp-feed/"+id+".json?misp_attribute=ip-src", "query", read, nil)
-		var ev struct{ Event struct{ Attribute []struct{ Type, Value string } } }
+		var ev struct {
+			Event struct {
+				Attribute []struct{ Type, Value string }
+			}
+		}
 		if err := json.Unmarshal([]byte(body), &ev); resp.StatusCode != 200 || err != nil || len(ev.Event.Attribute) != 4 || ev.Event.Attribute[0].Type != "ip-src" {
 			t.Fatalf("event %s: %d %v %q", id, resp.StatusCode, err, body)
 		}
