@@ -28,6 +28,13 @@ const (
 	MISPHashes   = "hashes.csv"
 )
 
+// Budgeted is a Source that yields a budget's share of a larger source
+// (an output profile's). A MISP feed's events read the larger one to date
+// every change, removals included.
+type Budgeted interface {
+	Unbudgeted() Source
+}
+
 // ErrNoMISPFile means a MISP feed has no file of the name asked for.
 var ErrNoMISPFile = errors.New("no such file in the MISP feed")
 
@@ -98,6 +105,10 @@ func (e *mispEvent) tags(o *Options) []mispTag {
 // its expiry, so an event's timestamp moves whenever an attribute leaves
 // it and MISP pulls it again.
 func mispEvents(ctx context.Context, src Source, o *Options) ([]*mispEvent, error) {
+	if b, ok := src.(Budgeted); ok {
+		// An indicator that left the budget left the event too.
+		src = b.Unbudgeted()
+	}
 	at := o.now()
 	bySource := map[string]*mispEvent{}
 	err := src.EachIndicator(ctx, func(ind *indicator.Indicator) error {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"forewarn/internal/allowlist"
 	"forewarn/internal/indicator"
 )
 
@@ -50,6 +51,17 @@ func each(ctx context.Context, src Source, f Format, o Options, fn func(*selecte
 	if o.Max > 0 {
 		top = &topN{max: o.Max}
 	}
+	// A blocklist applies the allow-list as it renders, whatever the
+	// stored statuses say: an entry added since the last run (or by
+	// another process) already keeps its addresses off the next fetch.
+	var allowed *allowlist.Matcher
+	if as, ok := src.(AllowlistSource); ok && f.Blocklist() {
+		entries, err := as.AllowlistEntries(ctx)
+		if err != nil {
+			return fmt.Errorf("read the allow-list: %w", err)
+		}
+		allowed = allowlist.NewMatcher(entries, false)
+	}
 	visit := func(ind *indicator.Indicator, nb netip.Prefix) error {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -62,6 +74,9 @@ func each(ctx context.Context, src Source, f Format, o Options, fn func(*selecte
 				return nil
 			}
 			if ind.ExpiresAt != nil && !ind.ExpiresAt.After(at) {
+				return nil
+			}
+			if allowed != nil && allowed.Contains(ind.Addr) {
 				return nil
 			}
 		}
