@@ -23,6 +23,7 @@ import (
 	"forewarn/internal/indicator"
 	"forewarn/internal/lookup"
 	"forewarn/internal/metrics"
+	"forewarn/internal/output"
 	"forewarn/internal/runner"
 	"forewarn/internal/service"
 	"forewarn/internal/store"
@@ -193,6 +194,7 @@ type parts struct {
 	sched *schedule
 	web   *ui.UI
 	srv   *http.Server
+	outs  *outputObserver
 }
 
 // assemble builds the lookup index and the parts around the store.
@@ -202,7 +204,7 @@ func assemble(ctx context.Context, st *store.Store, c Config) (*parts, error) {
 	m := metrics.New(reg)
 	m.Known(c.Feeds, []string{string(indicator.StatusActive), string(indicator.StatusExpired),
 		string(indicator.StatusWhitelisted), string(indicator.StatusReview)})
-	p := &parts{look: lookup.NewService(st)}
+	p := &parts{look: lookup.NewService(st), outs: newOutputObserver(ctx, st, m, c.Log)}
 	t0 := time.Now()
 	ver, err := st.DataVersion(ctx)
 	if err != nil {
@@ -274,6 +276,7 @@ func (p *parts) routes(st *store.Store, c Config, reg *prometheus.Registry) (*ht
 		},
 	}).Register(mux)
 	mux.Handle("GET /metrics", metrics.Handler(reg))
+	output.NewHandler(st, p.outs, c.Log).Register(mux)
 	taxii.New(st, taxii.STIXMapper{}, c.Log).Register(mux)
 	web, err := ui.New(ui.Deps{Store: st, Service: svc, Runner: p.runs, Scheduler: p.sched, Lookup: p.look, Log: c.Log, Feed: feed.Name,
 		Secure: c.TLSCert != "", TrustedProxies: c.TrustedProxies})
