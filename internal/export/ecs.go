@@ -57,12 +57,15 @@ var (
 )
 
 // writeECS writes NDJSON, one ECS threat indicator document per address.
-// Every time comes from the store (@timestamp is the indicator's last
-// change), so the same store writes the same bytes.
+// @timestamp is the export's time, the same on every document: an
+// indicator match rule whose indicator query keeps only the latest export
+// (say @timestamp >= now-2h, fetching hourly) stops matching an indicator
+// as soon as forewarn stops listing it. The other times come from the store.
 func writeECS(ctx context.Context, w io.Writer, src Source, o Options) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	tlp := strings.ToUpper(o.tlp())
+	stamp := ecsTime(o.now())
 	return each(ctx, src, ECS, o, func(s *selected) error {
 		ind := s.ind
 		first, last := seenRange(s)
@@ -79,7 +82,7 @@ func writeECS(ctx context.Context, w io.Writer, src Source, o Options) error {
 			provider = "forewarn"
 		}
 		return enc.Encode(ecsDoc{
-			Timestamp: ecsTime(ind.UpdatedAt),
+			Timestamp: stamp,
 			Event:     ecsEvent{Kind: "enrichment", Category: ecsCategory, Type: ecsType},
 			Threat: ecsThreat{
 				Feed: ecsFeed{Name: "forewarn " + provider},
