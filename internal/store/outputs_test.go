@@ -156,3 +156,32 @@ func sqlitePlan(t *testing.T, s *Store, query string) []string {
 	}
 	return queryPlan(t, s, query)
 }
+
+// TestEachListedAddressReadsTheExpiryIndex: the Active addresses whose
+// expiry is ahead (or none), in address order; on SQLite from the
+// expiry index alone, never the rows.
+func TestEachListedAddressReadsTheExpiryIndex(t *testing.T) {
+	s := open(t)
+	rows := rankRows()
+	rows[0].ExpiresAt = 1000 // passed
+	rows[1].ExpiresAt = 5000 // ahead
+	rows = append(rows, &merge.Stored{Record: merge.Record{Addr: netip.MustParseAddr("2001:db8::7")}, Exists: true,
+		Status: indicator.StatusActive, CreatedAt: 100, UpdatedAt: 200})
+	commitRows(t, s, rows)
+	var got []string
+	if err := s.EachListedAddress(context.Background(), time.Unix(2000, 0), func(a netip.Addr) error {
+		got = append(got, a.String())
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"198.51.100.2", "198.51.100.3", "198.51.100.4", "198.51.100.5", "198.51.100.6", "2001:db8::7"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("listed addresses (-want +got):\n%s", diff)
+	}
+	for _, q := range listedQueries {
+		if plan := strings.Join(sqlitePlan(t, s, strings.Replace(q, "?", "2000", 1)), "; "); plan != "" && !strings.Contains(plan, "COVERING INDEX indicators_expiry") {
+			t.Errorf("%s reads more than the expiry index: %s", q, plan)
+		}
+	}
+}
