@@ -2,7 +2,6 @@ package export
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/netip"
 	"slices"
@@ -10,7 +9,6 @@ import (
 
 	"go4.org/netipx"
 
-	"forewarn/internal/allowlist"
 	"forewarn/internal/indicator"
 )
 
@@ -161,13 +159,9 @@ func (o *Options) plain() bool {
 
 // listed streams ls's listed addresses minus the allow-list, counting them.
 func listed(ctx context.Context, ls ListedSource, o Options, fn func(netip.Addr) error) error {
-	var allowed *allowlist.Matcher
-	if as, ok := ls.(AllowlistSource); ok {
-		entries, err := as.AllowlistEntries(ctx)
-		if err != nil {
-			return fmt.Errorf("read the allow-list: %w", err)
-		}
-		allowed = allowlist.NewMatcher(entries, false)
+	allowed, err := allowedBy(ctx, ls)
+	if err != nil {
+		return err
 	}
 	return ls.EachListedAddress(ctx, o.now(), func(a netip.Addr) error {
 		if allowed.Contains(a) {

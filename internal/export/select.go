@@ -51,16 +51,12 @@ func each(ctx context.Context, src Source, f Format, o Options, fn func(*selecte
 	if o.Max > 0 {
 		top = &topN{max: o.Max}
 	}
-	// A blocklist applies the allow-list as it renders, whatever the
-	// stored statuses say: an entry added since the last run (or by
-	// another process) already keeps its addresses off the next fetch.
 	var allowed *allowlist.Matcher
-	if as, ok := src.(AllowlistSource); ok && f.Blocklist() {
-		entries, err := as.AllowlistEntries(ctx)
-		if err != nil {
-			return fmt.Errorf("read the allow-list: %w", err)
+	if f.Blocklist() {
+		var err error
+		if allowed, err = allowedBy(ctx, src); err != nil {
+			return err
 		}
-		allowed = allowlist.NewMatcher(entries, false)
 	}
 	visit := func(ind *indicator.Indicator, nb netip.Prefix) error {
 		if err := ctx.Err(); err != nil {
@@ -121,6 +117,22 @@ func each(ctx context.Context, src Source, f Format, o Options, fn func(*selecte
 		}
 	}
 	return nil
+}
+
+// allowedBy is the allow-list of src, if it offers one (nil otherwise): a
+// blocklist applies it as it renders, whatever the stored statuses say, so
+// an entry added since the last run (or by another process) already keeps
+// its addresses off the next fetch.
+func allowedBy(ctx context.Context, src any) (*allowlist.Matcher, error) {
+	as, ok := src.(AllowlistSource)
+	if !ok {
+		return nil, nil
+	}
+	entries, err := as.AllowlistEntries(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read the allow-list: %w", err)
+	}
+	return allowlist.NewMatcher(entries, false), nil
 }
 
 // ErrBadIndicator means the source handed an export an indicator it cannot
