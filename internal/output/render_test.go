@@ -161,6 +161,9 @@ func TestRenderNumbers(t *testing.T) {
 		spec output.Spec
 	}{{"all", output.Spec{Format: export.EDL}}, {"budget-10k", output.Spec{Format: export.EDL, Max: 10000}}} {
 		var ms0, ms1 runtime.MemStats
+		runtime.GC()
+		// Reset the peak RSS (VmHWM), so that it is the render's alone.
+		_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
 		runtime.ReadMemStats(&ms0)
 		var cw countWriter
 		start := time.Now()
@@ -170,8 +173,8 @@ func TestRenderNumbers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("%s of %d: %d entries, %d bytes in %s; heap in use %d MiB, allocated %d MiB",
-			tc.name, n, res.Entries, cw, took.Round(time.Millisecond), ms1.HeapInuse>>20, (ms1.TotalAlloc-ms0.TotalAlloc)>>20)
+		t.Logf("%s of %d: %d entries, %d bytes in %s; peak RSS %s, heap in use %d MiB, allocated %d MiB",
+			tc.name, n, res.Entries, cw, took.Round(time.Millisecond), peakRSS(), ms1.HeapInuse>>20, (ms1.TotalAlloc-ms0.TotalAlloc)>>20)
 		fmt.Fprintf(os.Stderr, "BENCH %s n=%d took=%s\n", tc.name, n, took)
 	}
 }
@@ -179,3 +182,17 @@ func TestRenderNumbers(t *testing.T) {
 type countWriter int64
 
 func (c *countWriter) Write(p []byte) (int, error) { *c += countWriter(len(p)); return len(p), nil }
+
+// peakRSS is VmHWM from /proc/self/status ("?" elsewhere).
+func peakRSS() string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "?"
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "?"
+}
