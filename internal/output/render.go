@@ -20,6 +20,7 @@ type Store interface {
 	export.AllowlistSource
 	EachIndicator(ctx context.Context, fn func(*indicator.Indicator) error) error
 	EachRanked(ctx context.Context, by string, fn func(store.Ranked) bool) error
+	EachRankedIndicator(ctx context.Context, by string, fn func(store.Ranked, *indicator.Indicator, netip.Prefix) bool) error
 	EachIndicatorAt(ctx context.Context, addrs []netip.Addr, fn func(*indicator.Indicator, netip.Prefix) error) error
 }
 
@@ -41,7 +42,14 @@ func Render(ctx context.Context, w io.Writer, st Store, name string, s Spec, fil
 	o.Now = func() time.Time { return now }
 	var src export.Source = st
 	var res Result
-	if s.Max > 0 {
+	switch {
+	case s.Max > 0 && s.Max <= heldBudget:
+		h, cut, err := hold(ctx, st, s, now)
+		if err != nil {
+			return res, err
+		}
+		src, res.CutOff = h, cut
+	case s.Max > 0:
 		r, cut, err := rank(ctx, st, s, now)
 		if err != nil {
 			return res, err
@@ -57,6 +65,85 @@ func Render(ctx context.Context, w io.Writer, st Store, name string, s Spec, fil
 	return res, err
 }
 
+// heldBudget is the largest budget read in one pass and held in memory
+// (an indicator is about a kilobyte); a larger one reads the ranking
+// index, then the kept indicators by key.
+var heldBudget = 20000
+
+// skip reports whether a ranked indicator is left out of a budget: its
+// expiry passed, or the allow-list covers it.
+func skip(x store.Ranked, now time.Time, allowed *allowlist.Matcher) bool {
+	return (!x.ExpiresAt.IsZero() && !x.ExpiresAt.After(now)) || allowed.Contains(x.Addr)
+}
+
+// hold reads the budget's Max best Active indicators whole, in s's order,
+// in one pass, and returns them as a source in address order, with the
+// cut-off when the budget is full.
+func hold(ctx context.Context, st Store, s Spec, now time.Time) (*held, string, error) {
+	entries, err := st.AllowlistEntries(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	allowed := allowlist.NewMatcher(entries, false)
+	h := &held{st: st}
+	var last string
+	err = st.EachRankedIndicator(ctx, s.rank(), func(x store.Ranked, ind *indicator.Indicator, nb netip.Prefix) bool {
+		if skip(x, now, allowed) {
+			return true
+		}
+		h.inds = append(h.inds, heldIndicator{ind, nb})
+		last = x.Rank
+		return len(h.inds) < s.Max
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	cut := ""
+	if len(h.inds) == s.Max {
+		cut = last
+	}
+	slices.SortFunc(h.inds, func(a, b heldIndicator) int { return compareKeys(a.ind.Addr, b.ind.Addr) })
+	return h, cut, nil
+}
+
+// compareKeys orders addresses as the store keys them: 16 bytes, IPv4
+// mapped.
+func compareKeys(a, b netip.Addr) int {
+	x, y := a.As16(), b.As16()
+	return bytes.Compare(x[:], y[:])
+}
+
+type heldIndicator struct {
+	ind *indicator.Indicator
+	nb  netip.Prefix
+}
+
+// held is a budget's indicators, held in address order.
+type held struct {
+	st   Store
+	inds []heldIndicator
+}
+
+func (h *held) EachIndicator(ctx context.Context, fn func(*indicator.Indicator) error) error {
+	return h.EachIndicatorNetblock(ctx, func(ind *indicator.Indicator, _ netip.Prefix) error { return fn(ind) })
+}
+
+func (h *held) EachIndicatorNetblock(ctx context.Context, fn func(*indicator.Indicator, netip.Prefix) error) error {
+	for _, x := range h.inds {
+		if err := fn(x.ind, x.nb); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (h *held) AllowlistEntries(ctx context.Context) ([]allowlist.Entry, error) {
+	return h.st.AllowlistEntries(ctx)
+}
+
+// Unbudgeted implements export.Budgeted.
+func (h *held) Unbudgeted() export.Source { return h.st }
+
 // rank reads the budget's Max best Active indicators in s's order and
 // returns them as a source, with the cut-off when the budget is full.
 func rank(ctx context.Context, st Store, s Spec, now time.Time) (*ranked, string, error) {
@@ -68,7 +155,7 @@ func rank(ctx context.Context, st Store, s Spec, now time.Time) (*ranked, string
 	r := &ranked{st: st, addrs: make([]netip.Addr, 0, min(s.Max, 1<<16))}
 	var last string
 	err = st.EachRanked(ctx, s.rank(), func(x store.Ranked) bool {
-		if (!x.ExpiresAt.IsZero() && !x.ExpiresAt.After(now)) || allowed.Contains(x.Addr) {
+		if skip(x, now, allowed) {
 			return true
 		}
 		r.addrs = append(r.addrs, x.Addr)
@@ -82,11 +169,7 @@ func rank(ctx context.Context, st Store, s Spec, now time.Time) (*ranked, string
 	if len(r.addrs) == s.Max {
 		cut = last
 	}
-	// The store's key order: an address as 16 bytes (IPv4 mapped).
-	slices.SortFunc(r.addrs, func(a, b netip.Addr) int {
-		x, y := a.As16(), b.As16()
-		return bytes.Compare(x[:], y[:])
-	})
+	slices.SortFunc(r.addrs, compareKeys)
 	return r, cut, nil
 }
 

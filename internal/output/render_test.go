@@ -79,6 +79,15 @@ func render(t *testing.T, st *store.Store, s output.Spec, file string) (string, 
 // whose expiry passed and those the allow-list covers; its cut-off is the
 // last kept importance.
 func TestBudgetKeepsTheBestStably(t *testing.T) {
+	for name, held := range map[string]int{"held in memory": 20000, "read by key": 0} {
+		t.Run(name, func(t *testing.T) {
+			defer output.SetHeldBudget(held)()
+			testBudgetKeepsTheBestStably(t)
+		})
+	}
+}
+
+func testBudgetKeepsTheBestStably(t *testing.T) {
 	st := testutil.Store(t)
 	write(t, st, []*merge.Stored{
 		row("203.0.113.1", 50, time.Time{}),

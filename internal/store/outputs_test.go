@@ -119,6 +119,24 @@ func TestEachRankedOrdersThroughTheIndex(t *testing.T) {
 	if diff := cmp.Diff(want[:3], read(RankImportance, 3)); diff != "" {
 		t.Errorf("stopped after 3 (-want +got):\n%s", diff)
 	}
+	var whole []string
+	if err := s.EachRankedIndicator(ctx, RankImportance, func(r Ranked, ind *indicator.Indicator, _ netip.Prefix) bool {
+		if r.Addr != ind.Addr {
+			t.Errorf("ranked %s, read %s", r.Addr, ind.Addr)
+		}
+		whole = append(whole, r.Addr.String()+"="+r.Rank)
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, whole); diff != "" {
+		t.Errorf("EachRankedIndicator by importance (-want +got):\n%s", diff)
+	}
+	for by, order := range rankedIndicatorOrder {
+		if plan := strings.Join(sqlitePlan(t, s, selectStored+order), "; "); plan != "" && strings.Contains(plan, "TEMP B-TREE") {
+			t.Errorf("EachRankedIndicator by %s sorts: %s", by, plan)
+		}
+	}
 	got := read(RankRecency, 2)
 	if len(got) != 2 || !strings.HasPrefix(got[0], "198.51.100.6=1970-01-01T00:03:25Z") || !strings.HasPrefix(got[1], "198.51.100.5=") {
 		t.Errorf("by recency: %v", got)
