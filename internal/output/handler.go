@@ -182,6 +182,9 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, name string, sp
 	if file == export.MISPManifest || file == export.MISPHashes {
 		res.Entries = -1 // the feed's entries are its event's
 	}
+	// Recorded before the answer, so that a client reading the record
+	// after its fetch sees it; on SQLite a run holding the writer delays
+	// this by at most record's 5 s.
 	h.record(name, at, by, res)
 	ct := export.ContentType(spec.Format)
 	if file == export.MISPHashes {
