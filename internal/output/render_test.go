@@ -168,7 +168,12 @@ func TestRenderNumbers(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		spec output.Spec
-	}{{"all", output.Spec{Format: export.EDL}}, {"budget-10k", output.Spec{Format: export.EDL, Max: 10000}}} {
+	}{
+		{"all", output.Spec{Format: export.EDL}},
+		{"budget-10k", output.Spec{Format: export.EDL, Max: 10000}},
+		{"budget-100k", output.Spec{Format: export.EDL, Max: 100000}},
+		{"crowdsec-10k", output.Spec{Format: export.CrowdSec, Max: 10000}},
+	} {
 		var ms0, ms1 runtime.MemStats
 		runtime.GC()
 		// Reset the peak RSS (VmHWM), so that it is the render's alone.
