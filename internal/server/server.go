@@ -259,20 +259,8 @@ func (p *parts) routes(st *store.Store, c Config, reg *prometheus.Registry) (*ht
 	api.New(api.Deps{Store: st, Service: svc, Runner: p.runs, Scheduler: p.sched, Lookup: p.look, Log: c.Log,
 		ExportSource: st, Exports: c.Exports,
 		DataVersion: func(ctx context.Context) (api.Version, error) {
-			// The store's own summary catches changes by other processes
-			// (a CLI run); the counter catches this one's status changes
-			// and purges within the same second. The nonce makes every
-			// validator change on restart.
-			dv, err := st.DataVersion(ctx)
-			if err != nil {
-				return api.Version{}, err
-			}
 			gen, at := p.ref.version()
-			last := dv.LastUpdate
-			if at.After(last) {
-				last = at
-			}
-			return api.Version{Seed: fmt.Sprintf("%s/%d/%d/%d", nonce, gen, dv.Count, dv.LastUpdate.Unix()), LastModified: last}, nil
+			return exportVersion(ctx, st, nonce, gen, at, time.Now())
 		},
 	}).Register(mux)
 	mux.Handle("GET /metrics", metrics.Handler(reg))
@@ -286,6 +274,37 @@ func (p *parts) routes(st *store.Store, c Config, reg *prometheus.Registry) (*ht
 	web.Register(mux)
 	p.web = web
 	return mux, nil
+}
+
+// versionStore is what export validators read: *store.Store.
+type versionStore interface {
+	DataVersion(ctx context.Context) (store.DataVersion, error)
+	ActiveDue(ctx context.Context, now time.Time) (int64, time.Time, error)
+}
+
+// exportVersion is the export validators' version as of now. The store's
+// own summary catches changes by other processes (a CLI run); the
+// refresher's counter gen (last moved at genAt) catches this one's status
+// changes and purges within the same second; the count of Active
+// indicators already due catches an expiry passing before the expiry job
+// marks it (a blocklist leaves it out at once); the nonce makes every
+// validator change on restart.
+func exportVersion(ctx context.Context, st versionStore, nonce string, gen uint64, genAt, now time.Time) (api.Version, error) {
+	dv, err := st.DataVersion(ctx)
+	if err != nil {
+		return api.Version{}, err
+	}
+	due, dueAt, err := st.ActiveDue(ctx, now)
+	if err != nil {
+		return api.Version{}, err
+	}
+	last := dv.LastUpdate
+	for _, t := range []time.Time{genAt, dueAt} {
+		if t.After(last) {
+			last = t
+		}
+	}
+	return api.Version{Seed: fmt.Sprintf("%s/%d/%d/%d/%d", nonce, gen, dv.Count, dv.LastUpdate.Unix(), due), LastModified: last}, nil
 }
 
 // listen binds c.Listen, with TLS when configured (srv gets its
