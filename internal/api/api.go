@@ -144,6 +144,13 @@ func (s *Server) routes() []route {
 		{"POST " + Prefix + "/lookup", read, s.lookupMany},
 
 		{"GET " + Prefix + "/export/{format}", read, s.exportFormat},
+		{"GET " + Prefix + "/export/misp-feed/{file}", read, s.exportMISPFile},
+
+		{"GET " + Prefix + "/outputs", admin, s.listOutputs},
+		{"POST " + Prefix + "/outputs", admin, s.createOutput},
+		{"GET " + Prefix + "/outputs/{name}", admin, s.getOutput},
+		{"DELETE " + Prefix + "/outputs/{name}", admin, s.deleteOutput},
+		{"POST " + Prefix + "/outputs/{name}/rotate-key", admin, s.rotateOutputKey},
 
 		{"GET " + Prefix + "/apikeys", admin, s.listKeys},
 		{"POST " + Prefix + "/apikeys", admin, s.createKey},

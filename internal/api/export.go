@@ -3,8 +3,9 @@ package api
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
-	"forewarn/internal/service"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"forewarn/internal/export"
+	"forewarn/internal/service"
 )
 
 // ExportTimeout bounds one export download: a full STIX bundle of millions
@@ -84,6 +86,7 @@ func exportOptions(q url.Values) (export.Options, error) {
 		}
 		o.Max = n
 	}
+	o.TLP, o.MISPAttribute = q.Get("tlp"), q.Get("misp_attribute")
 	for _, b := range []struct {
 		key string
 		dst *bool
@@ -125,43 +128,18 @@ func (s *Server) exportFormat(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return notFound("%v (or suricata-categories)", err)
 	}
-	o, err := exportOptions(r.URL.Query())
+	if f.Directory() {
+		return badRequest("format", "%s is a directory of files: fetch %s/export/%s/%s and the files it names", f, Prefix, f, export.MISPManifest)
+	}
+	o, err := s.exportRequest(r, f)
 	if err != nil {
 		return err
 	}
-	if f == export.JSONL && len(o.Statuses) == 0 {
-		// As on the command line: jsonl is the whole store unless asked.
-		o.Statuses = export.AllStatuses
-	}
-	if err := o.Validate(f); err != nil {
-		return badRequest("", "%v", err)
-	}
-	v, err := s.DataVersion(r.Context())
-	if err != nil {
+	release, notMod, err := s.exportValidators(w, r, !categories)
+	if err != nil || notMod {
 		return err
 	}
-	sum := sha256.Sum256([]byte(v.Seed + "\x00" + r.PathValue("format") + "\x00" + exportQuery(r.URL.Query())))
-	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
-	lastMod := v.LastModified.Truncate(time.Second)
-	notMod := notModified(r, etag, lastMod)
-	if !notMod && !categories && r.Method != http.MethodHead {
-		// Only a download holds a database connection: 304s, HEADs and
-		// the fixed category list are not counted.
-		k, _ := Caller(r.Context())
-		release, err := s.exports.acquire(k.ID)
-		if err != nil {
-			s.exports.retryAfter(w)
-			return err
-		}
-		defer release()
-	}
-	w.Header().Set("ETag", etag)
-	w.Header().Set("Last-Modified", lastMod.Format(http.TimeFormat))
-	w.Header().Set("Cache-Control", "no-cache")
-	if notMod {
-		w.WriteHeader(http.StatusNotModified)
-		return nil
-	}
+	defer release()
 	if categories {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		return export.WriteSuricataCategories(w)
@@ -170,23 +148,134 @@ func (s *Server) exportFormat(w http.ResponseWriter, r *http.Request) error {
 	if r.Method == http.MethodHead {
 		return nil
 	}
-	return s.streamExport(w, r, f, o)
+	return s.streamExport(w, r, f, func(w io.Writer) error { return export.Write(r.Context(), w, s.ExportSource, f, o) })
+}
+
+// exportMISPFile serves one file of the misp-feed export: manifest.json,
+// hashes.csv or an event.
+func (s *Server) exportMISPFile(w http.ResponseWriter, r *http.Request) error {
+	o, err := s.exportRequest(r, export.MISPFeed)
+	if err != nil {
+		return err
+	}
+	file := r.PathValue("file")
+	release, notMod, err := s.exportValidators(w, r, true)
+	if err != nil || notMod {
+		return err
+	}
+	defer release()
+	return s.serveMISPFile(w, r, s.ExportSource, o, file)
+}
+
+// serveMISPFile streams one file of a MISP feed; an unknown name is a 404
+// sent before anything else.
+func (s *Server) serveMISPFile(w http.ResponseWriter, r *http.Request, src export.Source, o export.Options, file string) error {
+	if file != export.MISPManifest && file != export.MISPHashes && !strings.HasSuffix(file, ".json") {
+		return notFound("no file %q in the MISP feed: it has %s, %s and one <uuid>.json per event", file, export.MISPManifest, export.MISPHashes)
+	}
+	ct := export.ContentType(export.MISPFeed)
+	if file == export.MISPHashes {
+		ct = "text/csv; charset=utf-8"
+	}
+	w.Header().Set("Content-Type", ct)
+	if r.Method == http.MethodHead {
+		return nil
+	}
+	// An event file that does not exist is known only after reading the
+	// events: render into a small probe first would cost a pass; instead
+	// the writer defers the status until the first byte.
+	lw := &lazyStatus{w: w}
+	err := s.streamExport(lw, r, export.MISPFeed, func(w io.Writer) error {
+		_, err := export.WriteMISPFile(r.Context(), w, src, o, file)
+		return err
+	})
+	if errors.Is(err, export.ErrNoMISPFile) && !lw.wrote {
+		return notFound("%v", err)
+	}
+	return err
+}
+
+// lazyStatus is a ResponseWriter whose headers go out with the first byte
+// of the body, so that a handler may still answer an error before it.
+type lazyStatus struct {
+	w     http.ResponseWriter
+	wrote bool
+}
+
+func (l *lazyStatus) Header() http.Header         { return l.w.Header() }
+func (l *lazyStatus) WriteHeader(code int)        { l.wrote = true; l.w.WriteHeader(code) }
+func (l *lazyStatus) Write(p []byte) (int, error) { l.wrote = true; return l.w.Write(p) }
+func (l *lazyStatus) Unwrap() http.ResponseWriter { return l.w }
+
+// exportRequest parses an export's query for format f, with the API's
+// defaults.
+func (s *Server) exportRequest(r *http.Request, f export.Format) (export.Options, error) {
+	o, err := exportOptions(r.URL.Query())
+	if err != nil {
+		return o, err
+	}
+	if f == export.JSONL && len(o.Statuses) == 0 {
+		// As on the command line: jsonl is the whole store unless asked.
+		o.Statuses = export.AllStatuses
+	}
+	if err := o.Validate(f); err != nil {
+		return o, badRequest("", "%v", err)
+	}
+	return o, nil
+}
+
+// exportValidators sends ETag, Last-Modified and Cache-Control for the
+// request's path and query over the store's data version, and answers 304
+// when the client has them (notMod). A download that counts (not a 304,
+// a HEAD or, with counted false, a fixed file) takes a place in the
+// export gate until release; beyond the gate's limits it is refused with
+// 429.
+func (s *Server) exportValidators(w http.ResponseWriter, r *http.Request, counted bool) (release func(), notMod bool, err error) {
+	v, err := s.DataVersion(r.Context())
+	if err != nil {
+		return nil, false, err
+	}
+	sum := sha256.Sum256([]byte(v.Seed + "\x00" + r.URL.Path + "\x00" + exportQuery(r.URL.Query())))
+	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
+	lastMod := v.LastModified.Truncate(time.Second)
+	notMod = notModified(r, etag, lastMod)
+	release = func() {}
+	if !notMod && counted && r.Method != http.MethodHead {
+		// Only a download holds a database connection.
+		k, _ := Caller(r.Context())
+		release, err = s.exports.acquire(k.ID)
+		if err != nil {
+			s.exports.retryAfter(w)
+			return nil, false, err
+		}
+	}
+	w.Header().Set("ETag", etag)
+	w.Header().Set("Last-Modified", lastMod.Format(http.TimeFormat))
+	w.Header().Set("Cache-Control", "no-cache")
+	if notMod {
+		w.WriteHeader(http.StatusNotModified)
+	}
+	return release, notMod, nil
 }
 
 // streamExport writes the export in chunks, each of which the client must
-// accept within the stall limit.
-func (s *Server) streamExport(w http.ResponseWriter, r *http.Request, f export.Format, o export.Options) error {
+// accept within the stall limit. An error before the first byte is
+// returned (the caller may still answer it); after, the body is cut.
+func (s *Server) streamExport(w http.ResponseWriter, r *http.Request, f export.Format, write func(io.Writer) error) error {
 	// The server's write timeout would cut a large export; each chunk
 	// gets its own deadline instead, and this one bounds the first.
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(ExportTimeout))
 	boundSendBuffer(r.Context())
 	bw := newStallWriter(w, s.exports.lim.Stall)
-	err := export.Write(r.Context(), bw, s.ExportSource, f, o)
+	err := write(bw)
 	if err == nil {
 		err = bw.Flush()
 	}
 	if err == nil {
 		return nil
+	}
+	if lw, ok := w.(*lazyStatus); ok && !lw.wrote {
+		return err
 	}
 	// The status is sent: cut the body so the client sees a broken
 	// transfer rather than a short list it would take as whole.

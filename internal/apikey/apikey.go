@@ -55,6 +55,21 @@ const KeyPrefix = "fwk_"
 // keyBytes is the key's entropy: 256 bits.
 const keyBytes = 32
 
+// OutputKeyPrefix starts every output profile's key: it opens one
+// profile's feed and nothing else, and a person can tell it from an API key.
+const OutputKeyPrefix = "fwo_"
+
+// GenerateOutput returns a new random output profile key (OutputKeyPrefix
+// and 256 random bits), its hash and the prefix listings show.
+func GenerateOutput() (key, hash, prefix string, err error) {
+	b := make([]byte, keyBytes)
+	if _, err := rand.Read(b); err != nil {
+		return "", "", "", fmt.Errorf("generate output key: %w", err)
+	}
+	key = OutputKeyPrefix + base64.RawURLEncoding.EncodeToString(b)
+	return key, Hash(key), key[len(OutputKeyPrefix) : len(OutputKeyPrefix)+prefixLen], nil
+}
+
 // Generate returns a new random key and its hash. The key is KeyPrefix and
 // 256 random bits in unpadded base64url: printable, and safe in a header.
 func Generate() (key, hash string, err error) {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -18,11 +19,74 @@ import (
 
 func cmdExport(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "export", "export --format F [--db FILE] [--status S,...] [--min-importance N] [--categories a,b] "+
-		"[--sources s] [--feed ID] [--min-sources N] [--min-confidence N] [--updated-since T] [--max N] [--rank importance|confidence] [--aggregate] [--netblocks] [-o FILE]")
+		"[--sources s] [--feed ID] [--min-sources N] [--min-confidence N] [--updated-since T] [--max N] [--rank importance|confidence] [--aggregate] [--netblocks] [--tlp T] [--misp-attribute ip-dst|ip-src] [-o FILE | --dir DIR]")
 	db := dbFlag(e, fs)
 	format := fs.String("format", "jsonl", "output format: "+export.FormatNames())
 	out := fs.String("o", "-", "output file (- for standard output); suricata-iprep also writes categories.txt beside it")
+	dir := fs.String("dir", "", "misp-feed: the directory to write the feed into (manifest.json, hashes.csv, one event per feed)")
 	var o export.Options
+	statuses := exportFlags(fs, &o)
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	f, err := export.ParseFormat(*format)
+	if err != nil {
+		return &ExitError{Code: 2, Err: err}
+	}
+	if o.Statuses, err = parseStatuses(*statuses); err != nil {
+		return &ExitError{Code: 2, Err: err}
+	}
+	if *statuses == "" && f == export.JSONL {
+		// JSON Lines has always been the whole store, the form stores are
+		// compared and backed up in; keep it so.
+		o.Statuses = export.AllStatuses
+	}
+	if err := o.Validate(f); err != nil {
+		return &ExitError{Code: 2, Err: err}
+	}
+	if f.Directory() != (*dir != "") {
+		return &ExitError{Code: 2, Err: errors.New("--dir DIR goes with --format misp-feed, and misp-feed needs it (a MISP feed is a directory of files)")}
+	}
+	st, err := openExisting(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if f.Directory() {
+		n, err := export.WriteMISPFeed(ctx, *dir, st, o)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stderr, "exported %d indicators to the MISP feed in %s\n", n, *dir)
+		return nil
+	}
+	if *out == "-" {
+		_, err := export.WriteCount(ctx, e.stdout, st, f, o)
+		return err
+	}
+	var n int64
+	err = writeFileAtomic(*out, func(w io.Writer) error {
+		var err error
+		n, err = export.WriteCount(ctx, w, st, f, o)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "exported %d indicators to %s\n", n, *out)
+	if f == export.SuricataIPRep {
+		cats := filepath.Join(filepath.Dir(*out), "categories.txt")
+		if err := writeFileAtomic(cats, export.WriteSuricataCategories); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stderr, "wrote the Suricata categories to %s\n", cats)
+	}
+	return nil
+}
+
+// exportFlags defines the filter and format flags of export on fs, into
+// o; it returns --status, which needs the format to be read.
+func exportFlags(fs *flag.FlagSet, o *export.Options) *string {
 	statuses := fs.String("status", "", "statuses to export, comma-separated, or all (default: all for jsonl, the whole store as before; Active for the others;\nblocklist formats never list Whitelisted)")
 	fs.Func("min-importance", "keep indicators with at least this importance (0-100)", func(s string) error {
 		v, err := strconv.ParseFloat(s, 64)
@@ -59,51 +123,9 @@ func cmdExport(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&o.Rank, "rank", "", "what --max ranks by: importance (default) or confidence (combined confidence first)")
 	fs.BoolVar(&o.Aggregate, "aggregate", false, "edl: collapse to the minimal set of CIDRs")
 	fs.BoolVar(&o.Netblocks, "netblocks", false, "edl: write the distinct predicted netblocks instead of addresses")
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	f, err := export.ParseFormat(*format)
-	if err != nil {
-		return &ExitError{Code: 2, Err: err}
-	}
-	if o.Statuses, err = parseStatuses(*statuses); err != nil {
-		return &ExitError{Code: 2, Err: err}
-	}
-	if *statuses == "" && f == export.JSONL {
-		// JSON Lines has always been the whole store, the form stores are
-		// compared and backed up in; keep it so.
-		o.Statuses = export.AllStatuses
-	}
-	if err := o.Validate(f); err != nil {
-		return &ExitError{Code: 2, Err: err}
-	}
-	st, err := openExisting(ctx, *db)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	if *out == "-" {
-		_, err := export.WriteCount(ctx, e.stdout, st, f, o)
-		return err
-	}
-	var n int64
-	err = writeFileAtomic(*out, func(w io.Writer) error {
-		var err error
-		n, err = export.WriteCount(ctx, w, st, f, o)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stderr, "exported %d indicators to %s\n", n, *out)
-	if f == export.SuricataIPRep {
-		cats := filepath.Join(filepath.Dir(*out), "categories.txt")
-		if err := writeFileAtomic(cats, export.WriteSuricataCategories); err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stderr, "wrote the Suricata categories to %s\n", cats)
-	}
-	return nil
+	fs.StringVar(&o.TLP, "tlp", "", "ecs, misp-feed: the TLP marking: "+strings.Join(export.TLPs, ", ")+" (default amber)")
+	fs.StringVar(&o.MISPAttribute, "misp-attribute", "", "misp-feed: the attribute type of each address, ip-dst (default) or ip-src")
+	return statuses
 }
 
 // writeFileAtomic writes path through a temporary file renamed into place,

@@ -50,7 +50,24 @@ func TestExportCommand(t *testing.T) {
 		}
 	})
 
+	t.Run("misp-feed writes a feed directory", func(t *testing.T) {
+		feed := filepath.Join(dir, "misp")
+		r := run(t, env, "export", "--format", "misp-feed", "--dir", feed, "--tlp", "green", "--misp-attribute", "ip-src")
+		if r.code != 0 || !strings.Contains(r.err, "MISP feed in "+feed) {
+			t.Fatalf("%+v", r)
+		}
+		names, _ := filepath.Glob(filepath.Join(feed, "*"))
+		manifest, err := os.ReadFile(filepath.Join(feed, "manifest.json"))
+		if len(names) != 3 || err != nil || !strings.Contains(string(manifest), `"tlp:green"`) {
+			t.Fatalf("want manifest.json, hashes.csv and one event: %v, %v %.300s", names, err, manifest)
+		}
+	})
+
 	for name, args := range map[string][]string{
+		"misp-feed needs --dir":            {"--format", "misp-feed"},
+		"--dir is for misp-feed":           {"--format", "edl", "--dir", dir},
+		"tlp is for ecs and misp-feed":     {"--format", "edl", "--tlp", "red"},
+		"unknown tlp":                      {"--format", "ecs", "--tlp", "purple"},
 		"unknown format lists the formats": {"--format", "pdf"},
 		"aggregate is for edl":             {"--format", "csv", "--aggregate"},
 		"bad status":                       {"--status", "Gone"},

@@ -5,8 +5,11 @@ import (
 	"io"
 	"net/netip"
 	"slices"
+	"time"
 
 	"go4.org/netipx"
+
+	"forewarn/internal/indicator"
 )
 
 // writeEDL writes a plain-text external dynamic list: one address, CIDR or
@@ -27,8 +30,14 @@ func writeEDL(ctx context.Context, w io.Writer, src Source, o Options) error {
 		_, err := w.Write(line)
 		return err
 	}
+	addrs := func(fn func(netip.Addr) error) error {
+		return each(ctx, src, EDL, o, func(s *selected) error { return fn(s.addr) })
+	}
+	if ls, ok := src.(ListedSource); ok && !o.Netblocks && o.plain() {
+		addrs = func(fn func(netip.Addr) error) error { return listed(ctx, ls, o, fn) }
+	}
 	if !o.Netblocks && !o.Aggregate {
-		return each(ctx, src, EDL, o, func(s *selected) error { return put(s.addr) })
+		return addrs(func(a netip.Addr) error { return put(a) })
 	}
 	deny, err := loadDenied(ctx, src)
 	if err != nil {
@@ -53,15 +62,15 @@ func writeEDL(ctx context.Context, w io.Writer, src Source, o Options) error {
 			}
 			return putRange(cur)
 		}
-		err := each(ctx, src, EDL, o, func(s *selected) error {
-			if cur.IsValid() && s.addr.Is4() == cur.To().Is4() && cur.To().Next() == s.addr {
-				cur = netipx.IPRangeFrom(cur.From(), s.addr)
+		err := addrs(func(a netip.Addr) error {
+			if cur.IsValid() && a.Is4() == cur.To().Is4() && cur.To().Next() == a {
+				cur = netipx.IPRangeFrom(cur.From(), a)
 				return nil
 			}
 			if err := flush(); err != nil {
 				return err
 			}
-			cur = netipx.IPRangeFrom(s.addr, s.addr)
+			cur = netipx.IPRangeFrom(a, a)
 			return nil
 		})
 		if err != nil {
@@ -130,4 +139,37 @@ func comparePrefix(a, b netip.Prefix) int {
 		return c
 	}
 	return a.Bits() - b.Bits()
+}
+
+// ListedSource is a Source that lists, cheaply and in address order, the
+// addresses a plain blocklist lists: every Active indicator whose expiry
+// is after at (*store.Store is one: from its expiry index, without reading
+// rows). An edl of Active indicators without other filters, a budget or
+// netblocks reads it instead of every indicator.
+type ListedSource interface {
+	EachListedAddress(ctx context.Context, at time.Time, fn func(netip.Addr) error) error
+}
+
+// plain reports whether o selects every Active indicator a blocklist
+// lists and nothing narrower, so that a ListedSource answers it.
+func (o *Options) plain() bool {
+	active := len(o.Statuses) == 0 || (len(o.Statuses) == 1 && o.Statuses[0] == indicator.StatusActive)
+	return active && o.MinImportance == nil && len(o.Categories) == 0 && len(o.Sources) == 0 && o.UpdatedSince.IsZero() && o.Max == 0
+}
+
+// listed streams ls's listed addresses minus the allow-list, counting them.
+func listed(ctx context.Context, ls ListedSource, o Options, fn func(netip.Addr) error) error {
+	allowed, err := allowedBy(ctx, ls)
+	if err != nil {
+		return err
+	}
+	return ls.EachListedAddress(ctx, o.now(), func(a netip.Addr) error {
+		if allowed.Contains(a) {
+			return nil
+		}
+		if o.written != nil {
+			*o.written++
+		}
+		return fn(a)
+	})
 }

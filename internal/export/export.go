@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,13 +40,20 @@ const (
 	EDL           Format = "edl"
 	SuricataIPRep Format = "suricata-iprep"
 	ZeekIntel     Format = "zeek-intel"
+	CrowdSec      Format = "crowdsec"
+	ECS           Format = "ecs"
+	MISPFeed      Format = "misp-feed"
 )
 
 // Formats lists every format, in the order help texts show them.
-var Formats = []Format{JSONL, CSV, STIX, EDL, SuricataIPRep, ZeekIntel}
+var Formats = []Format{JSONL, CSV, STIX, EDL, SuricataIPRep, ZeekIntel, CrowdSec, ECS, MISPFeed}
 
 // ErrUnknownFormat is wrapped by ParseFormat for a name it does not know.
 var ErrUnknownFormat = errors.New("unknown export format")
+
+// ErrDirectory is returned when a directory format (misp-feed) is asked
+// for as one stream.
+var ErrDirectory = errors.New("misp-feed is a directory of files, not one stream: write it with --dir DIR (WriteMISPFeed), or serve it as an output profile")
 
 // ErrBadFilter is wrapped when a filter or option is invalid.
 var ErrBadFilter = errors.New("bad export filter")
@@ -80,16 +88,32 @@ func ContentType(f Format) string {
 		return "application/stix+json;version=2.1"
 	case EDL, SuricataIPRep, ZeekIntel:
 		return "text/plain; charset=utf-8"
+	case CrowdSec:
+		return "application/json"
+	case ECS:
+		return "application/x-ndjson"
+	case MISPFeed:
+		return "application/json" // each of its files but hashes.csv
 	}
 	return "application/octet-stream"
 }
 
 // Blocklist reports whether f is a format a device blocks or alerts on:
 // Whitelisted indicators never appear in one, and neither do indicators
-// whose expiry has passed.
+// whose expiry has passed. CrowdSec bans, ECS indicators (matched by
+// Elastic's indicator match rules) and MISP feed attributes (to_ids) are
+// all acted on.
 func (f Format) Blocklist() bool {
-	return f == EDL || f == SuricataIPRep || f == ZeekIntel
+	switch f {
+	case EDL, SuricataIPRep, ZeekIntel, CrowdSec, ECS, MISPFeed:
+		return true
+	}
+	return false
 }
+
+// Directory reports whether f is written as a directory of files
+// (WriteMISPFeed) rather than one stream.
+func (f Format) Directory() bool { return f == MISPFeed }
 
 // AllStatuses selects indicators of every status.
 var AllStatuses = []indicator.Status{indicator.StatusActive, indicator.StatusExpired, indicator.StatusWhitelisted, indicator.StatusReview}
@@ -144,6 +168,18 @@ type Options struct {
 	// Netblocks (edl only) writes the distinct predicted netblocks of the
 	// selected indicators instead of their addresses.
 	Netblocks bool
+	// TLP (ecs and misp-feed) is the Traffic Light Protocol marking put on
+	// every indicator: clear, green, amber (the default when empty),
+	// amber+strict or red.
+	TLP string
+	// MISPAttribute (misp-feed) is the MISP attribute type of each
+	// address: ip-dst (the default when empty: the addresses to block are
+	// destinations) or ip-src.
+	MISPAttribute string
+	// Name (misp-feed) tells apart the events of two feeds served from
+	// one store: the events' UUIDs derive from it and the source, and
+	// their info names it. Empty for a plain export.
+	Name string
 	// Now is the clock (time.Now if nil). Blocklist formats leave out
 	// indicators whose expiry (ExpiresAt) is at or before Now, even when
 	// the expiry job has not marked them Expired yet.
@@ -179,7 +215,43 @@ func (o *Options) Validate(f Format) error {
 	if (o.Aggregate || o.Netblocks) && f != EDL {
 		return fmt.Errorf("%w: aggregate and netblocks apply to the edl format only, not %s", ErrBadFilter, f)
 	}
+	if o.TLP != "" {
+		if f != ECS && f != MISPFeed {
+			return fmt.Errorf("%w: tlp applies to the ecs and misp-feed formats only, not %s", ErrBadFilter, f)
+		}
+		if !slices.Contains(TLPs, strings.ToLower(o.TLP)) {
+			return fmt.Errorf("%w: tlp %q: use one of %s", ErrBadFilter, o.TLP, strings.Join(TLPs, ", "))
+		}
+	}
+	if o.MISPAttribute != "" {
+		if f != MISPFeed {
+			return fmt.Errorf("%w: misp attribute applies to the misp-feed format only, not %s", ErrBadFilter, f)
+		}
+		if o.MISPAttribute != "ip-dst" && o.MISPAttribute != "ip-src" {
+			return fmt.Errorf("%w: misp attribute %q: use ip-dst or ip-src", ErrBadFilter, o.MISPAttribute)
+		}
+	}
 	return nil
+}
+
+// TLPs are the Traffic Light Protocol markings the TLP option takes
+// (TLP 2.0, plus white, TLP 1.0's name for clear).
+var TLPs = []string{"clear", "white", "green", "amber", "amber+strict", "red"}
+
+// tlp is the TLP marking, lower-case; amber by default.
+func (o *Options) tlp() string {
+	if o.TLP == "" {
+		return "amber"
+	}
+	return strings.ToLower(o.TLP)
+}
+
+// now reads the clock.
+func (o *Options) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
 }
 
 // Write writes the indicators of src that o selects to w in format f,
@@ -217,6 +289,12 @@ func WriteCount(ctx context.Context, w io.Writer, src Source, f Format, o Option
 		err = writeSuricata(ctx, bw, src, o)
 	case ZeekIntel:
 		err = writeZeek(ctx, bw, src, o)
+	case CrowdSec:
+		err = writeCrowdSec(ctx, bw, src, o)
+	case ECS:
+		err = writeECS(ctx, bw, src, o)
+	case MISPFeed:
+		err = ErrDirectory
 	}
 	if err == nil {
 		err = bw.Flush()

@@ -149,6 +149,9 @@ func TestGolden(t *testing.T) {
 		{"max3.edl.txt", export.EDL, export.Options{Filter: export.Filter{Max: 3}}},
 		{"reputation.list", export.SuricataIPRep, export.Options{}},
 		{"intel.txt", export.ZeekIntel, export.Options{}},
+		{"crowdsec.json", export.CrowdSec, export.Options{}},
+		{"ecs.ndjson", export.ECS, export.Options{}},
+		{"ecs-clear.ndjson", export.ECS, export.Options{TLP: "CLEAR", Filter: export.Filter{Max: 2}}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			var b bytes.Buffer
@@ -230,6 +233,8 @@ func TestParseFormatAndOptionErrors(t *testing.T) {
 		"status":    {Filter: export.Filter{Statuses: []indicator.Status{"Gone"}}},
 		"max":       {Filter: export.Filter{Max: -1}},
 		"aggregate": {Aggregate: true},
+		"tlp":       {TLP: "amber"},
+		"misp":      {MISPAttribute: "ip-src"},
 	} {
 		err := export.Write(context.Background(), &bytes.Buffer{}, emptySource{}, export.CSV, o)
 		if !errors.Is(err, export.ErrBadFilter) || !strings.Contains(err.Error(), name) {

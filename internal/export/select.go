@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"forewarn/internal/allowlist"
 	"forewarn/internal/indicator"
 )
 
@@ -32,11 +33,7 @@ type selected struct {
 // address order. With o.Max it keeps the Max best in a bounded heap and
 // calls fn for them, in address order, at the end.
 func each(ctx context.Context, src Source, f Format, o Options, fn func(*selected) error) error {
-	now := time.Now
-	if o.Now != nil {
-		now = o.Now
-	}
-	at := now()
+	at := o.now()
 	statuses := o.Statuses
 	if len(statuses) == 0 {
 		statuses = []indicator.Status{indicator.StatusActive}
@@ -58,6 +55,13 @@ func each(ctx context.Context, src Source, f Format, o Options, fn func(*selecte
 	if o.Max > 0 {
 		top = &topN{max: o.Max}
 	}
+	var allowed *allowlist.Matcher
+	if f.Blocklist() {
+		var err error
+		if allowed, err = allowedBy(ctx, src); err != nil {
+			return err
+		}
+	}
 	visit := func(ind *indicator.Indicator, nb netip.Prefix) error {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -70,6 +74,9 @@ func each(ctx context.Context, src Source, f Format, o Options, fn func(*selecte
 				return nil
 			}
 			if ind.ExpiresAt != nil && !ind.ExpiresAt.After(at) {
+				return nil
+			}
+			if allowed != nil && allowed.Contains(ind.Addr) {
 				return nil
 			}
 		}
@@ -124,6 +131,22 @@ func each(ctx context.Context, src Source, f Format, o Options, fn func(*selecte
 		}
 	}
 	return nil
+}
+
+// allowedBy is the allow-list of src, if it offers one (nil otherwise): a
+// blocklist applies it as it renders, whatever the stored statuses say, so
+// an entry added since the last run (or by another process) already keeps
+// its addresses off the next fetch.
+func allowedBy(ctx context.Context, src any) (*allowlist.Matcher, error) {
+	as, ok := src.(AllowlistSource)
+	if !ok {
+		return nil, nil
+	}
+	entries, err := as.AllowlistEntries(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read the allow-list: %w", err)
+	}
+	return allowlist.NewMatcher(entries, false), nil
 }
 
 // ErrBadIndicator means the source handed an export an indicator it cannot

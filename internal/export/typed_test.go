@@ -90,7 +90,11 @@ func TestMalformedIndicatorsFailTheExport(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			for _, f := range export.Formats {
 				var b bytes.Buffer
-				err := export.Write(context.Background(), &b, tc.src, f, export.Options{Filter: export.Filter{MinImportance: &minImp}})
+				o := export.Options{Filter: export.Filter{MinImportance: &minImp}}
+				err := export.Write(context.Background(), &b, tc.src, f, o)
+				if f.Directory() {
+					_, err = export.WriteMISPFile(context.Background(), &b, tc.src, o, export.MISPHashes)
+				}
 				if !errors.Is(err, export.ErrBadIndicator) || !errors.Is(err, tc.is) {
 					t.Fatalf("%s: %v, want ErrBadIndicator and %v", f, err, tc.is)
 				}

@@ -22,9 +22,20 @@ type Metrics struct {
 	http        *prometheus.HistogramVec
 	indicators  *prometheus.GaugeVec
 
-	mu    sync.Mutex
-	known map[string]bool // statuses with a gauge, so vanished ones drop to 0
+	outputEntries   *prometheus.GaugeVec
+	outputCutOff    *prometheus.GaugeVec
+	outputLastFetch *prometheus.GaugeVec
+	outputFetches   *prometheus.CounterVec
+
+	mu      sync.Mutex
+	known   map[string]bool // statuses with a gauge, so vanished ones drop to 0
+	outputs map[string]bool // output names with series
 }
+
+// MaxOutputSeries bounds the output names /metrics holds series for (a
+// store holds at most 64 profiles; removed ones' series go when the bound
+// is reached).
+const MaxOutputSeries = 64
 
 // Row outcomes, the values of forewarn_feed_rows_total's outcome label.
 const (
@@ -59,9 +70,23 @@ func New(reg prometheus.Registerer) *Metrics {
 		indicators: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "forewarn_indicators", Help: "Indicators in the store, by status.",
 		}, []string{"status"}),
-		known: map[string]bool{},
+		outputEntries: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "forewarn_output_entries", Help: "Entries in the last fetch of each output profile.",
+		}, []string{"output"}),
+		outputCutOff: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "forewarn_output_cutoff", Help: "The budget's cut-off in the last fetch of each output profile: the rank of the last entry kept (an importance, -1 for none; or, ranked by recency, a Unix time). Absent when the budget was not filled.",
+		}, []string{"output"}),
+		outputLastFetch: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "forewarn_output_last_fetch_timestamp_seconds", Help: "When each output profile was last fetched, as a Unix time.",
+		}, []string{"output"}),
+		outputFetches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "forewarn_output_fetches_total", Help: "Successful fetches of each output profile by this process.",
+		}, []string{"output"}),
+		known:   map[string]bool{},
+		outputs: map[string]bool{},
 	}
 	reg.MustRegister(m.runs, m.rows, m.lastSuccess, m.duration, m.http, m.indicators,
+		m.outputEntries, m.outputCutOff, m.outputLastFetch, m.outputFetches,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -135,6 +160,34 @@ func (m *Metrics) SetIndicators(counts map[string]int64) {
 	for s, n := range counts {
 		m.known[s] = true
 		m.indicators.WithLabelValues(s).Set(float64(n))
+	}
+}
+
+// OutputFetched records a fetch of the output profile name: when, how many
+// entries (negative: unknown, left as it was) and the cut-off (nil: the
+// budget was not filled, or there is none).
+func (m *Metrics) OutputFetched(name string, at time.Time, entries int64, cutoff *float64, counted bool) {
+	m.mu.Lock()
+	if !m.outputs[name] && len(m.outputs) >= MaxOutputSeries {
+		m.outputEntries.Reset()
+		m.outputCutOff.Reset()
+		m.outputLastFetch.Reset()
+		m.outputFetches.Reset()
+		clear(m.outputs)
+	}
+	m.outputs[name] = true
+	m.mu.Unlock()
+	m.outputLastFetch.WithLabelValues(name).Set(float64(at.Unix()))
+	if entries >= 0 {
+		m.outputEntries.WithLabelValues(name).Set(float64(entries))
+		if cutoff != nil {
+			m.outputCutOff.WithLabelValues(name).Set(*cutoff)
+		} else {
+			m.outputCutOff.DeleteLabelValues(name)
+		}
+	}
+	if counted {
+		m.outputFetches.WithLabelValues(name).Inc()
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 	"forewarn/internal/indicator"
 	"forewarn/internal/lookup"
 	"forewarn/internal/metrics"
+	"forewarn/internal/output"
 	"forewarn/internal/runner"
 	"forewarn/internal/service"
 	"forewarn/internal/store"
@@ -193,6 +194,7 @@ type parts struct {
 	sched *schedule
 	web   *ui.UI
 	srv   *http.Server
+	outs  *outputObserver
 }
 
 // assemble builds the lookup index and the parts around the store.
@@ -202,7 +204,7 @@ func assemble(ctx context.Context, st *store.Store, c Config) (*parts, error) {
 	m := metrics.New(reg)
 	m.Known(c.Feeds, []string{string(indicator.StatusActive), string(indicator.StatusExpired),
 		string(indicator.StatusWhitelisted), string(indicator.StatusReview)})
-	p := &parts{look: lookup.NewService(st)}
+	p := &parts{look: lookup.NewService(st), outs: newOutputObserver(ctx, st, m, c.Log)}
 	t0 := time.Now()
 	ver, err := st.DataVersion(ctx)
 	if err != nil {
@@ -257,23 +259,12 @@ func (p *parts) routes(st *store.Store, c Config, reg *prometheus.Registry) (*ht
 	api.New(api.Deps{Store: st, Service: svc, Runner: p.runs, Scheduler: p.sched, Lookup: p.look, Log: c.Log,
 		ExportSource: st, Exports: c.Exports,
 		DataVersion: func(ctx context.Context) (api.Version, error) {
-			// The store's own summary catches changes by other processes
-			// (a CLI run); the counter catches this one's status changes
-			// and purges within the same second. The nonce makes every
-			// validator change on restart.
-			dv, err := st.DataVersion(ctx)
-			if err != nil {
-				return api.Version{}, err
-			}
 			gen, at := p.ref.version()
-			last := dv.LastUpdate
-			if at.After(last) {
-				last = at
-			}
-			return api.Version{Seed: fmt.Sprintf("%s/%d/%d/%d", nonce, gen, dv.Count, dv.LastUpdate.Unix()), LastModified: last}, nil
+			return exportVersion(ctx, st, nonce, gen, at, time.Now())
 		},
 	}).Register(mux)
 	mux.Handle("GET /metrics", metrics.Handler(reg))
+	output.NewHandler(st, p.outs, c.Log).Register(mux)
 	taxii.New(st, taxii.STIXMapper{}, c.Log).Register(mux)
 	web, err := ui.New(ui.Deps{Store: st, Service: svc, Runner: p.runs, Scheduler: p.sched, Lookup: p.look, Log: c.Log, Feed: feed.Name,
 		Secure: c.TLSCert != "", TrustedProxies: c.TrustedProxies})
@@ -283,6 +274,37 @@ func (p *parts) routes(st *store.Store, c Config, reg *prometheus.Registry) (*ht
 	web.Register(mux)
 	p.web = web
 	return mux, nil
+}
+
+// versionStore is what export validators read: *store.Store.
+type versionStore interface {
+	DataVersion(ctx context.Context) (store.DataVersion, error)
+	ActiveDue(ctx context.Context, now time.Time) (int64, time.Time, error)
+}
+
+// exportVersion is the export validators' version as of now. The store's
+// own summary catches changes by other processes (a CLI run); the
+// refresher's counter gen (last moved at genAt) catches this one's status
+// changes and purges within the same second; the count of Active
+// indicators already due catches an expiry passing before the expiry job
+// marks it (a blocklist leaves it out at once); the nonce makes every
+// validator change on restart.
+func exportVersion(ctx context.Context, st versionStore, nonce string, gen uint64, genAt, now time.Time) (api.Version, error) {
+	dv, err := st.DataVersion(ctx)
+	if err != nil {
+		return api.Version{}, err
+	}
+	due, dueAt, err := st.ActiveDue(ctx, now)
+	if err != nil {
+		return api.Version{}, err
+	}
+	last := dv.LastUpdate
+	for _, t := range []time.Time{genAt, dueAt} {
+		if t.After(last) {
+			last = t
+		}
+	}
+	return api.Version{Seed: fmt.Sprintf("%s/%d/%d/%d/%d", nonce, gen, dv.Count, dv.LastUpdate.Unix(), due), LastModified: last}, nil
 }
 
 // listen binds c.Listen, with TLS when configured (srv gets its

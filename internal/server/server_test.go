@@ -267,7 +267,7 @@ func TestEveryEndpointChecksItsRole(t *testing.T) {
 	revoked := h.createKey("gone", "admin")
 	h.must(200, "DELETE", "/api/v1/apikeys/gone", h.admin, nil)
 
-	fill := strings.NewReplacer("{format}", "edl", "{feed}", "seclytics", "{id}", itoa(run.body["run_id"].(float64)), "{value}", "45.33.12.7", "{key}", "nobody")
+	fill := strings.NewReplacer("{format}", "edl", "{feed}", "seclytics", "{id}", itoa(run.body["run_id"].(float64)), "{value}", "45.33.12.7", "{key}", "nobody", "{name}", "nobody", "{file}", "manifest.json")
 	bodies := map[string]any{
 		"PUT /api/v1/feeds/{feed}":          map[string]any{"threshold": 10},
 		"POST /api/v1/feeds/{feed}/runs":    map[string]any{"dry_run": true},

@@ -68,6 +68,13 @@ type (
 		RevokeAPIKey(ctx context.Context, nameOrID string) (store.APIKey, error)
 		APIKeys(ctx context.Context) ([]store.APIKey, error)
 	}
+	outputStore interface {
+		CreateOutput(ctx context.Context, o store.Output, keyHash string) (store.Output, error)
+		Outputs(ctx context.Context) ([]store.Output, error)
+		OutputNamed(ctx context.Context, name string) (store.Output, error)
+		DeleteOutput(ctx context.Context, name string) error
+		SetOutputKey(ctx context.Context, name, keyHash, keyPrefix string) (store.Output, error)
+	}
 	auditStore interface {
 		RecordAudit(ctx context.Context, e store.AuditEntry) error
 	}
@@ -81,6 +88,7 @@ type Store interface {
 	allowlistStore
 	keyStore
 	sessionStore
+	outputStore
 	auditStore
 	sightingStore
 }

@@ -94,6 +94,7 @@ type sdoIndicator struct {
 	Created        string   `json:"created"`
 	Modified       string   `json:"modified"`
 	CreatedByRef   string   `json:"created_by_ref"`
+	Revoked        bool     `json:"revoked,omitempty"`
 	Name           string   `json:"name"`
 	IndicatorTypes []string `json:"indicator_types"`
 	Pattern        string   `json:"pattern"`
@@ -126,6 +127,15 @@ type relationship struct {
 	RelationshipType string `json:"relationship_type"`
 	SourceRef        string `json:"source_ref"`
 	TargetRef        string `json:"target_ref"`
+}
+
+// Revoked reports whether an indicator of status st is published with
+// revoked: true: it expired, or a person or the allow-list whitelisted it.
+// Its modified is then when that happened (the store moves updated_at on
+// every status change), so a consumer polling for changes learns of the
+// removal. Review is not revoked: a person has not decided yet.
+func Revoked(st indicator.Status) bool {
+	return st == indicator.StatusExpired || st == indicator.StatusWhitelisted
 }
 
 // IndicatorID is the id of the indicator SDO for an address (as
@@ -176,7 +186,7 @@ func ForIndicator(ind *indicator.Indicator) ([]Object, error) {
 		IndicatorTypes: []string{"malicious-activity"},
 		Pattern:        "[" + scoType + ":value = '" + value + "']",
 		PatternType:    "stix", PatternVersion: SpecVersion,
-		XStatus: string(ind.Status),
+		XStatus: string(ind.Status), Revoked: Revoked(ind.Status),
 	}
 	predictedAt, detectedAt, err := fromAttributes(ind, &sdo)
 	if err != nil {

@@ -1,9 +1,12 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
+	"time"
 
 	"forewarn/internal/indicator"
 )
@@ -51,3 +54,57 @@ func (s *Store) EachAddress(ctx context.Context, status indicator.Status, fn fun
 // addressCheck is how many rows EachAddress reads between looks at its
 // context: database/sql closes the rows when it ends, but only later.
 const addressCheck = 1024
+
+// listedQueries read the addresses of the Active indicators that have not
+// expired: on SQLite from the partial index indicators_expiry alone (its
+// entries hold expires_at and the address), without reading a row.
+var listedQueries = []string{
+	`SELECT ip FROM indicators WHERE status = 'Active' AND expires_at > ?`,
+	`SELECT ip FROM indicators WHERE status = 'Active' AND expires_at IS NULL`,
+}
+
+// EachListedAddress calls fn, in the store's address order, with the
+// address of every Active indicator whose expiry is after at (or that
+// never expires): what a plain blocklist lists. It reads addresses only,
+// through the expiry index, then sorts them in memory (16 bytes each), so
+// a million-address list costs neither rows nor decoding.
+func (s *Store) EachListedAddress(ctx context.Context, at time.Time, fn func(netip.Addr) error) error {
+	var keys [][16]byte
+	for i, q := range listedQueries {
+		args := []any{}
+		if i == 0 {
+			args = append(args, at.Unix())
+		}
+		err := func() error {
+			rows, err := s.x.QueryContext(ctx, q, args...)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			var b []byte
+			for rows.Next() {
+				if err := rows.Scan(&b); err != nil {
+					return err
+				}
+				if len(b) != 16 {
+					return fmt.Errorf("stored address has %d bytes, want 16", len(b))
+				}
+				keys = append(keys, [16]byte(b))
+			}
+			return rows.Err()
+		}()
+		if err != nil {
+			return fmt.Errorf("read listed addresses: %w", err)
+		}
+	}
+	slices.SortFunc(keys, func(a, b [16]byte) int { return bytes.Compare(a[:], b[:]) })
+	for i, k := range keys {
+		if i%addressCheck == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err := fn(netip.AddrFrom16(k).Unmap()); err != nil {
+			return err
+		}
+	}
+	return nil
+}

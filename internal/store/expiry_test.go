@@ -22,6 +22,9 @@ func TestExpiryUsesItsIndex(t *testing.T) {
 	if got := strings.Join(plan, "; "); !strings.Contains(got, "indicators_expiry") {
 		t.Fatalf("the expiry update does not use indicators_expiry: %s", got)
 	}
+	if got := strings.Join(queryPlan(t, s, activeDueSQL, 1), "; "); !strings.Contains(got, "COVERING INDEX indicators_expiry") {
+		t.Fatalf("the count of due indicators reads more than indicators_expiry: %s", got)
+	}
 }
 
 // benchStore opens a copy of the store at FOREWARN_BENCH_DB (scripts/bench

@@ -7,7 +7,9 @@
 // indicator, its ipv4-addr or ipv6-addr, and the based-on relationship),
 // preceded by the two identities. An object's date_added and version are
 // the indicator's last change, so a consumer polling with added_after gets
-// what changed since.
+// what changed since. Such a poll of seclytics-active also gets the
+// indicators that left it since by expiring or being whitelisted, as
+// revoked objects, so that removals reach the consumer.
 //
 // Pages follow the store's keyset cursor: `next` names a position in the
 // object stream (after an indicator, plus objects already sent of the next

@@ -18,6 +18,7 @@ import (
 
 	"forewarn/internal/apikey"
 	"forewarn/internal/indicator"
+	"forewarn/internal/stix"
 	"forewarn/internal/store"
 )
 
@@ -444,6 +445,15 @@ func (s *Server) page(ctx context.Context, c *Collection, q query) (objs []Objec
 		return objs, pos, false, nil
 	}
 	sq := store.IndicatorQuery{Status: c.status, Sort: "updated", Limit: 200, Cursor: pos.Cursor}
+	// A poll for what changed (added_after) of a collection of one status
+	// also gets the indicators that left it since by expiring or being
+	// whitelisted, published again as revoked: without them a consumer
+	// would keep blocking what forewarn no longer lists. A first poll
+	// gets only the collection's current indicators.
+	removals := c.status != "" && !q.addedAfter.IsZero()
+	if removals {
+		sq.Status = ""
+	}
 	if !q.addedAfter.IsZero() {
 		// Stored times are whole seconds: "after" is from the next second.
 		sq.UpdatedSince = q.addedAfter.Truncate(time.Second).Add(time.Second)
@@ -455,9 +465,11 @@ func (s *Server) page(ctx context.Context, c *Collection, q query) (objs []Objec
 		}
 		for i := range pg.Indicators {
 			ind := &pg.Indicators[i]
-			os, err := s.m.Objects(ind)
-			if err != nil {
-				return nil, next, false, err
+			var os []Object
+			if !removals || ind.Status == c.status || stix.Revoked(ind.Status) {
+				if os, err = s.m.Objects(ind); err != nil {
+					return nil, next, false, err
+				}
 			}
 			skip := pos.Skip
 			if pos.Partial != ind.Addr.String() {

@@ -1,0 +1,141 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// taxiiClientPython finds a python3 that can import the OASIS client's
+// dependencies (Debian's python3-requests, python3-six, python3-tz). CI
+// installs them and sets FOREWARN_TEST_TAXII_CLIENT=1, which turns their
+// absence into a failure.
+func taxiiClientPython(t *testing.T) string {
+	t.Helper()
+	for _, py := range []string{"python3", "/usr/bin/python3"} {
+		bin, err := exec.LookPath(py)
+		if err != nil {
+			continue
+		}
+		if exec.Command(bin, "-c", "import requests, six, pytz").Run() == nil {
+			return bin
+		}
+	}
+	if os.Getenv("FOREWARN_TEST_TAXII_CLIENT") != "" {
+		t.Fatal("FOREWARN_TEST_TAXII_CLIENT is set but no python3 imports requests, six and pytz: see .ci/run")
+	}
+	t.Skip("no python3 with requests, six and pytz (apt-get install python3-requests python3-six python3-tz); .ci/run installs them")
+	return ""
+}
+
+type taxiiPoll struct {
+	Objects []map[string]any `json:"objects"`
+	Last    string           `json:"last"`
+}
+
+// indicators maps each indicator object of the poll by its name (the
+// address).
+func (p taxiiPoll) indicators() map[string]map[string]any {
+	out := map[string]map[string]any{}
+	for _, o := range p.Objects {
+		if o["type"] == "indicator" {
+			out[o["name"].(string)] = o
+		}
+	}
+	return out
+}
+
+// TestTAXIIRemovalsReachTheOASISClient polls the active collection twice
+// with OASIS's own TAXII 2.1 client, the second time with added_after set
+// to the first poll's X-TAXII-Date-Added-Last, as a consumer keeping up
+// does. Between the polls one indicator expires and a person whitelists
+// another: the second poll returns exactly those two, published again
+// with revoked: true and a newer modified, so the consumer learns to stop
+// blocking them. A third poll returns nothing.
+func TestTAXIIRemovalsReachTheOASISClient(t *testing.T) {
+	py := taxiiClientPython(t)
+	// The first run happens an hour ago, so the changes after the first
+	// poll carry later timestamps than anything it saw.
+	var clock atomic.Int64
+	clock.Store(time.Now().Add(-time.Hour).Unix())
+	h := startServe(t, "", newFake(t, 10, gz(t, lookupDump)), func(c *Config) {
+		c.FeedOptions.Now = func() time.Time { return time.Unix(clock.Load(), 0) }
+	})
+	// 45.33.12.7 (last seen 2026-02-01) expires half an hour ago: after the
+	// first run, before the second. The others were seen a day or more
+	// later and stay Active.
+	lastSeen := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+	ageOut := (time.Since(lastSeen) - 30*time.Minute).Truncate(time.Minute)
+	h.configure(map[string]any{"age_out": ageOut.String()})
+	run := h.must(202, "POST", "/api/v1/feeds/seclytics/runs", h.admin, nil)
+	h.waitRun(run.body["run_id"].(float64))
+	read := h.createKey("taxii-client", "read")
+
+	poll := func(addedAfter string) taxiiPoll {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, py, filepath.Join("testdata", "taxii_poll.py"), h.base+"/taxii2/", read, addedAfter)
+		cmd.Env = append(os.Environ(), "PYTHONPATH="+filepath.Join("testdata", "taxii2-client"), "NO_PROXY=127.0.0.1,localhost", "no_proxy=127.0.0.1,localhost")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("taxii2-client poll (added_after %q): %v\n%s", addedAfter, err, stderr.String())
+		}
+		var p taxiiPoll
+		if err := json.Unmarshal(out, &p); err != nil {
+			t.Fatalf("taxii_poll.py: %v\n%s", err, out)
+		}
+		return p
+	}
+	first := poll("")
+	before := first.indicators()
+	var names []string
+	for name, o := range before {
+		names = append(names, name)
+		if o["revoked"] != nil {
+			t.Errorf("%s is revoked in the first poll", name)
+		}
+	}
+	sort.Strings(names)
+	if diff := cmp.Diff([]string{"2a03:2880:10::5", "45.33.12.7", "45.33.12.9", "45.33.200.1"}, names); diff != "" || first.Last == "" {
+		t.Fatalf("first poll (-want +got), last %q:\n%s", first.Last, diff)
+	}
+
+	h.must(200, "PATCH", "/api/v1/indicators/2a03:2880:10::5", h.admin, map[string]any{"status": "Whitelisted"})
+	clock.Store(time.Now().Unix())
+	run = h.must(202, "POST", "/api/v1/feeds/seclytics/runs", h.admin, nil)
+	if got := h.waitRun(run.body["run_id"].(float64)); got["indicators_expired"] != 1.0 {
+		t.Fatalf("the second run expired %v indicators; want 1: %v", got["indicators_expired"], got)
+	}
+
+	second := poll(first.Last)
+	after := second.indicators()
+	for name, status := range map[string]string{"45.33.12.7": "Expired", "2a03:2880:10::5": "Whitelisted"} {
+		o := after[name]
+		if o == nil {
+			t.Errorf("%s (%s) is not in the poll after %s", name, status, first.Last)
+			continue
+		}
+		if o["revoked"] != true || o["x_forewarn_status"] != status || !(o["modified"].(string) > before[name]["modified"].(string)) {
+			t.Errorf("%s: revoked %v, status %v, modified %v (was %v); want revoked, %s, later",
+				name, o["revoked"], o["x_forewarn_status"], o["modified"], before[name]["modified"], status)
+		}
+	}
+	if len(after) != 2 {
+		t.Errorf("the poll after %s returned %d indicators; want the 2 removed: %v", first.Last, len(after), after)
+	}
+	if third := poll(second.Last); len(third.Objects) != 0 {
+		t.Errorf("a poll after the last change returned %d objects", len(third.Objects))
+	}
+}

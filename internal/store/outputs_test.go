@@ -1,0 +1,205 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"forewarn/internal/indicator"
+	"forewarn/internal/merge"
+)
+
+// TestOutputsRoundTrip: a profile is created once per name, read back,
+// opened only by its own key's hash, re-keyed (the old hash stops working
+// at once), its fetches recorded, and removed; on both backends.
+func TestOutputsRoundTrip(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	o, err := s.CreateOutput(ctx, Output{Name: "edge", Spec: `{"format":"edl"}`, KeyPrefix: "abcd1234", CreatedBy: "alice"}, "hash-1")
+	if err != nil || o.Name != "edge" || o.FetchedAt != nil || o.CreatedBy != "alice" {
+		t.Fatalf("create: %+v %v", o, err)
+	}
+	if _, err := s.CreateOutput(ctx, Output{Name: "edge", Spec: "{}"}, "hash-2"); !errors.Is(err, ErrConflict) {
+		t.Fatalf("a second edge: %v; want ErrConflict", err)
+	}
+	if _, err := s.CreateOutput(ctx, Output{Name: "other", Spec: `{"format":"edl"}`}, "hash-3"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AuthenticateOutput(ctx, "edge", "hash-1"); err != nil {
+		t.Fatalf("edge with its key: %v", err)
+	}
+	for _, tc := range [][2]string{{"edge", "hash-3"}, {"other", "hash-1"}, {"nope", "hash-1"}} {
+		if _, err := s.AuthenticateOutput(ctx, tc[0], tc[1]); !errors.Is(err, ErrUnauthorized) {
+			t.Errorf("%s with %s: %v; want ErrUnauthorized", tc[0], tc[1], err)
+		}
+	}
+	if _, err := s.SetOutputKey(ctx, "edge", "hash-9", "zzzz9999"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AuthenticateOutput(ctx, "edge", "hash-1"); !errors.Is(err, ErrUnauthorized) {
+		t.Errorf("the old key after a rotation: %v", err)
+	}
+	at := time.Unix(1_800_000_000, 0).UTC()
+	if err := s.RecordOutputFetch(ctx, "edge", at, "192.0.2.7 (user fw)", 1000, "55"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordOutputFetch(ctx, "edge", at.Add(time.Minute), "192.0.2.8", -1, ""); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.OutputNamed(ctx, "edge")
+	if err != nil || got.FetchedAt == nil || !got.FetchedAt.Equal(at.Add(time.Minute)) || got.FetchedBy != "192.0.2.8" ||
+		got.Entries != 1000 || got.CutOff != "55" || got.KeyPrefix != "zzzz9999" {
+		t.Fatalf("after two fetches: %+v %v", got, err)
+	}
+	all, err := s.Outputs(ctx)
+	if err != nil || len(all) != 2 || all[0].Name != "edge" || all[1].Name != "other" {
+		t.Fatalf("list: %+v %v", all, err)
+	}
+	if err := s.DeleteOutput(ctx, "edge"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.OutputNamed(ctx, "edge"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("after removal: %v", err)
+	}
+	if err := s.DeleteOutput(ctx, "edge"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("removing it again: %v", err)
+	}
+}
+
+// rankRows are Active indicators with importances that tie, one without
+// an importance, and an Expired one (which no ranking reads).
+func rankRows() []*merge.Stored {
+	var rows []*merge.Stored
+	for i, imp := range []float64{50, 90, 50, 70, 50, -1} {
+		st := &merge.Stored{Record: merge.Record{Addr: netip.MustParseAddr(fmt.Sprintf("198.51.100.%d", i+1))}, Exists: true,
+			Status: indicator.StatusActive, CreatedAt: 100, UpdatedAt: 200 + int64(i)}
+		if imp >= 0 {
+			st.Has = st.Has.With(merge.Importance)
+			st.Importance = imp
+		}
+		rows = append(rows, st)
+	}
+	exp := &merge.Stored{Record: merge.Record{Addr: netip.MustParseAddr("198.51.100.200")}, Exists: true,
+		Status: indicator.StatusExpired, CreatedAt: 100, UpdatedAt: 900}
+	exp.Has = exp.Has.With(merge.Importance)
+	exp.Importance = 99
+	return append(rows, exp)
+}
+
+// TestEachRankedOrdersThroughTheIndex: importance, highest first (none
+// last), ties by address, the higher first; recency, the latest change
+// first; Active only; the same order on both backends and from one call to
+// the next. On SQLite the query plan reads the index, with no sort.
+func TestEachRankedOrdersThroughTheIndex(t *testing.T) {
+	s := open(t)
+	commitRows(t, s, rankRows())
+	ctx := context.Background()
+	read := func(by string, n int) []string {
+		var out []string
+		if err := s.EachRanked(ctx, by, func(r Ranked) bool {
+			out = append(out, r.Addr.String()+"="+r.Rank)
+			return len(out) < n
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	want := []string{"198.51.100.2=90", "198.51.100.4=70", "198.51.100.5=50", "198.51.100.3=50", "198.51.100.1=50", "198.51.100.6=none"}
+	for range 2 {
+		if diff := cmp.Diff(want, read(RankImportance, 100)); diff != "" {
+			t.Fatalf("by importance (-want +got):\n%s", diff)
+		}
+	}
+	if diff := cmp.Diff(want[:3], read(RankImportance, 3)); diff != "" {
+		t.Errorf("stopped after 3 (-want +got):\n%s", diff)
+	}
+	var whole []string
+	if err := s.EachRankedIndicator(ctx, RankImportance, func(r Ranked, ind *indicator.Indicator, _ netip.Prefix) bool {
+		if r.Addr != ind.Addr {
+			t.Errorf("ranked %s, read %s", r.Addr, ind.Addr)
+		}
+		whole = append(whole, r.Addr.String()+"="+r.Rank)
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, whole); diff != "" {
+		t.Errorf("EachRankedIndicator by importance (-want +got):\n%s", diff)
+	}
+	for by, order := range rankedIndicatorOrder {
+		if plan := strings.Join(sqlitePlan(t, s, selectStored+order), "; "); plan != "" && strings.Contains(plan, "TEMP B-TREE") {
+			t.Errorf("EachRankedIndicator by %s sorts: %s", by, plan)
+		}
+	}
+	got := read(RankRecency, 2)
+	if len(got) != 2 || !strings.HasPrefix(got[0], "198.51.100.6=1970-01-01T00:03:25Z") || !strings.HasPrefix(got[1], "198.51.100.5=") {
+		t.Errorf("by recency: %v", got)
+	}
+	if err := s.EachRanked(ctx, "confidence", func(Ranked) bool { return true }); !errors.Is(err, ErrBadQuery) {
+		t.Errorf("an unknown rank: %v", err)
+	}
+	if plan := strings.Join(sqlitePlan(t, s, rankQueries[RankImportance]), "; "); plan != "" &&
+		(!strings.Contains(plan, "indicators_active_importance") || strings.Contains(plan, "TEMP B-TREE")) {
+		t.Errorf("the importance ranking does not read its index in order: %s", plan)
+	}
+	if plan := strings.Join(sqlitePlan(t, s, rankQueries[RankRecency]), "; "); plan != "" &&
+		(!strings.Contains(plan, "indicators_updated") || strings.Contains(plan, "TEMP B-TREE")) {
+		t.Errorf("the recency ranking does not read its index in order: %s", plan)
+	}
+
+	var addrs []string
+	keys := []netip.Addr{netip.MustParseAddr("198.51.100.2"), netip.MustParseAddr("198.51.100.4"), netip.MustParseAddr("198.51.100.9")}
+	if err := s.EachIndicatorAt(ctx, keys, func(ind *indicator.Indicator, _ netip.Prefix) error {
+		addrs = append(addrs, ind.Addr.String())
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"198.51.100.2", "198.51.100.4"}, addrs); diff != "" {
+		t.Errorf("EachIndicatorAt (-want +got):\n%s", diff)
+	}
+}
+
+// sqlitePlan is the query plan on SQLite, nothing on PostgreSQL.
+func sqlitePlan(t *testing.T, s *Store, query string) []string {
+	t.Helper()
+	if s.d != sqliteDialect {
+		return nil
+	}
+	return queryPlan(t, s, query)
+}
+
+// TestEachListedAddressReadsTheExpiryIndex: the Active addresses whose
+// expiry is ahead (or none), in address order; on SQLite from the
+// expiry index alone, never the rows.
+func TestEachListedAddressReadsTheExpiryIndex(t *testing.T) {
+	s := open(t)
+	rows := rankRows()
+	rows[0].ExpiresAt = 1000 // passed
+	rows[1].ExpiresAt = 5000 // ahead
+	rows = append(rows, &merge.Stored{Record: merge.Record{Addr: netip.MustParseAddr("2001:db8::7")}, Exists: true,
+		Status: indicator.StatusActive, CreatedAt: 100, UpdatedAt: 200})
+	commitRows(t, s, rows)
+	var got []string
+	if err := s.EachListedAddress(context.Background(), time.Unix(2000, 0), func(a netip.Addr) error {
+		got = append(got, a.String())
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"198.51.100.2", "198.51.100.3", "198.51.100.4", "198.51.100.5", "198.51.100.6", "2001:db8::7"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("listed addresses (-want +got):\n%s", diff)
+	}
+	for _, q := range listedQueries {
+		if plan := strings.Join(sqlitePlan(t, s, strings.Replace(q, "?", "2000", 1)), "; "); plan != "" && !strings.Contains(plan, "COVERING INDEX indicators_expiry") {
+			t.Errorf("%s reads more than the expiry index: %s", q, plan)
+		}
+	}
+}
