@@ -116,6 +116,10 @@ type Run struct {
 	RowsAllowlisted int64 `json:"rows_allowlisted"`
 	Warnings        int64 `json:"warnings"`
 	Counts
+	// IndicatorsDelisted counts the memberships a list feed's run ended:
+	// entries its newest list no longer has (snapshot mode) or not given
+	// within its age_out. Seclytics never delists.
+	IndicatorsDelisted int64 `json:"indicators_delisted"`
 
 	Error    string    `json:"error,omitempty"`
 	Problems []Problem `json:"problems,omitempty"`

@@ -54,7 +54,21 @@ func exportOptions(q url.Values) (export.Options, error) {
 		}
 		return out
 	}
-	o.Categories, o.Sources = list("categories"), list("sources")
+	o.Categories, o.Sources, o.Feed = list("categories"), list("sources"), strings.TrimSpace(q.Get("feed"))
+	if v := q.Get("min_sources"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return o, badRequest("min_sources", "min_sources must be a whole number of feeds, 0 or more, not %q", v)
+		}
+		o.MinSources = n
+	}
+	if v := q.Get("min_confidence"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 100 {
+			return o, badRequest("min_confidence", "min_confidence must be a whole number from 0 to 100, not %q", v)
+		}
+		o.MinConfidence = &n
+	}
 	if v := q.Get("updated_since"); v != "" {
 		t, err := service.ParseTime("updated_since", v)
 		if err != nil {
@@ -62,6 +76,7 @@ func exportOptions(q url.Values) (export.Options, error) {
 		}
 		o.UpdatedSince = *t
 	}
+	o.Rank = q.Get("rank")
 	if v := q.Get("max"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {

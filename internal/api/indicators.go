@@ -17,9 +17,19 @@ func (s *Server) listIndicators(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	iq := store.IndicatorQuery{
 		Q: q.Get("q"), Category: q.Get("category"), Source: q.Get("source"), Sort: q.Get("sort"),
-		Normalized: q.Get("normalized"), Cursor: q.Get("cursor"),
+		Normalized: q.Get("normalized"), Cursor: q.Get("cursor"), Feed: q.Get("feed"),
 	}
 	var err error
+	if iq.MinSources, err = intParam(q.Get("min_sources"), "min_sources", 0); err != nil {
+		return err
+	}
+	if v := q.Get("min_confidence"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 100 {
+			return badRequest("min_confidence", "min_confidence must be a whole number from 0 to 100, not %q", v)
+		}
+		iq.MinConfidence = &n
+	}
 	if iq.Limit, err = intParam(q.Get("limit"), "limit", 0); err != nil {
 		return err
 	}

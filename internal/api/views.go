@@ -42,6 +42,8 @@ type Run struct {
 	AttributesCreated   int64 `json:"attributes_created"`
 	AttributesUpdated   int64 `json:"attributes_updated"`
 	IndicatorsExpired   int64 `json:"indicators_expired"`
+	// IndicatorsDelisted counts the memberships a list feed's run ended.
+	IndicatorsDelisted int64 `json:"indicators_delisted"`
 
 	Error    string    `json:"error,omitempty"`
 	Problems []Problem `json:"problems,omitempty"`
@@ -95,7 +97,8 @@ func runJSON(r activity.Run, p *feed.Snapshot) Run {
 		IndicatorsCreated: r.IndicatorsCreated, IndicatorsUpdated: r.IndicatorsUpdated,
 		IndicatorsUnchanged: r.IndicatorsUnchanged, AttributesCreated: r.AttributesCreated,
 		AttributesUpdated: r.AttributesUpdated, IndicatorsExpired: r.IndicatorsExpired,
-		Error: r.Error, Host: r.Host, PID: r.PID}
+		IndicatorsDelisted: r.IndicatorsDelisted,
+		Error:              r.Error, Host: r.Host, PID: r.PID}
 	for _, pr := range r.Problems {
 		out.Problems = append(out.Problems, Problem{Line: pr.Line, Kind: pr.Kind, Message: pr.Message})
 	}
@@ -116,6 +119,20 @@ type Indicator struct {
 	CreatedAt  time.Time   `json:"created_at"`
 	UpdatedAt  time.Time   `json:"updated_at"`
 	ExpiresAt  *time.Time  `json:"expires_at,omitempty"`
+	// Confidence is the combined confidence (0-100) of the sources that
+	// list it; absent when none does.
+	Confidence *int `json:"confidence,omitempty"`
+	// Feeds are the feeds that list it or did, one per feed.
+	Feeds []FeedListing `json:"feeds,omitempty"`
+}
+
+// FeedListing is one feed's listing of an indicator.
+type FeedListing struct {
+	Feed      string     `json:"feed"`
+	Source    string     `json:"source"`
+	Listed    bool       `json:"listed"`
+	FirstSeen *time.Time `json:"first_seen"`
+	LastSeen  *time.Time `json:"last_seen"`
 }
 
 // Attribute is one named value an indicator carries from one source.
@@ -134,8 +151,11 @@ type IndicatorPage struct {
 }
 
 func indicatorJSON(ind indicator.Indicator) Indicator {
-	out := Indicator{Type: ind.Type, Value: ind.Addr.String(), Status: string(ind.Status), Sources: ind.Sources,
-		CreatedAt: ind.CreatedAt, UpdatedAt: ind.UpdatedAt, ExpiresAt: ind.ExpiresAt}
+	out := Indicator{Type: ind.Type, Value: ind.Value(), Status: string(ind.Status), Sources: ind.Sources,
+		CreatedAt: ind.CreatedAt, UpdatedAt: ind.UpdatedAt, ExpiresAt: ind.ExpiresAt, Confidence: ind.Confidence}
+	for _, f := range ind.Feeds {
+		out.Feeds = append(out.Feeds, FeedListing{Feed: f.Feed, Source: f.Source, Listed: f.Listed, FirstSeen: f.FirstSeen, LastSeen: f.LastSeen})
+	}
 	// An empty list stays a list ([]) and a missing one null, as before
 	// these types existed.
 	if ind.Attributes != nil {
@@ -165,8 +185,11 @@ func indicatorPageJSON(p store.IndicatorPage) IndicatorPage {
 
 // LookupResult answers a lookup of one address (GET and POST /lookup).
 type LookupResult struct {
-	IP        string     `json:"ip"`
-	Verdict   string     `json:"verdict"`
+	IP      string `json:"ip"`
+	Verdict string `json:"verdict"`
+	// Matched is the listed network that contains the address, when the
+	// address is listed through it.
+	Matched   string     `json:"matched,omitempty"`
 	Indicator *Indicator `json:"indicator,omitempty"`
 	// Netblocks is empty, never null, when no stored netblock contains
 	// the address.
@@ -184,6 +207,9 @@ type NetblockSummary struct {
 
 func lookupJSON(r lookup.Result) LookupResult {
 	out := LookupResult{IP: r.IP.String(), Verdict: r.Verdict, Netblocks: make([]NetblockSummary, 0, len(r.Netblocks))}
+	if r.Matched.IsValid() {
+		out.Matched = r.Matched.String()
+	}
 	if r.Indicator != nil {
 		ind := indicatorJSON(*r.Indicator)
 		out.Indicator = &ind

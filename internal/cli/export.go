@@ -18,7 +18,7 @@ import (
 
 func cmdExport(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "export", "export --format F [--db FILE] [--status S,...] [--min-importance N] [--categories a,b] "+
-		"[--sources s] [--updated-since T] [--max N] [--aggregate] [--netblocks] [-o FILE]")
+		"[--sources s] [--feed ID] [--min-sources N] [--min-confidence N] [--updated-since T] [--max N] [--rank importance|confidence] [--aggregate] [--netblocks] [-o FILE]")
 	db := dbFlag(e, fs)
 	format := fs.String("format", "jsonl", "output format: "+export.FormatNames())
 	out := fs.String("o", "-", "output file (- for standard output); suricata-iprep also writes categories.txt beside it")
@@ -40,12 +40,23 @@ func cmdExport(ctx context.Context, e *env, args []string) error {
 		o.Sources = splitList(s)
 		return nil
 	})
+	fs.StringVar(&o.Feed, "feed", "", "keep indicators this feed lists now (its id, e.g. spamhaus-drop; seclytics for Seclytics)")
+	fs.IntVar(&o.MinSources, "min-sources", 0, "keep indicators at least this many feeds list now")
+	fs.Func("min-confidence", "keep indicators whose combined confidence is at least this (0-100)", func(s string) error {
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 0 || v > 100 {
+			return errors.New("give a whole number from 0 to 100")
+		}
+		o.MinConfidence = &v
+		return nil
+	})
 	fs.Func("updated-since", "keep indicators updated at or after this time (RFC 3339, or YYYY-MM-DD in UTC)", func(s string) error {
 		t, err := parseSince(s)
 		o.UpdatedSince = t
 		return err
 	})
 	fs.IntVar(&o.Max, "max", 0, "keep only the N most important indicators (0: all), written in address order")
+	fs.StringVar(&o.Rank, "rank", "", "what --max ranks by: importance (default) or confidence (combined confidence first)")
 	fs.BoolVar(&o.Aggregate, "aggregate", false, "edl: collapse to the minimal set of CIDRs")
 	fs.BoolVar(&o.Netblocks, "netblocks", false, "edl: write the distinct predicted netblocks instead of addresses")
 	if _, err := parse(fs, args); err != nil {

@@ -93,6 +93,9 @@ func cmdLookup(ctx context.Context, e *env, args []string) error {
 // the netblocks that contain the address, most specific first.
 func printResult(w io.Writer, r *lookup.Result) {
 	fmt.Fprintf(w, "%s: %s\n", r.IP, r.Verdict)
+	if r.Matched.IsValid() {
+		fmt.Fprintf(w, "  matched %s\n", r.Matched)
+	}
 	if r.Indicator != nil {
 		printIndicator(w, r.Indicator)
 	}
@@ -113,8 +116,18 @@ func printResult(w io.Writer, r *lookup.Result) {
 }
 
 func printIndicator(w io.Writer, ind *indicator.Indicator) {
-	fmt.Fprintf(w, "%s  %s  %s  sources: %s  created %s  updated %s\n", ind.Addr, ind.Type, ind.Status,
+	fmt.Fprintf(w, "%s  %s  %s  sources: %s  created %s  updated %s\n", ind.Value(), ind.Type, ind.Status,
 		strings.Join(ind.Sources, ", "), ind.CreatedAt.Format(time.RFC3339), ind.UpdatedAt.Format(time.RFC3339))
+	if ind.Confidence != nil {
+		fmt.Fprintf(w, "  confidence %d\n", *ind.Confidence)
+	}
+	for _, f := range ind.Feeds {
+		state := "listed"
+		if !f.Listed {
+			state = "delisted"
+		}
+		fmt.Fprintf(w, "  feed %-22s %s (%s)\n", f.Feed, state, f.Source)
+	}
 	for _, a := range ind.Attributes {
 		a.Value.Texts(func(v string) {
 			fmt.Fprintf(w, "  %-22s %-42s (%s, updated %s)\n", a.Name, v, a.Source, a.UpdatedAt.Format(time.RFC3339))
@@ -126,8 +139,11 @@ func printIndicator(w io.Writer, ind *indicator.Indicator) {
 // attribute entry per list item.
 type (
 	lookupLine struct {
-		IP        string           `json:"ip"`
-		Verdict   string           `json:"verdict"`
+		IP      string `json:"ip"`
+		Verdict string `json:"verdict"`
+		// Matched is the listed network containing the address, when
+		// it is listed through it.
+		Matched   string           `json:"matched,omitempty"`
 		Indicator *indicatorLine   `json:"indicator,omitempty"`
 		Netblocks []lookup.Summary `json:"netblocks"`
 	}
@@ -140,6 +156,15 @@ type (
 		CreatedAt  time.Time       `json:"created_at"`
 		UpdatedAt  time.Time       `json:"updated_at"`
 		ExpiresAt  *time.Time      `json:"expires_at,omitempty"`
+		Confidence *int            `json:"confidence,omitempty"`
+		Feeds      []feedLine      `json:"feeds,omitempty"`
+	}
+	feedLine struct {
+		Feed      string     `json:"feed"`
+		Source    string     `json:"source"`
+		Listed    bool       `json:"listed"`
+		FirstSeen *time.Time `json:"first_seen"`
+		LastSeen  *time.Time `json:"last_seen"`
 	}
 	attributeLine struct {
 		Name      string    `json:"name"`
@@ -152,9 +177,16 @@ type (
 
 func lookupJSON(r *lookup.Result) lookupLine {
 	out := lookupLine{IP: r.IP.String(), Verdict: r.Verdict, Netblocks: r.Netblocks}
+	if r.Matched.IsValid() {
+		out.Matched = r.Matched.String()
+	}
 	if ind := r.Indicator; ind != nil {
-		il := &indicatorLine{Type: ind.Type, Value: ind.Addr.String(), Status: string(ind.Status), Sources: ind.Sources,
-			Attributes: []attributeLine{}, CreatedAt: ind.CreatedAt, UpdatedAt: ind.UpdatedAt, ExpiresAt: ind.ExpiresAt}
+		il := &indicatorLine{Type: ind.Type, Value: ind.Value(), Status: string(ind.Status), Sources: ind.Sources,
+			Attributes: []attributeLine{}, CreatedAt: ind.CreatedAt, UpdatedAt: ind.UpdatedAt, ExpiresAt: ind.ExpiresAt,
+			Confidence: ind.Confidence}
+		for _, f := range ind.Feeds {
+			il.Feeds = append(il.Feeds, feedLine{f.Feed, f.Source, f.Listed, f.FirstSeen, f.LastSeen})
+		}
 		for _, a := range ind.Attributes {
 			a.Value.Texts(func(v string) {
 				il.Attributes = append(il.Attributes, attributeLine{a.Name, v, a.Source, a.CreatedAt, a.UpdatedAt})

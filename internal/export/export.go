@@ -108,14 +108,32 @@ type Filter struct {
 	Categories []string
 	// Sources keeps indicators carrying attributes of one of these sources.
 	Sources []string
+	// Feed keeps indicators the feed with this id lists now ("seclytics"
+	// for Seclytics).
+	Feed string
+	// MinSources keeps indicators at least this many feeds list now.
+	MinSources int
+	// MinConfidence keeps indicators whose combined confidence is at
+	// least this (0-100); one no source lists is then left out.
+	MinConfidence *int
 	// UpdatedSince keeps indicators updated at or after it (zero: any).
 	UpdatedSince time.Time
+	// Rank orders the Max budget: RankImportance ("" too) or
+	// RankConfidence (the highest combined confidence first, then as by
+	// importance).
+	Rank string
 	// Max keeps only the Max most important indicators (0: all): highest
 	// Importance first, ties broken by the newest Last Seen At, then by
 	// address. They are written in address order, so that the list a capped
 	// device loads changes little from one day to the next.
 	Max int
 }
+
+// Budget ranks (Filter.Rank).
+const (
+	RankImportance = "importance"
+	RankConfidence = "confidence"
+)
 
 // Options are a Filter and the options some formats take.
 type Options struct {
@@ -145,6 +163,15 @@ func (o *Options) Validate(f Format) error {
 		if v := *o.MinImportance; math.IsNaN(v) || math.IsInf(v, 0) {
 			return fmt.Errorf("%w: minimum importance %v: give a number from 0 to 100", ErrBadFilter, v)
 		}
+	}
+	if o.MinSources < 0 {
+		return fmt.Errorf("%w: minimum sources %d: give a number of feeds, 0 or more", ErrBadFilter, o.MinSources)
+	}
+	if o.MinConfidence != nil && (*o.MinConfidence < 0 || *o.MinConfidence > 100) {
+		return fmt.Errorf("%w: minimum confidence %d: give a number from 0 to 100", ErrBadFilter, *o.MinConfidence)
+	}
+	if o.Rank != "" && o.Rank != RankImportance && o.Rank != RankConfidence {
+		return fmt.Errorf("%w: rank %q: use importance or confidence", ErrBadFilter, o.Rank)
 	}
 	if o.Max < 0 {
 		return fmt.Errorf("%w: max %d: give a positive number, or 0 for no limit", ErrBadFilter, o.Max)

@@ -22,6 +22,10 @@ type selected struct {
 	importance    float64
 	hasImportance bool
 	lastSeen      time.Time // zero when unknown
+	// confidence is the combined confidence, -1 when none; byConfidence
+	// ranks a budget by it first (Filter.Rank).
+	confidence   int
+	byConfidence bool
 }
 
 // each calls fn for every indicator of src that o selects for format f, in
@@ -77,10 +81,20 @@ func each(ctx context.Context, src Source, f Format, o Options, fn func(*selecte
 		}) {
 			return nil
 		}
+		if o.Feed != "" && !ind.ListedBy(o.Feed) {
+			return nil
+		}
+		if o.MinSources > 0 && ind.ListingSources() < o.MinSources {
+			return nil
+		}
+		if o.MinConfidence != nil && (ind.Confidence == nil || *ind.Confidence < *o.MinConfidence) {
+			return nil
+		}
 		s, hasCat, err := derive(ind, nb, cats)
 		if err != nil || !hasCat {
 			return err
 		}
+		s.byConfidence = o.Rank == RankConfidence
 		if o.MinImportance != nil && (!s.hasImportance || s.importance < *o.MinImportance) {
 			return nil
 		}
@@ -134,6 +148,10 @@ func derive(ind *indicator.Indicator, nb netip.Prefix, cats []string) (selected,
 		return s, false, fmt.Errorf("%w: %w", ErrBadIndicator, err)
 	}
 	s.importance, s.hasImportance = imp.AsNumber()
+	s.confidence = -1
+	if ind.Confidence != nil {
+		s.confidence = *ind.Confidence
+	}
 	s.lastSeen, _ = seen.AsTime() // absent: the zero time, which ranks last
 	if p, ok := pnb.AsPrefix(); ok && !s.netblock.IsValid() {
 		s.netblock = p
@@ -151,8 +169,12 @@ func derive(ind *indicator.Indicator, nb netip.Prefix, cats []string) (selected,
 }
 
 // better reports whether a ranks before b in a budget: higher importance,
-// then newer Last Seen At, then lower address.
+// then newer Last Seen At, then lower address; ranked by confidence,
+// higher combined confidence (none last) before all of those.
 func better(a, b *selected) bool {
+	if a.byConfidence && a.confidence != b.confidence {
+		return a.confidence > b.confidence
+	}
 	if a.hasImportance != b.hasImportance {
 		return a.hasImportance
 	}

@@ -11,6 +11,9 @@ import (
 const (
 	TypeIPv4 = "IP Address"
 	TypeIPv6 = "IPv6 Address"
+	// TypeCIDR is a network a list feed lists as a whole (Spamhaus DROP,
+	// DShield, FireHOL netsets).
+	TypeCIDR = "CIDR"
 )
 
 // TypeOf returns the indicator type of an address.
@@ -103,10 +106,15 @@ type Attribute struct {
 	UpdatedAt time.Time
 }
 
-// Indicator is an IP address with everything known about it.
+// Indicator is an IP address, or a network a list feed lists, with
+// everything known about it.
 type Indicator struct {
-	Type       string
-	Addr       netip.Addr
+	Type string
+	// Addr is the address; for a network, its first address.
+	Addr netip.Addr
+	// Prefix is the network of a network indicator (Type TypeCIDR); the
+	// zero value for an address.
+	Prefix     netip.Prefix
 	Status     Status
 	Sources    []string
 	Attributes []Attribute
@@ -115,6 +123,52 @@ type Indicator struct {
 	// ExpiresAt is when the indicator ages out (nil: never, or not yet
 	// computed by a store without an expiry policy).
 	ExpiresAt *time.Time
+	// Confidence is the combined confidence (0-100) of the sources that
+	// list it, a noisy-OR of theirs; nil when none does.
+	Confidence *int
+	// Feeds are the feeds that list it or did, one entry per feed, in
+	// feed order. Reads of many indicators give only the listing feeds
+	// without dates; a lookup of one gives every feed with its dates.
+	Feeds []Listing
+}
+
+// Listing is one feed's listing of an indicator.
+type Listing struct {
+	Feed   string // the feed's id
+	Source string // its source name
+	Listed bool
+	// FirstSeen and LastSeen are the feed's own dates; nil when it has
+	// none (or the read did not ask for them).
+	FirstSeen, LastSeen *time.Time
+}
+
+// ListedBy reports whether the feed with id feed lists the indicator now.
+func (ind *Indicator) ListedBy(feed string) bool {
+	for _, l := range ind.Feeds {
+		if l.Feed == feed && l.Listed {
+			return true
+		}
+	}
+	return false
+}
+
+// ListingSources counts the feeds that list the indicator now.
+func (ind *Indicator) ListingSources() int {
+	n := 0
+	for _, l := range ind.Feeds {
+		if l.Listed {
+			n++
+		}
+	}
+	return n
+}
+
+// Value is the indicator's value as written: the address, or the network.
+func (ind *Indicator) Value() string {
+	if ind.Prefix.IsValid() {
+		return ind.Prefix.String()
+	}
+	return ind.Addr.String()
 }
 
 // Attr returns the value of the first attribute named name; its Kind is

@@ -62,6 +62,27 @@ type Result struct {
 	// Netblocks are every stored netblock containing the address, most
 	// specific first; empty, never null, when there is none.
 	Netblocks []Summary `json:"netblocks"`
+	// Matched is the listed network (a list feed's CIDR entry) that
+	// contains the address, when the address is not listed itself: the
+	// verdict is then listed and Indicator is the network's.
+	Matched netip.Prefix `json:"-"`
+}
+
+// NetworkSource is a Source that also holds networks as indicators (list
+// feeds' CIDR entries). The index holds them when its source is one.
+type NetworkSource interface {
+	// EachNetwork streams every network indicator.
+	EachNetwork(ctx context.Context, fn func(netip.Prefix) error) error
+	// LookupNetwork returns a network's indicator, or an error wrapping
+	// store.ErrNotFound.
+	LookupNetwork(ctx context.Context, p netip.Prefix) (indicator.Indicator, error)
+}
+
+// scopedNetworks is what Scoped needs to read only the networks that can
+// contain its addresses.
+type scopedNetworks interface {
+	EachNetworkOf(ctx context.Context, prefixes []netip.Prefix, fn func(netip.Prefix) error) error
+	LookupNetwork(ctx context.Context, p netip.Prefix) (indicator.Indicator, error)
 }
 
 // Source is what lookups read: the store.
@@ -114,17 +135,45 @@ func (s scoped) EachNetblockMember(ctx context.Context, fn func(*store.NetblockM
 	return s.EachNetblockMemberOf(ctx, s.netblocks, fn)
 }
 
+// EachNetwork reads the networks among the scope's prefixes, when the
+// source holds networks.
+func (s scoped) EachNetwork(ctx context.Context, fn func(netip.Prefix) error) error {
+	if n, ok := s.ScopedSource.(scopedNetworks); ok {
+		return n.EachNetworkOf(ctx, s.netblocks, fn)
+	}
+	return nil
+}
+
+// LookupNetwork is the source's.
+func (s scoped) LookupNetwork(ctx context.Context, p netip.Prefix) (indicator.Indicator, error) {
+	if n, ok := s.ScopedSource.(scopedNetworks); ok {
+		return n.LookupNetwork(ctx, p)
+	}
+	return indicator.Indicator{}, fmt.Errorf("%s: %w", p, store.ErrNotFound)
+}
+
 // Index holds every stored netblock with its summary, for containment
 // queries. It is immutable after Build and safe for concurrent use.
 type Index struct {
 	table *bart.Table[*Summary]
-	built time.Time
+	// networks are the network indicators, each mapped to itself, for
+	// the most specific one containing an address.
+	networks *bart.Table[netip.Prefix]
+	built    time.Time
 }
 
 // Build reads every netblock member of src into a new index. Its memory
 // grows with the number of netblocks, not of indicators.
 func Build(ctx context.Context, src Source) (*Index, error) {
-	ix := &Index{table: new(bart.Table[*Summary])}
+	ix := &Index{table: new(bart.Table[*Summary]), networks: new(bart.Table[netip.Prefix])}
+	if ns, ok := src.(NetworkSource); ok {
+		if err := ns.EachNetwork(ctx, func(p netip.Prefix) error {
+			ix.networks.Insert(p, p)
+			return nil
+		}); err != nil {
+			return nil, fmt.Errorf("build network index: %w", err)
+		}
+	}
 	// Members come in address order and an indicator's netblock usually
 	// contains it, so consecutive members mostly share a netblock: keep
 	// the last one's summary at hand rather than searching the trie.
@@ -264,7 +313,7 @@ type build struct {
 // first Rebuild: lookups then find only listed addresses.
 func NewService(src Source) *Service {
 	s := &Service{src: src, slot: make(chan struct{}, 1)}
-	s.ix.Store(&Index{table: new(bart.Table[*Summary])})
+	s.ix.Store(&Index{table: new(bart.Table[*Summary]), networks: new(bart.Table[netip.Prefix])})
 	return s
 }
 
@@ -360,9 +409,24 @@ func (s *Service) lookup(ctx context.Context, ix *Index, addr netip.Addr) (Resul
 	switch {
 	case err == nil:
 		r.Verdict, r.Indicator = VerdictListed, &ind
+		return r, nil
 	case !errors.Is(err, store.ErrNotFound):
 		return Result{}, fmt.Errorf("look up %s: %w", addr, err)
-	case len(r.Netblocks) > 0:
+	}
+	if p, ok := ix.networks.Lookup(addr); ok {
+		if ns, ok := s.src.(NetworkSource); ok {
+			ind, err := ns.LookupNetwork(ctx, p)
+			switch {
+			case err == nil:
+				r.Verdict, r.Indicator, r.Matched = VerdictListed, &ind, p
+				return r, nil
+			case !errors.Is(err, store.ErrNotFound):
+				return Result{}, fmt.Errorf("look up %s in %s: %w", addr, p, err)
+			}
+			// Gone since the index was built: as if not indexed.
+		}
+	}
+	if len(r.Netblocks) > 0 {
 		r.Verdict = VerdictInNetblock
 	}
 	return r, nil

@@ -32,6 +32,9 @@ func (r *Record) Value(s Slot) indicator.Value {
 	panic("merge: not a single-valued slot")
 }
 
+// SeclyticsFeed is the Seclytics feed's id.
+const SeclyticsFeed = "seclytics"
+
 // Indicator turns a stored indicator into its public form, with attributes
 // sorted by name, then value. runTime resolves a run id to its start time.
 func (st *Stored) Indicator(runTime func(id int64) time.Time) indicator.Indicator {
@@ -44,12 +47,30 @@ func (st *Stored) Indicator(runTime func(id int64) time.Time) indicator.Indicato
 		CreatedAt:  indicator.Time(st.CreatedAt),
 		UpdatedAt:  indicator.Time(st.UpdatedAt),
 	}
+	if st.Prefix.IsValid() {
+		ind.Type, ind.Prefix = indicator.TypeCIDR, st.Prefix
+	}
 	if st.ExpiresAt != 0 {
 		t := indicator.Time(st.ExpiresAt)
 		ind.ExpiresAt = &t
 	}
 	if st.Has != 0 {
 		ind.Sources = append(ind.Sources, indicator.SourceSeclytics)
+		ind.Feeds = append(ind.Feeds, indicator.Listing{Feed: SeclyticsFeed, Source: indicator.SourceSeclytics, Listed: st.SListed})
+	}
+	if st.HasConfidence {
+		c := int(st.Confidence)
+		ind.Confidence = &c
+	}
+	for i, f := range st.ListFeeds {
+		src := f
+		if i < len(st.ListSources) {
+			src = st.ListSources[i]
+		}
+		ind.Feeds = append(ind.Feeds, indicator.Listing{Feed: f, Source: src, Listed: true})
+		if !slices.Contains(ind.Sources, src) {
+			ind.Sources = append(ind.Sources, src)
+		}
 	}
 	for s := Slot(0); s < NumSlots; s++ {
 		if !st.Has.Has(s) {

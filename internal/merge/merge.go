@@ -2,6 +2,7 @@ package merge
 
 import (
 	"forewarn/internal/indicator"
+	"net/netip"
 )
 
 // Fold merges row into acc. Rows of one IP must be folded in ascending merge
@@ -69,6 +70,19 @@ type Stored struct {
 	// merged under; the probe passes it to CanSkip.
 	NewLifecycle Lifecycle
 	Unchanged    bool
+
+	// The listings, as the store keeps them for list feeds (merge does
+	// not change them): the combined confidence (HasConfidence false:
+	// none), the ids of the list feeds listing the indicator and their
+	// source names in the same order, and whether Seclytics lists it.
+	HasConfidence bool
+	Confidence    int64
+	// Prefix is the network of a network indicator (a list feed's CIDR
+	// entry; Addr is then its first address); invalid for a host.
+	Prefix      netip.Prefix
+	ListFeeds   []string
+	ListSources []string
+	SListed     bool
 }
 
 // CanSkip reports whether merging a record whose hash is h into st would

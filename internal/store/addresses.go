@@ -17,9 +17,9 @@ import (
 // whole-store reads do, and never takes a connection the API and UI need;
 // and it stops within addressCheck rows when ctx ends.
 func (s *Store) EachAddress(ctx context.Context, status indicator.Status, fn func(netip.Addr) bool) error {
-	q, args := `SELECT ip FROM indicators`, []any{}
+	q, args := `SELECT ip FROM indicators WHERE `+hostKeys, []any{}
 	if status != "" {
-		q, args = q+` WHERE status = ?`, append(args, string(status))
+		q, args = q+` AND status = ?`, append(args, string(status))
 	}
 	rows, err := s.x.QueryContext(ctx, q, args...)
 	if err != nil {

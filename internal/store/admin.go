@@ -30,6 +30,16 @@ func (s *Store) SetIndicatorStatus(ctx context.Context, addr netip.Addr, st indi
 	return s.Lookup(ctx, addr)
 }
 
+// seclyticsCleared is the SET list that removes Seclytics from an
+// indicator a list feed keeps: its columns, its share of the confidence,
+// and its say in the status.
+var seclyticsCleared = `s_predicted_at = NULL, s_predicted_netblock = NULL, s_predicted_category = NULL,
+	s_cluster = NULL, s_detected_by = NULL, s_detected_identifiers = NULL, s_detected_categories = NULL,
+	s_detected_at = NULL, s_last_seen_at = NULL, s_importance = NULL, s_normalized_importance = NULL,
+	s_attr_runs = NULL, s_hash = NULL, s_lookup_netblock = NULL, s_seen_at = NULL, expires_at = NULL, s_listed = 0,
+	confidence = ` + confidenceSQL("l_miss", "0") + `,
+	status = CASE WHEN status IN ('Whitelisted', 'Review') THEN status WHEN listings > 0 THEN 'Active' ELSE 'Expired' END`
+
 // feedSources maps each feed to the SQL condition true for an indicator that
 // carries its attributes.
 var feedSources = map[string]string{"seclytics": seclyticsPresent}
@@ -61,10 +71,14 @@ func (s *Store) DeleteFeed(ctx context.Context, name string, purge bool) (purged
 	}
 	defer tx.Rollback()
 	if purge {
-		// Every indicator has one source today, so purging a source
-		// deletes the indicator. With a second source this must clear the
-		// feed's columns and delete only indicators left without any.
-		res, err := tx.ExecContext(ctx, `DELETE FROM indicators WHERE `+present)
+		// An indicator a list feed lists, or did, keeps its row (its
+		// memberships name it) without the feed's columns; the others
+		// are deleted.
+		kept := `EXISTS (SELECT 1 FROM memberships m WHERE m.ip = indicators.ip)`
+		if _, err := tx.ExecContext(ctx, `UPDATE indicators SET `+seclyticsCleared+` WHERE `+present+` AND `+kept); err != nil {
+			return 0, fmt.Errorf("purge indicators of feed %s: %w", name, err)
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM indicators WHERE `+present+` AND NOT `+kept)
 		if err != nil {
 			return 0, fmt.Errorf("purge indicators of feed %s: %w", name, err)
 		}

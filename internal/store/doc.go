@@ -14,6 +14,12 @@
 // table and merges them set-based, in its transaction. Schema changes are
 // embedded migrations per backend, applied in order, one transaction each.
 //
+// List feeds (blocklists) store beside Seclytics through [Store.IngestList]:
+// one indicator per host or network (networks have 17-byte keys, read only
+// as prefixes), a membership per feed, and each indicator's status and
+// combined confidence recomputed set-based when its listings change (see
+// docs/architecture.md).
+//
 // The store must never decide merge semantics (package merge does) and never
 // log or return a feed's token except through [Store.FeedConfig].
 package store

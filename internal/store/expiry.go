@@ -16,13 +16,25 @@ type execer interface {
 
 // expireSQL marks due rows Expired. The statuses are literals, not
 // parameters: SQLite uses the partial index only when the statement's WHERE
-// implies the index's when it is prepared.
-const expireSQL = `UPDATE indicators SET status = 'Expired', updated_at = ?
+// implies the index's when it is prepared. Seclytics no longer lists them,
+// and no list feed does (listedDueSQL ran first).
+const expireSQL = `UPDATE indicators SET status = 'Expired', updated_at = ?, s_listed = 0, confidence = NULL
 	WHERE status = 'Active' AND expires_at <= ?`
 
-// expireDue is one set-based UPDATE over the partial index on expires_at of
-// Active rows: it reads only the rows that are due.
+// listedDueSQL handles the due rows a list feed still lists: Seclytics'
+// listing ends (its share of the confidence goes) but they stay Active,
+// and their expiry is cleared so that the next sweep does not read them
+// again. A Seclytics run that sees them computes a new one.
+var listedDueSQL = `UPDATE indicators SET updated_at = ?, s_listed = 0, expires_at = NULL,
+	confidence = ` + confidenceSQL("l_miss", "0") + `
+	WHERE status = 'Active' AND expires_at <= ? AND listings > 0`
+
+// expireDue is two set-based UPDATEs over the partial index on expires_at
+// of Active rows: they read only the rows that are due.
 func expireDue(ctx context.Context, ex execer, now int64) (int64, error) {
+	if _, err := ex.ExecContext(ctx, listedDueSQL, now, now); err != nil {
+		return 0, fmt.Errorf("expire indicators: %w", err)
+	}
 	res, err := ex.ExecContext(ctx, expireSQL, now, now)
 	if err != nil {
 		return 0, fmt.Errorf("expire indicators: %w", err)

@@ -22,7 +22,7 @@ func (s *Store) EachIndicatorNetblock(ctx context.Context, fn func(*indicator.In
 		return err
 	}
 	// The exports' own pool: a slow client holds this connection.
-	rows, err := s.x.QueryContext(ctx, selectStored+` ORDER BY ip`)
+	rows, err := s.x.QueryContext(ctx, selectStored+` WHERE `+hostKeys+` ORDER BY ip`)
 	if err != nil {
 		return fmt.Errorf("read indicators: %w", err)
 	}

@@ -108,10 +108,10 @@ func (in *ingest) prepare(ctx context.Context) error {
 	}
 	in.empty = any == 0
 	var err error
-	if in.rangeStmt, err = in.tx.PrepareContext(ctx, selectStored+` WHERE ip BETWEEN ? AND ? ORDER BY ip LIMIT ?`); err != nil {
+	if in.rangeStmt, err = in.tx.PrepareContext(ctx, selectStored+` WHERE ip BETWEEN ? AND ? AND `+hostKeys+` ORDER BY ip LIMIT ?`); err != nil {
 		return fmt.Errorf("begin ingest: %w", err)
 	}
-	if in.probeStmt, err = in.tx.PrepareContext(ctx, `SELECT ip, status, s_hash, expires_at FROM indicators WHERE ip BETWEEN ? AND ? ORDER BY ip LIMIT ?`); err != nil {
+	if in.probeStmt, err = in.tx.PrepareContext(ctx, `SELECT ip, status, s_hash, expires_at FROM indicators WHERE ip BETWEEN ? AND ? AND `+hostKeys+` ORDER BY ip LIMIT ?`); err != nil {
 		return fmt.Errorf("begin ingest: %w", err)
 	}
 	return nil
@@ -169,7 +169,7 @@ func (in *ingest) SaveFeedState(ctx context.Context, name string, st FeedState) 
 const selectStored = `SELECT ip, status, created_at, updated_at, s_predicted_at, s_predicted_netblock,
 	s_predicted_category, s_cluster, s_detected_by, s_detected_identifiers, s_detected_categories, s_detected_at,
 	s_last_seen_at, s_importance, s_normalized_importance, s_attr_runs, s_hash, s_lookup_netblock,
-	s_seen_at, expires_at
+	s_seen_at, expires_at, s_listed, confidence, l_feeds, l_sources
 	FROM indicators`
 
 // Load fills each of recs (whose Addr is set) with what
@@ -370,7 +370,7 @@ func (in *ingest) inStmt(ctx context.Context, n int) (*sql.Stmt, error) {
 // writeCols is the number of columns Write sets per indicator. A statement
 // binds BatchSize times as many variables, which must stay under SQLite's
 // limit (32766 since 3.32).
-const writeCols = 20
+const writeCols = 22
 
 var _ [32766 - BatchSize*writeCols]struct{}
 
@@ -406,9 +406,9 @@ func (in *sqliteIngest) writeStmt(ctx context.Context, n int) (*sql.Stmt, error)
 	q := `INSERT INTO indicators (ip, status, created_at, updated_at, s_predicted_at, s_predicted_netblock,
 		s_predicted_category, s_cluster, s_detected_by, s_detected_identifiers, s_detected_categories, s_detected_at,
 		s_last_seen_at, s_importance, s_normalized_importance, s_attr_runs, s_hash, s_lookup_netblock,
-		s_seen_at, expires_at)
+		s_seen_at, expires_at, s_listed, confidence)
 		VALUES ` + one + strings.Repeat(","+one, n-1) + `
-		ON CONFLICT (ip) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at,
+		ON CONFLICT (ip) DO UPDATE SET status = ` + seclyticsUpdate(sqliteDialect, "status") + `, updated_at = excluded.updated_at,
 		s_predicted_at = excluded.s_predicted_at, s_predicted_netblock = excluded.s_predicted_netblock,
 		s_predicted_category = excluded.s_predicted_category, s_cluster = excluded.s_cluster,
 		s_detected_by = excluded.s_detected_by, s_detected_identifiers = excluded.s_detected_identifiers,
@@ -416,7 +416,8 @@ func (in *sqliteIngest) writeStmt(ctx context.Context, n int) (*sql.Stmt, error)
 		s_last_seen_at = excluded.s_last_seen_at, s_importance = excluded.s_importance,
 		s_normalized_importance = excluded.s_normalized_importance, s_attr_runs = excluded.s_attr_runs,
 		s_hash = excluded.s_hash, s_lookup_netblock = excluded.s_lookup_netblock,
-		s_seen_at = excluded.s_seen_at, expires_at = excluded.expires_at`
+		s_seen_at = excluded.s_seen_at, expires_at = excluded.expires_at,
+		s_listed = excluded.s_listed, confidence = ` + seclyticsUpdate(sqliteDialect, "confidence")
 	st, err := in.tx.PrepareContext(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("prepare indicator write: %w", err)
@@ -453,6 +454,13 @@ func appendRow(args []any, r *merge.Stored) []any {
 		}
 		return strings.Join(v, listSep)
 	}
+	// Seclytics lists the indicator while its own lifecycle has not
+	// expired it; a new row's confidence is Seclytics' alone (an existing
+	// one combines it with the list feeds', see seclyticsUpdate).
+	sListed, sConfidence := int64(0), any(nil)
+	if r.Status != indicator.StatusExpired {
+		sListed, sConfidence = 1, int64(SeclyticsConfidence)
+	}
 	var nb any
 	if has(merge.PredictedNetblock) {
 		nb = r.PredictedNetblock.String()
@@ -464,7 +472,8 @@ func appendRow(args []any, r *merge.Stored) []any {
 		list(merge.DetectedCategories, r.DetectedCategories),
 		opt(merge.DetectedAt, r.DetectedAt), opt(merge.LastSeenAt, r.LastSeenAt),
 		opt(merge.Importance, r.Importance), opt(merge.NormalizedImportance, r.Normalized),
-		packRuns(r), int64(r.Hash), netblockBlob(r.LookupNetblock), zeroNull(r.SeenAt), zeroNull(r.ExpiresAt))
+		packRuns(r), int64(r.Hash), netblockBlob(r.LookupNetblock), zeroNull(r.SeenAt), zeroNull(r.ExpiresAt),
+		sListed, sConfidence)
 }
 
 // zeroNull stores 0 as NULL.
@@ -551,19 +560,38 @@ func scanStored(sc scanner, st *merge.Stored) error {
 		imp                                       sql.NullFloat64
 		runs, lookupNB                            []byte
 		hash, seen, expires                       sql.NullInt64
+		sListed                                   int64
+		conf                                      sql.NullInt64
+		lFeeds, lSources                          sql.NullString
 	)
 	*st = merge.Stored{}
 	if err := sc.Scan(&ip, &status, &st.CreatedAt, &st.UpdatedAt, &predAt, &netblock, &pcat, &cluster, &by, &ids, &cats,
-		&detAt, &lsa, &imp, &n, &runs, &hash, &lookupNB, &seen, &expires); err != nil {
+		&detAt, &lsa, &imp, &n, &runs, &hash, &lookupNB, &seen, &expires, &sListed, &conf, &lFeeds, &lSources); err != nil {
 		return fmt.Errorf("read indicator: %w", err)
 	}
-	addr, err := addrFromKey(ip)
-	if err != nil {
+	var (
+		addr netip.Addr
+		err  error
+	)
+	if len(ip) == netblockLen {
+		// A network indicator: only its own reads (LookupNetwork) get here.
+		if st.Prefix, err = parseNetblock(ip); err != nil {
+			return err
+		}
+		addr = st.Prefix.Addr()
+	} else if addr, err = addrFromKey(ip); err != nil {
 		return err
 	}
 	st.Exists, st.Addr, st.Status = true, addr, indicator.Status(status)
 	st.Hash = uint64(hash.Int64)
 	st.SeenAt, st.ExpiresAt = seen.Int64, expires.Int64
+	st.SListed, st.HasConfidence, st.Confidence = sListed == 1, conf.Valid, conf.Int64
+	if lFeeds.Valid {
+		st.ListFeeds = strings.Split(lFeeds.String, listSep)
+	}
+	if lSources.Valid {
+		st.ListSources = strings.Split(lSources.String, listSep)
+	}
 	if lookupNB != nil {
 		if st.LookupNetblock, err = parseNetblock(lookupNB); err != nil {
 			return fmt.Errorf("indicator %s: %w", addr, err)

@@ -32,7 +32,7 @@ const stageTable = "forewarn_stage"
 var writeColumns = []string{"ip", "status", "created_at", "updated_at", "s_predicted_at", "s_predicted_netblock",
 	"s_predicted_category", "s_cluster", "s_detected_by", "s_detected_identifiers", "s_detected_categories", "s_detected_at",
 	"s_last_seen_at", "s_importance", "s_normalized_importance", "s_attr_runs", "s_hash", "s_lookup_netblock",
-	"s_seen_at", "expires_at"}
+	"s_seen_at", "expires_at", "s_listed", "confidence"}
 
 // stageMerge moves the staged chunk into indicators. The staging step
 // keeps one row per address, the last written (seq), because ON CONFLICT
@@ -42,7 +42,11 @@ var stageMerge = func() string {
 	cols := strings.Join(writeColumns, ", ")
 	var set []string
 	for _, c := range writeColumns[1:] {
-		if c == "created_at" {
+		switch c {
+		case "created_at":
+			continue
+		case "status", "confidence":
+			set = append(set, c+" = "+seclyticsUpdate(postgresDialect, c))
 			continue
 		}
 		set = append(set, c+" = excluded."+c)
@@ -76,6 +80,10 @@ func beginPostgresIngest(ctx context.Context, pool *db) (*pgIngest, error) {
 		return nil, fmt.Errorf("begin ingest: %w", err)
 	}
 	in := &pgIngest{ingest: ingest{tx: &tx{Tx: t, d: postgresDialect}}, conn: conn}
+	if err := lockWrites(ctx, in.tx); err != nil {
+		in.Rollback()
+		return nil, fmt.Errorf("begin ingest: %w", err)
+	}
 	if _, err := in.tx.ExecContext(ctx, `CREATE TEMPORARY TABLE `+stageTable+` ON COMMIT DROP AS
 		SELECT `+strings.Join(writeColumns, ", ")+`, 0::bigint AS seq FROM indicators WITH NO DATA`); err != nil {
 		in.Rollback()

@@ -42,8 +42,16 @@ type IndicatorQuery struct {
 	Status        indicator.Status
 	// Source keeps indicators carrying a source's attributes; the only
 	// source is indicator.SourceSeclytics.
-	Source       string
-	UpdatedSince time.Time
+	Source string
+	// Feed keeps indicators the feed with this id lists now
+	// ("seclytics" for Seclytics).
+	Feed string
+	// MinSources keeps indicators at least this many feeds list now.
+	MinSources int
+	// MinConfidence keeps indicators whose combined confidence is at
+	// least this (0-100).
+	MinConfidence *int
+	UpdatedSince  time.Time
 	// Sort is one of IndicatorSorts; "" is "value".
 	Sort string
 	// Limit is the page size: 100 if 0, at most 1000.
@@ -60,9 +68,10 @@ type IndicatorPage struct {
 }
 
 // IndicatorSorts are the orders SearchIndicators accepts: by address (value),
-// importance (missing importance lowest) or last update, each ascending or,
-// with "-", descending. Ties are ordered by address.
-var IndicatorSorts = []string{"value", "-value", "importance", "-importance", "updated", "-updated"}
+// importance (missing importance lowest), last update or combined
+// confidence (none lowest), each ascending or, with "-", descending. Ties
+// are ordered by address.
+var IndicatorSorts = []string{"value", "-value", "importance", "-importance", "updated", "-updated", "confidence", "-confidence"}
 
 // Page sizes.
 const (
@@ -95,7 +104,13 @@ var indicatorSorts = map[string]indicatorSort{
 	"-importance": {code: 4, key: importanceKey, desc: true},
 	"updated":     {code: 5, key: "updated_at"},
 	"-updated":    {code: 6, key: "updated_at", desc: true},
+	// No index: the sort scans, as importance does for other statuses.
+	"confidence":  {code: 7, key: confidenceKey},
+	"-confidence": {code: 8, key: confidenceKey, desc: true},
 }
+
+// confidenceKey sorts a missing confidence below every value.
+const confidenceKey = "COALESCE(confidence, -1)"
 
 // importanceKey sorts a missing importance below every score. The partial
 // index indicators_active_importance (migration 006) is on exactly this
@@ -286,6 +301,8 @@ func (q *IndicatorQuery) filters(d dialect) ([]string, []any, error) {
 		where = append(where, term)
 		args = append(args, a...)
 	}
+	// Networks are read as prefixes, not by this search.
+	add(hostKeys)
 	if q.CIDR.IsValid() {
 		lo, hi := cidrKeyRange(q.CIDR)
 		add("ip BETWEEN ? AND ?", lo, hi)
@@ -327,6 +344,25 @@ func (q *IndicatorQuery) filters(d dialect) ([]string, []any, error) {
 			return nil, nil, fmt.Errorf("source %q: the only source is %s: %w", q.Source, indicator.SourceSeclytics, ErrBadQuery)
 		}
 		add(seclyticsPresent)
+	}
+	if q.Feed != "" {
+		if q.Feed == merge.SeclyticsFeed {
+			add("s_listed = 1")
+		} else {
+			add("EXISTS (SELECT 1 FROM memberships m WHERE m.ip = indicators.ip AND m.feed = ? AND m.listed = 1)", q.Feed)
+		}
+	}
+	if q.MinSources < 0 {
+		return nil, nil, fmt.Errorf("minimum sources %d: give a number of feeds, 0 or more: %w", q.MinSources, ErrBadQuery)
+	}
+	if q.MinSources > 0 {
+		add("listings + s_listed >= ?", q.MinSources)
+	}
+	if q.MinConfidence != nil {
+		if v := *q.MinConfidence; v < 0 || v > 100 {
+			return nil, nil, fmt.Errorf("minimum confidence %d: give a number from 0 to 100: %w", v, ErrBadQuery)
+		}
+		add("confidence >= ?", *q.MinConfidence)
 	}
 	if cat := strings.TrimSpace(q.Category); cat != "" {
 		if strings.Contains(cat, listSep) {
@@ -389,6 +425,12 @@ func indicatorCursorAt(st *merge.Stored, so indicatorSort) indicatorCursor {
 		c.key = math.Float64bits(v)
 	case "updated_at":
 		c.key = uint64(st.UpdatedAt)
+	case confidenceKey:
+		v := int64(-1)
+		if st.HasConfidence {
+			v = st.Confidence
+		}
+		c.key = uint64(v)
 	}
 	return c
 }

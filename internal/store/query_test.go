@@ -108,6 +108,10 @@ func expectedOrder(rows []searchRow, sort string) []string {
 			c = cmp.Compare(imp(a), imp(b))
 		case "updated":
 			c = cmp.Compare(a.updated, b.updated)
+		case "confidence":
+			// Written by Seclytics alone: its confidence while its
+			// record has not expired, none after.
+			c = cmp.Compare(seclyticsConfidence(a), seclyticsConfidence(b))
 		}
 		if c == 0 {
 			c = bytes.Compare(key16(a), key16(b))
@@ -123,6 +127,13 @@ func expectedOrder(rows []searchRow, sort string) []string {
 		out[i] = r.ip
 	}
 	return out
+}
+
+func seclyticsConfidence(r searchRow) int {
+	if r.status == indicator.StatusExpired {
+		return -1
+	}
+	return SeclyticsConfidence
 }
 
 // walk follows Next from the first page to the last and returns every

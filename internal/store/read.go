@@ -82,7 +82,38 @@ func (s *Store) lookup(ctx context.Context, q querier, addr netip.Addr) (indicat
 	if err != nil {
 		return indicator.Indicator{}, err
 	}
-	return st.Indicator(rt), nil
+	ind := st.Indicator(rt)
+	if ind.Feeds, err = listingsOf(ctx, q, &st, key(addr)); err != nil {
+		return indicator.Indicator{}, err
+	}
+	return ind, nil
+}
+
+// listingsOf is every feed's listing of the indicator stored as st under k,
+// with the feeds' dates: Seclytics' from its columns (Predicted At, Last
+// Seen At), the list feeds' from their memberships, listed or not.
+func listingsOf(ctx context.Context, q querier, st *merge.Stored, k []byte) ([]indicator.Listing, error) {
+	var out []indicator.Listing
+	if st.Has != 0 {
+		l := indicator.Listing{Feed: merge.SeclyticsFeed, Source: indicator.SourceSeclytics, Listed: st.SListed}
+		if st.Has.Has(merge.PredictedAt) {
+			t := indicator.Time(st.PredictedAt)
+			l.FirstSeen = &t
+		}
+		if st.Has.Has(merge.LastSeenAt) {
+			t := indicator.Time(st.LastSeenAt)
+			l.LastSeen = &t
+		}
+		out = append(out, l)
+	}
+	ms, err := memberships(ctx, q, [][]byte{k})
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range ms[string(k)] {
+		out = append(out, indicator.Listing{Feed: m.Feed, Source: m.Source, Listed: m.Listed, FirstSeen: m.FirstSeen, LastSeen: m.LastSeen})
+	}
+	return out, nil
 }
 
 // LookupStored returns the stored form of addr (for tests and diagnostics).

@@ -76,7 +76,7 @@ const runColumns = `id, feed, trigger, status, dry_run, dataset, started_at, fin
 	bytes_downloaded, rows_read, rows_kept, dropped_invalid, dropped_threshold, dropped_category, dropped_window, warnings,
 	indicators_created, indicators_updated, indicators_unchanged, attributes_created, attributes_updated,
 	error, problems, host, pid, rows_allowlisted, indicators_expired,
-	kept_high, kept_medium, kept_low, kept_none`
+	kept_high, kept_medium, kept_low, kept_none, indicators_delisted`
 
 // CreateRun records a new run and sets r.ID.
 func (s *Store) CreateRun(ctx context.Context, r *activity.Run) error {
@@ -105,13 +105,13 @@ func (s *Store) FinishRun(ctx context.Context, r *activity.Run) error {
 		bytes_downloaded = ?, rows_read = ?, rows_kept = ?, dropped_invalid = ?, dropped_threshold = ?, dropped_category = ?,
 		dropped_window = ?, warnings = ?, indicators_created = ?, indicators_updated = ?, indicators_unchanged = ?,
 		attributes_created = ?, attributes_updated = ?, error = ?, problems = ?, rows_allowlisted = ?,
-		indicators_expired = ?, kept_high = ?, kept_medium = ?, kept_low = ?, kept_none = ? WHERE id = ?`,
+		indicators_expired = ?, kept_high = ?, kept_medium = ?, kept_low = ?, kept_none = ?, indicators_delisted = ? WHERE id = ?`,
 		r.Status, timeOrNil(r.FinishedAt), unixOrNil(r.Since), unixOrNil(r.Until), r.HTTPStatus,
 		r.BytesDownloaded, r.RowsRead, r.RowsKept, r.Dropped.Invalid, r.Dropped.BelowThreshold, r.Dropped.CategoryNotListed,
 		r.Dropped.OutsideWindow, r.Warnings, r.IndicatorsCreated, r.IndicatorsUpdated, r.IndicatorsUnchanged,
 		r.AttributesCreated, r.AttributesUpdated, nullString(r.Error), string(problems), r.RowsAllowlisted,
 		r.IndicatorsExpired, r.KeptByImportance.High, r.KeptByImportance.Medium, r.KeptByImportance.Low,
-		r.KeptByImportance.None, r.ID)
+		r.KeptByImportance.None, r.IndicatorsDelisted, r.ID)
 	if err != nil {
 		return fmt.Errorf("record outcome of run %d: %w", r.ID, err)
 	}
@@ -167,7 +167,7 @@ func scanRun(sc scanner) (activity.Run, error) {
 		&r.Dropped.OutsideWindow, &r.Warnings, &r.IndicatorsCreated, &r.IndicatorsUpdated, &r.IndicatorsUnchanged,
 		&r.AttributesCreated, &r.AttributesUpdated, &errText, &problems, &r.Host, &r.PID, &r.RowsAllowlisted,
 		&r.IndicatorsExpired, &r.KeptByImportance.High, &r.KeptByImportance.Medium, &r.KeptByImportance.Low,
-		&r.KeptByImportance.None)
+		&r.KeptByImportance.None, &r.IndicatorsDelisted)
 	if err != nil {
 		return r, err
 	}
