@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"time"
 
@@ -22,6 +23,9 @@ type Fetcher struct {
 	URL string
 	// Header is added to the request (authentication); never shown.
 	Header http.Header
+	// Query is added to the URL's query (a token sent as a query
+	// parameter); never shown: errors name URL without it.
+	Query url.Values
 	// Timeout bounds the whole download (default 2 minutes).
 	Timeout time.Duration
 	// MaxBytes caps the body as downloaded and as decompressed
@@ -88,6 +92,14 @@ func (f *Fetcher) Fetch(ctx context.Context, prev store.ListValidators, dir stri
 	if err != nil {
 		return nil, fmt.Errorf("fetch: the feed's URL is invalid: check its base_url and path: %w", err)
 	}
+	shown := req.URL.Redacted()
+	if len(f.Query) > 0 {
+		q := req.URL.Query()
+		for k, vs := range f.Query {
+			q[k] = append(q[k], vs...)
+		}
+		req.URL.RawQuery = q.Encode()
+	}
 	for k, vs := range f.Header {
 		for _, v := range vs {
 			req.Header.Add(k, v)
@@ -103,7 +115,12 @@ func (f *Fetcher) Fetch(ctx context.Context, prev store.ListValidators, dir stri
 	req.Header.Set("Accept-Encoding", "identity")
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("fetch %s: %w", req.URL.Redacted(), err)
+		// The client's error quotes the URL with its query: name it without.
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err
+		}
+		return nil, fmt.Errorf("fetch %s: %w", shown, err)
 	}
 	defer func() {
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
@@ -115,9 +132,9 @@ func (f *Fetcher) Fetch(ctx context.Context, prev store.ListValidators, dir stri
 		b.NotModified, b.Validators = true, prev
 		return b, nil
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		return b, fmt.Errorf("fetch %s: the server refused access (HTTP %d): check the feed's credentials", req.URL.Redacted(), resp.StatusCode)
+		return b, fmt.Errorf("fetch %s: the server refused access (HTTP %d): check the feed's credentials", shown, resp.StatusCode)
 	case resp.StatusCode != http.StatusOK:
-		return b, fmt.Errorf("fetch %s: HTTP %d: check the feed's base_url, or retry later", req.URL.Redacted(), resp.StatusCode)
+		return b, fmt.Errorf("fetch %s: HTTP %d: check the feed's base_url, or retry later", shown, resp.StatusCode)
 	}
 	b.Validators.ETag, b.Validators.LastModified = resp.Header.Get("ETag"), resp.Header.Get("Last-Modified")
 	if b.file, err = os.CreateTemp(dir, "forewarn-list-*"); err != nil {
@@ -125,7 +142,7 @@ func (f *Fetcher) Fetch(ctx context.Context, prev store.ListValidators, dir stri
 	}
 	if err := b.spool(resp.Body, maxBytes); err != nil {
 		b.Close()
-		return b, fmt.Errorf("fetch %s: %w", req.URL.Redacted(), err)
+		return b, fmt.Errorf("fetch %s: %w", shown, err)
 	}
 	return b, nil
 }
