@@ -80,6 +80,7 @@ type Store interface {
 	keyStore
 	sessionStore
 	auditStore
+	listFeedStore
 }
 
 // Runner starts and cancels runs in this process (*runner.Manager).

@@ -18,7 +18,10 @@ import (
 type ListFeedConfig struct {
 	Settings map[string]string `json:"settings,omitempty"`
 	BaseURL  string            `json:"base_url,omitempty"`
-	Token    secret.String     `json:"-"`
+	// Schedule replaces the definition's default schedule (an interval
+	// such as 6h); empty keeps the default.
+	Schedule string        `json:"schedule,omitempty"`
+	Token    secret.String `json:"-"`
 }
 
 // MaxListFeedConfig caps a list feed's stored configuration (JSON).
