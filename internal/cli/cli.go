@@ -45,13 +45,14 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"run", "run a feed once: forewarn run seclytics [flags]", cmdRun},
+		{"feeds", "list the feeds: id, title, enabled, schedule, last run, indicators", cmdFeeds},
+		{"run", "run a feed once: forewarn run FEED [flags] (forewarn run alone runs seclytics)", cmdRun},
 		{"demo", "ingest a demo dump from the built-in Seclytics server into ./forewarn-demo.db", cmdDemo},
 		{"lookup", "show what the store knows about IP addresses", cmdLookup},
 		{"export", "write indicators as jsonl, csv, stix, edl, suricata-iprep or zeek-intel", cmdExport},
 		{"runs", "show the activity log, newest first", cmdRuns},
 		{"config", "show or change a feed's configuration", cmdConfig},
-		{"feed", "check a feed definition file: forewarn feed validate FILE...", cmdFeed},
+		{"feed", "check, add or remove a feed definition: forewarn feed validate|add FILE, feed rm ID", cmdFeed},
 		{"apikey", "create, list or revoke API keys for the REST API", cmdAPIKey},
 		{"allowlist", "add, remove or list ranges never to block", cmdAllowlist},
 		{"fake-seclytics", "serve generated dumps like Seclytics' API, on loopback", cmdFake},
