@@ -7,9 +7,10 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"time"
+	"sync"
 
 	"forewarn/internal/activity"
+	"forewarn/internal/config"
 	"forewarn/internal/feeddef"
 	"forewarn/internal/feedrun"
 	"forewarn/internal/listrun"
@@ -96,6 +97,35 @@ func (s *Service) feedIDs(ctx context.Context) ([]string, error) {
 	}
 	slices.Sort(ids)
 	return ids, nil
+}
+
+// ListFeedIDs are the ids of the list feeds: built-in and custom.
+func (s *Service) ListFeedIDs(ctx context.Context) ([]string, error) {
+	ids, err := s.feedIDs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(ids, func(id string) bool { return !IsListFeed(id) }), nil
+}
+
+// ListFeedSchedule is a list feed's scheduling state: enabled, and its
+// schedule (configured, else its definition's, else daily).
+func (s *Service) ListFeedSchedule(ctx context.Context, id string) (schedule string, enabled bool, err error) {
+	d, _, err := s.Definition(ctx, id)
+	if err != nil {
+		return "", false, err
+	}
+	cfg, enabled, err := s.d.Store.ListFeedConfig(ctx, id)
+	if err != nil {
+		return "", false, err
+	}
+	switch {
+	case cfg.Schedule != "":
+		return cfg.Schedule, enabled, nil
+	case d.Schedule != "":
+		return d.Schedule, enabled, nil
+	}
+	return config.DefaultFrequency, enabled, nil
 }
 
 // checkAnyFeed is CheckFeed for every feed: Seclytics, the built-in list
@@ -274,14 +304,14 @@ func (s *Service) ConfigureListFeed(ctx context.Context, a Actor, id string, ch 
 	return next, nil
 }
 
-// checkSchedule accepts an interval of at least a minute (6h, 30m).
+// checkSchedule accepts what Seclytics' frequency accepts: an interval
+// (6h) or a cron expression in UTC.
 func checkSchedule(v string) error {
 	if v == "" {
 		return nil
 	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < time.Minute {
-		return invalid("schedule", "%q is not an interval of at least a minute, such as 6h or 30m", v)
+	if _, err := config.ParseFrequency(v); err != nil {
+		return invalid("schedule", "%q is not an interval such as 6h nor a cron expression such as \"0 3 * * *\"", v)
 	}
 	return nil
 }
@@ -308,8 +338,24 @@ type ListRunOptions struct {
 }
 
 // RunListFeed runs a list feed once in this process with its stored
-// configuration and returns the run's record (also when it failed).
+// configuration, for a person (audit-logged), and returns the run's record
+// (also when it failed).
 func (s *Service) RunListFeed(ctx context.Context, a Actor, id string, o ListRunOptions) (*activity.Run, error) {
+	onStart := o.OnStart
+	o.OnStart = func(r *activity.Run) {
+		s.record(ctx, a, "run.start", fmt.Sprintf("%s run %d", id, r.ID), "")
+		if onStart != nil {
+			onStart(r)
+		}
+	}
+	return s.ListRun(ctx, id, o)
+}
+
+// ListRun runs a list feed once with its stored configuration: the
+// runner's (scheduled and manual runs in serve, audited by StartRun).
+// Runs of different feeds download and parse side by side; their writes
+// to the store are serialised, one run's commit at a time.
+func (s *Service) ListRun(ctx context.Context, id string, o ListRunOptions) (*activity.Run, error) {
 	if !IsListFeed(id) {
 		return nil, invalid("feed", "%s is not a list feed: run it with forewarn run %s", id, id)
 	}
@@ -327,15 +373,22 @@ func (s *Service) RunListFeed(ctx context.Context, a Actor, id string, o ListRun
 		}
 		cfg.BaseURL = o.BaseURL
 	}
-	onStart := func(r *activity.Run) {
-		s.record(ctx, a, "run.start", fmt.Sprintf("%s run %d", id, r.ID), "")
-		if o.OnStart != nil {
-			o.OnStart(r)
-		}
-	}
-	r, err := feedrun.Run(ctx, s.d.Store, d, cfg, listrun.Options{Trigger: o.Trigger, TempDir: o.TempDir, OnStart: onStart})
+	st := serialIngest{listFeedStore: s.d.Store, mu: &s.commit}
+	r, err := feedrun.Run(ctx, st, d, cfg, listrun.Options{Trigger: o.Trigger, TempDir: o.TempDir, OnStart: o.OnStart})
 	if r != nil && r.Status == activity.StatusSucceeded {
 		s.d.Changed()
 	}
 	return r, err
+}
+
+// serialIngest lets one list run at a time write to the store.
+type serialIngest struct {
+	listFeedStore
+	mu *sync.Mutex
+}
+
+func (s serialIngest) IngestList(ctx context.Context, run store.ListRun, e store.ListEntries) (store.ListCounts, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.listFeedStore.IngestList(ctx, run, e)
 }

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"sync"
 
 	"forewarn/internal/activity"
 	"forewarn/internal/allowlist"
@@ -114,6 +115,8 @@ type Deps struct {
 // Service performs the operations.
 type Service struct {
 	d Deps
+	// commit serialises the list runs' writes (ListRun).
+	commit sync.Mutex
 }
 
 // New returns the service.
