@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"forewarn/internal/activity"
-	"forewarn/internal/feeddef"
 	"forewarn/internal/feed"
+	"forewarn/internal/feeddef"
 	"forewarn/internal/service"
 	"forewarn/internal/store"
 	"forewarn/internal/testutil"
