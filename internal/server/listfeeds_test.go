@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -97,4 +98,75 @@ func TestServeSchedulesListFeeds(t *testing.T) {
 	waitFor(t, "the lookup index to list 1.10.16.1 (in DROP's 1.10.16.0/20)", func() bool {
 		return h.must(200, "GET", "/api/v1/lookup?ip=1.10.16.1", h.admin, nil).body["verdict"] == "listed"
 	})
+}
+
+// TestListFeedsAPI: an admin adds a custom definition (POST /feeds, body
+// capped, problems with line:column), configures, enables and runs it
+// through the per-feed routes, sees it in GET /feeds beside the built-ins,
+// and removes it; a built-in cannot be removed.
+func TestListFeedsAPI(t *testing.T) {
+	def, err := os.ReadFile("../feeddef/testdata/custom/acme-threats.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	csv, err := os.ReadFile("../feeddef/testdata/custom/acme-threats.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := gz(t, string(csv))
+	pub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v2/export/all.csv.gz" || r.Header.Get("Authorization") != "Bearer acme-secret" {
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		w.Write(body)
+	}))
+	defer pub.Close()
+	h := startServe(t, "", nil)
+
+	bad := h.must(400, "POST", "/api/v1/feeds", h.admin, "id: bad\nmode: sometimes\n")
+	if bad.errField() != "definition" || !strings.Contains(string(bad.raw), "2:7:") {
+		t.Fatalf("invalid definition: %s", bad.raw)
+	}
+	h.must(413, "POST", "/api/v1/feeds", h.admin, strings.Repeat("#", 300<<10))
+	added := h.must(201, "POST", "/api/v1/feeds", h.admin, string(def))
+	if added.body["name"] != "acme-threats" || added.body["builtin"] != false || len(added.body["parameters"].([]any)) != 5 {
+		t.Fatalf("added: %s", added.raw)
+	}
+	h.must(409, "POST", "/api/v1/feeds", h.admin, string(def))
+
+	put := h.must(200, "PUT", "/api/v1/feeds/acme-threats", h.admin,
+		map[string]any{"settings": map[string]any{"min_score": 10}, "base_url": pub.URL, "token": "acme-secret"})
+	cfg := put.body["config"].(map[string]any)
+	if cfg["settings"].(map[string]any)["min_score"] != "10" || cfg["token"].(map[string]any)["configured"] != true || strings.Contains(string(put.raw), "acme-secret") {
+		t.Fatalf("configured: %s", put.raw)
+	}
+	if r := h.must(400, "PUT", "/api/v1/feeds/acme-threats", h.admin, map[string]any{"settings": map[string]any{"nope": 1}}); r.errField() != "nope" {
+		t.Fatalf("unknown parameter: %s", r.raw)
+	}
+	run := h.must(202, "POST", "/api/v1/feeds/acme-threats/runs", h.admin, nil)
+	if r := h.waitRun(run.body["run_id"].(float64)); r["status"] != "succeeded" || r["indicators_created"] != float64(4) {
+		t.Fatalf("run: %v", r)
+	}
+	// Enabled after a run: the next run is due in 6h, the definition's
+	// schedule.
+	if r := h.must(200, "POST", "/api/v1/feeds/acme-threats/enable", h.admin, nil); r.body["next_run"] == nil {
+		t.Fatalf("enabled but not scheduled: %s", r.raw)
+	}
+
+	feeds := h.must(200, "GET", "/api/v1/feeds", h.admin, nil).body["feeds"].([]any)
+	kinds := map[string]string{}
+	for _, f := range feeds {
+		m := f.(map[string]any)
+		kinds[m["name"].(string)] = m["kind"].(string)
+		if m["name"] == "acme-threats" && (m["enabled"] != true || m["indicators"] != float64(4) || m["frequency"] != "6h") {
+			t.Errorf("acme-threats listed as %v", m)
+		}
+	}
+	if feeds[0].(map[string]any)["name"] != "seclytics" || kinds["spamhaus-drop"] != "list" || kinds["acme-threats"] != "list" {
+		t.Fatalf("GET /feeds: %v", kinds)
+	}
+	h.must(409, "DELETE", "/api/v1/feeds/spamhaus-drop", h.admin, nil)
+	h.must(200, "DELETE", "/api/v1/feeds/acme-threats", h.admin, nil)
+	h.must(404, "GET", "/api/v1/feeds/acme-threats", h.admin, nil)
 }

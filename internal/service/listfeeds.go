@@ -128,6 +128,10 @@ func (s *Service) ListFeedSchedule(ctx context.Context, id string) (schedule str
 	return config.DefaultFrequency, enabled, nil
 }
 
+// KnownFeed is CheckFeed for every feed: Seclytics, the built-in list
+// feeds and the custom ones; an unknown one is an *UnknownFeedError.
+func (s *Service) KnownFeed(ctx context.Context, name string) error { return s.checkAnyFeed(ctx, name) }
+
 // checkAnyFeed is CheckFeed for every feed: Seclytics, the built-in list
 // feeds and the custom ones.
 func (s *Service) checkAnyFeed(ctx context.Context, name string) error {
