@@ -21,8 +21,8 @@ import (
 	"forewarn/internal/lookup"
 	"forewarn/internal/progress"
 	"forewarn/internal/secret"
-	"forewarn/internal/service"
 	httpserver "forewarn/internal/server"
+	"forewarn/internal/service"
 	"forewarn/internal/store"
 )
 
