@@ -2,8 +2,10 @@ package server
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -169,4 +171,63 @@ func TestListFeedsAPI(t *testing.T) {
 	h.must(409, "DELETE", "/api/v1/feeds/spamhaus-drop", h.admin, nil)
 	h.must(200, "DELETE", "/api/v1/feeds/acme-threats", h.admin, nil)
 	h.must(404, "GET", "/api/v1/feeds/acme-threats", h.admin, nil)
+}
+
+// TestUIListFeeds: the Integrations page lists every feed; a list feed's
+// page has a settings form generated from its definition's parameters,
+// refuses a bad value next to its field, saves a good one and enables the
+// feed.
+func TestUIListFeeds(t *testing.T) {
+	h := startServe(t, "", nil)
+	c, csrf := h.uiClient(h.admin)
+	get := func(path string) (int, string) {
+		t.Helper()
+		resp, err := c.Get(h.base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	post := func(path string, form url.Values) (int, string) {
+		t.Helper()
+		form.Set("csrf", csrf)
+		resp, err := c.PostForm(h.base+path, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	code, page := get("/integrations")
+	if code != 200 || !strings.Contains(page, `href="/integrations/seclytics"`) || !strings.Contains(page, `href="/integrations/feeds/ipsum"`) ||
+		!strings.Contains(page, `id="feed-spamhaus-drop"`) {
+		t.Fatalf("integrations: %d\n%s", code, page)
+	}
+	code, page = get("/integrations/feeds/ipsum")
+	if code != 200 || !strings.Contains(page, `name="p.min_lists"`) || !strings.Contains(page, "Minimum number of lists") {
+		t.Fatalf("ipsum page: %d\n%s", code, page)
+	}
+	code, page = post("/integrations/feeds/ipsum/config", url.Values{"p.min_lists": {"5000"}})
+	if code != http.StatusUnprocessableEntity || !strings.Contains(page, `role="alert"`) || !strings.Contains(page, `value="5000"`) {
+		t.Fatalf("bad value: %d\n%s", code, page)
+	}
+	code, page = post("/integrations/feeds/ipsum/config", url.Values{"p.min_lists": {"3"}, "schedule": {"6h"}})
+	if code != 200 || !strings.Contains(page, "Settings saved.") || !strings.Contains(page, `value="3"`) {
+		t.Fatalf("save: %d\n%s", code, page)
+	}
+	// Enabled, serve runs it at once: against a loopback server, never the
+	// publisher.
+	nowhere := httptest.NewServer(http.NotFoundHandler())
+	defer nowhere.Close()
+	h.must(200, "PUT", "/api/v1/feeds/ipsum", h.admin, map[string]any{"base_url": nowhere.URL})
+	code, page = post("/integrations/feeds/ipsum/enable", url.Values{})
+	if code != 200 || !strings.Contains(page, `id="feed-state" class="badge succeeded">Enabled`) {
+		t.Fatalf("enable: %d\n%s", code, page)
+	}
+	if code, _ := get("/integrations/feeds/no-such-feed"); code != 404 {
+		t.Errorf("unknown feed page: %d", code)
+	}
 }

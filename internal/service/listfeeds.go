@@ -128,6 +128,16 @@ func (s *Service) ListFeedSchedule(ctx context.Context, id string) (schedule str
 	return config.DefaultFrequency, enabled, nil
 }
 
+// ListFeedConfig is a list feed's stored configuration, for the edges to
+// show (its secret only as whether one is set).
+func (s *Service) ListFeedConfig(ctx context.Context, id string) (store.ListFeedConfig, error) {
+	if _, _, err := s.Definition(ctx, id); err != nil {
+		return store.ListFeedConfig{}, err
+	}
+	cfg, _, err := s.d.Store.ListFeedConfig(ctx, id)
+	return cfg, err
+}
+
 // KnownFeed is CheckFeed for every feed: Seclytics, the built-in list
 // feeds and the custom ones; an unknown one is an *UnknownFeedError.
 func (s *Service) KnownFeed(ctx context.Context, name string) error { return s.checkAnyFeed(ctx, name) }
