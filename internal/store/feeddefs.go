@@ -89,8 +89,8 @@ type FeedSummary struct {
 }
 
 // FeedSummary returns the summary of feed name (the zero summary for a
-// feed never configured nor run). Seclytics' indicators are those it lists
-// (not expired); a list feed's are its current memberships.
+// feed never configured nor run). Seclytics' indicators are the store's
+// (as its page shows them); a list feed's are its current memberships.
 func (s *Store) FeedSummary(ctx context.Context, name string) (FeedSummary, error) {
 	var sum FeedSummary
 	err := s.r.QueryRowContext(ctx, `SELECT enabled FROM feeds WHERE name = ?`, name).Scan(&sum.Enabled)
@@ -107,12 +107,15 @@ func (s *Store) FeedSummary(ctx context.Context, name string) (FeedSummary, erro
 	if len(runs) == 1 {
 		sum.LastRun = &runs[0]
 	}
-	q := `SELECT COUNT(*) FROM memberships WHERE feed = ? AND listed = 1`
-	args := []any{name}
 	if name == "seclytics" {
-		q, args = `SELECT COUNT(*) FROM indicators WHERE s_listed = 1`, nil
+		// The store's counter, as the Seclytics page shows it: counting
+		// what Seclytics lists would read every indicator.
+		v, err := s.DataVersion(ctx)
+		sum.Indicators = v.Count
+		return sum, err
 	}
-	if err := s.r.QueryRowContext(ctx, q, args...).Scan(&sum.Indicators); err != nil {
+	// The feed's memberships are one range of the primary key.
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM memberships WHERE feed = ? AND listed = 1`, name).Scan(&sum.Indicators); err != nil {
 		return sum, fmt.Errorf("count the indicators of feed %s: %w", name, err)
 	}
 	return sum, nil
