@@ -58,7 +58,17 @@ func (sc *schedule) names(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return sc.feeds, err
 	}
-	return append(slices.Clone(sc.feeds), ids...), nil
+	names := append(slices.Clone(sc.feeds), ids...)
+	// A feed scheduled before but gone since (a custom definition another
+	// instance removed) is looked at once more, to unschedule it.
+	sc.mu.Lock()
+	for name := range sc.seen {
+		if !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	sc.mu.Unlock()
+	return names, nil
 }
 
 // state is a feed's stored scheduling state: its frequency, whether it is
