@@ -28,6 +28,8 @@ type (
 		FeedConfig(ctx context.Context, name string) (config.Seclytics, store.FeedState, error)
 		Runs(ctx context.Context, feed string, limit int) ([]activity.Run, error)
 		Stats(ctx context.Context) (store.Stats, error)
+		ListFeedConfig(ctx context.Context, name string) (store.ListFeedConfig, bool, error)
+		FeedSummary(ctx context.Context, name string) (store.FeedSummary, error)
 	}
 	runReader interface {
 		Run(ctx context.Context, id int64) (activity.Run, error)
@@ -125,6 +127,7 @@ func (s *Server) routes() []route {
 		{"GET " + Prefix + "/version", read, s.version},
 
 		{"GET " + Prefix + "/feeds", read, s.listFeeds},
+		{"POST " + Prefix + "/feeds", admin, s.addFeed},
 		{"GET " + Prefix + "/feeds/{feed}", read, s.getFeed},
 		{"PUT " + Prefix + "/feeds/{feed}", admin, s.putFeed},
 		{"DELETE " + Prefix + "/feeds/{feed}", admin, s.deleteFeed},

@@ -14,7 +14,12 @@ import (
 
 // FeedState is a feed in GET /feeds.
 type FeedState struct {
-	Name       string        `json:"name"`
+	Name string `json:"name"`
+	// Kind is "seclytics" or "list"; Title and Builtin describe a list
+	// feed's definition.
+	Kind       string        `json:"kind"`
+	Title      string        `json:"title,omitempty"`
+	Builtin    bool          `json:"builtin"`
 	Installed  bool          `json:"installed"`
 	Enabled    bool          `json:"enabled"`
 	Frequency  string        `json:"frequency"`
@@ -37,7 +42,7 @@ type FeedConfig struct {
 
 func (s *Server) feedName(r *http.Request) (string, error) {
 	name := r.PathValue("feed")
-	return name, s.Service.CheckFeed(name)
+	return name, s.Service.KnownFeed(r.Context(), name)
 }
 
 func (s *Server) feedState(r *http.Request, name string) (FeedState, config.Seclytics, error) {
@@ -46,7 +51,8 @@ func (s *Server) feedState(r *http.Request, name string) (FeedState, config.Secl
 	if err != nil {
 		return FeedState{}, cfg, err
 	}
-	fs := FeedState{Name: name, Installed: st.Installed, Enabled: st.Enabled, Frequency: cfg.Frequency}
+	fs := FeedState{Name: name, Kind: "seclytics", Title: "Seclytics Predictions", Builtin: true,
+		Installed: st.Installed, Enabled: st.Enabled, Frequency: cfg.Frequency}
 	runs, err := s.Store.Runs(ctx, name, 1)
 	if err != nil {
 		return fs, cfg, err
@@ -78,6 +84,15 @@ func (s *Server) listFeeds(w http.ResponseWriter, r *http.Request) error {
 		}
 		out = append(out, fs)
 	}
+	lists, err := s.Service.ListFeeds(r.Context())
+	if err != nil {
+		return err
+	}
+	for _, f := range lists {
+		if service.IsListFeed(f.Definition.ID) {
+			out = append(out, s.listFeedState(f))
+		}
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"feeds": out})
 	return nil
 }
@@ -97,6 +112,9 @@ func (s *Server) getFeed(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if service.IsListFeed(name) {
+		return s.getListFeed(w, r, name)
+	}
 	fs, cfg, err := s.feedState(r, name)
 	if err != nil {
 		return err
@@ -113,6 +131,9 @@ func (s *Server) putFeed(w http.ResponseWriter, r *http.Request) error {
 	name, err := s.feedName(r)
 	if err != nil {
 		return err
+	}
+	if service.IsListFeed(name) {
+		return s.putListFeed(w, r, name)
 	}
 	var patch map[string]json.RawMessage
 	if err := decodeBody(w, r, &patch); err != nil {
@@ -187,6 +208,13 @@ func (s *Server) deleteFeed(w http.ResponseWriter, r *http.Request) error {
 	name, err := s.feedName(r)
 	if err != nil {
 		return err
+	}
+	if service.IsListFeed(name) {
+		if err := s.Service.RemoveDefinition(r.Context(), actor(r), name); err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"feed": name, "removed": true})
+		return nil
 	}
 	purge := false
 	if v := r.URL.Query().Get("purge"); v != "" {

@@ -46,7 +46,8 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"run", "run a feed once: forewarn run seclytics [flags]", cmdRun},
+		{"feeds", "list the feeds: id, title, enabled, schedule, last run, indicators", cmdFeeds},
+		{"run", "run a feed once: forewarn run FEED [flags] (forewarn run alone runs seclytics)", cmdRun},
 		{"demo", "ingest a demo dump from the built-in Seclytics server into ./forewarn-demo.db", cmdDemo},
 		{"lookup", "show what the store knows about IP addresses", cmdLookup},
 		{"match", "look through logs (Zeek, eve.json, access logs, CSV, text) for known addresses", cmdMatch},
@@ -54,10 +55,11 @@ func commands() []command {
 		{"output", "add, list, show, remove output profiles (a served export per consumer, with its own key)", cmdOutput},
 		{"runs", "show the activity log, newest first", cmdRuns},
 		{"config", "show or change a feed's configuration", cmdConfig},
-		{"feed", "check a feed definition file: forewarn feed validate FILE...", cmdFeed},
+		{"feed", "check, add or remove a feed definition: forewarn feed validate|add FILE, feed rm ID", cmdFeed},
 		{"apikey", "create, list or revoke API keys for the REST API", cmdAPIKey},
 		{"allowlist", "add, remove or list ranges never to block", cmdAllowlist},
-		{"fake-seclytics", "serve generated dumps like Seclytics' API, on loopback", cmdFake},
+		{"fake", "serve generated Seclytics dumps and every built-in list feed at its publisher's path, on loopback", cmdFake},
+		{"fake-seclytics", "the same as fake (its earlier name)", cmdFake},
 		{"gen", "write a realistic generated dump, or a Zeek conn.log (gen conn-log)", cmdGen},
 		{"serve", "serve the REST API and run enabled feeds on their schedule", cmdServe},
 		{"version", "print the version, VCS revision, build time and Go version", cmdVersion},

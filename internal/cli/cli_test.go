@@ -222,9 +222,20 @@ func TestDemo(t *testing.T) {
 	if strings.Contains(r.out, "demo-") {
 		t.Error("the demo prints its token")
 	}
-	// A second demo finds the same dump and skips it.
+	// Three list feeds list the first Seclytics addresses too: the
+	// lookups show several sources on one indicator.
+	for _, id := range []string{"feodo", "spamhaus-drop", "blocklist-de"} {
+		if !strings.Contains(r.out, "List feed "+id+": succeeded") {
+			t.Errorf("demo did not run %s:\n%s", id, r.out)
+		}
+	}
+	if strings.Count(r.out, "sources: Seclytics, blocklist.de, Feodo Tracker, Spamhaus DROP") != 2 {
+		t.Errorf("the demo's listed addresses do not show four sources:\n%s", r.out)
+	}
+	// A second demo finds the same dump and skips it (the list feeds' runs
+	// took run ids in between).
 	r = run(t, nil, "demo", "--db", db, "--rows", "20000", "--no-serve")
-	if r.code != 0 || !strings.Contains(r.out, "run 2 of seclytics: unchanged") {
+	if r.code != 0 || !strings.Contains(r.out, " of seclytics: unchanged") {
 		t.Fatalf("second demo:\n%s\n%s", r.out, r.err)
 	}
 }

@@ -20,6 +20,9 @@ func (m *multi) String() string     { return strings.Join(*m, " ") }
 func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
 
 func cmdConfig(ctx context.Context, e *env, args []string) error {
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") && args[0] != feed.Name {
+		return configListFeed(ctx, e, args)
+	}
 	fs := newFlags(e, "config", "config seclytics [--db FILE] [--set key=value ...] [--token-file FILE] [--clear-token]")
 	db := dbFlag(e, fs)
 	var sets multi
@@ -30,9 +33,12 @@ func cmdConfig(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 || pos[0] != feed.Name {
+	if len(pos) == 1 && pos[0] != feed.Name {
+		return configListFeed(ctx, e, args)
+	}
+	if len(pos) != 1 {
 		fs.Usage()
-		return &ExitError{Code: 2, Err: errors.New("name the feed: forewarn config seclytics")}
+		return &ExitError{Code: 2, Err: errors.New("name the feed: forewarn config seclytics, or forewarn config FEED (forewarn feeds lists them)")}
 	}
 	st, err := store.Open(ctx, *db)
 	if err != nil {

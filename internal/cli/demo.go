@@ -22,6 +22,7 @@ import (
 	"forewarn/internal/progress"
 	"forewarn/internal/secret"
 	httpserver "forewarn/internal/server"
+	"forewarn/internal/service"
 	"forewarn/internal/store"
 )
 
@@ -41,7 +42,7 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	_, _ = rand.Read(raw)
 	token := "demo-" + hex.EncodeToString(raw)
 
-	base, stop, err := startDemoSeclytics(ctx, e, *rows, *seed, token)
+	base, lists, stop, err := startDemoSeclytics(ctx, e, *rows, *seed, token)
 	if err != nil {
 		return err
 	}
@@ -52,6 +53,9 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	}
 	defer st.Close()
 	if err := demoIngest(ctx, e, st, *db, base, token); err != nil {
+		return err
+	}
+	if err := demoListFeeds(ctx, e, st, lists, base, *seed); err != nil {
 		return err
 	}
 	if err := demoShowLookups(ctx, e, st, *db); err != nil {
@@ -145,24 +149,69 @@ func demoLookups(ctx context.Context, st indicatorLister) ([]netip.Addr, error) 
 	return append(addrs, netip.AddrFrom4([4]byte{192, 0, 2, 1})), nil
 }
 
-// startDemoSeclytics serves a generated dump like Seclytics' API on
-// loopback, and returns its base URL and how to stop it.
-func startDemoSeclytics(ctx context.Context, e *env, rows int, seed int64, token string) (string, func(), error) {
+// startDemoSeclytics serves a generated dump like Seclytics' API, and the
+// built-in list feeds at their publishers' paths, on loopback, and returns
+// its base URL, the lists and how to stop it.
+func startDemoSeclytics(ctx context.Context, e *env, rows int, seed int64, token string) (string, *fakeseclytics.Lists, func(), error) {
 	fmt.Fprintf(e.stdout, "Generating a %d-row Seclytics dump and serving it on loopback...\n", rows)
 	srv, err := fakeseclytics.New(ctx, fakeseclytics.Options{Rows: rows, Seed: seed, Token: token})
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		srv.Close()
-		return "", nil, fmt.Errorf("demo: listen on loopback: %w", err)
+		return "", nil, nil, fmt.Errorf("demo: listen on loopback: %w", err)
 	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	lists := fakeseclytics.NewLists(nil, time.Now())
+	hs := &http.Server{Handler: fakeseclytics.Handler(srv, lists), ReadHeaderTimeout: 10 * time.Second}
 	go hs.Serve(ln)
 	base := "http://" + ln.Addr().String()
-	fmt.Fprintf(e.stdout, "Built-in Seclytics server: %s\n\n", base)
-	return base, func() { hs.Close(); srv.Close() }, nil
+	fmt.Fprintf(e.stdout, "Built-in test server (Seclytics and the list feeds): %s\n\n", base)
+	return base, lists, func() { hs.Close(); srv.Close() }, nil
+}
+
+// demoListFeeds are the list feeds the demo runs beside Seclytics.
+var demoLists = []string{"feodo", "spamhaus-drop", "blocklist-de"}
+
+// demoOverlap is how many of Seclytics' first indicators (in address
+// order) the demo's list feeds list too, beside as many of their own.
+const demoOverlap = 50
+
+// demoListFeeds serves list bodies that share Seclytics' first addresses
+// (so that the lookups show several sources on one indicator), configures
+// the demo's list feeds on the built-in server, enabled, and runs each.
+func demoListFeeds(ctx context.Context, e *env, st *store.Store, lists *fakeseclytics.Lists, base string, seed int64) error {
+	var prefixes []netip.Prefix
+	err := st.EachIndicator(ctx, func(ind *indicator.Indicator) error {
+		if len(prefixes) == demoOverlap {
+			return errStop
+		}
+		if ind.Addr.IsValid() {
+			prefixes = append(prefixes, netip.PrefixFrom(ind.Addr, ind.Addr.BitLen()))
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return err
+	}
+	lists.Set(append(prefixes, fakeseclytics.GeneratedPrefixes(seed, demoOverlap)...), time.Now())
+	svc, actor := operations(e, st)
+	for _, id := range demoLists {
+		if _, err := svc.ConfigureListFeed(ctx, actor, id, service.ListFeedChange{BaseURL: &base}); err != nil {
+			return err
+		}
+		if err := svc.SetFeedEnabled(ctx, actor, id, true); err != nil {
+			return err
+		}
+		r, err := svc.RunListFeed(ctx, actor, id, service.ListRunOptions{Trigger: activity.TriggerCLI})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "\nList feed %s: %s, %d indicators created, %d updated, %d unchanged.\n",
+			id, r.Status, r.IndicatorsCreated, r.IndicatorsUpdated, r.IndicatorsUnchanged)
+	}
+	return nil
 }
 
 // demoIngest runs the feed once against the built-in server, with a

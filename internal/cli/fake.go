@@ -13,10 +13,11 @@ import (
 )
 
 func cmdFake(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "fake-seclytics", "fake-seclytics [--listen 127.0.0.1:0] [--rows N] [--seed S] [--format csv|ndjson] [--token T] [--fault SPEC]")
+	fs := newFlags(e, "fake", "fake [--listen 127.0.0.1:0] [--rows N] [--seed S] [--format csv|ndjson] [--token T] [--fault SPEC]")
 	listen := fs.String("listen", "127.0.0.1:0", "loopback address to listen on")
 	var o fakeseclytics.Options
 	fs.IntVar(&o.Rows, "rows", 100000, "rows in dataset A")
+	fs.IntVar(&o.ListEntries, "list-entries", 1000, "entries in each built-in list feed served beside the dumps")
 	fs.Int64Var(&o.Seed, "seed", 1, "generator seed")
 	format := fs.String("format", "csv", "csv or ndjson")
 	fs.Float64Var(&o.InvalidRate, "invalid-rate", 0, "fraction of invalid rows")
@@ -59,7 +60,7 @@ func loopbackOnly(addr string) error {
 		return nil
 	}
 	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("--listen %q: the built-in Seclytics server listens on loopback only (127.0.0.1)", addr)
+		return fmt.Errorf("--listen %q: the built-in test server listens on loopback only (127.0.0.1)", addr)
 	}
 	return nil
 }

@@ -12,10 +12,12 @@ import (
 	"forewarn/internal/feeddef"
 )
 
+const feedUsage = "Usage: forewarn feed validate [--sample BODY] FILE...\n       forewarn feed add [--db FILE] FILE\n       forewarn feed rm [--db FILE] ID"
+
 // cmdFeed dispatches the feed subcommands.
 func cmdFeed(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(e.stderr, "Usage: forewarn feed validate [--sample BODY] FILE...")
+		fmt.Fprintln(e.stderr, feedUsage)
 		if len(args) == 0 {
 			return &ExitError{Code: 2}
 		}
@@ -24,8 +26,12 @@ func cmdFeed(ctx context.Context, e *env, args []string) error {
 	switch args[0] {
 	case "validate":
 		return cmdFeedValidate(e, args[1:])
+	case "add":
+		return cmdFeedAdd(ctx, e, args[1:])
+	case "rm":
+		return cmdFeedRemove(ctx, e, args[1:])
 	}
-	fmt.Fprintln(e.stderr, "Usage: forewarn feed validate [--sample BODY] FILE...")
+	fmt.Fprintln(e.stderr, feedUsage)
 	return &ExitError{Code: 2, Err: fmt.Errorf("unknown feed command %q", args[0])}
 }
 

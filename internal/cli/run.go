@@ -36,7 +36,7 @@ type runFlags struct {
 }
 
 func newRunFlags(e *env) *runFlags {
-	fs := newFlags(e, "run", "run seclytics [flags]")
+	fs := newFlags(e, "run", "run [FEED] [flags] (FEED: seclytics, the default, or a list feed from forewarn feeds)")
 	f := &runFlags{fs: fs, db: dbFlag(e, fs)}
 	f.tokenFile = fs.String("token-file", "", "read the Seclytics access token from this file")
 	f.token = fs.String("token", "", "the access token (discouraged: visible in ps; prefer --token-file or SECLYTICS_ACCESS_TOKEN)")
@@ -131,9 +131,15 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 || pos[0] != feed.Name {
+	if len(pos) == 0 {
+		pos = []string{feed.Name}
+	}
+	if len(pos) != 1 {
 		f.fs.Usage()
-		return &ExitError{Code: 2, Err: fmt.Errorf("name the feed to run: forewarn run seclytics (the only feed so far)")}
+		return &ExitError{Code: 2, Err: fmt.Errorf("name one feed to run: forewarn run FEED (forewarn feeds lists them)")}
+	}
+	if pos[0] != feed.Name {
+		return runListFeed(ctx, e, f, pos[0])
 	}
 	log, err := logger(e, *f.logLevel, *f.logFormat)
 	if err != nil {

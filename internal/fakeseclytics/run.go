@@ -17,7 +17,8 @@ const shutdownTimeout = 5 * time.Second
 
 // Run prepares the dumps described by opts, listens on listen (a loopback
 // address such as "127.0.0.1:0"), prints one line
-// "fake-seclytics listening on http://ADDR" to stdout, and serves until ctx
+// "fake-seclytics listening on http://ADDR" to stdout (the built-in list
+// feeds too, each at its publisher's path: see Lists), and serves until ctx
 // is done; it then shuts the server down and removes temporary dumps. It
 // returns nil after a clean shutdown.
 func Run(ctx context.Context, listen string, opts Options, stdout io.Writer) error {
@@ -29,6 +30,9 @@ func Run(ctx context.Context, listen string, opts Options, stdout io.Writer) err
 		return err
 	}
 	defer srv.Close()
+	if opts.ListEntries <= 0 {
+		opts.ListEntries = 1000
+	}
 
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", listen)
@@ -43,7 +47,7 @@ func Run(ctx context.Context, listen string, opts Options, stdout io.Writer) err
 	}
 
 	hs := &http.Server{
-		Handler:           srv,
+		Handler:           Handler(srv, NewLists(GeneratedPrefixes(opts.Seed, opts.ListEntries), time.Now())),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       60 * time.Second,

@@ -30,7 +30,10 @@ const (
 // End are passed to dumpgen; the zero value serves an empty dump to any
 // non-empty token.
 type Options struct {
-	Rows        int
+	Rows int
+	// ListEntries is how many entries Run's built-in list feeds list
+	// (default 1000).
+	ListEntries int
 	Seed        int64
 	Format      dumpgen.Format
 	InvalidRate float64

@@ -119,3 +119,22 @@ func readBody(d *Definition, body io.Reader) ([]string, error) {
 	}
 	return append(out, fmt.Sprint("filtered: ", r.Stats().Filtered)), nil
 }
+
+// TestReadmeCustomDefinition: the README's "Adding a feed" shows the
+// custom definition the tests load, byte for byte.
+func TestReadmeCustomDefinition(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	custom, err := os.ReadFile("testdata/custom/acme-threats.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range yamlBlock.FindAllSubmatch(readme, -1) {
+		if bytes.Equal(b[1], custom) {
+			return
+		}
+	}
+	t.Error("README.md's Adding a feed does not show testdata/custom/acme-threats.yaml: copy the file into it")
+}

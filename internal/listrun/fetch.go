@@ -23,6 +23,9 @@ type Fetcher struct {
 	URL string
 	// Header is added to the request (authentication); never shown.
 	Header http.Header
+	// Query is added to the URL's query (a token sent as a query
+	// parameter); never shown: errors name URL without it.
+	Query url.Values
 	// Timeout bounds the whole download (default 2 minutes).
 	Timeout time.Duration
 	// MaxBytes caps the body as downloaded and as decompressed
@@ -88,6 +91,13 @@ func (f *Fetcher) Fetch(ctx context.Context, prev store.ListValidators, dir stri
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.URL, nil)
 	if err != nil {
 		return nil, fmt.Errorf("fetch: the feed's URL is invalid: check its base_url and path: %w", err)
+	}
+	if len(f.Query) > 0 {
+		q := req.URL.Query()
+		for k, vs := range f.Query {
+			q[k] = append(q[k], vs...)
+		}
+		req.URL.RawQuery = q.Encode()
 	}
 	for k, vs := range f.Header {
 		for _, v := range vs {

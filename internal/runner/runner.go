@@ -47,6 +47,8 @@ type Manager struct {
 	// finished is called after every run that was recorded, from the run's
 	// goroutine: metrics, the lookup index.
 	finished func(*activity.Run, error)
+	// list runs a list feed (every feed but Seclytics); nil: none.
+	list ListRunFunc
 
 	base   context.Context
 	stop   context.CancelFunc
@@ -64,6 +66,14 @@ func New(st feed.Store, log *slog.Logger, opts feed.Options, finished func(*acti
 	}
 	return &Manager{st: st, log: log, opts: opts, finished: finished, base: base, stop: stop, active: map[int64]*Active{}}
 }
+
+// ListRunFunc runs list feed name once, calling onStart once the run is
+// recorded (service.Service.ListRun).
+type ListRunFunc func(ctx context.Context, name, trigger string, onStart func(*activity.Run)) (*activity.Run, error)
+
+// RunListFeeds makes the manager run every feed but Seclytics with f.
+// Call it before the first Start.
+func (m *Manager) RunListFeeds(f ListRunFunc) { m.list = f }
 
 // Start starts a run of the feed and returns once it is recorded, or with
 // the error that kept it from starting: a *store.InProgressError when the
@@ -97,7 +107,15 @@ func (m *Manager) Start(feedName string, req Request) (*Active, error) {
 		defer m.wg.Done()
 		defer cancel()
 		defer close(a.done)
-		r, err := m.runSafely(ctx, o, func() *activity.Run { return recorded })
+		r, err := m.runSafely(ctx, func(ctx context.Context) (*activity.Run, error) {
+			if feedName != feed.Name {
+				if m.list == nil {
+					return nil, fmt.Errorf("feed %s: this process runs no list feeds", feedName)
+				}
+				return m.list(ctx, feedName, req.Trigger, o.OnStart)
+			}
+			return feed.Run(ctx, m.st, o)
+		}, func() *activity.Run { return recorded })
 		if r == nil { // it never started
 			if err == nil {
 				err = errors.New("the run did not start")
@@ -173,7 +191,7 @@ var ErrPanicked = errors.New("the run stopped on an internal error (a panic, log
 // such once the run is in the store (recorded returns it), so that a bug
 // in one run neither stops serve nor leaves a run "running" for ever. The
 // run's own defers (feed lock, transaction) unwind before this one.
-func (m *Manager) runSafely(ctx context.Context, o feed.Options, recorded func() *activity.Run) (r *activity.Run, err error) {
+func (m *Manager) runSafely(ctx context.Context, run func(context.Context) (*activity.Run, error), recorded func() *activity.Run) (r *activity.Run, err error) {
 	defer func() {
 		v := recover()
 		if v == nil {
@@ -194,5 +212,5 @@ func (m *Manager) runSafely(ctx context.Context, o feed.Options, recorded func()
 			err = errors.Join(err, fmt.Errorf("record the run as failed: %w", ferr))
 		}
 	}()
-	return feed.Run(ctx, m.st, o)
+	return run(ctx)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -22,6 +23,8 @@ type schedule struct {
 	mgr   *runner.Manager
 	log   *slog.Logger
 	feeds []string // the feeds syncEvery looks at
+	// lists knows the list feeds (nil: only feeds are scheduled).
+	lists listFeeds
 	// s is nil until start: no job exists, so none fires, before then.
 	s *scheduler.Scheduler
 	// ctx ends when the scheduler actor is interrupted: the jobs, which
@@ -39,6 +42,49 @@ type schedule struct {
 	pending map[string]bool
 }
 
+// listFeeds is what the schedule needs to know of the list feeds
+// (*service.Service).
+type listFeeds interface {
+	ListFeedIDs(ctx context.Context) ([]string, error)
+	ListFeedSchedule(ctx context.Context, id string) (schedule string, enabled bool, err error)
+}
+
+// names are the feeds to schedule: Seclytics and every list feed.
+func (sc *schedule) names(ctx context.Context) ([]string, error) {
+	if sc.lists == nil {
+		return sc.feeds, nil
+	}
+	ids, err := sc.lists.ListFeedIDs(ctx)
+	if err != nil {
+		return sc.feeds, err
+	}
+	names := append(slices.Clone(sc.feeds), ids...)
+	// A feed scheduled before but gone since (a custom definition another
+	// instance removed) is looked at once more, to unschedule it.
+	sc.mu.Lock()
+	for name := range sc.seen {
+		if !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	sc.mu.Unlock()
+	return names, nil
+}
+
+// state is a feed's stored scheduling state: its frequency, whether it is
+// configured and enabled.
+func (sc *schedule) state(ctx context.Context, name string) (freq string, installed, enabled bool, err error) {
+	if sc.lists != nil && !slices.Contains(sc.feeds, name) {
+		freq, enabled, err = sc.lists.ListFeedSchedule(ctx, name)
+		if errors.Is(err, store.ErrNotFound) {
+			return "", false, false, nil // a custom definition removed
+		}
+		return freq, enabled, enabled, err
+	}
+	cfg, st, err := sc.st.FeedConfig(ctx, name)
+	return cfg.Frequency, st.Installed, st.Enabled, err
+}
+
 func newSchedule(st *store.Store, mgr *runner.Manager, feeds []string, log *slog.Logger) *schedule {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &schedule{st: st, mgr: mgr, log: log, feeds: feeds, ctx: ctx, cancel: cancel,
@@ -53,7 +99,11 @@ func (sc *schedule) start(ctx context.Context) error {
 		return err
 	}
 	sc.s = s
-	for _, name := range sc.feeds {
+	names, err := sc.names(ctx)
+	if err != nil {
+		sc.log.Error("list feeds not scheduled", "err", err)
+	}
+	for _, name := range names {
 		if err := sc.Reschedule(ctx, name); err != nil {
 			sc.log.Error("feed not scheduled", "feed", name, "err", err)
 		}
@@ -142,7 +192,11 @@ func syncEvery(ctx context.Context, st *store.Store, sc *schedule, interval time
 			log.Info("indicators changed by another process; refreshing the lookup index")
 			ref.trigger()
 		}
-		for _, name := range sc.feeds {
+		names, err := sc.names(ctx)
+		if err != nil && ctx.Err() == nil {
+			log.Warn("list feeds not read", "err", err)
+		}
+		for _, name := range names {
 			if err := sc.Sync(ctx, name); err != nil && ctx.Err() == nil {
 				log.Warn("feed not rescheduled", "feed", name, "err", err)
 			}
@@ -153,12 +207,12 @@ func syncEvery(ctx context.Context, st *store.Store, sc *schedule, interval time
 // Sync reschedules the feed if its stored scheduling state (installed,
 // enabled, frequency) differs from the one last applied.
 func (sc *schedule) Sync(ctx context.Context, name string) error {
-	cfg, state, err := sc.st.FeedConfig(ctx, name)
+	freq, installed, enabled, err := sc.state(ctx, name)
 	if err != nil {
 		return err
 	}
 	sc.mu.Lock()
-	same := sc.seen[name] == schedKey(cfg, state)
+	same := sc.seen[name] == schedKey(freq, installed, enabled)
 	sc.mu.Unlock()
 	if same {
 		return nil
@@ -166,8 +220,8 @@ func (sc *schedule) Sync(ctx context.Context, name string) error {
 	return sc.Reschedule(ctx, name)
 }
 
-func schedKey(cfg config.Seclytics, state store.FeedState) string {
-	return fmt.Sprintf("%v/%v/%s", state.Installed, state.Enabled, cfg.Frequency)
+func schedKey(freq string, installed, enabled bool) string {
+	return fmt.Sprintf("%v/%v/%s", installed, enabled, freq)
 }
 
 // lastRun is when the feed's last run that was not a dry run started
@@ -191,11 +245,11 @@ const dueSlack = 5 * time.Second
 // due reports whether the feed's schedule, counted from its last run in
 // the store, calls for a run now, and when the next one is due.
 func (sc *schedule) due(ctx context.Context, name string) (bool, time.Time, error) {
-	cfg, _, err := sc.st.FeedConfig(ctx, name)
+	f, _, _, err := sc.state(ctx, name)
 	if err != nil {
 		return false, time.Time{}, err
 	}
-	freq, err := config.ParseFrequency(cfg.Frequency)
+	freq, err := config.ParseFrequency(f)
 	if err != nil {
 		return false, time.Time{}, err
 	}
@@ -215,18 +269,18 @@ func (sc *schedule) NextRun(name string) (time.Time, bool) { return sc.s.NextRun
 // Reschedule schedules the feed if it is installed and enabled, from its
 // last run that was not a dry run, or removes its schedule.
 func (sc *schedule) Reschedule(ctx context.Context, name string) error {
-	cfg, state, err := sc.st.FeedConfig(ctx, name)
+	f, installed, enabled, err := sc.state(ctx, name)
 	if err != nil {
 		return err
 	}
-	if !state.Installed || !state.Enabled {
+	if !installed || !enabled {
 		sc.s.Remove(name)
 		sc.mu.Lock()
-		sc.seen[name] = schedKey(cfg, state)
+		sc.seen[name] = schedKey(f, installed, enabled)
 		sc.mu.Unlock()
 		return nil
 	}
-	freq, err := config.ParseFrequency(cfg.Frequency)
+	freq, err := config.ParseFrequency(f)
 	if err != nil {
 		return err
 	}
@@ -238,7 +292,7 @@ func (sc *schedule) Reschedule(ctx context.Context, name string) error {
 		return err
 	}
 	sc.mu.Lock()
-	sc.seen[name] = schedKey(cfg, state)
+	sc.seen[name] = schedKey(f, installed, enabled)
 	sc.mu.Unlock()
 	return nil
 }

@@ -224,11 +224,18 @@ func assemble(ctx context.Context, st *store.Store, c Config) (*parts, error) {
 	}
 	p.runs = runner.New(st, c.Log, c.FeedOptions, func(r *activity.Run, err error) {
 		m.ObserveRun(r)
-		if !r.DryRun && (r.IndicatorsCreated > 0 || r.IndicatorsUpdated > 0 || r.IndicatorsExpired > 0) {
+		if !r.DryRun && (r.IndicatorsCreated > 0 || r.IndicatorsUpdated > 0 || r.IndicatorsExpired > 0 || r.IndicatorsDelisted > 0) {
 			p.ref.trigger()
 		}
 	})
+	// The list feeds' runs and schedules, through the use cases (the
+	// lookup index follows each run through finished above).
+	lists := service.New(service.Deps{Store: st, Log: c.Log, Feeds: c.Feeds})
+	p.runs.RunListFeeds(func(ctx context.Context, name, trigger string, onStart func(*activity.Run)) (*activity.Run, error) {
+		return lists.ListRun(ctx, name, service.ListRunOptions{Trigger: trigger, TempDir: c.FeedOptions.StageDir, OnStart: onStart})
+	})
 	p.sched = newSchedule(st, p.runs, c.Feeds, c.Log)
+	p.sched.lists = lists
 	mux, err := p.routes(st, c, reg)
 	if err != nil {
 		return nil, err

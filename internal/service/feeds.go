@@ -61,11 +61,22 @@ func changedKeys(prev, next config.Seclytics) []string {
 	return out
 }
 
-// SetFeedEnabled enables or disables the feed's schedule. A feed never
+// SetFeedEnabled enables or disables the feed's schedule. Seclytics never
 // configured is an error wrapping store.ErrNotFound.
+// A list feed needs no configuration: enabling one never configured
+// stores its defaults.
 func (s *Service) SetFeedEnabled(ctx context.Context, a Actor, name string, enabled bool) error {
-	if err := s.CheckFeed(name); err != nil {
+	if err := s.checkAnyFeed(ctx, name); err != nil {
 		return err
+	}
+	if IsListFeed(name) {
+		cfg, _, err := s.d.Store.ListFeedConfig(ctx, name)
+		if err != nil {
+			return err
+		}
+		if err := s.d.Store.SaveListFeedConfig(ctx, name, cfg); err != nil {
+			return err
+		}
 	}
 	if err := s.d.Store.SetFeedEnabled(ctx, name, enabled); err != nil {
 		return err

@@ -30,8 +30,11 @@ var ErrNoRunner = errors.New("runs are started by forewarn serve here: use forew
 // A feed already running in this process (a dry run included) or in
 // another is a *store.InProgressError.
 func (s *Service) StartRun(ctx context.Context, a Actor, name string, req RunRequest) (*runner.Active, error) {
-	if err := s.CheckFeed(name); err != nil {
+	if err := s.checkAnyFeed(ctx, name); err != nil {
 		return nil, err
+	}
+	if IsListFeed(name) && (req.DryRun || req.Since != "" || req.Until != "") {
+		return nil, invalid("feed", "%s is a list feed: it has no date window nor dry run; run it without them", name)
 	}
 	since, err1 := ParseTime("since", req.Since)
 	until, err2 := ParseTime("until", req.Until)

@@ -91,6 +91,7 @@ type Store interface {
 	outputStore
 	auditStore
 	sightingStore
+	listFeedStore
 }
 
 // Runner starts and cancels runs in this process (*runner.Manager).
@@ -130,6 +131,8 @@ type Service struct {
 	// starting makes "is the feed running? then start it" one step, so
 	// two requests cannot both start a run of a feed.
 	starting sync.Mutex
+	// commit serialises the list runs' writes (ListRun).
+	commit sync.Mutex
 }
 
 // New returns the service.

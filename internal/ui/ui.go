@@ -150,6 +150,12 @@ func (u *UI) Register(mux *http.ServeMux) {
 	mux.Handle("POST /logout", u.page(false, u.logout))
 
 	mux.Handle("GET /{$}", u.page(false, u.dashboard))
+	mux.Handle("GET /integrations", u.page(false, u.feeds))
+	mux.Handle("GET /integrations/feeds/{id}", u.page(false, u.listFeed))
+	mux.Handle("POST /integrations/feeds/{id}/config", u.page(true, u.saveListFeed))
+	mux.Handle("POST /integrations/feeds/{id}/enable", u.page(true, u.enableListFeed))
+	mux.Handle("POST /integrations/feeds/{id}/disable", u.page(true, u.disableListFeed))
+	mux.Handle("POST /integrations/feeds/{id}/run", u.page(true, u.runListFeed))
 	mux.Handle("GET /integrations/seclytics", u.page(false, u.integration))
 	mux.Handle("GET /integrations/seclytics/activity", u.page(false, u.activityTab))
 	mux.Handle("GET /integrations/seclytics/runs/{id}", u.page(false, u.runRow))
