@@ -64,7 +64,6 @@ type zeekParser struct {
 	unset, empty []byte
 	names, types []string
 	cols         []zeekCol // the columns to read, in order
-	last         int       // the last column index to read
 	headerSeen   bool
 	json         *jsonParser
 }

@@ -174,19 +174,6 @@ func prefixKey(p netip.Prefix) []byte {
 	return netblockBlob(p).([]byte)
 }
 
-// prefixFromKey reads a key of either length back as a prefix: a host as
-// its single-address prefix.
-func prefixFromKey(b []byte) (netip.Prefix, error) {
-	if len(b) == netblockLen {
-		return parseNetblock(b)
-	}
-	a, err := addrFromKey(b)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	return netip.PrefixFrom(a, a.BitLen()), nil
-}
-
 // hostKeys is the SQL condition true for the rows keyed by a host (16
 // bytes): every reader that turns a key into an address adds it, since
 // networks (17 bytes) are read as prefixes.
