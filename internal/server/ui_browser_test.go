@@ -482,6 +482,30 @@ func TestUIBrowser(t *testing.T) {
 		}
 	}
 
+	{ // search pages back as well as forward (failed before: no Previous link)
+		t.Log("search: Previous returns to the page before, along the cursors")
+		firstRow := func() string { return text("#results tbody tr:nth-child(1) td:nth-child(2) a") }
+		run("page 1", chromedp.Navigate(h.base+"/indicators?status=&sort=value"), chromedp.WaitVisible(chromedp.CSS("#next-page")))
+		p1 := firstRow()
+		run("page 2", chromedp.Click(chromedp.CSS("#next-page")), chromedp.WaitVisible(chromedp.CSS("#prev-page")))
+		p2 := firstRow()
+		run("page 3", chromedp.Click(chromedp.CSS("#next-page")), chromedp.WaitVisible(chromedp.CSS("#prev-page")))
+		if got := firstRow(); got == p2 || got == p1 {
+			t.Fatalf("page 3 starts at %s, as an earlier page did", got)
+		}
+		run("back to 2", chromedp.Click(chromedp.CSS("#prev-page")), chromedp.WaitVisible(chromedp.CSS("#result-count")))
+		if got := firstRow(); got != p2 {
+			t.Errorf("Previous from page 3 starts at %s, want page 2's %s", got, p2)
+		}
+		run("back to 1", chromedp.Click(chromedp.CSS("#prev-page")), chromedp.WaitVisible(chromedp.CSS("#next-page")))
+		if got := firstRow(); got != p1 || eval(`document.querySelectorAll("#prev-page").length`) != 0 {
+			t.Errorf("Previous from page 2 starts at %s, want page 1's %s with no Previous", got, p1)
+		}
+		if got := text("#result-count"); !strings.Contains(got, "3,000") {
+			t.Errorf("result count %q, want 3,000 with a thousands separator", got)
+		}
+	}
+
 	{ // "allow-list an address, then remove it"
 		t.Log("allow-list an address, then remove it")
 		ip := h.must(200, "GET", "/api/v1/indicators?limit=1&status=Active", h.admin, nil).body["indicators"].([]any)[0].(map[string]any)["value"].(string)

@@ -1,0 +1,157 @@
+package ui
+
+import (
+	"context"
+	"html"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"forewarn/internal/indicator"
+	"forewarn/internal/lookup"
+	"forewarn/internal/merge"
+	"forewarn/internal/service"
+	"forewarn/internal/store"
+	"forewarn/internal/testutil"
+)
+
+// uiServer serves the UI over st on loopback and returns a GET that is
+// signed in with an admin key and fails the test on anything but 200.
+func uiServer(t *testing.T, st *store.Store, d Deps) func(path string) string {
+	t.Helper()
+	ctx := context.Background()
+	_, k := testutil.AdminKey(t, st)
+	const cookie = "session-cookie-pages"
+	if err := st.CreateUISession(ctx, cookie, store.UISession{KeyID: k.ID, CSRF: "c", Expires: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	d.Store, d.Lookup, d.Service = st, lookup.NewService(st), service.New(service.Deps{Store: st})
+	u, err := New(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	u.Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return func(path string) string {
+		t.Helper()
+		req, _ := http.NewRequest("GET", srv.URL+path, nil)
+		req.AddCookie(&http.Cookie{Name: cookieName, Value: cookie})
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s: %d %.300s", path, resp.StatusCode, b)
+		}
+		return string(b)
+	}
+}
+
+// writeActive stores n Active indicators 198.18.0.1, 198.18.0.2, ...
+func writeActive(t *testing.T, st *store.Store, n int) {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := st.BeginIngest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().Unix()
+	a := netip.MustParseAddr("198.18.0.0")
+	batch := make([]*merge.Stored, 0, n)
+	for range n {
+		a = a.Next()
+		r := &merge.Stored{Status: indicator.StatusActive, CreatedAt: now, UpdatedAt: now}
+		r.Addr = a
+		batch = append(batch, r)
+	}
+	if err := tx.Write(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+var (
+	firstRow = regexp.MustCompile(`<a href="/indicators/([0-9.]+)">`)
+	pageLink = func(id string) *regexp.Regexp { return regexp.MustCompile(`<a href="([^"]+)" id="` + id + `"`) }
+)
+
+// A search pages forward and back along the store's cursors: Previous
+// returns to exactly the page before, down to the first, which offers
+// neither Previous nor First page.
+func TestSearchPreviousPage(t *testing.T) {
+	st := testutil.Store(t)
+	writeActive(t, st, 130) // three pages of 50
+	get := uiServer(t, st, Deps{})
+	link := func(body, id string) string {
+		t.Helper()
+		m := pageLink(id).FindStringSubmatch(body)
+		if m == nil {
+			return ""
+		}
+		return html.UnescapeString(m[1])
+	}
+	first := func(body string) string { return firstRow.FindStringSubmatch(body)[1] }
+
+	p1 := get("/indicators?sort=value")
+	p2 := get(link(p1, "next-page"))
+	p3 := get(link(p2, "next-page"))
+	if got := []string{first(p1), first(p2), first(p3)}; got[0] != "198.18.0.1" || got[1] != "198.18.0.51" || got[2] != "198.18.0.101" {
+		t.Fatalf("pages start at %v, want 198.18.0.1, .51, .101", got)
+	}
+	if link(p3, "next-page") != "" {
+		t.Error("the last page offers a next page")
+	}
+	back2 := get(link(p3, "prev-page"))
+	if got := first(back2); got != "198.18.0.51" {
+		t.Errorf("Previous from page 3 starts at %s, want 198.18.0.51 (page 2)", got)
+	}
+	back1 := get(link(back2, "prev-page"))
+	if got := first(back1); got != "198.18.0.1" {
+		t.Errorf("Previous from page 2 starts at %s, want 198.18.0.1 (page 1)", got)
+	}
+	if link(back1, "prev-page") != "" || link(back1, "first-page") != "" {
+		t.Error("the first page, reached by Previous, offers Previous or First page")
+	}
+	if got := first(get(link(back2, "next-page"))); got != "198.18.0.101" {
+		t.Errorf("Next after going back starts at %s, want 198.18.0.101", got)
+	}
+	if !strings.Contains(p3, "130 indicators match") {
+		t.Error("page 3 does not say how many indicators match")
+	}
+}
+
+// The back stack a page carries is bounded: past MaxBackPages the oldest
+// pages are dropped, and the oldest page kept offers only the first page.
+func TestSearchBackStackBounded(t *testing.T) {
+	d := searchData{Cursor: "c" + strconv.Itoa(MaxBackPages)}
+	for i := range MaxBackPages {
+		d.Back = append(d.Back, "c"+strconv.Itoa(i))
+	}
+	d.pageLinks("next")
+	u, err := url.Parse(d.NextURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := strings.Split(u.Query().Get("back"), ",")
+	if len(back) != MaxBackPages || back[0] != "c1" || back[len(back)-1] != "c"+strconv.Itoa(MaxBackPages) {
+		t.Errorf("next page's back stack has %d entries from %s to %s, want the newest %d", len(back), back[0], back[len(back)-1], MaxBackPages)
+	}
+	oldest := searchData{Cursor: "c1"}
+	oldest.pageLinks("")
+	if oldest.PrevURL != "" || oldest.FirstURL == "" {
+		t.Errorf("a page without a back stack: previous %q, first %q; want only the first page", oldest.PrevURL, oldest.FirstURL)
+	}
+}
