@@ -680,6 +680,7 @@ func TestUIBrowser(t *testing.T) {
 		run("create a key",
 			chromedp.Navigate(h.base+"/keys"), chromedp.WaitVisible(chromedp.CSS("#key-name")),
 			chromedp.SendKeys(chromedp.CSS("#key-name"), "paloalto-edl"),
+			chromedp.SendKeys(chromedp.CSS("#key-note"), "EDL on the rack 4 firewall"),
 			chromedp.Click(chromedp.CSS("#key-submit")), chromedp.WaitVisible(chromedp.CSS("#new-key")))
 		key := get("read the new key", chromedp.Value(chromedp.CSS("#new-key-value")))
 		if !strings.HasPrefix(key, "fwk_") {
@@ -692,6 +693,10 @@ func TestUIBrowser(t *testing.T) {
 		}
 		if got := text("#keys"); !strings.Contains(got, "paloalto-edl") || !strings.Contains(got, "viewer") {
 			t.Errorf("keys %q, want paloalto-edl and viewer listed", got)
+		}
+		// A note says what a key is for (failed before: no note).
+		if got := text(`#keys tr:has(button[aria-label="Revoke paloalto-edl"]) td.note`); got != "EDL on the rack 4 firewall" {
+			t.Errorf("the key's note %q, want the one given", got)
 		}
 		run("revoke", chromedp.Click(chromedp.CSS(`button[aria-label="Revoke paloalto-edl"]`)), chromedp.WaitVisible(chromedp.CSS(".notice")))
 		if r := h.do("GET", "/api/v1/version", key, nil); r.status != 401 {

@@ -22,9 +22,11 @@ import (
 	"forewarn/internal/testutil"
 )
 
-// uiServer serves the UI over st on loopback and returns a GET that is
-// signed in with an admin key and fails the test on anything but 200.
-func uiServer(t *testing.T, st *store.Store, d Deps) func(path string) string {
+// uiServer serves the UI over st on loopback and returns a request
+// (GET when form is nil, else a POST of form with the session's CSRF
+// token) signed in with an admin key, which fails the test on anything but
+// 200.
+func uiServer(t *testing.T, st *store.Store, d Deps) func(path string, form url.Values) string {
 	t.Helper()
 	ctx := context.Background()
 	_, k := testutil.AdminKey(t, st)
@@ -41,9 +43,14 @@ func uiServer(t *testing.T, st *store.Store, d Deps) func(path string) string {
 	u.Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return func(path string) string {
+	return func(path string, form url.Values) string {
 		t.Helper()
 		req, _ := http.NewRequest("GET", srv.URL+path, nil)
+		if form != nil {
+			form.Set("csrf", "c")
+			req, _ = http.NewRequest("POST", srv.URL+path, strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
 		req.AddCookie(&http.Cookie{Name: cookieName, Value: cookie})
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -94,7 +101,8 @@ var (
 func TestSearchPreviousPage(t *testing.T) {
 	st := testutil.Store(t)
 	writeActive(t, st, 130) // three pages of 50
-	get := uiServer(t, st, Deps{})
+	req := uiServer(t, st, Deps{})
+	get := func(path string) string { t.Helper(); return req(path, nil) }
 	link := func(body, id string) string {
 		t.Helper()
 		m := pageLink(id).FindStringSubmatch(body)
@@ -153,5 +161,20 @@ func TestSearchBackStackBounded(t *testing.T) {
 	oldest.pageLinks("")
 	if oldest.PrevURL != "" || oldest.FirstURL == "" {
 		t.Errorf("a page without a back stack: previous %q, first %q; want only the first page", oldest.PrevURL, oldest.FirstURL)
+	}
+}
+
+// A key made on the API keys page keeps its note, shown in the list.
+func TestKeyNoteShown(t *testing.T) {
+	st := testutil.Store(t)
+	req := uiServer(t, st, Deps{})
+	const note = "Palo Alto EDL, rack 4 <ask Ana>"
+	created := req("/keys", url.Values{"name": {"paloalto-edl"}, "role": {"read"}, "note": {note}})
+	if !strings.Contains(created, `id="new-key"`) {
+		t.Fatalf("no key created: %.500s", created)
+	}
+	list := req("/keys", nil)
+	if !strings.Contains(list, `<td class="note">`+html.EscapeString(note)+`</td>`) {
+		t.Errorf("the key list does not show the note: %s", list)
 	}
 }
