@@ -17,6 +17,7 @@ import (
 	"forewarn/internal/indicator"
 	"forewarn/internal/lookup"
 	"forewarn/internal/merge"
+	"forewarn/internal/pivot"
 	"forewarn/internal/service"
 	"forewarn/internal/store"
 	"forewarn/internal/testutil"
@@ -97,10 +98,10 @@ var (
 
 // A search pages forward and back along the store's cursors: Previous
 // returns to exactly the page before, down to the first, which offers
-// neither Previous nor First page.
+// neither Previous nor First page; every page says how many match.
 func TestSearchPreviousPage(t *testing.T) {
 	st := testutil.Store(t)
-	writeActive(t, st, 130) // three pages of 50
+	writeActive(t, st, 1130) // 23 pages of 50
 	req := uiServer(t, st, Deps{})
 	get := func(path string) string { t.Helper(); return req(path, nil) }
 	link := func(body, id string) string {
@@ -119,9 +120,6 @@ func TestSearchPreviousPage(t *testing.T) {
 	if got := []string{first(p1), first(p2), first(p3)}; got[0] != "198.18.0.1" || got[1] != "198.18.0.51" || got[2] != "198.18.0.101" {
 		t.Fatalf("pages start at %v, want 198.18.0.1, .51, .101", got)
 	}
-	if link(p3, "next-page") != "" {
-		t.Error("the last page offers a next page")
-	}
 	back2 := get(link(p3, "prev-page"))
 	if got := first(back2); got != "198.18.0.51" {
 		t.Errorf("Previous from page 3 starts at %s, want 198.18.0.51 (page 2)", got)
@@ -136,8 +134,8 @@ func TestSearchPreviousPage(t *testing.T) {
 	if got := first(get(link(back2, "next-page"))); got != "198.18.0.101" {
 		t.Errorf("Next after going back starts at %s, want 198.18.0.101", got)
 	}
-	if !strings.Contains(p3, "130 indicators match") {
-		t.Error("page 3 does not say how many indicators match")
+	if !strings.Contains(p3, "1,130 indicators match") {
+		t.Error("page 3 does not say how many indicators match, with a thousands separator")
 	}
 }
 
@@ -176,5 +174,30 @@ func TestKeyNoteShown(t *testing.T) {
 	list := req("/keys", nil)
 	if !strings.Contains(list, `<td class="note">`+html.EscapeString(note)+`</td>`) {
 		t.Errorf("the key list does not show the note: %s", list)
+	}
+}
+
+// The detail page links to third-party pages only when the administrator
+// configured them, with rel="noreferrer"; by default the address appears in
+// no link off the site. It shows the listing feeds and the confidence.
+func TestDetailPivotsFeedsAndConfidence(t *testing.T) {
+	st := testutil.Store(t)
+	writeActive(t, st, 1)
+	off := uiServer(t, st, Deps{})("/indicators/198.18.0.1", nil)
+	if strings.Contains(off, `id="pivots"`) || strings.Contains(off, "https://") {
+		t.Errorf("with no pivots configured the page links off the site: %s", off)
+	}
+	if !strings.Contains(off, `<dd id="confidence">80 of 100 `) {
+		t.Errorf("an indicator Seclytics lists does not show its confidence 80: %s", off)
+	}
+	links, err := pivot.ParseAll([]string{"Shodan=https://www.shodan.io/host/{ip}"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st2 := testutil.Store(t)
+	writeActive(t, st2, 1)
+	on := uiServer(t, st2, Deps{Pivots: links})("/indicators/198.18.0.1", nil)
+	if !strings.Contains(on, `<a href="https://www.shodan.io/host/198.18.0.1" rel="noreferrer noopener" target="_blank">Shodan</a>`) {
+		t.Errorf("the configured pivot is not linked with rel=noreferrer: %s", on)
 	}
 }
