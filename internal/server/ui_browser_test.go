@@ -13,6 +13,7 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 
 	"forewarn/internal/fakeseclytics"
@@ -584,6 +585,34 @@ func TestUIBrowser(t *testing.T) {
 		if v := cspViolations(); v != "" {
 			t.Errorf("the dashboard broke its Content-Security-Policy: %s", v)
 		}
+		// A bar opens the search it counts: the High band's bar lands on
+		// a search with the band's number.
+		// (The table is folded under "Table": read its text content.)
+		want := get("the High band", chromedp.Evaluate[string](`document.querySelector("#bands-table tbody tr:nth-child(1) td.num").textContent`))
+		x := eval(`(() => { const r = document.querySelector("#chart-bands .u-over").getBoundingClientRect(); return Math.round(r.left + r.width * 0.6 / 4); })()`)
+		y := eval(`(() => { const r = document.querySelector("#chart-bands .u-over").getBoundingClientRect(); return Math.round(r.top + r.height - 5); })()`)
+		run("click the High bar", chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, float64(x), float64(y)), chromedp.MouseClickXY(float64(x), float64(y)),
+			chromedp.WaitVisible(chromedp.CSS("#result-count")))
+		if got := text("#result-count"); !strings.HasPrefix(got, want+" ") || !strings.Contains(text("#chips"), "High") {
+			t.Errorf("the High bar (%s) opened a search that says %q, chips %q", want, got, text("#chips"))
+		}
+	}
+
+	{ // dashboard: a time range in the URL (failed before: none)
+		t.Log("dashboard: a time range in the URL, applied to the monthly chart")
+		run("30 days", chromedp.Navigate(h.base+"/?range=all"), chromedp.WaitVisible(chromedp.CSS("#ranges")),
+			chromedp.Click(chromedp.CSS(`#ranges a[href="/?range=30d"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`#ranges a[aria-current="true"][href="/?range=30d"]`)))
+		first := time.Now().UTC().AddDate(0, 0, -30).Format("2006-01")
+		months := get("months", chromedp.Evaluate[string](`JSON.parse(document.querySelector("#chart-data").textContent).months.labels.join(" ")`))
+		for _, m := range strings.Fields(months) {
+			if m < first {
+				t.Errorf("the 30-day range charts month %s, before %s", m, first)
+			}
+		}
+		if got := text("#months-title"); !strings.Contains(got, "last 30 days") {
+			t.Errorf("the monthly chart's title %q does not say its range", got)
+		}
 	}
 
 	{ // problem 4: "failures are nearly invisible" (failed before: no mark outside the activity log, CLI advice)
@@ -613,6 +642,37 @@ func TestUIBrowser(t *testing.T) {
 		if n := eval(`document.querySelectorAll("#nav-alert, #feed-alert, #health-failing").length`); n != 0 {
 			t.Error("the failure is still marked after a run succeeded")
 		}
+	}
+
+	{ // problem 4, live: a retrying download says so (failed before: "downloaded 0 B · 0 rows read")
+		t.Log("a retrying run's live row shows the failed tries and the last error")
+		f, err := fakeseclytics.ParseFault("503,retry-after=30")
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.fake.SetFault(f)
+		r := h.must(202, "POST", "/api/v1/feeds/seclytics/runs", h.admin, nil)
+		id := fmt.Sprint(r.body["run_id"])
+		sel := "#run-" + id + "-retry"
+		run("activity while retrying", chromedp.Navigate(h.base+"/integrations/seclytics/activity"), chromedp.WaitVisible(chromedp.CSS("#runs")))
+		deadline := time.Now().Add(30 * time.Second)
+		for eval(fmt.Sprintf("document.querySelectorAll(%q).length", sel)) == 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("run %s's live row did not show its retry within 30s: %s", id, text("#run-"+id))
+			}
+			time.Sleep(200 * time.Millisecond)
+			run("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#runs")))
+		}
+		got := text(sel)
+		if !strings.Contains(got, "try 1 of 5 failed") || !strings.Contains(got, "503") || !strings.Contains(got, "try 2 of 5") {
+			t.Errorf("retry row %q, want try 1 of 5 failed with the HTTP 503, retrying as try 2 of 5", got)
+		}
+		if live := text("#run-" + id + " tr.live"); strings.Contains(live, "downloaded 0 B") || strings.Contains(live, testToken) {
+			t.Errorf("live row %q says downloaded 0 B, or shows the token", live)
+		}
+		h.must(202, "POST", "/api/v1/runs/"+id+"/cancel", h.admin, nil)
+		waitRunDone(t, h, r.body["run_id"])
+		h.fake.SetFault(fakeseclytics.Fault{})
 	}
 
 	{ // problems 7 and 10: every page at 360 px without horizontal scroll, and no serious or critical axe-core violation

@@ -4,6 +4,7 @@ import (
 	"context"
 	"html"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"forewarn/internal/activity"
 	"forewarn/internal/indicator"
 	"forewarn/internal/lookup"
 	"forewarn/internal/merge"
@@ -28,6 +30,12 @@ import (
 // token) signed in with an admin key, which fails the test on anything but
 // 200.
 func uiServer(t *testing.T, st *store.Store, d Deps) func(path string, form url.Values) string {
+	_, req := uiServerUI(t, st, d)
+	return req
+}
+
+// uiServerUI is uiServer, with the UI it serves.
+func uiServerUI(t *testing.T, st *store.Store, d Deps) (*UI, func(path string, form url.Values) string) {
 	t.Helper()
 	ctx := context.Background()
 	_, k := testutil.AdminKey(t, st)
@@ -44,7 +52,7 @@ func uiServer(t *testing.T, st *store.Store, d Deps) func(path string, form url.
 	u.Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return func(path string, form url.Values) string {
+	return u, func(path string, form url.Values) string {
 		t.Helper()
 		req, _ := http.NewRequest("GET", srv.URL+path, nil)
 		if form != nil {
@@ -199,5 +207,66 @@ func TestDetailPivotsFeedsAndConfidence(t *testing.T) {
 	on := uiServer(t, st2, Deps{Pivots: links})("/indicators/198.18.0.1", nil)
 	if !strings.Contains(on, `<a href="https://www.shodan.io/host/198.18.0.1" rel="noreferrer noopener" target="_blank">Shodan</a>`) {
 		t.Errorf("the configured pivot is not linked with rel=noreferrer: %s", on)
+	}
+}
+
+// oneList is a list feed's entries: the given addresses.
+type oneList struct{ addrs []string }
+
+func (l *oneList) Next() (store.ListEntry, error) {
+	if len(l.addrs) == 0 {
+		return store.ListEntry{}, io.EOF
+	}
+	a := netip.MustParseAddr(l.addrs[0])
+	l.addrs = l.addrs[1:]
+	return store.ListEntry{Prefix: netip.PrefixFrom(a, a.BitLen())}, nil
+}
+
+// The dashboard's headline counts the indicators other feeds confirm, but
+// only once a list feed exists; the time range is in the URL and marked.
+func TestDashboardConfirmedAndRange(t *testing.T) {
+	ctx := context.Background()
+	st := testutil.Store(t)
+	writeActive(t, st, 3)
+	u, req := uiServerUI(t, st, Deps{Log: slog.New(slog.DiscardHandler)})
+	u.recompute(ctx)
+	if body := req("/", nil); strings.Contains(body, "headline-confirmed") {
+		t.Error("the dashboard says how many other feeds confirm with no list feed")
+	}
+	run := store.ListRun{Feed: "blocklist", Source: "Blocklist", Mode: store.ModeSnapshot, Confidence: 50, Now: time.Now()}
+	if _, err := st.IngestList(ctx, run, &oneList{[]string{"198.18.0.1", "198.18.0.3", "203.0.113.9"}}); err != nil {
+		t.Fatal(err)
+	}
+	u.recompute(ctx)
+	body := req("/?range=90d", nil)
+	if !strings.Contains(body, `<span class="value" id="headline-confirmed">2</span>`) || !strings.Contains(body, "at least one of 1 list feed") {
+		t.Errorf("the dashboard does not say 2 indicators are confirmed by the one list feed: %s", body)
+	}
+	if !strings.Contains(body, `<a href="/?range=90d" aria-current="true" class="current">90 days</a>`) || !strings.Contains(body, `id="months-range">(last 90 days)`) {
+		t.Errorf("the 90-day range is not the one marked: %s", body)
+	}
+}
+
+// The months chart starts at the range's first month; the feed health
+// chart shows the runs started in it, and its totals stay the last 30 runs'.
+func TestDashboardRangeTrimsCharts(t *testing.T) {
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	agg := store.Dashboard{PredictedByMonth: map[string]int64{"2024-01": 5, "2026-10": 2}, DetectedByMonth: map[string]int64{"2026-11": 1, "2026-12": 4}}
+	for _, tc := range []struct {
+		rng  string
+		want []string
+	}{{"30d", []string{"2026-11", "2026-12"}}, {"1y", []string{"2026-10", "2026-11", "2026-12"}}, {"all", []string{"2024-01", "2026-10", "2026-11", "2026-12"}}, {"bogus", []string{"2024-01", "2026-10", "2026-11", "2026-12"}}} {
+		_, _, from := pickRange(tc.rng, now)
+		if got := chartsFrom(agg, from).Months.Labels; strings.Join(got, " ") != strings.Join(tc.want, " ") {
+			t.Errorf("range %s: months %v, want %v", tc.rng, got, tc.want)
+		}
+	}
+	runs := []activity.Run{{ID: 2, StartedAt: now.Add(-24 * time.Hour)}, {ID: 1, StartedAt: now.AddDate(0, -2, 0)}}
+	runs[0].IndicatorsCreated, runs[1].IndicatorsCreated = 1, 10
+	_, _, from := pickRange("30d", now)
+	var c chartData
+	h := healthOf(runs, &c, from)
+	if strings.Join(c.Health.Labels, " ") != "#2" || h.Created != 11 {
+		t.Errorf("30 days: runs %v, created %d; want #2 charted and 11 created in the last 30 runs", c.Health.Labels, h.Created)
 	}
 }

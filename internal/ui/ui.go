@@ -338,6 +338,7 @@ var funcs = template.FuncMap{
 	"build": buildinfo.Get,
 	"time":  timeHTML,
 	"num":   num,
+	"inc":   func(n int64) int64 { return n + 1 },
 	"tone":  statusTone,
 	"ago": func(t *time.Time) string {
 		if t == nil {
