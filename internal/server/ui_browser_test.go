@@ -423,9 +423,19 @@ func TestUIBrowser(t *testing.T) {
 		if got := text("#confidence"); !strings.Contains(got, "80 of 100") {
 			t.Errorf("confidence %q, want Seclytics' 80 of 100", got)
 		}
-		if eval(`document.querySelectorAll("#neighbours-all").length`) == 1 {
+		// The netblock's total and the search its links open agree ("see
+		// all" when the page lists only some, else the netblock's link).
+		crowded := crowdedIP(t, h)
+		run("an indicator with neighbours", chromedp.Navigate(h.base+"/indicators/"+crowded), chromedp.WaitVisible(chromedp.CSS("#summary")))
+		if eval(`document.querySelectorAll("#neighbour-count").length`) != 1 {
+			t.Errorf("the detail page of %s counts no neighbours in its netblock", crowded)
+		} else {
 			said := strings.Fields(text("#neighbour-count"))[0]
-			run("see all neighbours", chromedp.Click(chromedp.CSS("#neighbours-all")), chromedp.WaitVisible(chromedp.CSS("#result-count")))
+			link := "#netblock-link"
+			if eval(`document.querySelectorAll("#neighbours-all").length`) == 1 {
+				link = "#neighbours-all"
+			}
+			run("see all neighbours", chromedp.Click(chromedp.CSS(link)), chromedp.WaitVisible(chromedp.CSS("#result-count")))
 			if got := text("#result-count"); !strings.HasPrefix(got, said+" ") {
 				t.Errorf("the detail page counted %s in the netblock, its see-all search says %q", said, got)
 			}
@@ -834,6 +844,21 @@ func topIP(t *testing.T, h *harness) string {
 		t.Fatal("no Active indicator")
 	}
 	return inds[0].(map[string]any)["value"].(string)
+}
+
+// crowdedIP is an indicator whose predicted netblock holds another.
+func crowdedIP(t *testing.T, h *harness) string {
+	t.Helper()
+	inds, _ := h.must(200, "GET", "/api/v1/indicators?limit=200&status=", h.admin, nil).body["indicators"].([]any)
+	for _, it := range inds {
+		ip := it.(map[string]any)["value"].(string)
+		nbs, _ := h.must(200, "GET", "/api/v1/lookup?ip="+ip, h.admin, nil).body["netblocks"].([]any)
+		if len(nbs) > 0 && nbs[0].(map[string]any)["listed"].(float64) >= 2 {
+			return ip
+		}
+	}
+	t.Fatal("no indicator among the first 200 shares its predicted netblock with another")
+	return ""
 }
 
 // unlistedInNetblock finds an address that is not listed but lies in a
