@@ -17,6 +17,8 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) error {
 type KeyRequest struct {
 	Name string `json:"name"`
 	Role string `json:"role"`
+	// Note says what the key is for (optional, one line, 400 bytes).
+	Note string `json:"note"`
 }
 
 func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
@@ -24,7 +26,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(w, r, &req); err != nil {
 		return err
 	}
-	key, k, err := s.Service.CreateKey(r.Context(), actor(r), req.Name, req.Role)
+	key, k, err := s.Service.CreateKey(r.Context(), actor(r), req.Name, req.Role, req.Note)
 	if err != nil {
 		return err
 	}

@@ -83,6 +83,12 @@ type Progress struct {
 	Rows       int64  `json:"rows"`
 	Kept       int64  `json:"kept"`
 	Merged     int64  `json:"merged"`
+	// While the download retries: failed tries of tries, the last
+	// error (never the token) and when the next try starts.
+	FailedTries int64      `json:"failed_tries,omitempty"`
+	Tries       int64      `json:"tries,omitempty"`
+	LastError   string     `json:"last_error,omitempty"`
+	NextTry     *time.Time `json:"next_try,omitempty"`
 }
 
 func runJSON(r activity.Run, p *feed.Snapshot) Run {
@@ -103,7 +109,12 @@ func runJSON(r activity.Run, p *feed.Snapshot) Run {
 		out.Problems = append(out.Problems, Problem{Line: pr.Line, Kind: pr.Kind, Message: pr.Message})
 	}
 	if p != nil {
-		out.Progress = &Progress{Phase: p.Phase, Bytes: p.Bytes, TotalBytes: p.TotalBytes, Rows: p.Rows, Kept: p.Kept, Merged: p.Merged}
+		out.Progress = &Progress{Phase: p.Phase, Bytes: p.Bytes, TotalBytes: p.TotalBytes, Rows: p.Rows, Kept: p.Kept, Merged: p.Merged,
+			FailedTries: p.FailedTries, Tries: p.Tries, LastError: p.LastError}
+		if !p.NextTry.IsZero() {
+			t := p.NextTry
+			out.Progress.NextTry = &t
+		}
 	}
 	return out
 }

@@ -20,7 +20,7 @@ Keys for the REST API (forewarn serve); clients send one as
 "Authorization: Bearer KEY".
 
 Commands:
-  create --name NAME [--role read|admin|sightings]   make a key and show it, once
+  create --name NAME [--role read|admin|sightings] [--note TEXT]   make a key and show it, once
   list                                     show every key (never the key itself)
   revoke NAME|ID                           stop a key from working
 
@@ -46,9 +46,10 @@ Run forewarn apikey COMMAND -h for its flags.`)
 }
 
 func apikeyCreate(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "apikey create", "apikey create --name NAME [--role read|admin|sightings] [--db FILE]")
+	fs := newFlags(e, "apikey create", "apikey create --name NAME [--role read|admin|sightings] [--note TEXT] [--db FILE]")
 	db := dbFlag(e, fs)
 	name := fs.String("name", "", "what the key is for, e.g. the client using it (letters, digits, - _ . @)")
+	note := fs.String("note", "", "what the key is for or where it is installed, shown in the key list (one line, at most 400 bytes)")
 	roleName := fs.String("role", string(apikey.RoleRead), "read (search and look up), admin (also change statuses and feeds) or sightings (only report sightings: POST /api/v1/sightings)")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -66,7 +67,7 @@ func apikeyCreate(ctx context.Context, e *env, args []string) error {
 	}
 	defer st.Close()
 	svc, actor := operations(e, st)
-	key, k, err := svc.CreateKey(ctx, actor, *name, *roleName)
+	key, k, err := svc.CreateKey(ctx, actor, *name, *roleName, *note)
 	if errors.Is(err, store.ErrConflict) {
 		return fmt.Errorf("%w (forewarn apikey list shows the names in use)", err)
 	}
@@ -111,7 +112,7 @@ func apikeyList(ctx context.Context, e *env, args []string) error {
 
 func printKeys(w io.Writer, keys []store.APIKey) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tROLE\tPREFIX\tCREATED\tLAST USED\tREVOKED")
+	fmt.Fprintln(tw, "ID\tNAME\tROLE\tPREFIX\tCREATED\tLAST USED\tREVOKED\tNOTE")
 	when := func(t *time.Time) string {
 		if t == nil {
 			return "-"
@@ -119,8 +120,8 @@ func printKeys(w io.Writer, keys []store.APIKey) {
 		return t.UTC().Format(time.RFC3339)
 	}
 	for _, k := range keys {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s%s…\t%s\t%s\t%s\n", k.ID, k.Name, k.Role, apikey.KeyPrefix, k.Prefix,
-			k.CreatedAt.UTC().Format(time.RFC3339), when(k.LastUsedAt), when(k.RevokedAt))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s%s…\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Role, apikey.KeyPrefix, k.Prefix,
+			k.CreatedAt.UTC().Format(time.RFC3339), when(k.LastUsedAt), when(k.RevokedAt), k.Note)
 	}
 	tw.Flush()
 }

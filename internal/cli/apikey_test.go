@@ -21,7 +21,7 @@ func TestAPIKeyCommands(t *testing.T) {
 	env := map[string]string{"FOREWARN_DB": db}
 
 	// create: the key once, that it cannot be shown again, and how to use it.
-	r := run(t, env, "apikey", "create", "--name", "siem", "--role", "admin")
+	r := run(t, env, "apikey", "create", "--name", "siem", "--role", "admin", "--note", "SIEM forwarder, ask Ana")
 	keys := keyPattern.FindAllString(r.out, -1)
 	if r.code != 0 || len(keys) != 1 || !strings.Contains(r.out, "cannot be shown again") ||
 		!strings.Contains(r.out, "Authorization: Bearer KEY") || !strings.Contains(r.out, "id 1, role admin") {
@@ -50,7 +50,8 @@ func TestAPIKeyCommands(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSpace(r.out), "\n")
 	if len(lines) != 3 || !strings.Contains(lines[0], "LAST USED") || !strings.Contains(lines[1], "siem") ||
-		!strings.Contains(lines[1], "fwk_"+apikey.Prefix(key)+"…") || !strings.Contains(lines[1], "admin") {
+		!strings.Contains(lines[1], "fwk_"+apikey.Prefix(key)+"…") || !strings.Contains(lines[1], "admin") ||
+		!strings.Contains(lines[0], "NOTE") || !strings.HasSuffix(lines[1], "SIEM forwarder, ask Ana") {
 		t.Fatalf("list:\n%s", r.out)
 	}
 

@@ -85,7 +85,7 @@ func serveDemo(ctx context.Context, e *env, st *store.Store, db, listen, base, t
 	if _, err := svc.ConfigureFeed(ctx, actor, feed.Name, cfg, true); err != nil {
 		return err
 	}
-	key, k, err := svc.CreateKey(ctx, actor, "demo-"+time.Now().UTC().Format("20060102-150405"), string(apikey.RoleAdmin))
+	key, k, err := svc.CreateKey(ctx, actor, "demo-"+time.Now().UTC().Format("20060102-150405"), string(apikey.RoleAdmin), "made by forewarn demo")
 	if err != nil {
 		return err
 	}

@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"strings"
 
+	"forewarn/internal/pivot"
 	httpserver "forewarn/internal/server"
 )
 
 func cmdServe(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "serve", "serve [--listen ADDR] [--db FILE|postgres://…] [--tls-cert FILE --tls-key FILE] [--sync 15s] [--trusted-proxy ADDR|CIDR,...]")
+	fs := newFlags(e, "serve", "serve [--listen ADDR] [--db FILE|postgres://…] [--tls-cert FILE --tls-key FILE] [--sync 15s] [--trusted-proxy ADDR|CIDR,...] [--pivot NAME=URL ...]")
 	db := dbFlag(e, fs)
 	listen := fs.String("listen", httpserver.DefaultListen, "address to listen on; a non-loopback address without TLS logs a warning")
 	cert := fs.String("tls-cert", "", "TLS certificate file (PEM)")
@@ -18,6 +19,8 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	syncEvery := fs.Duration("sync", 0, "how often to pick up changes other processes made to the store: their runs and feed configuration (default 15s)")
 	var proxies multi
 	fs.Var(&proxies, "trusted-proxy", "a reverse proxy in front of serve, by address or CIDR (repeatable, or comma-separated): the UI believes its X-Forwarded-For for the sign-in limit and its X-Forwarded-Proto: https for a Secure session cookie")
+	var pivots multi
+	fs.Var(&pivots, "pivot", "a link on each indicator's page to a third-party page about the address, as NAME=URL with {ip} where the address goes, e.g. Shodan=https://www.shodan.io/host/{ip} (repeatable; none by default: a click sends the address to that site)")
 	level, format := logFlags(fs, "info")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -31,11 +34,15 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
+	links, err := pivot.ParseAll(pivots)
+	if err != nil {
+		return &ExitError{Code: 2, Err: err}
+	}
 	log, err := logger(e, *level, *format)
 	if err != nil {
 		return err
 	}
 	return httpserver.Run(ctx, httpserver.Config{
-		DB: *db, Listen: *listen, TLSCert: *cert, TLSKey: *key, Log: log, Out: e.stdout, Grace: *grace, Sync: *syncEvery, TrustedProxies: trusted,
+		DB: *db, Listen: *listen, TLSCert: *cert, TLSKey: *key, Log: log, Out: e.stdout, Grace: *grace, Sync: *syncEvery, TrustedProxies: trusted, Pivots: links,
 	})
 }

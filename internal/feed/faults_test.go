@@ -311,3 +311,22 @@ func TestSlowTrickleKeepsWorking(t *testing.T) {
 		}
 	}
 }
+
+// A run's live progress counts the failed download tries and keeps the
+// last error (without the token), for the activity log to say why nothing
+// is downloaded yet.
+func TestProgressShowsRetries(t *testing.T) {
+	h := newHarness(t, 200)
+	h.srv.SetFault(fakeseclytics.Fault{Status: http.StatusServiceUnavailable, Times: 2})
+	p := &Progress{}
+	if _, err := h.run(Options{Progress: p}, "threshold=0", "categories="); err != nil {
+		t.Fatal(err)
+	}
+	s := p.Snapshot()
+	if s.FailedTries != 2 || s.Tries != 5 || !strings.Contains(s.LastError, "HTTP 503") || s.NextTry.IsZero() {
+		t.Errorf("progress after two 503s: %d of %d tries failed, last error %q, next try %v; want 2 of 5, the 503, a time", s.FailedTries, s.Tries, s.LastError, s.NextTry)
+	}
+	if strings.Contains(s.LastError, testToken) {
+		t.Errorf("the progress shows the token: %q", s.LastError)
+	}
+}

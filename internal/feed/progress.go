@@ -1,6 +1,9 @@
 package feed
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // Phases of a run, in order.
 const (
@@ -20,6 +23,12 @@ type Progress struct {
 	rows       atomic.Int64 // rows read
 	merged     atomic.Int64 // indicators merged
 	kept       atomic.Int64
+	// The download's failed tries while it is retrying: how many, of how
+	// many, the last one's error and when the next try starts.
+	failed    atomic.Int64
+	tries     atomic.Int64
+	lastError atomic.Value // string
+	nextTry   atomic.Int64 // Unix nanoseconds
 
 	// OnPhase, when set before the run starts, is called on the run's
 	// goroutine as each phase begins: a log without a terminal shows which
@@ -35,6 +44,13 @@ type Snapshot struct {
 	Rows       int64  `json:"rows"`
 	Kept       int64  `json:"kept"`
 	Merged     int64  `json:"merged"`
+	// FailedTries is how many download tries failed so far (0 while none
+	// did), of Tries; LastError is the last failure (it never holds the
+	// token) and NextTry when the next try starts.
+	FailedTries int64     `json:"failed_tries,omitempty"`
+	Tries       int64     `json:"tries,omitempty"`
+	LastError   string    `json:"last_error,omitempty"`
+	NextTry     time.Time `json:"next_try,omitzero"`
 }
 
 // Snapshot returns the current counters.
@@ -43,7 +59,21 @@ func (p *Progress) Snapshot() Snapshot {
 	if ph == "" {
 		ph = PhaseStarting
 	}
-	return Snapshot{Phase: ph, Bytes: p.bytes.Load(), TotalBytes: p.totalBytes.Load(), Rows: p.rows.Load(), Kept: p.kept.Load(), Merged: p.merged.Load()}
+	s := Snapshot{Phase: ph, Bytes: p.bytes.Load(), TotalBytes: p.totalBytes.Load(), Rows: p.rows.Load(), Kept: p.kept.Load(), Merged: p.merged.Load(),
+		FailedTries: p.failed.Load(), Tries: p.tries.Load()}
+	s.LastError, _ = p.lastError.Load().(string)
+	if n := p.nextTry.Load(); n != 0 {
+		s.NextTry = time.Unix(0, n).UTC()
+	}
+	return s
+}
+
+// retrying records a failed download try that will be retried.
+func (p *Progress) retrying(try, tries int, wait time.Duration, err error) {
+	p.lastError.Store(err.Error())
+	p.nextTry.Store(time.Now().Add(wait).UnixNano())
+	p.tries.Store(int64(tries))
+	p.failed.Store(int64(try))
 }
 
 func (p *Progress) setPhase(s string) {

@@ -269,6 +269,7 @@ func (j *job) run(ctx context.Context) error {
 		BaseURL: cfg.BaseURL, Token: cfg.Token, Tries: cfg.Tries,
 		ConnectTimeout: time.Duration(cfg.ConnectTimeout), IdleTimeout: time.Duration(cfg.IdleTimeout),
 		MaxBody: int64(cfg.MaxCompressed), BackoffBase: j.o.BackoffBase, Logger: j.o.Logger,
+		OnRetry: prog.retrying,
 	})
 	req := seclytics.Request{Dataset: cfg.Dataset}
 	// Validators are only worth sending if the last ingest used the same

@@ -75,6 +75,11 @@ func (b *Bar) Stop() {
 func Line(s feed.Snapshot, elapsed time.Duration) string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "%-8s ", s.Phase)
+	if s.Phase == feed.PhaseDownload && s.Bytes == 0 && s.FailedTries > 0 {
+		// Retrying: why nothing arrives, not "0 B".
+		fmt.Fprintf(&sb, "try %d of %d failed, retrying: %s", s.FailedTries, s.Tries, s.LastError)
+		return sb.String()
+	}
 	if s.TotalBytes > 0 {
 		pct := float64(s.Bytes) / float64(s.TotalBytes)
 		const width = 20

@@ -22,6 +22,15 @@ func TestLine(t *testing.T) {
 	}
 }
 
+// While the download retries, the line says which try failed and why
+// instead of "0 B".
+func TestLineRetrying(t *testing.T) {
+	got := Line(feed.Snapshot{Phase: feed.PhaseDownload, FailedTries: 2, Tries: 5, LastError: "HTTP 503 from https://api.seclytics.com/bulk/x"}, time.Second)
+	if !strings.Contains(got, "try 2 of 5 failed, retrying: HTTP 503") || strings.Contains(got, "0 B") {
+		t.Errorf("retrying line %q", got)
+	}
+}
+
 // A log or a pipe gets one plain line as each phase begins and nothing
 // else: no redraw, no erase sequence. Stop erases the line only when the
 // redraw loop runs, so a loop started for a non-terminal shows up here

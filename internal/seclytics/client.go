@@ -30,6 +30,11 @@ type Options struct {
 	BackoffBase    time.Duration // default 1s; doubled per try, with jitter
 	BackoffMax     time.Duration // default 60s; also caps Retry-After
 	Logger         *slog.Logger
+	// OnRetry, when set, is called after a failed try that will be
+	// retried, before the wait: try of tries failed with err (which, like
+	// every error here, never holds the token) and the next starts after
+	// wait. A run's live progress shows it.
+	OnRetry func(try, tries int, wait time.Duration, err error)
 }
 
 // Client downloads Seclytics dumps.
@@ -166,6 +171,9 @@ func (c *Client) Fetch(ctx context.Context, req Request) (*Response, error) {
 			wait = c.backoff(try)
 		}
 		c.o.Logger.Warn("seclytics download failed; retrying", "try", try, "of", c.o.Tries, "wait", wait, "error", err.Error())
+		if c.o.OnRetry != nil {
+			c.o.OnRetry(try, c.o.Tries, wait, err)
+		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():

@@ -24,6 +24,7 @@ import (
 	"forewarn/internal/lookup"
 	"forewarn/internal/metrics"
 	"forewarn/internal/output"
+	"forewarn/internal/pivot"
 	"forewarn/internal/runner"
 	"forewarn/internal/service"
 	"forewarn/internal/store"
@@ -62,6 +63,9 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// Exports bounds export downloads (zero fields: the API's defaults).
 	Exports api.ExportLimits
+	// Pivots are the web UI's links to third-party pages about an
+	// address (serve --pivot); none by default.
+	Pivots []pivot.Link
 }
 
 // ParseTrustedProxies reads a comma-separated list of addresses and CIDRs,
@@ -274,7 +278,7 @@ func (p *parts) routes(st *store.Store, c Config, reg *prometheus.Registry) (*ht
 	output.NewHandler(st, p.outs, c.Log).Register(mux)
 	taxii.New(st, taxii.STIXMapper{}, c.Log).Register(mux)
 	web, err := ui.New(ui.Deps{Store: st, Service: svc, Runner: p.runs, Scheduler: p.sched, Lookup: p.look, Log: c.Log, Feed: feed.Name,
-		Secure: c.TLSCert != "", TrustedProxies: c.TrustedProxies})
+		Secure: c.TLSCert != "", TrustedProxies: c.TrustedProxies, Pivots: c.Pivots})
 	if err != nil {
 		return nil, err
 	}

@@ -13,9 +13,11 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 
 	"forewarn/internal/fakeseclytics"
+	"forewarn/internal/pivot"
 )
 
 // chromium finds a Chromium or Chrome binary, or skips the test.
@@ -50,7 +52,11 @@ func screenshotDir(t *testing.T) string {
 func TestUIBrowser(t *testing.T) {
 	exe := chromium(t)
 	shots := screenshotDir(t)
-	h := startServe(t, "", newFake(t, 3000, nil))
+	// A pivot link to a loopback port nothing listens on: the test checks
+	// the page never requests it.
+	h := startServe(t, "", newFake(t, 3000, nil), func(c *Config) {
+		c.Pivots = []pivot.Link{{Name: "Shodan", Template: "http://127.0.0.1:9/host/{ip}"}}
+	})
 	// The base URL is not on the Configuration tab (it is for tests and
 	// proxies): point the feed at the fake server through the API.
 	h.must(200, "PUT", "/api/v1/feeds/seclytics", h.admin, map[string]any{"base_url": h.serveFake(), "age_out": "never"})
@@ -404,6 +410,37 @@ func TestUIBrowser(t *testing.T) {
 		if n := eval(`document.querySelectorAll("#neighbour-count").length`); n == 1 && !strings.Contains(text("#neighbour-count"), "indicators in this netblock") {
 			t.Errorf("neighbour count %q", text("#neighbour-count"))
 		}
+		// Pivots, feeds and confidence (failed before: none of them shown).
+		if got := eval(fmt.Sprintf(`(() => { const a = document.querySelector("#pivots a"); return a && a.href === "http://127.0.0.1:9/host/%s" && a.relList.contains("noreferrer") ? 1 : 0; })()`, ip)); got != 1 {
+			t.Errorf("no pivot link to the configured page with rel=noreferrer")
+		}
+		if n := eval(`performance.getEntriesByType("resource").filter(e => e.name.includes("127.0.0.1:9/")).length`); n != 0 {
+			t.Error("the page requested the pivot's site without a click")
+		}
+		if got := text("#feeds"); !strings.Contains(got, "Seclytics") || !strings.Contains(got, "listed") {
+			t.Errorf("feeds %q, want Seclytics listed", got)
+		}
+		if got := text("#confidence"); !strings.Contains(got, "80 of 100") {
+			t.Errorf("confidence %q, want Seclytics' 80 of 100", got)
+		}
+		// The netblock's total and the search its links open agree ("see
+		// all" when the page lists only some, else the netblock's link).
+		crowded := crowdedIP(t, h)
+		run("an indicator with neighbours", chromedp.Navigate(h.base+"/indicators/"+crowded), chromedp.WaitVisible(chromedp.CSS("#summary")))
+		if eval(`document.querySelectorAll("#neighbour-count").length`) != 1 {
+			t.Errorf("the detail page of %s counts no neighbours in its netblock", crowded)
+		} else {
+			said := strings.Fields(text("#neighbour-count"))[0]
+			link := "#netblock-link"
+			if eval(`document.querySelectorAll("#neighbours-all").length`) == 1 {
+				link = "#neighbours-all"
+			}
+			run("see all neighbours", chromedp.Click(chromedp.CSS(link)), chromedp.WaitVisible(chromedp.CSS("#result-count")))
+			if got := text("#result-count"); !strings.HasPrefix(got, said+" ") {
+				t.Errorf("the detail page counted %s in the netblock, its see-all search says %q", said, got)
+			}
+			run("back to the detail", chromedp.Navigate(h.base+"/indicators/"+ip), chromedp.WaitVisible(chromedp.CSS("#summary")))
+		}
 		run("back to Active", chromedp.SetValue(chromedp.CSS("#status"), "Active"), chromedp.SendKeys(chromedp.CSS("#reason"), "confirmed"),
 			chromedp.Click(chromedp.CSS("#set-status")))
 		// The page before had a notice too: wait for the new one.
@@ -482,6 +519,27 @@ func TestUIBrowser(t *testing.T) {
 		}
 	}
 
+	{ // search pages back as well as forward (failed before: no Previous link)
+		t.Log("search: Previous returns to the page before, along the cursors")
+		firstRow := func() string { return text("#results tbody tr:nth-child(1) td:nth-child(2) a") }
+		run("page 1", chromedp.Navigate(h.base+"/indicators?status=&sort=value"), chromedp.WaitVisible(chromedp.CSS("#next-page")))
+		p1 := firstRow()
+		run("page 2", chromedp.Click(chromedp.CSS("#next-page")), chromedp.WaitVisible(chromedp.CSS("#prev-page")))
+		p2 := firstRow()
+		run("page 3", chromedp.Click(chromedp.CSS("#next-page")), chromedp.WaitVisible(chromedp.CSS("#prev-page")))
+		if got := firstRow(); got == p2 || got == p1 {
+			t.Fatalf("page 3 starts at %s, as an earlier page did", got)
+		}
+		run("back to 2", chromedp.Click(chromedp.CSS("#prev-page")), chromedp.WaitVisible(chromedp.CSS("#result-count")))
+		if got := firstRow(); got != p2 {
+			t.Errorf("Previous from page 3 starts at %s, want page 2's %s", got, p2)
+		}
+		run("back to 1", chromedp.Click(chromedp.CSS("#prev-page")), chromedp.WaitVisible(chromedp.CSS("#next-page")))
+		if got := firstRow(); got != p1 || eval(`document.querySelectorAll("#prev-page").length`) != 0 {
+			t.Errorf("Previous from page 2 starts at %s, want page 1's %s with no Previous", got, p1)
+		}
+	}
+
 	{ // "allow-list an address, then remove it"
 		t.Log("allow-list an address, then remove it")
 		ip := h.must(200, "GET", "/api/v1/indicators?limit=1&status=Active", h.admin, nil).body["indicators"].([]any)[0].(map[string]any)["value"].(string)
@@ -537,6 +595,34 @@ func TestUIBrowser(t *testing.T) {
 		if v := cspViolations(); v != "" {
 			t.Errorf("the dashboard broke its Content-Security-Policy: %s", v)
 		}
+		// A bar opens the search it counts: the High band's bar lands on
+		// a search with the band's number.
+		// (The table is folded under "Table": read its text content.)
+		want := get("the High band", chromedp.Evaluate[string](`document.querySelector("#bands-table tbody tr:nth-child(1) td.num").textContent`))
+		x := eval(`(() => { const r = document.querySelector("#chart-bands .u-over").getBoundingClientRect(); return Math.round(r.left + r.width * 0.6 / 4); })()`)
+		y := eval(`(() => { const r = document.querySelector("#chart-bands .u-over").getBoundingClientRect(); return Math.round(r.top + r.height - 5); })()`)
+		run("click the High bar", chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, float64(x), float64(y)), chromedp.MouseClickXY(float64(x), float64(y)),
+			chromedp.WaitVisible(chromedp.CSS("#result-count")))
+		if got := text("#result-count"); !strings.HasPrefix(got, want+" ") || !strings.Contains(text("#chips"), "High") {
+			t.Errorf("the High bar (%s) opened a search that says %q, chips %q", want, got, text("#chips"))
+		}
+	}
+
+	{ // dashboard: a time range in the URL (failed before: none)
+		t.Log("dashboard: a time range in the URL, applied to the monthly chart")
+		run("30 days", chromedp.Navigate(h.base+"/?range=all"), chromedp.WaitVisible(chromedp.CSS("#ranges")),
+			chromedp.Click(chromedp.CSS(`#ranges a[href="/?range=30d"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`#ranges a[aria-current="true"][href="/?range=30d"]`)))
+		first := time.Now().UTC().AddDate(0, 0, -30).Format("2006-01")
+		months := get("months", chromedp.Evaluate[string](`JSON.parse(document.querySelector("#chart-data").textContent).months.labels.join(" ")`))
+		for _, m := range strings.Fields(months) {
+			if m < first {
+				t.Errorf("the 30-day range charts month %s, before %s", m, first)
+			}
+		}
+		if got := text("#months-title"); !strings.Contains(got, "last 30 days") {
+			t.Errorf("the monthly chart's title %q does not say its range", got)
+		}
 	}
 
 	{ // problem 4: "failures are nearly invisible" (failed before: no mark outside the activity log, CLI advice)
@@ -566,6 +652,37 @@ func TestUIBrowser(t *testing.T) {
 		if n := eval(`document.querySelectorAll("#nav-alert, #feed-alert, #health-failing").length`); n != 0 {
 			t.Error("the failure is still marked after a run succeeded")
 		}
+	}
+
+	{ // problem 4, live: a retrying download says so (failed before: "downloaded 0 B · 0 rows read")
+		t.Log("a retrying run's live row shows the failed tries and the last error")
+		f, err := fakeseclytics.ParseFault("503,retry-after=30")
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.fake.SetFault(f)
+		r := h.must(202, "POST", "/api/v1/feeds/seclytics/runs", h.admin, nil)
+		id := fmt.Sprint(r.body["run_id"])
+		sel := "#run-" + id + "-retry"
+		run("activity while retrying", chromedp.Navigate(h.base+"/integrations/seclytics/activity"), chromedp.WaitVisible(chromedp.CSS("#runs")))
+		deadline := time.Now().Add(30 * time.Second)
+		for eval(fmt.Sprintf("document.querySelectorAll(%q).length", sel)) == 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("run %s's live row did not show its retry within 30s: %s", id, text("#run-"+id))
+			}
+			time.Sleep(200 * time.Millisecond)
+			run("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#runs")))
+		}
+		got := text(sel)
+		if !strings.Contains(got, "try 1 of 5 failed") || !strings.Contains(got, "503") || !strings.Contains(got, "try 2 of 5") {
+			t.Errorf("retry row %q, want try 1 of 5 failed with the HTTP 503, retrying as try 2 of 5", got)
+		}
+		if live := text("#run-" + id + " tr.live"); strings.Contains(live, "downloaded 0 B") || strings.Contains(live, testToken) {
+			t.Errorf("live row %q says downloaded 0 B, or shows the token", live)
+		}
+		h.must(202, "POST", "/api/v1/runs/"+id+"/cancel", h.admin, nil)
+		waitRunDone(t, h, r.body["run_id"])
+		h.fake.SetFault(fakeseclytics.Fault{})
 	}
 
 	{ // problems 7 and 10: every page at 360 px without horizontal scroll, and no serious or critical axe-core violation
@@ -655,6 +772,7 @@ func TestUIBrowser(t *testing.T) {
 		run("create a key",
 			chromedp.Navigate(h.base+"/keys"), chromedp.WaitVisible(chromedp.CSS("#key-name")),
 			chromedp.SendKeys(chromedp.CSS("#key-name"), "paloalto-edl"),
+			chromedp.SendKeys(chromedp.CSS("#key-note"), "EDL on the rack 4 firewall"),
 			chromedp.Click(chromedp.CSS("#key-submit")), chromedp.WaitVisible(chromedp.CSS("#new-key")))
 		key := get("read the new key", chromedp.Value(chromedp.CSS("#new-key-value")))
 		if !strings.HasPrefix(key, "fwk_") {
@@ -667,6 +785,10 @@ func TestUIBrowser(t *testing.T) {
 		}
 		if got := text("#keys"); !strings.Contains(got, "paloalto-edl") || !strings.Contains(got, "viewer") {
 			t.Errorf("keys %q, want paloalto-edl and viewer listed", got)
+		}
+		// A note says what a key is for (failed before: no note).
+		if got := text(`#keys tr:has(button[aria-label="Revoke paloalto-edl"]) td.note`); got != "EDL on the rack 4 firewall" {
+			t.Errorf("the key's note %q, want the one given", got)
 		}
 		run("revoke", chromedp.Click(chromedp.CSS(`button[aria-label="Revoke paloalto-edl"]`)), chromedp.WaitVisible(chromedp.CSS(".notice")))
 		if r := h.do("GET", "/api/v1/version", key, nil); r.status != 401 {
@@ -722,6 +844,21 @@ func topIP(t *testing.T, h *harness) string {
 		t.Fatal("no Active indicator")
 	}
 	return inds[0].(map[string]any)["value"].(string)
+}
+
+// crowdedIP is an indicator whose predicted netblock holds another.
+func crowdedIP(t *testing.T, h *harness) string {
+	t.Helper()
+	inds, _ := h.must(200, "GET", "/api/v1/indicators?limit=200&status=", h.admin, nil).body["indicators"].([]any)
+	for _, it := range inds {
+		ip := it.(map[string]any)["value"].(string)
+		nbs, _ := h.must(200, "GET", "/api/v1/lookup?ip="+ip, h.admin, nil).body["netblocks"].([]any)
+		if len(nbs) > 0 && nbs[0].(map[string]any)["listed"].(float64) >= 2 {
+			return ip
+		}
+	}
+	t.Fatal("no indicator among the first 200 shares its predicted netblock with another")
+	return ""
 }
 
 // unlistedInNetblock finds an address that is not listed but lies in a

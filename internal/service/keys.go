@@ -10,10 +10,11 @@ import (
 )
 
 // CreateKey makes an API key named name with role ("read" or "admin") and
-// returns it, the only time it is shown, with its record. A name in use is
-// an error wrapping store.ErrConflict.
-func (s *Service) CreateKey(ctx context.Context, a Actor, name, role string) (string, store.APIKey, error) {
-	var errName, errRole error
+// a note saying what it is for ("" for none), and returns it, the only
+// time it is shown, with its record. A name in use is an error wrapping
+// store.ErrConflict.
+func (s *Service) CreateKey(ctx context.Context, a Actor, name, role, note string) (string, store.APIKey, error) {
+	var errName, errRole, errNote error
 	if strings.TrimSpace(name) == "" {
 		errName = invalid("name", "name the key, for example after who or what uses it")
 	} else if err := store.CheckKeyName(name); err != nil {
@@ -23,10 +24,14 @@ func (s *Service) CreateKey(ctx context.Context, a Actor, name, role string) (st
 	if err != nil {
 		errRole = invalid("role", "%v", err)
 	}
-	if err := joinInvalid(errName, errRole); err != nil {
+	note = strings.TrimSpace(note)
+	if err := store.CheckKeyNote(note); err != nil {
+		errNote = invalid("note", "%v", err)
+	}
+	if err := joinInvalid(errName, errRole, errNote); err != nil {
 		return "", store.APIKey{}, err
 	}
-	key, k, err := s.d.Store.CreateAPIKey(ctx, name, r)
+	key, k, err := s.d.Store.CreateNotedAPIKey(ctx, name, r, note)
 	if err != nil {
 		return "", k, err
 	}

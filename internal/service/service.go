@@ -64,7 +64,7 @@ type (
 		RemoveAllowlistEntry(ctx context.Context, p netip.Prefix) error
 	}
 	keyStore interface {
-		CreateAPIKey(ctx context.Context, name string, role apikey.Role) (string, store.APIKey, error)
+		CreateNotedAPIKey(ctx context.Context, name string, role apikey.Role, note string) (string, store.APIKey, error)
 		RevokeAPIKey(ctx context.Context, nameOrID string) (store.APIKey, error)
 		APIKeys(ctx context.Context) ([]store.APIKey, error)
 	}

@@ -72,9 +72,10 @@ func TestRefusalsNameEveryBadFieldAndWriteNothing(t *testing.T) {
 		op     func() error
 		fields []string
 	}{
-		{"key without name or role", func() error { _, _, err := svc.CreateKey(ctx, a, " ", "owner"); return err }, []string{"name", "role"}},
-		{"key name with a space", func() error { _, _, err := svc.CreateKey(ctx, a, "bad name", "read"); return err }, []string{"name"}},
-		{"key name a number", func() error { _, _, err := svc.CreateKey(ctx, a, "42", "read"); return err }, []string{"name"}},
+		{"key without name or role", func() error { _, _, err := svc.CreateKey(ctx, a, " ", "owner", ""); return err }, []string{"name", "role"}},
+		{"key name with a space", func() error { _, _, err := svc.CreateKey(ctx, a, "bad name", "read", ""); return err }, []string{"name"}},
+		{"key note on two lines", func() error { _, _, err := svc.CreateKey(ctx, a, "edl", "read", "one\ntwo"); return err }, []string{"note"}},
+		{"key name a number", func() error { _, _, err := svc.CreateKey(ctx, a, "42", "read", ""); return err }, []string{"name"}},
 		{"revoke nothing", func() error { _, _, err := svc.RevokeKey(ctx, a, ""); return err }, []string{"key"}},
 		{"allow-list CIDR and comment", func() error {
 			_, _, err := svc.AddAllowlistEntry(ctx, a, "192.0.2.0/33", strings.Repeat("c", service.MaxComment+1))
@@ -149,7 +150,7 @@ func TestOperationsRecordTheirActor(t *testing.T) {
 	mustDo(t, func() error { _, _, err := svc.AddAllowlistEntry(ctx, alice, " 192.0.2.7 ", " relay "); return err })
 	mustDo(t, func() error { _, err := svc.RemoveAllowlistEntry(ctx, alice, "192.0.2.7/32"); return err })
 	var keyID int64
-	mustDo(t, func() error { _, k, err := svc.CreateKey(ctx, alice, "siem", "read"); keyID = k.ID; return err })
+	mustDo(t, func() error { _, k, err := svc.CreateKey(ctx, alice, "siem", "read", ""); keyID = k.ID; return err })
 	mustDo(t, func() error { _, _, err := svc.RevokeKey(ctx, alice, "siem"); return err })
 	if _, already, err := svc.RevokeKey(ctx, alice, "siem"); err != nil || !already {
 		t.Errorf("revoke a revoked key: already %v, err %v; want true, nil", already, err)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"forewarn/internal/apikey"
 )
@@ -21,16 +23,18 @@ var ErrUnauthorized = errors.New("unauthorized")
 
 // APIKey is a stored API key: everything but the key, which is never stored.
 type APIKey struct {
-	ID         int64       `json:"id"`
-	Name       string      `json:"name"`
-	Role       apikey.Role `json:"role"`
-	Prefix     string      `json:"prefix"`
-	CreatedAt  time.Time   `json:"created_at"`
-	LastUsedAt *time.Time  `json:"last_used_at,omitempty"`
-	RevokedAt  *time.Time  `json:"revoked_at,omitempty"`
+	ID     int64       `json:"id"`
+	Name   string      `json:"name"`
+	Role   apikey.Role `json:"role"`
+	Prefix string      `json:"prefix"`
+	// Note says what the key is for, as its creator wrote it ("" for none).
+	Note       string     `json:"note,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
 }
 
-const apiKeyColumns = `id, name, role, prefix, created_at, last_used_at, revoked_at`
+const apiKeyColumns = `id, name, role, prefix, note, created_at, last_used_at, revoked_at`
 
 func scanAPIKey(sc scanner) (APIKey, error) {
 	var (
@@ -39,7 +43,7 @@ func scanAPIKey(sc scanner) (APIKey, error) {
 		created       int64
 		used, revoked sql.NullInt64
 	)
-	if err := sc.Scan(&k.ID, &k.Name, &role, &k.Prefix, &created, &used, &revoked); err != nil {
+	if err := sc.Scan(&k.ID, &k.Name, &role, &k.Prefix, &k.Note, &created, &used, &revoked); err != nil {
 		return k, err
 	}
 	k.Role = apikey.Role(role)
@@ -76,13 +80,41 @@ func CheckKeyName(name string) error {
 	return nil
 }
 
+// MaxKeyNote bounds a key's note, in bytes: it is shown in the key list.
+const MaxKeyNote = 400
+
+// CheckKeyNote says what is wrong with a key's note, if anything.
+func CheckKeyNote(note string) error {
+	if len(note) > MaxKeyNote {
+		return fmt.Errorf("the note has %d bytes: shorten it to %d at most", len(note), MaxKeyNote)
+	}
+	if !utf8.ValidString(note) {
+		return errors.New("the note is not valid UTF-8 text")
+	}
+	for _, c := range note {
+		if unicode.IsControl(c) {
+			return fmt.Errorf("the note has the control character %q: write it on one line", c)
+		}
+	}
+	return nil
+}
+
 // CreateAPIKey makes a new key with the given name and role and returns it
 // with its record. The key is returned only here: the store keeps its
 // hash. A name already taken (by a revoked key too) is an error wrapping
 // ErrConflict.
 func (s *Store) CreateAPIKey(ctx context.Context, name string, role apikey.Role) (string, APIKey, error) {
+	return s.CreateNotedAPIKey(ctx, name, role, "")
+}
+
+// CreateNotedAPIKey is CreateAPIKey with a note saying what the key is for
+// (at most MaxKeyNote bytes of one-line text).
+func (s *Store) CreateNotedAPIKey(ctx context.Context, name string, role apikey.Role, note string) (string, APIKey, error) {
 	if err := CheckKeyName(name); err != nil {
 		return "", APIKey{}, err
+	}
+	if err := CheckKeyNote(note); err != nil {
+		return "", APIKey{}, fmt.Errorf("create API key %s: %w", name, err)
 	}
 	role, err := apikey.ParseRole(string(role))
 	if err != nil {
@@ -93,9 +125,9 @@ func (s *Store) CreateAPIKey(ctx context.Context, name string, role apikey.Role)
 		return "", APIKey{}, err
 	}
 	now := time.Now().Unix()
-	k, err := scanAPIKey(s.w.QueryRowContext(ctx, `INSERT INTO api_keys (name, role, hash, prefix, created_at)
-		VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING RETURNING `+apiKeyColumns,
-		name, string(role), hash, apikey.Prefix(key), now))
+	k, err := scanAPIKey(s.w.QueryRowContext(ctx, `INSERT INTO api_keys (name, role, hash, prefix, note, created_at)
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING RETURNING `+apiKeyColumns,
+		name, string(role), hash, apikey.Prefix(key), note, now))
 	if isNoRows(err) {
 		return "", APIKey{}, fmt.Errorf("API key name %q: %w: choose another name (a revoked key keeps its name)", name, ErrConflict)
 	}

@@ -290,3 +290,33 @@ func TestKeyUseIsRecordedDuringAndAfterARun(t *testing.T) {
 		})
 	}
 }
+
+// A key keeps the note it was made with, shown in the list and on sign-in;
+// a note too long or on several lines is refused and nothing is created.
+func TestAPIKeyNote(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	const note = "Palo Alto EDL in rack 4 — ask Ana before revoking"
+	key, k, err := s.CreateNotedAPIKey(ctx, "paloalto-edl", apikey.RoleRead, note)
+	if err != nil || k.Note != note {
+		t.Fatalf("create with a note: %+v %v", k, err)
+	}
+	if _, _, err := s.CreateAPIKey(ctx, "plain", apikey.RoleRead); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := s.APIKeys(ctx)
+	if err != nil || len(keys) != 2 || keys[0].Note != note || keys[1].Note != "" {
+		t.Fatalf("list: %+v %v", keys, err)
+	}
+	if got, err := s.AuthenticateAPIKey(ctx, key); err != nil || got.Note != note {
+		t.Fatalf("authenticate: %+v %v", got, err)
+	}
+	for name, bad := range map[string]string{"long": strings.Repeat("x", MaxKeyNote+1), "lines": "one\ntwo", "utf8": "\xff"} {
+		if _, _, err := s.CreateNotedAPIKey(ctx, "bad-"+name, apikey.RoleRead, bad); err == nil {
+			t.Errorf("%s note accepted", name)
+		}
+	}
+	if keys, _ := s.APIKeys(ctx); len(keys) != 2 {
+		t.Errorf("%d keys after refused notes, want 2", len(keys))
+	}
+}

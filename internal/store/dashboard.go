@@ -40,6 +40,11 @@ type Dashboard struct {
 	Statuses   map[string]int64
 	New24h     int64
 	Expiring7d int64
+	// Confirmed counts the indicators Seclytics lists that at least one
+	// list feed lists too; ListFeeds is how many list feeds exist (the
+	// number means nothing without one).
+	Confirmed int64
+	ListFeeds int64
 	// ComputedAt is when the aggregates were read, and Took how long.
 	ComputedAt time.Time
 	Took       time.Duration
@@ -65,11 +70,13 @@ func (s *Store) DashboardAggregates(ctx context.Context) (Dashboard, error) {
 	}
 	now := time.Now()
 	queries := []q{
-		// Flags: 1 created in the last 24 h, 2 Active and expiring in 7 days.
+		// Flags: 1 created in the last 24 h, 2 Active and expiring in 7
+		// days, 4 listed by Seclytics and by a list feed (confirmed).
 		// The times are integers this function computes, written into
 		// the SQL: the loop below passes no arguments.
 		{`SELECT status, CASE WHEN created_at >= ` + strconv.FormatInt(now.Add(-24*time.Hour).Unix(), 10) + ` THEN 1 ELSE 0 END +
-				CASE WHEN status = 'Active' AND expires_at IS NOT NULL AND expires_at < ` + strconv.FormatInt(now.Add(7*24*time.Hour).Unix(), 10) + ` THEN 2 ELSE 0 END AS flags, COUNT(*)
+				CASE WHEN status = 'Active' AND expires_at IS NOT NULL AND expires_at < ` + strconv.FormatInt(now.Add(7*24*time.Hour).Unix(), 10) + ` THEN 2 ELSE 0 END +
+				CASE WHEN s_listed = 1 AND listings > 0 THEN 4 ELSE 0 END AS flags, COUNT(*)
 				FROM indicators GROUP BY 1, 2`,
 			func(k string, flags int64, n int64) {
 				d.Statuses[k] += n
@@ -79,7 +86,11 @@ func (s *Store) DashboardAggregates(ctx context.Context) (Dashboard, error) {
 				if flags&2 != 0 {
 					d.Expiring7d += n
 				}
+				if flags&4 != 0 {
+					d.Confirmed += n
+				}
 			}},
+		{`SELECT '', 0, COUNT(*) FROM list_feeds`, func(_ string, _ int64, n int64) { d.ListFeeds = n }},
 		{`SELECT CASE WHEN s_importance >= 70 THEN 'High' WHEN s_importance >= 40 THEN 'Medium'
 				WHEN s_importance IS NOT NULL THEN 'Low' ELSE 'None' END AS b, 0, COUNT(*) FROM indicators GROUP BY b`,
 			func(k string, _ int64, n int64) { d.Bands[k] += n; d.Indicators += n }},

@@ -615,3 +615,29 @@ func TestNetworksUseTheirIndex(t *testing.T) {
 		t.Fatalf("the networks are not read through indicators_networks: %s", plan)
 	}
 }
+
+// The dashboard counts an indicator as confirmed while Seclytics and at
+// least one list feed list it, and says how many list feeds exist.
+func TestDashboardConfirmedByListFeeds(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	day := 24 * time.Hour
+	for _, ip := range []string{"192.0.2.1", "192.0.2.2", "192.0.2.3"} {
+		writeSeclytics(t, s, ip, indicator.StatusActive, listT0.Add(10*day))
+	}
+	d, err := s.DashboardAggregates(ctx)
+	if err != nil || d.Confirmed != 0 || d.ListFeeds != 0 {
+		t.Fatalf("Seclytics alone: confirmed %d, list feeds %d, %v; want 0, 0", d.Confirmed, d.ListFeeds, err)
+	}
+	// a lists .1 and .2 and one address Seclytics does not; b lists .1.
+	ingestList(t, s, listRun("a", ModeSnapshot, 50, 0), list("192.0.2.1", "192.0.2.2", "198.51.100.9"))
+	ingestList(t, s, listRun("b", ModeSnapshot, 50, 0), list("192.0.2.1"))
+	if d, err = s.DashboardAggregates(ctx); err != nil || d.Confirmed != 2 || d.ListFeeds != 2 {
+		t.Fatalf("two list feeds: confirmed %d, list feeds %d, %v; want 2 (192.0.2.1 and .2), 2", d.Confirmed, d.ListFeeds, err)
+	}
+	// a's next snapshot delists .2: only .1 stays confirmed (by b).
+	ingestList(t, s, listRun("a", ModeSnapshot, 50, 1), list("198.51.100.9"))
+	if d, err = s.DashboardAggregates(ctx); err != nil || d.Confirmed != 1 {
+		t.Fatalf("after a delisted .1 and .2: confirmed %d, %v; want 1 (192.0.2.1, by b)", d.Confirmed, err)
+	}
+}

@@ -17,6 +17,7 @@ type keysData struct {
 	Keys []store.APIKey
 	Name string
 	Role string
+	Note string
 	Errs map[string]string
 	// New is the key just created: its only showing.
 	New     string
@@ -57,8 +58,9 @@ func (u *UI) renderKeys(w http.ResponseWriter, r *http.Request, se *session, sta
 // createKey makes a key and shows it once, on the answer to the POST (a
 // redirect would have to carry it in a URL).
 func (u *UI) createKey(w http.ResponseWriter, r *http.Request, se *session) error {
-	d := keysData{Name: strings.TrimSpace(r.PostFormValue("name")), Role: r.PostFormValue("role"), Errs: map[string]string{}}
-	key, k, err := u.Service.CreateKey(r.Context(), se.actor(), d.Name, d.Role)
+	d := keysData{Name: strings.TrimSpace(r.PostFormValue("name")), Role: r.PostFormValue("role"),
+		Note: strings.TrimSpace(r.PostFormValue("note")), Errs: map[string]string{}}
+	key, k, err := u.Service.CreateKey(r.Context(), se.actor(), d.Name, d.Role, d.Note)
 	var ve *service.ValidationError
 	switch {
 	case errors.As(err, &ve):
@@ -72,7 +74,7 @@ func (u *UI) createKey(w http.ResponseWriter, r *http.Request, se *session) erro
 	case err != nil:
 		return err
 	}
-	d.New, d.NewName, d.Name, d.Role = key, k.Name, "", "read"
+	d.New, d.NewName, d.Name, d.Role, d.Note = key, k.Name, "", "read", ""
 	return u.renderKeys(w, r, se, http.StatusOK, view{Notice: "Key " + k.Name + " created with the " + string(k.Role) + " role."}, d)
 }
 

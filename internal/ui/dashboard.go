@@ -33,6 +33,43 @@ type dashboardData struct {
 	Bands, Categories []labelled
 	// Computing is set while the first aggregates are being computed.
 	Computing bool
+	// Confirmed counts the indicators Seclytics and a list feed both
+	// list; shown when ListFeeds > 0.
+	Confirmed, ListFeeds int64
+	// Range is the time range the time charts show, and Ranges the
+	// choices, each with its URL.
+	Range  string
+	Ranges []timeRange
+}
+
+// timeRange is one choice of the dashboard's time range.
+type timeRange struct {
+	Value, Label string
+	// Days back from now; 0 is all.
+	Days    int
+	Current bool
+}
+
+// timeRanges are the dashboard's time ranges; the last is the default.
+var timeRanges = []timeRange{{"30d", "30 days", 30, false}, {"90d", "90 days", 90, false}, {"1y", "1 year", 365, false}, {"all", "all", 0, false}}
+
+// pickRange returns the time ranges with the one v names current (all for
+// an unknown or empty v), and the time the charts start at (zero for all).
+func pickRange(v string, now time.Time) ([]timeRange, string, time.Time) {
+	out := make([]timeRange, len(timeRanges))
+	copy(out, timeRanges)
+	cur := len(out) - 1
+	for i, r := range out {
+		if r.Value == v {
+			cur = i
+		}
+	}
+	out[cur].Current = true
+	var from time.Time
+	if d := out[cur].Days; d > 0 {
+		from = now.UTC().AddDate(0, 0, -d)
+	}
+	return out, out[cur].Value, from
 }
 
 type categoryLead struct {
@@ -263,10 +300,11 @@ func (u *UI) dashboard(w http.ResponseWriter, r *http.Request, se *session) erro
 		aggp = &store.Dashboard{}
 	}
 	agg := *aggp
-	c := chartsFrom(agg)
+	ranges, rng, from := pickRange(r.URL.Query().Get("range"), time.Now())
+	c := chartsFrom(agg, from)
 	dd := dashboardData{Computed: agg.ComputedAt, Took: agg.Took.Round(time.Millisecond), Stale: stale, Indicators: agg.Indicators,
 		Active: agg.Statuses["Active"], New24h: agg.New24h, Expiring7d: agg.Expiring7d, Computing: computing,
-		Empty: agg.Indicators == 0 && !computing}
+		Empty: agg.Indicators == 0 && !computing, Confirmed: agg.Confirmed, ListFeeds: agg.ListFeeds, Range: rng, Ranges: ranges}
 	dd.Median, dd.HasLead = store.Quantile(agg.LeadDays, 0.5)
 	dd.P90, _ = store.Quantile(agg.LeadDays, 0.9)
 	c.Lead.Median, c.Lead.P90 = dd.Median, dd.P90
@@ -276,7 +314,7 @@ func (u *UI) dashboard(w http.ResponseWriter, r *http.Request, se *session) erro
 	if err != nil {
 		return err
 	}
-	dd.Health = healthOf(page.Runs, &c)
+	dd.Health = healthOf(page.Runs, &c, from)
 	b, err := json.Marshal(c)
 	if err != nil {
 		return err
@@ -285,8 +323,9 @@ func (u *UI) dashboard(w http.ResponseWriter, r *http.Request, se *session) erro
 	return u.render(w, http.StatusOK, "dashboard", view{Title: "Dashboard", Nav: "dashboard", Session: se, Data: dd})
 }
 
-// chartsFrom shapes the aggregates into the charts' series.
-func chartsFrom(agg store.Dashboard) chartData {
+// chartsFrom shapes the aggregates into the charts' series; the months
+// chart starts at the month of from (zero: every month).
+func chartsFrom(agg store.Dashboard, from time.Time) chartData {
 	var c chartData
 	for _, b := range []string{"High", "Medium", "Low", "None"} {
 		c.Bands.Labels = append(c.Bands.Labels, b)
@@ -315,8 +354,14 @@ func chartsFrom(agg store.Dashboard) chartData {
 	for m := range agg.DetectedByMonth {
 		months[m] = true
 	}
+	first := ""
+	if !from.IsZero() {
+		first = from.Format("2006-01")
+	}
 	for m := range months {
-		c.Months.Labels = append(c.Months.Labels, m)
+		if m >= first {
+			c.Months.Labels = append(c.Months.Labels, m)
+		}
 	}
 	sort.Strings(c.Months.Labels)
 	for _, m := range c.Months.Labels {
@@ -334,8 +379,8 @@ func chartsFrom(agg store.Dashboard) chartData {
 }
 
 // healthOf is the feed's health from its recent runs, newest first; it
-// adds the runs' chart series to c.
-func healthOf(runs []activity.Run, c *chartData) health {
+// adds the series of the runs started from from on to c.
+func healthOf(runs []activity.Run, c *chartData, from time.Time) health {
 	var h health
 	h.Runs = runs
 	for i := len(runs) - 1; i >= 0; i-- {
@@ -343,9 +388,11 @@ func healthOf(runs []activity.Run, c *chartData) health {
 		if run.DryRun {
 			continue
 		}
-		c.Health.Labels = append(c.Health.Labels, "#"+itoa(run.ID))
-		c.Health.Values = append(c.Health.Values, run.IndicatorsCreated)
-		c.HUpd = append(c.HUpd, run.IndicatorsUpdated)
+		if !run.StartedAt.Before(from) {
+			c.Health.Labels = append(c.Health.Labels, "#"+itoa(run.ID))
+			c.Health.Values = append(c.Health.Values, run.IndicatorsCreated)
+			c.HUpd = append(c.HUpd, run.IndicatorsUpdated)
+		}
 		h.Created += run.IndicatorsCreated
 		h.Updated += run.IndicatorsUpdated
 	}

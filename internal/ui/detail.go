@@ -36,9 +36,14 @@ type detailData struct {
 	NeighbourCapped bool
 	Cluster         string
 	History         []store.AuditEntry
+	// Pivots are the links to third-party pages about the address.
+	Pivots []pivotLink
 	// Reason and Status as typed, when a change was refused.
 	Form statusForm
 }
+
+// pivotLink is one pivot, with the address in place.
+type pivotLink struct{ Name, URL string }
 
 // statusForm is the status change form as typed, with its errors.
 type statusForm struct {
@@ -157,6 +162,9 @@ func (u *UI) renderDetail(w http.ResponseWriter, r *http.Request, status int, v 
 		}
 	}
 	d.Groups = groups(rows)
+	for _, p := range u.Pivots {
+		d.Pivots = append(d.Pivots, pivotLink{Name: p.Name, URL: p.URL(ind.Addr)})
+	}
 	if err := u.neighbours(r.Context(), &d); err != nil {
 		return err
 	}

@@ -11,6 +11,8 @@
 // package service (which also decides that a feed runs once at a time). It
 // must never send the access token or an API key to the browser (but a new
 // key, once, on the answer that created it), never load anything from
-// outside the process (it works offline), and never answer with a bare-text
-// page: refusals are full pages with the navigation.
+// outside the process (it works offline), never link an address to another
+// site but through the pivots the administrator configured, and never
+// answer with a bare-text page: refusals are full pages with the
+// navigation.
 package ui

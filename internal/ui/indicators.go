@@ -20,8 +20,13 @@ import (
 type searchData struct {
 	Q, Status, Category, Normalized, MinImportance, Source, Sort string
 	Cursor                                                       string
-	Page                                                         store.IndicatorPage
-	NextURL, FirstURL                                            string
+	// Back are the cursors of the pages before this one, oldest first;
+	// firstPage stands for the first page (which has no cursor). At most
+	// MaxBackPages are kept: a deeper page drops the oldest, and the
+	// oldest page it can go back to offers only the first page.
+	Back                       []string
+	Page                       store.IndicatorPage
+	NextURL, PrevURL, FirstURL string
 	// Errs are the refused inputs, all at once, by field.
 	Errs  map[string]string
 	Sorts []string
@@ -68,13 +73,63 @@ func (d searchData) values() url.Values {
 	return v
 }
 
-// SelfURL is the search's own URL (its page included).
+// SelfURL is the search's own URL (its page and way back included).
 func (d searchData) SelfURL() string {
 	v := d.values()
 	if d.Cursor != "" {
 		v.Set("cursor", d.Cursor)
+		if len(d.Back) > 0 {
+			v.Set("back", strings.Join(d.Back, ","))
+		}
 	}
 	return "/indicators?" + v.Encode()
+}
+
+// MaxBackPages bounds the back stack a search page carries in its URL
+// (about 36 bytes a page): Previous works this many pages back.
+const MaxBackPages = 100
+
+// firstPage stands for the first page in a back stack; cursors are
+// base64url, so it cannot be one, nor contain the separator ",".
+const firstPage = "~"
+
+// pageLinks sets the Next and Previous links of a page whose next cursor
+// is next. Pages follow the store's keyset cursors both ways: Next pushes
+// this page's cursor on the back stack, Previous pops it, so no page is
+// ever read by offset.
+func (d *searchData) pageLinks(next string) {
+	if next != "" {
+		back := d.Back
+		if d.Cursor != "" {
+			back = append(slices.Clip(back), d.Cursor)
+		} else {
+			back = []string{firstPage}
+		}
+		if len(back) > MaxBackPages {
+			back = back[len(back)-MaxBackPages:]
+		}
+		v := d.values()
+		v.Set("cursor", next)
+		v.Set("back", strings.Join(back, ","))
+		d.NextURL = "/indicators?" + v.Encode()
+	}
+	if d.Cursor == "" {
+		return
+	}
+	d.FirstURL = "/indicators?" + d.values().Encode()
+	if n := len(d.Back); n > 0 {
+		switch prev := d.Back[n-1]; prev {
+		case firstPage:
+			d.PrevURL = d.FirstURL
+		default:
+			v := d.values()
+			v.Set("cursor", prev)
+			if n > 1 {
+				v.Set("back", strings.Join(d.Back[:n-1], ","))
+			}
+			d.PrevURL = "/indicators?" + v.Encode()
+		}
+	}
 }
 
 // without is the search's URL with one filter removed.
@@ -111,6 +166,12 @@ func parseSearch(qv url.Values) (searchData, store.IndicatorQuery, bool) {
 	d := searchData{Q: strings.TrimSpace(qv.Get("q")), Status: qv.Get("status"), Category: strings.TrimSpace(qv.Get("category")),
 		Normalized: qv.Get("normalized"), MinImportance: strings.TrimSpace(qv.Get("min_importance")), Source: qv.Get("source"),
 		Sort: qv.Get("sort"), Cursor: qv.Get("cursor"), Errs: map[string]string{}}
+	if b := qv.Get("back"); b != "" && d.Cursor != "" {
+		d.Back = strings.Split(b, ",")
+		if len(d.Back) > MaxBackPages {
+			d.Back = d.Back[len(d.Back)-MaxBackPages:]
+		}
+	}
 	defaultStatus := !qv.Has("status")
 	if defaultStatus {
 		// Active indicators are the working set, and the ones the
@@ -204,14 +265,7 @@ func (u *UI) search(r *http.Request, d *searchData, q store.IndicatorQuery) (int
 		return 0, err
 	}
 	d.Page = page
-	if page.Next != "" {
-		v := d.values()
-		v.Set("cursor", page.Next)
-		d.NextURL = "/indicators?" + v.Encode()
-	}
-	if q.Cursor != "" {
-		d.FirstURL = "/indicators?" + d.values().Encode()
-	}
+	d.pageLinks(page.Next)
 	ctx, cancel := context.WithTimeout(r.Context(), CountTimeout)
 	defer cancel()
 	if n, capped, err := u.Store.CountIndicators(ctx, q, CountLimit); err == nil {

@@ -336,6 +336,8 @@ type runView struct {
 	// Msg is the run's error in words for a web user.
 	Msg  string
 	Live *feed.Snapshot
+	// Retry is, while the download is retrying, its last failure in words.
+	Retry string
 	// Admin and CSRF draw the Cancel button.
 	Admin bool
 	CSRF  string
@@ -384,6 +386,9 @@ func (u *UI) runView(run activity.Run, se *session) *runView {
 		if a, ok := u.Runner.Get(run.ID); ok {
 			s := a.Progress.Snapshot()
 			v.Live = &s
+			if s.FailedTries > 0 && s.Phase == feed.PhaseDownload && s.Bytes == 0 {
+				v.Retry = strings.TrimRight(plainError(s.LastError), ".") + "."
+			}
 		}
 	}
 	return v

@@ -21,6 +21,7 @@ import (
 	"forewarn/internal/config"
 	"forewarn/internal/indicator"
 	"forewarn/internal/lookup"
+	"forewarn/internal/pivot"
 	"forewarn/internal/runner"
 	"forewarn/internal/service"
 	"forewarn/internal/store"
@@ -97,6 +98,10 @@ type Deps struct {
 	// client (for the sign-in limit) and whose X-Forwarded-Proto: https
 	// makes the session cookie Secure.
 	TrustedProxies []netip.Prefix
+	// Pivots are the administrator's links to third-party pages about an
+	// address, shown on each detail page; none by default (serve
+	// --pivot), so no address leaves without that choice and a click.
+	Pivots []pivot.Link
 }
 
 // UI serves the web pages.
@@ -339,6 +344,7 @@ var funcs = template.FuncMap{
 	"build": buildinfo.Get,
 	"time":  timeHTML,
 	"num":   num,
+	"inc":   func(n int64) int64 { return n + 1 },
 	"tone":  statusTone,
 	"ago": func(t *time.Time) string {
 		if t == nil {
