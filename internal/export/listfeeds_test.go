@@ -128,3 +128,22 @@ func TestExportBudgetRankedByConfidence(t *testing.T) {
 		t.Errorf("rank age: %v", err)
 	}
 }
+
+// A plain blocklist (every Active indicator, read from the expiry index)
+// lists the addresses list feeds store and skips their networks, which
+// have 17-byte keys, instead of failing on them.
+func TestPlainEDLSkipsListedNetworks(t *testing.T) {
+	ctx := context.Background()
+	st := testutil.Store(t)
+	if _, err := st.IngestList(ctx, store.ListRun{Feed: "drop", Source: "Spamhaus DROP", Mode: store.ModeSnapshot, Confidence: 90},
+		&prefixes{p: []string{"192.0.2.1/32", "198.51.100.0/24"}}); err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := Write(ctx, &b, st, EDL, Options{}); err != nil {
+		t.Fatalf("plain edl with a listed network: %v", err)
+	}
+	if b.String() != "192.0.2.1\n" {
+		t.Errorf("plain edl: %q, want only the address", b.String())
+	}
+}

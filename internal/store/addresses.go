@@ -58,9 +58,10 @@ const addressCheck = 1024
 // listedQueries read the addresses of the Active indicators that have not
 // expired: on SQLite from the partial index indicators_expiry alone (its
 // entries hold expires_at and the address), without reading a row.
+// Networks (17-byte keys) are left out: blocklists list addresses so far.
 var listedQueries = []string{
-	`SELECT ip FROM indicators WHERE status = 'Active' AND expires_at > ?`,
-	`SELECT ip FROM indicators WHERE status = 'Active' AND expires_at IS NULL`,
+	`SELECT ip FROM indicators WHERE status = 'Active' AND expires_at > ? AND ` + hostKeys,
+	`SELECT ip FROM indicators WHERE status = 'Active' AND expires_at IS NULL AND ` + hostKeys,
 }
 
 // EachListedAddress calls fn, in the store's address order, with the
