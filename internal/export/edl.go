@@ -154,7 +154,8 @@ type ListedSource interface {
 // lists and nothing narrower, so that a ListedSource answers it.
 func (o *Options) plain() bool {
 	active := len(o.Statuses) == 0 || (len(o.Statuses) == 1 && o.Statuses[0] == indicator.StatusActive)
-	return active && o.MinImportance == nil && len(o.Categories) == 0 && len(o.Sources) == 0 && o.UpdatedSince.IsZero() && o.Max == 0
+	return active && o.MinImportance == nil && len(o.Categories) == 0 && len(o.Sources) == 0 && o.UpdatedSince.IsZero() && o.Max == 0 &&
+		o.Feed == "" && len(o.Feeds) == 0 && o.MinSources == 0 && o.MinConfidence == nil
 }
 
 // listed streams ls's listed addresses minus the allow-list, counting them.
