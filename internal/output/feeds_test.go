@@ -15,20 +15,25 @@ import (
 	"forewarn/internal/testutil"
 )
 
-// entries is a list feed's file, one host a line.
+// entries is a list feed's file, one host or network a line.
 type entries []string
 
 func (e *entries) Next() (store.ListEntry, error) {
 	if len(*e) == 0 {
 		return store.ListEntry{}, io.EOF
 	}
-	a := netip.MustParseAddr((*e)[0])
+	p, err := netip.ParsePrefix((*e)[0])
+	if err != nil {
+		a := netip.MustParseAddr((*e)[0])
+		p = netip.PrefixFrom(a, a.BitLen())
+	}
 	*e = (*e)[1:]
-	return store.ListEntry{Prefix: netip.PrefixFrom(a, a.BitLen())}, nil
+	return store.ListEntry{Prefix: p}, nil
 }
 
 // listStore is a store two list feeds ran into: alpha (confidence 90)
-// lists 198.51.100.1-3, beta (confidence 40) 198.51.100.3-5 and
+// lists 198.51.100.1-3 and the network 100.64.0.0/24 (which exports, and
+// so budgets, leave out), beta (confidence 40) 198.51.100.3-5 and
 // 203.0.113.7. The combined confidences: 198.51.100.3 94 (both feeds),
 // 198.51.100.1 and .2 90, the others 40.
 func listStore(t *testing.T) *store.Store {
@@ -39,7 +44,7 @@ func listStore(t *testing.T) *store.Store {
 		conf  int
 		hosts entries
 	}{
-		{"alpha", 90, entries{"198.51.100.1", "198.51.100.2", "198.51.100.3"}},
+		{"alpha", 90, entries{"100.64.0.0/24", "198.51.100.1", "198.51.100.2", "198.51.100.3"}},
 		{"beta", 40, entries{"198.51.100.3", "198.51.100.4", "198.51.100.5", "203.0.113.7"}},
 	} {
 		run := store.ListRun{Feed: f.id, Source: "Src " + f.id, Mode: store.ModeSnapshot, Confidence: f.conf, Now: now.Add(-time.Hour)}
