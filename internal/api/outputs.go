@@ -11,8 +11,8 @@ import (
 )
 
 // OutputRequest is the body of POST /outputs: a name and the profile's
-// spec (format, max, rank, statuses, aggregate, netblocks, tlp,
-// misp_attribute).
+// spec (format, max, rank, feeds, min_sources, min_confidence, statuses,
+// aggregate, netblocks, tlp, misp_attribute).
 type OutputRequest struct {
 	Name string `json:"name"`
 	output.Spec
@@ -25,6 +25,9 @@ type outputView struct {
 	Format        export.Format      `json:"format"`
 	Max           int                `json:"max"`
 	Rank          string             `json:"rank,omitempty"`
+	Feeds         []string           `json:"feeds"`
+	MinSources    int                `json:"min_sources"`
+	MinConfidence *int               `json:"min_confidence"`
 	Statuses      []indicator.Status `json:"statuses"`
 	Aggregate     bool               `json:"aggregate"`
 	Netblocks     bool               `json:"netblocks"`
@@ -48,8 +51,13 @@ func viewOutput(o service.Output) outputView {
 	if rank == "" && o.Spec.Max > 0 {
 		rank = "importance"
 	}
+	feeds := o.Spec.Feeds
+	if feeds == nil {
+		feeds = []string{}
+	}
 	return outputView{
 		Name: o.Name, Path: "/outputs/" + o.Name, Format: o.Spec.Format, Max: o.Spec.Max, Rank: rank, Statuses: st,
+		Feeds: feeds, MinSources: o.Spec.MinSources, MinConfidence: o.Spec.MinConfidence,
 		Aggregate: o.Spec.Aggregate, Netblocks: o.Spec.Netblocks, TLP: o.Spec.TLP, MISPAttribute: o.Spec.MISPAttribute,
 		KeyPrefix: "fwo_" + o.KeyPrefix + "…", CreatedAt: o.CreatedAt, CreatedBy: o.CreatedBy,
 		LastFetchedAt: o.FetchedAt, LastFetchedBy: o.FetchedBy, Entries: o.Entries, CutOff: o.CutOff,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -22,7 +23,8 @@ MISP, Elastic), served by forewarn serve at /outputs/NAME with a key that
 opens that profile and nothing else.
 
 Commands:
-  add NAME --format F [--max N] [--rank importance|recency] [--status S,...]
+  add NAME --format F [--max N] [--rank importance|confidence|recency]
+      [--feed ID ...] [--min-sources N] [--min-confidence N] [--status S,...]
       [--aggregate] [--netblocks] [--tlp T] [--misp-attribute ip-dst|ip-src]
                         make a profile and show its key, once
   list                  every profile, its last fetch, entries and cut-off
@@ -53,13 +55,27 @@ func cmdOutput(ctx context.Context, e *env, args []string) error {
 }
 
 func outputAdd(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "output add", "output add NAME --format F [--max N] [--rank importance|recency] [--status S,...] "+
+	fs := newFlags(e, "output add", "output add NAME --format F [--max N] [--rank importance|confidence|recency] [--feed ID ...] "+
+		"[--min-sources N] [--min-confidence N] [--status S,...] "+
 		"[--aggregate] [--netblocks] [--tlp T] [--misp-attribute ip-dst|ip-src] [--db FILE]")
 	db := dbFlag(e, fs)
 	var spec output.Spec
 	format := fs.String("format", "", "the export format: "+export.FormatNames())
 	fs.IntVar(&spec.Max, "max", 0, "the budget: at most N entries, the best by --rank (0: no budget)")
-	fs.StringVar(&spec.Rank, "rank", "", "what the budget keeps: importance (the default) or recency (the latest changed)")
+	fs.StringVar(&spec.Rank, "rank", "", "what the budget keeps: importance (the default), confidence (the highest combined confidence) or recency (the latest changed)")
+	fs.Func("feed", "keep indicators this feed lists now (its id; seclytics for Seclytics); repeat, or separate with commas, for any of several", func(v string) error {
+		spec.Feeds = append(spec.Feeds, splitList(v)...)
+		return nil
+	})
+	fs.IntVar(&spec.MinSources, "min-sources", 0, "keep indicators at least this many feeds list now")
+	fs.Func("min-confidence", "keep indicators whose combined confidence is at least this (0-100)", func(v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return errors.New("give a whole number from 0 to 100")
+		}
+		spec.MinConfidence = &n
+		return nil
+	})
 	statuses := fs.String("status", "", "statuses listed, comma-separated (default Active; a budget ranks Active only)")
 	fs.BoolVar(&spec.Aggregate, "aggregate", false, "edl: the minimal set of CIDRs")
 	fs.BoolVar(&spec.Netblocks, "netblocks", false, "edl: the predicted netblocks instead of addresses")
@@ -112,6 +128,15 @@ func describeSpec(s output.Spec) string {
 			rank = "importance"
 		}
 		parts = append(parts, fmt.Sprintf("at most %d by %s", s.Max, rank))
+	}
+	if len(s.Feeds) > 0 {
+		parts = append(parts, "listed by "+strings.Join(s.Feeds, " or "))
+	}
+	if s.MinSources > 0 {
+		parts = append(parts, fmt.Sprintf("at least %d sources", s.MinSources))
+	}
+	if s.MinConfidence != nil {
+		parts = append(parts, fmt.Sprintf("confidence at least %d", *s.MinConfidence))
 	}
 	if len(s.Statuses) > 0 {
 		var st []string

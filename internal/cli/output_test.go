@@ -25,6 +25,19 @@ func TestOutputCommands(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.out, "/outputs/misp/manifest.json") {
 		t.Fatalf("add misp: %+v", r)
 	}
+	r = run(t, env, "output", "add", "strict", "--format", "crowdsec", "--max", "100", "--rank", "confidence",
+		"--feed", "seclytics", "--feed", "spamhaus-drop", "--min-sources", "2", "--min-confidence", "70")
+	if r.code != 0 {
+		t.Fatalf("add with feeds: %+v", r)
+	}
+	r = run(t, env, "output", "show", "strict")
+	if want := "crowdsec, at most 100 by confidence, listed by seclytics or spamhaus-drop, at least 2 sources, confidence at least 70"; r.code != 0 || !strings.Contains(r.out, want) {
+		t.Fatalf("show with feeds: want %q in %+v", want, r)
+	}
+	r = run(t, env, "output", "add", "x", "--format", "edl", "--feed", "no-such-feed")
+	if r.code != 2 || !strings.Contains(r.err, `no feed "no-such-feed"`) || !strings.Contains(r.err, "spamhaus-drop") {
+		t.Fatalf("an unknown feed: want exit 2 naming the feeds: %+v", r)
+	}
 	r = run(t, env, "output", "list")
 	if r.code != 0 || strings.Contains(r.out, key) || !strings.Contains(r.out, "edl, at most 15000 by importance, aggregated") ||
 		!strings.Contains(r.out, "misp-feed, tlp green, ip-src") || !strings.Contains(r.out, "never") {
@@ -51,6 +64,8 @@ func TestOutputCommands(t *testing.T) {
 		"a name with a space":      {"output", "add", "Bad Name", "--format", "edl"},
 		"a budget of other status": {"output", "add", "x", "--format", "edl", "--max", "5", "--status", "Review"},
 		"no name":                  {"output", "add", "--format", "edl"},
+		"--min-confidence 101":     {"output", "add", "x", "--format", "edl", "--min-confidence", "101"},
+		"--min-sources -1":         {"output", "add", "x", "--format", "edl", "--min-sources", "-1"},
 	} {
 		if r := run(t, env, args...); r.code != 2 || r.err == "" {
 			t.Errorf("%s: want exit 2 with a message: %+v", name, r)

@@ -155,7 +155,7 @@ type ListedSource interface {
 func (o *Options) plain() bool {
 	active := len(o.Statuses) == 0 || (len(o.Statuses) == 1 && o.Statuses[0] == indicator.StatusActive)
 	return active && o.MinImportance == nil && len(o.Categories) == 0 && len(o.Sources) == 0 && o.UpdatedSince.IsZero() && o.Max == 0 &&
-		o.Feed == "" && o.MinSources == 0 && o.MinConfidence == nil
+		o.Feed == "" && len(o.Feeds) == 0 && o.MinSources == 0 && o.MinConfidence == nil
 }
 
 // listed streams ls's listed addresses minus the allow-list, counting them.

@@ -135,6 +135,9 @@ type Filter struct {
 	// Feed keeps indicators the feed with this id lists now ("seclytics"
 	// for Seclytics).
 	Feed string
+	// Feeds keeps indicators one of these feeds lists now (an output
+	// profile's feeds; empty: any).
+	Feeds []string
 	// MinSources keeps indicators at least this many feeds list now.
 	MinSources int
 	// MinConfidence keeps indicators whose combined confidence is at

@@ -91,6 +91,9 @@ func each(ctx context.Context, src Source, f Format, o Options, fn func(*selecte
 		if o.Feed != "" && !ind.ListedBy(o.Feed) {
 			return nil
 		}
+		if len(o.Feeds) > 0 && !slices.ContainsFunc(o.Feeds, ind.ListedBy) {
+			return nil
+		}
 		if o.MinSources > 0 && ind.ListingSources() < o.MinSources {
 			return nil
 		}

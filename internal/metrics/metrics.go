@@ -74,7 +74,7 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "forewarn_output_entries", Help: "Entries in the last fetch of each output profile.",
 		}, []string{"output"}),
 		outputCutOff: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "forewarn_output_cutoff", Help: "The budget's cut-off in the last fetch of each output profile: the rank of the last entry kept (an importance, -1 for none; or, ranked by recency, a Unix time). Absent when the budget was not filled.",
+			Name: "forewarn_output_cutoff", Help: "The budget's cut-off in the last fetch of each output profile: the rank of the last entry kept (an importance or a confidence, -1 for none; or, ranked by recency, a Unix time). Absent when the budget was not filled.",
 		}, []string{"output"}),
 		outputLastFetch: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "forewarn_output_last_fetch_timestamp_seconds", Help: "When each output profile was last fetched, as a Unix time.",

@@ -19,8 +19,8 @@ type Store interface {
 	export.NetblockSource
 	export.AllowlistSource
 	EachIndicator(ctx context.Context, fn func(*indicator.Indicator) error) error
-	EachRanked(ctx context.Context, by string, fn func(store.Ranked) bool) error
-	EachRankedIndicator(ctx context.Context, by string, fn func(store.Ranked, *indicator.Indicator, netip.Prefix) bool) error
+	EachRanked(ctx context.Context, by string, f store.RankFilter, fn func(store.Ranked) bool) error
+	EachRankedIndicator(ctx context.Context, by string, f store.RankFilter, fn func(store.Ranked, *indicator.Indicator, netip.Prefix) bool) error
 	EachIndicatorAt(ctx context.Context, addrs []netip.Addr, fn func(*indicator.Indicator, netip.Prefix) error) error
 }
 
@@ -34,9 +34,9 @@ type Result struct {
 
 // Render writes the profile name with spec s to w, as of now: the whole
 // export, or for misp-feed its file named file. A budget ranks the Active
-// indicators through the store's index, skips those whose expiry passed
-// and those the allow-list covers, keeps the first Max and writes them in
-// address order.
+// indicators the profile's filters keep (feeds, sources, confidence)
+// through the store's index, skips those whose expiry passed and those the
+// allow-list covers, keeps the first Max and writes them in address order.
 func Render(ctx context.Context, w io.Writer, st Store, name string, s Spec, file string, now time.Time) (Result, error) {
 	o := s.exportOptions(name)
 	o.Now = func() time.Time { return now }
@@ -87,7 +87,7 @@ func hold(ctx context.Context, st Store, s Spec, now time.Time) (*held, string, 
 	allowed := allowlist.NewMatcher(entries, false)
 	h := &held{st: st}
 	var last string
-	err = st.EachRankedIndicator(ctx, s.rank(), func(x store.Ranked, ind *indicator.Indicator, nb netip.Prefix) bool {
+	err = st.EachRankedIndicator(ctx, s.rank(), s.rankFilter(), func(x store.Ranked, ind *indicator.Indicator, nb netip.Prefix) bool {
 		if skip(x, now, allowed) {
 			return true
 		}
@@ -154,7 +154,7 @@ func rank(ctx context.Context, st Store, s Spec, now time.Time) (*ranked, string
 	allowed := allowlist.NewMatcher(entries, false)
 	r := &ranked{st: st, addrs: make([]netip.Addr, 0, min(s.Max, 1<<16))}
 	var last string
-	err = st.EachRanked(ctx, s.rank(), func(x store.Ranked) bool {
+	err = st.EachRanked(ctx, s.rank(), s.rankFilter(), func(x store.Ranked) bool {
 		if skip(x, now, allowed) {
 			return true
 		}

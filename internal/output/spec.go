@@ -22,9 +22,18 @@ type Spec struct {
 	// Max is the budget: at most Max entries (0: no budget), the best by
 	// Rank, written in address order.
 	Max int `json:"max,omitempty"`
-	// Rank orders the budget: store.RankImportance (the default) or
-	// store.RankRecency.
+	// Rank orders the budget: store.RankImportance (the default),
+	// store.RankConfidence or store.RankRecency. Ties go by address, so
+	// an entry does not flap in and out from one render to the next.
 	Rank string `json:"rank,omitempty"`
+	// Feeds keeps indicators one of these feeds lists now (their ids,
+	// seclytics for Seclytics); empty: any.
+	Feeds []string `json:"feeds,omitempty"`
+	// MinSources keeps indicators at least this many feeds list now.
+	MinSources int `json:"min_sources,omitempty"`
+	// MinConfidence keeps indicators whose combined confidence is at
+	// least this (0-100); one no source lists is then left out.
+	MinConfidence *int `json:"min_confidence,omitempty"`
 	// Statuses are the statuses listed; empty means Active. Blocklist
 	// formats never list Whitelisted ones.
 	Statuses  []indicator.Status `json:"statuses,omitempty"`
@@ -37,7 +46,10 @@ type Spec struct {
 }
 
 // Ranks are the orders a budget takes.
-var Ranks = []string{store.RankImportance, store.RankRecency}
+var Ranks = []string{store.RankImportance, store.RankConfidence, store.RankRecency}
+
+// MaxFeeds is the most feeds a profile names.
+const MaxFeeds = 50
 
 // FieldError names the field of a Spec (or a profile) that is invalid.
 type FieldError struct {
@@ -61,6 +73,23 @@ func (s *Spec) Validate() error {
 	}
 	if s.Rank != "" && s.Max == 0 {
 		return &FieldError{"rank", "a rank orders a budget: give max too"}
+	}
+	if len(s.Feeds) > MaxFeeds {
+		return &FieldError{"feeds", fmt.Sprintf("%d feeds: name at most %d", len(s.Feeds), MaxFeeds)}
+	}
+	for i, f := range s.Feeds {
+		if f == "" || len(f) > 64 || strings.ContainsFunc(f, func(r rune) bool { return r <= ' ' || r == ',' || r > '~' }) {
+			return &FieldError{"feeds", fmt.Sprintf("%q: give a feed's id (forewarn feed list shows them)", f)}
+		}
+		if slices.Contains(s.Feeds[:i], f) {
+			return &FieldError{"feeds", fmt.Sprintf("%q is named twice", f)}
+		}
+	}
+	if s.MinSources < 0 {
+		return &FieldError{"min_sources", fmt.Sprintf("%d: give a number of feeds, 0 or more", s.MinSources)}
+	}
+	if s.MinConfidence != nil && (*s.MinConfidence < 0 || *s.MinConfidence > 100) {
+		return &FieldError{"min_confidence", fmt.Sprintf("%d: give a whole number from 0 to 100", *s.MinConfidence)}
 	}
 	for _, st := range s.Statuses {
 		if !st.Valid() {
@@ -95,11 +124,19 @@ func (s *Spec) rank() string {
 }
 
 // exportOptions are the export options of the profile named name, without
-// the budget (Render applies it through the ranking index).
+// the budget (Render applies it through the ranking index). Its filters
+// are the ones the index applies too, so a budgeted render checks them
+// twice, at no cost worth a second code path.
 func (s *Spec) exportOptions(name string) export.Options {
 	o := export.Options{Aggregate: s.Aggregate, Netblocks: s.Netblocks, TLP: s.TLP, MISPAttribute: s.MISPAttribute, Name: name}
 	o.Statuses = s.Statuses
+	o.Feeds, o.MinSources, o.MinConfidence = s.Feeds, s.MinSources, s.MinConfidence
 	return o
+}
+
+// rankFilter is the profile's filters as the ranking index applies them.
+func (s *Spec) rankFilter() store.RankFilter {
+	return store.RankFilter{Feeds: s.Feeds, MinSources: s.MinSources, MinConfidence: s.MinConfidence}
 }
 
 // ParseSpec decodes a stored spec strictly: an unknown key is an error.

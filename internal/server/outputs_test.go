@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -27,15 +28,23 @@ func TestOutputProfiles(t *testing.T) {
 		t.Fatalf("an output key %q does not start with fwo_", edge)
 	}
 	for field, body := range map[string]map[string]any{
-		"format": {"name": "x", "format": "pdf"},
-		"status": {"name": "x", "format": "edl", "max": 5, "statuses": []string{"Expired"}},
-		"name":   {"name": "Bad Name", "format": "edl"},
+		"format":         {"name": "x", "format": "pdf"},
+		"status":         {"name": "x", "format": "edl", "max": 5, "statuses": []string{"Expired"}},
+		"name":           {"name": "Bad Name", "format": "edl"},
+		"feeds":          {"name": "x", "format": "edl", "feeds": []string{"nope"}},
+		"min_confidence": {"name": "x", "format": "edl", "min_confidence": 101},
 	} {
 		if r := h.do("POST", "/api/v1/outputs", h.admin, body); r.status != 400 || r.errField() != field {
 			t.Errorf("%v: %d %s; want 400 naming %s", body, r.status, r.raw, field)
 		}
 	}
 
+	h.must(201, "POST", "/api/v1/outputs", h.admin, map[string]any{"name": "sure", "format": "edl", "max": 3, "rank": "confidence",
+		"feeds": []string{"seclytics"}, "min_sources": 1, "min_confidence": 50})
+	if o := h.must(200, "GET", "/api/v1/outputs/sure", h.admin, nil).body["output"].(map[string]any); o["rank"] != "confidence" ||
+		fmt.Sprint(o["feeds"]) != "[seclytics]" || o["min_sources"] != 1.0 || o["min_confidence"] != 50.0 {
+		t.Errorf("a profile's filters in the API: %v", o)
+	}
 	var etag string
 	for _, how := range []string{"bearer", "basic", "query"} {
 		resp, body := h.get("/outputs/edge", how, edge, nil)

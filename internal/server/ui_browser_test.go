@@ -905,6 +905,7 @@ type uiPage struct{ name, path string }
 func uiPages(t *testing.T, h *harness) []uiPage {
 	t.Helper()
 	ip := topIP(t, h)
+	h.must(201, "POST", "/api/v1/outputs", h.admin, map[string]any{"name": "paloalto", "format": "edl", "max": 100, "rank": "confidence", "feeds": []string{"seclytics"}})
 	return []uiPage{
 		{"dashboard", "/"},
 		{"integration", "/integrations/seclytics"},
@@ -915,6 +916,7 @@ func uiPages(t *testing.T, h *harness) []uiPage {
 		{"allowlist", "/allowlist"},
 		{"exports", "/exports"},
 		{"api-keys", "/keys"},
+		{"outputs", "/output-profiles"},
 		{"audit-log", "/audit"},
 		{"not-found", "/indicators/192.0.2.250"},
 	}

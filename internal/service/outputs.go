@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"forewarn/internal/apikey"
 	"forewarn/internal/output"
@@ -42,6 +43,14 @@ func (s *Service) CreateOutput(ctx context.Context, a Actor, name string, spec o
 	}
 	if err := joinInvalid(errName, errSpec); err != nil {
 		return "", Output{}, err
+	}
+	for _, f := range spec.Feeds {
+		var unknown *UnknownFeedError
+		if _, _, err := s.Definition(ctx, f); errors.As(err, &unknown) {
+			return "", Output{}, invalid("feeds", "no feed %q: the feeds are %s (forewarn feed list)", f, strings.Join(unknown.Feeds, ", "))
+		} else if err != nil {
+			return "", Output{}, err
+		}
 	}
 	all, err := s.d.Store.Outputs(ctx)
 	if err != nil {

@@ -92,23 +92,24 @@ func rankRows() []*merge.Stored {
 	return append(rows, exp)
 }
 
-// TestEachRankedOrdersThroughTheIndex: importance, highest first (none
-// last), ties by address, the higher first; recency, the latest change
+// TestEachRankedOrdersThroughTheIndex: importance and confidence, highest
+// first (none last), ties by address, the higher first; recency, the latest change
 // first; Active only; the same order on both backends and from one call to
 // the next. On SQLite the query plan reads the index, with no sort.
 func TestEachRankedOrdersThroughTheIndex(t *testing.T) {
 	s := open(t)
 	commitRows(t, s, rankRows())
 	ctx := context.Background()
-	read := func(by string, n int) []string {
-		var out []string
-		if err := s.EachRanked(ctx, by, func(r Ranked) bool {
-			out = append(out, r.Addr.String()+"="+r.Rank)
-			return len(out) < n
-		}); err != nil {
+	// Combined confidences that tie, one none (no source lists it) and
+	// the Expired one's highest, as list runs leave them.
+	for addr, c := range map[string]any{"198.51.100.1": 60, "198.51.100.2": 60, "198.51.100.3": 90, "198.51.100.4": nil,
+		"198.51.100.5": 60, "198.51.100.6": 30, "198.51.100.200": 99} {
+		if _, err := s.w.ExecContext(ctx, `UPDATE indicators SET confidence = ? WHERE ip = ?`, c, key(netip.MustParseAddr(addr))); err != nil {
 			t.Fatal(err)
 		}
-		return out
+	}
+	read := func(by string, n int) []string {
+		return readRanked(t, s, by, RankFilter{}, n)
 	}
 	want := []string{"198.51.100.2=90", "198.51.100.4=70", "198.51.100.5=50", "198.51.100.3=50", "198.51.100.1=50", "198.51.100.6=none"}
 	for range 2 {
@@ -120,7 +121,7 @@ func TestEachRankedOrdersThroughTheIndex(t *testing.T) {
 		t.Errorf("stopped after 3 (-want +got):\n%s", diff)
 	}
 	var whole []string
-	if err := s.EachRankedIndicator(ctx, RankImportance, func(r Ranked, ind *indicator.Indicator, _ netip.Prefix) bool {
+	if err := s.EachRankedIndicator(ctx, RankImportance, RankFilter{}, func(r Ranked, ind *indicator.Indicator, _ netip.Prefix) bool {
 		if r.Addr != ind.Addr {
 			t.Errorf("ranked %s, read %s", r.Addr, ind.Addr)
 		}
@@ -132,25 +133,40 @@ func TestEachRankedOrdersThroughTheIndex(t *testing.T) {
 	if diff := cmp.Diff(want, whole); diff != "" {
 		t.Errorf("EachRankedIndicator by importance (-want +got):\n%s", diff)
 	}
-	for by, order := range rankedIndicatorOrder {
-		if plan := strings.Join(sqlitePlan(t, s, selectStored+order), "; "); plan != "" && strings.Contains(plan, "TEMP B-TREE") {
-			t.Errorf("EachRankedIndicator by %s sorts: %s", by, plan)
+	wantConf := []string{"198.51.100.3=90", "198.51.100.5=60", "198.51.100.2=60", "198.51.100.1=60", "198.51.100.6=30", "198.51.100.4=none"}
+	for range 2 {
+		if diff := cmp.Diff(wantConf, read(RankConfidence, 100)); diff != "" {
+			t.Fatalf("by confidence (-want +got):\n%s", diff)
+		}
+	}
+	min60 := 60
+	if diff := cmp.Diff(wantConf[:3], readRanked(t, s, RankConfidence, RankFilter{MinConfidence: &min60}, 3)); diff != "" {
+		t.Errorf("by confidence, at least 60, stopped after 3 (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"198.51.100.2=90", "198.51.100.5=50", "198.51.100.3=50", "198.51.100.1=50"}, readRanked(t, s, RankImportance, RankFilter{MinConfidence: &min60}, 100)); diff != "" {
+		t.Errorf("by importance, confidence at least 60 (-want +got):\n%s", diff)
+	}
+	indexes := map[string]string{RankImportance: "indicators_active_importance", RankConfidence: "indicators_active_confidence", RankRecency: "indicators_updated"}
+	for by, index := range indexes {
+		for _, f := range []RankFilter{{}, {Feeds: []string{"seclytics", "x"}, MinSources: 1, MinConfidence: &min60}} {
+			where, args, err := rankQuery(by, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, q := range []string{selectStored + where, `SELECT ip, expires_at, ` + rankKeys[by] + ` FROM indicators` + where} {
+				if plan := strings.Join(sqlitePlan(t, s, q, args...), "; "); plan != "" &&
+					(!strings.Contains(plan, index) || strings.Contains(plan, "TEMP B-TREE")) {
+					t.Errorf("the %s ranking (filter %+v) does not read %s in order: %s", by, f, index, plan)
+				}
+			}
 		}
 	}
 	got := read(RankRecency, 2)
 	if len(got) != 2 || !strings.HasPrefix(got[0], "198.51.100.6=1970-01-01T00:03:25Z") || !strings.HasPrefix(got[1], "198.51.100.5=") {
 		t.Errorf("by recency: %v", got)
 	}
-	if err := s.EachRanked(ctx, "confidence", func(Ranked) bool { return true }); !errors.Is(err, ErrBadQuery) {
+	if err := s.EachRanked(ctx, "size", RankFilter{}, func(Ranked) bool { return true }); !errors.Is(err, ErrBadQuery) {
 		t.Errorf("an unknown rank: %v", err)
-	}
-	if plan := strings.Join(sqlitePlan(t, s, rankQueries[RankImportance]), "; "); plan != "" &&
-		(!strings.Contains(plan, "indicators_active_importance") || strings.Contains(plan, "TEMP B-TREE")) {
-		t.Errorf("the importance ranking does not read its index in order: %s", plan)
-	}
-	if plan := strings.Join(sqlitePlan(t, s, rankQueries[RankRecency]), "; "); plan != "" &&
-		(!strings.Contains(plan, "indicators_updated") || strings.Contains(plan, "TEMP B-TREE")) {
-		t.Errorf("the recency ranking does not read its index in order: %s", plan)
 	}
 
 	var addrs []string
@@ -167,12 +183,26 @@ func TestEachRankedOrdersThroughTheIndex(t *testing.T) {
 }
 
 // sqlitePlan is the query plan on SQLite, nothing on PostgreSQL.
-func sqlitePlan(t *testing.T, s *Store, query string) []string {
+func sqlitePlan(t *testing.T, s *Store, query string, args ...any) []string {
 	t.Helper()
 	if s.d != sqliteDialect {
 		return nil
 	}
-	return queryPlan(t, s, query)
+	return queryPlan(t, s, query, args...)
+}
+
+// readRanked is the first n indicators of rank by with filter f, as
+// "address=rank".
+func readRanked(t *testing.T, s *Store, by string, f RankFilter, n int) []string {
+	t.Helper()
+	var out []string
+	if err := s.EachRanked(context.Background(), by, f, func(r Ranked) bool {
+		out = append(out, r.Addr.String()+"="+r.Rank)
+		return len(out) < n
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // TestEachListedAddressReadsTheExpiryIndex: the Active addresses whose

@@ -21,35 +21,111 @@ const (
 	// RankRecency: the latest change first, ties by address, the higher
 	// first. Reads indicators_updated.
 	RankRecency = "recency"
+	// RankConfidence: highest combined confidence first (none lowest),
+	// ties by address, the higher first. Reads
+	// indicators_active_confidence.
+	RankConfidence = "confidence"
 )
 
-var rankQueries = map[string]string{
-	RankImportance: `SELECT ip, expires_at, ` + importanceKey + ` FROM indicators WHERE status = 'Active'
-		ORDER BY ` + importanceKey + ` DESC, ip DESC`,
-	RankRecency: `SELECT ip, expires_at, updated_at FROM indicators WHERE status = 'Active'
-		ORDER BY updated_at DESC, ip DESC`,
+// rankKeys are the indexed expressions each rank orders by.
+var rankKeys = map[string]string{
+	RankImportance: importanceKey,
+	RankRecency:    "updated_at",
+	RankConfidence: "COALESCE(confidence, -1)",
+}
+
+// RankFilter narrows the indicators a rank hands out. The zero value
+// keeps every Active indicator.
+type RankFilter struct {
+	// Feeds keeps indicators one of these feeds lists now (their ids;
+	// "seclytics" for Seclytics).
+	Feeds []string
+	// MinSources keeps indicators at least this many feeds list now.
+	MinSources int
+	// MinConfidence keeps indicators whose combined confidence is at
+	// least this (0-100); one no source lists is then left out.
+	MinConfidence *int
+}
+
+// rankQuery is the WHERE and ORDER BY of rank by with filter f, and its
+// arguments. Only hosts (16-byte keys) are ranked, as every export reads
+// them. The filters are checked on the rows the index hands out in order,
+// so a budget still stops after its N-th match; a filter that matches few
+// indicators makes the walk longer, never a sort.
+func rankQuery(by string, f RankFilter) (string, []any, error) {
+	k, ok := rankKeys[by]
+	if !ok {
+		return "", nil, fmt.Errorf("rank by %q: use %s, %s or %s: %w", by, RankImportance, RankConfidence, RankRecency, ErrBadQuery)
+	}
+	var (
+		b    strings.Builder
+		args []any
+	)
+	b.WriteString(` WHERE status = 'Active' AND ` + hostKeys)
+	if len(f.Feeds) > 0 {
+		var or []string
+		for _, feed := range f.Feeds {
+			if feed == merge.SeclyticsFeed {
+				or = append(or, "s_listed = 1")
+				continue
+			}
+			or = append(or, "EXISTS (SELECT 1 FROM memberships m WHERE m.ip = indicators.ip AND m.feed = ? AND m.listed = 1)")
+			args = append(args, feed)
+		}
+		b.WriteString(" AND (" + strings.Join(or, " OR ") + ")")
+	}
+	if f.MinSources < 0 {
+		return "", nil, fmt.Errorf("minimum sources %d: give a number of feeds, 0 or more: %w", f.MinSources, ErrBadQuery)
+	}
+	if f.MinSources > 0 {
+		b.WriteString(" AND listings + s_listed >= ?")
+		args = append(args, f.MinSources)
+	}
+	if f.MinConfidence != nil {
+		if v := *f.MinConfidence; v < 0 || v > 100 {
+			return "", nil, fmt.Errorf("minimum confidence %d: give a number from 0 to 100: %w", v, ErrBadQuery)
+		}
+		b.WriteString(" AND confidence >= ?")
+		args = append(args, *f.MinConfidence)
+	}
+	b.WriteString(" ORDER BY " + k + " DESC, ip DESC")
+	return b.String(), args, nil
 }
 
 // Ranked is one Active indicator as a budget ranks it.
 type Ranked struct {
 	Addr      netip.Addr
 	ExpiresAt time.Time // zero: never
-	// Rank is its rank value, as a person reads it: the importance
-	// ("none" without one) or the time of its last change.
+	// Rank is its rank value, as a person reads it: the importance or
+	// the confidence ("none" without one), or the time of its last
+	// change.
 	Rank string
 }
 
-// EachRanked calls fn with the Active indicators in the order by
-// (RankImportance or RankRecency), best first, until fn returns false. It
-// reads an index in that order, so a budget of N reads about N entries
-// whatever the store's size. Ties are broken by address, so the order is
-// the same from one call to the next while nothing changes.
-func (s *Store) EachRanked(ctx context.Context, by string, fn func(Ranked) bool) error {
-	q, ok := rankQueries[by]
-	if !ok {
-		return fmt.Errorf("rank by %q: use %s or %s: %w", by, RankImportance, RankRecency, ErrBadQuery)
+// rankText is a rank value as a person reads it.
+func rankText(by string, v float64) string {
+	switch {
+	case by == RankRecency:
+		return indicator.FormatTime(int64(v))
+	case v < 0:
+		return "none"
+	default:
+		return strconv.FormatFloat(v, 'f', -1, 64)
 	}
-	rows, err := s.x.QueryContext(ctx, q)
+}
+
+// EachRanked calls fn with the Active indicators f keeps in the order by
+// (RankImportance, RankConfidence or RankRecency), best first, until fn
+// returns false. It reads an index in that order, so a budget of N reads
+// about N entries whatever the store's size. Ties are broken by address,
+// so the order is the same from one call to the next while nothing
+// changes.
+func (s *Store) EachRanked(ctx context.Context, by string, f RankFilter, fn func(Ranked) bool) error {
+	where, args, err := rankQuery(by, f)
+	if err != nil {
+		return err
+	}
+	rows, err := s.x.QueryContext(ctx, `SELECT ip, expires_at, `+rankKeys[by]+` FROM indicators`+where, args...)
 	if err != nil {
 		return fmt.Errorf("rank indicators by %s: %w", by, err)
 	}
@@ -67,17 +143,9 @@ func (s *Store) EachRanked(ctx context.Context, by string, fn func(Ranked) bool)
 		if err != nil {
 			return err
 		}
-		r := Ranked{Addr: addr.Unmap()}
+		r := Ranked{Addr: addr.Unmap(), Rank: rankText(by, rank)}
 		if expires.Valid {
 			r.ExpiresAt = indicator.Time(expires.Int64)
-		}
-		switch {
-		case by == RankRecency:
-			r.Rank = indicator.FormatTime(int64(rank))
-		case rank < 0:
-			r.Rank = "none"
-		default:
-			r.Rank = strconv.FormatFloat(rank, 'f', -1, 64)
 		}
 		if !fn(r) {
 			return nil
@@ -135,24 +203,19 @@ func (s *Store) EachIndicatorAt(ctx context.Context, addrs []netip.Addr, fn func
 	return nil
 }
 
-var rankedIndicatorOrder = map[string]string{
-	RankImportance: ` WHERE status = 'Active' ORDER BY ` + importanceKey + ` DESC, ip DESC`,
-	RankRecency:    ` WHERE status = 'Active' ORDER BY updated_at DESC, ip DESC`,
-}
-
 // EachRankedIndicator is EachRanked that reads each indicator whole (with
 // its lookup netblock) in the same pass: one lookup per indicator instead
 // of two, for a budget small enough to hold in memory.
-func (s *Store) EachRankedIndicator(ctx context.Context, by string, fn func(Ranked, *indicator.Indicator, netip.Prefix) bool) error {
-	order, ok := rankedIndicatorOrder[by]
-	if !ok {
-		return fmt.Errorf("rank by %q: use %s or %s: %w", by, RankImportance, RankRecency, ErrBadQuery)
+func (s *Store) EachRankedIndicator(ctx context.Context, by string, f RankFilter, fn func(Ranked, *indicator.Indicator, netip.Prefix) bool) error {
+	where, args, err := rankQuery(by, f)
+	if err != nil {
+		return err
 	}
 	rt, err := s.runTimesFor(ctx, nil)
 	if err != nil {
 		return err
 	}
-	rows, err := s.x.QueryContext(ctx, selectStored+order)
+	rows, err := s.x.QueryContext(ctx, selectStored+where, args...)
 	if err != nil {
 		return fmt.Errorf("rank indicators by %s: %w", by, err)
 	}
@@ -170,7 +233,9 @@ func (s *Store) EachRankedIndicator(ctx context.Context, by string, fn func(Rank
 		switch {
 		case by == RankRecency:
 			r.Rank = indicator.FormatTime(st.UpdatedAt)
-		case st.Has.Has(merge.Importance):
+		case by == RankConfidence && st.HasConfidence:
+			r.Rank = strconv.FormatInt(st.Confidence, 10)
+		case by == RankImportance && st.Has.Has(merge.Importance):
 			r.Rank = strconv.FormatFloat(st.Importance, 'f', -1, 64)
 		}
 		if !fn(r, &ind, st.LookupNetblock) {
