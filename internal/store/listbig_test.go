@@ -6,8 +6,10 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -61,6 +63,16 @@ func peakRSS(t *testing.T) int64 {
 	return 0
 }
 
+// cpuTime is the CPU time (user and system) the process used so far: on a
+// loaded machine it measures a run's cost better than the wall clock.
+func cpuTime(t *testing.T) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatalf("getrusage: %v", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // TestListMillion ingests FOREWARN_LIST_ENTRIES (1,000,000 when set to
 // "1M") entries, re-runs them unchanged and with 10% changed, and checks
 // that the peak RSS stays bounded whatever the size. It runs only when
@@ -81,15 +93,23 @@ func TestListMillion(t *testing.T) {
 	ctx := context.Background()
 	before := peakRSS(t)
 	run := func(name string, day, shift int) ListCounts {
-		start := time.Now()
-		c, err := s.IngestList(ctx, listRun("big", ModeSnapshot, 50, day), &genList{n: n, shift: shift})
+		start, cpu0 := time.Now(), cpuTime(t)
+		var (
+			c   ListCounts
+			err error
+		)
+		// The label lets -tagfocus=run=... pick one run out of a CPU profile.
+		pprof.Do(ctx, pprof.Labels("run", name), func(ctx context.Context) {
+			c, err = s.IngestList(ctx, listRun("big", ModeSnapshot, 50, day), &genList{n: n, shift: shift})
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
-		t.Logf("%s: %s, %+v, peak RSS %d MiB (before the runs: %d MiB), Go heap obtained from the OS %d MiB, all Go memory %d MiB",
-			name, time.Since(start).Round(time.Millisecond), c, peakRSS(t)>>20, before>>20, ms.HeapSys>>20, ms.Sys>>20)
+		t.Logf("%s: %s (CPU %s), %+v, peak RSS %d MiB (before the runs: %d MiB), Go heap obtained from the OS %d MiB, all Go memory %d MiB",
+			name, time.Since(start).Round(time.Millisecond), (cpuTime(t) - cpu0).Round(time.Millisecond), c,
+			peakRSS(t)>>20, before>>20, ms.HeapSys>>20, ms.Sys>>20)
 		return c
 	}
 	if c := run("first run", 0, 0); c.Created != int64(n) {
@@ -109,4 +129,62 @@ func TestListMillion(t *testing.T) {
 	if grow := peakRSS(t) - before; grow > 256<<20 {
 		t.Errorf("peak RSS grew by %d MiB over the runs", grow>>20)
 	}
+}
+
+// TestListInsertFloor measures the floor under a list run's first ingest
+// on this machine: a bare INSERT of FOREWARN_LIST_ENTRIES 16-byte keys
+// into an empty WITHOUT ROWID table in one transaction, 1,000 rows per
+// statement, nothing else (no staging, no second table, no index). A first
+// run cannot be faster than this.
+func TestListInsertFloor(t *testing.T) {
+	v := os.Getenv("FOREWARN_LIST_ENTRIES")
+	if v == "" {
+		t.Skip("set FOREWARN_LIST_ENTRIES=1M (or a number) to measure a bare insert of that many keys")
+	}
+	n := 1_000_000
+	if v != "1M" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := open(t)
+	ctx := context.Background()
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	create := `CREATE TABLE floor_keys (ip BLOB PRIMARY KEY) WITHOUT ROWID`
+	if s.d == postgresDialect {
+		create = `CREATE TABLE floor_keys (ip bytea PRIMARY KEY)`
+	}
+	if _, err := tx.ExecContext(ctx, create); err != nil {
+		t.Fatal(err)
+	}
+	const chunk = 1000
+	insert := func(rows int) string {
+		return `INSERT INTO floor_keys (ip) VALUES (?)` + strings.Repeat(",(?)", rows-1)
+	}
+	start, cpu0 := time.Now(), cpuTime(t)
+	args := make([]any, 0, chunk)
+	for i := range n {
+		var k [16]byte
+		k[12], k[13], k[14], k[15] = byte(11+i>>24), byte(i>>16), byte(i>>8), byte(i)
+		if args = append(args, k[:]); len(args) == chunk || i == n-1 {
+			if _, err := tx.ExecContext(ctx, insert(len(args)), args...); err != nil {
+				t.Fatal(err)
+			}
+			args = args[:0]
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	var got int
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM floor_keys`).Scan(&got); err != nil || got != n {
+		t.Fatalf("stored %d keys (%v), want %d", got, err, n)
+	}
+	t.Logf("bare INSERT of %d keys in one transaction: %s (CPU %s)", n, time.Since(start).Round(time.Millisecond),
+		(cpuTime(t) - cpu0).Round(time.Millisecond))
 }

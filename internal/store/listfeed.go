@@ -759,13 +759,13 @@ func (lt *listTx) merge(ctx context.Context, run *ListRun, c *ListCounts, fresh 
 	return addCount(ctx, t, "indicators", c.Created)
 }
 
-// missSQL is l_miss of the indicator in the statement (indicators.ip):
-// the product of (1 - confidence/100) over the list feeds listing it, as
+// missAggSQL is l_miss of one indicator as an aggregate over its listed
+// memberships m joined with their feeds f (none: f.feed is NULL): the
+// product of (1 - confidence/100) over the list feeds listing it, as
 // exp(sum(ln)), with a feed of confidence 100 making it 0; NULL when none
 // lists it.
-const missSQL = `(SELECT CASE WHEN COUNT(*) = 0 THEN NULL WHEN MAX(f.confidence) >= 100 THEN 0
-	ELSE exp(SUM(ln(CASE WHEN f.confidence >= 100 THEN 0.5 ELSE 1 - f.confidence / 100.0 END))) END
-	FROM memberships m JOIN list_feeds f ON f.feed = m.feed WHERE m.ip = indicators.ip AND m.listed = 1)`
+const missAggSQL = `CASE WHEN COUNT(f.feed) = 0 THEN NULL WHEN MAX(f.confidence) >= 100 THEN 0
+	ELSE exp(SUM(ln(CASE WHEN f.confidence >= 100 THEN 0.5 ELSE 1 - f.confidence / 100.0 END))) END`
 
 // confidenceSQL is the combined confidence of an indicator from its l_miss
 // and s_listed: a noisy-OR of every listing source,
@@ -778,26 +778,23 @@ func confidenceSQL(lmiss, slisted string) string {
 		` * ` + slisted + `)) + 0.5 + 1e-9) AS INTEGER) END`
 }
 
-// recomputeListings sets listings, l_miss, l_feeds, l_sources, confidence and status of the
-// indicators in the touched table: Active while a source lists it, Expired
-// when none does, Whitelisted and Review kept.
+// recomputeListings sets listings, l_miss, l_feeds, l_sources, confidence
+// and status of the indicators in the touched table: Active while a source
+// lists it, Expired when none does, Whitelisted and Review kept. One
+// statement aggregates the touched indicators' listed memberships (by the
+// memberships_ip index) and rewrites each indicator once: a row written
+// twice costs its indexes twice.
 func recomputeListings(ctx context.Context, t *tx, touched string, now int64) error {
-	in := `ip IN (SELECT ip FROM ` + touched + `)`
-	listed := func(col string) string {
-		return `(SELECT string_agg(` + col + `, ? ORDER BY f.feed) FROM memberships m JOIN list_feeds f ON f.feed = m.feed
-			WHERE m.ip = indicators.ip AND m.listed = 1)`
-	}
-	if _, err := t.ExecContext(ctx, `UPDATE indicators SET updated_at = ?,
-		listings = (SELECT COUNT(*) FROM memberships m WHERE m.ip = indicators.ip AND m.listed = 1),
-		l_miss = `+missSQL+`, l_feeds = `+listed("f.feed")+`, l_sources = `+listed("f.source")+` WHERE `+in,
-		now, listSep, listSep); err != nil {
-		return fmt.Errorf("count listings: %w", err)
-	}
-	if _, err := t.ExecContext(ctx, `UPDATE indicators SET confidence = `+confidenceSQL("l_miss", "s_listed")+`,
-		status = CASE WHEN status IN ('Whitelisted', 'Review') THEN status
-			WHEN listings > 0 OR s_listed = 1 THEN 'Active' ELSE 'Expired' END
-		WHERE `+in); err != nil {
-		return fmt.Errorf("recompute status and confidence: %w", err)
+	if _, err := t.ExecContext(ctx, `UPDATE indicators SET updated_at = ?, listings = a.n, l_miss = a.miss,
+		l_feeds = a.feeds, l_sources = a.sources, confidence = `+confidenceSQL("a.miss", "indicators.s_listed")+`,
+		status = CASE WHEN indicators.status IN ('Whitelisted', 'Review') THEN indicators.status
+			WHEN a.n > 0 OR indicators.s_listed = 1 THEN 'Active' ELSE 'Expired' END
+		FROM (SELECT t.ip, COUNT(f.feed) AS n, `+missAggSQL+` AS miss,
+			string_agg(f.feed, ? ORDER BY f.feed) AS feeds, string_agg(f.source, ? ORDER BY f.feed) AS sources
+			FROM `+touched+` t LEFT JOIN memberships m ON m.ip = t.ip AND m.listed = 1
+			LEFT JOIN list_feeds f ON f.feed = m.feed GROUP BY t.ip) a
+		WHERE indicators.ip = a.ip`, now, listSep, listSep); err != nil {
+		return fmt.Errorf("recompute listings, status and confidence: %w", err)
 	}
 	return nil
 }
