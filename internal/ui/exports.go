@@ -19,6 +19,9 @@ type exportInfo struct {
 	For    string
 	// URL is what a device polls (a read key as the basic-auth password).
 	URL string
+	// Directory: the format is a directory of files (misp-feed), read by
+	// its consumer from URL, not one download.
+	Directory bool
 }
 
 // exportUses say what each format is for.
@@ -29,6 +32,9 @@ var exportUses = map[export.Format]string{
 	export.EDL:           "one address or CIDR a line: Palo Alto external dynamic lists, other firewalls",
 	export.SuricataIPRep: "Suricata IP reputation (iprep) list",
 	export.ZeekIntel:     "Zeek intelligence framework file",
+	export.CrowdSec:      "CrowdSec decisions (cscli decisions import), each ban ending at the indicator's expiry",
+	export.ECS:           "Elastic Common Schema threat-indicator documents, one a line: Elastic, Filebeat",
+	export.MISPFeed:      "a MISP feed (manifest.json, hashes.csv, one event per feed): add the URL to MISP as a feed",
 }
 
 // exportsData is the Exports page.
@@ -49,7 +55,7 @@ func (u *UI) origin(r *http.Request) string {
 func (u *UI) exportsPage(w http.ResponseWriter, r *http.Request, se *session) error {
 	d := exportsData{Origin: u.origin(r)}
 	for _, f := range export.Formats {
-		d.Formats = append(d.Formats, exportInfo{Format: f, For: exportUses[f], URL: d.Origin + "/api/v1/export/" + string(f)})
+		d.Formats = append(d.Formats, exportInfo{Format: f, For: exportUses[f], URL: d.Origin + "/api/v1/export/" + string(f), Directory: f.Directory()})
 	}
 	return u.render(w, http.StatusOK, "exports", view{Title: "Exports", Nav: "exports", Session: se, Data: d})
 }
