@@ -1,0 +1,230 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// LeadTimeQuery narrows the independent lead-time report.
+type LeadTimeQuery struct {
+	// Feed, when set, counts only that list feed's listings as
+	// confirmations.
+	Feed string
+	// Since, when set, counts only predictions made at or after it.
+	Since time.Time
+}
+
+// LeadTimeFigures are the figures of one set of Seclytics predictions.
+// Days are whole days, rounded down: a confirmation one hour before the
+// prediction is day -1, one hour after it day 0.
+type LeadTimeFigures struct {
+	// Predicted is how many predictions the set holds.
+	Predicted int64 `json:"predicted"`
+	// Confirmed is how many another feed ever listed; Within30, Within90
+	// and Within365 those listed 0 to 30, 90 or 365 days after the
+	// prediction.
+	Confirmed int64 `json:"confirmed"`
+	Within30  int64 `json:"confirmed_within_30_days"`
+	Within90  int64 `json:"confirmed_within_90_days"`
+	Within365 int64 `json:"confirmed_within_365_days"`
+	// ConfirmedBefore is how many another feed listed before Seclytics
+	// predicted them (negative lead time: not a prediction at all), and
+	// BeforeShare their share of Confirmed (0 when none is confirmed).
+	ConfirmedBefore int64   `json:"confirmed_before_prediction"`
+	BeforeShare     float64 `json:"confirmed_before_prediction_share"`
+	// MedianDays and P90Days are the median and 90th percentile of the
+	// lead times of every confirmed prediction, negative ones included;
+	// nil when none is confirmed.
+	MedianDays *int64 `json:"median_days"`
+	P90Days    *int64 `json:"p90_days"`
+}
+
+// LeadTimeGroup is the figures of one predicted category or one
+// confirming feed.
+type LeadTimeGroup struct {
+	Name string `json:"name"`
+	LeadTimeFigures
+}
+
+// LeadTimeReport is the independent lead time of Seclytics' predictions:
+// overall, per predicted category (confirmed by the earliest listing of any
+// feed) and per list feed (confirmed by that feed's own listing, so a feed's
+// Predicted is every prediction and its Confirmed those it listed).
+type LeadTimeReport struct {
+	LeadTimeFigures
+	ByCategory []LeadTimeGroup `json:"by_category"`
+	ByFeed     []LeadTimeGroup `json:"by_feed"`
+}
+
+// leadDaysSQL is the lead time in whole days rounded down (SQL's integer
+// division truncates toward zero on both backends) of confirmation expr c
+// after prediction p, NULL when c is NULL.
+func leadDaysSQL(c, p string) string {
+	return `CASE WHEN ` + c + ` IS NULL THEN NULL WHEN ` + c + ` >= ` + p + ` THEN (` + c + ` - ` + p + `) / 86400
+		ELSE -((` + p + ` - ` + c + ` + 86399) / 86400) END`
+}
+
+// LeadTimes computes the independent lead time of Seclytics' predictions
+// (every indicator with a Predicted At): a prediction's confirmation is the
+// earliest listing of its address by a list feed (memberships: the feed's
+// own First Seen where it gives one, else forewarn's first observation of
+// the entry), and its lead time is confirmation − Predicted At.
+//
+// Only the predicted address's own key confirms it. An address that
+// another feed listed inside a predicted netblock, or a listed network that
+// holds a predicted address, is not counted as a confirmation of that
+// prediction: a netblock is a guess about neighbours, and counting a
+// neighbour would credit a prediction for an address it did not name. Such
+// listings are left out of these figures, not mixed into them.
+//
+// The SQL groups predictions by (category or feed, lead days), so Go holds
+// one row per distinct day of each group, never one per prediction: the
+// percentiles are read off those histograms. Both queries read each
+// predicted indicator once, joined to its memberships by the memberships_ip
+// index, in one read transaction so they agree.
+func (s *Store) LeadTimes(ctx context.Context, q LeadTimeQuery) (LeadTimeReport, error) {
+	var rep LeadTimeReport
+	tx, err := s.r.BeginTx(ctx, nil)
+	if err != nil {
+		return rep, fmt.Errorf("lead times: %w", err)
+	}
+	defer tx.Rollback()
+	where, args := "i.s_predicted_at IS NOT NULL", []any{}
+	if !q.Since.IsZero() {
+		where += " AND i.s_predicted_at >= ?"
+		args = append(args, q.Since.Unix())
+	}
+	feedCond, feedArgs := "", []any{}
+	if q.Feed != "" {
+		feedCond, feedArgs = " AND m.feed = ?", []any{q.Feed}
+	}
+	// Per category: each prediction's earliest confirmation by any feed
+	// (or the one feed asked for).
+	byCat := `SELECT COALESCE(c.cat, ''), ` + leadDaysSQL("c.at", "c.p") + ` AS days, COUNT(*) FROM (
+		SELECT i.s_predicted_category AS cat, i.s_predicted_at AS p,
+			(SELECT MIN(COALESCE(m.first_seen, m.observed_first)) FROM memberships m WHERE m.ip = i.ip` + feedCond + `) AS at
+		FROM indicators i WHERE ` + where + `) c GROUP BY 1, 2`
+	cats := map[string]map[int64]int64{}
+	unconfirmed := map[string]int64{}
+	if err := groupDays(ctx, tx, byCat, append(append([]any{}, feedArgs...), args...), cats, unconfirmed); err != nil {
+		return rep, fmt.Errorf("lead times by category: %w", err)
+	}
+	// Per feed: each feed's own listing of the predicted address.
+	byFeed := `SELECT m.feed, ` + leadDaysSQL("COALESCE(m.first_seen, m.observed_first)", "i.s_predicted_at") + ` AS days, COUNT(*)
+		FROM indicators i JOIN memberships m ON m.ip = i.ip WHERE ` + where + feedCond + ` GROUP BY 1, 2`
+	feeds := map[string]map[int64]int64{}
+	if err := groupDays(ctx, tx, byFeed, append(append([]any{}, args...), feedArgs...), feeds, nil); err != nil {
+		return rep, fmt.Errorf("lead times by feed: %w", err)
+	}
+	if q.Feed != "" && feeds[q.Feed] == nil {
+		feeds[q.Feed] = map[int64]int64{}
+	}
+	for cat := range unconfirmed {
+		if cats[cat] == nil {
+			cats[cat] = map[int64]int64{}
+		}
+	}
+	all := map[int64]int64{}
+	var allUnconfirmed int64
+	for cat, h := range cats {
+		for d, n := range h {
+			all[d] += n
+		}
+		allUnconfirmed += unconfirmed[cat]
+	}
+	rep.LeadTimeFigures = leadFigures(all, allUnconfirmed)
+	for cat, h := range cats {
+		name := cat
+		if name == "" {
+			name = "(none)"
+		}
+		rep.ByCategory = append(rep.ByCategory, LeadTimeGroup{Name: name, LeadTimeFigures: leadFigures(h, unconfirmed[cat])})
+	}
+	for feed, h := range feeds {
+		var n int64
+		for _, c := range h {
+			n += c
+		}
+		rep.ByFeed = append(rep.ByFeed, LeadTimeGroup{Name: feed, LeadTimeFigures: leadFigures(h, rep.Predicted-n)})
+	}
+	order := func(g []LeadTimeGroup) {
+		sort.Slice(g, func(i, j int) bool {
+			if g[i].Predicted != g[j].Predicted {
+				return g[i].Predicted > g[j].Predicted
+			}
+			if g[i].Confirmed != g[j].Confirmed {
+				return g[i].Confirmed > g[j].Confirmed
+			}
+			return g[i].Name < g[j].Name
+		})
+	}
+	order(rep.ByCategory)
+	order(rep.ByFeed)
+	if rep.ByCategory == nil {
+		rep.ByCategory = []LeadTimeGroup{}
+	}
+	if rep.ByFeed == nil {
+		rep.ByFeed = []LeadTimeGroup{}
+	}
+	return rep, nil
+}
+
+// groupDays reads rows of (group, lead days or NULL, count) into hist (the
+// confirmed, by day) and unconfirmed (the NULL days, when not nil).
+func groupDays(ctx context.Context, t *tx, query string, args []any, hist map[string]map[int64]int64, unconfirmed map[string]int64) error {
+	rows, err := t.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		var days *int64
+		var n int64
+		if err := rows.Scan(&k, &days, &n); err != nil {
+			return err
+		}
+		if days == nil {
+			if unconfirmed != nil {
+				unconfirmed[k] += n
+			}
+			continue
+		}
+		if hist[k] == nil {
+			hist[k] = map[int64]int64{}
+		}
+		hist[k][*days] += n
+	}
+	return rows.Err()
+}
+
+// leadFigures turns a histogram of confirmed lead days and the count of
+// unconfirmed predictions into figures.
+func leadFigures(hist map[int64]int64, unconfirmed int64) LeadTimeFigures {
+	f := LeadTimeFigures{Predicted: unconfirmed}
+	for d, n := range hist {
+		f.Predicted += n
+		f.Confirmed += n
+		switch {
+		case d < 0:
+			f.ConfirmedBefore += n
+		case d <= 30:
+			f.Within30 += n
+			fallthrough
+		case d <= 90:
+			f.Within90 += n
+			fallthrough
+		case d <= 365:
+			f.Within365 += n
+		}
+	}
+	if f.Confirmed > 0 {
+		f.BeforeShare = float64(f.ConfirmedBefore) / float64(f.Confirmed)
+		m, _ := Quantile(hist, 0.5)
+		p, _ := Quantile(hist, 0.9)
+		f.MedianDays, f.P90Days = &m, &p
+	}
+	return f
+}

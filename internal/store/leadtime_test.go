@@ -1,0 +1,177 @@
+package store
+
+import (
+	"context"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"forewarn/internal/indicator"
+	"forewarn/internal/merge"
+)
+
+// writePredictions stores Seclytics indicators with a Predicted At (zero:
+// none) and a predicted category.
+func writePredictions(t *testing.T, s *Store, preds map[string]struct {
+	cat string
+	at  time.Time
+}) {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := s.BeginIngest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	var rows []*merge.Stored
+	for addr, p := range preds {
+		st := &merge.Stored{Record: merge.Record{Addr: netip.MustParseAddr(addr), LastSeenAt: listT0.Unix()}, Status: indicator.StatusActive,
+			CreatedAt: listT0.Unix(), UpdatedAt: listT0.Unix(), ExpiresAt: listT0.Add(time.Hour * 24 * 365).Unix(), Hash: 7}
+		st.Has = st.Has.With(merge.LastSeenAt)
+		if !p.at.IsZero() {
+			st.PredictedAt = p.at.Unix()
+			st.Has = st.Has.With(merge.PredictedAt)
+		}
+		if p.cat != "" {
+			st.PredictedCategory = p.cat
+			st.Has = st.Has.With(merge.PredictedCategory)
+		}
+		rows = append(rows, st)
+	}
+	if err := tx.Write(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// firstSeen is a list whose entries carry the feed's own First Seen.
+func firstSeen(seen map[string]time.Time) *entries {
+	e := &entries{}
+	for a, at := range seen {
+		ad := netip.MustParseAddr(a)
+		e.list = append(e.list, ListEntry{Prefix: netip.PrefixFrom(ad, ad.BitLen()), FirstSeen: at})
+	}
+	return e
+}
+
+func days(n int64) *int64 { return &n }
+
+// The lead-time report on a constructed store: twelve predictions, three
+// feeds (two give their own First Seen, one does not, so forewarn's first
+// observation stands in), two confirmed before they were predicted, two
+// never. Every figure below is worked out by hand from the table in the
+// comments, not by the code under test.
+func TestLeadTimesByHand(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s := open(t)
+	day := 24 * time.Hour
+	p100, p300, p400 := listT0.Add(-100*day), listT0.Add(-300*day), listT0.Add(-400*day)
+	type pred = struct {
+		cat string
+		at  time.Time
+	}
+	writePredictions(t, s, map[string]pred{
+		"192.0.2.1":    {"botnet", p100},  // feodo +10
+		"192.0.2.2":    {"botnet", p100},  // feodo +40, spamhaus +100: earliest 40
+		"192.0.2.3":    {"botnet", p100},  // feodo -5: before
+		"192.0.2.4":    {"botnet", p100},  // never
+		"192.0.2.5":    {"spam", p100},    // spamhaus +100
+		"192.0.2.6":    {"spam", p400},    // spamhaus +400: beyond a year
+		"192.0.2.7":    {"spam", p100},    // blde an hour before: day -1, before
+		"192.0.2.8":    {"scanner", p300}, // blde +200
+		"192.0.2.9":    {"scanner", p300}, // blde +30 days 23 h (day 30), feodo +60: earliest 30
+		"192.0.2.10":   {"scanner", p300}, // never
+		"2001:db8::11": {"", p100},        // spamhaus +100
+		"192.0.2.12":   {"botnet", p100},  // feodo +12 h: day 0
+		"203.0.113.1":  {"", time.Time{}}, // no prediction, listed by feodo: not counted
+	})
+	ingestList(t, s, listRun("feodo", ModeCumulative, 90, 0), firstSeen(map[string]time.Time{
+		"192.0.2.1": p100.Add(10 * day), "192.0.2.2": p100.Add(40 * day), "192.0.2.3": p100.Add(-5 * day),
+		"192.0.2.9": p300.Add(60 * day), "192.0.2.12": p100.Add(12 * time.Hour), "203.0.113.1": p100,
+		"198.51.100.1": p100, // listed, never predicted
+	}))
+	// spamhaus gives no dates: its first run (listT0) is the confirmation.
+	// The network holds predicted addresses but confirms none of them.
+	ingestList(t, s, listRun("spamhaus", ModeSnapshot, 90, 0), list("192.0.2.2", "192.0.2.5", "192.0.2.6", "2001:db8::11", "192.0.2.0/24"))
+	ingestList(t, s, listRun("blde", ModeCumulative, 60, 0), firstSeen(map[string]time.Time{
+		"192.0.2.7": p100.Add(-time.Hour), "192.0.2.8": p300.Add(200 * day), "192.0.2.9": p300.Add(30*day + 23*time.Hour),
+	}))
+
+	fig := func(pred, conf, w30, w90, w365, before int64, median, p90 *int64) LeadTimeFigures {
+		f := LeadTimeFigures{Predicted: pred, Confirmed: conf, Within30: w30, Within90: w90, Within365: w365,
+			ConfirmedBefore: before, MedianDays: median, P90Days: p90}
+		if conf > 0 {
+			f.BeforeShare = float64(before) / float64(conf)
+		}
+		return f
+	}
+	// Overall lead days, sorted: -5 -1 0 10 30 40 100 100 200 400 (ten
+	// confirmed of twelve). Median: the 5th (30); p90: the 9th (200).
+	want := LeadTimeReport{
+		LeadTimeFigures: fig(12, 10, 3, 4, 7, 2, days(30), days(200)),
+		ByCategory: []LeadTimeGroup{
+			{"botnet", fig(5, 4, 2, 3, 3, 1, days(0), days(40))},    // -5 0 10 40
+			{"spam", fig(3, 3, 0, 0, 1, 1, days(100), days(400))},   // -1 100 400
+			{"scanner", fig(3, 2, 1, 1, 2, 0, days(30), days(200))}, // 30 200
+			{"(none)", fig(1, 1, 0, 0, 1, 0, days(100), days(100))}, // 100
+		},
+		ByFeed: []LeadTimeGroup{ // each feed's own listings of the twelve
+			{"feodo", fig(12, 5, 2, 4, 4, 1, days(10), days(60))},      // -5 0 10 40 60
+			{"spamhaus", fig(12, 4, 0, 0, 3, 0, days(100), days(400))}, // 100 100 100 400
+			{"blde", fig(12, 3, 1, 1, 2, 1, days(30), days(200))},      // -1 30 200
+		},
+	}
+	got, err := s.LeadTimes(ctx, LeadTimeQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("report (-want +got):\n%s", d)
+	}
+
+	// One confirming feed: blde alone.
+	got, err = s.LeadTimes(ctx, LeadTimeQuery{Feed: "blde"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(want.ByFeed[2].LeadTimeFigures, got.LeadTimeFigures); d != "" {
+		t.Errorf("--feed blde overall (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff([]LeadTimeGroup{want.ByFeed[2]}, got.ByFeed); d != "" {
+		t.Errorf("--feed blde by feed (-want +got):\n%s", d)
+	}
+	wantCats := []LeadTimeGroup{
+		{"botnet", fig(5, 0, 0, 0, 0, 0, nil, nil)},
+		{"scanner", fig(3, 2, 1, 1, 2, 0, days(30), days(200))}, // 30 200
+		{"spam", fig(3, 1, 0, 0, 0, 1, days(-1), days(-1))},     // -1
+		{"(none)", fig(1, 0, 0, 0, 0, 0, nil, nil)},
+	}
+	if d := cmp.Diff(wantCats, got.ByCategory); d != "" {
+		t.Errorf("--feed blde by category (-want +got):\n%s", d)
+	}
+
+	// Predictions since 150 days before listT0: the eight made at p100.
+	// Lead days -5 -1 0 10 40 100 100 (seven of eight): median the 4th
+	// (10), p90 the 6th (100).
+	got, err = s.LeadTimes(ctx, LeadTimeQuery{Since: listT0.Add(-150 * day)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(fig(8, 7, 2, 3, 5, 2, days(10), days(100)), got.LeadTimeFigures); d != "" {
+		t.Errorf("--since (-want +got):\n%s", d)
+	}
+
+	// A feed that never ran: every prediction unconfirmed, named anyway.
+	got, err = s.LeadTimes(ctx, LeadTimeQuery{Feed: "nosuch"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]LeadTimeGroup{{"nosuch", fig(12, 0, 0, 0, 0, 0, nil, nil)}}, got.ByFeed); d != "" {
+		t.Errorf("--feed nosuch (-want +got):\n%s", d)
+	}
+}
