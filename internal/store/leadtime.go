@@ -60,9 +60,9 @@ type LeadTimeReport struct {
 
 // leadDaysSQL is the lead time in whole days rounded down (SQL's integer
 // division truncates toward zero on both backends) of confirmation expr c
-// after prediction p, NULL when c is NULL.
+// after prediction p.
 func leadDaysSQL(c, p string) string {
-	return `CASE WHEN ` + c + ` IS NULL THEN NULL WHEN ` + c + ` >= ` + p + ` THEN (` + c + ` - ` + p + `) / 86400
+	return `CASE WHEN ` + c + ` >= ` + p + ` THEN (` + c + ` - ` + p + `) / 86400
 		ELSE -((` + p + ` - ` + c + ` + 86399) / 86400) END`
 }
 
@@ -79,11 +79,14 @@ func leadDaysSQL(c, p string) string {
 // neighbour would credit a prediction for an address it did not name. Such
 // listings are left out of these figures, not mixed into them.
 //
-// The SQL groups predictions by (category or feed, lead days), so Go holds
-// one row per distinct day of each group, never one per prediction: the
-// percentiles are read off those histograms. Both queries read each
-// predicted indicator once, joined to its memberships by the memberships_ip
-// index, in one read transaction so they agree.
+// Three set-based queries in one read transaction (so they agree): the
+// predictions per category (a scan of the indicators), then the confirmed
+// ones, driven from the memberships (far fewer rows than the indicators:
+// the public lists hold thousands to a few hundred thousand entries) and
+// joined to their indicator by its key, grouped by (category, lead days)
+// with the earliest listing, then by (feed, lead days) with each feed's own.
+// Go holds one row per distinct day of each group, never one per
+// prediction: the percentiles are read off those histograms.
 func (s *Store) LeadTimes(ctx context.Context, q LeadTimeQuery) (LeadTimeReport, error) {
 	var rep LeadTimeReport
 	tx, err := s.r.BeginTx(ctx, nil)
@@ -96,43 +99,48 @@ func (s *Store) LeadTimes(ctx context.Context, q LeadTimeQuery) (LeadTimeReport,
 		where += " AND i.s_predicted_at >= ?"
 		args = append(args, q.Since.Unix())
 	}
-	feedCond, feedArgs := "", []any{}
+	feedWhere, feedCond, feedArgs := "", "", []any{}
 	if q.Feed != "" {
-		feedCond, feedArgs = " AND m.feed = ?", []any{q.Feed}
+		feedWhere, feedCond, feedArgs = " WHERE m.feed = ?", " AND m.feed = ?", []any{q.Feed}
+	}
+	totals := map[string]map[int64]int64{}
+	if err := groupDays(ctx, tx, `SELECT COALESCE(i.s_predicted_category, ''), 0, COUNT(*) FROM indicators i WHERE `+where+` GROUP BY 1`,
+		args, totals); err != nil {
+		return rep, fmt.Errorf("lead times: count predictions: %w", err)
 	}
 	// Per category: each prediction's earliest confirmation by any feed
 	// (or the one feed asked for).
-	byCat := `SELECT COALESCE(c.cat, ''), ` + leadDaysSQL("c.at", "c.p") + ` AS days, COUNT(*) FROM (
-		SELECT i.s_predicted_category AS cat, i.s_predicted_at AS p,
-			(SELECT MIN(COALESCE(m.first_seen, m.observed_first)) FROM memberships m WHERE m.ip = i.ip` + feedCond + `) AS at
-		FROM indicators i WHERE ` + where + `) c GROUP BY 1, 2`
+	byCat := `SELECT COALESCE(i.s_predicted_category, ''), ` + leadDaysSQL("c.at", "i.s_predicted_at") + ` AS days, COUNT(*) FROM (
+		SELECT m.ip, MIN(COALESCE(m.first_seen, m.observed_first)) AS at FROM memberships m` + feedWhere + ` GROUP BY m.ip) c
+		JOIN indicators i ON i.ip = c.ip WHERE ` + where + ` GROUP BY 1, 2`
 	cats := map[string]map[int64]int64{}
-	unconfirmed := map[string]int64{}
-	if err := groupDays(ctx, tx, byCat, append(append([]any{}, feedArgs...), args...), cats, unconfirmed); err != nil {
+	if err := groupDays(ctx, tx, byCat, append(append([]any{}, feedArgs...), args...), cats); err != nil {
 		return rep, fmt.Errorf("lead times by category: %w", err)
 	}
 	// Per feed: each feed's own listing of the predicted address.
 	byFeed := `SELECT m.feed, ` + leadDaysSQL("COALESCE(m.first_seen, m.observed_first)", "i.s_predicted_at") + ` AS days, COUNT(*)
-		FROM indicators i JOIN memberships m ON m.ip = i.ip WHERE ` + where + feedCond + ` GROUP BY 1, 2`
+		FROM memberships m JOIN indicators i ON i.ip = m.ip WHERE ` + where + feedCond + ` GROUP BY 1, 2`
 	feeds := map[string]map[int64]int64{}
-	if err := groupDays(ctx, tx, byFeed, append(append([]any{}, args...), feedArgs...), feeds, nil); err != nil {
+	if err := groupDays(ctx, tx, byFeed, append(append([]any{}, args...), feedArgs...), feeds); err != nil {
 		return rep, fmt.Errorf("lead times by feed: %w", err)
 	}
 	if q.Feed != "" && feeds[q.Feed] == nil {
 		feeds[q.Feed] = map[int64]int64{}
 	}
-	for cat := range unconfirmed {
+	unconfirmed := map[string]int64{}
+	all := map[int64]int64{}
+	var allUnconfirmed int64
+	for cat, t := range totals {
+		n := t[0]
 		if cats[cat] == nil {
 			cats[cat] = map[int64]int64{}
 		}
-	}
-	all := map[int64]int64{}
-	var allUnconfirmed int64
-	for cat, h := range cats {
-		for d, n := range h {
-			all[d] += n
+		for d, c := range cats[cat] {
+			all[d] += c
+			n -= c
 		}
-		allUnconfirmed += unconfirmed[cat]
+		unconfirmed[cat] = n
+		allUnconfirmed += n
 	}
 	rep.LeadTimeFigures = leadFigures(all, allUnconfirmed)
 	for cat, h := range cats {
@@ -171,9 +179,8 @@ func (s *Store) LeadTimes(ctx context.Context, q LeadTimeQuery) (LeadTimeReport,
 	return rep, nil
 }
 
-// groupDays reads rows of (group, lead days or NULL, count) into hist (the
-// confirmed, by day) and unconfirmed (the NULL days, when not nil).
-func groupDays(ctx context.Context, t *tx, query string, args []any, hist map[string]map[int64]int64, unconfirmed map[string]int64) error {
+// groupDays reads rows of (group, lead days, count) into hist.
+func groupDays(ctx context.Context, t *tx, query string, args []any, hist map[string]map[int64]int64) error {
 	rows, err := t.QueryContext(ctx, query, args...)
 	if err != nil {
 		return err
@@ -181,21 +188,14 @@ func groupDays(ctx context.Context, t *tx, query string, args []any, hist map[st
 	defer rows.Close()
 	for rows.Next() {
 		var k string
-		var days *int64
-		var n int64
+		var days, n int64
 		if err := rows.Scan(&k, &days, &n); err != nil {
 			return err
-		}
-		if days == nil {
-			if unconfirmed != nil {
-				unconfirmed[k] += n
-			}
-			continue
 		}
 		if hist[k] == nil {
 			hist[k] = map[int64]int64{}
 		}
-		hist[k][*days] += n
+		hist[k][days] += n
 	}
 	return rows.Err()
 }

@@ -2,7 +2,10 @@ package store
 
 import (
 	"context"
+	"io"
 	"net/netip"
+	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -173,5 +176,125 @@ func TestLeadTimesByHand(t *testing.T) {
 	}
 	if d := cmp.Diff([]LeadTimeGroup{{"nosuch", fig(12, 0, 0, 0, 0, 0, nil, nil)}}, got.ByFeed); d != "" {
 		t.Errorf("--feed nosuch (-want +got):\n%s", d)
+	}
+}
+
+// predictedList lists the addresses i < n of the scale test whose i%100
+// is k or (k+1)%10: a fiftieth of them per feed, half shared with the next
+// feed. Odd feeds give no First Seen.
+type predictedList struct {
+	n, i, k int
+	p0      time.Time
+}
+
+func scaleAddr(i int) netip.Addr {
+	v := uint32(20<<24) + uint32(i)
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+func scalePredictedAt(p0 time.Time, i int) time.Time {
+	return p0.Add(time.Duration(i%365) * 24 * time.Hour)
+}
+
+func (g *predictedList) Next() (ListEntry, error) {
+	for ; g.i < g.n; g.i++ {
+		if r := g.i % 100; r != g.k && r != (g.k+1)%10 {
+			continue
+		}
+		i := g.i
+		g.i++
+		a := scaleAddr(i)
+		e := ListEntry{Prefix: netip.PrefixFrom(a, 32)}
+		if g.k%2 == 0 {
+			e.FirstSeen = scalePredictedAt(g.p0, i).Add(time.Duration((i*g.k)%400-40) * 24 * time.Hour)
+		}
+		return e, nil
+	}
+	return ListEntry{}, io.EOF
+}
+
+// TestLeadTimesAtScale builds a store of FOREWARN_LEADTIME_INDICATORS
+// predicted indicators (5000000 when "5M") and ten list feeds, each listing
+// a fiftieth of them (100,000 at 5M: more than most public lists hold), and
+// times the report. FOREWARN_LEADTIME_DB keeps the SQLite store to time it
+// again. It runs only when asked:
+// building 5M takes minutes. The bound is 2 s at 5M; the time is
+// logged, not asserted, as a loaded machine would make it flaky.
+func TestLeadTimesAtScale(t *testing.T) {
+	v := os.Getenv("FOREWARN_LEADTIME_INDICATORS")
+	if v == "" {
+		t.Skip("set FOREWARN_LEADTIME_INDICATORS=5M (or a number) to time the lead-time report at scale")
+	}
+	n := 5_000_000
+	if v != "5M" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	var s *Store
+	if path := os.Getenv("FOREWARN_LEADTIME_DB"); path != "" {
+		// A SQLite file kept between runs, built on the first.
+		_, statErr := os.Stat(path)
+		var err error
+		if s, err = Open(ctx, path); err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if statErr == nil {
+			timeLeadTimes(t, s, n, listT0.Add(-800*24*time.Hour))
+			return
+		}
+	} else {
+		s = open(t)
+	}
+	p0 := listT0.Add(-800 * 24 * time.Hour)
+	cats := []string{"botnet", "spam", "scanner", "phishing", "malware", "c2", "bruteforce", "proxy"}
+	start := time.Now()
+	tx, err := s.BeginIngest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := make([]*merge.Stored, 0, BatchSize)
+	for i := 0; i < n; i++ {
+		st := &merge.Stored{Record: merge.Record{Addr: scaleAddr(i), LastSeenAt: listT0.Unix()}, Status: indicator.StatusActive,
+			CreatedAt: listT0.Unix(), UpdatedAt: listT0.Unix(), ExpiresAt: listT0.Add(365 * 24 * time.Hour).Unix(), Hash: 7}
+		st.PredictedAt, st.PredictedCategory = scalePredictedAt(p0, i).Unix(), cats[i%len(cats)]
+		st.Has = st.Has.With(merge.LastSeenAt).With(merge.PredictedAt).With(merge.PredictedCategory)
+		batch = append(batch, st)
+		if len(batch) == BatchSize || i == n-1 {
+			if err := tx.Write(ctx, batch); err != nil {
+				t.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d predictions written in %s", n, time.Since(start).Round(time.Second))
+	start = time.Now()
+	for k := 0; k < 10; k++ {
+		ingestList(t, s, listRun("feed"+strconv.Itoa(k), ModeCumulative, 50, 0), &predictedList{n: n, k: k, p0: p0})
+	}
+	t.Logf("ten feeds listed in %s", time.Since(start).Round(time.Second))
+	timeLeadTimes(t, s, n, p0)
+}
+
+// timeLeadTimes times the report on the scale test's store.
+func timeLeadTimes(t *testing.T, s *Store, n int, p0 time.Time) {
+	ctx := context.Background()
+	cats := 8
+	for _, q := range []LeadTimeQuery{{}, {Feed: "feed3"}, {Since: p0.Add(300 * 24 * time.Hour)}} {
+		start := time.Now()
+		r, err := s.LeadTimes(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%+v: %s; overall %+v, median %d, p90 %d, %d categories, %d feeds", q, time.Since(start).Round(time.Millisecond), r.LeadTimeFigures, *r.MedianDays, *r.P90Days, len(r.ByCategory), len(r.ByFeed))
+		if q.Feed == "" && q.Since.IsZero() && (r.Predicted != int64(n) || len(r.ByFeed) != 10 || len(r.ByCategory) != cats) {
+			t.Errorf("got %d predictions, %d feeds, %d categories", r.Predicted, len(r.ByFeed), len(r.ByCategory))
+		}
 	}
 }
