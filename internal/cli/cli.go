@@ -50,6 +50,7 @@ func commands() []command {
 		{"demo", "ingest a demo dump from the built-in Seclytics server into ./forewarn-demo.db", cmdDemo},
 		{"lookup", "show what the store knows about IP addresses", cmdLookup},
 		{"match", "look through logs (Zeek, eve.json, access logs, CSV, text) for known addresses", cmdMatch},
+		{"report", "report on the predictions: report lead-time (days before public lists confirmed them)", cmdReport},
 		{"export", "write indicators as jsonl, csv, stix, edl, suricata-iprep or zeek-intel", cmdExport},
 		{"runs", "show the activity log, newest first", cmdRuns},
 		{"config", "show or change a feed's configuration", cmdConfig},

@@ -83,6 +83,7 @@ type Store interface {
 	sessionStore
 	auditStore
 	sightingStore
+	leadTimeStore
 }
 
 // Runner starts and cancels runs in this process (*runner.Manager).
