@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -29,9 +31,9 @@ func (l *datedList) Next() (store.ListEntry, error) {
 	return l.e[l.i-1], nil
 }
 
-// leadTimeStore holds three botnet predictions made at t0: 192.0.2.1,
-// listed by "drop" 10 days later; 192.0.2.2, listed by "drop" 2 days
-// before; 192.0.2.3, never listed.
+// leadTimeStore holds three botnet predictions made at t0: 45.9.148.1,
+// listed by "drop" 10 days later; 45.9.148.2, listed by "drop" 2 days
+// before; 45.9.148.3, never listed.
 func leadTimeStore(t *testing.T) string {
 	t.Helper()
 	ctx := context.Background()
@@ -47,7 +49,7 @@ func leadTimeStore(t *testing.T) string {
 		t.Fatal(err)
 	}
 	var rows []*merge.Stored
-	for _, a := range []string{"192.0.2.1", "192.0.2.2", "192.0.2.3"} {
+	for _, a := range []string{"45.9.148.1", "45.9.148.2", "45.9.148.3"} {
 		r := &merge.Stored{Record: merge.Record{Addr: netip.MustParseAddr(a), PredictedAt: t0.Unix(), PredictedCategory: "botnet"},
 			Status: indicator.StatusActive, CreatedAt: t0.Unix(), UpdatedAt: t0.Unix(), ExpiresAt: t0.Add(time.Hour * 24 * 365).Unix()}
 		r.Has = r.Has.With(merge.PredictedAt).With(merge.PredictedCategory)
@@ -61,11 +63,42 @@ func leadTimeStore(t *testing.T) string {
 	}
 	host := func(a string) netip.Prefix { return netip.PrefixFrom(netip.MustParseAddr(a), 32) }
 	if _, err := st.IngestList(ctx, store.ListRun{Feed: "drop", Source: "Src drop", Mode: store.ModeCumulative, Confidence: 50},
-		&datedList{e: []store.ListEntry{{Prefix: host("192.0.2.1"), FirstSeen: t0.Add(10 * 24 * time.Hour)},
-			{Prefix: host("192.0.2.2"), FirstSeen: t0.Add(-2 * 24 * time.Hour)}}}); err != nil {
+		&datedList{e: []store.ListEntry{{Prefix: host("45.9.148.1"), FirstSeen: t0.Add(10 * 24 * time.Hour)},
+			{Prefix: host("45.9.148.2"), FirstSeen: t0.Add(-2 * 24 * time.Hour)}}}); err != nil {
 		t.Fatal(err)
 	}
 	return db
+}
+
+// match counts the hits after the prediction and before a list feed
+// confirmed the address: the three predictions of leadTimeStore, seen in
+// an access log on dates around their prediction and confirmation.
+func TestMatchCountsHitsBeforeConfirmation(t *testing.T) {
+	env := map[string]string{"FOREWARN_DB": leadTimeStore(t)}
+	log := filepath.Join(t.TempDir(), "access.log")
+	line := func(ip, at string) string {
+		return ip + ` - - [` + at + ` +0000] "GET / HTTP/1.1" 200 12 "-" "curl/8.0"` + "\n"
+	}
+	body := line("45.9.148.1", "06/Jun/2026:00:00:00") + // after the prediction, before drop listed it (June 11): counts
+		line("45.9.148.1", "16/Jun/2026:00:00:00") + // after the confirmation
+		line("45.9.148.2", "02/Jun/2026:00:00:00") + // after the prediction, but drop listed it May 30
+		line("45.9.148.3", "09/Sep/2026:00:00:00") + // never confirmed: counts
+		line("45.9.148.3", "31/May/2026:00:00:00") // before the prediction
+	if err := os.WriteFile(log, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, env, "match", "--input", "combined", "--format", "json", log)
+	if r.code != 0 {
+		t.Fatalf("match: %+v", r)
+	}
+	_, sum := parseMatchJSON(t, r.out)
+	if s := sum.Summary; s.Hits != 5 || s.AfterPrediction != 4 || s.BeforePrediction != 1 || s.BeforeConfirmation != 2 {
+		t.Errorf("summary: %+v, want 5 hits, 4 after prediction, 1 before, 2 before confirmation", s)
+	}
+	r = run(t, env, "match", "--input", "combined", log)
+	if r.code != 0 || !strings.Contains(r.out, "before any list feed confirmed it: 2\n") {
+		t.Errorf("match table: %+v", r)
+	}
 }
 
 // report lead-time in its three formats, and its refusals.

@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -227,4 +229,42 @@ func leadFigures(hist map[int64]int64, unconfirmed int64) LeadTimeFigures {
 		f.MedianDays, f.P90Days = &m, &p
 	}
 	return f
+}
+
+// Confirmations returns, for those of addrs that a list feed ever listed,
+// when one first did: the earliest of the feeds' own First Seen where they
+// give one, else of forewarn's first observation (the confirmation
+// LeadTimes counts). One query per few hundred addresses.
+func (s *Store) Confirmations(ctx context.Context, addrs []netip.Addr) (map[netip.Addr]time.Time, error) {
+	out := map[netip.Addr]time.Time{}
+	args := make([]any, 0, lookupChunk)
+	for start := 0; start < len(addrs); start += lookupChunk {
+		chunk := addrs[start:min(start+lookupChunk, len(addrs))]
+		args = args[:0]
+		for _, a := range chunk {
+			args = append(args, key(a.Unmap()))
+		}
+		rows, err := s.r.QueryContext(ctx, `SELECT ip, MIN(COALESCE(first_seen, observed_first)) FROM memberships
+			WHERE ip IN (?`+strings.Repeat(", ?", len(chunk)-1)+`) GROUP BY ip`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("read confirmations: %w", err)
+		}
+		for rows.Next() {
+			var k []byte
+			var at int64
+			if err := rows.Scan(&k, &at); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read confirmations: %w", err)
+			}
+			if a, ok := netip.AddrFromSlice(k); ok && len(k) == 16 {
+				out[a.Unmap()] = time.Unix(at, 0).UTC()
+			}
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read confirmations: %w", err)
+		}
+	}
+	return out, nil
 }
