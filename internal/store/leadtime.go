@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"net/netip"
 	"sort"
@@ -68,6 +69,13 @@ func leadDaysSQL(c, p string) string {
 		ELSE -((` + p + ` - ` + c + ` + 86399) / 86400) END`
 }
 
+// predictionsSQL counts the predictions matching where per category. It
+// groups by the bare column, not COALESCE(...), so that SQLite reads
+// indicators_predicted in its order instead of sorting millions of rows.
+func predictionsSQL(where string) string {
+	return `SELECT i.s_predicted_category, 0, COUNT(*) FROM indicators i WHERE ` + where + ` GROUP BY i.s_predicted_category`
+}
+
 // LeadTimes computes the independent lead time of Seclytics' predictions
 // (every indicator with a Predicted At): a prediction's confirmation is the
 // earliest listing of its address by a list feed (memberships: the feed's
@@ -106,8 +114,7 @@ func (s *Store) LeadTimes(ctx context.Context, q LeadTimeQuery) (LeadTimeReport,
 		feedWhere, feedCond, feedArgs = " WHERE m.feed = ?", " AND m.feed = ?", []any{q.Feed}
 	}
 	totals := map[string]map[int64]int64{}
-	if err := groupDays(ctx, tx, `SELECT COALESCE(i.s_predicted_category, ''), 0, COUNT(*) FROM indicators i WHERE `+where+` GROUP BY 1`,
-		args, totals); err != nil {
+	if err := groupDays(ctx, tx, predictionsSQL(where), args, totals); err != nil {
 		return rep, fmt.Errorf("lead times: count predictions: %w", err)
 	}
 	// Per category: each prediction's earliest confirmation by any feed
@@ -189,15 +196,15 @@ func groupDays(ctx context.Context, t *tx, query string, args []any, hist map[st
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var k string
+		var k sql.NullString // NULL: no predicted category
 		var days, n int64
 		if err := rows.Scan(&k, &days, &n); err != nil {
 			return err
 		}
-		if hist[k] == nil {
-			hist[k] = map[int64]int64{}
+		if hist[k.String] == nil {
+			hist[k.String] = map[int64]int64{}
 		}
-		hist[k][days] += n
+		hist[k.String][days] += n
 	}
 	return rows.Err()
 }

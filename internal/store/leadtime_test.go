@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -295,6 +296,18 @@ func timeLeadTimes(t *testing.T, s *Store, n int, p0 time.Time) {
 		t.Logf("%+v: %s; overall %+v, median %d, p90 %d, %d categories, %d feeds", q, time.Since(start).Round(time.Millisecond), r.LeadTimeFigures, *r.MedianDays, *r.P90Days, len(r.ByCategory), len(r.ByFeed))
 		if q.Feed == "" && q.Since.IsZero() && (r.Predicted != int64(n) || len(r.ByFeed) != 10 || len(r.ByCategory) != cats) {
 			t.Errorf("got %d predictions, %d feeds, %d categories", r.Predicted, len(r.ByFeed), len(r.ByCategory))
+		}
+	}
+}
+
+// The predictions are counted from the narrow indicators_predicted index,
+// in its order: not by reading every indicator's wide row, nor by sorting.
+func TestLeadTimesCountFromTheirIndex(t *testing.T) {
+	s := open(t)
+	for where, args := range map[string][]any{"i.s_predicted_at IS NOT NULL": nil, "i.s_predicted_at IS NOT NULL AND i.s_predicted_at >= ?": {1}} {
+		plan := strings.Join(queryPlan(t, s, predictionsSQL(where), args...), "; ")
+		if !strings.Contains(plan, "COVERING INDEX indicators_predicted") || strings.Contains(plan, "TEMP B-TREE") {
+			t.Errorf("%s: plan %s", where, plan)
 		}
 	}
 }
