@@ -79,15 +79,22 @@ func reportLeadTime(ctx context.Context, e *env, args []string) error {
 	return leadTimeTable(e.stdout, rep)
 }
 
-// leadTimeRows are the report's rows as (group, name, figures): the
-// overall one, then each category, then each feed.
-func leadTimeRows(rep store.LeadTimeReport) [][3]any {
-	rows := [][3]any{{"all", "", rep.LeadTimeFigures}}
+// leadRow is one row of the report: its group (all, category or feed),
+// the category's or feed's name, and its figures.
+type leadRow struct {
+	group, name string
+	f           store.LeadTimeFigures
+}
+
+// leadTimeRows are the report's rows: the overall one, then each
+// category, then each feed.
+func leadTimeRows(rep store.LeadTimeReport) []leadRow {
+	rows := []leadRow{{"all", "", rep.LeadTimeFigures}}
 	for _, g := range rep.ByCategory {
-		rows = append(rows, [3]any{"category", g.Name, g.LeadTimeFigures})
+		rows = append(rows, leadRow{"category", g.Name, g.LeadTimeFigures})
 	}
 	for _, g := range rep.ByFeed {
-		rows = append(rows, [3]any{"feed", g.Name, g.LeadTimeFigures})
+		rows = append(rows, leadRow{"feed", g.Name, g.LeadTimeFigures})
 	}
 	return rows
 }
@@ -105,8 +112,8 @@ func leadTimeCSV(w io.Writer, rep store.LeadTimeReport) error {
 		"confirmed_within_365_days", "confirmed_before_prediction", "confirmed_before_prediction_share", "median_days", "p90_days"})
 	i := func(n int64) string { return strconv.FormatInt(n, 10) }
 	for _, r := range leadTimeRows(rep) {
-		f := r[2].(store.LeadTimeFigures)
-		cw.Write([]string{r[0].(string), r[1].(string), i(f.Predicted), i(f.Confirmed), i(f.Within30), i(f.Within90), i(f.Within365),
+		f := r.f
+		cw.Write([]string{r.group, r.name, i(f.Predicted), i(f.Confirmed), i(f.Within30), i(f.Within90), i(f.Within365),
 			i(f.ConfirmedBefore), strconv.FormatFloat(f.BeforeShare, 'f', 4, 64), days(f.MedianDays), days(f.P90Days)})
 	}
 	cw.Flush()
@@ -124,10 +131,9 @@ func leadTimeTable(w io.Writer, rep store.LeadTimeReport) error {
 		return fmt.Sprintf("%d (%.0f%%)", n, 100*float64(n)/float64(of))
 	}
 	for _, r := range leadTimeRows(rep) {
-		f := r[2].(store.LeadTimeFigures)
-		name := r[0].(string)
-		if r[1] != "" {
-			name += " " + r[1].(string)
+		f, name := r.f, r.group
+		if r.name != "" {
+			name += " " + r.name
 		}
 		med, p90 := days(f.MedianDays), days(f.P90Days)
 		if med == "" {
