@@ -165,6 +165,8 @@ func (s *Server) routes() []route {
 		{"DELETE " + Prefix + "/allowlist/{cidr}", admin, s.removeAllowlist},
 
 		{"POST " + Prefix + "/sightings", apikey.RoleSightings, s.recordSightings},
+
+		{"GET " + Prefix + "/reports/lead-time", read, s.leadTimeReport},
 	}
 }
 

@@ -51,6 +51,7 @@ func commands() []command {
 		{"demo", "ingest a demo dump from the built-in Seclytics server into ./forewarn-demo.db", cmdDemo},
 		{"lookup", "show what the store knows about IP addresses", cmdLookup},
 		{"match", "look through logs (Zeek, eve.json, access logs, CSV, text) for known addresses", cmdMatch},
+		{"report", "report on the predictions: report lead-time (days before public lists confirmed them)", cmdReport},
 		{"export", "write indicators as jsonl, csv, stix, edl, suricata-iprep, zeek-intel, crowdsec, ecs or a misp-feed directory", cmdExport},
 		{"output", "add, list, show, remove output profiles (a served export per consumer, with its own key)", cmdOutput},
 		{"runs", "show the activity log, newest first", cmdRuns},

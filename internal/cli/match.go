@@ -179,26 +179,14 @@ func (o *hitWriter) hit(h *retrohunt.Hit) error {
 	return err
 }
 
-// confirmationNote says how "before any public list confirmed it" will be
-// counted: forewarn ingests no public list yet.
-const confirmationNote = "not counted yet: forewarn ingests no public list (abuse.ch, Spamhaus, blocklist.de) to confirm against; " +
-	"once it does, this counts the hits after the prediction and before another feed first listed the address"
-
 // summaryLine is the JSON of the summary, the last line of --format json.
 type summaryLine struct {
-	Summary struct {
-		*retrohunt.Summary
-		// BeforeConfirmation stays null until a public list is ingested.
-		BeforeConfirmation *int64 `json:"before_confirmation"`
-		Note               string `json:"before_confirmation_note"`
-	} `json:"summary"`
+	Summary *retrohunt.Summary `json:"summary"`
 }
 
 func (o *hitWriter) summary(s *retrohunt.Summary) error {
 	if o.json {
-		var l summaryLine
-		l.Summary.Summary, l.Summary.Note = s, confirmationNote
-		return o.enc.Encode(l)
+		return o.enc.Encode(summaryLine{s})
 	}
 	if o.header {
 		fmt.Fprintln(o.w)
@@ -210,7 +198,7 @@ func (o *hitWriter) summary(s *retrohunt.Summary) error {
 	if s.Undated > 0 {
 		fmt.Fprint(o.w, " (the line has no time, the hit is a netblock's, or no Predicted At is stored: add it to the feed's context)")
 	}
-	fmt.Fprintf(o.w, "\nafter prediction and before any public list confirmed it: %s\n", confirmationNote)
+	fmt.Fprintf(o.w, "\nafter prediction and before any list feed confirmed it: %d\n", s.BeforeConfirmation)
 	if s.Recorded > 0 {
 		fmt.Fprintf(o.w, "recorded a sighting of %d indicators\n", s.Recorded)
 	}

@@ -42,7 +42,7 @@ type matchSummary struct {
 			Address string
 			Hits    int64
 		}
-		BeforeConfirmation *int64 `json:"before_confirmation"`
+		BeforeConfirmation int64 `json:"before_confirmation"`
 	}
 }
 
@@ -105,7 +105,7 @@ func TestMatchFindsEveryGeneratedHit(t *testing.T) {
 	// special-purpose (10.0.0.0/8).
 	if s.Lines != 30000+9 || s.Addresses != 60000 || s.Hits != int64(len(want)) || s.ByVerdict["listed"] != s.Hits ||
 		s.Whitelisted != 30000 || s.Unknown != 30000-s.Hits || s.AfterPrediction != s.Hits || s.Undated != 0 ||
-		s.BeforeConfirmation != nil || len(s.Top) == 0 || s.Top[0].Hits < s.Top[len(s.Top)-1].Hits {
+		s.BeforeConfirmation != s.Hits || len(s.Top) == 0 || s.Top[0].Hits < s.Top[len(s.Top)-1].Hits {
 		t.Fatalf("summary: %+v", s)
 	}
 
@@ -114,7 +114,7 @@ func TestMatchFindsEveryGeneratedHit(t *testing.T) {
 	r = run(t, env, "match", log)
 	if r.code != 0 || strings.Count(r.out, "\n2026-11-") != len(want) || !strings.HasPrefix(r.out, "TIME ") ||
 		!strings.Contains(r.out, fmt.Sprintf("hits %d on %d addresses", s.Hits, s.HitAddresses)) ||
-		!strings.Contains(r.out, "before any public list confirmed it: not counted yet") {
+		!strings.Contains(r.out, fmt.Sprintf("before any list feed confirmed it: %d\n", s.Hits)) {
 		t.Fatalf("match table: %.2000s", r.out)
 	}
 }

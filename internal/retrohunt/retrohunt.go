@@ -39,6 +39,10 @@ type Info struct {
 	// Netblock is the most specific predicted netblock containing the
 	// address, if any.
 	Netblock netip.Prefix
+	// ConfirmedAt is when a list feed first listed the address (its own
+	// First Seen, else forewarn's first observation): the confirmation of
+	// a prediction. Zero when none ever did, and for netblock hits.
+	ConfirmedAt time.Time
 }
 
 // Hit reports whether the verdict is a hit: listed or in a predicted
@@ -107,6 +111,10 @@ type Summary struct {
 	AfterPrediction  int64 `json:"after_prediction"`
 	BeforePrediction int64 `json:"before_prediction"`
 	Undated          int64 `json:"undated"`
+	// BeforeConfirmation counts, among AfterPrediction, the hits dated
+	// before any list feed first listed the address (or on an address no
+	// list feed ever listed): the traffic the prediction alone warned of.
+	BeforeConfirmation int64 `json:"before_confirmation"`
 	// Cached is how many lookups the cache answered; Resolved how many
 	// went to the store.
 	Cached   int64 `json:"-"`
@@ -290,6 +298,9 @@ func (h *Hunter) count(hit *Hit, l pendingLine, a logscan.Address, info *Info, o
 		sum.Undated++
 	case d >= 0:
 		sum.AfterPrediction++
+		if info.ConfirmedAt.IsZero() || l.time.Before(info.ConfirmedAt) {
+			sum.BeforeConfirmation++
+		}
 	default:
 		sum.BeforePrediction++
 	}
@@ -372,6 +383,9 @@ type Lookups interface {
 // Indicators reads many indicators at once (*store.Store).
 type Indicators interface {
 	LookupMany(ctx context.Context, addrs []netip.Addr) ([]indicator.Indicator, error)
+	// Confirmations returns when a list feed first listed each of addrs
+	// that one ever listed.
+	Confirmations(ctx context.Context, addrs []netip.Addr) (map[netip.Addr]time.Time, error)
 }
 
 // StoreResolver resolves addresses through the store, its netblock index
@@ -395,8 +409,17 @@ func (r *StoreResolver) ResolveMany(ctx context.Context, addrs []netip.Addr) ([]
 		return nil, err
 	}
 	listed := make(map[netip.Addr]*indicator.Indicator, len(inds))
+	var predicted []netip.Addr
 	for i := range inds {
 		listed[inds[i].Addr] = &inds[i]
+		if inds[i].Attr(indicator.AttrPredictedAt).Kind != indicator.KindNone {
+			predicted = append(predicted, inds[i].Addr)
+		}
+	}
+	// Only a prediction has a confirmation to compare a hit with.
+	confirmed, err := r.Indicators.Confirmations(ctx, predicted)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]Info, len(addrs))
 	for i, a := range addrs {
@@ -414,6 +437,9 @@ func (r *StoreResolver) ResolveMany(ctx context.Context, addrs []netip.Addr) ([]
 			in.Verdict = lookup.VerdictListed
 			if err := listedInfo(&in, ind); err != nil {
 				return nil, err
+			}
+			if in.Verdict == lookup.VerdictListed {
+				in.ConfirmedAt = confirmed[a]
 			}
 		} else if len(nbs) > 0 {
 			// Netblocks are Seclytics' predictions: it is the only

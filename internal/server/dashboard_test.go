@@ -1,12 +1,17 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"net/netip"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"forewarn/internal/store"
+	"forewarn/internal/testutil/pgtest"
 )
 
 // A dump naming thousands of predicted categories gives a dashboard that
@@ -72,4 +77,72 @@ func TestDashboardListsTopCategories(t *testing.T) {
 	if len(page) > 64<<10 {
 		t.Errorf("the dashboard is %d bytes, want under 64 KB", len(page))
 	}
+}
+
+// The lead-time card shows both measures side by side with the counts
+// behind each: Seclytics' own (Detected At, 10 days after Predicted At for
+// both predictions) and the independent one (a list feed first listed one
+// of the two 30 days after it was predicted).
+func TestDashboardShowsBothLeadTimes(t *testing.T) {
+	ctx := context.Background()
+	db := pgtest.Path(t, t.TempDir())
+	st, err := store.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := netip.MustParsePrefix("45.9.148.1/32")
+	if _, err := st.IngestList(ctx, store.ListRun{Feed: "drop", Source: "Spamhaus DROP", Mode: store.ModeCumulative, Confidence: 90},
+		&oneEntry{e: store.ListEntry{Prefix: a, FirstSeen: time.Date(2026, 1, 31, 0, 0, 0, 0, time.UTC)}}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	csv := "ip,predicted_at,predicted_category,detected_at,last_seen_at,importance\n" +
+		"45.9.148.1,2026-01-01T00:00:00,botnet,2026-01-11T00:00:00,2026-02-01T00:00:00,50\n" +
+		"45.9.148.2,2026-01-01T00:00:00,botnet,2026-01-11T00:00:00,2026-02-01T00:00:00,50\n"
+	h := startServe(t, db, newFake(t, 10, gz(t, csv)))
+	h.configure(map[string]any{"age_out": "never", "context": []string{"Importance", "Predicted Category", "Predicted At", "Detected At", "Last Seen At"}})
+	run := h.waitRun(h.must(202, "POST", "/api/v1/feeds/seclytics/runs", h.admin, nil).body["run_id"].(float64))
+	if run["status"] != "succeeded" {
+		t.Fatalf("run: %v", run)
+	}
+	c, _ := h.uiClient(h.admin)
+	var own, independent string
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		resp, err := c.Get(h.base + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		page := string(body)
+		if i, j := strings.Index(page, `id="lead-own"`), strings.Index(page, `id="lead-independent"`); i >= 0 && j > i && strings.Contains(page, "indicators with both dates") {
+			own, independent = page[i:j], page[j:]
+			independent = independent[:strings.Index(independent, "</div>")]
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no lead-time card within 30s:\n%.3000s", page)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(own, "<strong>10 days</strong>") || !strings.Contains(own, "over <strong>2</strong> indicators with both dates") {
+		t.Errorf("Seclytics' own measure: %s", own)
+	}
+	if !strings.Contains(independent, "<strong>30 days</strong>") || !strings.Contains(independent, "over <strong>1</strong> of 2 predictions confirmed (50%)") ||
+		!strings.Contains(independent, "<strong>0</strong> (0%) were listed before") {
+		t.Errorf("independent measure: %s", independent)
+	}
+}
+
+type oneEntry struct {
+	e    store.ListEntry
+	done bool
+}
+
+func (o *oneEntry) Next() (store.ListEntry, error) {
+	if o.done {
+		return store.ListEntry{}, io.EOF
+	}
+	o.done = true
+	return o.e, nil
 }

@@ -92,6 +92,7 @@ type Store interface {
 	auditStore
 	sightingStore
 	listFeedStore
+	leadTimeStore
 }
 
 // Runner starts and cancels runs in this process (*runner.Manager).

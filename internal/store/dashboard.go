@@ -32,6 +32,10 @@ type Dashboard struct {
 	// days; LeadByCategory is the same per predicted category.
 	LeadDays       map[int64]int64
 	LeadByCategory map[string]map[int64]int64
+	// Independent is the lead time from list feeds' confirmations (see
+	// LeadTimes), beside Seclytics' own above; nil in dashboards saved
+	// before it was computed.
+	Independent *LeadTimeFigures `json:",omitempty"`
 	// Indicators is how many indicators the aggregates cover.
 	Indicators int64
 	// Statuses counts indicators by status; New24h counts those created
@@ -144,6 +148,11 @@ func (s *Store) DashboardAggregates(ctx context.Context) (Dashboard, error) {
 			return d, fmt.Errorf("dashboard aggregate: %w", err)
 		}
 	}
+	rep, err := s.LeadTimes(ctx, LeadTimeQuery{})
+	if err != nil {
+		return d, fmt.Errorf("dashboard: %w", err)
+	}
+	d.Independent = &rep.LeadTimeFigures
 	d.ComputedAt = time.Now().UTC()
 	d.Took = time.Since(t0)
 	return d, nil

@@ -16,17 +16,22 @@ import (
 // dashboardData feeds the home page: the charts' series as JSON for
 // static/app.js, and the numbers written on the page.
 type dashboardData struct {
-	Charts     template.JS
-	Empty      bool
-	Median     int64
-	P90        int64
-	HasLead    bool
-	ByCategory []categoryLead
-	Health     health
-	Computed   time.Time
-	Took       time.Duration
-	Stale      bool
-	Indicators int64
+	Charts  template.JS
+	Empty   bool
+	Median  int64
+	P90     int64
+	HasLead bool
+	// LeadCount is how many indicators Seclytics' own lead time is
+	// measured on (both dates stored); Independent the lead time from
+	// list feeds' confirmations, nil until computed.
+	LeadCount   int64
+	Independent *independentLead
+	ByCategory  []categoryLead
+	Health      health
+	Computed    time.Time
+	Took        time.Duration
+	Stale       bool
+	Indicators  int64
 	// Headline numbers.
 	Active, New24h, Expiring7d int64
 	// Bands and Categories are the bar charts' tables.
@@ -70,6 +75,34 @@ func pickRange(v string, now time.Time) ([]timeRange, string, time.Time) {
 		from = now.UTC().AddDate(0, 0, -d)
 	}
 	return out, out[cur].Value, from
+}
+
+// independentLead is the lead time from list feeds' confirmations, as the
+// lead-time card writes it.
+type independentLead struct {
+	Predicted, Confirmed, Before int64
+	// ConfirmedPct and BeforePct are shares in whole percent: of the
+	// predictions, and of the confirmed.
+	ConfirmedPct, BeforePct int64
+	HasLead                 bool
+	Median, P90             int64
+}
+
+func independentFrom(f *store.LeadTimeFigures) *independentLead {
+	if f == nil {
+		return nil
+	}
+	l := &independentLead{Predicted: f.Predicted, Confirmed: f.Confirmed, Before: f.ConfirmedBefore}
+	if f.Predicted > 0 {
+		l.ConfirmedPct = (100*f.Confirmed + f.Predicted/2) / f.Predicted
+	}
+	if f.Confirmed > 0 {
+		l.BeforePct = (100*f.ConfirmedBefore + f.Confirmed/2) / f.Confirmed
+	}
+	if f.MedianDays != nil && f.P90Days != nil {
+		l.HasLead, l.Median, l.P90 = true, *f.MedianDays, *f.P90Days
+	}
+	return l
 }
 
 type categoryLead struct {
@@ -307,6 +340,10 @@ func (u *UI) dashboard(w http.ResponseWriter, r *http.Request, se *session) erro
 		Empty: agg.Indicators == 0 && !computing, Confirmed: agg.Confirmed, ListFeeds: agg.ListFeeds, Range: rng, Ranges: ranges}
 	dd.Median, dd.HasLead = store.Quantile(agg.LeadDays, 0.5)
 	dd.P90, _ = store.Quantile(agg.LeadDays, 0.9)
+	for _, n := range agg.LeadDays {
+		dd.LeadCount += n
+	}
+	dd.Independent = independentFrom(agg.Independent)
 	c.Lead.Median, c.Lead.P90 = dd.Median, dd.P90
 	dd.ByCategory = topCategories(agg.LeadByCategory, TopCategories)
 	dd.Bands, dd.Categories = c.Bands.rows(), c.Categories.rows()
