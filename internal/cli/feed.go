@@ -136,12 +136,18 @@ func readSample(e *env, d *feeddef.Definition, name string) error {
 }
 
 func readDefinition(name string) ([]byte, error) {
+	return readAtMost(name, feeddef.MaxDefinitionSize)
+}
+
+// readAtMost reads a definition file, at most max+1 bytes of it, so that
+// the caller can tell a file over max from one that fits.
+func readAtMost(name string, max int) ([]byte, error) {
 	f, err := os.Open(name)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	src, err := io.ReadAll(io.LimitReader(f, feeddef.MaxDefinitionSize+1))
+	src, err := io.ReadAll(io.LimitReader(f, int64(max)+1))
 	if err != nil {
 		return nil, fmt.Errorf("read: %w", err)
 	}

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -256,14 +255,9 @@ func cmdFeedAdd(ctx context.Context, e *env, args []string) error {
 }
 
 func readDefinitionFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	b, err := readAtMost(path, store.MaxFeedDefinition)
 	if err != nil {
 		return nil, fmt.Errorf("read feed definition: %w", err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, store.MaxFeedDefinition+1))
-	if err != nil {
-		return nil, fmt.Errorf("read feed definition %s: %w", path, err)
 	}
 	if len(b) > store.MaxFeedDefinition {
 		return nil, fmt.Errorf("feed definition %s is over %d bytes: is it the right file?", path, store.MaxFeedDefinition)
