@@ -254,7 +254,9 @@ func (u *UI) kick(ctx context.Context, rng string) (*store.Dashboard, bool, erro
 	}
 	c := u.dash[rng]
 	stale := c.d == nil || c.ver != ver || rng != allRange && time.Since(c.d.ComputedAt) > RangeMaxAge
-	if stale && !u.dashWant[rng] {
+	// A range being computed is not asked for again: its computation
+	// may have started before the data moved, and the next view asks.
+	if stale && !u.dashWant[rng] && !u.dashBusy[rng] {
 		u.dashWant[rng] = true
 		// The channel holds one token; a token already there will
 		// recompute this range too.
@@ -333,37 +335,44 @@ func (u *UI) recomputeRanges(ctx context.Context, ranges ...string) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
 	for _, rng := range ranges {
-		// A view during the computation asks again: the data may have
-		// moved since it started.
 		u.dashMu.Lock()
 		delete(u.dashWant, rng)
+		u.dashBusy[rng] = true
 		u.dashMu.Unlock()
-		ver, err := u.Store.DataVersion(ctx)
-		if err != nil {
-			u.logUnlessStopping(ctx, "dashboard: read the data version", err)
-			return
-		}
-		_, _, from := pickRange(rng, time.Now())
-		d, err := u.Store.DashboardSince(ctx, from)
-		if err != nil {
-			u.logUnlessStopping(ctx, "dashboard: recompute the aggregates", err)
-			return
-		}
-		if rng == allRange {
-			// A run holding the store's writer must not hold the fresh
-			// numbers back: the save gives up after a few seconds (the
-			// next one saves).
-			sctx, scancel := context.WithTimeout(ctx, 5*time.Second)
-			if err := u.Store.SaveDashboard(sctx, ver, d); err != nil {
-				u.Log.Warn("dashboard: save the aggregates", "err", err)
-			}
-			scancel()
-		}
+		u.recomputeRange(ctx, rng)
 		u.dashMu.Lock()
-		u.dash[rng] = dashCache{&d, ver}
+		delete(u.dashBusy, rng)
 		u.dashMu.Unlock()
-		u.Log.Debug("dashboard aggregates recomputed", "range", rng, "took", d.Took.String())
 	}
+}
+
+// recomputeRange computes and keeps the aggregates of one range.
+func (u *UI) recomputeRange(ctx context.Context, rng string) {
+	ver, err := u.Store.DataVersion(ctx)
+	if err != nil {
+		u.logUnlessStopping(ctx, "dashboard: read the data version", err)
+		return
+	}
+	_, _, from := pickRange(rng, time.Now())
+	d, err := u.Store.DashboardSince(ctx, from)
+	if err != nil {
+		u.logUnlessStopping(ctx, "dashboard: recompute the aggregates", err)
+		return
+	}
+	if rng == allRange {
+		// A run holding the store's writer must not hold the fresh
+		// numbers back: the save gives up after a few seconds (the
+		// next one saves).
+		sctx, scancel := context.WithTimeout(ctx, 5*time.Second)
+		if err := u.Store.SaveDashboard(sctx, ver, d); err != nil {
+			u.Log.Warn("dashboard: save the aggregates", "err", err)
+		}
+		scancel()
+	}
+	u.dashMu.Lock()
+	u.dash[rng] = dashCache{&d, ver}
+	u.dashMu.Unlock()
+	u.Log.Debug("dashboard aggregates recomputed", "range", rng, "took", d.Took.String())
 }
 
 // logUnlessStopping logs err unless ctx ended: serve stopping cuts a

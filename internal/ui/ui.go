@@ -118,7 +118,9 @@ type UI struct {
 	// dash holds the aggregates per time range (timeRanges' values).
 	dash map[string]dashCache
 	// dashWant are the ranges a view found stale, for RefreshDashboard.
-	dashWant   map[string]bool
+	dashWant map[string]bool
+	// dashBusy are the ranges being computed.
+	dashBusy   map[string]bool
 	dashLoaded bool
 	// dashWake asks RefreshDashboard to recompute the aggregates.
 	dashWake chan struct{}
@@ -131,7 +133,7 @@ func New(d Deps) (*UI, error) {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	u := &UI{Deps: d, dashWake: make(chan struct{}, 1), dash: map[string]dashCache{}, dashWant: map[string]bool{}, downloads: make(chan struct{}, maxDownloads),
+	u := &UI{Deps: d, dashWake: make(chan struct{}, 1), dash: map[string]dashCache{}, dashWant: map[string]bool{}, dashBusy: map[string]bool{}, downloads: make(chan struct{}, maxDownloads),
 		zonePages: map[string]pageSet{}}
 	var err error
 	if u.pages, err = parsePages(time.UTC); err != nil {
