@@ -3,6 +3,9 @@ package server
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -897,6 +900,40 @@ func TestUIBrowser(t *testing.T) {
 		run("min sources", chromedp.Navigate(h.base+"/indicators?status=&min_sources=2"), chromedp.WaitVisible(chromedp.CSS("#result-count")))
 		if got, chips := text("#result-count"), strings.Join(strings.Fields(text("#chips")), " "); !strings.HasPrefix(got, "0 ") || !strings.Contains(chips, "Listed by at least: 2 feeds") {
 			t.Errorf("min_sources=2 with one feed: %q, chips %q; want 0 and a chip", got, chips)
+		}
+	})
+
+	stage("dashboard: the confirmed headline opens the search of what another feed confirms", func(t *testing.T) { // "confirmed by other feeds" links to its search (failed before: a bare number, and the UI search had no min-sources filter)
+		// Three addresses Seclytics lists, published as the CINS list on
+		// loopback: another feed confirms them.
+		var addrs []string
+		for _, ind := range h.must(200, "GET", "/api/v1/indicators?status=Active&limit=3", h.admin, nil).body["indicators"].([]any) {
+			addrs = append(addrs, ind.(map[string]any)["value"].(string))
+		}
+		pub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, strings.Join(addrs, "\n")+"\n")
+		}))
+		t.Cleanup(pub.Close)
+		h.must(200, "PUT", "/api/v1/feeds/cins", h.admin, map[string]any{"base_url": pub.URL})
+		runID := h.must(202, "POST", "/api/v1/feeds/cins/runs", h.admin, nil).body["run_id"].(float64)
+		if r := h.waitRun(runID); r["status"] != "succeeded" {
+			t.Fatalf("the CINS run: %v", r)
+		}
+		want := fmt.Sprint(len(addrs))
+		// The aggregates are recomputed after the run: view the dashboard
+		// until they are.
+		for tries := 0; ; tries++ {
+			run("dashboard", chromedp.Navigate(h.base+"/?range=all"), chromedp.WaitVisible(chromedp.CSS("#main")))
+			if eval(`(document.querySelector("#headline-confirmed") || {}).textContent === "`+want+`" ? 1 : 0`) == 1 {
+				break
+			}
+			if tries == 50 {
+				t.Fatalf("the confirmed headline never said %s after the CINS run", want)
+			}
+		}
+		run("open the confirmed", chromedp.Click(chromedp.CSS("#headline-confirmed")), chromedp.WaitVisible(chromedp.CSS("#result-count")))
+		if got, chips := text("#result-count"), strings.Join(strings.Fields(text("#chips")), " "); !strings.HasPrefix(got, want+" ") || !strings.Contains(chips, "Listed by at least: 2 feeds") {
+			t.Errorf("the confirmed headline (%s) opened a search that says %q, chips %q", want, got, chips)
 		}
 	})
 
