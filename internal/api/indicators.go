@@ -59,6 +59,11 @@ func (s *Server) listIndicators(w http.ResponseWriter, r *http.Request) error {
 		}
 		iq.UpdatedSince = *t
 	}
+	df, err := service.ParseDateFilter(q.Get("date"), q.Get("from"), q.Get("until"))
+	if err != nil {
+		return err
+	}
+	iq.DateField, iq.From, iq.Until = df.Field, df.From, df.Until
 	page, err := s.Store.SearchIndicators(r.Context(), iq)
 	if err != nil {
 		return err

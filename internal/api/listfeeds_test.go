@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,6 +92,8 @@ func TestListFeedsOverHTTP(t *testing.T) {
 		"/api/v1/indicators?min_sources=1&sort=-confidence": "[198.51.100.0/24 192.0.2.1 192.0.2.2]",
 		"/api/v1/indicators?min_sources=2":                  "[198.51.100.0/24]",
 		"/api/v1/indicators?cidr=198.51.0.0/16&limit=1":     "[198.51.100.0/24]",
+		// List feeds predict nothing: a range of predictions holds none.
+		"/api/v1/indicators?date=predicted&from=2000-01": "[]",
 	} {
 		if got := values(path); fmt.Sprint(got) != want {
 			t.Errorf("%s: %v, want %s", path, got, want)
@@ -99,6 +102,12 @@ func TestListFeedsOverHTTP(t *testing.T) {
 	var bad map[string]any
 	if code := get("/api/v1/indicators?min_confidence=101", &bad); code != 400 {
 		t.Errorf("min_confidence=101: HTTP %d", code)
+	}
+	var badDate struct {
+		Error Error `json:"error"`
+	}
+	if code := get("/api/v1/indicators?from=03/01/2026", &badDate); code != 400 || badDate.Error.Field != "from" || !strings.Contains(badDate.Error.Message, "2026-03") {
+		t.Errorf("from=03/01/2026: HTTP %d, %+v; want 400 naming from and the forms it takes", code, badDate.Error)
 	}
 
 	var res LookupResult

@@ -10,8 +10,11 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -248,4 +251,57 @@ func gz(t *testing.T, csv string) []byte {
 func apiRoutes(t *testing.T) []api.Route {
 	t.Helper()
 	return api.New(api.Deps{}).Routes()
+}
+
+// startBrowserTarget is startServe for the browser test, unless
+// $FOREWARN_BROWSER_TARGET names a forewarn binary: then that binary
+// serves (a build of another commit, to check which steps fail on it), on
+// a new store and a free loopback port, with none of opts (an older build
+// has not all of them).
+func startBrowserTarget(t *testing.T, fake *fakeseclytics.Server, opts ...func(*Config)) *harness {
+	t.Helper()
+	bin := os.Getenv("FOREWARN_BROWSER_TARGET")
+	if bin == "" {
+		return startServe(t, "", fake, opts...)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	h := &harness{t: t, db: pgtest.Path(t, t.TempDir()), fake: fake, done: make(chan error, 1), out: &testutil.Buffer{}, logs: &testutil.Buffer{}, base: "http://" + addr}
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, "serve", "--db", h.db, "--listen", addr)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 30 * time.Second
+	cmd.Stdout, cmd.Stderr = h.out, h.logs
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("start %s: %v", bin, err)
+	}
+	go func() { h.done <- cmd.Wait() }()
+	h.cancel = cancel
+	t.Cleanup(func() { h.stop() })
+	// Ready when it answers: it prints the first admin key before it
+	// listens.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(h.base + "/login")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s serve did not answer within 30s: %v\n%s", bin, err, h.logs.String())
+		}
+		select {
+		case err := <-h.done:
+			t.Fatalf("%s serve stopped at start: %v\n%s", bin, err, h.logs.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	h.admin = keyRE.FindString(h.out.String())
+	t.Logf("browser test against %s (%s)", bin, h.base)
+	return h
 }

@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
+	"time"
 
 	"forewarn/internal/indicator"
 	"forewarn/internal/prediction"
+	"forewarn/internal/store"
 )
 
 // Statuses are the statuses a person may set.
@@ -158,4 +161,67 @@ func statusDetail(from, to indicator.Status, reason string) string {
 		d += ": " + reason
 	}
 	return d
+}
+
+// DateFilter is a search's date range: the indicators whose Field date
+// (store.DateFields) is at or after From and before Until; a zero bound
+// is open.
+type DateFilter struct {
+	Field       string
+	From, Until time.Time
+}
+
+// maxDateText bounds each part of a date filter as typed.
+const maxDateText = 40
+
+// ParseDateFilter reads a search's date filter as the API and the UI take
+// it: field is predicted or detected (empty is predicted), from and until
+// are each a month (2026-03), a date (2026-03-31) or an RFC 3339 time;
+// until is exclusive, and a month or date until means its start. All
+// three empty is no filter. Every refused part is named at once.
+func ParseDateFilter(field, from, until string) (DateFilter, error) {
+	var f DateFilter
+	field, from, until = strings.TrimSpace(field), strings.TrimSpace(from), strings.TrimSpace(until)
+	if field == "" && from == "" && until == "" {
+		return f, nil
+	}
+	var errs []error
+	f.Field = field
+	if f.Field == "" {
+		f.Field = "predicted"
+	}
+	if len(field) > maxDateText || !slices.Contains(store.DateFields, f.Field) {
+		errs = append(errs, invalid("date", "must be predicted or detected (which date the range keeps), not %q", clip(field)))
+	}
+	parse := func(name, v string) time.Time {
+		if v == "" {
+			return time.Time{}
+		}
+		if len(v) <= maxDateText {
+			if t, err := time.Parse("2006-01", v); err == nil {
+				return t
+			}
+			if t, err := ParseTime(name, v); err == nil {
+				return *t
+			}
+		}
+		errs = append(errs, invalid(name, "must be a month (2026-03), a date (2026-03-31) or an RFC 3339 time (2026-03-31T12:00:00Z), not %q", clip(v)))
+		return time.Time{}
+	}
+	f.From, f.Until = parse("from", from), parse("until", until)
+	if !f.From.IsZero() && !f.Until.IsZero() && !f.Until.After(f.From) {
+		errs = append(errs, invalid("until", "must be after from (%s): until is the first moment left out", f.From.Format(time.RFC3339)))
+	}
+	if err := joinInvalid(errs...); err != nil {
+		return DateFilter{}, err
+	}
+	return f, nil
+}
+
+// clip shortens a refused input for its message.
+func clip(s string) string {
+	if len(s) > maxDateText {
+		return s[:maxDateText] + "…"
+	}
+	return s
 }

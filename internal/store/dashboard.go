@@ -52,12 +52,32 @@ type Dashboard struct {
 	// ComputedAt is when the aggregates were read, and Took how long.
 	ComputedAt time.Time
 	Took       time.Duration
+	// Since is the start of the time range the aggregates cover (zero:
+	// all time); see DashboardSince.
+	Since time.Time `json:",omitzero"`
 }
 
-// DashboardAggregates computes the Dashboard in SQL: the store groups and
-// counts, Go only reshapes the few hundred groups.
+// DashboardAggregates computes the Dashboard over every indicator.
 func (s *Store) DashboardAggregates(ctx context.Context) (Dashboard, error) {
+	return s.DashboardSince(ctx, time.Time{})
+}
+
+// DashboardSince computes the Dashboard in SQL over the indicators
+// Seclytics predicted at or after since (every indicator when since is
+// zero): the store groups and counts, Go only reshapes the few hundred
+// groups. The months chart's series are the exception: each keeps the
+// months of its own date from since on (a detection in range of an older
+// prediction counts), as its axis shows.
+func (s *Store) DashboardSince(ctx context.Context, since time.Time) (Dashboard, error) {
 	t0 := time.Now()
+	// The range's terms: integers computed here, written into the SQL
+	// (the loop below passes no arguments).
+	inRange := func(col, prefix string) string {
+		if since.IsZero() {
+			return ""
+		}
+		return " " + prefix + " " + col + " >= " + strconv.FormatInt(since.Unix(), 10)
+	}
 	d := Dashboard{
 		Bands: map[string]int64{}, Categories: map[string]int64{},
 		PredictedByMonth: map[string]int64{}, DetectedByMonth: map[string]int64{},
@@ -81,7 +101,7 @@ func (s *Store) DashboardAggregates(ctx context.Context) (Dashboard, error) {
 		{`SELECT status, CASE WHEN created_at >= ` + strconv.FormatInt(now.Add(-24*time.Hour).Unix(), 10) + ` THEN 1 ELSE 0 END +
 				CASE WHEN status = 'Active' AND expires_at IS NOT NULL AND expires_at < ` + strconv.FormatInt(now.Add(7*24*time.Hour).Unix(), 10) + ` THEN 2 ELSE 0 END +
 				CASE WHEN s_listed = 1 AND listings > 0 THEN 4 ELSE 0 END AS flags, COUNT(*)
-				FROM indicators GROUP BY 1, 2`,
+				FROM indicators` + inRange("s_predicted_at", "WHERE") + ` GROUP BY 1, 2`,
 			func(k string, flags int64, n int64) {
 				d.Statuses[k] += n
 				if flags&1 != 0 {
@@ -96,11 +116,11 @@ func (s *Store) DashboardAggregates(ctx context.Context) (Dashboard, error) {
 			}},
 		{`SELECT '', 0, COUNT(*) FROM list_feeds`, func(_ string, _ int64, n int64) { d.ListFeeds = n }},
 		{`SELECT CASE WHEN s_importance >= 70 THEN 'High' WHEN s_importance >= 40 THEN 'Medium'
-				WHEN s_importance IS NOT NULL THEN 'Low' ELSE 'None' END AS b, 0, COUNT(*) FROM indicators GROUP BY b`,
+				WHEN s_importance IS NOT NULL THEN 'Low' ELSE 'None' END AS b, 0, COUNT(*) FROM indicators` + inRange("s_predicted_at", "WHERE") + ` GROUP BY b`,
 			func(k string, _ int64, n int64) { d.Bands[k] += n; d.Indicators += n }},
 		// Lists are joined by U+001F: group by the joined value, then split
 		// the (few) distinct combinations.
-		{`SELECT COALESCE(s_detected_categories, ''), 0, COUNT(*) FROM indicators GROUP BY 1`,
+		{`SELECT COALESCE(s_detected_categories, ''), 0, COUNT(*) FROM indicators` + inRange("s_predicted_at", "WHERE") + ` GROUP BY 1`,
 			func(k string, _ int64, n int64) {
 				if k == "" {
 					d.Categories["(none)"] += n
@@ -110,12 +130,12 @@ func (s *Store) DashboardAggregates(ctx context.Context) (Dashboard, error) {
 					d.Categories[c] += n
 				}
 			}},
-		{`SELECT ` + s.d.month("s_predicted_at") + `, 0, COUNT(*) FROM indicators WHERE s_predicted_at IS NOT NULL GROUP BY 1`,
+		{`SELECT ` + s.d.month("s_predicted_at") + `, 0, COUNT(*) FROM indicators WHERE s_predicted_at IS NOT NULL` + inRange("s_predicted_at", "AND") + ` GROUP BY 1`,
 			func(k string, _ int64, n int64) { d.PredictedByMonth[k] += n }},
-		{`SELECT ` + s.d.month("s_detected_at") + `, 0, COUNT(*) FROM indicators WHERE s_detected_at IS NOT NULL GROUP BY 1`,
+		{`SELECT ` + s.d.month("s_detected_at") + `, 0, COUNT(*) FROM indicators WHERE s_detected_at IS NOT NULL` + inRange("s_detected_at", "AND") + ` GROUP BY 1`,
 			func(k string, _ int64, n int64) { d.DetectedByMonth[k] += n }},
 		{`SELECT COALESCE(s_predicted_category, ''), (s_detected_at - s_predicted_at) / 86400 AS days, COUNT(*) FROM indicators
-				WHERE s_detected_at IS NOT NULL AND s_predicted_at IS NOT NULL GROUP BY 1, 2`,
+				WHERE s_detected_at IS NOT NULL AND s_predicted_at IS NOT NULL` + inRange("s_predicted_at", "AND") + ` GROUP BY 1, 2`,
 			func(k string, days int64, n int64) {
 				d.LeadDays[days] += n
 				if k == "" {
@@ -148,12 +168,15 @@ func (s *Store) DashboardAggregates(ctx context.Context) (Dashboard, error) {
 			return d, fmt.Errorf("dashboard aggregate: %w", err)
 		}
 	}
-	rep, err := s.LeadTimes(ctx, LeadTimeQuery{})
+	rep, err := s.LeadTimes(ctx, LeadTimeQuery{Since: since})
 	if err != nil {
 		return d, fmt.Errorf("dashboard: %w", err)
 	}
 	d.Independent = &rep.LeadTimeFigures
 	d.ComputedAt = time.Now().UTC()
+	if !since.IsZero() {
+		d.Since = since.UTC()
+	}
 	d.Took = time.Since(t0)
 	return d, nil
 }

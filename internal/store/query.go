@@ -63,6 +63,11 @@ type IndicatorQuery struct {
 	// least this (0-100).
 	MinConfidence *int
 	UpdatedSince  time.Time
+	// DateField names the date From and Until keep: "predicted"
+	// (Seclytics' Predicted At) or "detected" (Detected At); "" with no
+	// bound. From is inclusive, Until exclusive; a zero bound is open.
+	DateField   string
+	From, Until time.Time
 	// Sort is one of IndicatorSorts; "" is "value".
 	Sort string
 	// Limit is the page size: 100 if 0, at most 1000.
@@ -324,6 +329,12 @@ func (q *IndicatorQuery) bounds(so indicatorSort, cur *indicatorCursor) (where [
 	return where, args
 }
 
+// dateColumns are the dates IndicatorQuery.DateField may name.
+var dateColumns = map[string]string{"predicted": "s_predicted_at", "detected": "s_detected_at"}
+
+// DateFields are the names IndicatorQuery.DateField accepts.
+var DateFields = []string{"predicted", "detected"}
+
 // filters returns the WHERE terms and arguments of q's filters other than
 // UpdatedSince, cheapest first: SQLite evaluates them in this order.
 func (q *IndicatorQuery) filters(d dialect) ([]string, []any, error) {
@@ -392,6 +403,18 @@ func (q *IndicatorQuery) filters(d dialect) ([]string, []any, error) {
 	}
 	if q.MinSources > 0 {
 		add("listings + s_listed >= ?", q.MinSources)
+	}
+	if q.DateField != "" || !q.From.IsZero() || !q.Until.IsZero() {
+		col, ok := dateColumns[q.DateField]
+		if !ok {
+			return nil, nil, fmt.Errorf("date %q: use predicted or detected: %w", q.DateField, ErrBadQuery)
+		}
+		if !q.From.IsZero() {
+			add(col+" >= ?", q.From.Unix())
+		}
+		if !q.Until.IsZero() {
+			add(col+" < ?", q.Until.Unix())
+		}
 	}
 	if q.MinConfidence != nil {
 		if v := *q.MinConfidence; v < 0 || v > 100 {

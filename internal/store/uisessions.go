@@ -20,6 +20,9 @@ type UISession struct {
 	Role    apikey.Role
 	CSRF    string
 	Expires time.Time
+	// TimeZone is the key's choice of time zone for the UI's times: ""
+	// for UTC, else an IANA name (see SetKeyTimeZone).
+	TimeZone string
 }
 
 func sessionHash(id string) string {
@@ -47,10 +50,10 @@ func (s *Store) UISession(ctx context.Context, id string) (UISession, error) {
 	var se UISession
 	var exp int64
 	var role string
-	err := s.r.QueryRowContext(ctx, `SELECT k.id, k.name, k.role, u.csrf, u.expires_at
+	err := s.r.QueryRowContext(ctx, `SELECT k.id, k.name, k.role, u.csrf, u.expires_at, k.time_zone
 		FROM ui_sessions u JOIN api_keys k ON k.id = u.key_id
 		WHERE u.id_hash = ? AND u.expires_at >= ? AND k.revoked_at IS NULL`, sessionHash(id), time.Now().Unix()).
-		Scan(&se.KeyID, &se.KeyName, &role, &se.CSRF, &exp)
+		Scan(&se.KeyID, &se.KeyName, &role, &se.CSRF, &exp, &se.TimeZone)
 	if errors.Is(err, sql.ErrNoRows) {
 		return se, fmt.Errorf("session: %w", ErrNotFound)
 	}
@@ -65,6 +68,27 @@ func (s *Store) UISession(ctx context.Context, id string) (UISession, error) {
 func (s *Store) DeleteUISession(ctx context.Context, id string) error {
 	if _, err := s.w.ExecContext(ctx, `DELETE FROM ui_sessions WHERE id_hash = ?`, sessionHash(id)); err != nil {
 		return fmt.Errorf("end a session: %w", err)
+	}
+	return nil
+}
+
+// MaxTimeZone bounds a stored time zone name: the longest IANA name is
+// about 30 bytes.
+const MaxTimeZone = 64
+
+// SetKeyTimeZone stores the time zone the web UI writes times in for the
+// API key id: "" for UTC, else an IANA name the caller checked. The error
+// wraps ErrNotFound when no such key exists.
+func (s *Store) SetKeyTimeZone(ctx context.Context, id int64, zone string) error {
+	if len(zone) > MaxTimeZone {
+		return fmt.Errorf("time zone %.64q: longer than %d bytes: %w", zone, MaxTimeZone, ErrBadQuery)
+	}
+	res, err := s.w.ExecContext(ctx, `UPDATE api_keys SET time_zone = ? WHERE id = ?`, zone, id)
+	if err != nil {
+		return fmt.Errorf("set the time zone of key %d: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return fmt.Errorf("key %d: %w", id, ErrNotFound)
 	}
 	return nil
 }

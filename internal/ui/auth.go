@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"forewarn/internal/apikey"
+	"forewarn/internal/service"
 	"forewarn/internal/store"
 )
 
@@ -161,4 +162,31 @@ func storeFailure(w http.ResponseWriter, r *http.Request, err error) (int, strin
 		return http.StatusServiceUnavailable, "The store did not answer in time. Try again in a minute."
 	}
 	return http.StatusInternalServerError, "Something went wrong: see the server's log. Try again; if it persists, check the store."
+}
+
+// setTimeZone stores the signed-in key's time zone: UTC, or the zone the
+// browser reported (the footer's button). Any signed-in key may choose
+// its own, so it needs the CSRF token but not the admin role.
+func (u *UI) setTimeZone(w http.ResponseWriter, r *http.Request, se *session) error {
+	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
+	if !se.validCSRF(r) {
+		u.fail(w, r, se, http.StatusForbidden, "The form was out of date (its CSRF token is missing or stale): reload the page and try again.")
+		return nil
+	}
+	zone := r.PostFormValue("zone")
+	_, err := u.Service.SetTimeZone(r.Context(), se.actor(), zone)
+	var ve *service.ValidationError
+	if errors.As(err, &ve) {
+		u.fail(w, r, se, http.StatusBadRequest, "Your browser reported the time zone “"+clipText(zone)+"”, which this server does not know: times stay in UTC. Choose a zone such as Europe/Paris in your system's settings, or keep UTC.")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	back := "/"
+	if ref, err := url.Parse(r.Referer()); err == nil && ref.Host == r.Host {
+		back = safeNext(ref.RequestURI())
+	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
+	return nil
 }

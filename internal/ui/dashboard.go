@@ -45,6 +45,20 @@ type dashboardData struct {
 	// choices, each with its URL.
 	Range  string
 	Ranges []timeRange
+	// From is the start of the range as a search's from (RFC 3339), ""
+	// for all time: the charts' links search the same indicators.
+	From string
+	// Months are the months chart's table, each month with the next one
+	// (its search's until).
+	Months []monthRow
+}
+
+// monthRow is one month of the months chart.
+type monthRow struct {
+	// From is the month's start, or the range's if later (the first
+	// month of a range counts from it); Next the next month's.
+	Month, From, Next   string
+	Predicted, Detected int64
 }
 
 // timeRange is one choice of the dashboard's time range.
@@ -168,15 +182,29 @@ type health struct {
 	Updated int64
 }
 
-// aggregates returns the dashboard's aggregates, and whether the
-// indicators changed since they were computed. They are computed by the
-// store in SQL, kept in memory and saved in the store, and recomputed in
-// the background when the store's DataVersion (one counter and one index
-// entry) moved: a page view never waits for a scan. Only a store that never
-// had its aggregates computed shows none, for as long as the first
-// computation takes (seconds at millions of indicators; the page says so).
-func (u *UI) aggregates(ctx context.Context) (*store.Dashboard, bool, error) {
-	d, stale, err := u.kick(ctx)
+// dashCache is the dashboard's aggregates over one time range, and the
+// store's DataVersion they were computed at.
+type dashCache struct {
+	d   *store.Dashboard
+	ver store.DataVersion
+}
+
+// RangeMaxAge is how long the aggregates of a range other than "all" stay
+// fresh while the store does not change: the range's start moves with the
+// clock.
+const RangeMaxAge = time.Hour
+
+// aggregates returns the dashboard's aggregates over the time range rng
+// (one of timeRanges' values), and whether the indicators changed since
+// they were computed. They are computed by the store in SQL, kept in
+// memory per range (a few, fixed: memory is bounded) and, for all time,
+// saved in the store, and recomputed in the background when the store's
+// DataVersion (one counter and one index entry) moved: a page view never
+// waits for a scan. Only a range never computed shows none, for as long as
+// its first computation takes (seconds at millions of indicators; the page
+// says so).
+func (u *UI) aggregates(ctx context.Context, rng string) (*store.Dashboard, bool, error) {
+	d, stale, err := u.kick(ctx, rng)
 	if err != nil || d != nil {
 		return d, stale, err
 	}
@@ -195,7 +223,7 @@ func (u *UI) aggregates(ctx context.Context) (*store.Dashboard, bool, error) {
 		case <-tick.C:
 		}
 		u.dashMu.Lock()
-		d = u.dash
+		d = u.dash[rng].d
 		u.dashMu.Unlock()
 		if d != nil {
 			return d, false, nil
@@ -203,9 +231,10 @@ func (u *UI) aggregates(ctx context.Context) (*store.Dashboard, bool, error) {
 	}
 }
 
-// kick returns the aggregates in memory (the saved ones, the first time)
-// and whether they are stale, and starts recomputing them when they are.
-func (u *UI) kick(ctx context.Context) (*store.Dashboard, bool, error) {
+// kick returns the aggregates of range rng in memory (the saved ones, the
+// first time) and whether they are stale, and has them recomputed when
+// they are.
+func (u *UI) kick(ctx context.Context, rng string) (*store.Dashboard, bool, error) {
 	ver, err := u.Store.DataVersion(ctx)
 	if err != nil {
 		return nil, false, err
@@ -218,32 +247,50 @@ func (u *UI) kick(ctx context.Context) (*store.Dashboard, bool, error) {
 			// Not fatal: recomputing replaces it.
 			u.Log.Warn("dashboard: read the saved aggregates", "err", err)
 		}
-		if ok {
-			u.dash, u.dashVer = &d, v
+		if ok && d.Since.IsZero() {
+			u.dash[allRange] = dashCache{&d, v}
 		}
 		u.dashLoaded = true
 	}
-	stale := u.dash == nil || u.dashVer != ver
-	if stale && !u.dashBusy {
-		u.dashBusy = true
-		// dashBusy makes this the only request in flight: the send
-		// never blocks.
+	c := u.dash[rng]
+	stale := c.d == nil || c.ver != ver || rng != allRange && time.Since(c.d.ComputedAt) > RangeMaxAge
+	// A range being computed is not asked for again: its computation
+	// may have started before the data moved, and the next view asks.
+	if stale && !u.dashWant[rng] && !u.dashBusy[rng] {
+		u.dashWant[rng] = true
+		// The channel holds one token; a token already there will
+		// recompute this range too.
 		select {
 		case u.dashWake <- struct{}{}:
 		default:
 		}
 	}
-	return u.dash, stale, nil
+	return c.d, stale, nil
 }
+
+// allRange is the time range of every indicator, the one saved in the
+// store.
+const allRange = "all"
 
 // DataChanged has the dashboard's aggregates recomputed in the background
 // if the indicators changed: serve calls it after each run, so that the
-// next view finds them fresh.
+// next view finds them fresh. Every range computed so far is refreshed.
 func (u *UI) DataChanged(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	if _, _, err := u.kick(ctx); err != nil {
-		u.Log.Error("dashboard: read the data version", "err", err)
+	u.dashMu.Lock()
+	ranges := []string{allRange}
+	for r := range u.dash {
+		if r != allRange {
+			ranges = append(ranges, r)
+		}
+	}
+	u.dashMu.Unlock()
+	for _, r := range ranges {
+		if _, _, err := u.kick(ctx, r); err != nil {
+			u.Log.Error("dashboard: read the data version", "err", err)
+			return
+		}
 	}
 }
 
@@ -265,31 +312,67 @@ func (u *UI) RefreshDashboard(ctx context.Context) error {
 	}
 }
 
+// recompute computes the aggregates of every range a view or DataChanged
+// asked for, and of all time when none did.
 func (u *UI) recompute(ctx context.Context) {
+	u.dashMu.Lock()
+	var ranges []string
+	for _, r := range timeRanges {
+		if u.dashWant[r.Value] {
+			ranges = append(ranges, r.Value)
+		}
+	}
+	u.dashMu.Unlock()
+	if len(ranges) == 0 {
+		ranges = []string{allRange}
+	}
+	u.recomputeRanges(ctx, ranges...)
+}
+
+// recomputeRanges computes the aggregates of each range (timeRanges'
+// values) now.
+func (u *UI) recomputeRanges(ctx context.Context, ranges ...string) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
-	defer func() { u.dashMu.Lock(); u.dashBusy = false; u.dashMu.Unlock() }()
+	for _, rng := range ranges {
+		u.dashMu.Lock()
+		delete(u.dashWant, rng)
+		u.dashBusy[rng] = true
+		u.dashMu.Unlock()
+		u.recomputeRange(ctx, rng)
+		u.dashMu.Lock()
+		delete(u.dashBusy, rng)
+		u.dashMu.Unlock()
+	}
+}
+
+// recomputeRange computes and keeps the aggregates of one range.
+func (u *UI) recomputeRange(ctx context.Context, rng string) {
 	ver, err := u.Store.DataVersion(ctx)
 	if err != nil {
 		u.logUnlessStopping(ctx, "dashboard: read the data version", err)
 		return
 	}
-	d, err := u.Store.DashboardAggregates(ctx)
+	_, _, from := pickRange(rng, time.Now())
+	d, err := u.Store.DashboardSince(ctx, from)
 	if err != nil {
 		u.logUnlessStopping(ctx, "dashboard: recompute the aggregates", err)
 		return
 	}
-	// A run holding the store's writer must not hold the fresh numbers
-	// back: the save gives up after a few seconds (the next one saves).
-	sctx, scancel := context.WithTimeout(ctx, 5*time.Second)
-	defer scancel()
-	if err := u.Store.SaveDashboard(sctx, ver, d); err != nil {
-		u.Log.Warn("dashboard: save the aggregates", "err", err)
+	if rng == allRange {
+		// A run holding the store's writer must not hold the fresh
+		// numbers back: the save gives up after a few seconds (the
+		// next one saves).
+		sctx, scancel := context.WithTimeout(ctx, 5*time.Second)
+		if err := u.Store.SaveDashboard(sctx, ver, d); err != nil {
+			u.Log.Warn("dashboard: save the aggregates", "err", err)
+		}
+		scancel()
 	}
 	u.dashMu.Lock()
-	u.dash, u.dashVer = &d, ver
+	u.dash[rng] = dashCache{&d, ver}
 	u.dashMu.Unlock()
-	u.Log.Debug("dashboard aggregates recomputed", "took", d.Took.String())
+	u.Log.Debug("dashboard aggregates recomputed", "range", rng, "took", d.Took.String())
 }
 
 // logUnlessStopping logs err unless ctx ended: serve stopping cuts a
@@ -324,7 +407,8 @@ type chartData struct {
 }
 
 func (u *UI) dashboard(w http.ResponseWriter, r *http.Request, se *session) error {
-	aggp, stale, err := u.aggregates(r.Context())
+	ranges, rng, from := pickRange(r.URL.Query().Get("range"), time.Now())
+	aggp, stale, err := u.aggregates(r.Context(), rng)
 	if err != nil {
 		return err
 	}
@@ -333,7 +417,10 @@ func (u *UI) dashboard(w http.ResponseWriter, r *http.Request, se *session) erro
 		aggp = &store.Dashboard{}
 	}
 	agg := *aggp
-	ranges, rng, from := pickRange(r.URL.Query().Get("range"), time.Now())
+	if !agg.Since.IsZero() {
+		// The charts start where the aggregates do.
+		from = agg.Since
+	}
 	c := chartsFrom(agg, from)
 	dd := dashboardData{Computed: agg.ComputedAt, Took: agg.Took.Round(time.Millisecond), Stale: stale, Indicators: agg.Indicators,
 		Active: agg.Statuses["Active"], New24h: agg.New24h, Expiring7d: agg.Expiring7d, Computing: computing,
@@ -347,6 +434,19 @@ func (u *UI) dashboard(w http.ResponseWriter, r *http.Request, se *session) erro
 	c.Lead.Median, c.Lead.P90 = dd.Median, dd.P90
 	dd.ByCategory = topCategories(agg.LeadByCategory, TopCategories)
 	dd.Bands, dd.Categories = c.Bands.rows(), c.Categories.rows()
+	if !agg.Since.IsZero() {
+		dd.From = agg.Since.UTC().Format(time.RFC3339)
+	}
+	for i, m := range c.Months.Labels {
+		row := monthRow{Month: m, From: m, Predicted: c.Months.Predicted[i], Detected: c.Months.Detected[i]}
+		if t, err := time.Parse("2006-01", m); err == nil {
+			row.Next = t.AddDate(0, 1, 0).Format("2006-01")
+			if agg.Since.After(t) {
+				row.From = dd.From
+			}
+		}
+		dd.Months = append(dd.Months, row)
+	}
 	page, err := u.Store.ListRuns(r.Context(), store.RunQuery{Feed: u.Feed, Limit: 30})
 	if err != nil {
 		return err

@@ -103,13 +103,13 @@ func groups(rows []attrRow) []attrGroup {
 func summary(ind indicator.Indicator) string {
 	var parts []string
 	if v := ind.Attr(indicator.AttrImportance); v.Kind != indicator.KindNone {
-		parts = append(parts, valueText(v))
+		parts = append(parts, valueText(time.UTC, v))
 	}
 	if v := ind.Attr(indicator.AttrNormalizedImportance); v.Kind != indicator.KindNone {
-		parts = append(parts, valueText(v))
+		parts = append(parts, valueText(time.UTC, v))
 	}
 	if v := ind.Attr(indicator.AttrDetectedCategories); v.Kind != indicator.KindNone {
-		parts = append(parts, valueText(v))
+		parts = append(parts, valueText(time.UTC, v))
 	}
 	p, okP := ind.Attr(indicator.AttrPredictedAt).AsTime()
 	d, okD := ind.Attr(indicator.AttrDetectedAt).AsTime()
@@ -155,7 +155,7 @@ func (u *UI) indicatorDetail(w http.ResponseWriter, r *http.Request, se *session
 func (u *UI) renderDetail(w http.ResponseWriter, r *http.Request, status int, v view, ind indicator.Indicator, f statusForm) error {
 	d := detailData{Ind: ind, Statuses: statuses, Summary: summary(ind), Form: f, Cluster: ind.Attr(indicator.AttrCluster).String()}
 	d.Tone, _, d.Reason = listedReason(&ind)
-	rows := attrRows(ind)
+	rows := attrRows(v.Session.loc, ind)
 	for _, row := range rows {
 		if row.UpdatedAt.After(d.Updated) {
 			d.Updated = row.UpdatedAt

@@ -9,10 +9,12 @@ import (
 	"forewarn/internal/indicator"
 )
 
-// TimeLayout is the one way the UI writes a time: UTC, to the second. A
-// person who chose local time sees it converted in the browser (app.js
-// rewrites each <time> element), so every page is the same for a cache.
-const TimeLayout = "2006-01-02 15:04:05 UTC"
+// TimeLayout is the one way the UI writes a time: to the second, with its
+// zone named. The zone is UTC unless the signed-in API key chose another
+// (the footer's local-time button stores the browser's zone with the key):
+// the server writes every time in it, so the page needs no script to be
+// right.
+const TimeLayout = "2006-01-02 15:04:05 MST"
 
 // thousands writes n with a comma between groups of three digits, as the
 // charts' axes do: 175,934.
@@ -56,8 +58,9 @@ func num(v any) string {
 	return ""
 }
 
-// timeHTML is a <time> element in TimeLayout; "—" for none.
-func timeHTML(v any) template.HTML {
+// timeHTML is a <time> element in TimeLayout in loc, with the UTC time as
+// its title when loc is another zone; "—" for none.
+func timeHTML(loc *time.Location, v any) template.HTML {
 	var t time.Time
 	switch x := v.(type) {
 	case time.Time:
@@ -70,21 +73,31 @@ func timeHTML(v any) template.HTML {
 	if t.IsZero() {
 		return "—"
 	}
-	t = t.UTC()
-	return template.HTML(`<time datetime="` + t.Format(time.RFC3339) + `">` + t.Format(TimeLayout) + `</time>`)
+	if loc == nil {
+		loc = time.UTC
+	}
+	u := t.UTC()
+	attr := `<time datetime="` + u.Format(time.RFC3339) + `"`
+	if loc != time.UTC {
+		attr += ` title="` + u.Format(TimeLayout) + `"`
+	}
+	return template.HTML(attr + `>` + template.HTMLEscapeString(t.In(loc).Format(TimeLayout)) + `</time>`)
 }
 
 // valueText is an attribute value as the UI writes it: dates in
-// TimeLayout (a day-granular date without its midnight), numbers with
-// thousands separators, lists joined.
-func valueText(v indicator.Value) string {
+// TimeLayout in loc (a day-granular date without its midnight, as the
+// day it names), numbers with thousands separators, lists joined.
+func valueText(loc *time.Location, v indicator.Value) string {
+	if loc == nil {
+		loc = time.UTC
+	}
 	switch v.Kind {
 	case indicator.KindDate:
 		t := v.Time.UTC()
 		if t.Hour() == 0 && t.Minute() == 0 && t.Second() == 0 {
 			return t.Format("2006-01-02")
 		}
-		return t.Format(TimeLayout)
+		return t.In(loc).Format(TimeLayout)
 	case indicator.KindNumber:
 		return num(v.Number)
 	}

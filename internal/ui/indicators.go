@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"forewarn/internal/indicator"
 	"forewarn/internal/service"
@@ -19,7 +20,11 @@ import (
 
 type searchData struct {
 	Q, Status, Category, Normalized, MinImportance, Source, Sort string
-	Cursor                                                       string
+	// Feed keeps what one feed lists now, MinSources what at least that
+	// many feeds list; Date, From and Until a date range (see
+	// service.ParseDateFilter), as typed.
+	Feed, MinSources, Date, From, Until string
+	Cursor                              string
 	// Back are the cursors of the pages before this one, oldest first;
 	// firstPage stands for the first page (which has no cursor). At most
 	// MaxBackPages are kept: a deeper page drops the oldest, and the
@@ -63,7 +68,8 @@ func (d searchData) SortURL(sort string) string {
 func (d searchData) values() url.Values {
 	v := url.Values{}
 	for k, s := range map[string]string{"q": d.Q, "status": d.Status, "category": d.Category, "normalized": d.Normalized,
-		"min_importance": d.MinImportance, "source": d.Source, "sort": d.Sort} {
+		"min_importance": d.MinImportance, "source": d.Source, "sort": d.Sort, "feed": d.Feed, "min_sources": d.MinSources,
+		"date": d.Date, "from": d.From, "until": d.Until} {
 		// An absent status means Active (the default), so "any" is
 		// kept as an empty value.
 		if s != "" || k == "status" {
@@ -135,9 +141,15 @@ func (d *searchData) pageLinks(next string) {
 // without is the search's URL with one filter removed.
 func (d searchData) without(key string) string {
 	v := d.values()
-	if key == "status" {
+	switch key {
+	case "status":
 		v.Set("status", "")
-	} else {
+	case "date":
+		// The date range is one chip: which date, from and until.
+		v.Del("date")
+		v.Del("from")
+		v.Del("until")
+	default:
 		v.Del(key)
 	}
 	return "/indicators?" + v.Encode()
@@ -146,12 +158,48 @@ func (d searchData) without(key string) string {
 func (d *searchData) chips(defaultStatus bool) {
 	for _, c := range []struct{ key, label, value string }{{"q", "Text", d.Q}, {"status", "Status", d.Status},
 		{"category", "Category", d.Category}, {"normalized", "Normalized importance", d.Normalized},
-		{"min_importance", "Importance at least", d.MinImportance}, {"source", "Source", d.Source}} {
+		{"min_importance", "Importance at least", d.MinImportance}, {"source", "Source", d.Source},
+		{"feed", "Listed by", d.Feed}, {"min_sources", "Listed by at least", d.minSourcesText()}, {"date", d.dateLabel(), d.dateText()}} {
 		if c.value != "" {
 			d.Chips = append(d.Chips, chip{Label: c.label, Value: c.value, Remove: d.without(c.key), Default: c.key == "status" && defaultStatus})
 		}
 	}
 }
+
+func (d searchData) minSourcesText() string {
+	switch d.MinSources {
+	case "", "0":
+		return ""
+	case "1":
+		return "1 feed"
+	}
+	return d.MinSources + " feeds"
+}
+
+// dateLabel names the date the range keeps, for its chip.
+func (d searchData) dateLabel() string {
+	if d.Date == "detected" {
+		return "Detected"
+	}
+	return "Predicted"
+}
+
+// dateText is the date range as its chip writes it: "2026-03-01 to
+// 2026-04-01 (UTC, until excluded)"; "" with no range.
+func (d searchData) dateText() string {
+	switch {
+	case d.From == "" && d.Until == "":
+		return ""
+	case d.Until == "":
+		return "from " + d.From + " (UTC)"
+	case d.From == "":
+		return "before " + d.Until + " (UTC)"
+	}
+	return d.From + " to " + d.Until + " (UTC, until excluded)"
+}
+
+// MaxFeedText bounds the feed filter: feed ids are short.
+const MaxFeedText = 64
 
 // CountLimit is how far the search page counts its results; beyond, it
 // says "more than 10,000".
@@ -165,7 +213,8 @@ const CountTimeout = 3 * time.Second
 func parseSearch(qv url.Values) (searchData, store.IndicatorQuery, bool) {
 	d := searchData{Q: strings.TrimSpace(qv.Get("q")), Status: qv.Get("status"), Category: strings.TrimSpace(qv.Get("category")),
 		Normalized: qv.Get("normalized"), MinImportance: strings.TrimSpace(qv.Get("min_importance")), Source: qv.Get("source"),
-		Sort: qv.Get("sort"), Cursor: qv.Get("cursor"), Errs: map[string]string{}}
+		Sort: qv.Get("sort"), Cursor: qv.Get("cursor"), Feed: strings.TrimSpace(qv.Get("feed")), MinSources: strings.TrimSpace(qv.Get("min_sources")),
+		Date: strings.TrimSpace(qv.Get("date")), From: strings.TrimSpace(qv.Get("from")), Until: strings.TrimSpace(qv.Get("until")), Errs: map[string]string{}}
 	if b := qv.Get("back"); b != "" && d.Cursor != "" {
 		d.Back = strings.Split(b, ",")
 		if len(d.Back) > MaxBackPages {
@@ -211,8 +260,38 @@ func parseSearch(qv url.Values) (searchData, store.IndicatorQuery, bool) {
 		}
 		q.MinImportance = &f
 	}
+	if d.MinSources != "" {
+		n, err := strconv.Atoi(d.MinSources)
+		if err != nil || n < 0 || n > 1000 {
+			d.Errs["min_sources"] = "Listed by at least must be a whole number of feeds, 0 or more, not “" + clipText(d.MinSources) + "”."
+		}
+		q.MinSources = n
+	}
+	if len(d.Feed) > MaxFeedText || strings.ContainsFunc(d.Feed, unicode.IsControl) {
+		d.Errs["feed"] = "“" + clipText(d.Feed) + "” is not a feed id: see Integrations for the feeds' ids."
+	}
+	q.Feed = d.Feed
+	df, err := service.ParseDateFilter(d.Date, d.From, d.Until)
+	var ve *service.ValidationError
+	if errors.As(err, &ve) {
+		for _, f := range ve.Fields {
+			d.Errs[f.Field] = dateFieldLabel[f.Field] + " " + f.Msg + "."
+		}
+	}
+	q.DateField, q.From, q.Until = df.Field, df.From, df.Until
 	d.chips(defaultStatus)
 	return d, q, len(d.Errs) == 0
+}
+
+// dateFieldLabel names the date filter's fields as the form labels them.
+var dateFieldLabel = map[string]string{"date": "Date", "from": "From", "until": "Until"}
+
+// clipText shortens a refused input for its message.
+func clipText(s string) string {
+	if r := []rune(s); len(r) > 40 {
+		return string(r[:40]) + "…"
+	}
+	return s
 }
 
 // indicators is the search page. Pages follow the store's cursors, so a

@@ -203,8 +203,8 @@ func (f *configForm) checkCategories(cfg config.Seclytics, known []string) {
 func (u *UI) knownCategories() []string {
 	known := slices.Clone(config.Default().Categories)
 	u.dashMu.Lock()
-	if u.dash != nil {
-		for c := range u.dash.Categories {
+	if d := u.dash[allRange].d; d != nil {
+		for c := range d.Categories {
 			if c != "(none)" && !slices.Contains(known, c) {
 				known = append(known, c)
 			}

@@ -30,7 +30,21 @@ type session struct {
 	// Alert is the feed's failure, shown on every page until a run
 	// succeeds; nil when the feed is well.
 	Alert *feedAlert
+	// loc is the time zone the key chose for times (UTC by default).
+	loc *time.Location
 }
+
+// Zone names the session's time zone: UTC, or the IANA name its key
+// chose.
+func (se *session) Zone() string {
+	if se.loc == nil || se.loc == time.UTC {
+		return service.UTC
+	}
+	return se.loc.String()
+}
+
+// Local reports whether the session's key chose a zone other than UTC.
+func (se *session) Local() bool { return se.Zone() != service.UTC }
 
 func randomToken() string {
 	b := make([]byte, 32)
@@ -60,7 +74,13 @@ func (u *UI) session(r *http.Request) (*session, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	return &session{UISession: se}, true, nil
+	_, loc, err := service.ParseTimeZone("time_zone", se.TimeZone)
+	if err != nil {
+		// A zone this server's time zone database lacks: times in UTC,
+		// which the footer says.
+		loc = time.UTC
+	}
+	return &session{UISession: se, loc: loc}, true, nil
 }
 
 // endSession signs the request's browser out.

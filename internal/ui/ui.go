@@ -65,7 +65,7 @@ type Store interface {
 // dashboardStore keeps the dashboard's aggregates: a cache of reads.
 type dashboardStore interface {
 	DataVersion(ctx context.Context) (store.DataVersion, error)
-	DashboardAggregates(ctx context.Context) (store.Dashboard, error)
+	DashboardSince(ctx context.Context, since time.Time) (store.Dashboard, error)
 	SavedDashboard(ctx context.Context) (store.Dashboard, store.DataVersion, bool, error)
 	SaveDashboard(ctx context.Context, v store.DataVersion, d store.Dashboard) error
 }
@@ -107,13 +107,20 @@ type Deps struct {
 // UI serves the web pages.
 type UI struct {
 	Deps
-	pages    map[string]*template.Template
-	throttle throttle
+	// pages write times in UTC; zonePages in the other zones sessions
+	// chose, at most MaxZoneSets of them.
+	pages     pageSet
+	zoneMu    sync.Mutex
+	zonePages map[string]pageSet
+	throttle  throttle
 
-	dashMu     sync.Mutex
-	dash       *store.Dashboard
-	dashVer    store.DataVersion
-	dashBusy   bool
+	dashMu sync.Mutex
+	// dash holds the aggregates per time range (timeRanges' values).
+	dash map[string]dashCache
+	// dashWant are the ranges a view found stale, for RefreshDashboard.
+	dashWant map[string]bool
+	// dashBusy are the ranges being computed.
+	dashBusy   map[string]bool
 	dashLoaded bool
 	// dashWake asks RefreshDashboard to recompute the aggregates.
 	dashWake chan struct{}
@@ -126,8 +133,23 @@ func New(d Deps) (*UI, error) {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	u := &UI{Deps: d, pages: map[string]*template.Template{}, dashWake: make(chan struct{}, 1), downloads: make(chan struct{}, maxDownloads)}
-	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/_*.html")
+	u := &UI{Deps: d, dashWake: make(chan struct{}, 1), dash: map[string]dashCache{}, dashWant: map[string]bool{}, dashBusy: map[string]bool{}, downloads: make(chan struct{}, maxDownloads),
+		zonePages: map[string]pageSet{}}
+	var err error
+	if u.pages, err = parsePages(time.UTC); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// pageSet is every page's template, with the template functions of one
+// time zone.
+type pageSet map[string]*template.Template
+
+// parsePages parses the templates with times written in loc.
+func parsePages(loc *time.Location) (pageSet, error) {
+	pages := pageSet{}
+	base, err := template.New("layout.html").Funcs(funcsIn(loc)).ParseFS(templateFS, "templates/layout.html", "templates/_*.html")
 	if err != nil {
 		return nil, fmt.Errorf("ui templates: %w", err)
 	}
@@ -141,9 +163,37 @@ func New(d Deps) (*UI, error) {
 		if err != nil {
 			return nil, fmt.Errorf("ui template %s: %w", name, err)
 		}
-		u.pages[strings.TrimSuffix(name, ".html")] = t
+		pages[strings.TrimSuffix(name, ".html")] = t
 	}
-	return u, nil
+	return pages, nil
+}
+
+// MaxZoneSets bounds the page sets kept per time zone: people choose a
+// few zones; beyond this many, a page in a zone not kept is parsed for
+// its request (milliseconds).
+const MaxZoneSets = 32
+
+// pagesIn returns the pages writing times in loc.
+func (u *UI) pagesIn(loc *time.Location) (pageSet, error) {
+	if loc == nil || loc == time.UTC {
+		return u.pages, nil
+	}
+	u.zoneMu.Lock()
+	ps, ok := u.zonePages[loc.String()]
+	u.zoneMu.Unlock()
+	if ok {
+		return ps, nil
+	}
+	ps, err := parsePages(loc)
+	if err != nil {
+		return nil, err
+	}
+	u.zoneMu.Lock()
+	if len(u.zonePages) < MaxZoneSets {
+		u.zonePages[loc.String()] = ps
+	}
+	u.zoneMu.Unlock()
+	return ps, nil
 }
 
 // Register adds the UI's routes to mux.
@@ -153,6 +203,9 @@ func (u *UI) Register(mux *http.ServeMux) {
 	mux.Handle("GET /login", u.headers(http.HandlerFunc(u.loginPage)))
 	mux.Handle("POST /login", u.headers(http.HandlerFunc(u.login)))
 	mux.Handle("POST /logout", u.page(false, u.logout))
+	// Any signed-in key sets its own time zone: the handler checks the
+	// CSRF token, and no admin role is needed.
+	mux.Handle("POST /preferences/time-zone", u.page(false, u.setTimeZone))
 
 	mux.Handle("GET /{$}", u.page(false, u.dashboard))
 	mux.Handle("GET /integrations", u.page(false, u.feeds))
@@ -324,7 +377,15 @@ type view struct {
 }
 
 func (u *UI) render(w http.ResponseWriter, status int, page string, v view) error {
-	t, ok := u.pages[page]
+	var loc *time.Location
+	if v.Session != nil {
+		loc = v.Session.loc
+	}
+	pages, err := u.pagesIn(loc)
+	if err != nil {
+		return err
+	}
+	t, ok := pages[page]
 	if !ok {
 		return fmt.Errorf("no template %s", page)
 	}
@@ -338,15 +399,31 @@ func (u *UI) render(w http.ResponseWriter, status int, page string, v view) erro
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	_, err := w.Write([]byte(b.String()))
+	_, err = w.Write([]byte(b.String()))
 	return err
+}
+
+// funcsIn are the templates' functions, writing times in loc.
+func funcsIn(loc *time.Location) template.FuncMap {
+	f := template.FuncMap{
+		"time": func(v any) template.HTML { return timeHTML(loc, v) },
+		"attr": func(ind indicator.Indicator, name string) string {
+			return valueText(loc, ind.Attr(name))
+		},
+		"attrRows": func(ind indicator.Indicator) []attrRow { return attrRows(loc, ind) },
+	}
+	for k, v := range funcs {
+		if _, ok := f[k]; !ok {
+			f[k] = v
+		}
+	}
+	return f
 }
 
 var funcs = template.FuncMap{
 	// build is which forewarn this is, for the footer of signed-in pages
 	// (the sign-in page does not tell strangers the version).
 	"build": buildinfo.Get,
-	"time":  timeHTML,
 	"num":   num,
 	"inc":   func(n int64) int64 { return n + 1 },
 	"tone":  statusTone,
@@ -395,9 +472,6 @@ var funcs = template.FuncMap{
 		}
 		return ""
 	},
-	"attr": func(ind indicator.Indicator, name string) string {
-		return valueText(ind.Attr(name))
-	},
 	"attrs": func(ind indicator.Indicator, name string) string {
 		var out []string
 		for _, a := range ind.Attributes {
@@ -407,7 +481,6 @@ var funcs = template.FuncMap{
 		}
 		return strings.Join(out, ", ")
 	},
-	"attrRows": attrRows,
 }
 
 // attrRow is one line of an indicator's attribute table: a list attribute
@@ -417,7 +490,7 @@ type attrRow struct {
 	CreatedAt, UpdatedAt time.Time
 }
 
-func attrRows(ind indicator.Indicator) []attrRow {
+func attrRows(loc *time.Location, ind indicator.Indicator) []attrRow {
 	rows := make([]attrRow, 0, len(ind.Attributes))
 	for _, a := range ind.Attributes {
 		add := func(v string) {
@@ -426,7 +499,7 @@ func attrRows(ind indicator.Indicator) []attrRow {
 		if a.Value.Kind == indicator.KindList {
 			a.Value.Texts(add)
 		} else if a.Value.Kind != indicator.KindNone {
-			add(valueText(a.Value))
+			add(valueText(loc, a.Value))
 		}
 	}
 	return rows

@@ -52,7 +52,7 @@
       var m = data.months;
       if (!m.labels || m.labels.length === 0) { return empty(el, "No indicator carries Predicted At or Detected At: select them under Context Selection."); }
       var xs = m.labels.map(function (l) { var p = l.split("-"); return Date.UTC(+p[0], +p[1] - 1, 1) / 1000; });
-      return new uPlot({
+      var mp = new uPlot({
         width: width(el), height: 280, legend: { live: true },
         scales: { y: { range: function (u, min, max) { return [0, Math.max(1, max * 1.1)]; } } },
         axes: axes(el.dataset.x, el.dataset.y),
@@ -60,6 +60,15 @@
                  { label: "Predicted (Predicted At)", stroke: palette.a, width: 2, fill: palette.a + "22" },
                  { label: "Detected (Detected At)", stroke: palette.b, width: 2 }],
       }, [xs, m.predicted, m.detected], el);
+      // A month clicked opens the search of its predictions: the link in
+      // the chart's table (#months-table), row for row.
+      mp.over.addEventListener("click", function () {
+        var i = mp.cursor.idx, rows = document.querySelectorAll("#months-table tbody tr");
+        var a = i != null && rows[i] && rows[i].querySelector("a");
+        if (a) { location.href = a.href; }
+      });
+      mp.over.style.cursor = "pointer";
+      return mp;
     }
     if (kind === "lead") {
       var l = data.lead;
@@ -128,38 +137,20 @@
     if (main && main.dataset.csrf) { e.detail.headers["X-CSRF-Token"] = main.dataset.csrf; }
   });
 
-  // Times: UTC by default; a person may choose local time, kept in this
-  // browser (localStorage). Every time is a <time datetime> element.
-  var tzKey = "forewarn-tz";
-  function pad(n) { return (n < 10 ? "0" : "") + n; }
-  function localText(d) {
-    var off = -d.getTimezoneOffset(), sign = off < 0 ? "-" : "+";
-    off = Math.abs(off);
-    return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " + pad(d.getHours()) + ":" +
-      pad(d.getMinutes()) + ":" + pad(d.getSeconds()) + " UTC" + sign + pad(Math.floor(off / 60)) + ":" + pad(off % 60);
-  }
-  function applyTimes(root) {
-    if (localStorage.getItem(tzKey) !== "local") { return; }
-    root.querySelectorAll("time[datetime]").forEach(function (t) {
-      if (!t.dataset.utc) { t.dataset.utc = t.textContent; }
-      var d = new Date(t.getAttribute("datetime"));
-      if (!isNaN(d)) { t.textContent = localText(d); t.title = t.dataset.utc; }
-    });
-  }
+  // Times: the server writes every time in the zone the signed-in key
+  // chose (UTC by default). The footer's "show local time" button sends
+  // this browser's zone, which only a script can read; without one the
+  // button stays hidden and times stay in UTC.
   function initTZ() {
-    var btn = document.getElementById("tz-toggle"), label = document.getElementById("tz-label");
-    if (!btn) { return; }
-    var local = localStorage.getItem(tzKey) === "local";
-    label.textContent = local ? "local time" : "UTC";
-    btn.textContent = local ? "show UTC" : "show local time";
+    var btn = document.getElementById("tz-toggle"), zone = document.getElementById("tz-zone");
+    if (!btn || !zone || btn.dataset.to !== "local") { return; }
+    var tz = "";
+    try { tz = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { tz = ""; }
+    if (!tz || tz.length > 64) { return; }
+    zone.value = tz;
+    btn.textContent = "show local time (" + tz + ")";
     btn.hidden = false;
-    btn.addEventListener("click", function () {
-      localStorage.setItem(tzKey, local ? "utc" : "local");
-      location.reload();
-    });
-    applyTimes(document);
   }
-  document.addEventListener("htmx:afterSwap", function (e) { applyTimes(e.target.parentNode || document); });
 
   // Copy buttons: data-copy names the input whose value to copy.
   document.addEventListener("click", function (e) {
