@@ -7,7 +7,7 @@
 -- of an address (by any feed or by one) is read from the index alone. It
 -- still serves every read by address, as before; the dates of an entry
 -- rarely change, so a list run rewrites no more of it than before.
-DROP INDEX memberships_ip;
+DROP INDEX IF EXISTS memberships_ip;
 CREATE INDEX memberships_ip ON memberships (ip, first_seen, observed_first);
 
 -- The predictions by address: a prediction's Predicted At and category
