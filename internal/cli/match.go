@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -21,6 +22,7 @@ type matchFlags struct {
 	db, input, column, format *string
 	maxLine                   *int
 	record                    *bool
+	cpuProf                   *string
 }
 
 func cmdMatch(ctx context.Context, e *env, args []string) error {
@@ -34,6 +36,7 @@ func cmdMatch(ctx context.Context, e *env, args []string) error {
 		format:  fs.String("format", "table", "output: table or json (one object per hit, then one with the summary)"),
 		maxLine: fs.Int("max-line", 0, "longest line in bytes (default 1 MiB)"),
 		record:  fs.Bool("record", false, "store a sighting of every listed indicator hit (count, first and last; extends its expiry by sighting_extends)"),
+		cpuProf: fs.String("cpuprofile", "", "write a CPU profile of the match to this file (for developers)"),
 	}
 	files, err := parse(fs, args)
 	if err != nil {
@@ -56,6 +59,17 @@ func cmdMatch(ctx context.Context, e *env, args []string) error {
 	res, err := retrohunt.NewStoreResolver(ctx, st)
 	if err != nil {
 		return err
+	}
+	if *f.cpuProf != "" {
+		pf, err := os.Create(*f.cpuProf)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	svc, actor := operations(e, st)
 	w := bufio.NewWriterSize(e.stdout, 64<<10)

@@ -21,7 +21,8 @@ func cmdReport(ctx context.Context, e *env, args []string) error {
 Reports:
   lead-time [--feed ID] [--since DATE] [--format table|json|csv]
       how many days before a public list (a list feed) confirmed an address
-      Seclytics predicted it, overall, per predicted category and per feed
+      Seclytics predicted it, overall, per predicted category and per feed;
+      apart, predicted netblocks confirmed through another address in them
 
 Run forewarn report REPORT -h for its flags.`)
 	}
@@ -87,7 +88,7 @@ type leadRow struct {
 }
 
 // leadTimeRows are the report's rows: the overall one, then each
-// category, then each feed.
+// category, then each feed, then the predicted netblocks (kept apart).
 func leadTimeRows(rep store.LeadTimeReport) []leadRow {
 	rows := []leadRow{{"all", "", rep.LeadTimeFigures}}
 	for _, g := range rep.ByCategory {
@@ -96,7 +97,7 @@ func leadTimeRows(rep store.LeadTimeReport) []leadRow {
 	for _, g := range rep.ByFeed {
 		rows = append(rows, leadRow{"feed", g.Name, g.LeadTimeFigures})
 	}
-	return rows
+	return append(rows, leadRow{"netblock", "", rep.Netblock})
 }
 
 func days(d *int64) string {
@@ -145,6 +146,7 @@ func leadTimeTable(w io.Writer, rep store.LeadTimeReport) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintln(w, "Before prediction: listed before Seclytics predicted it (share of the confirmed). Feeds count their own listings.")
+	_, err := fmt.Fprintln(w, "Before prediction: listed before Seclytics predicted it (share of the confirmed). Feeds count their own listings.\n"+
+		"Netblock, apart from the rest: predictions naming a netblock, confirmed by a listing of another address in it.")
 	return err
 }

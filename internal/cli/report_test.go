@@ -53,6 +53,9 @@ func leadTimeStore(t *testing.T) string {
 		r := &merge.Stored{Record: merge.Record{Addr: netip.MustParseAddr(a), PredictedAt: t0.Unix(), PredictedCategory: "botnet"},
 			Status: indicator.StatusActive, CreatedAt: t0.Unix(), UpdatedAt: t0.Unix(), ExpiresAt: t0.Add(time.Hour * 24 * 365).Unix()}
 		r.Has = r.Has.With(merge.PredictedAt).With(merge.PredictedCategory)
+		if a == "45.9.148.3" { // its neighbours .1 and .2 confirm its netblock
+			r.LookupNetblock = netip.MustParsePrefix("45.9.148.0/24")
+		}
 		rows = append(rows, r)
 	}
 	if err := tx.Write(ctx, rows); err != nil {
@@ -113,6 +116,7 @@ func TestReportLeadTime(t *testing.T) {
 		P90                  *int64           `json:"p90_days"`
 		ByCategory           []map[string]any `json:"by_category"`
 		ByFeed               []map[string]any `json:"by_feed"`
+		Netblock             map[string]any   `json:"netblock"`
 	}
 	if err := json.Unmarshal([]byte(r.out), &rep); err != nil || r.code != 0 {
 		t.Fatalf("json: %v %+v", err, r)
@@ -120,17 +124,22 @@ func TestReportLeadTime(t *testing.T) {
 	// Lead days -2 and 10: the median is the first (rank 1 of 2), p90 the second.
 	if rep.Predicted != 3 || rep.Confirmed != 2 || rep.Before != 1 || rep.Within30 != 1 || rep.Median == nil || *rep.Median != -2 ||
 		*rep.P90 != 10 || len(rep.ByCategory) != 1 || rep.ByCategory[0]["name"] != "botnet" || len(rep.ByFeed) != 1 ||
-		rep.ByFeed[0]["name"] != "drop" || rep.ByFeed[0]["predicted"] != float64(3) {
+		rep.ByFeed[0]["name"] != "drop" || rep.ByFeed[0]["predicted"] != float64(3) ||
+		// 45.9.148.3's netblock, confirmed by .2 two days before the prediction.
+		rep.Netblock["predicted"] != float64(1) || rep.Netblock["confirmed"] != float64(1) ||
+		rep.Netblock["confirmed_before_prediction"] != float64(1) || rep.Netblock["median_days"] != float64(-2) {
 		t.Errorf("json: %s", r.out)
 	}
 	r = run(t, env, "report", "lead-time")
 	if r.code != 0 || !strings.Contains(r.out, "PREDICTED") ||
-		!regexpLine(r.out, `^all +3 +2 \(67%\) +1 +1 +1 +1 \(50%\) +-2 +10 *$`) || !regexpLine(r.out, `^feed drop +3 `) {
+		!regexpLine(r.out, `^all +3 +2 \(67%\) +1 +1 +1 +1 \(50%\) +-2 +10 *$`) || !regexpLine(r.out, `^feed drop +3 `) ||
+		!regexpLine(r.out, `^netblock +1 +1 \(100%\) +0 +0 +0 +1 \(100%\) +-2 +-2 *$`) {
 		t.Errorf("table: %+v", r)
 	}
 	r = run(t, env, "report", "lead-time", "--format", "csv", "--since", "2026-06-02")
 	lines := strings.Split(strings.TrimSpace(r.out), "\n")
-	if r.code != 0 || len(lines) != 2 || !strings.HasPrefix(lines[0], "group,name,predicted,confirmed,") || lines[1] != "all,,0,0,0,0,0,0,0.0000,," {
+	if r.code != 0 || len(lines) != 3 || !strings.HasPrefix(lines[0], "group,name,predicted,confirmed,") || lines[1] != "all,,0,0,0,0,0,0,0.0000,," ||
+		lines[2] != "netblock,,0,0,0,0,0,0,0.0000,," {
 		t.Errorf("csv --since after every prediction: %+v", r)
 	}
 	for _, bad := range [][]string{{"--feed", "nosuch"}, {"--since", "yesterday"}, {"--format", "xml"}} {

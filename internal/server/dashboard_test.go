@@ -96,9 +96,11 @@ func TestDashboardShowsBothLeadTimes(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Close()
-	csv := "ip,predicted_at,predicted_category,detected_at,last_seen_at,importance\n" +
-		"45.9.148.1,2026-01-01T00:00:00,botnet,2026-01-11T00:00:00,2026-02-01T00:00:00,50\n" +
-		"45.9.148.2,2026-01-01T00:00:00,botnet,2026-01-11T00:00:00,2026-02-01T00:00:00,50\n"
+	// 45.9.148.2 names a netblock, confirmed apart by the listing of
+	// 45.9.148.1 in it, 30 days after the prediction.
+	csv := "ip,predicted_at,predicted_netblock,predicted_category,detected_at,last_seen_at,importance\n" +
+		"45.9.148.1,2026-01-01T00:00:00,,botnet,2026-01-11T00:00:00,2026-02-01T00:00:00,50\n" +
+		"45.9.148.2,2026-01-01T00:00:00,45.9.148.0/24,botnet,2026-01-11T00:00:00,2026-02-01T00:00:00,50\n"
 	h := startServe(t, db, newFake(t, 10, gz(t, csv)))
 	h.configure(map[string]any{"age_out": "never", "context": []string{"Importance", "Predicted Category", "Predicted At", "Detected At", "Last Seen At"}})
 	run := h.waitRun(h.must(202, "POST", "/api/v1/feeds/seclytics/runs", h.admin, nil).body["run_id"].(float64))
@@ -131,6 +133,9 @@ func TestDashboardShowsBothLeadTimes(t *testing.T) {
 	if !strings.Contains(independent, "<strong>30 days</strong>") || !strings.Contains(independent, "over <strong>1</strong> of 2 predictions confirmed (50%)") ||
 		!strings.Contains(independent, "<strong>0</strong> (0%) were listed before") {
 		t.Errorf("independent measure: %s", independent)
+	}
+	if !strings.Contains(independent, `<p id="lead-netblock">Counted apart, predicted netblocks: <strong>1</strong> of 1 predictions naming a netblock (100%) saw another address in it listed, a median of <strong>30 days</strong> after the prediction`) {
+		t.Errorf("netblock measure: %s", independent)
 	}
 }
 

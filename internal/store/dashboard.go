@@ -36,6 +36,9 @@ type Dashboard struct {
 	// LeadTimes), beside Seclytics' own above; nil in dashboards saved
 	// before it was computed.
 	Independent *LeadTimeFigures `json:",omitempty"`
+	// IndependentNetblock is the same for predicted netblocks confirmed
+	// through another address in them, kept apart (LeadTimeReport.Netblock).
+	IndependentNetblock *LeadTimeFigures `json:",omitempty"`
 	// Indicators is how many indicators the aggregates cover.
 	Indicators int64
 	// Statuses counts indicators by status; New24h counts those created
@@ -173,6 +176,7 @@ func (s *Store) DashboardSince(ctx context.Context, since time.Time) (Dashboard,
 		return d, fmt.Errorf("dashboard: %w", err)
 	}
 	d.Independent = &rep.LeadTimeFigures
+	d.IndependentNetblock = &rep.Netblock
 	d.ComputedAt = time.Now().UTC()
 	if !since.IsZero() {
 		d.Since = since.UTC()

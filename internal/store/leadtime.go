@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
@@ -55,10 +56,15 @@ type LeadTimeGroup struct {
 // overall, per predicted category (confirmed by the earliest listing of any
 // feed) and per list feed (confirmed by that feed's own listing, so a feed's
 // Predicted is every prediction and its Confirmed those it listed).
+//
+// Netblock is kept apart from the rest: its Predicted is the predictions
+// that name a netblock, and its Confirmed those whose netblock a list feed
+// confirmed through another address in it (see LeadTimes).
 type LeadTimeReport struct {
 	LeadTimeFigures
 	ByCategory []LeadTimeGroup `json:"by_category"`
 	ByFeed     []LeadTimeGroup `json:"by_feed"`
+	Netblock   LeadTimeFigures `json:"netblock"`
 }
 
 // leadDaysSQL is the lead time in whole days rounded down (SQL's integer
@@ -76,6 +82,26 @@ func predictionsSQL(where string) string {
 	return `SELECT i.s_predicted_category, 0, COUNT(*) FROM indicators i WHERE ` + where + ` GROUP BY i.s_predicted_category`
 }
 
+// byCategorySQL groups the confirmed predictions matching where by
+// (category, lead days), each confirmed by its address's earliest listing
+// (feedWhere: " WHERE m.feed = ?" for one feed). Both sides are read from
+// narrow covering indexes in address order (memberships_ip with its
+// dates, indicators_predicted_ip), never from the indicators' wide rows:
+// TestLeadTimesReadNarrowIndexes checks the plan.
+func byCategorySQL(where, feedWhere string) string {
+	return `SELECT COALESCE(i.s_predicted_category, ''), ` + leadDaysSQL("c.at", "i.s_predicted_at") + ` AS days, COUNT(*) FROM (
+		SELECT m.ip, MIN(COALESCE(m.first_seen, m.observed_first)) AS at FROM memberships m` + feedWhere + ` GROUP BY m.ip) c
+		JOIN indicators i ON i.ip = c.ip WHERE ` + where + ` GROUP BY 1, 2`
+}
+
+// byFeedSQL groups the predictions matching where that each feed listed by
+// (feed, lead days) (feedCond: " AND m.feed = ?" for one feed), read from
+// the same two indexes as byCategorySQL.
+func byFeedSQL(where, feedCond string) string {
+	return `SELECT m.feed, ` + leadDaysSQL("COALESCE(m.first_seen, m.observed_first)", "i.s_predicted_at") + ` AS days, COUNT(*)
+		FROM memberships m JOIN indicators i ON i.ip = m.ip WHERE ` + where + feedCond + ` GROUP BY 1, 2`
+}
+
 // LeadTimes computes the independent lead time of Seclytics' predictions
 // (every indicator with a Predicted At): a prediction's confirmation is the
 // earliest listing of its address by a list feed (memberships: the feed's
@@ -86,8 +112,15 @@ func predictionsSQL(where string) string {
 // another feed listed inside a predicted netblock, or a listed network that
 // holds a predicted address, is not counted as a confirmation of that
 // prediction: a netblock is a guess about neighbours, and counting a
-// neighbour would credit a prediction for an address it did not name. Such
-// listings are left out of these figures, not mixed into them.
+// neighbour would credit a prediction for an address it did not name.
+//
+// Those neighbours are counted apart, in Netblock: one unit per prediction
+// that names a netblock (Seclytics' lookup netblock), confirmed by the
+// earliest listing (by any feed, or the one asked for) of another single
+// address inside that netblock; its lead time is that listing − Predicted
+// At. The predicted address's own listing does not count there (the
+// figures above hold it), nor does a listed network (a CIDR entry): only a
+// host the netblock holds. See netblockLeads.
 //
 // Three set-based queries in one read transaction (so they agree): the
 // predictions per category (a scan of the indicators), then the confirmed
@@ -104,6 +137,15 @@ func (s *Store) LeadTimes(ctx context.Context, q LeadTimeQuery) (LeadTimeReport,
 		return rep, fmt.Errorf("lead times: %w", err)
 	}
 	defer tx.Rollback()
+	if s.d == postgresDialect {
+		// PostgreSQL's planner hash-joins the memberships with a scan of
+		// every indicator (7.8 s at 5M indicators and 1M memberships);
+		// merge-joining the two covering indexes in address order takes
+		// 2.9 s (docs/performance.md). For this transaction only.
+		if _, err := tx.ExecContext(ctx, "SET LOCAL enable_hashjoin = off"); err != nil {
+			return rep, fmt.Errorf("lead times: %w", err)
+		}
+	}
 	where, args := "i.s_predicted_at IS NOT NULL", []any{}
 	if !q.Since.IsZero() {
 		where += " AND i.s_predicted_at >= ?"
@@ -119,20 +161,22 @@ func (s *Store) LeadTimes(ctx context.Context, q LeadTimeQuery) (LeadTimeReport,
 	}
 	// Per category: each prediction's earliest confirmation by any feed
 	// (or the one feed asked for).
-	byCat := `SELECT COALESCE(i.s_predicted_category, ''), ` + leadDaysSQL("c.at", "i.s_predicted_at") + ` AS days, COUNT(*) FROM (
-		SELECT m.ip, MIN(COALESCE(m.first_seen, m.observed_first)) AS at FROM memberships m` + feedWhere + ` GROUP BY m.ip) c
-		JOIN indicators i ON i.ip = c.ip WHERE ` + where + ` GROUP BY 1, 2`
+	byCat := byCategorySQL(where, feedWhere)
 	cats := map[string]map[int64]int64{}
 	if err := groupDays(ctx, tx, byCat, append(append([]any{}, feedArgs...), args...), cats); err != nil {
 		return rep, fmt.Errorf("lead times by category: %w", err)
 	}
 	// Per feed: each feed's own listing of the predicted address.
-	byFeed := `SELECT m.feed, ` + leadDaysSQL("COALESCE(m.first_seen, m.observed_first)", "i.s_predicted_at") + ` AS days, COUNT(*)
-		FROM memberships m JOIN indicators i ON i.ip = m.ip WHERE ` + where + feedCond + ` GROUP BY 1, 2`
+	byFeed := byFeedSQL(where, feedCond)
 	feeds := map[string]map[int64]int64{}
 	if err := groupDays(ctx, tx, byFeed, append(append([]any{}, args...), feedArgs...), feeds); err != nil {
 		return rep, fmt.Errorf("lead times by feed: %w", err)
 	}
+	nbHist, nbUnconfirmed, err := netblockLeads(ctx, tx, where, args, feedCond, feedArgs)
+	if err != nil {
+		return rep, fmt.Errorf("lead times of netblocks: %w", err)
+	}
+	rep.Netblock = leadFigures(nbHist, nbUnconfirmed)
 	if q.Feed != "" && feeds[q.Feed] == nil {
 		feeds[q.Feed] = map[int64]int64{}
 	}
@@ -187,6 +231,167 @@ func (s *Store) LeadTimes(ctx context.Context, q LeadTimeQuery) (LeadTimeReport,
 	}
 	return rep, nil
 }
+
+// nbBlock is a distinct predicted netblock, the range of 16-byte keys it
+// holds, and the two earliest listings of hosts in it (two, so that a
+// prediction whose own address is the earliest gets the next).
+type nbBlock struct {
+	lo, hi [16]byte
+	first  [2]nbListing
+}
+
+// nbListing is a listed host and when it was first listed; ok false: none.
+type nbListing struct {
+	ip [16]byte
+	at int64
+	ok bool
+}
+
+// offer records a listing of a host in the block if it is one of the two
+// earliest. Each host is offered once.
+func (b *nbBlock) offer(l nbListing) {
+	switch {
+	case !b.first[0].ok || l.at < b.first[0].at:
+		b.first[1], b.first[0] = b.first[0], l
+	case !b.first[1].ok || l.at < b.first[1].at:
+		b.first[1] = l
+	}
+}
+
+// confirmation is the earliest listing in the block of a host other than
+// own (a key); ok false when none.
+func (b *nbBlock) confirmation(own []byte) (int64, bool) {
+	for _, l := range b.first {
+		if l.ok && !bytes.Equal(l.ip[:], own) {
+			return l.at, true
+		}
+	}
+	return 0, false
+}
+
+// netblockLeads computes LeadTimeReport.Netblock: the histogram of lead
+// days of the predictions (matching where) whose netblock another listed
+// host confirms, and how many predictions naming a netblock are not
+// confirmed so. Three reads, each in key order from a narrow index: the
+// distinct predicted netblocks (held in memory: as many as the lookup
+// index already holds), the listed hosts between the first and the last
+// of them with each one's earliest listing, swept past the netblocks
+// (CIDR blocks nest or are apart, so the open ones form a stack), then
+// the predictions naming a netblock. A store without predicted netblocks
+// costs one empty index read.
+func netblockLeads(ctx context.Context, t *tx, where string, args []any, feedCond string, feedArgs []any) (map[int64]int64, int64, error) {
+	hist := map[int64]int64{}
+	var blocks []nbBlock
+	index := map[[netblockLen]byte]int{}
+	rows, err := t.QueryContext(ctx, `SELECT DISTINCT i.s_lookup_netblock FROM indicators i
+		WHERE `+where+` AND i.s_lookup_netblock IS NOT NULL ORDER BY 1`, args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	var hi [16]byte
+	for rows.Next() {
+		var k []byte
+		if err := rows.Scan(&k); err != nil {
+			rows.Close()
+			return nil, 0, err
+		}
+		if len(k) != netblockLen || k[16] > 128 {
+			continue // malformed: parseNetblock's readers skip it too
+		}
+		b := nbBlock{lo: [16]byte(k[:16])}
+		b.hi = b.lo
+		for bit := int(k[16]); bit < 128; bit++ {
+			b.hi[bit/8] |= 0x80 >> (bit % 8)
+		}
+		index[[netblockLen]byte(k)] = len(blocks)
+		blocks = append(blocks, b)
+		if bytesCompare(b.hi, hi) > 0 {
+			hi = b.hi
+		}
+	}
+	err = rows.Err()
+	rows.Close()
+	if err != nil || len(blocks) == 0 {
+		return hist, 0, err
+	}
+	rows, err = t.QueryContext(ctx, `SELECT m.ip, MIN(COALESCE(m.first_seen, m.observed_first)) FROM memberships m
+		WHERE m.ip BETWEEN ? AND ? AND length(m.ip) = 16`+feedCond+` GROUP BY m.ip ORDER BY m.ip`,
+		append([]any{blocks[0].lo[:], hi[:]}, feedArgs...)...)
+	if err != nil {
+		return nil, 0, err
+	}
+	var open []int // indexes of the blocks holding the last host, outermost first
+	next := 0
+	for rows.Next() {
+		var k []byte
+		var l nbListing
+		if err := rows.Scan(&k, &l.at); err != nil {
+			rows.Close()
+			return nil, 0, err
+		}
+		if len(k) != 16 {
+			continue
+		}
+		l.ip, l.ok = [16]byte(k), true
+		for next < len(blocks) && bytesCompare(blocks[next].lo, l.ip) <= 0 {
+			for len(open) > 0 && bytesCompare(blocks[open[len(open)-1]].hi, blocks[next].lo) < 0 {
+				open = open[:len(open)-1]
+			}
+			open = append(open, next)
+			next++
+		}
+		for len(open) > 0 && bytesCompare(blocks[open[len(open)-1]].hi, l.ip) < 0 {
+			open = open[:len(open)-1]
+		}
+		for _, b := range open {
+			blocks[b].offer(l)
+		}
+	}
+	err = rows.Err()
+	rows.Close()
+	if err != nil {
+		return nil, 0, err
+	}
+	rows, err = t.QueryContext(ctx, `SELECT i.s_lookup_netblock, i.ip, i.s_predicted_at FROM indicators i
+		WHERE `+where+` AND i.s_lookup_netblock IS NOT NULL`, args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	var unconfirmed int64
+	for rows.Next() {
+		var k, ip []byte
+		var p int64
+		if err := rows.Scan(&k, &ip, &p); err != nil {
+			return nil, 0, err
+		}
+		if len(k) != netblockLen {
+			continue
+		}
+		b, ok := index[[netblockLen]byte(k)]
+		if !ok {
+			continue
+		}
+		c, ok := blocks[b].confirmation(ip)
+		if !ok {
+			unconfirmed++
+			continue
+		}
+		hist[floorDiv(c-p, 86400)]++
+	}
+	return hist, unconfirmed, rows.Err()
+}
+
+// floorDiv divides rounding down, as leadDaysSQL does.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+func bytesCompare(a, b [16]byte) int { return bytes.Compare(a[:], b[:]) }
 
 // groupDays reads rows of (group, lead days, count) into hist.
 func groupDays(ctx context.Context, t *tx, query string, args []any, hist map[string]map[int64]int64) error {

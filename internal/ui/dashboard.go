@@ -26,12 +26,15 @@ type dashboardData struct {
 	// list feeds' confirmations, nil until computed.
 	LeadCount   int64
 	Independent *independentLead
-	ByCategory  []categoryLead
-	Health      health
-	Computed    time.Time
-	Took        time.Duration
-	Stale       bool
-	Indicators  int64
+	// IndependentNetblock is the same for predicted netblocks confirmed
+	// through another address in them; nil when no prediction names one.
+	IndependentNetblock *independentLead
+	ByCategory          []categoryLead
+	Health              health
+	Computed            time.Time
+	Took                time.Duration
+	Stale               bool
+	Indicators          int64
 	// Headline numbers.
 	Active, New24h, Expiring7d int64
 	// Bands and Categories are the bar charts' tables.
@@ -431,6 +434,9 @@ func (u *UI) dashboard(w http.ResponseWriter, r *http.Request, se *session) erro
 		dd.LeadCount += n
 	}
 	dd.Independent = independentFrom(agg.Independent)
+	if nb := agg.IndependentNetblock; nb != nil && nb.Predicted > 0 {
+		dd.IndependentNetblock = independentFrom(nb)
+	}
 	c.Lead.Median, c.Lead.P90 = dd.Median, dd.P90
 	dd.ByCategory = topCategories(agg.LeadByCategory, TopCategories)
 	dd.Bands, dd.Categories = c.Bands.rows(), c.Categories.rows()
