@@ -52,7 +52,7 @@ func (s *Service) StartRun(ctx context.Context, a Actor, name string, req RunReq
 	// here, for the API, the UI and every kind of run.
 	s.starting.Lock()
 	defer s.starting.Unlock()
-	if cur, ok := s.d.Runner.Running(name); ok {
+	if cur, ok := s.d.Runner.Running(name); ok && !s.finishing(ctx, cur) {
 		return nil, &store.InProgressError{Feed: name, RunID: cur.ID}
 	}
 	run, err := s.d.Runner.Start(name, runner.Request{Trigger: activity.TriggerManual, Since: since, Until: until, DryRun: req.DryRun})
@@ -65,6 +65,31 @@ func (s *Service) StartRun(ctx context.Context, a Actor, name string, req RunReq
 	}
 	s.record(ctx, a, "run.start", name+" run "+itoa(run.ID), detail)
 	return run, nil
+}
+
+// finishWait bounds how long StartRun waits for a run that has been
+// recorded as finished but is still releasing its lock.
+const finishWait = 10 * time.Second
+
+// finishing reports whether cur, still in the runner, is already recorded
+// as finished, and waits (up to finishWait) until it has let go of the
+// feed. Without it a "Run now" right after a run ended could be refused as
+// "already in progress" while the activity log shows the run finished.
+func (s *Service) finishing(ctx context.Context, cur *runner.Active) bool {
+	r, err := s.d.Store.Run(ctx, cur.ID)
+	if err != nil || r.Status == activity.StatusRunning {
+		return false
+	}
+	t := time.NewTimer(finishWait)
+	defer t.Stop()
+	select {
+	case <-cur.Done():
+		return true
+	case <-t.C:
+		return false
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // CancelRun cancels a run this process is running. The run rolls back and

@@ -228,18 +228,16 @@ func (s *Store) lockFeedPostgres(ctx context.Context, feed string) (io.Closer, e
 		return nil, fmt.Errorf("lock feed %s: %w", feed, err)
 	}
 	key := schema + ":forewarn:feed:" + feed
-	var got bool
-	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock(hashtext($1))`, key).Scan(&got); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("lock feed %s: %w", feed, err)
-	}
-	if !got {
-		conn.Close()
-		e := &InProgressError{Feed: feed}
-		if r, err := s.runningRun(ctx, feed); err == nil {
-			e.RunID, e.Started, e.Host, e.PID = r.ID, r.StartedAt, r.Host, r.PID
+	err = s.retryWhileFinishing(ctx, feed, func() (bool, error) {
+		var got bool
+		if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock(hashtext($1))`, key).Scan(&got); err != nil {
+			return false, fmt.Errorf("lock feed %s: %w", feed, err)
 		}
-		return nil, e
+		return got, nil
+	})
+	if err != nil {
+		conn.Close()
+		return nil, err
 	}
 	l := &pgFeedLock{conn: conn, key: key}
 	if err := s.markAbandoned(ctx, feed); err != nil {

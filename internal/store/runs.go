@@ -50,26 +50,67 @@ func (s *Store) LockFeed(ctx context.Context, feed string) (io.Closer, error) {
 		return s.lockFeedPostgres(ctx, feed)
 	}
 	name := s.path + "." + feed + ".lock"
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("lock feed %s: %w", feed, err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			e := &InProgressError{Feed: feed}
-			if r, err := s.runningRun(ctx, feed); err == nil {
-				e.RunID, e.Started, e.Host, e.PID = r.ID, r.StartedAt, r.Host, r.PID
-			}
-			return nil, e
+	var f *os.File
+	err := s.retryWhileFinishing(ctx, feed, func() (bool, error) {
+		var err error
+		if f, err = os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600); err != nil {
+			return false, fmt.Errorf("lock feed %s: %w", feed, err)
 		}
-		return nil, fmt.Errorf("lock feed %s (%s): %w", feed, name, err)
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			f.Close()
+			if errors.Is(err, syscall.EWOULDBLOCK) {
+				return false, nil
+			}
+			return false, fmt.Errorf("lock feed %s (%s): %w", feed, name, err)
+		}
+		return true, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if err := s.markAbandoned(ctx, feed); err != nil {
 		f.Close()
 		return nil, err
 	}
 	return &FeedLock{f: f}, nil
+}
+
+// lockRetry bounds how long LockFeed waits for a holder whose run is
+// already recorded as finished: it is only releasing the lock.
+const lockRetry = 2 * time.Second
+
+// retryWhileFinishing calls try until it takes the lock. While the lock is
+// held and no run of the feed is recorded as running, the holder is
+// finishing (its run is recorded, the lock not yet released) or just
+// starting, so try is repeated with a short backoff for up to lockRetry.
+// Otherwise, or after that, it returns the *InProgressError describing the
+// holder's run.
+func (s *Store) retryWhileFinishing(ctx context.Context, feed string, try func() (bool, error)) error {
+	deadline := time.Now().Add(lockRetry)
+	wait := 20 * time.Millisecond
+	for {
+		got, err := try()
+		if err != nil || got {
+			return err
+		}
+		e := &InProgressError{Feed: feed}
+		r, err := s.runningRun(ctx, feed)
+		if err == nil {
+			e.RunID, e.Started, e.Host, e.PID = r.ID, r.StartedAt, r.Host, r.PID
+			return e
+		}
+		if time.Now().Add(wait).After(deadline) {
+			return e
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return e
+		case <-t.C:
+		}
+		wait = min(2*wait, 500*time.Millisecond)
+	}
 }
 
 const runColumns = `id, feed, trigger, status, dry_run, dataset, started_at, finished_at, since, until, http_status,
