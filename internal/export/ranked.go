@@ -16,7 +16,8 @@ type RankedSource interface {
 	// EachRanked hands out the address, expiry and rank of each Active
 	// indicator f keeps, best first, until fn returns false.
 	EachRanked(ctx context.Context, by string, f store.RankFilter, fn func(store.Ranked) bool) error
-	// EachRankedIndicator is EachRanked with each indicator read whole.
+	// EachRankedIndicator is EachRanked with each indicator read whole;
+	// fn may keep it (no later call reuses it).
 	EachRankedIndicator(ctx context.Context, by string, f store.RankFilter, fn func(store.Ranked, *indicator.Indicator, netip.Prefix) bool) error
 	// EachIndicatorAt reads the indicators at addrs (in address order)
 	// by key.
@@ -142,7 +143,7 @@ func (sel *selector) ranked(ctx context.Context, rs RankedSource, emit func(*sel
 		if !ok {
 			return true
 		}
-		kept = append(kept, s.clone())
+		kept = append(kept, &s) // the source's to give: no clone
 		last = x.Rank
 		return len(kept) < o.Max
 	})

@@ -205,7 +205,8 @@ func (s *Store) EachIndicatorAt(ctx context.Context, addrs []netip.Addr, fn func
 
 // EachRankedIndicator is EachRanked that reads each indicator whole (with
 // its lookup netblock) in the same pass: one lookup per indicator instead
-// of two, for a budget small enough to hold in memory.
+// of two, for a budget small enough to hold in memory. Each indicator is
+// fn's to keep: no later row reuses it.
 func (s *Store) EachRankedIndicator(ctx context.Context, by string, f RankFilter, fn func(Ranked, *indicator.Indicator, netip.Prefix) bool) error {
 	where, args, err := rankQuery(by, f)
 	if err != nil {
