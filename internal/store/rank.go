@@ -113,9 +113,13 @@ const (
 type withKey struct {
 	rows *sql.Rows
 	key  any
+	dest []any // reused: one allocation per statement, not per row
 }
 
-func (w withKey) Scan(dest ...any) error { return w.rows.Scan(append(dest, w.key)...) }
+func (w *withKey) Scan(dest ...any) error {
+	w.dest = append(append(w.dest[:0], dest...), w.key)
+	return w.rows.Scan(w.dest...)
+}
 
 // eachRankedRow runs rank by with filter f, selecting cols (ip first),
 // and calls row with each row's scanner until it returns false. row
@@ -190,9 +194,10 @@ func (s *Store) rankedPage(ctx context.Context, query string, args []any, key an
 	}
 	defer rows.Close()
 	n := 0
+	sc := &withKey{rows: rows, key: key}
 	for rows.Next() {
 		n++
-		ip, more, err := row(withKey{rows, key})
+		ip, more, err := row(sc)
 		if err != nil {
 			return n, false, err
 		}
@@ -248,7 +253,7 @@ func (s *Store) EachRanked(ctx context.Context, by string, f RankFilter, fn func
 		if err != nil {
 			return nil, false, err
 		}
-		r := Ranked{Addr: addr.Unmap(), Rank: rankText(by, sc.(withKey).keyFloat())}
+		r := Ranked{Addr: addr.Unmap(), Rank: rankText(by, sc.(*withKey).keyFloat())}
 		if expires.Valid {
 			r.ExpiresAt = indicator.Time(expires.Int64)
 		}
@@ -257,7 +262,7 @@ func (s *Store) EachRanked(ctx context.Context, by string, f RankFilter, fn func
 }
 
 // keyFloat is the rank key just scanned, as a number.
-func (w withKey) keyFloat() float64 {
+func (w *withKey) keyFloat() float64 {
 	switch v := w.key.(type) {
 	case *float64:
 		return *v
