@@ -19,7 +19,7 @@ import (
 
 func cmdExport(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "export", "export --format F [--db FILE] [--status S,...] [--min-importance N] [--categories a,b] "+
-		"[--sources s] [--feed ID] [--min-sources N] [--min-confidence N] [--updated-since T] [--max N] [--rank importance|confidence] [--aggregate] [--netblocks] [--tlp T] [--misp-attribute ip-dst|ip-src] [-o FILE | --dir DIR]")
+		"[--sources s] [--feed ID] [--min-sources N] [--min-confidence N] [--updated-since T] [--max N] [--rank importance|confidence|recency] [--aggregate] [--netblocks] [--tlp T] [--misp-attribute ip-dst|ip-src] [-o FILE | --dir DIR]")
 	db := dbFlag(e, fs)
 	format := fs.String("format", "jsonl", "output format: "+export.FormatNames())
 	out := fs.String("o", "-", "output file (- for standard output); suricata-iprep also writes categories.txt beside it")
@@ -119,8 +119,8 @@ func exportFlags(fs *flag.FlagSet, o *export.Options) *string {
 		o.UpdatedSince = t
 		return err
 	})
-	fs.IntVar(&o.Max, "max", 0, "keep only the N most important indicators (0: all), written in address order")
-	fs.StringVar(&o.Rank, "rank", "", "what --max ranks by: importance (default) or confidence (combined confidence first)")
+	fs.IntVar(&o.Max, "max", 0, "keep only the N best indicators by --rank (0: all), ties by address, written in address order")
+	fs.StringVar(&o.Rank, "rank", "", "what --max ranks by: importance (default), confidence (combined confidence) or recency (latest change)")
 	fs.BoolVar(&o.Aggregate, "aggregate", false, "edl: collapse to the minimal set of CIDRs")
 	fs.BoolVar(&o.Netblocks, "netblocks", false, "edl: write the distinct predicted netblocks instead of addresses")
 	fs.StringVar(&o.TLP, "tlp", "", "ecs, misp-feed: the TLP marking: "+strings.Join(export.TLPs, ", ")+" (default amber)")

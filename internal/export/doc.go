@@ -8,8 +8,10 @@
 // (Filter) and budgets (Filter.Max).
 //
 // Exports stream: memory does not grow with the number of indicators,
-// except for a max=N budget (a bounded heap of N indicators), --aggregate
-// over netblocks and --netblocks (a set of the distinct netblocks). An
+// except for a max=N budget (N indicators: read best first through the
+// store's ranking index, RankedSource, or kept in a bounded heap),
+// --aggregate over netblocks and --netblocks (a set of the distinct
+// netblocks). A budget must never sort the store. An
 // export must never include a secret, and a blocklist format must never
 // list a Whitelisted indicator, an expired one or an allow-listed address,
 // whatever the filter asks.

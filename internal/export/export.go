@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"forewarn/internal/indicator"
+	"forewarn/internal/store"
 )
 
 // Source yields indicators in address order (IPv4 first, numerically),
@@ -145,22 +146,35 @@ type Filter struct {
 	MinConfidence *int
 	// UpdatedSince keeps indicators updated at or after it (zero: any).
 	UpdatedSince time.Time
-	// Rank orders the Max budget: RankImportance ("" too) or
-	// RankConfidence (the highest combined confidence first, then as by
-	// importance).
+	// Rank orders the Max budget: RankImportance ("" too: the highest
+	// Importance first, none last), RankConfidence (the highest combined
+	// confidence first, none last) or RankRecency (the latest change
+	// first). Ties go by address, the higher first, as an output
+	// profile's do.
 	Rank string
-	// Max keeps only the Max most important indicators (0: all): highest
-	// Importance first, ties broken by the newest Last Seen At, then by
-	// address. They are written in address order, so that the list a capped
-	// device loads changes little from one day to the next.
+	// Max keeps only the Max best indicators by Rank (0: all). They are
+	// written in address order, so that the list a capped device loads
+	// changes little from one day to the next. From a store, a budget of
+	// Active indicators is read through the ranking index (see
+	// RankedSource); otherwise every indicator is offered to a bounded
+	// heap.
 	Max int
 }
 
-// Budget ranks (Filter.Rank).
+// Budget ranks (Filter.Rank): the store's.
 const (
-	RankImportance = "importance"
-	RankConfidence = "confidence"
+	RankImportance = store.RankImportance
+	RankConfidence = store.RankConfidence
+	RankRecency    = store.RankRecency
 )
+
+// rankBy is what the budget ranks by.
+func (f *Filter) rankBy() string {
+	if f.Rank == "" {
+		return RankImportance
+	}
+	return f.Rank
+}
 
 // Options are a Filter and the options some formats take.
 type Options struct {
@@ -187,6 +201,13 @@ type Options struct {
 	// indicators whose expiry (ExpiresAt) is at or before Now, even when
 	// the expiry job has not marked them Expired yet.
 	Now func() time.Time
+	// HeldBudget is the largest budget read from a RankedSource whole and
+	// held in memory (0: DefaultHeldBudget; negative: none).
+	HeldBudget int
+	// CutOff, when not nil, receives a budget's cut-off read through a
+	// RankedSource: the rank of the last indicator kept, as a person
+	// reads it, when the budget is full (else it is left alone).
+	CutOff *string
 
 	written *int64 // counts the indicators each hands out
 }
@@ -209,8 +230,8 @@ func (o *Options) Validate(f Format) error {
 	if o.MinConfidence != nil && (*o.MinConfidence < 0 || *o.MinConfidence > 100) {
 		return fmt.Errorf("%w: minimum confidence %d: give a number from 0 to 100", ErrBadFilter, *o.MinConfidence)
 	}
-	if o.Rank != "" && o.Rank != RankImportance && o.Rank != RankConfidence {
-		return fmt.Errorf("%w: rank %q: use importance or confidence", ErrBadFilter, o.Rank)
+	if o.Rank != "" && o.Rank != RankImportance && o.Rank != RankConfidence && o.Rank != RankRecency {
+		return fmt.Errorf("%w: rank %q: use importance, confidence or recency", ErrBadFilter, o.Rank)
 	}
 	if o.Max < 0 {
 		return fmt.Errorf("%w: max %d: give a positive number, or 0 for no limit", ErrBadFilter, o.Max)

@@ -192,7 +192,8 @@ func TestBlocklistsSkipPassedExpiry(t *testing.T) {
 }
 
 // TestMaxKeepsTheMostImportant checks the budget's order: importance, then
-// the newest Last Seen At, then the address, written in address order.
+// the address, the higher first (as an output profile ranks), written in
+// address order.
 func TestMaxKeepsTheMostImportant(t *testing.T) {
 	st := goldenStore(t)
 	for _, tc := range []struct {
@@ -201,8 +202,8 @@ func TestMaxKeepsTheMostImportant(t *testing.T) {
 	}{
 		{1, "45.33.11.7\n"},
 		{2, "45.33.10.3\n45.33.11.7\n"}, // written in address order
-		// 2a01:4f8:1c1c::5 and ::6 tie at 70; ::5 was seen later.
-		{3, "45.33.10.3\n45.33.11.7\n2a01:4f8:1c1c::5\n"},
+		// 2a01:4f8:1c1c::5 and ::6 tie at 70: the higher address first.
+		{3, "45.33.10.3\n45.33.11.7\n2a01:4f8:1c1c::6\n"},
 		{4, "45.33.10.3\n45.33.11.7\n2a01:4f8:1c1c::5\n2a01:4f8:1c1c::6\n"},
 	} {
 		var b bytes.Buffer

@@ -101,7 +101,7 @@ func TestExportListOnlyIndicatorInEveryFormat(t *testing.T) {
 }
 
 // A budget ranked by confidence keeps the indicators the most confident
-// sources list; ranked by importance (none here), the lowest addresses.
+// sources list; ranked by importance (none here), the highest addresses.
 func TestExportBudgetRankedByConfidence(t *testing.T) {
 	ctx := context.Background()
 	st := testutil.Store(t)
@@ -109,13 +109,13 @@ func TestExportBudgetRankedByConfidence(t *testing.T) {
 		id   string
 		conf int
 		p    []string
-	}{{"low", 30, []string{"192.0.2.1/32", "192.0.2.2/32"}}, {"high", 90, []string{"192.0.2.8/32", "192.0.2.9/32"}}} {
+	}{{"low", 30, []string{"192.0.2.8/32", "192.0.2.9/32"}}, {"high", 90, []string{"192.0.2.1/32", "192.0.2.2/32"}}} {
 		if _, err := st.IngestList(ctx, store.ListRun{Feed: f.id, Source: f.id, Mode: store.ModeSnapshot, Confidence: f.conf},
 			&prefixes{p: f.p}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for rank, want := range map[string]string{"": "192.0.2.1\n192.0.2.2\n", RankConfidence: "192.0.2.8\n192.0.2.9\n"} {
+	for rank, want := range map[string]string{"": "192.0.2.8\n192.0.2.9\n", RankConfidence: "192.0.2.1\n192.0.2.2\n"} {
 		var b bytes.Buffer
 		if err := Write(ctx, &b, st, EDL, Options{Filter: Filter{Max: 2, Rank: rank}}); err != nil {
 			t.Fatal(err)

@@ -28,13 +28,6 @@ const (
 	MISPHashes   = "hashes.csv"
 )
 
-// Budgeted is a Source that yields a budget's share of a larger source
-// (an output profile's). A MISP feed's events read the larger one to date
-// every change, removals included.
-type Budgeted interface {
-	Unbudgeted() Source
-}
-
 // ErrNoMISPFile means a MISP feed has no file of the name asked for.
 var ErrNoMISPFile = errors.New("no such file in the MISP feed")
 
@@ -98,17 +91,13 @@ func (e *mispEvent) tags(o *Options) []mispTag {
 	return []mispTag{{"tlp:" + o.tlp()}, {fmt.Sprintf("forewarn:feed=%q", e.source)}}
 }
 
-// mispEvents reads every indicator of src, whatever the filter and
+// mispEvents reads every indicator of src, whatever the filter, budget and
 // status, to find the feed's events and when each last changed. An
 // indicator that expires or is whitelisted moves its updated time (the
 // store sets it), and one whose expiry passed before the sweep counts at
 // its expiry, so an event's timestamp moves whenever an attribute leaves
 // it and MISP pulls it again.
 func mispEvents(ctx context.Context, src Source, o *Options) ([]*mispEvent, error) {
-	if b, ok := src.(Budgeted); ok {
-		// An indicator that left the budget left the event too.
-		src = b.Unbudgeted()
-	}
 	at := o.now()
 	bySource := map[string]*mispEvent{}
 	err := src.EachIndicator(ctx, func(ind *indicator.Indicator) error {

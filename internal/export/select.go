@@ -1,6 +1,7 @@
 package export
 
 import (
+	"bytes"
 	"container/heap"
 	"context"
 	"errors"
@@ -23,26 +24,100 @@ type selected struct {
 	importance    float64
 	hasImportance bool
 	lastSeen      time.Time // zero when unknown
-	// confidence is the combined confidence, -1 when none; byConfidence
-	// ranks a budget by it first (Filter.Rank).
-	confidence   int
-	byConfidence bool
+	// confidence is the combined confidence, -1 when none.
+	confidence int
+	// rank is what a budget ranks by (Filter.Rank).
+	rank string
+}
+
+// selector is what each checks every indicator against: o's filters for
+// format f, read once.
+type selector struct {
+	f        Format
+	o        *Options
+	at       time.Time
+	statuses []indicator.Status
+	cats     []string
+	allowed  *allowlist.Matcher
+}
+
+func newSelector(ctx context.Context, src Source, f Format, o *Options) (*selector, error) {
+	sel := &selector{f: f, o: o, at: o.now(), statuses: o.Statuses}
+	if len(sel.statuses) == 0 {
+		sel.statuses = []indicator.Status{indicator.StatusActive}
+	}
+	for _, c := range o.Categories {
+		if c = strings.ToLower(strings.TrimSpace(c)); c != "" {
+			sel.cats = append(sel.cats, c)
+		}
+	}
+	if f.Blocklist() {
+		var err error
+		if sel.allowed, err = allowedBy(ctx, src); err != nil {
+			return nil, err
+		}
+	}
+	return sel, nil
+}
+
+// pick reports whether ind passes the filters, with what the formats
+// derive from it.
+func (sel *selector) pick(ind *indicator.Indicator, nb netip.Prefix) (selected, bool, error) {
+	o := sel.o
+	if !slices.Contains(sel.statuses, ind.Status) {
+		return selected{}, false, nil
+	}
+	if sel.f.Blocklist() {
+		if ind.Status == indicator.StatusWhitelisted {
+			return selected{}, false, nil
+		}
+		if ind.ExpiresAt != nil && !ind.ExpiresAt.After(sel.at) {
+			return selected{}, false, nil
+		}
+		if sel.allowed != nil && sel.allowed.Contains(ind.Addr) {
+			return selected{}, false, nil
+		}
+	}
+	if !o.UpdatedSince.IsZero() && ind.UpdatedAt.Before(o.UpdatedSince) {
+		return selected{}, false, nil
+	}
+	if len(o.Sources) > 0 && !slices.ContainsFunc(ind.Sources, func(s string) bool {
+		return slices.ContainsFunc(o.Sources, func(want string) bool { return strings.EqualFold(strings.TrimSpace(want), s) })
+	}) {
+		return selected{}, false, nil
+	}
+	if o.Feed != "" && !ind.ListedBy(o.Feed) {
+		return selected{}, false, nil
+	}
+	if len(o.Feeds) > 0 && !slices.ContainsFunc(o.Feeds, ind.ListedBy) {
+		return selected{}, false, nil
+	}
+	if o.MinSources > 0 && ind.ListingSources() < o.MinSources {
+		return selected{}, false, nil
+	}
+	if o.MinConfidence != nil && (ind.Confidence == nil || *ind.Confidence < *o.MinConfidence) {
+		return selected{}, false, nil
+	}
+	s, hasCat, err := derive(ind, nb, sel.cats)
+	if err != nil || !hasCat {
+		return s, false, err
+	}
+	s.rank = o.rankBy()
+	if o.MinImportance != nil && (!s.hasImportance || s.importance < *o.MinImportance) {
+		return s, false, nil
+	}
+	return s, true, nil
 }
 
 // each calls fn for every indicator of src that o selects for format f, in
-// address order. With o.Max it keeps the Max best in a bounded heap and
-// calls fn for them, in address order, at the end.
+// address order. With o.Max it calls fn for the Max best, in address
+// order, at the end: read best first through the store's ranking index
+// when src has one and the budget ranks Active indicators (ranked), else
+// kept in a bounded heap over every indicator.
 func each(ctx context.Context, src Source, f Format, o Options, fn func(*selected) error) error {
-	at := o.now()
-	statuses := o.Statuses
-	if len(statuses) == 0 {
-		statuses = []indicator.Status{indicator.StatusActive}
-	}
-	cats := make([]string, 0, len(o.Categories))
-	for _, c := range o.Categories {
-		if c = strings.ToLower(strings.TrimSpace(c)); c != "" {
-			cats = append(cats, c)
-		}
+	sel, err := newSelector(ctx, src, f, &o)
+	if err != nil {
+		return err
 	}
 	emit := fn
 	if o.written != nil {
@@ -51,62 +126,20 @@ func each(ctx context.Context, src Source, f Format, o Options, fn func(*selecte
 			return fn(s)
 		}
 	}
+	if rs, ok := src.(RankedSource); ok && o.Max > 0 && sel.activeOnly() {
+		return sel.ranked(ctx, rs, emit)
+	}
 	var top *topN
 	if o.Max > 0 {
 		top = &topN{max: o.Max}
-	}
-	var allowed *allowlist.Matcher
-	if f.Blocklist() {
-		var err error
-		if allowed, err = allowedBy(ctx, src); err != nil {
-			return err
-		}
 	}
 	visit := func(ind *indicator.Indicator, nb netip.Prefix) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if !slices.Contains(statuses, ind.Status) {
-			return nil
-		}
-		if f.Blocklist() {
-			if ind.Status == indicator.StatusWhitelisted {
-				return nil
-			}
-			if ind.ExpiresAt != nil && !ind.ExpiresAt.After(at) {
-				return nil
-			}
-			if allowed != nil && allowed.Contains(ind.Addr) {
-				return nil
-			}
-		}
-		if !o.UpdatedSince.IsZero() && ind.UpdatedAt.Before(o.UpdatedSince) {
-			return nil
-		}
-		if len(o.Sources) > 0 && !slices.ContainsFunc(ind.Sources, func(s string) bool {
-			return slices.ContainsFunc(o.Sources, func(want string) bool { return strings.EqualFold(strings.TrimSpace(want), s) })
-		}) {
-			return nil
-		}
-		if o.Feed != "" && !ind.ListedBy(o.Feed) {
-			return nil
-		}
-		if len(o.Feeds) > 0 && !slices.ContainsFunc(o.Feeds, ind.ListedBy) {
-			return nil
-		}
-		if o.MinSources > 0 && ind.ListingSources() < o.MinSources {
-			return nil
-		}
-		if o.MinConfidence != nil && (ind.Confidence == nil || *ind.Confidence < *o.MinConfidence) {
-			return nil
-		}
-		s, hasCat, err := derive(ind, nb, cats)
-		if err != nil || !hasCat {
+		s, ok, err := sel.pick(ind, nb)
+		if err != nil || !ok {
 			return err
-		}
-		s.byConfidence = o.Rank == RankConfidence
-		if o.MinImportance != nil && (!s.hasImportance || s.importance < *o.MinImportance) {
-			return nil
 		}
 		if top != nil {
 			top.offer(&s)
@@ -114,7 +147,6 @@ func each(ctx context.Context, src Source, f Format, o Options, fn func(*selecte
 		}
 		return emit(&s)
 	}
-	var err error
 	if ns, ok := src.(NetblockSource); ok {
 		err = ns.EachIndicatorNetblock(ctx, visit)
 	} else {
@@ -124,7 +156,7 @@ func each(ctx context.Context, src Source, f Format, o Options, fn func(*selecte
 		return err
 	}
 	kept := top.h
-	slices.SortFunc(kept, func(a, b *selected) int { return a.addr.Compare(b.addr) })
+	slices.SortFunc(kept, func(a, b *selected) int { return compareKeys(a.addr, b.addr) })
 	for _, s := range kept {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -194,23 +226,40 @@ func derive(ind *indicator.Indicator, nb netip.Prefix, cats []string) (selected,
 	return s, hasCat, nil
 }
 
-// better reports whether a ranks before b in a budget: higher importance,
-// then newer Last Seen At, then lower address; ranked by confidence,
-// higher combined confidence (none last) before all of those.
+// better reports whether a ranks before b in a budget, in the order of
+// the store's ranking indexes (so a ranked read and the heap agree): the
+// higher rank value first (importance or combined confidence, none last;
+// or the latest change), ties by address, the higher first.
 func better(a, b *selected) bool {
-	if a.byConfidence && a.confidence != b.confidence {
-		return a.confidence > b.confidence
+	switch a.rank {
+	case RankRecency:
+		if !a.ind.UpdatedAt.Equal(b.ind.UpdatedAt) {
+			return a.ind.UpdatedAt.After(b.ind.UpdatedAt)
+		}
+	case RankConfidence:
+		if a.confidence != b.confidence {
+			return a.confidence > b.confidence
+		}
+	default:
+		ai, bi := -1.0, -1.0
+		if a.hasImportance {
+			ai = a.importance
+		}
+		if b.hasImportance {
+			bi = b.importance
+		}
+		if ai != bi {
+			return ai > bi
+		}
 	}
-	if a.hasImportance != b.hasImportance {
-		return a.hasImportance
-	}
-	if a.importance != b.importance {
-		return a.importance > b.importance
-	}
-	if !a.lastSeen.Equal(b.lastSeen) {
-		return a.lastSeen.After(b.lastSeen)
-	}
-	return a.addr.Less(b.addr)
+	return compareKeys(a.addr, b.addr) > 0
+}
+
+// compareKeys orders addresses as the store keys them: 16 bytes, IPv4
+// mapped.
+func compareKeys(a, b netip.Addr) int {
+	x, y := a.As16(), b.As16()
+	return bytes.Compare(x[:], y[:])
 }
 
 // topN keeps the max best indicators offered; its heap's root is the worst

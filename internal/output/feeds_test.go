@@ -80,7 +80,7 @@ func TestProfileFiltersByFeedSourcesAndConfidence(t *testing.T) {
 		{"confidence 50, budget 10", output.Spec{Format: export.EDL, MinConfidence: &fifty, Max: 10, Rank: store.RankConfidence},
 			"198.51.100.1\n198.51.100.2\n198.51.100.3\n"},
 	}
-	for held, name := range map[int]string{20000: "held in memory", 0: "read by key"} {
+	for held, name := range map[int]string{20000: "held in memory", -1: "read by key"} {
 		t.Run(name, func(t *testing.T) {
 			defer output.SetHeldBudget(held)()
 			for _, c := range cases {
@@ -99,7 +99,7 @@ func TestProfileFiltersByFeedSourcesAndConfidence(t *testing.T) {
 // is the last kept confidence.
 func TestConfidenceBudgetKeepsTheHighestStably(t *testing.T) {
 	st := listStore(t)
-	for held, name := range map[int]string{20000: "held in memory", 0: "read by key"} {
+	for held, name := range map[int]string{20000: "held in memory", -1: "read by key"} {
 		t.Run(name, func(t *testing.T) {
 			defer output.SetHeldBudget(held)()
 			for range 3 {

@@ -1,6 +1,7 @@
 package output
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -43,11 +44,11 @@ const MaxRenders = 4
 // categories at /outputs/NAME/categories.txt) to the profile's own key,
 // sent as a Bearer token, a basic-auth password or ?key=.
 //
-// Each answer is rendered into a temporary file while it is hashed: the
-// ETag is the hash of the content, so it moves exactly when what the
-// consumer gets does (a run, an expiry passing, an allow-list entry), and
-// If-None-Match gets 304. Last-Modified is when this process first served
-// that content.
+// Each answer is rendered into memory (a temporary file beyond 8 MiB)
+// while it is hashed: the ETag is the hash of the content, so it moves
+// exactly when what the consumer gets does (a run, an expiry passing, an
+// allow-list entry), and If-None-Match gets 304. Last-Modified is when
+// this process first served that content.
 type Handler struct {
 	st      HandlerStore
 	obs     Observer
@@ -159,21 +160,22 @@ func (h *Handler) fetch(w http.ResponseWriter, r *http.Request) error {
 	return h.render(w, r, o.Name, spec, file, by)
 }
 
-// render spools the profile into a temporary file, hashing it, and serves
-// that file with the hash as its ETag.
+// render spools the profile, hashing it, and serves it with the hash as
+// its ETag: from memory up to spoolMemory bytes (a budget of 10,000
+// entries is 0.1 to 1.3 MB), from a temporary file beyond.
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, name string, spec Spec, file, by string) error {
-	tmp, err := os.CreateTemp("", "forewarn-output-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
+	sp := &spool{}
+	defer sp.close()
 	at := h.now()
 	sum := sha256.New()
-	res, err := Render(r.Context(), io.MultiWriter(tmp, sum), h.st, name, spec, file, at)
+	res, err := Render(r.Context(), io.MultiWriter(sp, sum), h.st, name, spec, file, at)
 	if errors.Is(err, export.ErrNoMISPFile) {
 		return &httpError{http.StatusNotFound, err.Error()}
 	}
+	if err != nil {
+		return err
+	}
+	body, err := sp.reader()
 	if err != nil {
 		return err
 	}
@@ -194,8 +196,56 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, name string, sp
 	w.Header().Set("ETag", etag)
 	w.Header().Set("Cache-Control", "no-cache")
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(Timeout))
-	http.ServeContent(w, r, "", modified, tmp)
+	http.ServeContent(w, r, "", modified, body)
 	return nil
+}
+
+// spoolMemory is the most a render holds in memory (each of MaxRenders);
+// a larger one spills to a temporary file.
+var spoolMemory = 8 << 20
+
+// spool holds a render in memory up to spoolMemory bytes, then in a
+// temporary file.
+type spool struct {
+	mem  bytes.Buffer
+	file *os.File
+}
+
+func (s *spool) Write(p []byte) (int, error) {
+	if s.file == nil && s.mem.Len()+len(p) <= spoolMemory {
+		return s.mem.Write(p)
+	}
+	if s.file == nil {
+		f, err := os.CreateTemp("", "forewarn-output-*")
+		if err != nil {
+			return 0, fmt.Errorf("spool an output beyond %d bytes: %w", spoolMemory, err)
+		}
+		s.file = f
+		if _, err := s.mem.WriteTo(f); err != nil {
+			return 0, fmt.Errorf("spool an output: %w", err)
+		}
+		s.mem = bytes.Buffer{} // release it
+	}
+	return s.file.Write(p)
+}
+
+// reader is what was written, from its start.
+func (s *spool) reader() (io.ReadSeeker, error) {
+	if s.file == nil {
+		return bytes.NewReader(s.mem.Bytes()), nil
+	}
+	if _, err := s.file.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("read back a spooled output: %w", err)
+	}
+	return s.file, nil
+}
+
+// close removes the temporary file, if any.
+func (s *spool) close() {
+	if s.file != nil {
+		s.file.Close()
+		os.Remove(s.file.Name())
+	}
 }
 
 // since is when this process first served content etag for key.

@@ -124,19 +124,13 @@ func (s *Spec) rank() string {
 }
 
 // exportOptions are the export options of the profile named name, without
-// the budget (Render applies it through the ranking index). Its filters
-// are the ones the index applies too, so a budgeted render checks them
-// twice, at no cost worth a second code path.
+// the budget (Render adds it). Its filters are the ones the ranking index
+// applies, so a budgeted render reads only what it keeps.
 func (s *Spec) exportOptions(name string) export.Options {
 	o := export.Options{Aggregate: s.Aggregate, Netblocks: s.Netblocks, TLP: s.TLP, MISPAttribute: s.MISPAttribute, Name: name}
 	o.Statuses = s.Statuses
 	o.Feeds, o.MinSources, o.MinConfidence = s.Feeds, s.MinSources, s.MinConfidence
 	return o
-}
-
-// rankFilter is the profile's filters as the ranking index applies them.
-func (s *Spec) rankFilter() store.RankFilter {
-	return store.RankFilter{Feeds: s.Feeds, MinSources: s.MinSources, MinConfidence: s.MinConfidence}
 }
 
 // ParseSpec decodes a stored spec strictly: an unknown key is an error.

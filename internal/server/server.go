@@ -10,6 +10,9 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -218,6 +221,7 @@ func assemble(ctx context.Context, st *store.Store, c Config) (*parts, error) {
 		return nil, fmt.Errorf("build the lookup index: %w", err)
 	}
 	c.Log.Info("lookup index built", "netblocks", p.look.Netblocks(), "took", time.Since(t0).Round(time.Millisecond).String())
+	keepHeadroom(c.Log)
 	p.ref = newRefresher(st, p.look, m, c.Log)
 	p.ref.ver = ver
 	p.ref.counts(ctx)
@@ -374,4 +378,28 @@ func lastSuccess(ctx context.Context, st *store.Store, name string) (time.Time, 
 		return time.Time{}, false
 	}
 	return *page.Runs[0].FinishedAt, true
+}
+
+// heapHeadroom is how far above the live heap serve's soft memory limit
+// sits: cmd/forewarn's 128 MiB bounds a run's garbage, but serve's lookup
+// index is live (about 150 MB at 5M indicators), and under a limit it
+// already fills the collector runs nearly without pause, so that every
+// allocation (an output fetch's 44 MB for a 10k crowdsec budget) costs
+// three times its CPU (docs/performance.md, "Output profiles").
+const heapHeadroom = 128 << 20
+
+// keepHeadroom raises the soft memory limit to the live heap plus
+// heapHeadroom, when GOMEMLIMIT does not set it and it is lower.
+func keepHeadroom(log *slog.Logger) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	want := int64(ms.HeapAlloc) + heapHeadroom
+	if cur := debug.SetMemoryLimit(-1); cur < want {
+		debug.SetMemoryLimit(want)
+		log.Info("soft memory limit raised above the lookup index", "live_heap_mib", ms.HeapAlloc>>20, "limit_mib", want>>20)
+	}
 }

@@ -240,10 +240,13 @@ func (in *ingest) SaveFeedState(ctx context.Context, name string, st FeedState) 
 	return nil
 }
 
-const selectStored = `SELECT ip, status, created_at, updated_at, s_predicted_at, s_predicted_netblock,
+// storedColumns are the columns scanStored reads, in its order.
+const storedColumns = `ip, status, created_at, updated_at, s_predicted_at, s_predicted_netblock,
 	s_predicted_category, s_cluster, s_detected_by, s_detected_identifiers, s_detected_categories, s_detected_at,
 	s_last_seen_at, s_importance, s_normalized_importance, s_attr_runs, s_hash, s_lookup_netblock,
-	s_seen_at, expires_at, sightings, first_sighted, last_sighted, sighted_until, s_listed, confidence, l_feeds, l_sources
+	s_seen_at, expires_at, sightings, first_sighted, last_sighted, sighted_until, s_listed, confidence, l_feeds, l_sources`
+
+const selectStored = `SELECT ` + storedColumns + `
 	FROM indicators`
 
 // Load fills each of recs (whose Addr is set) with what

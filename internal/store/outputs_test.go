@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -149,11 +150,11 @@ func TestEachRankedOrdersThroughTheIndex(t *testing.T) {
 	indexes := map[string]string{RankImportance: "indicators_active_importance", RankConfidence: "indicators_active_confidence", RankRecency: "indicators_updated"}
 	for by, index := range indexes {
 		for _, f := range []RankFilter{{}, {Feeds: []string{"seclytics", "x"}, MinSources: 1, MinConfidence: &min60}} {
-			where, args, err := rankQuery(by, f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, q := range []string{selectStored + where, `SELECT ip, expires_at, ` + rankKeys[by] + ` FROM indicators` + where} {
+			for _, cols := range []string{storedColumns, `ip, expires_at`} {
+				q, _, args, err := rankStatements(by, f, cols, false)
+				if err != nil {
+					t.Fatal(err)
+				}
 				if plan := strings.Join(sqlitePlan(t, s, q, args...), "; "); plan != "" &&
 					(!strings.Contains(plan, index) || strings.Contains(plan, "TEMP B-TREE")) {
 					t.Errorf("the %s ranking (filter %+v) does not read %s in order: %s", by, f, index, plan)
@@ -230,6 +231,111 @@ func TestEachListedAddressReadsTheExpiryIndex(t *testing.T) {
 	for _, q := range listedQueries {
 		if plan := strings.Join(sqlitePlan(t, s, strings.Replace(q, "?", "2000", 1)), "; "); plan != "" && !strings.Contains(plan, "COVERING INDEX indicators_expiry") {
 			t.Errorf("%s reads more than the expiry index: %s", q, plan)
+		}
+	}
+}
+
+// TestRankedReadsDoNotSortTheStore: over 100,000 Active indicators (with
+// statistics, so that PostgreSQL's planner would sort them if the query
+// let it), a ranked read of 5,000 hands out the same 5,000 a sort of the
+// table gives (on PostgreSQL across pages, ties included), and its statements walk the ranking index on both backends: on
+// SQLite one ordered statement with no temporary sort; on PostgreSQL each
+// page (the first, and one after a row) an index scan under a LIMIT, no
+// sequential scan, no sort. So a budget costs its size, not the store's.
+func TestRankedReadsDoNotSortTheStore(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	fill := `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 99999)
+	INSERT INTO indicators (ip, status, created_at, updated_at, s_importance, confidence)
+	SELECT unhex(printf('00000000000000000000ffff%08x', i * 42949)), 'Active', 0, (i * 7) % 100000,
+		CASE WHEN i % 10 = 0 THEN NULL ELSE (i * 7919) % 10000 / 100.0 END, (i * 31) % 101 FROM n`
+	explain := "EXPLAIN QUERY PLAN "
+	if s.d == postgresDialect {
+		fill = `INSERT INTO indicators (ip, status, created_at, updated_at, s_importance, confidence)
+		SELECT decode('00000000000000000000ffff' || lpad(to_hex(i * 42949), 8, '0'), 'hex'), 'Active', 0, (i * 7) % 100000,
+			CASE WHEN i % 10 = 0 THEN NULL ELSE (i * 7919) % 10000 / 100.0 END, (i * 31) % 101
+		FROM generate_series(0::bigint, 99999) AS i`
+		explain = "EXPLAIN "
+	}
+	if _, err := s.w.ExecContext(ctx, fill); err != nil {
+		t.Fatal(err)
+	}
+	if s.d == postgresDialect {
+		if _, err := s.w.ExecContext(ctx, "ANALYZE indicators"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	plan := func(q string, args ...any) string {
+		rows, err := s.r.QueryContext(ctx, explain+q, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var lines []string
+		for rows.Next() {
+			cols, _ := rows.Columns()
+			vals := make([]any, len(cols))
+			for i := range vals {
+				vals[i] = new(any)
+			}
+			if err := rows.Scan(vals...); err != nil {
+				t.Fatal(err)
+			}
+			lines = append(lines, fmt.Sprint(*vals[len(vals)-1].(*any)))
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(lines, "\n")
+	}
+	indexes := map[string]string{RankImportance: "indicators_active_importance", RankConfidence: "indicators_active_confidence", RankRecency: "indicators_updated"}
+	min50 := 50
+	for by, index := range indexes {
+		// The top 5,000 by a sort of the whole table, ties by address.
+		var want []string
+		rows, err := s.r.QueryContext(ctx, `SELECT ip FROM indicators WHERE status = 'Active'`+rankOrder(by)+` LIMIT 5000`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var ip []byte
+			if err := rows.Scan(&ip); err != nil {
+				t.Fatal(err)
+			}
+			a, _ := addrFromKey(ip)
+			want = append(want, a.String())
+		}
+		rows.Close()
+		var got []string
+		for _, r := range readRanked(t, s, by, RankFilter{}, 5000) {
+			got = append(got, r[:strings.IndexByte(r, '=')])
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("the first 5,000 by %s (-sorted +ranked):\n%s", by, diff)
+		}
+		for _, f := range []RankFilter{{}, {MinSources: 0, MinConfidence: &min50}} {
+			first, next, args, err := rankStatements(by, f, storedColumns, s.d == postgresDialect)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.d != postgresDialect {
+				if p := plan(first, args...); !strings.Contains(p, index) || strings.Contains(p, "TEMP B-TREE") {
+					t.Errorf("by %s (filter %+v): SQLite does not walk %s in order:\n%s", by, f, index, p)
+				}
+				continue
+			}
+			var after any = int64(50000)
+			if by == RankImportance {
+				after = 50.0
+			}
+			for name, p := range map[string]string{
+				"first page": plan(first, append(slices.Clip(args), rankPage)...),
+				"next page":  plan(next, append(slices.Clip(args), after, key(netip.MustParseAddr("100.0.0.0")), rankPage)...),
+			} {
+				if !strings.Contains(p, "Index Scan Backward using "+index) || strings.Contains(p, "Sort") || strings.Contains(p, "Seq Scan") {
+					t.Errorf("by %s (filter %+v), %s: PostgreSQL does not walk %s:\n%s", by, f, name, index, p)
+				}
+			}
 		}
 	}
 }

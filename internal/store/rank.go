@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -47,21 +48,26 @@ type RankFilter struct {
 	MinConfidence *int
 }
 
-// rankQuery is the WHERE and ORDER BY of rank by with filter f, and its
-// arguments. Only hosts (16-byte keys) are ranked, as every export reads
-// them. The filters are checked on the rows the index hands out in order,
-// so a budget still stops after its N-th match; a filter that matches few
-// indicators makes the walk longer, never a sort.
-func rankQuery(by string, f RankFilter) (string, []any, error) {
-	k, ok := rankKeys[by]
-	if !ok {
+// rankQuery is the WHERE of rank by with filter f (without its ORDER BY,
+// rankOrder), and its arguments. Only hosts (16-byte keys) are ranked, as
+// every export reads them: with hosts, the WHERE says so; without (on
+// PostgreSQL, whose planner misjudges length(ip) = 16 into sorting the
+// store), the caller skips the networks' rows. The filters are checked on
+// the rows the index hands out in order, so a budget still stops after its
+// N-th match; a filter that matches few indicators makes the walk longer,
+// never a sort.
+func rankQuery(by string, f RankFilter, hosts bool) (string, []any, error) {
+	if _, ok := rankKeys[by]; !ok {
 		return "", nil, fmt.Errorf("rank by %q: use %s, %s or %s: %w", by, RankImportance, RankConfidence, RankRecency, ErrBadQuery)
 	}
 	var (
 		b    strings.Builder
 		args []any
 	)
-	b.WriteString(` WHERE status = 'Active' AND ` + hostKeys)
+	b.WriteString(` WHERE status = 'Active'`)
+	if hosts {
+		b.WriteString(` AND ` + hostKeys)
+	}
 	if len(f.Feeds) > 0 {
 		var or []string
 		for _, feed := range f.Feeds {
@@ -88,8 +94,119 @@ func rankQuery(by string, f RankFilter) (string, []any, error) {
 		b.WriteString(" AND confidence >= ?")
 		args = append(args, *f.MinConfidence)
 	}
-	b.WriteString(" ORDER BY " + k + " DESC, ip DESC")
 	return b.String(), args, nil
+}
+
+// rankOrder is the ORDER BY of rank by: its index's order.
+func rankOrder(by string) string { return " ORDER BY " + rankKeys[by] + " DESC, ip DESC" }
+
+// Ranked reads on PostgreSQL go by pages of rankPage rows, growing
+// fourfold up to rankPageMax, each starting after the last row of the one
+// before: a LIMIT is what makes PostgreSQL's planner walk the index
+// instead of sorting every Active row before handing out the first.
+const (
+	rankPage    = 2048
+	rankPageMax = 65536
+)
+
+// withKey scans a row's columns, then its rank key into key.
+type withKey struct {
+	rows *sql.Rows
+	key  any
+	dest []any // reused: one allocation per statement, not per row
+}
+
+func (w *withKey) Scan(dest ...any) error {
+	w.dest = append(append(w.dest[:0], dest...), w.key)
+	return w.rows.Scan(w.dest...)
+}
+
+// eachRankedRow runs rank by with filter f, selecting cols (ip first),
+// and calls row with each row's scanner until it returns false. row
+// returns the row's key (ip), skipped or not, so that the next page starts
+// after it, and whether to go on.
+//
+// SQLite streams the whole ordered walk from one statement, which reads
+// the index lazily; PostgreSQL reads it a page at a time (rankPage).
+func (s *Store) eachRankedRow(ctx context.Context, by string, f RankFilter, cols string, row func(sc scanner) (ip []byte, more bool, err error)) error {
+	paged := s.d == postgresDialect
+	first, next, args, err := rankStatements(by, f, cols, paged)
+	if err != nil {
+		return err
+	}
+	var key any = new(int64)
+	if by == RankImportance {
+		key = new(float64)
+	}
+	var (
+		last  []byte
+		limit = rankPage
+	)
+	for {
+		query, qargs := first, args
+		if paged {
+			if last != nil {
+				var kv any
+				switch v := key.(type) {
+				case *float64:
+					kv = *v
+				case *int64:
+					kv = *v
+				}
+				query, qargs = next, append(slices.Clip(args), kv, last)
+			}
+			qargs = append(slices.Clip(qargs), limit)
+		}
+		n, more, err := s.rankedPage(ctx, query, qargs, key, row, &last)
+		if err != nil {
+			return fmt.Errorf("rank indicators by %s: %w", by, err)
+		}
+		if !more || !paged || n < limit {
+			return nil
+		}
+		limit = min(limit*4, rankPageMax)
+	}
+}
+
+// rankStatements are the statements of rank by with filter f selecting
+// cols, then the rank key: unpaged, first is the whole walk; paged, first
+// is the first page (its last argument the LIMIT) and next a page after a
+// row (its last three: that row's rank key and ip, and the LIMIT).
+func rankStatements(by string, f RankFilter, cols string, paged bool) (first, next string, args []any, err error) {
+	where, args, err := rankQuery(by, f, !paged)
+	if err != nil {
+		return "", "", nil, err
+	}
+	k := rankKeys[by]
+	q := `SELECT ` + cols + `, ` + k + ` FROM indicators` + where
+	if !paged {
+		return q + rankOrder(by), "", args, nil
+	}
+	return q + rankOrder(by) + ` LIMIT ?`, q + ` AND (` + k + `, ip) < (?, ?)` + rankOrder(by) + ` LIMIT ?`, args, nil
+}
+
+// rankedPage runs one statement of eachRankedRow: how many rows it read,
+// and whether row asked for more; *last is the last row's key.
+func (s *Store) rankedPage(ctx context.Context, query string, args []any, key any, row func(scanner) ([]byte, bool, error), last *[]byte) (int, bool, error) {
+	rows, err := s.x.QueryContext(ctx, query, args...)
+	if err != nil {
+		return 0, false, err
+	}
+	defer rows.Close()
+	n := 0
+	sc := &withKey{rows: rows, key: key}
+	for rows.Next() {
+		n++
+		ip, more, err := row(sc)
+		if err != nil {
+			return n, false, err
+		}
+		*last = ip
+		if !more {
+			return n, false, nil
+		}
+	}
+	return n, true, rows.Err()
 }
 
 // Ranked is one Active indicator as a budget ranks it.
@@ -121,40 +238,38 @@ func rankText(by string, v float64) string {
 // so the order is the same from one call to the next while nothing
 // changes.
 func (s *Store) EachRanked(ctx context.Context, by string, f RankFilter, fn func(Ranked) bool) error {
-	where, args, err := rankQuery(by, f)
-	if err != nil {
-		return err
-	}
-	rows, err := s.x.QueryContext(ctx, `SELECT ip, expires_at, `+rankKeys[by]+` FROM indicators`+where, args...)
-	if err != nil {
-		return fmt.Errorf("rank indicators by %s: %w", by, err)
-	}
-	defer rows.Close()
 	var (
 		ip      []byte
 		expires sql.NullInt64
-		rank    float64
 	)
-	for rows.Next() {
-		if err := rows.Scan(&ip, &expires, &rank); err != nil {
-			return fmt.Errorf("rank indicators by %s: %w", by, err)
+	return s.eachRankedRow(ctx, by, f, `ip, expires_at`, func(sc scanner) ([]byte, bool, error) {
+		if err := sc.Scan(&ip, &expires); err != nil {
+			return nil, false, err
+		}
+		if len(ip) != 16 {
+			return ip, true, nil // a network (PostgreSQL: not filtered in SQL)
 		}
 		addr, err := addrFromKey(ip)
 		if err != nil {
-			return err
+			return nil, false, err
 		}
-		r := Ranked{Addr: addr.Unmap(), Rank: rankText(by, rank)}
+		r := Ranked{Addr: addr.Unmap(), Rank: rankText(by, sc.(*withKey).keyFloat())}
 		if expires.Valid {
 			r.ExpiresAt = indicator.Time(expires.Int64)
 		}
-		if !fn(r) {
-			return nil
-		}
+		return ip, fn(r), nil
+	})
+}
+
+// keyFloat is the rank key just scanned, as a number.
+func (w *withKey) keyFloat() float64 {
+	switch v := w.key.(type) {
+	case *float64:
+		return *v
+	case *int64:
+		return float64(*v)
 	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("rank indicators by %s: %w", by, err)
-	}
-	return nil
+	return 0
 }
 
 // rankedBatch is how many addresses EachIndicatorAt reads per statement.
@@ -205,25 +320,21 @@ func (s *Store) EachIndicatorAt(ctx context.Context, addrs []netip.Addr, fn func
 
 // EachRankedIndicator is EachRanked that reads each indicator whole (with
 // its lookup netblock) in the same pass: one lookup per indicator instead
-// of two, for a budget small enough to hold in memory.
+// of two, for a budget small enough to hold in memory. Each indicator is
+// fn's to keep: no later row reuses it.
 func (s *Store) EachRankedIndicator(ctx context.Context, by string, f RankFilter, fn func(Ranked, *indicator.Indicator, netip.Prefix) bool) error {
-	where, args, err := rankQuery(by, f)
-	if err != nil {
-		return err
-	}
 	rt, err := s.runTimesFor(ctx, nil)
 	if err != nil {
 		return err
 	}
-	rows, err := s.x.QueryContext(ctx, selectStored+where, args...)
-	if err != nil {
-		return fmt.Errorf("rank indicators by %s: %w", by, err)
-	}
-	defer rows.Close()
 	var st merge.Stored
-	for rows.Next() {
-		if err := scanStored(rows, &st); err != nil {
-			return err
+	return s.eachRankedRow(ctx, by, f, storedColumns, func(sc scanner) ([]byte, bool, error) {
+		if err := scanStored(sc, &st); err != nil {
+			return nil, false, err
+		}
+		k := key(st.Addr)
+		if st.Prefix.IsValid() {
+			return prefixKey(st.Prefix), true, nil // a network (PostgreSQL: not filtered in SQL)
 		}
 		ind := st.Indicator(rt)
 		r := Ranked{Addr: ind.Addr, Rank: "none"}
@@ -238,12 +349,6 @@ func (s *Store) EachRankedIndicator(ctx context.Context, by string, f RankFilter
 		case by == RankImportance && st.Has.Has(merge.Importance):
 			r.Rank = strconv.FormatFloat(st.Importance, 'f', -1, 64)
 		}
-		if !fn(r, &ind, st.LookupNetblock) {
-			return nil
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("rank indicators by %s: %w", by, err)
-	}
-	return nil
+		return k, fn(r, &ind, st.LookupNetblock), nil
+	})
 }

@@ -1,0 +1,175 @@
+package export
+
+import (
+	"context"
+	"net/netip"
+	"slices"
+
+	"forewarn/internal/indicator"
+	"forewarn/internal/store"
+)
+
+// RankedSource is a Source that reads its Active indicators best first
+// through an index (*store.Store): a budget of N then reads about N index
+// entries and N rows, whatever the store's size, and never sorts it.
+type RankedSource interface {
+	// EachRanked hands out the address, expiry and rank of each Active
+	// indicator f keeps, best first, until fn returns false.
+	EachRanked(ctx context.Context, by string, f store.RankFilter, fn func(store.Ranked) bool) error
+	// EachRankedIndicator is EachRanked with each indicator read whole;
+	// fn may keep it (no later call reuses it).
+	EachRankedIndicator(ctx context.Context, by string, f store.RankFilter, fn func(store.Ranked, *indicator.Indicator, netip.Prefix) bool) error
+	// EachIndicatorAt reads the indicators at addrs (in address order)
+	// by key.
+	EachIndicatorAt(ctx context.Context, addrs []netip.Addr, fn func(*indicator.Indicator, netip.Prefix) error) error
+}
+
+// DefaultHeldBudget is the largest budget read whole in one pass of the
+// ranking index and held in memory (an indicator is about a kilobyte); a
+// larger one reads the index for the addresses, then the kept indicators
+// by key (Options.HeldBudget).
+const DefaultHeldBudget = 20000
+
+// activeOnly reports whether the selection lists Active indicators only,
+// the ones the ranking indexes hold.
+func (sel *selector) activeOnly() bool {
+	return !slices.ContainsFunc(sel.statuses, func(s indicator.Status) bool { return s != indicator.StatusActive })
+}
+
+// rankFilter is the part of o's filters a ranked read applies in the
+// store, and whether that is all of them (the blocklist's expiry and
+// allow-list aside, which dropRanked checks): then what the index hands
+// out needs no more checking.
+func (o *Options) rankFilter() (store.RankFilter, bool) {
+	f := store.RankFilter{Feeds: o.Feeds, MinSources: o.MinSources, MinConfidence: o.MinConfidence}
+	exact := o.MinImportance == nil && len(o.Categories) == 0 && len(o.Sources) == 0 && o.UpdatedSince.IsZero()
+	switch {
+	case o.Feed != "" && len(o.Feeds) == 0:
+		f.Feeds = []string{o.Feed}
+	case o.Feed != "":
+		exact = false // both: the store checks the list, pick the one
+	}
+	return f, exact
+}
+
+// heldBudget is the largest budget ranked reads hold in memory.
+func (o *Options) heldBudget() int {
+	if o.HeldBudget == 0 {
+		return DefaultHeldBudget
+	}
+	return o.HeldBudget
+}
+
+// dropRanked reports whether a ranked indicator is left out before it is
+// read: for a blocklist, its expiry passed or the allow-list covers it.
+func (sel *selector) dropRanked(x store.Ranked) bool {
+	if !sel.f.Blocklist() {
+		return false
+	}
+	return (!x.ExpiresAt.IsZero() && !x.ExpiresAt.After(sel.at)) || sel.allowed.Contains(x.Addr)
+}
+
+// ranked calls emit for the Max best indicators of rs that sel selects, in
+// address order, reading them best first through the store's ranking
+// index and stopping at the Max-th: an entry count's worth of work,
+// whatever the store's size. Three ways, by what the format needs:
+//
+//   - a plain edl (addresses only) reads only the index walk's addresses,
+//     expiries and ranks, and decodes no indicator;
+//   - a budget up to HeldBudget reads each indicator whole in the same
+//     walk and holds the kept ones;
+//   - a larger one keeps the walk's addresses, then reads the kept
+//     indicators by key in address order (memory: 16 bytes each).
+//
+// The last two need every filter applied in the store (rankFilter), or
+// they hold the kept indicators whole whatever the budget.
+func (sel *selector) ranked(ctx context.Context, rs RankedSource, emit func(*selected) error) error {
+	o := sel.o
+	by := o.rankBy()
+	rf, exact := o.rankFilter()
+	addressOnly := exact && sel.f == EDL && !o.Netblocks
+	if addressOnly || (exact && o.Max > o.heldBudget()) {
+		addrs := make([]netip.Addr, 0, min(o.Max, 1<<16))
+		var last string
+		err := rs.EachRanked(ctx, by, rf, func(x store.Ranked) bool {
+			if sel.dropRanked(x) {
+				return true
+			}
+			addrs = append(addrs, x.Addr)
+			last = x.Rank
+			return len(addrs) < o.Max
+		})
+		if err != nil {
+			return err
+		}
+		sel.cutOff(len(addrs), last)
+		slices.SortFunc(addrs, compareKeys)
+		if addressOnly {
+			for _, a := range addrs {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				if err := emit(&selected{ind: &indicator.Indicator{Addr: a, Status: indicator.StatusActive}, addr: a, confidence: -1, rank: by}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		return rs.EachIndicatorAt(ctx, addrs, func(ind *indicator.Indicator, nb netip.Prefix) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			s, ok, err := sel.pick(ind, nb) // it may have changed since the walk
+			if err != nil || !ok {
+				return err
+			}
+			return emit(&s)
+		})
+	}
+	var (
+		kept []*selected
+		last string
+		perr error
+	)
+	err := rs.EachRankedIndicator(ctx, by, rf, func(x store.Ranked, ind *indicator.Indicator, nb netip.Prefix) bool {
+		if perr = ctx.Err(); perr != nil {
+			return false
+		}
+		s, ok, err := sel.pick(ind, nb)
+		if err != nil {
+			perr = err
+			return false
+		}
+		if !ok {
+			return true
+		}
+		kept = append(kept, &s) // the source's to give: no clone
+		last = x.Rank
+		return len(kept) < o.Max
+	})
+	if err == nil {
+		err = perr
+	}
+	if err != nil {
+		return err
+	}
+	sel.cutOff(len(kept), last)
+	slices.SortFunc(kept, func(a, b *selected) int { return compareKeys(a.addr, b.addr) })
+	for _, s := range kept {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := emit(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// cutOff reports the budget's cut-off, the rank of the last indicator
+// kept, when the budget is full (Options.CutOff).
+func (sel *selector) cutOff(kept int, last string) {
+	if sel.o.CutOff != nil && kept == sel.o.Max {
+		*sel.o.CutOff = last
+	}
+}

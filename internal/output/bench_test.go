@@ -1,0 +1,122 @@
+package output_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+
+	"forewarn/internal/apikey"
+	"forewarn/internal/export"
+	"forewarn/internal/output"
+	"forewarn/internal/store"
+)
+
+// benchSpecs are the profiles the benchmarks render: 10,000 entries, as
+// issue 19's number asks.
+var benchSpecs = []struct {
+	name string
+	spec output.Spec
+}{
+	{"edl-importance", output.Spec{Format: export.EDL, Max: 10000}},
+	{"edl-confidence", output.Spec{Format: export.EDL, Max: 10000, Rank: store.RankConfidence}},
+	{"crowdsec-importance", output.Spec{Format: export.CrowdSec, Max: 10000}},
+}
+
+// benchStore opens the store FOREWARN_OUTPUT_DB names.
+func benchStore(b *testing.B) *store.Store {
+	path := os.Getenv("FOREWARN_OUTPUT_DB")
+	if path == "" {
+		b.Skip("set FOREWARN_OUTPUT_DB to a store to render from")
+	}
+	st, err := store.Open(context.Background(), path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	return st
+}
+
+// cpuTime is the CPU time this process used so far, all threads: on a
+// busy machine a benchmark's wall time says more about the load than about
+// the code, its CPU time much less.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// loop runs b's loop and reports the CPU milliseconds per operation
+// beside the wall time.
+func loop(b *testing.B, op func()) {
+	start := cpuTime()
+	for b.Loop() {
+		op()
+	}
+	b.ReportMetric(float64(cpuTime()-start)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
+}
+
+// BenchmarkFetchBudget fetches each of benchSpecs from a real handler on
+// loopback, end to end (key check, render, ETag, record), as a device
+// does: the figure issue 19 sets at 200 ms for 10,000 entries from 5M.
+func BenchmarkFetchBudget(b *testing.B) {
+	st := benchStore(b)
+	srv := httptest.NewServer(func() http.Handler {
+		mux := http.NewServeMux()
+		output.NewHandler(st, nil, nil).Register(mux)
+		return mux
+	}())
+	defer srv.Close()
+	ctx := context.Background()
+	for _, tc := range benchSpecs {
+		b.Run(tc.name, func(b *testing.B) {
+			key, hash, prefix, err := apikey.GenerateOutput()
+			if err != nil {
+				b.Fatal(err)
+			}
+			name := "bench-" + tc.name
+			_ = st.DeleteOutput(ctx, name)
+			if _, err := st.CreateOutput(ctx, store.Output{Name: name, Spec: tc.spec.JSON(), KeyPrefix: prefix, CreatedBy: "bench"}, hash); err != nil {
+				b.Fatal(err)
+			}
+			defer st.DeleteOutput(ctx, name)
+			req, _ := http.NewRequest(http.MethodGet, srv.URL+"/outputs/"+name, nil)
+			req.Header.Set("Authorization", "Bearer "+key)
+			client := &http.Client{Timeout: time.Minute}
+			loop(b, func() {
+				resp, err := client.Do(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				n, _ := io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK || n == 0 {
+					b.Fatalf("fetch %s: %s, %d bytes", name, resp.Status, n)
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkRenderBudget renders a 10,000-entry profile from the store
+// FOREWARN_OUTPUT_DB names (a file or a postgres:// DSN; scripts/bench-outputs
+// builds a 5M one), the render alone, as a fetch of /outputs/NAME does:
+//
+//	FOREWARN_OUTPUT_DB=/tmp/5m.db go test ./internal/output -run '^$' -bench RenderBudget -count 5
+func BenchmarkRenderBudget(b *testing.B) {
+	st := benchStore(b)
+	for _, tc := range benchSpecs {
+		b.Run(tc.name, func(b *testing.B) {
+			loop(b, func() {
+				res, err := output.Render(context.Background(), io.Discard, st, "p", tc.spec, "", now)
+				if err != nil || res.Entries != int64(tc.spec.Max) {
+					b.Fatalf("%d entries, %v; want %d", res.Entries, err, tc.spec.Max)
+				}
+			})
+		})
+	}
+}
