@@ -444,7 +444,9 @@ func (s *Server) page(ctx context.Context, c *Collection, q query) (objs []Objec
 		// No indicator's object can match: answer without reading them.
 		return objs, pos, false, nil
 	}
-	sq := store.IndicatorQuery{Status: c.status, Sort: "updated", Limit: 200, Cursor: pos.Cursor}
+	// Networks too: a list feed's CIDR entry is an ipv4-addr or ipv6-addr
+	// object whose value is the CIDR.
+	sq := store.IndicatorQuery{Status: c.status, Sort: "updated", Limit: 200, Cursor: pos.Cursor, Networks: true}
 	// A poll for what changed (added_after) of a collection of one status
 	// also gets the indicators that left it since by expiring or being
 	// whitelisted, published again as revoked: without them a consumer
@@ -472,7 +474,7 @@ func (s *Server) page(ctx context.Context, c *Collection, q query) (objs []Objec
 				}
 			}
 			skip := pos.Skip
-			if pos.Partial != ind.Addr.String() {
+			if pos.Partial != ind.Value() {
 				skip = 0
 			}
 			for j := skip; j < len(os); j++ {
@@ -480,7 +482,7 @@ func (s *Server) page(ctx context.Context, c *Collection, q query) (objs []Objec
 					continue
 				}
 				if len(objs) == q.limit {
-					return objs, position{Indicators: true, Cursor: pos.Cursor, Skip: j, Partial: ind.Addr.String()}, true, nil
+					return objs, position{Indicators: true, Cursor: pos.Cursor, Skip: j, Partial: ind.Value()}, true, nil
 				}
 				objs = append(objs, os[j])
 			}
