@@ -17,8 +17,8 @@ import (
 // selected is one indicator an export writes, with what the formats derive
 // from its attributes parsed once.
 type selected struct {
-	ind           *indicator.Indicator
-	addr          netip.Addr
+	ind  *indicator.Indicator
+	addr netip.Addr
 	// network is the network of a network indicator (a list feed's CIDR
 	// entry); invalid for an address.
 	network       netip.Prefix
