@@ -283,16 +283,7 @@ type listTx struct {
 	tx   *tx
 	conn *sql.Conn // PostgreSQL: the run's own connection, for COPY
 	done bool
-	// restore sets the SQLite writer's page cache back after the run.
-	restore func()
 }
-
-// listCacheKiB is the SQLite writer's page cache during a list run (the
-// store's default is 32 MiB): a run that changes entries all over the key
-// space reads each B-tree's pages in several statements (compare, insert,
-// delist, recompute), and a page still cached is not read again from the
-// file. Bounded, and given back when the run ends.
-const listCacheKiB = 64 << 10
 
 // The run's staging tables: the entries to write (new, changed, listed
 // again, or due for a refreshed observation), one row per host or
@@ -328,16 +319,6 @@ func (s *Store) beginList(ctx context.Context) (*listTx, error) {
 			return nil, fmt.Errorf("begin: %w", err)
 		}
 		lt.tx = t
-		var cache int64
-		if err := t.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&cache); err != nil {
-			lt.close()
-			return nil, fmt.Errorf("read the page cache size: %w", err)
-		}
-		if _, err := t.ExecContext(ctx, fmt.Sprintf(`PRAGMA cache_size = %d`, -listCacheKiB)); err != nil {
-			lt.close()
-			return nil, fmt.Errorf("grow the page cache for the run: %w", err)
-		}
-		lt.restore = func() { s.w.ExecContext(context.Background(), fmt.Sprintf(`PRAGMA cache_size = %d`, cache)) }
 	}
 	// On SQLite a temporary table lives on the connection: commit drops
 	// them, and their creation rolls back with the run.
@@ -380,10 +361,6 @@ func (lt *listTx) close() {
 	if lt.conn != nil {
 		lt.conn.Close()
 		lt.conn = nil
-	}
-	if lt.restore != nil {
-		lt.restore()
-		lt.restore = nil
 	}
 }
 
@@ -748,10 +725,7 @@ func (lt *listTx) merge(ctx context.Context, run *ListRun, c *ListCounts, fresh 
 		WHERE s.relist = 1 AND EXISTS (SELECT 1 FROM indicators i WHERE i.ip = s.ip)`); err != nil {
 		return err
 	}
-	// An indicator the delisting feed alone lists needs no aggregate:
-	// delistSole sets it below. The others are recomputed.
-	if _, err := exec("find delistings", `INSERT INTO `+listTouched+` (ip) SELECT g.ip FROM `+listGone+` g
-		WHERE NOT EXISTS (SELECT 1 FROM indicators i WHERE i.ip = g.ip AND i.listings = 1 AND i.l_feeds = ?)`, run.Feed); err != nil {
+	if _, err := exec("find delistings", `INSERT INTO `+listTouched+` (ip) SELECT ip FROM `+listGone); err != nil {
 		return err
 	}
 	if (oldConf.Valid && oldConf.Int64 != int64(run.Confidence)) || (oldSource.Valid && oldSource.String != run.Source) {
@@ -782,9 +756,6 @@ func (lt *listTx) merge(ctx context.Context, run *ListRun, c *ListCounts, fresh 
 	}
 	if _, err := exec("delist", `UPDATE memberships SET listed = 0, delisted_at = ?
 		WHERE feed = ? AND ip IN (SELECT ip FROM `+listGone+`)`, now, run.Feed); err != nil {
-		return err
-	}
-	if err := delistSole(ctx, t, listGone, run.Feed, now); err != nil {
 		return err
 	}
 	if err := recomputeListings(ctx, t, listTouched, now); err != nil {
@@ -832,22 +803,6 @@ func recomputeListings(ctx context.Context, t *tx, touched string, now int64) er
 			LEFT JOIN list_feeds f ON f.feed = m.feed GROUP BY t.ip) a
 		WHERE indicators.ip = a.ip`, now, listSep, listSep); err != nil {
 		return fmt.Errorf("recompute listings, status and confidence: %w", err)
-	}
-	return nil
-}
-
-// delistSole sets what recomputeListings would of the indicators in the
-// gone table that feed alone listed: no listing, the confidence of
-// Seclytics' listing alone, and Expired unless Seclytics lists it (or a
-// person's Whitelisted or Review stands). A delisted entry is most often
-// one only its feed listed; this skips the aggregate over memberships for
-// each.
-func delistSole(ctx context.Context, t *tx, gone, feed string, now int64) error {
-	if _, err := t.ExecContext(ctx, `UPDATE indicators SET updated_at = ?, listings = 0, l_miss = NULL, l_feeds = NULL,
-		l_sources = NULL, confidence = `+confidenceSQL("NULL", "indicators.s_listed")+`,
-		status = CASE WHEN status IN ('Whitelisted', 'Review') THEN status WHEN s_listed = 1 THEN 'Active' ELSE 'Expired' END
-		WHERE ip IN (SELECT ip FROM `+gone+`) AND listings = 1 AND l_feeds = ?`, now, feed); err != nil {
-		return fmt.Errorf("delist the indicators the feed alone listed: %w", err)
 	}
 	return nil
 }
