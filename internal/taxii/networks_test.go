@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"forewarn/internal/apikey"
+	"forewarn/internal/stix"
 	"forewarn/internal/store"
 	"forewarn/internal/taxii"
 	"forewarn/internal/testutil"
@@ -89,5 +90,34 @@ func TestCollectionListsNetworks(t *testing.T) {
 	}
 	if len(patterns) != 3 {
 		t.Errorf("%d indicator objects, want 3: %v", len(patterns), patterns)
+	}
+
+	// Each of a network's objects is found by its id, as an address's are.
+	for _, id := range []string{stix.IndicatorID("45.1.2.0/24"), stix.ObservableID("ipv4-addr", "45.1.2.0/24"),
+		stix.RelationshipID("2a00:1::/48"), stix.ObservableID("ipv6-addr", "2a00:1::/48"), stix.IndicatorID("45.1.2.0")} {
+		req, _ := http.NewRequest("GET", hs.URL+taxii.APIRoot+"collections/"+taxii.Collections[0].ID+"/objects/"+id+"/", nil)
+		req.SetBasicAuth("x", key)
+		resp, err := hs.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct {
+			Objects []map[string]any `json:"objects"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || len(body.Objects) != 1 || body.Objects[0]["id"] != id {
+			t.Errorf("objects/%s/: %d %v %v", id, resp.StatusCode, err, body.Objects)
+		}
+	}
+	req, _ := http.NewRequest("GET", hs.URL+taxii.APIRoot+"collections/"+taxii.Collections[0].ID+"/objects/"+stix.IndicatorID("45.1.3.0/24")+"/", nil)
+	req.SetBasicAuth("x", key)
+	resp, err := hs.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Errorf("a network no feed lists: %d, want 404", resp.StatusCode)
 	}
 }
