@@ -123,6 +123,23 @@ func (m *Matcher) Contains(a netip.Addr) bool {
 	return m.t.Lookup(a.Unmap())
 }
 
+// Overlaps reports whether any address of p is in an allow-listed range.
+// A nil Matcher overlaps nothing.
+func (m *Matcher) Overlaps(p netip.Prefix) bool {
+	if m == nil || m.n == 0 {
+		return false
+	}
+	return m.t.OverlapsPrefix(netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-unmapBits(p)).Masked())
+}
+
+// unmapBits is what an IPv4-mapped prefix loses when unmapped.
+func unmapBits(p netip.Prefix) int {
+	if p.Addr().Is4In6() {
+		return 96
+	}
+	return 0
+}
+
 // Len is the number of ranges the matcher holds.
 func (m *Matcher) Len() int {
 	if m == nil {

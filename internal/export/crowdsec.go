@@ -61,7 +61,7 @@ func writeCrowdSec(ctx context.Context, w io.Writer, src Source, o Options) erro
 			}
 		}
 		if err := enc.Encode(crowdsecDecision{
-			Value: s.addr.String(), Scope: "Ip", Type: "ban", Duration: d.String(),
+			Value: s.value(), Scope: crowdsecScope(s), Type: "ban", Duration: d.String(),
 			Reason: crowdsecReason(s.ind), Origin: CrowdSecOrigin,
 		}); err != nil {
 			return err
@@ -87,4 +87,13 @@ func crowdsecReason(ind *indicator.Indicator) string {
 		reason += ": " + cats
 	}
 	return reason
+}
+
+// crowdsecScope is a decision's scope: Ip for an address, Range for a
+// network (CrowdSec bans every address of a Range decision's CIDR).
+func crowdsecScope(s *selected) string {
+	if s.network.IsValid() {
+		return "Range"
+	}
+	return "Ip"
 }

@@ -48,7 +48,7 @@ func writeCSV(ctx context.Context, w io.Writer, src Source, o Options) error {
 		return err
 	}
 	err := each(ctx, src, CSV, o, func(s *selected) error {
-		row[0] = cellSafe(s.addr.String())
+		row[0] = cellSafe(s.value())
 		for i, c := range csvColumns[1:] {
 			row[i+1] = cellSafe(joined(s.ind, c.attr, ";"))
 		}

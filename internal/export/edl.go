@@ -30,14 +30,21 @@ func writeEDL(ctx context.Context, w io.Writer, src Source, o Options) error {
 		_, err := w.Write(line)
 		return err
 	}
-	addrs := func(fn func(netip.Addr) error) error {
-		return each(ctx, src, EDL, o, func(s *selected) error { return fn(s.addr) })
+	// entries are the addresses and networks listed, in address order (a
+	// network after the address it starts at).
+	entries := func(fn func(netip.Prefix) error) error {
+		return each(ctx, src, EDL, o, func(s *selected) error { return fn(s.entry()) })
 	}
 	if ls, ok := src.(ListedSource); ok && !o.Netblocks && o.plain() {
-		addrs = func(fn func(netip.Addr) error) error { return listed(ctx, ls, o, fn) }
+		entries = func(fn func(netip.Prefix) error) error { return listed(ctx, ls, o, fn) }
 	}
 	if !o.Netblocks && !o.Aggregate {
-		return addrs(func(a netip.Addr) error { return put(a) })
+		return entries(func(p netip.Prefix) error {
+			if p.IsSingleIP() {
+				return put(p.Addr())
+			}
+			return put(p)
+		})
 	}
 	deny, err := loadDenied(ctx, src)
 	if err != nil {
@@ -62,15 +69,18 @@ func writeEDL(ctx context.Context, w io.Writer, src Source, o Options) error {
 			}
 			return putRange(cur)
 		}
-		err := addrs(func(a netip.Addr) error {
-			if cur.IsValid() && a.Is4() == cur.To().Is4() && cur.To().Next() == a {
-				cur = netipx.IPRangeFrom(cur.From(), a)
+		err := entries(func(p netip.Prefix) error {
+			r := netipx.RangeOfPrefix(p)
+			if cur.IsValid() && joins(cur, r) {
+				if r.To().Compare(cur.To()) > 0 {
+					cur = netipx.IPRangeFrom(cur.From(), r.To())
+				}
 				return nil
 			}
 			if err := flush(); err != nil {
 				return err
 			}
-			cur = netipx.IPRangeFrom(a, a)
+			cur = r
 			return nil
 		})
 		if err != nil {
@@ -133,6 +143,16 @@ func writeEDL(ctx context.Context, w io.Writer, src Source, o Options) error {
 	}
 }
 
+// joins reports whether r, which starts at or after cur's start, overlaps
+// cur or starts right after it, in the same family.
+func joins(cur, r netipx.IPRange) bool {
+	if r.From().Is4() != cur.To().Is4() {
+		return false
+	}
+	next := cur.To().Next()
+	return !next.IsValid() || r.From().Compare(next) <= 0
+}
+
 // comparePrefix orders prefixes by address, then shorter (wider) first.
 func comparePrefix(a, b netip.Prefix) int {
 	if c := a.Addr().Compare(b.Addr()); c != 0 {
@@ -142,12 +162,13 @@ func comparePrefix(a, b netip.Prefix) int {
 }
 
 // ListedSource is a Source that lists, cheaply and in address order, the
-// addresses a plain blocklist lists: every Active indicator whose expiry
-// is after at (*store.Store is one: from its expiry index, without reading
-// rows). An edl of Active indicators without other filters, a budget or
-// netblocks reads it instead of every indicator.
+// addresses and networks a plain blocklist lists: every Active indicator
+// whose expiry is after at (*store.Store is one: from its expiry index,
+// without reading rows), an address as a single-address prefix. An edl of
+// Active indicators without other filters, a budget or netblocks reads it
+// instead of every indicator.
 type ListedSource interface {
-	EachListedAddress(ctx context.Context, at time.Time, fn func(netip.Addr) error) error
+	EachListed(ctx context.Context, at time.Time, fn func(netip.Prefix) error) error
 }
 
 // plain reports whether o selects every Active indicator a blocklist
@@ -158,19 +179,21 @@ func (o *Options) plain() bool {
 		o.Feed == "" && len(o.Feeds) == 0 && o.MinSources == 0 && o.MinConfidence == nil
 }
 
-// listed streams ls's listed addresses minus the allow-list, counting them.
-func listed(ctx context.Context, ls ListedSource, o Options, fn func(netip.Addr) error) error {
+// listed streams ls's listed addresses and networks minus the allow-list
+// (a network overlapping it is left out whole, as each leaves it out),
+// counting them.
+func listed(ctx context.Context, ls ListedSource, o Options, fn func(netip.Prefix) error) error {
 	allowed, err := allowedBy(ctx, ls)
 	if err != nil {
 		return err
 	}
-	return ls.EachListedAddress(ctx, o.now(), func(a netip.Addr) error {
-		if allowed.Contains(a) {
+	return ls.EachListed(ctx, o.now(), func(p netip.Prefix) error {
+		if p.IsSingleIP() && allowed.Contains(p.Addr()) || !p.IsSingleIP() && allowed.Overlaps(p) {
 			return nil
 		}
 		if o.written != nil {
 			*o.written++
 		}
-		return fn(a)
+		return fn(p)
 	})
 }

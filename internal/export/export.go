@@ -112,6 +112,12 @@ func (f Format) Blocklist() bool {
 	return false
 }
 
+// Networks reports whether f lists network indicators (a list feed's CIDR
+// entries, such as Spamhaus DROP's) as networks. ECS does not:
+// threat.indicator.ip is an Elasticsearch ip field, which holds one
+// address.
+func (f Format) Networks() bool { return f != ECS }
+
 // Directory reports whether f is written as a directory of files
 // (WriteMISPFeed) rather than one stream.
 func (f Format) Directory() bool { return f == MISPFeed }

@@ -33,7 +33,7 @@ func writeJSONL(ctx context.Context, w io.Writer, src Source, o Options) error {
 	return each(ctx, src, JSONL, o, func(s *selected) error {
 		ind := s.ind
 		out = jsonIndicator{
-			Type: ind.Type, Value: s.addr.String(), Status: string(ind.Status), Sources: ind.Sources,
+			Type: ind.Type, Value: s.value(), Status: string(ind.Status), Sources: ind.Sources,
 			Attributes: out.Attributes[:0],
 			CreatedAt:  ind.CreatedAt.UTC().Format(time.RFC3339), UpdatedAt: ind.UpdatedAt.UTC().Format(time.RFC3339),
 		}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"forewarn/internal/allowlist"
 	"forewarn/internal/store"
 	"forewarn/internal/testutil"
 )
@@ -129,21 +130,73 @@ func TestExportBudgetRankedByConfidence(t *testing.T) {
 	}
 }
 
-// A plain blocklist (every Active indicator, read from the expiry index)
-// lists the addresses list feeds store and skips their networks, which
-// have 17-byte keys, instead of failing on them.
-func TestPlainEDLSkipsListedNetworks(t *testing.T) {
+// A list feed's networks (Spamhaus DROP's CIDRs) are listed by every
+// format that can say "this range": as CIDRs in edl (plain, from the expiry
+// index, and filtered), suricata-iprep, csv, jsonl and MISP; as
+// Intel::SUBNET for Zeek, CrowdSec decisions of scope Range and STIX
+// patterns on the CIDR. ECS leaves them out (its ip field holds one
+// address), and a blocklist leaves out a network that overlaps the
+// allow-list rather than block an allowed address.
+func TestExportsListNetworks(t *testing.T) {
 	ctx := context.Background()
 	st := testutil.Store(t)
 	if _, err := st.IngestList(ctx, store.ListRun{Feed: "drop", Source: "Spamhaus DROP", Mode: store.ModeSnapshot, Confidence: 90},
-		&prefixes{p: []string{"192.0.2.1/32", "198.51.100.0/24"}}); err != nil {
+		&prefixes{p: []string{"45.0.0.1/32", "45.1.2.0/24", "45.1.2.7/32", "2a00:1::/48", "46.0.0.0/16"}}); err != nil {
 		t.Fatal(err)
 	}
-	var b bytes.Buffer
-	if err := Write(ctx, &b, st, EDL, Options{}); err != nil {
-		t.Fatalf("plain edl with a listed network: %v", err)
+	write := func(f Format, o Options) string {
+		t.Helper()
+		var b bytes.Buffer
+		if err := Write(ctx, &b, st, f, o); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		return b.String()
 	}
-	if b.String() != "192.0.2.1\n" {
-		t.Errorf("plain edl: %q, want only the address", b.String())
+	const all = "45.0.0.1\n45.1.2.0/24\n45.1.2.7\n46.0.0.0/16\n2a00:1::/48\n"
+	if got := write(EDL, Options{}); got != all {
+		t.Errorf("plain edl (the expiry index):\n%s\nwant\n%s", got, all)
+	}
+	if got := write(EDL, Options{Filter: Filter{Feed: "drop"}}); got != all {
+		t.Errorf("edl of feed drop (every indicator read):\n%s\nwant\n%s", got, all)
+	}
+	if got, want := write(EDL, Options{Aggregate: true}), "45.0.0.1/32\n45.1.2.0/24\n46.0.0.0/16\n2a00:1::/48\n"; got != want {
+		t.Errorf("aggregated edl (the host inside the /24 merged into it):\n%s\nwant\n%s", got, want)
+	}
+	for f, want := range map[Format][]string{
+		SuricataIPRep: {"45.1.2.0/24,", "2a00:1::/48,"},
+		ZeekIntel:     {"45.1.2.0/24\tIntel::SUBNET\t", "45.0.0.1\tIntel::ADDR\t"},
+		CrowdSec:      {`"value":"45.1.2.0/24","scope":"Range"`, `"value":"45.0.0.1","scope":"Ip"`},
+		STIX:          {`[ipv4-addr:value = '45.1.2.0/24']`, `[ipv6-addr:value = '2a00:1::/48']`},
+		CSV:           {"\n45.1.2.0/24,"},
+		JSONL:         {`"type":"CIDR","value":"45.1.2.0/24"`},
+	} {
+		got := write(f, Options{})
+		for _, w := range want {
+			if !strings.Contains(got, w) {
+				t.Errorf("%s does not list the network as %q:\n%s", f, w, got)
+			}
+		}
+	}
+	if got, want := write(EDL, Options{Filter: Filter{Max: 10}}), "45.0.0.1\n45.1.2.7\n"; got != want {
+		t.Errorf("edl with a budget (which ranks addresses):\n%s\nwant\n%s", got, want)
+	}
+	if got := write(ECS, Options{}); strings.Contains(got, "45.1.2.0") || !strings.Contains(got, `"ip":"45.1.2.7"`) {
+		t.Errorf("ecs: want the addresses only:\n%s", got)
+	}
+
+	if _, _, err := st.AddAllowlistEntry(ctx, allowlist.Entry{Prefix: netip.MustParsePrefix("45.1.2.128/25"), Comment: "ours"}); err != nil {
+		t.Fatal(err)
+	}
+	const allowed = "45.0.0.1\n45.1.2.7\n46.0.0.0/16\n2a00:1::/48\n"
+	for _, o := range []Options{{}, {Filter: Filter{Feed: "drop"}}} {
+		if got := write(EDL, o); got != allowed {
+			t.Errorf("edl %+v with 45.1.2.128/25 allow-listed:\n%s\nwant the /24 left out:\n%s", o, got, allowed)
+		}
+	}
+	if got := write(CrowdSec, Options{}); strings.Contains(got, "45.1.2.0/24") {
+		t.Errorf("crowdsec bans an allow-listed range:\n%s", got)
+	}
+	if got := write(JSONL, Options{}); !strings.Contains(got, `"value":"45.1.2.0/24"`) {
+		t.Errorf("jsonl is not a blocklist: it lists the network still:\n%s", got)
 	}
 }

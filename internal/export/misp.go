@@ -205,7 +205,7 @@ func mispRender(ctx context.Context, src Source, o Options, events []*mispEvent,
 	enc.SetEscapeHTML(false)
 	line := make([]byte, 0, 80)
 	return each(ctx, src, MISPFeed, o, func(s *selected) error {
-		value := s.addr.String()
+		value := s.value()
 		sum := md5.Sum([]byte(value))
 		first, last := seenRange(s)
 		for _, source := range sourcesOf(s.ind) {

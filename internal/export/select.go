@@ -18,8 +18,11 @@ import (
 // selected is one indicator an export writes, with what the formats derive
 // from its attributes parsed once.
 type selected struct {
-	ind           *indicator.Indicator
-	addr          netip.Addr
+	ind  *indicator.Indicator
+	addr netip.Addr
+	// network is the network of a network indicator (a list feed's CIDR
+	// entry); invalid for an address.
+	network       netip.Prefix
 	netblock      netip.Prefix // invalid when unknown
 	importance    float64
 	hasImportance bool
@@ -77,6 +80,17 @@ func (sel *selector) pick(ind *indicator.Indicator, nb netip.Prefix) (selected, 
 		if sel.allowed != nil && sel.allowed.Contains(ind.Addr) {
 			return selected{}, false, nil
 		}
+		// A network is blocked whole or not at all: one that overlaps
+		// the allow-list is left out.
+		if ind.Prefix.IsValid() && sel.allowed != nil && sel.allowed.Overlaps(ind.Prefix) {
+			return selected{}, false, nil
+		}
+	}
+	// A budget ranks addresses, as the store's ranked reads do (a
+	// network's rank would weigh one entry against thousands of
+	// addresses): networks are listed without one.
+	if ind.Prefix.IsValid() && (!sel.f.Networks() || o.Max > 0) {
+		return selected{}, false, nil
 	}
 	if !o.UpdatedSince.IsZero() && ind.UpdatedAt.Before(o.UpdatedSince) {
 		return selected{}, false, nil
@@ -195,7 +209,7 @@ var ErrBadIndicator = errors.New("export: malformed indicator")
 // cats is empty). nb is the source's lookup netblock, preferred to the
 // Predicted Netblock attribute.
 func derive(ind *indicator.Indicator, nb netip.Prefix, cats []string) (selected, bool, error) {
-	s := selected{ind: ind, addr: ind.Addr, netblock: nb}
+	s := selected{ind: ind, addr: ind.Addr, network: ind.Prefix, netblock: nb}
 	if !ind.Addr.IsValid() {
 		return s, false, fmt.Errorf("%w: status %s: %w", ErrBadIndicator, ind.Status, indicator.ErrNoAddress)
 	}
@@ -325,4 +339,30 @@ func joined(ind *indicator.Indicator, name, sep string) string {
 		b.WriteString(v)
 	})
 	return b.String()
+}
+
+// entry is what a blocklist lists for s: its network, or its address as a
+// single-address prefix.
+func (s *selected) entry() netip.Prefix {
+	if s.network.IsValid() {
+		return s.network
+	}
+	return netip.PrefixFrom(s.addr, s.addr.BitLen())
+}
+
+// value is s as a format writes it: the address, or the network in CIDR
+// notation.
+func (s *selected) value() string {
+	if s.network.IsValid() {
+		return s.network.String()
+	}
+	return s.addr.String()
+}
+
+// appendValue appends value to b.
+func (s *selected) appendValue(b []byte) []byte {
+	if s.network.IsValid() {
+		return s.network.AppendTo(b)
+	}
+	return s.addr.AppendTo(b)
 }

@@ -91,7 +91,7 @@ func writeSuricata(ctx context.Context, w io.Writer, src Source, o Options) erro
 			if !on {
 				continue
 			}
-			line = s.addr.AppendTo(line[:0])
+			line = s.appendValue(line[:0])
 			line = append(line, ',')
 			line = strconv.AppendInt(line, int64(id), 10)
 			line = append(line, ',')

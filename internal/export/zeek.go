@@ -23,8 +23,12 @@ func writeZeek(ctx context.Context, w io.Writer, src Source, o Options) error {
 	var b strings.Builder
 	return each(ctx, src, ZeekIntel, o, func(s *selected) error {
 		b.Reset()
-		b.WriteString(s.addr.String())
-		b.WriteString("\tIntel::ADDR\t")
+		b.WriteString(s.value())
+		if s.network.IsValid() {
+			b.WriteString("\tIntel::SUBNET\t")
+		} else {
+			b.WriteString("\tIntel::ADDR\t")
+		}
 		source := zeekField(strings.Join(s.ind.Sources, ","))
 		if source == "-" {
 			source = "forewarn"

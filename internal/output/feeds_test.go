@@ -32,8 +32,8 @@ func (e *entries) Next() (store.ListEntry, error) {
 }
 
 // listStore is a store two list feeds ran into: alpha (confidence 90)
-// lists 198.51.100.1-3 and the network 100.64.0.0/24 (which exports, and
-// so budgets, leave out), beta (confidence 40) 198.51.100.3-5 and
+// lists 198.51.100.1-3 and the network 100.64.0.0/24 (which budgets,
+// ranking addresses, leave out), beta (confidence 40) 198.51.100.3-5 and
 // 203.0.113.7. The combined confidences: 198.51.100.3 94 (both feeds),
 // 198.51.100.1 and .2 90, the others 40.
 func listStore(t *testing.T) *store.Store {
@@ -67,7 +67,7 @@ func TestProfileFiltersByFeedSourcesAndConfidence(t *testing.T) {
 		spec output.Spec
 		want string
 	}{
-		{"feed alpha", output.Spec{Format: export.EDL, Feeds: []string{"alpha"}}, "198.51.100.1\n198.51.100.2\n198.51.100.3\n"},
+		{"feed alpha", output.Spec{Format: export.EDL, Feeds: []string{"alpha"}}, "100.64.0.0/24\n198.51.100.1\n198.51.100.2\n198.51.100.3\n"},
 		{"feed beta", output.Spec{Format: export.EDL, Feeds: []string{"beta"}}, "198.51.100.3\n198.51.100.4\n198.51.100.5\n203.0.113.7\n"},
 		{"feed alpha, budget 2", output.Spec{Format: export.EDL, Feeds: []string{"alpha"}, Max: 2}, "198.51.100.2\n198.51.100.3\n"},
 		{"feed beta, budget 10", output.Spec{Format: export.EDL, Feeds: []string{"beta"}, Max: 10}, "198.51.100.3\n198.51.100.4\n198.51.100.5\n203.0.113.7\n"},
@@ -76,7 +76,7 @@ func TestProfileFiltersByFeedSourcesAndConfidence(t *testing.T) {
 		{"a feed that lists nothing", output.Spec{Format: export.EDL, Feeds: []string{"gamma"}, Max: 10}, ""},
 		{"two sources", output.Spec{Format: export.EDL, MinSources: 2}, "198.51.100.3\n"},
 		{"two sources, budget 10", output.Spec{Format: export.EDL, MinSources: 2, Max: 10}, "198.51.100.3\n"},
-		{"confidence 50", output.Spec{Format: export.EDL, MinConfidence: &fifty}, "198.51.100.1\n198.51.100.2\n198.51.100.3\n"},
+		{"confidence 50", output.Spec{Format: export.EDL, MinConfidence: &fifty}, "100.64.0.0/24\n198.51.100.1\n198.51.100.2\n198.51.100.3\n"},
 		{"confidence 50, budget 10", output.Spec{Format: export.EDL, MinConfidence: &fifty, Max: 10, Rank: store.RankConfidence},
 			"198.51.100.1\n198.51.100.2\n198.51.100.3\n"},
 	}

@@ -203,7 +203,7 @@ func TestUIListFeeds(t *testing.T) {
 	}
 	code, page := get("/integrations")
 	if code != 200 || !strings.Contains(page, `href="/integrations/seclytics"`) || !strings.Contains(page, `href="/integrations/feeds/ipsum"`) ||
-		!strings.Contains(page, `id="feed-spamhaus-drop"`) {
+		!strings.Contains(page, `id="catalog-spamhaus-drop"`) {
 		t.Fatalf("integrations: %d\n%s", code, page)
 	}
 	code, page = get("/integrations/feeds/ipsum")

@@ -709,6 +709,35 @@ func TestUIBrowser(t *testing.T) {
 		h.fake.SetFault(fakeseclytics.Fault{})
 	})
 
+	stage("add a feed: a broken definition is refused line by line and kept; an uploaded file lands on the new feed's page", func(t *testing.T) { // issue 16: an admin adds a custom feed from the Integrations page
+		t.Log("add a feed: a broken definition is refused line by line and kept; an uploaded file lands on the new feed's page")
+		run("paste a broken definition", chromedp.Navigate(h.base+"/integrations"), chromedp.WaitVisible(chromedp.CSS("#add-feed-form")),
+			chromedp.SetValue(chromedp.CSS("#definition"), "id: acme-threats\nmode: sometimes\n"),
+			chromedp.Click(chromedp.CSS("#add-feed-form button[type=submit]")),
+			chromedp.WaitVisible(chromedp.CSS("#definition-problems")))
+		if got := text("#definition-problems"); !strings.Contains(got, "2:7: ") {
+			t.Errorf("problems %q, want mode's at 2:7", got)
+		}
+		if v := get("read the definition", chromedp.Value(chromedp.CSS("#definition"))); !strings.Contains(v, "mode: sometimes") {
+			t.Errorf("the definition after the refusal is %q, want it as typed", v)
+		}
+		file, err := filepath.Abs("../feeddef/testdata/custom/acme-threats.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		eval(`(document.querySelector("#definition").value = "", 1)`)
+		run("upload a definition file",
+			chromedp.SetUploadFiles(chromedp.CSS("#definition-file"), []string{file}),
+			chromedp.Click(chromedp.CSS("#add-feed-form button[type=submit]")),
+			chromedp.WaitVisible(chromedp.CSS("#config-form")))
+		if loc := get("location", chromedp.Location()); !strings.HasSuffix(loc, "/integrations/feeds/acme-threats?done=added") {
+			t.Errorf("after the upload the browser is at %s, want the new feed's page", loc)
+		}
+		if n := eval(`document.querySelectorAll("#config-form [name='p.min_score'], #remove-feed").length`); n != 2 {
+			t.Errorf("the new feed's page has %d of its parameter field and its Remove control, want both", n)
+		}
+	})
+
 	stage("every page: no horizontal scroll at 360 px, axe-core clean, screenshots at desktop and phone width", func(t *testing.T) { // problems 7 and 10: every page at 360 px without horizontal scroll, and no serious or critical axe-core violation
 		t.Log("every page: no horizontal scroll at 360 px, axe-core clean, screenshots at desktop and phone width")
 		axe, err := os.ReadFile(filepath.Join("testdata", "axe-core", "axe.min.js"))
@@ -756,6 +785,24 @@ func TestUIBrowser(t *testing.T) {
 			}
 		}
 		run("no scheme", colorScheme(""))
+	})
+
+	stage("remove a custom feed: the box must be ticked", func(t *testing.T) { // issue 16: a custom feed is removed only once confirmed
+		t.Log("remove a custom feed: the box must be ticked")
+		run("open the feed", chromedp.Navigate(h.base+"/integrations/feeds/acme-threats"), chromedp.WaitVisible(chromedp.CSS("#remove-feed")),
+			chromedp.Click(chromedp.CSS("#remove-feed summary")),
+			chromedp.Click(chromedp.CSS("#remove-feed button.danger")))
+		if loc := get("location", chromedp.Location()); !strings.Contains(loc, "/integrations/feeds/acme-threats") {
+			t.Errorf("an unconfirmed Remove left the page for %s", loc)
+		}
+		run("confirm and remove", chromedp.Click(chromedp.CSS("#remove-feed input[name=confirm]")),
+			chromedp.Click(chromedp.CSS("#remove-feed button.danger")), chromedp.WaitVisible(chromedp.CSS(".notice")))
+		if got := text(".notice"); !strings.Contains(got, "The feed was removed") {
+			t.Errorf("notice %q after removing", got)
+		}
+		if n := eval(`document.querySelectorAll("#feed-acme-threats").length`); n != 0 {
+			t.Error("the removed feed is still listed")
+		}
 	})
 
 	stage("exports: download buttons and URLs with the key warning; a search exports and changes status in bulk", func(t *testing.T) { // new pages: exports; search: export and bulk status with a reason
@@ -1090,6 +1137,8 @@ func uiPages(t *testing.T, h *harness) []uiPage {
 	}
 	return []uiPage{
 		{"dashboard", "/"},
+		{"integrations", "/integrations"},
+		{"list-feed", "/integrations/feeds/acme-threats"},
 		{"integration", "/integrations/seclytics"},
 		{"activity-log", "/integrations/seclytics/activity"},
 		{"indicators", "/indicators"},

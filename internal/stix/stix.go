@@ -169,9 +169,11 @@ func ForIndicator(ind *indicator.Indicator) ([]Object, error) {
 	if !ind.Addr.IsValid() {
 		return nil, fmt.Errorf("stix: map an indicator (status %s): %w", ind.Status, indicator.ErrNoAddress)
 	}
-	value := ind.Addr.String()
+	// A network (a list feed's CIDR entry) is its CIDR: STIX 2.1's
+	// ipv4-addr and ipv6-addr values may be one.
+	value := ind.Value()
 	scoType := "ipv4-addr"
-	if ind.Type == indicator.TypeIPv6 {
+	if !ind.Addr.Unmap().Is4() {
 		scoType = "ipv6-addr"
 	}
 	created := ind.CreatedAt.UTC()

@@ -55,22 +55,29 @@ func (s *Store) EachAddress(ctx context.Context, status indicator.Status, fn fun
 // context: database/sql closes the rows when it ends, but only later.
 const addressCheck = 1024
 
-// listedQueries read the addresses of the Active indicators that have not
-// expired: on SQLite from the partial index indicators_expiry alone (its
-// entries hold expires_at and the address), without reading a row.
-// Networks (17-byte keys) are left out: blocklists list addresses so far.
+// listedQueries read the keys of the Active indicators that have not
+// expired, addresses and networks: on SQLite from the partial index
+// indicators_expiry alone (its entries hold expires_at and the key),
+// without reading a row.
 var listedQueries = []string{
-	`SELECT ip FROM indicators WHERE status = 'Active' AND expires_at > ? AND ` + hostKeys,
-	`SELECT ip FROM indicators WHERE status = 'Active' AND expires_at IS NULL AND ` + hostKeys,
+	`SELECT ip FROM indicators WHERE status = 'Active' AND expires_at > ?`,
+	`SELECT ip FROM indicators WHERE status = 'Active' AND expires_at IS NULL`,
 }
 
-// EachListedAddress calls fn, in the store's address order, with the
-// address of every Active indicator whose expiry is after at (or that
-// never expires): what a plain blocklist lists. It reads addresses only,
-// through the expiry index, then sorts them in memory (16 bytes each), so
-// a million-address list costs neither rows nor decoding.
-func (s *Store) EachListedAddress(ctx context.Context, at time.Time, fn func(netip.Addr) error) error {
-	var keys [][16]byte
+// listedKey is a listed indicator's key as sorted in memory: the 16-byte
+// address, then 0 for an address or 1 and the prefix length (in the
+// 128-bit space) for a network, so that a network follows the address it
+// starts at, as in the store.
+type listedKey [18]byte
+
+// EachListed calls fn, in the store's key order, with every Active
+// indicator whose expiry is after at (or that never expires), an address
+// as a single-address prefix, a network (a list feed's CIDR entry) as
+// itself: what a plain blocklist lists. It reads keys only, through the
+// expiry index, then sorts them in memory (18 bytes each), so a
+// million-entry list costs neither rows nor decoding.
+func (s *Store) EachListed(ctx context.Context, at time.Time, fn func(netip.Prefix) error) error {
+	var keys []listedKey
 	for i, q := range listedQueries {
 		args := []any{}
 		if i == 0 {
@@ -87,23 +94,41 @@ func (s *Store) EachListedAddress(ctx context.Context, at time.Time, fn func(net
 				if err := rows.Scan(&b); err != nil {
 					return err
 				}
-				if len(b) != 16 {
-					return fmt.Errorf("stored address has %d bytes, want 16", len(b))
+				var k listedKey
+				switch len(b) {
+				case 16:
+					copy(k[:], b)
+				case netblockLen:
+					copy(k[:], b[:16])
+					k[16], k[17] = 1, b[16]
+				default:
+					return fmt.Errorf("stored key has %d bytes, want 16 or %d", len(b), netblockLen)
 				}
-				keys = append(keys, [16]byte(b))
+				keys = append(keys, k)
 			}
 			return rows.Err()
 		}()
 		if err != nil {
-			return fmt.Errorf("read listed addresses: %w", err)
+			return fmt.Errorf("read listed addresses and networks: %w", err)
 		}
 	}
-	slices.SortFunc(keys, func(a, b [16]byte) int { return bytes.Compare(a[:], b[:]) })
+	slices.SortFunc(keys, func(a, b listedKey) int { return bytes.Compare(a[:], b[:]) })
 	for i, k := range keys {
 		if i%addressCheck == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if err := fn(netip.AddrFrom16(k).Unmap()); err != nil {
+		a := netip.AddrFrom16([16]byte(k[:16]))
+		var p netip.Prefix
+		if k[16] == 0 {
+			a = a.Unmap()
+			p = netip.PrefixFrom(a, a.BitLen())
+		} else {
+			var err error
+			if p, err = parseNetblock(append(k[:16:16], k[17])); err != nil {
+				return err
+			}
+		}
+		if err := fn(p); err != nil {
 			return err
 		}
 	}

@@ -19,6 +19,9 @@ func CursorAfter(ind *indicator.Indicator, sort string) (string, error) {
 		return "", fmt.Errorf("CursorAfter: %w", indicator.ErrNoAddress)
 	}
 	c := indicatorCursor{sort: so.code, ip: ind.Addr.As16()}
+	if ind.Prefix.IsValid() {
+		c.net = prefixKey(ind.Prefix)[16] + 1
+	}
 	if so.key == "updated_at" {
 		c.key = uint64(ind.UpdatedAt.Unix())
 	}

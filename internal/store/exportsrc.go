@@ -13,7 +13,8 @@ import (
 // netblock seen for each address (s_lookup_netblock), which the store keeps
 // whether or not Predicted Netblock is a kept attribute. The prefix is the
 // zero value when the address never had one. Exports use it for
-// netblock blocklists; it streams in address order like EachIndicator.
+// netblock blocklists; it streams in address order like EachIndicator,
+// network indicators included (Indicator.Prefix set, TypeCIDR).
 func (s *Store) EachIndicatorNetblock(ctx context.Context, fn func(*indicator.Indicator, netip.Prefix) error) error {
 	// Every run id an indicator names was read here or is newer than this
 	// snapshot of the runs table; read it once for the whole export.
@@ -22,7 +23,9 @@ func (s *Store) EachIndicatorNetblock(ctx context.Context, fn func(*indicator.In
 		return err
 	}
 	// The exports' own pool: a slow client holds this connection.
-	rows, err := s.x.QueryContext(ctx, selectStored+` WHERE `+hostKeys+` ORDER BY ip`)
+	// Networks (a list feed's CIDR entries) too: each follows the address
+	// it starts at.
+	rows, err := s.x.QueryContext(ctx, selectStored+` ORDER BY ip`)
 	if err != nil {
 		return fmt.Errorf("read indicators: %w", err)
 	}

@@ -114,9 +114,11 @@ func (s *Store) FeedSummary(ctx context.Context, name string) (FeedSummary, erro
 		sum.Indicators = v.Count
 		return sum, err
 	}
-	// The feed's memberships are one range of the primary key.
-	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM memberships WHERE feed = ? AND listed = 1`, name).Scan(&sum.Indicators); err != nil {
-		return sum, fmt.Errorf("count the indicators of feed %s: %w", name, err)
+	// The counter each list run sets (IngestList); a feed that never ran
+	// has no row and lists nothing.
+	err = s.r.QueryRowContext(ctx, `SELECT listed FROM list_feeds WHERE feed = ?`, name).Scan(&sum.Indicators)
+	if err != nil && !isNoRows(err) {
+		return sum, fmt.Errorf("read the indicators of feed %s: %w", name, err)
 	}
 	return sum, nil
 }

@@ -143,6 +143,9 @@ type ListCounts struct {
 	Created, Updated, Unchanged, Delisted int64
 	// Whitelisted counts the indicators the allow-list marked Whitelisted.
 	Whitelisted int64
+	// Listed is how many hosts and networks the feed lists after the run:
+	// the counter the feed lists show (FeedSummary).
+	Listed int64
 }
 
 // listStageBuffer is the staging sort's memory: beyond it, entries spill to
@@ -449,6 +452,7 @@ func (cmp *listCompare) compare(ctx context.Context, it *stage.Iterator) error {
 		if err != nil {
 			return err
 		}
+		cmp.c.Listed++
 		if have && string(cur.key) == string(k) {
 			hash := row[4].(int64)
 			switch {
@@ -595,6 +599,7 @@ func (cmp *listCompare) absent(ctx context.Context, m *storedMembership) error {
 		cmp.c.Delisted++
 		return cmp.add(ctx, &cmp.gone, []any{append([]byte(nil), m.key...)})
 	}
+	cmp.c.Listed++ // a cumulative feed's entry stays listed
 	return nil
 }
 
@@ -700,13 +705,16 @@ func (lt *listTx) merge(ctx context.Context, run *ListRun, c *ListCounts, fresh 
 		return fmt.Errorf("read feed: %w", err)
 	}
 	v := run.Validators
+	// listed is the counter FeedSummary reads: the compare counted what
+	// the feed lists once this transaction commits.
 	if _, err := exec("record feed", `INSERT INTO list_feeds (feed, source, mode, confidence, age_out, last_run_at,
-		etag, last_modified, body_sha256)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (feed) DO UPDATE SET source = excluded.source, mode = excluded.mode,
+		etag, last_modified, body_sha256, listed)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (feed) DO UPDATE SET source = excluded.source, mode = excluded.mode,
 		confidence = excluded.confidence, age_out = excluded.age_out, last_run_at = excluded.last_run_at,
-		etag = excluded.etag, last_modified = excluded.last_modified, body_sha256 = excluded.body_sha256`,
+		etag = excluded.etag, last_modified = excluded.last_modified, body_sha256 = excluded.body_sha256,
+		listed = excluded.listed`,
 		run.Feed, run.Source, string(run.Mode), run.Confidence, zeroNull(ageOut), now,
-		nullString(v.ETag), nullString(v.LastModified), nullString(v.BodySHA256)); err != nil {
+		nullString(v.ETag), nullString(v.LastModified), nullString(v.BodySHA256), c.Listed); err != nil {
 		return err
 	}
 

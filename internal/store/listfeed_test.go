@@ -641,3 +641,50 @@ func TestDashboardConfirmedByListFeeds(t *testing.T) {
 		t.Fatalf("after a delisted .1 and .2: confirmed %d, %v; want 1 (192.0.2.1, by b)", d.Confirmed, err)
 	}
 }
+
+// TestListFeedCounter: the count of what a list feed lists, shown on every
+// view of the feed lists, is kept by each run and stays equal to counting
+// the feed's listed memberships: after adding, after a snapshot delists,
+// after a cumulative feed ages entries out, after relisting, and not moved
+// by a failed run.
+func TestListFeedCounter(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	check := func(when, feed string, want int64) {
+		t.Helper()
+		sum, err := s.FeedSummary(ctx, feed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var counted int64
+		if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM memberships WHERE feed = ? AND listed = 1`, feed).Scan(&counted); err != nil {
+			t.Fatal(err)
+		}
+		if sum.Indicators != want || counted != want {
+			t.Errorf("%s: feed %s shows %d indicators (memberships say %d), want %d", when, feed, sum.Indicators, counted, want)
+		}
+	}
+	check("never run", "a", 0)
+	ingestList(t, s, listRun("a", ModeSnapshot, 60, 0), list("192.0.2.1", "192.0.2.2", "10.0.0.0/8", "192.0.2.1"))
+	ingestList(t, s, listRun("b", ModeCumulative, 40, 0), list("192.0.2.2", "192.0.2.3"))
+	check("first runs (a repeated entry once)", "a", 3)
+	check("first runs", "b", 2)
+	broken := list("192.0.2.9")
+	broken.err = errors.New("connection reset")
+	if _, err := s.IngestList(ctx, listRun("a", ModeSnapshot, 60, 1), broken); err == nil {
+		t.Fatal("a broken stream was ingested")
+	}
+	check("a failed run", "a", 3)
+	ingestList(t, s, listRun("a", ModeSnapshot, 60, 1), list("192.0.2.1", "198.51.100.0/24"))
+	check("snapshot: two delisted, one new", "a", 2)
+	ingestList(t, s, listRun("b", ModeCumulative, 40, 1), list("192.0.2.4"))
+	check("cumulative: absence delists nothing", "b", 3)
+	run := listRun("b", ModeCumulative, 40, 30)
+	run.AgeOut = 7 * 24 * time.Hour
+	ingestList(t, s, run, list("192.0.2.4"))
+	check("cumulative with age_out: the old entries aged out", "b", 1)
+	ingestList(t, s, listRun("a", ModeSnapshot, 60, 2), list("192.0.2.1", "198.51.100.0/24", "10.0.0.0/8"))
+	check("snapshot: relisted", "a", 3)
+	ingestList(t, s, listRun("a", ModeSnapshot, 60, 3), list())
+	check("snapshot: an empty list", "a", 0)
+}

@@ -218,7 +218,8 @@ func TestEachListedAddressReadsTheExpiryIndex(t *testing.T) {
 		Status: indicator.StatusActive, CreatedAt: 100, UpdatedAt: 200})
 	commitRows(t, s, rows)
 	var got []string
-	if err := s.EachListedAddress(context.Background(), time.Unix(2000, 0), func(a netip.Addr) error {
+	if err := s.EachListed(context.Background(), time.Unix(2000, 0), func(p netip.Prefix) error {
+		a := p.Addr()
 		got = append(got, a.String())
 		return nil
 	}); err != nil {

@@ -128,7 +128,8 @@ func (s *Store) LookupStored(ctx context.Context, addr netip.Addr) (merge.Stored
 }
 
 // EachIndicator calls fn for every indicator in address order (IPv4 first,
-// numerically), streaming: memory does not grow with the store.
+// numerically; a network after the address it starts at), streaming:
+// memory does not grow with the store.
 func (s *Store) EachIndicator(ctx context.Context, fn func(*indicator.Indicator) error) error {
 	return s.EachIndicatorNetblock(ctx, func(ind *indicator.Indicator, _ netip.Prefix) error { return fn(ind) })
 }

@@ -30,10 +30,15 @@ func (STIXMapper) IndicatorTypes() []string {
 	return []string{"indicator", "ipv4-addr", "ipv6-addr", "relationship"}
 }
 
-// ObjectID implements Mapper: the ids are UUIDv5s of the address, so
-// computing one costs a hash, where mapping the indicator costs its JSON.
-func (STIXMapper) ObjectID(typ string, addr netip.Addr) string {
+// ObjectID implements Mapper: the ids are UUIDv5s of the address (or of
+// the network's CIDR), so computing one costs a hash, where mapping the
+// indicator costs its JSON.
+func (STIXMapper) ObjectID(typ string, p netip.Prefix) string {
+	addr := p.Addr()
 	v := addr.String()
+	if !p.IsSingleIP() {
+		v = p.String()
+	}
 	switch typ {
 	case "indicator":
 		return stix.IndicatorID(v)

@@ -1,7 +1,6 @@
 package taxii
 
 import (
-	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -47,7 +46,7 @@ type Mapper interface {
 	IndicatorTypes() []string
 	// ObjectID is the id of the object of type typ that Objects returns
 	// for the address, or "" if it returns none of that type.
-	ObjectID(typ string, addr netip.Addr) string
+	ObjectID(typ string, p netip.Prefix) string
 }
 
 // Store is what the server reads.
@@ -56,6 +55,10 @@ type Store interface {
 	AuthenticateAPIKey(ctx context.Context, key string) (store.APIKey, error)
 	EachAddress(ctx context.Context, status indicator.Status, fn func(netip.Addr) bool) error
 	Lookup(ctx context.Context, addr netip.Addr) (indicator.Indicator, error)
+	// EachNetwork and LookupNetwork read the networks list feeds list
+	// (their CIDR entries): a few thousand, where addresses are millions.
+	EachNetwork(ctx context.Context, fn func(netip.Prefix) error) error
+	LookupNetwork(ctx context.Context, p netip.Prefix) (indicator.Indicator, error)
 }
 
 // Collection is a TAXII collection: a view of the store's indicators.
@@ -444,7 +447,9 @@ func (s *Server) page(ctx context.Context, c *Collection, q query) (objs []Objec
 		// No indicator's object can match: answer without reading them.
 		return objs, pos, false, nil
 	}
-	sq := store.IndicatorQuery{Status: c.status, Sort: "updated", Limit: 200, Cursor: pos.Cursor}
+	// Networks too: a list feed's CIDR entry is an ipv4-addr or ipv6-addr
+	// object whose value is the CIDR.
+	sq := store.IndicatorQuery{Status: c.status, Sort: "updated", Limit: 200, Cursor: pos.Cursor, Networks: true}
 	// A poll for what changed (added_after) of a collection of one status
 	// also gets the indicators that left it since by expiring or being
 	// whitelisted, published again as revoked: without them a consumer
@@ -472,7 +477,7 @@ func (s *Server) page(ctx context.Context, c *Collection, q query) (objs []Objec
 				}
 			}
 			skip := pos.Skip
-			if pos.Partial != ind.Addr.String() {
+			if pos.Partial != ind.Value() {
 				skip = 0
 			}
 			for j := skip; j < len(os); j++ {
@@ -480,7 +485,7 @@ func (s *Server) page(ctx context.Context, c *Collection, q query) (objs []Objec
 					continue
 				}
 				if len(objs) == q.limit {
-					return objs, position{Indicators: true, Cursor: pos.Cursor, Skip: j, Partial: ind.Addr.String()}, true, nil
+					return objs, position{Indicators: true, Cursor: pos.Cursor, Skip: j, Partial: ind.Value()}, true, nil
 				}
 				objs = append(objs, os[j])
 			}
@@ -608,16 +613,21 @@ func (s *Server) find(ctx context.Context, c *Collection, id string) (*Object, e
 	}
 	var addr netip.Addr
 	err := s.st.EachAddress(ctx, c.status, func(a netip.Addr) bool {
-		if s.m.ObjectID(typ, a) == id {
+		if s.m.ObjectID(typ, netip.PrefixFrom(a, a.BitLen())) == id {
 			addr = a
 			return false
 		}
 		return true
 	})
-	if err != nil || !addr.IsValid() {
-		return nil, cmp.Or(err, error(notFound))
+	if err != nil {
+		return nil, err
 	}
-	ind, err := s.st.Lookup(ctx, addr)
+	var ind indicator.Indicator
+	if addr.IsValid() {
+		ind, err = s.st.Lookup(ctx, addr)
+	} else {
+		ind, err = s.findNetwork(ctx, typ, id)
+	}
 	if errors.Is(err, store.ErrNotFound) || (err == nil && c.status != "" && ind.Status != c.status) {
 		return nil, notFound // changed since the addresses were read
 	}
@@ -635,6 +645,29 @@ func (s *Server) find(ctx context.Context, c *Collection, id string) (*Object, e
 	}
 	return nil, notFound
 }
+
+// findNetwork returns the network indicator one of whose objects has the
+// id, or an error wrapping store.ErrNotFound.
+func (s *Server) findNetwork(ctx context.Context, typ, id string) (indicator.Indicator, error) {
+	var found netip.Prefix
+	err := s.st.EachNetwork(ctx, func(p netip.Prefix) error {
+		if s.m.ObjectID(typ, p) == id {
+			found = p
+			return errFound
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errFound) {
+		return indicator.Indicator{}, err
+	}
+	if !found.IsValid() {
+		return indicator.Indicator{}, store.ErrNotFound
+	}
+	return s.st.LookupNetwork(ctx, found)
+}
+
+// errFound stops a scan that found what it looked for.
+var errFound = errors.New("found")
 
 // maxObjectID bounds an object id: a type name and a UUID.
 const maxObjectID = 250

@@ -3,6 +3,7 @@ package ui
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -20,14 +21,40 @@ type feedRow struct {
 	NextRun *time.Time
 }
 
+// feedsData is the Integrations page: the feeds in use, the catalog of
+// built-in feeds not enabled yet, and the form that adds a definition.
+type feedsData struct {
+	Rows    []feedRow
+	Catalog []feedRow
+	Add     addFeedForm
+}
+
+// addFeedForm is the "Add a feed" form as typed, with the problems the
+// service found in it, each starting with its line:column.
+type addFeedForm struct {
+	Source   string
+	Problems []string
+}
+
 // feeds is the Integrations page: every feed, enabled, its last run and
 // outcome, its next run and the indicators it lists now.
 func (u *UI) feeds(w http.ResponseWriter, r *http.Request, se *session) error {
-	feeds, err := u.Service.ListFeeds(r.Context())
+	v, err := u.feedsView(r, se, addFeedForm{})
 	if err != nil {
 		return err
 	}
-	rows := make([]feedRow, 0, len(feeds))
+	if r.URL.Query().Get("done") == "removed" {
+		v.Notice = "The feed was removed: it no longer runs. Its indicators and activity log stay."
+	}
+	return u.render(w, http.StatusOK, "feeds", v)
+}
+
+func (u *UI) feedsView(r *http.Request, se *session, add addFeedForm) (view, error) {
+	feeds, err := u.Service.ListFeeds(r.Context())
+	if err != nil {
+		return view{}, err
+	}
+	data := feedsData{Add: add}
 	for _, f := range feeds {
 		row := feedRow{Feed: f, Link: "/integrations/feeds/" + f.Definition.ID}
 		if !service.IsListFeed(f.Definition.ID) {
@@ -36,9 +63,97 @@ func (u *UI) feeds(w http.ResponseWriter, r *http.Request, se *session) error {
 		if t, ok := u.Scheduler.NextRun(f.Definition.ID); ok {
 			row.NextRun = &t
 		}
-		rows = append(rows, row)
+		// A built-in feed never enabled nor run is in the catalog: one to
+		// enable, not one in use.
+		if f.Builtin && !f.Enabled && f.LastRun == nil && f.Indicators == 0 {
+			data.Catalog = append(data.Catalog, row)
+			continue
+		}
+		data.Rows = append(data.Rows, row)
 	}
-	return u.render(w, http.StatusOK, "feeds", view{Title: "Integrations", Nav: "integrations", Session: se, Data: rows})
+	return view{Title: "Integrations", Nav: "integrations", Session: se, Data: data}, nil
+}
+
+// addFeed stores an uploaded or pasted definition through the same use
+// case as POST /api/v1/feeds and forewarn feed add; its problems show on
+// the Integrations page with the definition kept as typed.
+func (u *UI) addFeed(w http.ResponseWriter, r *http.Request, se *session) error {
+	src, err := definitionSource(r)
+	if err == nil {
+		var d *feeddef.Definition
+		if d, err = u.Service.AddDefinition(r.Context(), se.actor(), src); err == nil {
+			http.Redirect(w, r, "/integrations/feeds/"+d.ID+"?done=added", http.StatusSeeOther)
+			return nil
+		}
+	}
+	form := addFeedForm{Source: string(src)}
+	var ve *service.ValidationError
+	status := http.StatusUnprocessableEntity
+	switch {
+	case errors.As(err, &ve):
+		for _, f := range ve.Fields {
+			form.Problems = append(form.Problems, f.Msg)
+		}
+	case errors.Is(err, store.ErrConflict):
+		status = http.StatusConflict
+		form.Problems = []string{err.Error()}
+	default:
+		return err
+	}
+	v, verr := u.feedsView(r, se, form)
+	if verr != nil {
+		return verr
+	}
+	v.Error = "The feed was not added: fix the definition below and add it again."
+	return u.render(w, status, "feeds", v)
+}
+
+// definitionSource is the form's definition: the chosen file if one was
+// chosen, else the text pasted. Either is capped at the size the store
+// keeps; a form with neither is a validation error.
+func definitionSource(r *http.Request) ([]byte, error) {
+	pasted := r.PostFormValue("definition")
+	f, _, err := r.FormFile("file")
+	switch {
+	case err == nil:
+		defer f.Close()
+		b, err := io.ReadAll(io.LimitReader(f, store.MaxFeedDefinition+1))
+		if err != nil {
+			return nil, fmt.Errorf("read the uploaded definition: %w", err)
+		}
+		if len(b) > 0 {
+			return b, nil
+		}
+	case !errors.Is(err, http.ErrMissingFile) && !errors.Is(err, http.ErrNotMultipart):
+		return nil, fmt.Errorf("read the uploaded definition: %w", err)
+	}
+	// Browsers send a textarea's line breaks as CRLF.
+	src := []byte(strings.ReplaceAll(pasted, "\r\n", "\n"))
+	if strings.TrimSpace(pasted) == "" {
+		return src, &service.ValidationError{Fields: []service.FieldError{{Field: "definition",
+			Msg: "no definition given: choose a YAML file or paste one (docs/feeds.md shows a complete example)"}}}
+	}
+	return src, nil
+}
+
+// removeFeed removes a custom definition once the box is ticked: the feed
+// stops running; its indicators and activity log stay.
+func (u *UI) removeFeed(w http.ResponseWriter, r *http.Request, se *session) error {
+	id := r.PathValue("id")
+	if r.PostFormValue("confirm") != "on" {
+		u.fail(w, r, se, http.StatusBadRequest, "Nothing was removed: tick the confirmation box to remove the feed.")
+		return nil
+	}
+	err := u.Service.RemoveDefinition(r.Context(), se.actor(), id)
+	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+		u.fail(w, r, se, http.StatusConflict, "The feed was not removed: "+err.Error()+".")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/integrations?done=removed", http.StatusSeeOther)
+	return nil
 }
 
 // paramField is a parameter's form field: its declaration, the value as
@@ -108,6 +223,8 @@ func (u *UI) listFeed(w http.ResponseWriter, r *http.Request, se *session) error
 	}
 	v := view{Title: data.Def.Title, Nav: "integrations", Session: se, Data: data}
 	switch r.URL.Query().Get("done") {
+	case "added":
+		v.Notice = "The feed was added: set its parameters, then enable it or run it now."
 	case "saved":
 		v.Notice = "Settings saved."
 	case "enabled":

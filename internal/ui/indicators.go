@@ -229,7 +229,9 @@ func parseSearch(qv url.Values) (searchData, store.IndicatorQuery, bool) {
 	}
 	d.Scans = strings.HasSuffix(d.Sort, "importance") && d.Status != string(indicator.StatusActive)
 	q := store.IndicatorQuery{Category: d.Category, Normalized: d.Normalized, Status: indicator.Status(d.Status),
-		Source: d.Source, Sort: d.Sort, Limit: 50, Cursor: qv.Get("cursor")}
+		Source: d.Source, Sort: d.Sort, Limit: 50, Cursor: qv.Get("cursor"),
+		// A list feed's networks are indicators too, shown as their CIDR.
+		Networks: true}
 	if d.Status != "" && !q.Status.Valid() {
 		d.Errs["status"] = "Status must be Active, Review, Whitelisted or Expired."
 	}

@@ -276,3 +276,38 @@ func TestDashboardRangeTrimsCharts(t *testing.T) {
 		t.Errorf("30 days: runs %v, created %d; want #2 charted and 11 created in the last 30 runs", c.Health.Labels, h.Created)
 	}
 }
+
+// netList is a list feed's entries, hosts and networks.
+type netList []string
+
+func (l *netList) Next() (store.ListEntry, error) {
+	if len(*l) == 0 {
+		return store.ListEntry{}, io.EOF
+	}
+	p := netip.MustParsePrefix((*l)[0])
+	*l = (*l)[1:]
+	return store.ListEntry{Prefix: p}, nil
+}
+
+// The search lists a list feed's networks as their CIDR, linked to a
+// lookup of their addresses, beside the addresses; a CIDR search finds
+// the networks inside it.
+func TestSearchListsNetworks(t *testing.T) {
+	ctx := context.Background()
+	st := testutil.Store(t)
+	run := store.ListRun{Feed: "drop", Source: "Spamhaus DROP", Mode: store.ModeSnapshot, Confidence: 90, Now: time.Now()}
+	if _, err := st.IngestList(ctx, run, &netList{"45.1.2.0/24", "45.1.2.7/32", "46.0.0.0/16"}); err != nil {
+		t.Fatal(err)
+	}
+	req := uiServer(t, st, Deps{Log: slog.New(slog.DiscardHandler)})
+	body := req("/indicators", nil)
+	for _, want := range []string{`<a href="/lookup?ips=45.1.2.0" title="a network a list feed lists: look up its addresses">45.1.2.0/24</a>`,
+		`>46.0.0.0/16</a>`, `<a href="/indicators/45.1.2.7">45.1.2.7</a>`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("search: missing %s\n%s", want, body)
+		}
+	}
+	if body := req("/indicators?q=46.0.0.0/8", nil); !strings.Contains(body, ">46.0.0.0/16</a>") || strings.Contains(body, "45.1.2.0/24") {
+		t.Errorf("a CIDR search does not find just the network inside it:\n%s", body)
+	}
+}

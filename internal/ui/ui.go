@@ -209,7 +209,9 @@ func (u *UI) Register(mux *http.ServeMux) {
 
 	mux.Handle("GET /{$}", u.page(false, u.dashboard))
 	mux.Handle("GET /integrations", u.page(false, u.feeds))
+	mux.Handle("POST /integrations/feeds", u.page(true, u.addFeed))
 	mux.Handle("GET /integrations/feeds/{id}", u.page(false, u.listFeed))
+	mux.Handle("POST /integrations/feeds/{id}/remove", u.page(true, u.removeFeed))
 	mux.Handle("POST /integrations/feeds/{id}/config", u.page(true, u.saveListFeed))
 	mux.Handle("POST /integrations/feeds/{id}/enable", u.page(true, u.enableListFeed))
 	mux.Handle("POST /integrations/feeds/{id}/disable", u.page(true, u.disableListFeed))
