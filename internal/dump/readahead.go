@@ -71,8 +71,14 @@ func (ra *readAhead) Read(p []byte) (int, error) {
 			ra.free <- ra.buf[:cap(ra.buf)]
 			ra.buf = nil
 		}
-		c := <-ra.filled
-		ra.buf, ra.cur, ra.err = c.b, c.b, c.err
+		select {
+		case c := <-ra.filled:
+			ra.buf, ra.cur, ra.err = c.b, c.b, c.err
+		case <-ra.done:
+			// Closed while a reader on another goroutine waits (a
+			// Pipelined's splitter): end its read rather than block.
+			ra.err = ErrPipelineClosed
+		}
 	}
 	n := copy(p, ra.cur)
 	ra.cur = ra.cur[n:]
