@@ -29,7 +29,7 @@ func (d *Definition) attrIndex(name string) int {
 func (r *Reader) filter() int {
 	for i := range r.d.Filters {
 		f := &r.d.Filters[i]
-		if f.When != "" && !r.set.Bool(f.When) {
+		if !r.filterOn[i] {
 			continue
 		}
 		if !r.pass(i, f) {
@@ -43,9 +43,9 @@ func (r *Reader) pass(i int, f *Filter) bool {
 	idx := r.filterAttrs[i]
 	switch f.Type {
 	case FilterAtLeast:
-		return AtLeast(r.values[idx[0]], r.set.Number(f.Parameter))
+		return AtLeast(r.values[idx[0]], r.filterMin[i])
 	case FilterAnyOf:
-		return AnyOf(r.values[idx[0]], r.set.List(f.Parameter))
+		return AnyOf(r.values[idx[0]], r.filterAllowed[i])
 	case FilterDateWindow:
 		r.window = r.window[:0]
 		for _, j := range idx {
@@ -116,10 +116,10 @@ func (r *Reader) finish() {
 	for i := range r.d.Derived {
 		dv := &r.d.Derived[i]
 		r.values[n+i] = indicator.Value{}
-		if dv.When != "" && !r.set.Bool(dv.When) {
+		if !r.derivedOn[i] {
 			continue
 		}
-		if f, ok := r.values[r.d.attrIndex(dv.From)].AsNumber(); ok {
+		if f, ok := r.values[r.derivedFrom[i]].AsNumber(); ok {
 			if s := BandOf(dv.Bands, f); s != "" {
 				r.values[n+i] = indicator.TextValue(s)
 			}
