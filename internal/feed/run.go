@@ -303,7 +303,7 @@ func (j *job) run(ctx context.Context) error {
 		return fmt.Errorf("read the %s dump: %w", cfg.Dataset, notADump(err, resp))
 	}
 	var recs dump.Records = dr
-	if resp.Length < 0 || resp.Length >= pipelineMin {
+	if pipelineMin >= 0 && (resp.Length < 0 || resp.Length >= pipelineMin) {
 		// Split on a goroutine of its own, so that inflating, splitting
 		// and parsing use both cores.
 		if p := dr.Pipeline(); p != nil {
@@ -380,7 +380,8 @@ func (j *job) run(ctx context.Context) error {
 
 // pipelineMin is the body size (as the server announces it) from which a
 // dump is split on a goroutine of its own; smaller dumps are read on one.
-const pipelineMin = 64 << 10
+// A variable so that a test can run one dump both ways (-1: never).
+var pipelineMin int64 = 64 << 10
 
 // readDump decodes, validates and filters every row, and stages the kept
 // ones.
