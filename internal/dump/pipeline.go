@@ -16,12 +16,11 @@ import (
 // arena of pipelineArena bytes (larger only for a batch of one record
 // longer than that, which MaxLine bounds).
 type Pipelined struct {
-	d      *Reader
-	free   chan *recordBatch
-	full   chan *recordBatch
-	done   chan struct{}
-	exited chan struct{}
-	once   sync.Once
+	d    *Reader
+	free chan *recordBatch
+	full chan *recordBatch
+	done chan struct{}
+	once sync.Once
 
 	cur *recordBatch // the batch being handed out
 	i   int          // its next record
@@ -63,7 +62,7 @@ func (d *Reader) Pipeline() *Pipelined {
 	p := &Pipelined{
 		d:    d,
 		free: make(chan *recordBatch, pipelineBatches), full: make(chan *recordBatch, pipelineBatches),
-		done: make(chan struct{}), exited: make(chan struct{}),
+		done: make(chan struct{}),
 	}
 	for range pipelineBatches {
 		p.free <- &recordBatch{arena: make([]byte, 0, pipelineArena)}
@@ -74,7 +73,6 @@ func (d *Reader) Pipeline() *Pipelined {
 
 // split runs Reader.Next and copies each result into a batch.
 func (p *Pipelined) split() {
-	defer close(p.exited)
 	for {
 		var b *recordBatch
 		select {
@@ -184,13 +182,14 @@ func (p *Pipelined) Next() (*Record, error) {
 	}
 }
 
-// Close stops the splitting goroutine and the Reader's, and waits for the
-// first to end. It is safe to call more than once.
+// Close stops the splitting goroutine and the Reader's. It does not wait
+// for them: the splitter ends as soon as a read it is blocked in returns,
+// which for a plain (not gzip) body is when the caller closes the body, as
+// it does after Close. It is safe to call more than once.
 func (p *Pipelined) Close() error {
 	p.once.Do(func() {
 		close(p.done)
 		p.d.Close()
-		<-p.exited
 	})
 	return nil
 }

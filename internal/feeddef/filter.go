@@ -125,8 +125,11 @@ func (r *Reader) finish() {
 			}
 		}
 	}
+	// Values are large (a time, a prefix, a list): index them rather
+	// than copy each one through a range variable.
 	attrs := r.entry.Attrs[:0]
-	for i, v := range r.values {
+	for i := range r.values {
+		v := &r.values[i]
 		if v.Kind == indicator.KindNone || (i < n && !r.selected[i]) {
 			continue
 		}
@@ -136,7 +139,7 @@ func (r *Reader) finish() {
 		} else {
 			name = r.d.Derived[i-n].Name
 		}
-		attrs = append(attrs, Attr{Name: name, Value: v})
+		attrs = append(attrs, Attr{Name: name, Value: *v})
 	}
 	r.entry.Attrs = attrs
 }
