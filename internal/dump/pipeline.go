@@ -3,6 +3,7 @@ package dump
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 )
 
 // Pipelined hands out the records of a CSV Reader that a goroutine of its
@@ -16,11 +17,12 @@ import (
 // arena of pipelineArena bytes (larger only for a batch of one record
 // longer than that, which MaxLine bounds).
 type Pipelined struct {
-	d    *Reader
-	free chan *recordBatch
-	full chan *recordBatch
-	done chan struct{}
-	once sync.Once
+	d      *Reader
+	free   chan *recordBatch
+	full   chan *recordBatch
+	done   chan struct{}
+	once   sync.Once
+	closed atomic.Bool
 
 	cur *recordBatch // the batch being handed out
 	i   int          // its next record
@@ -151,8 +153,14 @@ func (p *Pipelined) send(b *recordBatch) bool {
 }
 
 // Next returns the next record, valid until the next call of Next, with
-// the same results, in the same order, as Reader.Next.
+// the same results, in the same order, as Reader.Next. After Close it
+// returns ErrPipelineClosed.
 func (p *Pipelined) Next() (*Record, error) {
+	if p.closed.Load() {
+		// Whatever the splitter read after Close (an error of the
+		// stopped inflater) is no result of the dump.
+		return nil, ErrPipelineClosed
+	}
 	for {
 		if p.cur != nil && p.i < p.cur.n {
 			i := p.i
@@ -188,6 +196,7 @@ func (p *Pipelined) Next() (*Record, error) {
 // it does after Close. It is safe to call more than once.
 func (p *Pipelined) Close() error {
 	p.once.Do(func() {
+		p.closed.Store(true)
 		close(p.done)
 		p.d.Close()
 	})
