@@ -93,7 +93,7 @@ func TestPipelinedMatchesSerial(t *testing.T) {
 	t.Run("long records cut batches by bytes", func(t *testing.T) {
 		var b strings.Builder
 		b.WriteString(strings.Join(dump.ColumnNames[:], ",") + "\n")
-		long := strings.Repeat("x", 100<<10)
+		long := strings.Repeat("x", 700<<10)
 		for i := range 50 {
 			cluster := "c"
 			if i%3 == 0 {
@@ -136,13 +136,14 @@ func TestPipelinedMatchesSerial(t *testing.T) {
 // body that sends nothing more returns promptly, and Next then fails.
 func TestPipelinedCloseMidStream(t *testing.T) {
 	var gz bytes.Buffer
-	if _, err := dumpgen.Generate(context.Background(), &gz, nil, dumpgen.Options{Rows: 5000, Seed: 2}); err != nil {
+	if _, err := dumpgen.Generate(context.Background(), &gz, nil, dumpgen.Options{Rows: 40_000, Seed: 2}); err != nil {
 		t.Fatal(err)
 	}
 	pr, pw := io.Pipe()
 	defer pr.Close()
 	go func() {
-		pw.Write(gz.Bytes()[:gz.Len()/2]) // then stall, as a slow server
+		// More than a batch of records, then stall, as a slow server.
+		pw.Write(gz.Bytes()[:gz.Len()/2])
 	}()
 	dr, err := dump.NewReader(pr, dump.Limits{})
 	if err != nil {
