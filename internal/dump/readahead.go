@@ -71,14 +71,8 @@ func (ra *readAhead) Read(p []byte) (int, error) {
 			ra.free <- ra.buf[:cap(ra.buf)]
 			ra.buf = nil
 		}
-		select {
-		case c := <-ra.filled:
-			ra.buf, ra.cur, ra.err = c.b, c.b, c.err
-		case <-ra.done:
-			// Closed while a reader on another goroutine waits (a
-			// Pipelined's splitter): end its read rather than block.
-			ra.err = ErrPipelineClosed
-		}
+		c := <-ra.filled
+		ra.buf, ra.cur, ra.err = c.b, c.b, c.err
 	}
 	n := copy(p, ra.cur)
 	ra.cur = ra.cur[n:]

@@ -302,20 +302,11 @@ func (j *job) run(ctx context.Context) error {
 		r.BytesDownloaded = prog.bytes.Load()
 		return fmt.Errorf("read the %s dump: %w", cfg.Dataset, notADump(err, resp))
 	}
-	var recs dump.Records = dr
-	if pipelineMin >= 0 && (resp.Length < 0 || resp.Length >= pipelineMin) {
-		// Split on a goroutine of its own, so that inflating, splitting
-		// and parsing use both cores.
-		if p := dr.Pipeline(); p != nil {
-			defer p.Close()
-			recs = p
-		}
-	}
 	defer dr.Close()
 
 	sorter := stage.New(j.o.StageDir, merge.KeyLen, j.o.StageBuffer)
 	defer sorter.Close()
-	if err := j.readDump(ctx, recs, sorter); err != nil {
+	if err := j.readDump(ctx, dr, sorter); err != nil {
 		r.BytesDownloaded = prog.bytes.Load()
 		return err
 	}
@@ -378,14 +369,9 @@ func (j *job) run(ctx context.Context) error {
 	return nil
 }
 
-// pipelineMin is the body size (as the server announces it) from which a
-// dump is split on a goroutine of its own; smaller dumps are read on one.
-// A variable so that a test can run one dump both ways (-1: never).
-var pipelineMin int64 = 64 << 10
-
 // readDump decodes, validates and filters every row, and stages the kept
 // ones.
-func (j *job) readDump(ctx context.Context, dr dump.Records, sorter *stage.Sorter) error {
+func (j *job) readDump(ctx context.Context, dr *dump.Reader, sorter *stage.Sorter) error {
 	cfg, r, prog := j.cfg, j.r, j.o.Progress
 	since, until := int64(filter.NoLowerBound), int64(filter.NoUpperBound)
 	if r.Since != nil {
