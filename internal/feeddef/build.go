@@ -3,6 +3,7 @@ package feeddef
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -75,6 +76,10 @@ func (r *Reader) compile() {
 		}
 		r.plan.attrs = append(r.plan.attrs, ap)
 	}
+	r.latest = math.MaxInt64
+	if !r.p.Now.IsZero() {
+		r.latest = r.p.Now.Add(MaxFuture).Unix()
+	}
 	n := len(r.refs)
 	r.vals, r.has, r.scratch = make([][]byte, n), make([]bool, n), make([][]byte, n)
 	r.colOf = make([]int, n)
@@ -117,6 +122,19 @@ func (r *Reader) compile() {
 			}
 		}
 		r.filterAttrs = append(r.filterAttrs, idx)
+		// The settings a filter reads, resolved once rather than looked
+		// up by name on every line.
+		r.filterOn = append(r.filterOn, f.When == "" || r.set.Bool(f.When))
+		r.filterMin = append(r.filterMin, r.set.Number(f.Parameter))
+		var allowed []string
+		for _, a := range r.set.List(f.Parameter) {
+			allowed = append(allowed, strings.TrimSpace(a))
+		}
+		r.filterAllowed = append(r.filterAllowed, allowed)
+	}
+	for _, dv := range d.Derived {
+		r.derivedOn = append(r.derivedOn, dv.When == "" || r.set.Bool(dv.When))
+		r.derivedFrom = append(r.derivedFrom, d.attrIndex(dv.From))
 	}
 	r.values = make([]indicator.Value, len(d.Attributes)+len(d.Derived))
 	r.lists = make([][]string, len(d.Attributes))
@@ -267,6 +285,18 @@ func (r *Reader) seen(ref int, s *Seen, what string) time.Time {
 // forms Seclytics writes: 2006-01-02, with a T or a space and a time,
 // optional fractions and Z or an offset.
 func (r *Reader) date(v []byte, layouts []string) (time.Time, string) {
+	if layouts == nil {
+		// The ISO forms: Unix seconds straight from the text, bounds
+		// checked as integers; no time.Time arithmetic per line.
+		n, ok := prediction.ParseDate(v)
+		switch {
+		case !ok:
+			return time.Time{}, fmt.Sprintf("%q is not an ISO 8601 date (2006-01-02, optionally with a time)", v)
+		case n < 0 || n > r.latest:
+			return time.Time{}, fmt.Sprintf("%q is outside 1970-01-01 to a year after the run", v)
+		}
+		return time.Unix(n, 0).UTC(), ""
+	}
 	t, ok := parseDate(v, layouts)
 	if !ok {
 		if layouts == nil {
@@ -353,7 +383,7 @@ func (r *Reader) typed(i int, ap *attrPlan, v []byte) (indicator.Value, string) 
 		}
 		return indicator.TextValue(s), ""
 	case TypeNumber:
-		f, ok := parseDecimal(v)
+		f, ok := parseNumber(v)
 		switch {
 		case !ok:
 			return indicator.Value{}, fmt.Sprintf("%q is not a number", v)
@@ -405,6 +435,22 @@ func (r *Reader) cidr(ap *attrPlan, v []byte) (indicator.Value, string) {
 		return indicator.Value{}, fmt.Sprintf("%q is wider than /%d (max_prefix)", v, widest)
 	}
 	return indicator.CIDRValue(p), ""
+}
+
+// parseNumber is parseDecimal with a fast path for the usual small whole
+// number (an importance of 85), which needs no strconv.
+func parseNumber(b []byte) (float64, bool) {
+	if len(b) > 0 && len(b) <= 9 {
+		n := 0
+		for _, c := range b {
+			if c < '0' || c > '9' {
+				return parseDecimal(b)
+			}
+			n = n*10 + int(c-'0')
+		}
+		return float64(n), true
+	}
+	return parseDecimal(b)
 }
 
 // parseDecimal accepts an optional minus sign and digits with at most one
@@ -502,8 +548,13 @@ func sepAt(b []byte, seps []string) int {
 // with U+FFFD, C0 control characters but tab removed (with one warning
 // per line).
 func (r *Reader) text(v []byte) string {
-	clean := utf8.Valid(v)
-	for _, c := range v {
+	// Printable ASCII, the usual case, is settled in one pass.
+	i := 0
+	for i < len(v) && v[i] >= ' ' && v[i] < 0x7f {
+		i++
+	}
+	clean := i == len(v) || utf8.Valid(v[i:])
+	for _, c := range v[i:] {
 		if c < ' ' && c != '\t' || c == 0x7f {
 			clean = false
 			break

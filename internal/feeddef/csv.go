@@ -16,11 +16,24 @@ type csvSplitter struct {
 	maxLine int
 	buf     []byte
 	ends    []int
+	// direct holds the fields of a record without quotes, the usual case:
+	// slices of its line, valid until the next line is read, with nothing
+	// copied. isDirect says whether the last record was split so.
+	direct   [][]byte
+	isDirect bool
 }
 
-func (s *csvSplitter) fields() int { return len(s.ends) }
+func (s *csvSplitter) fields() int {
+	if s.isDirect {
+		return len(s.direct)
+	}
+	return len(s.ends)
+}
 
 func (s *csvSplitter) field(i int) []byte {
+	if s.isDirect {
+		return s.direct[i]
+	}
 	start := 0
 	if i > 0 {
 		start = s.ends[i-1]
@@ -31,6 +44,21 @@ func (s *csvSplitter) field(i int) []byte {
 // split splits line. It returns why the record is invalid ("" if it is
 // not), or an error from more (which ends the parse).
 func (s *csvSplitter) split(line []byte, more func() ([]byte, bool, error)) (string, error) {
+	if !s.quote || bytes.IndexByte(line, '"') < 0 {
+		// No quote on the line: the fields are its pieces between
+		// delimiters, nothing to unquote, check or copy.
+		s.isDirect, s.direct = true, s.direct[:0]
+		for {
+			j := bytes.IndexByte(line, s.delim)
+			if j < 0 {
+				s.direct = append(s.direct, line)
+				return "", nil
+			}
+			s.direct = append(s.direct, line[:j])
+			line = line[j+1:]
+		}
+	}
+	s.isDirect = false
 	s.buf, s.ends = s.buf[:0], s.ends[:0]
 	i := 0
 	for {

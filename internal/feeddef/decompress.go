@@ -2,10 +2,11 @@ package feeddef
 
 import (
 	"bufio"
-	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/klauspost/compress/gzip"
 )
 
 // ErrTooLarge is wrapped by the read error of a body that decompresses to

@@ -29,7 +29,7 @@ func (d *Definition) attrIndex(name string) int {
 func (r *Reader) filter() int {
 	for i := range r.d.Filters {
 		f := &r.d.Filters[i]
-		if f.When != "" && !r.set.Bool(f.When) {
+		if !r.filterOn[i] {
 			continue
 		}
 		if !r.pass(i, f) {
@@ -43,9 +43,9 @@ func (r *Reader) pass(i int, f *Filter) bool {
 	idx := r.filterAttrs[i]
 	switch f.Type {
 	case FilterAtLeast:
-		return AtLeast(r.values[idx[0]], r.set.Number(f.Parameter))
+		return AtLeast(r.values[idx[0]], r.filterMin[i])
 	case FilterAnyOf:
-		return AnyOf(r.values[idx[0]], r.set.List(f.Parameter))
+		return AnyOf(r.values[idx[0]], r.filterAllowed[i])
 	case FilterDateWindow:
 		r.window = r.window[:0]
 		for _, j := range idx {
@@ -116,17 +116,20 @@ func (r *Reader) finish() {
 	for i := range r.d.Derived {
 		dv := &r.d.Derived[i]
 		r.values[n+i] = indicator.Value{}
-		if dv.When != "" && !r.set.Bool(dv.When) {
+		if !r.derivedOn[i] {
 			continue
 		}
-		if f, ok := r.values[r.d.attrIndex(dv.From)].AsNumber(); ok {
+		if f, ok := r.values[r.derivedFrom[i]].AsNumber(); ok {
 			if s := BandOf(dv.Bands, f); s != "" {
 				r.values[n+i] = indicator.TextValue(s)
 			}
 		}
 	}
+	// Values are large (a time, a prefix, a list): index them rather
+	// than copy each one through a range variable.
 	attrs := r.entry.Attrs[:0]
-	for i, v := range r.values {
+	for i := range r.values {
+		v := &r.values[i]
 		if v.Kind == indicator.KindNone || (i < n && !r.selected[i]) {
 			continue
 		}
@@ -136,7 +139,7 @@ func (r *Reader) finish() {
 		} else {
 			name = r.d.Derived[i-n].Name
 		}
-		attrs = append(attrs, Attr{Name: name, Value: v})
+		attrs = append(attrs, Attr{Name: name, Value: *v})
 	}
 	r.entry.Attrs = attrs
 }

@@ -122,6 +122,16 @@ type Reader struct {
 	// attributes it reads.
 	filterAttrs [][]int
 	window      []indicator.Value
+	// Per filter: whether its when parameter turns it on, and the number
+	// or list of its parameter; per derived attribute: whether it is on
+	// and the index in values of the attribute it derives from.
+	filterOn      []bool
+	filterMin     []float64
+	filterAllowed [][]string
+	derivedOn     []bool
+	derivedFrom   []int
+	// latest is the latest date kept, in Unix seconds (Now + MaxFuture).
+	latest int64
 
 	csv       csvSplitter
 	colOf     []int // per ref: CSV column or line field index

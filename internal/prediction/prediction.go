@@ -221,8 +221,8 @@ func (p *Parser) netblock(rec *dump.Record, row *Row) netip.Prefix {
 			fmt.Sprintf("predicted_netblock %s %s; attribute dropped", quote(v), why)})
 		return netip.Prefix{}
 	}
-	pfx, err := netip.ParsePrefix(string(v))
-	if err != nil || pfx.Addr().Zone() != "" {
+	pfx, ok := parsePrefix(v)
+	if !ok {
 		return drop("is not a CIDR prefix")
 	}
 	if pfx.Addr().Is4In6() && pfx.Bits() >= 96 {
@@ -286,7 +286,7 @@ func (p *Parser) list(rec *dump.Record, c dump.Column, slot int, lower bool) [][
 	} else {
 		v := rec.Fields[c]
 		for len(v) > 0 {
-			i := bytes.IndexAny(v, ";|,")
+			i := indexListSep(v)
 			if i < 0 {
 				add(v)
 				break
@@ -297,6 +297,17 @@ func (p *Parser) list(rec *dump.Record, c dump.Column, slot int, lower bool) [][
 	}
 	p.lists[slot] = out
 	return out
+}
+
+// indexListSep is bytes.IndexAny(v, ";|,") without building the byte
+// set on every call: it ran three times per row.
+func indexListSep(v []byte) int {
+	for i, c := range v {
+		if c == ';' || c == '|' || c == ',' {
+			return i
+		}
+	}
+	return -1
 }
 
 // isDuplicate reports whether v is in out, the values a list kept so far,
@@ -351,6 +362,32 @@ func ParseIP(b []byte) (netip.Addr, bool) {
 		return netip.Addr{}, false
 	}
 	return a.Unmap(), true
+}
+
+// parsePrefix parses a CIDR prefix as netip.ParsePrefix does, refusing
+// zones. A dotted quad with a plain prefix length, the usual case, takes an
+// allocation-free path; anything else goes to the standard library.
+func parsePrefix(b []byte) (netip.Prefix, bool) {
+	if i := bytes.IndexByte(b, '/'); i > 0 && i < len(b)-1 && len(b)-i <= 3 {
+		if a, ok := parseIPv4(b[:i]); ok {
+			bits, digits := 0, b[i+1:]
+			for _, c := range digits {
+				if c < '0' || c > '9' {
+					bits = -1
+					break
+				}
+				bits = bits*10 + int(c-'0')
+			}
+			if bits >= 0 && bits <= 32 && (len(digits) == 1 || digits[0] != '0') {
+				return netip.PrefixFrom(a, bits), true
+			}
+		}
+	}
+	pfx, err := netip.ParsePrefix(string(b))
+	if err != nil || pfx.Addr().Zone() != "" {
+		return netip.Prefix{}, false
+	}
+	return pfx, true
 }
 
 // parseIPv4 is the allocation-free fast path for dotted quads.
