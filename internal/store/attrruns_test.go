@@ -1,0 +1,111 @@
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"net/netip"
+	"testing"
+	"time"
+
+	"forewarn/internal/indicator"
+	"forewarn/internal/merge"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// TestAttributeRunsSurviveTheStore: the run that created and the run that
+// last updated each attribute (the attribute timeline of an indicator) read
+// back as written, in either layout of s_attr_runs, and rows written by an
+// older forewarn in the full layout read back unchanged. What a user would
+// notice otherwise: wrong "created"/"updated" times on attributes, or an
+// upgraded store that no longer reads.
+func TestAttributeRunsSurviveTheStore(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s := open(t)
+	all := merge.Set(1<<merge.NumSlots - 1)
+	row := func(ip string, has merge.Set, runs func(s merge.Slot) (created, updated int64)) *merge.Stored {
+		r := &merge.Stored{Status: indicator.StatusActive, CreatedAt: 1_800_000_000, UpdatedAt: 1_800_000_000}
+		r.Addr, r.Has = netip.MustParseAddr(ip), has
+		r.Cluster, r.DetectedBy, r.DetectedIdentifiers, r.DetectedCategories = "c", []string{"b"}, []string{"i"}, []string{"k"}
+		r.PredictedNetblock = netip.MustParsePrefix("192.0.2.0/24")
+		for sl := merge.Slot(0); sl < merge.NumSlots; sl++ {
+			if has.Has(sl) {
+				r.Created[sl], r.Updated[sl] = runs(sl)
+			}
+		}
+		return r
+	}
+	rows := map[string]*merge.Stored{
+		// A first ingest: one run created and updated every attribute.
+		"first ingest": row("192.0.2.1", all, func(merge.Slot) (int64, int64) { return 7, 7 }),
+		// A later run changed every attribute.
+		"all updated later": row("192.0.2.2", all, func(merge.Slot) (int64, int64) { return 7, 300 }),
+		// A later run changed one attribute.
+		"one updated later": row("192.0.2.3", all, func(sl merge.Slot) (int64, int64) {
+			if sl == merge.Importance {
+				return 7, 9
+			}
+			return 7, 7
+		}),
+		// A late attribute: created after the others.
+		"one created later": row("192.0.2.4", all, func(sl merge.Slot) (int64, int64) {
+			if sl == merge.Cluster {
+				return 9, 9
+			}
+			return 7, 7
+		}),
+		// One attribute, run ids of two bytes: the short layout is no
+		// shorter than the full one.
+		"one attribute": row("192.0.2.5", merge.Set(0).With(merge.LastSeenAt), func(merge.Slot) (int64, int64) { return 300, 300 }),
+		"two attributes": row("192.0.2.6", merge.Set(0).With(merge.LastSeenAt).With(merge.DetectedAt), func(merge.Slot) (int64, int64) { return 5, 6 }),
+		"large run ids":  row("192.0.2.7", all, func(merge.Slot) (int64, int64) { return 1 << 40, 1<<40 + 1 }),
+	}
+	tx, err := s.BeginIngest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	for _, r := range rows {
+		if err := tx.Write(ctx, []*merge.Stored{r}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if got, full := len(packRuns(rows["first ingest"])), 2*int(merge.NumSlots); got >= full {
+		t.Errorf("a first ingest's attribute runs take %d bytes, no fewer than the full layout's %d", got, full)
+	}
+
+	// An older forewarn wrote the full layout for every row.
+	old := row("192.0.2.8", all, func(merge.Slot) (int64, int64) { return 7, 7 })
+	rows["full layout of an older forewarn"] = old
+	tx, err = s.BeginIngest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Write(ctx, []*merge.Stored{old}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	var full []byte
+	for sl := merge.Slot(0); sl < merge.NumSlots; sl++ {
+		full = binary.AppendUvarint(binary.AppendUvarint(full, 7), 7)
+	}
+	if _, err := s.w.ExecContext(ctx, `UPDATE indicators SET s_attr_runs = ? WHERE ip = ?`, full, key(old.Addr)); err != nil {
+		t.Fatal(err)
+	}
+
+	for name, want := range rows {
+		got, err := s.LookupStored(ctx, want.Addr)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if diff := cmp.Diff([2][merge.NumSlots]int64{want.Created, want.Updated}, [2][merge.NumSlots]int64{got.Created, got.Updated}); diff != "" {
+			t.Errorf("%s: created and updated runs per attribute (-want +got):\n%s", name, diff)
+		}
+	}
+}
