@@ -57,7 +57,7 @@ func TestAttributeRunsSurviveTheStore(t *testing.T) {
 		}),
 		// One attribute, run ids of two bytes: the short layout is no
 		// shorter than the full one.
-		"one attribute": row("192.0.2.5", merge.Set(0).With(merge.LastSeenAt), func(merge.Slot) (int64, int64) { return 300, 300 }),
+		"one attribute":  row("192.0.2.5", merge.Set(0).With(merge.LastSeenAt), func(merge.Slot) (int64, int64) { return 300, 300 }),
 		"two attributes": row("192.0.2.6", merge.Set(0).With(merge.LastSeenAt).With(merge.DetectedAt), func(merge.Slot) (int64, int64) { return 5, 6 }),
 		"large run ids":  row("192.0.2.7", all, func(merge.Slot) (int64, int64) { return 1 << 40, 1<<40 + 1 }),
 	}
