@@ -537,7 +537,7 @@ func appendRow(args []any, r *merge.Stored) []any {
 	}
 	var nb any
 	if has(merge.PredictedNetblock) {
-		nb = r.PredictedNetblock.String()
+		nb = predictedNetblockText(r)
 	}
 	return append(args, key(r.Addr), string(r.Status), r.CreatedAt, r.UpdatedAt,
 		opt(merge.PredictedAt, r.PredictedAt), nb,
@@ -548,6 +548,25 @@ func appendRow(args []any, r *merge.Stored) []any {
 		opt(merge.Importance, r.Importance), opt(merge.NormalizedImportance, r.Normalized),
 		packRuns(r), int64(r.Hash), netblockBlob(r.LookupNetblock), zeroNull(r.SeenAt), zeroNull(r.ExpiresAt),
 		sListed, sConfidence)
+}
+
+// sameNetblock is what s_predicted_netblock holds when the Predicted
+// Netblock attribute is the row's lookup netblock, as it nearly always is:
+// the empty string, which scanStored reads back from s_lookup_netblock,
+// instead of a second copy of the netblock as text (about 15 bytes per
+// indicator). It is not NULL, so the attribute's presence still shows.
+const sameNetblock = ""
+
+// predictedNetblockText is s_predicted_netblock for r, whose Predicted
+// Netblock attribute is present.
+func predictedNetblockText(r *merge.Stored) string {
+	p := r.PredictedNetblock
+	// Only a prefix that s_lookup_netblock gives back exactly: masked, and
+	// not an IPv4-mapped IPv6 address, which parseNetblock may unmap.
+	if p.IsValid() && p == r.LookupNetblock && p == p.Masked() && !p.Addr().Is4In6() {
+		return sameNetblock
+	}
+	return p.String()
 }
 
 // zeroNull stores 0 as NULL.
@@ -745,9 +764,13 @@ func scanStored(sc scanner, st *merge.Stored) error {
 	set(merge.PredictedAt, predAt.Valid)
 	st.PredictedAt = predAt.Int64
 	if netblock.Valid {
-		p, err := netip.ParsePrefix(netblock.String)
-		if err != nil {
-			return fmt.Errorf("indicator %s: stored netblock: %w", addr, err)
+		p := st.LookupNetblock
+		if netblock.String != sameNetblock {
+			if p, err = netip.ParsePrefix(netblock.String); err != nil {
+				return fmt.Errorf("indicator %s: stored netblock: %w", addr, err)
+			}
+		} else if !p.IsValid() {
+			return fmt.Errorf("indicator %s: stored netblock is the lookup netblock, which is missing", addr)
 		}
 		st.PredictedNetblock = p
 		set(merge.PredictedNetblock, true)

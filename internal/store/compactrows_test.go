@@ -109,3 +109,68 @@ func TestAttributeRunsSurviveTheStore(t *testing.T) {
 		}
 	}
 }
+
+// TestPredictedNetblockSurvivesTheStore: the Predicted Netblock attribute
+// reads back as written whether it is the row's lookup netblock (stored
+// once) or not, and a row written by an older forewarn with the netblock
+// as text reads back unchanged. What a user would notice otherwise: a
+// wrong or missing predicted netblock in lookups, exports and STIX.
+func TestPredictedNetblockSurvivesTheStore(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s := open(t)
+	row := func(ip, predicted, lookup string) *merge.Stored {
+		r := &merge.Stored{Status: indicator.StatusActive, CreatedAt: 1_800_000_000, UpdatedAt: 1_800_000_000}
+		r.Addr = netip.MustParseAddr(ip)
+		if predicted != "" {
+			r.Has = r.Has.With(merge.PredictedNetblock)
+			r.PredictedNetblock = netip.MustParsePrefix(predicted)
+		}
+		if lookup != "" {
+			r.LookupNetblock = netip.MustParsePrefix(lookup)
+		}
+		return r
+	}
+	rows := map[string]*merge.Stored{
+		"IPv4, the lookup netblock":       row("192.0.2.1", "192.0.2.0/24", "192.0.2.0/24"),
+		"IPv6, the lookup netblock":       row("2001:db8::1", "2001:db8::/48", "2001:db8::/48"),
+		"another than the lookup":         row("192.0.2.2", "192.0.0.0/16", "192.0.2.0/24"),
+		"not masked":                      row("192.0.2.3", "192.0.2.3/24", "192.0.2.3/24"),
+		"no lookup netblock":              row("192.0.2.4", "192.0.2.0/24", ""),
+		"not kept, lookup netblock only":  row("192.0.2.5", "", "192.0.2.0/24"),
+		"IPv4-mapped IPv6 netblock":       row("::ffff:198.51.100.1", "::ffff:198.51.100.0/120", "::ffff:198.51.100.0/120"),
+		"text of an older forewarn":       row("192.0.2.6", "192.0.2.0/24", "192.0.2.0/24"),
+		"single address, lookup netblock": row("192.0.2.7", "192.0.2.7/32", "192.0.2.7/32"),
+	}
+	tx, err := s.BeginIngest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	for _, r := range rows {
+		if err := tx.Write(ctx, []*merge.Stored{r}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	old := rows["text of an older forewarn"]
+	if _, err := s.w.ExecContext(ctx, `UPDATE indicators SET s_predicted_netblock = ? WHERE ip = ?`, "192.0.2.0/24", key(old.Addr)); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range rows {
+		got, err := s.LookupStored(ctx, want.Addr.Unmap())
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if got.Has.Has(merge.PredictedNetblock) != want.Has.Has(merge.PredictedNetblock) || got.PredictedNetblock != want.PredictedNetblock {
+			t.Errorf("%s: predicted netblock %v (present %t), want %v (present %t)", name,
+				got.PredictedNetblock, got.Has.Has(merge.PredictedNetblock), want.PredictedNetblock, want.Has.Has(merge.PredictedNetblock))
+		}
+	}
+	var text string
+	if err := s.r.QueryRowContext(ctx, `SELECT s_predicted_netblock FROM indicators WHERE ip = ?`, key(rows["IPv4, the lookup netblock"].Addr)).Scan(&text); err != nil || text != sameNetblock {
+		t.Errorf("s_predicted_netblock of a row whose netblock is its lookup netblock: %q, %v; want it stored once", text, err)
+	}
+}
