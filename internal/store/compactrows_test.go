@@ -60,6 +60,16 @@ func TestAttributeRunsSurviveTheStore(t *testing.T) {
 		"one attribute":  row("192.0.2.5", merge.Set(0).With(merge.LastSeenAt), func(merge.Slot) (int64, int64) { return 300, 300 }),
 		"two attributes": row("192.0.2.6", merge.Set(0).With(merge.LastSeenAt).With(merge.DetectedAt), func(merge.Slot) (int64, int64) { return 5, 6 }),
 		"large run ids":  row("192.0.2.7", all, func(merge.Slot) (int64, int64) { return 1 << 40, 1<<40 + 1 }),
+		// Three runs: the full layout.
+		"three runs": row("192.0.2.9", all, func(sl merge.Slot) (int64, int64) {
+			switch sl {
+			case merge.Cluster:
+				return 7, 9
+			case merge.Importance:
+				return 7, 11
+			}
+			return 7, 7
+		}),
 	}
 	tx, err := s.BeginIngest(ctx)
 	if err != nil {
@@ -74,8 +84,10 @@ func TestAttributeRunsSurviveTheStore(t *testing.T) {
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	if got, full := len(packRuns(rows["first ingest"])), 2*int(merge.NumSlots); got >= full {
-		t.Errorf("a first ingest's attribute runs take %d bytes, no fewer than the full layout's %d", got, full)
+	for _, name := range []string{"first ingest", "all updated later"} {
+		if got, full := len(packRuns(rows[name])), 2*int(merge.NumSlots); got >= full {
+			t.Errorf("%s: the attribute runs take %d bytes, no fewer than the full layout's %d", name, got, full)
+		}
 	}
 
 	// An older forewarn wrote the full layout for every row.

@@ -76,6 +76,9 @@ type ingest struct {
 	// indicators dropped for a first ingest (SQLite), to run again
 	// before anything reads through them and at the latest at commit.
 	deferred []string
+	// loaded holds the indexed columns of the rows Load read, until
+	// Write writes them back (SQLite only: see ingestupdate.go).
+	loaded loadedRows
 }
 
 // sqliteIngest writes as it goes: each batch is one multi-row upsert.
@@ -83,6 +86,11 @@ type sqliteIngest struct {
 	ingest
 	writes map[int]*sql.Stmt
 	args   []any
+	// updateStmts, updates and upserts are Write's for the rows Load
+	// read (ingestupdate.go).
+	updateStmts map[int]*sql.Stmt
+	updates     []pendingUpdate
+	upserts     []*merge.Stored
 }
 
 var (
@@ -95,7 +103,7 @@ func beginSQLiteIngest(ctx context.Context, w *db) (*sqliteIngest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("begin ingest: %w", err)
 	}
-	in := &sqliteIngest{ingest: ingest{tx: t}, writes: map[int]*sql.Stmt{}}
+	in := &sqliteIngest{ingest: ingest{tx: t, loaded: loadedRows{}}, writes: map[int]*sql.Stmt{}, updateStmts: map[int]*sql.Stmt{}}
 	if err := in.prepare(ctx); err != nil {
 		t.Rollback()
 		return nil, err
@@ -260,6 +268,7 @@ func (in *ingest) Load(ctx context.Context, recs []*merge.Stored) error {
 	for _, r := range recs {
 		r.Exists, r.Unchanged = false, false
 	}
+	clear(in.loaded)
 	if in.empty || len(recs) == 0 {
 		return nil
 	}
@@ -418,6 +427,7 @@ func (in *ingest) loadRows(ctx context.Context, byAddr map[netip.Addr]*merge.Sto
 		if dst := byAddr[r.Addr]; dst != nil {
 			*dst = *r
 			in.scratch = merge.Stored{}
+			in.rememberLoaded(dst)
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -451,7 +461,13 @@ var _ [32766 - BatchSize*writeCols]struct{}
 // Write upserts the given indicators with their Seclytics attributes.
 func (in *sqliteIngest) Write(ctx context.Context, recs []*merge.Stored) error {
 	for start := 0; start < len(recs); start += BatchSize {
-		batch := recs[start:min(start+BatchSize, len(recs))]
+		batch := in.splitLoaded(recs[start:min(start+BatchSize, len(recs))])
+		if err := in.writeUpdates(ctx); err != nil {
+			return err
+		}
+		if len(batch) == 0 {
+			continue
+		}
 		stmt, err := in.writeStmt(ctx, len(batch))
 		if err != nil {
 			return err
