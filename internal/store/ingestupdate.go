@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 
 	"forewarn/internal/indicator"
 	"forewarn/internal/merge"
@@ -206,3 +207,25 @@ func (in *sqliteIngest) updateStmt(ctx context.Context, mask, n int) (*sql.Stmt,
 
 // loadedRows is the map Load fills on SQLite, keyed by address.
 type loadedRows = map[netip.Addr]loadedRow
+
+// The statements below change stored rows behind Load's back: what it read
+// of them is forgotten, so that a row written after one of them is upserted
+// with every column.
+
+// ExpireDue is ingest.ExpireDue; see above.
+func (in *sqliteIngest) ExpireDue(ctx context.Context, now time.Time) (int64, error) {
+	clear(in.loaded)
+	return in.ingest.ExpireDue(ctx, now)
+}
+
+// Whitelist is ingest.Whitelist; see above.
+func (in *sqliteIngest) Whitelist(ctx context.Context, ranges []netip.Prefix, now time.Time) (int64, error) {
+	clear(in.loaded)
+	return in.ingest.Whitelist(ctx, ranges, now)
+}
+
+// ApplyAgeOut is ingest.ApplyAgeOut; see above.
+func (in *sqliteIngest) ApplyAgeOut(ctx context.Context, feed string, ageOut int64) error {
+	clear(in.loaded)
+	return in.ingest.ApplyAgeOut(ctx, feed, ageOut)
+}

@@ -112,3 +112,46 @@ func TestRewrittenRowsKeepEveryChange(t *testing.T) {
 		}
 	}
 }
+
+// TestRowsChangedBehindLoadAreRewrittenWhole: a statement of the run that
+// changes stored rows between Load and Write (here a new age_out, which
+// recomputes every expiry) leaves Write nothing stale to compare with: the
+// expiry written is the one stored. What a user would notice otherwise:
+// an indicator that expires at the time the age_out statement computed
+// instead of the one the run wrote.
+func TestRowsChangedBehindLoadAreRewrittenWhole(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s := open(t)
+	r := stored("192.0.2.1", indicator.StatusActive)
+	r.Exists, r.ExpiresAt = false, 1_800_000_000
+	r.Has = r.Has.With(merge.LastSeenAt)
+	r.LastSeenAt = 1_700_000_000
+	commitRows(t, s, []*merge.Stored{r})
+
+	tx, err := s.BeginIngest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	load := []*merge.Stored{{Record: merge.Record{Addr: r.Addr}}}
+	if err := tx.Load(ctx, load); err != nil || !load[0].Exists {
+		t.Fatalf("load: %v, exists %t", err, load[0].Exists)
+	}
+	if err := tx.ApplyAgeOut(ctx, "seclytics", 3600); err != nil {
+		t.Fatal(err)
+	}
+	// The run writes the expiry it read (say its record did not change
+	// the Last Seen At but another attribute).
+	load[0].Cluster = "c2"
+	if err := tx.Write(ctx, load); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.LookupStored(ctx, r.Addr)
+	if err != nil || got.ExpiresAt != 1_800_000_000 || got.Cluster != "c2" {
+		t.Errorf("after the write: expires %d, cluster %q, %v; want 1800000000, c2", got.ExpiresAt, got.Cluster, err)
+	}
+}
