@@ -46,12 +46,13 @@ func (u unranked) AllowlistEntries(ctx context.Context) ([]allowlist.Entry, erro
 	return u.st.AllowlistEntries(ctx)
 }
 
-// A crowdsec budget read lean through the ranking index (only the columns
-// it writes) writes the same bytes as one built from whole indicators:
+// A crowdsec or suricata-iprep budget read lean through the ranking index
+// (only the columns it writes) writes the same bytes as one built from
+// whole indicators:
 // sources from Seclytics and three list feeds (two of one source; listing
 // an address Seclytics has, and a network), several categories, expiries (some
 // passed), an allow-list entry, each rank and the store-side filters.
-func TestCrowdSecBudgetReadLeanIsTheSame(t *testing.T) {
+func TestBudgetReadLeanIsTheSame(t *testing.T) {
 	ctx := context.Background()
 	st := goldenStore(t)
 	for _, f := range []struct {
@@ -70,10 +71,10 @@ func TestCrowdSecBudgetReadLeanIsTheSame(t *testing.T) {
 		t.Fatal(err)
 	}
 	seventy := 70
-	write := func(src export.Source, o export.Options) string {
+	write := func(src export.Source, f export.Format, o export.Options) string {
 		t.Helper()
 		var b bytes.Buffer
-		if err := export.Write(ctx, &b, src, export.CrowdSec, o); err != nil {
+		if err := export.Write(ctx, &b, src, f, o); err != nil {
 			t.Fatal(err)
 		}
 		return b.String()
@@ -86,9 +87,12 @@ func TestCrowdSecBudgetReadLeanIsTheSame(t *testing.T) {
 					filter.Max, filter.Rank = max, rank
 					o := export.Options{Filter: filter, Now: func() time.Time { return at }}
 					name := fmt.Sprintf("at %s, rank %s, %+v", at.Format(time.DateOnly), rank, filter)
-					lean, whole := write(st, o), write(unranked{st}, o)
+					if lean, whole := write(st, export.SuricataIPRep, o), write(unranked{st}, export.SuricataIPRep, o); lean != whole {
+						t.Errorf("%s: suricata-iprep read lean (-whole +lean):\n%s", name, cmp.Diff(whole, lean))
+					}
+					lean, whole := write(st, export.CrowdSec, o), write(unranked{st}, export.CrowdSec, o)
 					if diff := cmp.Diff(whole, lean); diff != "" {
-						t.Errorf("%s: lean read (-whole +lean):\n%s", name, diff)
+						t.Errorf("%s: crowdsec read lean (-whole +lean):\n%s", name, diff)
 					}
 					for _, l := range strings.Split(lean, "\n") {
 						if _, r, ok := strings.Cut(l, `"reason":"`); ok {

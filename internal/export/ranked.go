@@ -2,6 +2,7 @@ package export
 
 import (
 	"context"
+	"encoding/binary"
 	"net/netip"
 	"slices"
 	"strings"
@@ -183,21 +184,28 @@ func (sel *selector) cutOff(kept int, last string) {
 	}
 }
 
-// brief is one indicator as the lean formats (crowdsec) write it: the
-// few fields they need, read without the indicator whole when the read is
-// ranked (rankedBrief).
+// brief is one indicator as the lean formats (crowdsec, suricata-iprep)
+// write it: the few fields they need, read without the indicator whole
+// when the read is ranked (rankedBrief).
 type brief struct {
 	addr      netip.Addr
 	expiresAt time.Time // zero: never
 	// sources are the sources listing it, joined with ","; categories its
-	// Detected Categories, sorted, joined with ",".
+	// Detected Categories, sorted, joined with "," (as joined), and
+	// categoryItems the same items one by one. Entries that have the same
+	// share them: the formats only read them.
 	sources, categories string
+	categoryItems       []string
+	importance          float64
+	hasImportance       bool
 }
 
 // briefOf is the brief of an indicator each selected.
 func briefOf(s *selected) brief {
 	b := brief{addr: s.addr, sources: strings.Join(s.ind.Sources, ","),
-		categories: joined(s.ind, indicator.AttrDetectedCategories, ",")}
+		categories: joined(s.ind, indicator.AttrDetectedCategories, ","),
+		importance: s.importance, hasImportance: s.hasImportance}
+	values(s.ind, indicator.AttrDetectedCategories, func(v string) { b.categoryItems = append(b.categoryItems, v) })
 	if s.ind.ExpiresAt != nil {
 		b.expiresAt = *s.ind.ExpiresAt
 	}
@@ -224,27 +232,54 @@ func eachBrief(ctx context.Context, src Source, f Format, o Options, fn func(*br
 }
 
 // rankedBrief is ranked for the lean formats: it keeps the Max best
-// briefs (about 80 bytes each, their strings shared between the entries
+// briefs (about 120 bytes each, their strings shared between the entries
 // that have the same), then hands them out in address order. It
 // allocates nothing per row but what it keeps.
 func (sel *selector) rankedBrief(ctx context.Context, rs RankedSource, emit func(*brief) error) error {
 	o := sel.o
 	by := o.rankBy()
 	rf, _ := o.rankFilter()
+	type categories struct {
+		joined string
+		items  []string
+	}
 	var (
 		kept   = make([]brief, 0, min(o.Max, 1<<16))
 		last   string
 		perr   error
 		buf    []byte
 		shared = map[string]string{}
+		cats   = map[string]categories{}
 	)
-	// intern is the items of l joined with "," (as strings.Join, or as
-	// joined when asJoined: no comma before the first non-empty item), as
-	// a string shared with every earlier entry that had the same.
-	intern := func(l [][]byte, asJoined bool) string {
+	// categoriesOf is l's items, and joined as joined does, shared with
+	// every earlier entry that had the same items.
+	categoriesOf := func(l [][]byte) categories {
+		buf = binary.AppendUvarint(buf[:0], uint64(len(l))) // [] is not [""]
+		for _, x := range l {
+			buf = append(binary.AppendUvarint(buf, uint64(len(x))), x...)
+		}
+		if c, ok := cats[string(buf)]; ok {
+			return c
+		}
+		c := categories{items: make([]string, len(l))}
+		var j strings.Builder
+		for i, x := range l {
+			c.items[i] = string(x)
+			if j.Len() > 0 {
+				j.WriteByte(',')
+			}
+			j.Write(x)
+		}
+		c.joined = j.String()
+		cats[string(buf)] = c
+		return c
+	}
+	// intern is the items of l joined with "," (as strings.Join), as a
+	// string shared with every earlier entry that had the same.
+	intern := func(l [][]byte) string {
 		buf = buf[:0]
 		for i, x := range l {
-			if (i > 0 && !asJoined) || (asJoined && len(buf) > 0) {
+			if i > 0 {
 				buf = append(buf, ',')
 			}
 			buf = append(buf, x...)
@@ -263,7 +298,9 @@ func (sel *selector) rankedBrief(ctx context.Context, rs RankedSource, emit func
 		if sel.f.Blocklist() && ((!x.ExpiresAt.IsZero() && !x.ExpiresAt.After(sel.at)) || sel.allowed.Contains(x.Addr)) {
 			return true
 		}
-		b := brief{addr: x.Addr, expiresAt: x.ExpiresAt, sources: intern(x.Sources, false), categories: intern(x.Categories, true)}
+		c := categoriesOf(x.Categories)
+		b := brief{addr: x.Addr, expiresAt: x.ExpiresAt, sources: intern(x.Sources), categories: c.joined,
+			categoryItems: c.items, importance: x.Importance, hasImportance: x.HasImportance}
 		kept = append(kept, b)
 		if len(kept) < o.Max {
 			return true

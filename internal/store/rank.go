@@ -355,7 +355,8 @@ func (s *Store) EachRankedIndicator(ctx context.Context, by string, f RankFilter
 }
 
 // Brief is the few fields of a ranked indicator that the lean formats
-// write (crowdsec: address, expiry, sources, categories), read without
+// write (crowdsec: address, expiry, sources, categories; suricata-iprep:
+// address, categories, importance), read without
 // decoding the indicator's row whole. Its slices belong to the read and
 // are valid only until fn returns: the next row reuses them.
 type Brief struct {
@@ -368,7 +369,10 @@ type Brief struct {
 	Sources [][]byte
 	// Categories are the items of its Detected Categories, sorted.
 	Categories [][]byte
-	key        float64 // its rank key (Rank)
+	// Importance is its Importance attribute, if HasImportance.
+	Importance    float64
+	HasImportance bool
+	key           float64 // its rank key (Rank)
 }
 
 // Rank is b's rank value by rank by, as a person reads it (Ranked.Rank).
@@ -382,7 +386,7 @@ const briefColumns = `ip, expires_at, sighted_until,
 		AND s_cluster IS NULL AND s_detected_by IS NULL AND s_detected_identifiers IS NULL
 		AND s_detected_categories IS NULL AND s_detected_at IS NULL AND s_last_seen_at IS NULL
 		AND s_importance IS NULL AND s_normalized_importance IS NULL THEN 0 ELSE 1 END,
-	l_feeds, l_sources, s_detected_categories`
+	l_feeds, l_sources, s_detected_categories, s_importance`
 
 var seclyticsSource = []byte(indicator.SourceSeclytics)
 
@@ -395,6 +399,7 @@ func (s *Store) EachRankedBrief(ctx context.Context, by string, f RankFilter, fn
 		ip                   sql.RawBytes
 		feeds, sources, cats sql.Null[sql.RawBytes] // NULL is not "": one empty item
 		expires, sighted     sql.NullInt64
+		importance           sql.NullFloat64
 		seclytics            int64
 		last                 []byte   // the row's key, kept past the row for paging
 		srcs                 [][]byte // reused
@@ -402,7 +407,7 @@ func (s *Store) EachRankedBrief(ctx context.Context, by string, f RankFilter, fn
 	)
 	sep := []byte(listSep)
 	return s.eachRankedRow(ctx, by, f, briefColumns, func(sc scanner) ([]byte, bool, error) {
-		if err := sc.Scan(&ip, &expires, &sighted, &seclytics, &feeds, &sources, &cats); err != nil {
+		if err := sc.Scan(&ip, &expires, &sighted, &seclytics, &feeds, &sources, &cats, &importance); err != nil {
 			return nil, false, fmt.Errorf("read indicator: %w", err)
 		}
 		last = append(last[:0], ip...)
@@ -414,6 +419,7 @@ func (s *Store) EachRankedBrief(ctx context.Context, by string, f RankFilter, fn
 			return nil, false, err
 		}
 		b.Addr, b.ExpiresAt, b.key = addr, time.Time{}, sc.(*withKey).keyFloat()
+		b.Importance, b.HasImportance = importance.Float64, importance.Valid
 		if expires.Valid && expires.Int64 != 0 {
 			b.ExpiresAt = indicator.Time(max(expires.Int64, sighted.Int64))
 		}
