@@ -5,10 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"strings"
 	"time"
-
-	"forewarn/internal/indicator"
 )
 
 // CrowdSecOrigin is the origin forewarn gives its CrowdSec decisions.
@@ -44,7 +41,7 @@ func writeCrowdSec(ctx context.Context, w io.Writer, src Source, o Options) erro
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	first := true
-	err := each(ctx, src, CrowdSec, o, func(s *selected) error {
+	err := eachBrief(ctx, src, CrowdSec, o, func(b *brief) error {
 		buf.Reset()
 		if !first {
 			buf.WriteByte(',')
@@ -52,17 +49,17 @@ func writeCrowdSec(ctx context.Context, w io.Writer, src Source, o Options) erro
 		first = false
 		buf.WriteByte('\n')
 		d := CrowdSecNoExpiry
-		if s.ind.ExpiresAt != nil {
+		if !b.expiresAt.IsZero() {
 			// Whole seconds, rounded up: a decision never ends before the
 			// indicator does. each() already left out expiries at or before at.
-			d = s.ind.ExpiresAt.Sub(at)
+			d = b.expiresAt.Sub(at)
 			if r := d % time.Second; r != 0 {
 				d += time.Second - r
 			}
 		}
 		if err := enc.Encode(crowdsecDecision{
-			Value: s.value(), Scope: crowdsecScope(s), Type: "ban", Duration: d.String(),
-			Reason: crowdsecReason(s.ind), Origin: CrowdSecOrigin,
+			Value: b.value(), Scope: crowdsecScope(b), Type: "ban", Duration: d.String(),
+			Reason: crowdsecReason(b), Origin: CrowdSecOrigin,
 		}); err != nil {
 			return err
 		}
@@ -78,21 +75,21 @@ func writeCrowdSec(ctx context.Context, w io.Writer, src Source, o Options) erro
 
 // crowdsecReason is the feed and the detected categories:
 // "Seclytics: botnet,malware".
-func crowdsecReason(ind *indicator.Indicator) string {
-	reason := strings.Join(ind.Sources, ",")
+func crowdsecReason(b *brief) string {
+	reason := b.sources
 	if reason == "" {
 		reason = "forewarn"
 	}
-	if cats := joined(ind, indicator.AttrDetectedCategories, ","); cats != "" {
-		reason += ": " + cats
+	if b.categories != "" {
+		reason += ": " + b.categories
 	}
 	return reason
 }
 
 // crowdsecScope is a decision's scope: Ip for an address, Range for a
 // network (CrowdSec bans every address of a Range decision's CIDR).
-func crowdsecScope(s *selected) string {
-	if s.network.IsValid() {
+func crowdsecScope(b *brief) string {
+	if b.network.IsValid() {
 		return "Range"
 	}
 	return "Ip"

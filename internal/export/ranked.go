@@ -2,8 +2,11 @@ package export
 
 import (
 	"context"
+	"encoding/binary"
 	"net/netip"
 	"slices"
+	"strings"
+	"time"
 
 	"forewarn/internal/indicator"
 	"forewarn/internal/store"
@@ -22,6 +25,9 @@ type RankedSource interface {
 	// EachIndicatorAt reads the indicators at addrs (in address order)
 	// by key.
 	EachIndicatorAt(ctx context.Context, addrs []netip.Addr, fn func(*indicator.Indicator, netip.Prefix) error) error
+	// EachRankedBrief is EachRanked with the few fields the lean
+	// formats write (brief), valid until fn returns.
+	EachRankedBrief(ctx context.Context, by string, f store.RankFilter, fn func(*store.Brief) bool) error
 }
 
 // DefaultHeldBudget is the largest budget read whole in one pass of the
@@ -32,8 +38,12 @@ const DefaultHeldBudget = 20000
 
 // activeOnly reports whether the selection lists Active indicators only,
 // the ones the ranking indexes hold.
-func (sel *selector) activeOnly() bool {
-	return !slices.ContainsFunc(sel.statuses, func(s indicator.Status) bool { return s != indicator.StatusActive })
+func (sel *selector) activeOnly() bool { return activeOnly(sel.statuses) }
+
+// activeOnly reports whether statuses (Options.Statuses: none is Active)
+// are Active only.
+func activeOnly(statuses []indicator.Status) bool {
+	return !slices.ContainsFunc(statuses, func(s indicator.Status) bool { return s != indicator.StatusActive })
 }
 
 // rankFilter is the part of o's filters a ranked read applies in the
@@ -172,4 +182,170 @@ func (sel *selector) cutOff(kept int, last string) {
 	if sel.o.CutOff != nil && kept == sel.o.Max {
 		*sel.o.CutOff = last
 	}
+}
+
+// brief is one indicator as the lean formats (crowdsec, suricata-iprep)
+// write it: the few fields they need, read without the indicator whole
+// when the read is ranked (rankedBrief).
+type brief struct {
+	addr netip.Addr
+	// network is a network indicator's CIDR (only without a budget:
+	// budgets rank addresses); invalid for an address.
+	network   netip.Prefix
+	expiresAt time.Time // zero: never
+	// sources are the sources listing it, joined with ","; categories its
+	// Detected Categories, sorted, joined with "," (as joined), and
+	// categoryItems the same items one by one. Entries that have the same
+	// share them: the formats only read them.
+	sources, categories string
+	categoryItems       []string
+	importance          float64
+	hasImportance       bool
+}
+
+// briefOf is the brief of an indicator each selected.
+func briefOf(s *selected) brief {
+	b := brief{addr: s.addr, network: s.network, sources: strings.Join(s.ind.Sources, ","),
+		categories: joined(s.ind, indicator.AttrDetectedCategories, ","),
+		importance: s.importance, hasImportance: s.hasImportance}
+	values(s.ind, indicator.AttrDetectedCategories, func(v string) { b.categoryItems = append(b.categoryItems, v) })
+	if s.ind.ExpiresAt != nil {
+		b.expiresAt = *s.ind.ExpiresAt
+	}
+	return b
+}
+
+// value is b as a format writes it: the address, or the network in CIDR
+// notation.
+func (b *brief) value() string {
+	if b.network.IsValid() {
+		return b.network.String()
+	}
+	return b.addr.String()
+}
+
+// appendValue appends value to dst.
+func (b *brief) appendValue(dst []byte) []byte {
+	if b.network.IsValid() {
+		return b.network.AppendTo(dst)
+	}
+	return b.addr.AppendTo(dst)
+}
+
+// eachBrief calls fn with the brief of each indicator each would hand
+// out, in the same order. A budget whose filters the store applies
+// (rankFilter) reads only the briefs through the ranking index
+// (rankedBrief); anything else goes through each.
+func eachBrief(ctx context.Context, src Source, f Format, o Options, fn func(*brief) error) error {
+	rs, ok := src.(RankedSource)
+	if _, exact := o.rankFilter(); !ok || !exact || o.Max <= 0 || !activeOnly(o.Statuses) {
+		return each(ctx, src, f, o, func(s *selected) error {
+			b := briefOf(s)
+			return fn(&b)
+		})
+	}
+	sel, err := newSelector(ctx, src, f, &o)
+	if err != nil {
+		return err
+	}
+	return sel.rankedBrief(ctx, rs, fn)
+}
+
+// rankedBrief is ranked for the lean formats: it keeps the Max best
+// briefs (about 120 bytes each, their strings shared between the entries
+// that have the same), then hands them out in address order. It
+// allocates nothing per row but what it keeps.
+func (sel *selector) rankedBrief(ctx context.Context, rs RankedSource, emit func(*brief) error) error {
+	o := sel.o
+	by := o.rankBy()
+	rf, _ := o.rankFilter()
+	type categories struct {
+		joined string
+		items  []string
+	}
+	var (
+		kept   = make([]brief, 0, min(o.Max, 1<<16))
+		last   string
+		perr   error
+		buf    []byte
+		shared = map[string]string{}
+		cats   = map[string]categories{}
+	)
+	// categoriesOf is l's items, and joined as joined does, shared with
+	// every earlier entry that had the same items.
+	categoriesOf := func(l [][]byte) categories {
+		buf = binary.AppendUvarint(buf[:0], uint64(len(l))) // [] is not [""]
+		for _, x := range l {
+			buf = append(binary.AppendUvarint(buf, uint64(len(x))), x...)
+		}
+		if c, ok := cats[string(buf)]; ok {
+			return c
+		}
+		c := categories{items: make([]string, len(l))}
+		var j strings.Builder
+		for i, x := range l {
+			c.items[i] = string(x)
+			if j.Len() > 0 {
+				j.WriteByte(',')
+			}
+			j.Write(x)
+		}
+		c.joined = j.String()
+		cats[string(buf)] = c
+		return c
+	}
+	// intern is the items of l joined with "," (as strings.Join), as a
+	// string shared with every earlier entry that had the same.
+	intern := func(l [][]byte) string {
+		buf = buf[:0]
+		for i, x := range l {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = append(buf, x...)
+		}
+		if v, ok := shared[string(buf)]; ok {
+			return v
+		}
+		v := string(buf)
+		shared[v] = v
+		return v
+	}
+	err := rs.EachRankedBrief(ctx, by, rf, func(x *store.Brief) bool {
+		if perr = ctx.Err(); perr != nil {
+			return false
+		}
+		if sel.f.Blocklist() && ((!x.ExpiresAt.IsZero() && !x.ExpiresAt.After(sel.at)) || sel.allowed.Contains(x.Addr)) {
+			return true
+		}
+		c := categoriesOf(x.Categories)
+		b := brief{addr: x.Addr, expiresAt: x.ExpiresAt, sources: intern(x.Sources), categories: c.joined,
+			categoryItems: c.items, importance: x.Importance, hasImportance: x.HasImportance}
+		kept = append(kept, b)
+		if len(kept) < o.Max {
+			return true
+		}
+		last = x.Rank(by)
+		return false
+	})
+	if err == nil {
+		err = perr
+	}
+	if err != nil {
+		return err
+	}
+	sel.cutOff(len(kept), last)
+	slices.SortFunc(kept, func(a, b brief) int { return compareKeys(a.addr, b.addr) })
+	for i := range kept {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if o.written != nil {
+			*o.written++
+		}
+		if err := emit(&kept[i]); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -7,8 +7,6 @@ import (
 	"math"
 	"strconv"
 	"strings"
-
-	"forewarn/internal/indicator"
 )
 
 // suricataCategories are the Suricata IP reputation categories forewarn
@@ -73,14 +71,12 @@ func SuricataScore(importance float64) int {
 func writeSuricata(ctx context.Context, w io.Writer, src Source, o Options) error {
 	line := make([]byte, 0, 64)
 	var ids [suricataOther + 1]bool
-	return each(ctx, src, SuricataIPRep, o, func(s *selected) error {
+	return eachBrief(ctx, src, SuricataIPRep, o, func(s *brief) error {
 		clear(ids[:])
-		has := false
-		values(s.ind, indicator.AttrDetectedCategories, func(v string) {
+		for _, v := range s.categoryItems {
 			ids[suricataCategory(strings.ToLower(v))] = true
-			has = true
-		})
-		if !has {
+		}
+		if len(s.categoryItems) == 0 {
 			ids[suricataOther] = true
 		}
 		score := 1 // no importance: the lowest score that is not "no data"

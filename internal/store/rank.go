@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
@@ -350,5 +351,106 @@ func (s *Store) EachRankedIndicator(ctx context.Context, by string, f RankFilter
 			r.Rank = strconv.FormatFloat(st.Importance, 'f', -1, 64)
 		}
 		return k, fn(r, &ind, st.LookupNetblock), nil
+	})
+}
+
+// Brief is the few fields of a ranked indicator that the lean formats
+// write (crowdsec: address, expiry, sources, categories; suricata-iprep:
+// address, categories, importance), read without
+// decoding the indicator's row whole. Its slices belong to the read and
+// are valid only until fn returns: the next row reuses them.
+type Brief struct {
+	Addr netip.Addr
+	// ExpiresAt is when it expires, a sighting keeping it past the
+	// feed's expiry as Indicator does; zero: never.
+	ExpiresAt time.Time
+	// Sources are the sources listing it, in an indicator's order
+	// (Seclytics first), each once.
+	Sources [][]byte
+	// Categories are the items of its Detected Categories, sorted.
+	Categories [][]byte
+	// Importance is its Importance attribute, if HasImportance.
+	Importance    float64
+	HasImportance bool
+	key           float64 // its rank key (Rank)
+}
+
+// Rank is b's rank value by rank by, as a person reads it (Ranked.Rank).
+func (b *Brief) Rank(by string) string { return rankText(by, b.key) }
+
+// briefColumns are the columns EachRankedBrief reads: whether a Seclytics
+// attribute is present (merge.Stored.Has != 0, which makes Seclytics a
+// source) is worked out in SQL, not by reading the attributes.
+const briefColumns = `ip, expires_at, sighted_until,
+	CASE WHEN s_predicted_at IS NULL AND s_predicted_netblock IS NULL AND s_predicted_category IS NULL
+		AND s_cluster IS NULL AND s_detected_by IS NULL AND s_detected_identifiers IS NULL
+		AND s_detected_categories IS NULL AND s_detected_at IS NULL AND s_last_seen_at IS NULL
+		AND s_importance IS NULL AND s_normalized_importance IS NULL THEN 0 ELSE 1 END,
+	l_feeds, l_sources, s_detected_categories, s_importance`
+
+var seclyticsSource = []byte(indicator.SourceSeclytics)
+
+// EachRankedBrief is EachRanked that also reads each indicator's Brief:
+// only the columns it needs, into buffers reused from row to row, so a
+// budget of N costs N index entries and N narrow rows and allocates
+// nothing per row. fn must copy what it keeps.
+func (s *Store) EachRankedBrief(ctx context.Context, by string, f RankFilter, fn func(*Brief) bool) error {
+	var (
+		ip                   sql.RawBytes
+		feeds, sources, cats sql.Null[sql.RawBytes] // NULL is not "": one empty item
+		expires, sighted     sql.NullInt64
+		importance           sql.NullFloat64
+		seclytics            int64
+		last                 []byte   // the row's key, kept past the row for paging
+		srcs                 [][]byte // reused
+		b                    Brief
+	)
+	sep := []byte(listSep)
+	return s.eachRankedRow(ctx, by, f, briefColumns, func(sc scanner) ([]byte, bool, error) {
+		if err := sc.Scan(&ip, &expires, &sighted, &seclytics, &feeds, &sources, &cats, &importance); err != nil {
+			return nil, false, fmt.Errorf("read indicator: %w", err)
+		}
+		last = append(last[:0], ip...)
+		if len(ip) != 16 {
+			return last, true, nil // a network (PostgreSQL: not filtered in SQL)
+		}
+		addr, err := addrFromKey(ip)
+		if err != nil {
+			return nil, false, err
+		}
+		b.Addr, b.ExpiresAt, b.key = addr, time.Time{}, sc.(*withKey).keyFloat()
+		b.Importance, b.HasImportance = importance.Float64, importance.Valid
+		if expires.Valid && expires.Int64 != 0 {
+			b.ExpiresAt = indicator.Time(max(expires.Int64, sighted.Int64))
+		}
+		// As merge.Stored.Indicator: Seclytics, then each feed's source
+		// (the feed's id when it has none), each once.
+		b.Sources = b.Sources[:0]
+		if seclytics != 0 {
+			b.Sources = append(b.Sources, seclyticsSource)
+		}
+		if feeds.Valid {
+			srcs = srcs[:0]
+			if sources.Valid {
+				srcs = slices.AppendSeq(srcs, bytes.SplitSeq(sources.V, sep))
+			}
+			i := 0
+			for f := range bytes.SplitSeq(feeds.V, sep) {
+				src := f
+				if i < len(srcs) {
+					src = srcs[i]
+				}
+				i++
+				if !slices.ContainsFunc(b.Sources, func(x []byte) bool { return bytes.Equal(x, src) }) {
+					b.Sources = append(b.Sources, src)
+				}
+			}
+		}
+		b.Categories = b.Categories[:0]
+		if cats.Valid {
+			b.Categories = slices.AppendSeq(b.Categories, bytes.SplitSeq(cats.V, sep))
+			slices.SortFunc(b.Categories, bytes.Compare)
+		}
+		return last, fn(&b), nil
 	})
 }
