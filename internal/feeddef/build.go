@@ -135,12 +135,20 @@ func (r *Reader) compile() {
 	for _, dv := range d.Derived {
 		r.derivedOn = append(r.derivedOn, dv.When == "" || r.set.Bool(dv.When))
 		r.derivedFrom = append(r.derivedFrom, d.attrIndex(dv.From))
+		r.bands = append(r.bands, newBandTable(dv.Bands))
 	}
-	r.values = make([]indicator.Value, len(d.Attributes)+len(d.Derived))
 	r.lists = make([][]string, len(d.Attributes))
 	r.selected = make([]bool, len(d.Attributes))
 	for i, a := range d.Attributes {
 		r.selected[i] = d.Select == "" || slices.Contains(r.set.List(d.Select), a.Name)
+	}
+	r.all = make([]Attr, len(d.Attributes)+len(d.Derived))
+	for i, name := range d.AttributeNames() {
+		r.all[i].Name = name
+	}
+	r.allShown = true
+	for i := range d.Attributes {
+		r.allShown = r.allShown && r.selected[i]
 	}
 }
 
@@ -155,7 +163,7 @@ func maxBits(m *MaxPrefix, v4 bool, def int) int {
 	return def
 }
 
-// build maps the decoded fields to r.entry and r.values. It returns why
+// build maps the decoded fields to r.entry and r.all. It returns why
 // the line is invalid, or "".
 func (r *Reader) build() string {
 	e := &r.entry
@@ -189,11 +197,9 @@ func (r *Reader) build() string {
 		e.LastSeen = r.seen(pl.last, m.LastSeen, "last_seen")
 	}
 	for i := range pl.attrs {
-		val, why := r.attribute(i, &pl.attrs[i])
-		if why != "" {
+		if why := r.attribute(i, &pl.attrs[i], &r.all[i].Value); why != "" {
 			return why
 		}
-		r.values[i] = val
 	}
 	return ""
 }
@@ -349,31 +355,36 @@ func parseDate(v []byte, layouts []string) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// attribute maps one attribute; why is set when a required one fails.
-func (r *Reader) attribute(i int, ap *attrPlan) (indicator.Value, string) {
+// attribute maps one attribute into *out (left KindNone when absent or
+// dropped); why is set when a required one fails. Values are large (a
+// time, a prefix, a list): they are written in place, never returned.
+func (r *Reader) attribute(i int, ap *attrPlan, out *indicator.Value) string {
 	a := ap.a
 	if a.Type == TypeConstant {
-		return ap.constant, ""
+		*out = ap.constant
+		return ""
 	}
+	*out = indicator.Value{}
 	v, ok := r.field(ap.ref)
 	if !ok {
 		if a.Required {
-			return indicator.Value{}, fmt.Sprintf("%s (field %s) is empty or missing", a.Name, a.Field)
+			return fmt.Sprintf("%s (field %s) is empty or missing", a.Name, a.Field)
 		}
-		return indicator.Value{}, ""
+		return ""
 	}
-	val, why := r.typed(i, ap, v)
+	why := r.typed(i, ap, v, out)
 	if why == "" {
-		return val, ""
+		return ""
 	}
+	*out = indicator.Value{}
 	if a.Required {
-		return indicator.Value{}, fmt.Sprintf("%s %s", a.Name, why)
+		return fmt.Sprintf("%s %s", a.Name, why)
 	}
 	r.warn("%s %s; attribute dropped", a.Name, why)
-	return indicator.Value{}, ""
+	return ""
 }
 
-func (r *Reader) typed(i int, ap *attrPlan, v []byte) (indicator.Value, string) {
+func (r *Reader) typed(i int, ap *attrPlan, v []byte, out *indicator.Value) string {
 	a := ap.a
 	switch a.Type {
 	case TypeText:
@@ -381,38 +392,36 @@ func (r *Reader) typed(i int, ap *attrPlan, v []byte) (indicator.Value, string) 
 		if a.Lower {
 			s = strings.ToLower(s)
 		}
-		return indicator.TextValue(s), ""
+		out.Kind, out.Text = indicator.KindText, s
 	case TypeNumber:
 		f, ok := parseNumber(v)
 		switch {
 		case !ok:
-			return indicator.Value{}, fmt.Sprintf("%q is not a number", v)
+			return fmt.Sprintf("%q is not a number", v)
 		case a.Min != nil && f < *a.Min, a.Max != nil && f > *a.Max:
-			return indicator.Value{}, fmt.Sprintf("%q is outside %s", v, bounds(a.Min, a.Max))
+			return fmt.Sprintf("%q is outside %s", v, bounds(a.Min, a.Max))
 		}
-		return indicator.NumberValue(f), ""
+		out.Kind, out.Number = indicator.KindNumber, f
 	case TypeDate:
 		t, why := r.date(v, a.Layouts)
 		if why != "" {
-			return indicator.Value{}, why
+			return why
 		}
-		return indicator.DateValue(t), ""
+		out.Kind, out.Time = indicator.KindDate, t.UTC()
 	case TypeList:
-		items := r.list(i, ap, v)
-		if len(items) == 0 {
-			return indicator.Value{}, ""
+		if items := r.list(i, ap, v); len(items) > 0 {
+			out.Kind, out.List = indicator.KindList, items
 		}
-		return indicator.ListValue(items), ""
 	case TypeCIDR:
-		return r.cidr(ap, v)
+		return r.cidr(ap, v, out)
 	}
-	return indicator.Value{}, ""
+	return ""
 }
 
-func (r *Reader) cidr(ap *attrPlan, v []byte) (indicator.Value, string) {
+func (r *Reader) cidr(ap *attrPlan, v []byte, out *indicator.Value) string {
 	i := bytes.IndexByte(v, '/')
 	if i < 0 {
-		return indicator.Value{}, fmt.Sprintf("%q is not a CIDR prefix", v)
+		return fmt.Sprintf("%q is not a CIDR prefix", v)
 	}
 	addr, ok := prediction.ParseIP(v[:i])
 	bits, ok2 := atoi(v[i+1:])
@@ -421,7 +430,7 @@ func (r *Reader) cidr(ap *attrPlan, v []byte) (indicator.Value, string) {
 		bits -= 96
 	}
 	if !ok || !ok2 || bits < 0 || bits > addr.BitLen() {
-		return indicator.Value{}, fmt.Sprintf("%q is not a CIDR prefix", v)
+		return fmt.Sprintf("%q is not a CIDR prefix", v)
 	}
 	p := netip.PrefixFrom(addr, bits).Masked()
 	widest := ap.max6
@@ -430,11 +439,12 @@ func (r *Reader) cidr(ap *attrPlan, v []byte) (indicator.Value, string) {
 	}
 	switch {
 	case ap.a.ContainsIndicator && !(p.Contains(r.entry.Prefix.Addr()) && p.Bits() <= r.entry.Prefix.Bits()):
-		return indicator.Value{}, fmt.Sprintf("%q does not contain the indicator %s", v, r.entry.Prefix)
+		return fmt.Sprintf("%q does not contain the indicator %s", v, r.entry.Prefix)
 	case p.Bits() < widest:
-		return indicator.Value{}, fmt.Sprintf("%q is wider than /%d (max_prefix)", v, widest)
+		return fmt.Sprintf("%q is wider than /%d (max_prefix)", v, widest)
 	}
-	return indicator.CIDRValue(p), ""
+	out.Kind, out.Prefix = indicator.KindCIDR, p
+	return ""
 }
 
 // parseNumber is parseDecimal with a fast path for the usual small whole

@@ -113,7 +113,13 @@ type Reader struct {
 	plan  plan
 	entry Entry
 
-	values   []indicator.Value // per attribute, mapped then derived
+	// all holds every attribute, mapped then derived, named once: an
+	// entry whose attributes are all present and shown is handed out as
+	// it is, with nothing copied.
+	all      []Attr
+	allShown bool // every mapped attribute selected
+	shown    []Attr
+	bands    []bandTable // per derived attribute
 	lists    [][]string
 	selected []bool
 	warned   bool
