@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
 
@@ -124,6 +125,8 @@ type Reader struct {
 	selected []bool
 	warned   bool
 	strs     map[string]string
+	recent   [256]string // see intern
+	dates    []dateMemo  // per ref
 	// filterAttrs holds, per filter, the indices in values of the
 	// attributes it reads.
 	filterAttrs [][]int
@@ -267,8 +270,17 @@ func (r *Reader) clear() {
 
 func (r *Reader) set1(ref int, v []byte) {
 	if ref >= 0 {
-		r.vals[ref], r.has[ref] = bytes.TrimSpace(v), true
+		r.vals[ref], r.has[ref] = trim(v), true
 	}
+}
+
+// trim is bytes.TrimSpace with the usual case, a value that starts and
+// ends with a printable ASCII character, settled by two comparisons.
+func trim(v []byte) []byte {
+	if n := len(v); n > 0 && v[0] > ' ' && v[0] < utf8.RuneSelf && v[n-1] > ' ' && v[n-1] < utf8.RuneSelf {
+		return v
+	}
+	return bytes.TrimSpace(v)
 }
 
 func (r *Reader) decodeLines() (int64, string, bool, error) {
