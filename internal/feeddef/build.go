@@ -144,6 +144,7 @@ func (r *Reader) compile() {
 		r.bands = append(r.bands, newBandTable(dv.Bands))
 	}
 	r.lists = make([][]string, len(d.Attributes))
+	r.memo = make([]valueMemo, len(d.Attributes))
 	r.selected = make([]bool, len(d.Attributes))
 	for i, a := range d.Attributes {
 		r.selected[i] = d.Select == "" || slices.Contains(r.set.List(d.Select), a.Name)
@@ -331,6 +332,13 @@ func (r *Reader) date(ref int, v []byte, layouts []string) (time.Time, string) {
 	return t, ""
 }
 
+// valueMemo is the last field an attribute was mapped from and its value.
+type valueMemo struct {
+	raw []byte
+	val indicator.Value
+	ok  bool
+}
+
 // dateMemo is the last ISO date a field held that was kept, and its Unix
 // seconds.
 type dateMemo struct {
@@ -394,8 +402,21 @@ func (r *Reader) attribute(i int, ap *attrPlan, out *indicator.Value) string {
 		}
 		return ""
 	}
+	m := &r.memo[i]
+	if m.ok && string(m.raw) == string(v) {
+		*out = m.val
+		return ""
+	}
+	warnings, dirty := len(r.entry.Warnings), r.dirty
 	why := r.typed(i, ap, v, out)
+	m.ok = false
 	if why == "" {
+		// Keep a value that took no warning, for the next line that
+		// repeats the field: dumps hold runs of rows alike but for the
+		// address. A netblock depends on the address and is never kept.
+		if ap.a.Type != TypeCIDR && len(r.entry.Warnings) == warnings && r.dirty == dirty {
+			m.raw, m.val, m.ok = append(m.raw[:0], v...), *out, true
+		}
 		return ""
 	}
 	*out = indicator.Value{}
@@ -605,6 +626,7 @@ func (r *Reader) text(v []byte) string {
 		}
 		return c
 	}, s)
+	r.dirty++
 	if !r.warned {
 		r.warned = true
 		r.warn("text held invalid UTF-8 or control characters: invalid bytes replaced with U+FFFD, control characters removed")

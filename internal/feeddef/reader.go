@@ -127,6 +127,8 @@ type Reader struct {
 	strs     map[string]string
 	recent   [256]string // see intern
 	dates    []dateMemo  // per ref
+	memo     []valueMemo // per mapped attribute
+	dirty    int         // texts cleaned so far; a cleaned value is not memoized
 	// filterAttrs holds, per filter, the indices in values of the
 	// attributes it reads.
 	filterAttrs [][]int
