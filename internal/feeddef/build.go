@@ -394,9 +394,9 @@ func (r *Reader) attribute(i int, ap *attrPlan, out *indicator.Value) string {
 		*out = ap.constant
 		return ""
 	}
-	*out = indicator.Value{}
 	v, ok := r.field(ap.ref)
 	if !ok {
+		*out = indicator.Value{}
 		if a.Required {
 			return fmt.Sprintf("%s (field %s) is empty or missing", a.Name, a.Field)
 		}
@@ -407,6 +407,7 @@ func (r *Reader) attribute(i int, ap *attrPlan, out *indicator.Value) string {
 		*out = m.val
 		return ""
 	}
+	*out = indicator.Value{}
 	warnings, dirty := len(r.entry.Warnings), r.dirty
 	why := r.typed(i, ap, v, out)
 	m.ok = false

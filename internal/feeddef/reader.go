@@ -225,7 +225,7 @@ func (r *Reader) invalid(line int64, why string) {
 // nextLine reads a line, counting it.
 func (r *Reader) nextLine() ([]byte, bool, error) {
 	b, err := r.lr.next(&r.long)
-	if errors.Is(err, io.EOF) {
+	if err != nil && errors.Is(err, io.EOF) {
 		return nil, false, nil
 	}
 	if err != nil {
@@ -237,7 +237,11 @@ func (r *Reader) nextLine() ([]byte, bool, error) {
 
 // skippable reports whether a line is blank or a comment.
 func (r *Reader) skippable(b []byte) bool {
-	t := bytes.TrimLeft(b, " \t")
+	i := 0
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t') {
+		i++
+	}
+	t := b[i:]
 	if len(t) == 0 {
 		return true
 	}
