@@ -404,8 +404,13 @@ func (r *Reader) attribute(i int, ap *attrPlan, out *indicator.Value) string {
 	}
 	m := &r.memo[i]
 	if m.ok && string(m.raw) == string(v) {
-		*out = m.val
-		return ""
+		// A repeated netblock is parsed already but must still hold
+		// this line's address.
+		if a.Type != TypeCIDR || !a.ContainsIndicator || r.contains(m.val.Prefix) {
+			*out = m.val
+			return ""
+		}
+		return r.drop(a, fmt.Sprintf("%q does not contain the indicator %s", v, r.entry.Prefix), out)
 	}
 	*out = indicator.Value{}
 	warnings, dirty := len(r.entry.Warnings), r.dirty
@@ -414,12 +419,18 @@ func (r *Reader) attribute(i int, ap *attrPlan, out *indicator.Value) string {
 	if why == "" {
 		// Keep a value that took no warning, for the next line that
 		// repeats the field: dumps hold runs of rows alike but for the
-		// address. A netblock depends on the address and is never kept.
-		if ap.a.Type != TypeCIDR && len(r.entry.Warnings) == warnings && r.dirty == dirty {
+		// address.
+		if len(r.entry.Warnings) == warnings && r.dirty == dirty {
 			m.raw, m.val, m.ok = append(m.raw[:0], v...), *out, true
 		}
 		return ""
 	}
+	return r.drop(a, why, out)
+}
+
+// drop clears *out for an attribute that failed: the line is invalid if
+// the attribute is required (see attribute), else it gets a warning.
+func (r *Reader) drop(a *Attribute, why string, out *indicator.Value) string {
 	*out = indicator.Value{}
 	if a.Required {
 		return fmt.Sprintf("%s %s", a.Name, why)
@@ -482,13 +493,18 @@ func (r *Reader) cidr(ap *attrPlan, v []byte, out *indicator.Value) string {
 		widest = ap.max4
 	}
 	switch {
-	case ap.a.ContainsIndicator && !(p.Contains(r.entry.Prefix.Addr()) && p.Bits() <= r.entry.Prefix.Bits()):
+	case ap.a.ContainsIndicator && !r.contains(p):
 		return fmt.Sprintf("%q does not contain the indicator %s", v, r.entry.Prefix)
 	case p.Bits() < widest:
 		return fmt.Sprintf("%q is wider than /%d (max_prefix)", v, widest)
 	}
 	out.Kind, out.Prefix = indicator.KindCIDR, p
 	return ""
+}
+
+// contains reports whether the netblock p holds the line's indicator.
+func (r *Reader) contains(p netip.Prefix) bool {
+	return p.Contains(r.entry.Prefix.Addr()) && p.Bits() <= r.entry.Prefix.Bits()
 }
 
 // parseNumber is parseDecimal with a fast path for the usual small whole
