@@ -30,8 +30,10 @@ type attrPlan struct {
 	max4     int
 	max6     int
 	// singleSeps holds the separators of a list whose separators are all
-	// one byte long, plus the JSON array item separator.
+	// one byte long, plus the JSON array item separator; isSep marks the
+	// same bytes, for a scan without setting up a set per value.
 	singleSeps string
+	isSep      [256]bool
 }
 
 // ref returns the index of field name among the referenced fields,
@@ -69,6 +71,9 @@ func (r *Reader) compile() {
 			}
 			ap.singleSeps += sep
 		}
+		for _, c := range []byte(ap.singleSeps) {
+			ap.isSep[c] = true
+		}
 		if a.Type == TypeConstant {
 			ap.constant = indicator.TextValue(a.Value)
 		} else {
@@ -82,6 +87,7 @@ func (r *Reader) compile() {
 	}
 	n := len(r.refs)
 	r.vals, r.has, r.scratch = make([][]byte, n), make([]bool, n), make([][]byte, n)
+	r.dates = make([]dateMemo, n)
 	r.colOf = make([]int, n)
 	switch d.Format.Kind {
 	case KindCSV:
@@ -135,12 +141,21 @@ func (r *Reader) compile() {
 	for _, dv := range d.Derived {
 		r.derivedOn = append(r.derivedOn, dv.When == "" || r.set.Bool(dv.When))
 		r.derivedFrom = append(r.derivedFrom, d.attrIndex(dv.From))
+		r.bands = append(r.bands, newBandTable(dv.Bands))
 	}
-	r.values = make([]indicator.Value, len(d.Attributes)+len(d.Derived))
 	r.lists = make([][]string, len(d.Attributes))
+	r.memo = make([]valueMemo, len(d.Attributes))
 	r.selected = make([]bool, len(d.Attributes))
 	for i, a := range d.Attributes {
 		r.selected[i] = d.Select == "" || slices.Contains(r.set.List(d.Select), a.Name)
+	}
+	r.all = make([]Attr, len(d.Attributes)+len(d.Derived))
+	for i, name := range d.AttributeNames() {
+		r.all[i].Name = name
+	}
+	r.allShown = true
+	for i := range d.Attributes {
+		r.allShown = r.allShown && r.selected[i]
 	}
 }
 
@@ -155,7 +170,7 @@ func maxBits(m *MaxPrefix, v4 bool, def int) int {
 	return def
 }
 
-// build maps the decoded fields to r.entry and r.values. It returns why
+// build maps the decoded fields to r.entry and r.all. It returns why
 // the line is invalid, or "".
 func (r *Reader) build() string {
 	e := &r.entry
@@ -189,11 +204,9 @@ func (r *Reader) build() string {
 		e.LastSeen = r.seen(pl.last, m.LastSeen, "last_seen")
 	}
 	for i := range pl.attrs {
-		val, why := r.attribute(i, &pl.attrs[i])
-		if why != "" {
+		if why := r.attribute(i, &pl.attrs[i], &r.all[i].Value); why != "" {
 			return why
 		}
-		r.values[i] = val
 	}
 	return ""
 }
@@ -272,7 +285,7 @@ func (r *Reader) seen(ref int, s *Seen, what string) time.Time {
 	if !ok {
 		return time.Time{}
 	}
-	t, why := r.date(v, s.Layouts)
+	t, why := r.date(ref, v, s.Layouts)
 	if why != "" {
 		r.warn("%s %s; dropped", what, why)
 		return time.Time{}
@@ -284,10 +297,17 @@ func (r *Reader) seen(ref int, s *Seen, what string) time.Time {
 // and applies the run's bounds. Without layouts it takes the ISO 8601
 // forms Seclytics writes: 2006-01-02, with a T or a space and a time,
 // optional fractions and Z or an offset.
-func (r *Reader) date(v []byte, layouts []string) (time.Time, string) {
+func (r *Reader) date(ref int, v []byte, layouts []string) (time.Time, string) {
 	if layouts == nil {
 		// The ISO forms: Unix seconds straight from the text, bounds
-		// checked as integers; no time.Time arithmetic per line.
+		// checked as integers; no time.Time arithmetic per line. A field
+		// that repeats the date of the line before (and a date mapped
+		// twice) is not parsed again.
+		m := &r.dates[ref]
+		if m.ok && string(m.text) == string(v) {
+			return time.Unix(m.unix, 0).UTC(), ""
+		}
+		m.ok = false
 		n, ok := prediction.ParseDate(v)
 		switch {
 		case !ok:
@@ -295,6 +315,7 @@ func (r *Reader) date(v []byte, layouts []string) (time.Time, string) {
 		case n < 0 || n > r.latest:
 			return time.Time{}, fmt.Sprintf("%q is outside 1970-01-01 to a year after the run", v)
 		}
+		m.text, m.unix, m.ok = append(m.text[:0], v...), n, true
 		return time.Unix(n, 0).UTC(), ""
 	}
 	t, ok := parseDate(v, layouts)
@@ -309,6 +330,21 @@ func (r *Reader) date(v []byte, layouts []string) (time.Time, string) {
 		return time.Time{}, fmt.Sprintf("%q is outside 1970-01-01 to a year after the run", v)
 	}
 	return t, ""
+}
+
+// valueMemo is the last field an attribute was mapped from and its value.
+type valueMemo struct {
+	raw []byte
+	val indicator.Value
+	ok  bool
+}
+
+// dateMemo is the last ISO date a field held that was kept, and its Unix
+// seconds.
+type dateMemo struct {
+	text []byte
+	unix int64
+	ok   bool
 }
 
 // isoLayouts are layouts prediction.ParseDate reads without allocating,
@@ -349,31 +385,61 @@ func parseDate(v []byte, layouts []string) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// attribute maps one attribute; why is set when a required one fails.
-func (r *Reader) attribute(i int, ap *attrPlan) (indicator.Value, string) {
+// attribute maps one attribute into *out (left KindNone when absent or
+// dropped); why is set when a required one fails. Values are large (a
+// time, a prefix, a list): they are written in place, never returned.
+func (r *Reader) attribute(i int, ap *attrPlan, out *indicator.Value) string {
 	a := ap.a
 	if a.Type == TypeConstant {
-		return ap.constant, ""
+		*out = ap.constant
+		return ""
 	}
 	v, ok := r.field(ap.ref)
 	if !ok {
+		*out = indicator.Value{}
 		if a.Required {
-			return indicator.Value{}, fmt.Sprintf("%s (field %s) is empty or missing", a.Name, a.Field)
+			return fmt.Sprintf("%s (field %s) is empty or missing", a.Name, a.Field)
 		}
-		return indicator.Value{}, ""
+		return ""
 	}
-	val, why := r.typed(i, ap, v)
+	m := &r.memo[i]
+	if m.ok && string(m.raw) == string(v) {
+		// A repeated netblock is parsed already but must still hold
+		// this line's address.
+		if a.Type != TypeCIDR || !a.ContainsIndicator || r.contains(m.val.Prefix) {
+			*out = m.val
+			return ""
+		}
+		return r.drop(a, fmt.Sprintf("%q does not contain the indicator %s", v, r.entry.Prefix), out)
+	}
+	*out = indicator.Value{}
+	warnings, dirty := len(r.entry.Warnings), r.dirty
+	why := r.typed(i, ap, v, out)
+	m.ok = false
 	if why == "" {
-		return val, ""
+		// Keep a value that took no warning, for the next line that
+		// repeats the field: dumps hold runs of rows alike but for the
+		// address.
+		if len(r.entry.Warnings) == warnings && r.dirty == dirty {
+			m.raw, m.val, m.ok = append(m.raw[:0], v...), *out, true
+		}
+		return ""
 	}
-	if a.Required {
-		return indicator.Value{}, fmt.Sprintf("%s %s", a.Name, why)
-	}
-	r.warn("%s %s; attribute dropped", a.Name, why)
-	return indicator.Value{}, ""
+	return r.drop(a, why, out)
 }
 
-func (r *Reader) typed(i int, ap *attrPlan, v []byte) (indicator.Value, string) {
+// drop clears *out for an attribute that failed: the line is invalid if
+// the attribute is required (see attribute), else it gets a warning.
+func (r *Reader) drop(a *Attribute, why string, out *indicator.Value) string {
+	*out = indicator.Value{}
+	if a.Required {
+		return fmt.Sprintf("%s %s", a.Name, why)
+	}
+	r.warn("%s %s; attribute dropped", a.Name, why)
+	return ""
+}
+
+func (r *Reader) typed(i int, ap *attrPlan, v []byte, out *indicator.Value) string {
 	a := ap.a
 	switch a.Type {
 	case TypeText:
@@ -381,38 +447,36 @@ func (r *Reader) typed(i int, ap *attrPlan, v []byte) (indicator.Value, string) 
 		if a.Lower {
 			s = strings.ToLower(s)
 		}
-		return indicator.TextValue(s), ""
+		out.Kind, out.Text = indicator.KindText, s
 	case TypeNumber:
 		f, ok := parseNumber(v)
 		switch {
 		case !ok:
-			return indicator.Value{}, fmt.Sprintf("%q is not a number", v)
+			return fmt.Sprintf("%q is not a number", v)
 		case a.Min != nil && f < *a.Min, a.Max != nil && f > *a.Max:
-			return indicator.Value{}, fmt.Sprintf("%q is outside %s", v, bounds(a.Min, a.Max))
+			return fmt.Sprintf("%q is outside %s", v, bounds(a.Min, a.Max))
 		}
-		return indicator.NumberValue(f), ""
+		out.Kind, out.Number = indicator.KindNumber, f
 	case TypeDate:
-		t, why := r.date(v, a.Layouts)
+		t, why := r.date(ap.ref, v, a.Layouts)
 		if why != "" {
-			return indicator.Value{}, why
+			return why
 		}
-		return indicator.DateValue(t), ""
+		out.Kind, out.Time = indicator.KindDate, t.UTC()
 	case TypeList:
-		items := r.list(i, ap, v)
-		if len(items) == 0 {
-			return indicator.Value{}, ""
+		if items := r.list(i, ap, v); len(items) > 0 {
+			out.Kind, out.List = indicator.KindList, items
 		}
-		return indicator.ListValue(items), ""
 	case TypeCIDR:
-		return r.cidr(ap, v)
+		return r.cidr(ap, v, out)
 	}
-	return indicator.Value{}, ""
+	return ""
 }
 
-func (r *Reader) cidr(ap *attrPlan, v []byte) (indicator.Value, string) {
+func (r *Reader) cidr(ap *attrPlan, v []byte, out *indicator.Value) string {
 	i := bytes.IndexByte(v, '/')
 	if i < 0 {
-		return indicator.Value{}, fmt.Sprintf("%q is not a CIDR prefix", v)
+		return fmt.Sprintf("%q is not a CIDR prefix", v)
 	}
 	addr, ok := prediction.ParseIP(v[:i])
 	bits, ok2 := atoi(v[i+1:])
@@ -421,7 +485,7 @@ func (r *Reader) cidr(ap *attrPlan, v []byte) (indicator.Value, string) {
 		bits -= 96
 	}
 	if !ok || !ok2 || bits < 0 || bits > addr.BitLen() {
-		return indicator.Value{}, fmt.Sprintf("%q is not a CIDR prefix", v)
+		return fmt.Sprintf("%q is not a CIDR prefix", v)
 	}
 	p := netip.PrefixFrom(addr, bits).Masked()
 	widest := ap.max6
@@ -429,12 +493,18 @@ func (r *Reader) cidr(ap *attrPlan, v []byte) (indicator.Value, string) {
 		widest = ap.max4
 	}
 	switch {
-	case ap.a.ContainsIndicator && !(p.Contains(r.entry.Prefix.Addr()) && p.Bits() <= r.entry.Prefix.Bits()):
-		return indicator.Value{}, fmt.Sprintf("%q does not contain the indicator %s", v, r.entry.Prefix)
+	case ap.a.ContainsIndicator && !r.contains(p):
+		return fmt.Sprintf("%q does not contain the indicator %s", v, r.entry.Prefix)
 	case p.Bits() < widest:
-		return indicator.Value{}, fmt.Sprintf("%q is wider than /%d (max_prefix)", v, widest)
+		return fmt.Sprintf("%q is wider than /%d (max_prefix)", v, widest)
 	}
-	return indicator.CIDRValue(p), ""
+	out.Kind, out.Prefix = indicator.KindCIDR, p
+	return ""
+}
+
+// contains reports whether the netblock p holds the line's indicator.
+func (r *Reader) contains(p netip.Prefix) bool {
+	return p.Contains(r.entry.Prefix.Addr()) && p.Bits() <= r.entry.Prefix.Bits()
 }
 
 // parseNumber is parseDecimal with a fast path for the usual small whole
@@ -489,8 +559,11 @@ func (r *Reader) list(i int, ap *attrPlan, v []byte) []string {
 		end, next := len(v), len(v)
 		if ap.singleSeps != "" {
 			// Single-byte separators (the usual case): one scan.
-			if j := bytes.IndexAny(v, ap.singleSeps); j >= 0 {
-				end, next = j, j+1
+			for j, c := range v {
+				if ap.isSep[c] {
+					end, next = j, j+1
+					break
+				}
 			}
 		} else {
 			for j := 0; j < len(v); j++ {
@@ -570,6 +643,7 @@ func (r *Reader) text(v []byte) string {
 		}
 		return c
 	}, s)
+	r.dirty++
 	if !r.warned {
 		r.warned = true
 		r.warn("text held invalid UTF-8 or control characters: invalid bytes replaced with U+FFFD, control characters removed")
@@ -582,17 +656,34 @@ const maxInterned = 4096
 
 // intern returns v as a string, shared with earlier lines that had the
 // same text: categories, detectors and other repeated values cost one
-// allocation per Reader, not one per line.
+// allocation per Reader, not one per line. A small direct-mapped cache in
+// front of the map answers the usual case, a value seen a line or two
+// before, with one comparison.
 func (r *Reader) intern(v []byte) string {
-	if s, ok := r.strs[string(v)]; ok {
+	h := internSlot(v)
+	if s := r.recent[h]; s == string(v) {
 		return s
 	}
-	s := string(v)
-	if r.strs == nil {
-		r.strs = make(map[string]string)
+	s, ok := r.strs[string(v)]
+	if !ok {
+		s = string(v)
+		if r.strs == nil {
+			r.strs = make(map[string]string)
+		}
+		if len(r.strs) < maxInterned {
+			r.strs[s] = s
+		}
 	}
-	if len(r.strs) < maxInterned {
-		r.strs[s] = s
-	}
+	r.recent[h] = s
 	return s
+}
+
+// internSlot picks v's slot in Reader.recent from its length and a few of
+// its bytes: cheap, and different for the values a feed repeats.
+func internSlot(v []byte) uint8 {
+	n := len(v)
+	if n == 0 {
+		return 0
+	}
+	return uint8(n*31) ^ v[0] ^ v[n-1]*7 ^ v[n/2]*13
 }

@@ -1,6 +1,7 @@
 package feeddef
 
 import (
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -8,7 +9,7 @@ import (
 	"forewarn/internal/indicator"
 )
 
-// attrIndex is the index of the attribute called name in r.values
+// attrIndex is the index of the attribute called name in r.all
 // (mapped, then derived), or -1.
 func (d *Definition) attrIndex(name string) int {
 	for i, a := range d.Attributes {
@@ -43,13 +44,13 @@ func (r *Reader) pass(i int, f *Filter) bool {
 	idx := r.filterAttrs[i]
 	switch f.Type {
 	case FilterAtLeast:
-		return AtLeast(r.values[idx[0]], r.filterMin[i])
+		return AtLeast(r.all[idx[0]].Value, r.filterMin[i])
 	case FilterAnyOf:
-		return AnyOf(r.values[idx[0]], r.filterAllowed[i])
+		return AnyOf(r.all[idx[0]].Value, r.filterAllowed[i])
 	case FilterDateWindow:
 		r.window = r.window[:0]
 		for _, j := range idx {
-			r.window = append(r.window, r.values[j])
+			r.window = append(r.window, r.all[j].Value)
 		}
 		return InWindow(r.window, r.p.Since, r.p.Until)
 	}
@@ -109,37 +110,70 @@ func BandOf(bands []Band, v float64) string {
 	return ""
 }
 
+// bandTable is BandOf for one derived attribute, with the bands of the
+// whole numbers 0 to 255 (an importance of 85) looked up in a table.
+type bandTable struct {
+	bands []Band
+	small [256]string
+}
+
+func newBandTable(bands []Band) bandTable {
+	t := bandTable{bands: bands}
+	for k := range t.small {
+		t.small[k] = BandOf(bands, float64(k))
+	}
+	return t
+}
+
+func (t *bandTable) of(f float64) string {
+	if f >= 0 && f < float64(len(t.small)) && f == math.Trunc(f) {
+		return t.small[int(f)]
+	}
+	return BandOf(t.bands, f)
+}
+
 // finish computes the derived attributes and lays out the entry's
 // attributes: mapped ones present and selected, then derived ones.
 func (r *Reader) finish() {
 	n := len(r.d.Attributes)
 	for i := range r.d.Derived {
-		dv := &r.d.Derived[i]
-		r.values[n+i] = indicator.Value{}
+		v := &r.all[n+i].Value
+		*v = indicator.Value{}
 		if !r.derivedOn[i] {
 			continue
 		}
-		if f, ok := r.values[r.derivedFrom[i]].AsNumber(); ok {
-			if s := BandOf(dv.Bands, f); s != "" {
-				r.values[n+i] = indicator.TextValue(s)
+		if f, ok := r.all[r.derivedFrom[i]].Value.AsNumber(); ok {
+			if s := r.bands[i].of(f); s != "" {
+				v.Kind, v.Text = indicator.KindText, s
 			}
+		}
+	}
+	if r.allShown {
+		// Every mapped attribute present, and the derived ones all or
+		// none: the entry's attributes are a prefix of r.all.
+		present := 0
+		for i := range r.all {
+			if r.all[i].Value.Kind != indicator.KindNone {
+				present++
+			} else if i < n {
+				break
+			}
+		}
+		if present == n || present == len(r.all) {
+			r.entry.Attrs = r.all[:present]
+			return
 		}
 	}
 	// Values are large (a time, a prefix, a list): index them rather
 	// than copy each one through a range variable.
-	attrs := r.entry.Attrs[:0]
-	for i := range r.values {
-		v := &r.values[i]
-		if v.Kind == indicator.KindNone || (i < n && !r.selected[i]) {
+	attrs := r.shown[:0]
+	for i := range r.all {
+		a := &r.all[i]
+		if a.Value.Kind == indicator.KindNone || (i < n && !r.selected[i]) {
 			continue
 		}
-		name := ""
-		if i < n {
-			name = r.d.Attributes[i].Name
-		} else {
-			name = r.d.Derived[i-n].Name
-		}
-		attrs = append(attrs, Attr{Name: name, Value: *v})
+		attrs = append(attrs, *a)
 	}
+	r.shown = attrs
 	r.entry.Attrs = attrs
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
 
@@ -113,11 +114,21 @@ type Reader struct {
 	plan  plan
 	entry Entry
 
-	values   []indicator.Value // per attribute, mapped then derived
+	// all holds every attribute, mapped then derived, named once: an
+	// entry whose attributes are all present and shown is handed out as
+	// it is, with nothing copied.
+	all      []Attr
+	allShown bool // every mapped attribute selected
+	shown    []Attr
+	bands    []bandTable // per derived attribute
 	lists    [][]string
 	selected []bool
 	warned   bool
 	strs     map[string]string
+	recent   [256]string // see intern
+	dates    []dateMemo  // per ref
+	memo     []valueMemo // per mapped attribute
+	dirty    int         // texts cleaned so far; a cleaned value is not memoized
 	// filterAttrs holds, per filter, the indices in values of the
 	// attributes it reads.
 	filterAttrs [][]int
@@ -214,7 +225,7 @@ func (r *Reader) invalid(line int64, why string) {
 // nextLine reads a line, counting it.
 func (r *Reader) nextLine() ([]byte, bool, error) {
 	b, err := r.lr.next(&r.long)
-	if errors.Is(err, io.EOF) {
+	if err != nil && errors.Is(err, io.EOF) {
 		return nil, false, nil
 	}
 	if err != nil {
@@ -226,7 +237,11 @@ func (r *Reader) nextLine() ([]byte, bool, error) {
 
 // skippable reports whether a line is blank or a comment.
 func (r *Reader) skippable(b []byte) bool {
-	t := bytes.TrimLeft(b, " \t")
+	i := 0
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t') {
+		i++
+	}
+	t := b[i:]
 	if len(t) == 0 {
 		return true
 	}
@@ -261,8 +276,17 @@ func (r *Reader) clear() {
 
 func (r *Reader) set1(ref int, v []byte) {
 	if ref >= 0 {
-		r.vals[ref], r.has[ref] = bytes.TrimSpace(v), true
+		r.vals[ref], r.has[ref] = trim(v), true
 	}
+}
+
+// trim is bytes.TrimSpace with the usual case, a value that starts and
+// ends with a printable ASCII character, settled by two comparisons.
+func trim(v []byte) []byte {
+	if n := len(v); n > 0 && v[0] > ' ' && v[0] < utf8.RuneSelf && v[n-1] > ' ' && v[n-1] < utf8.RuneSelf {
+		return v
+	}
+	return bytes.TrimSpace(v)
 }
 
 func (r *Reader) decodeLines() (int64, string, bool, error) {

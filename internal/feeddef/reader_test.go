@@ -419,3 +419,39 @@ func TestNoAllocationPerLine(t *testing.T) {
 		}
 	}
 }
+
+// TestRepeatedFieldsMappedAlike checks that a line repeating the fields of
+// the line before gets the same attributes and warnings, though the
+// Reader does not map a repeated field again: a cleaned text warns on
+// every line that has it, also when an earlier attribute of the line
+// already warned, and a netblock is checked against each line's address.
+func TestRepeatedFieldsMappedAlike(t *testing.T) {
+	d := def(t, `format:
+  kind: csv
+  header: row
+indicator:
+  field: ip
+attributes:
+  - {name: Seen, type: date, field: seen}
+  - {name: A, type: text, field: a}
+  - {name: B, type: text, field: b}
+  - {name: Tags, type: list, field: tags, separators: [";"], lower: true}
+  - {name: N, type: number, field: n, min: 0, max: 10}
+  - {name: Net, type: cidr, field: net, contains_indicator: true}
+`)
+	warn := " warning: text held invalid UTF-8 or control characters: invalid bytes replaced with U+FFFD, control characters removed"
+	body := "ip,seen,a,b,tags,n,net\n" +
+		"192.0.2.1,2025-01-02,x\x01,y\x01,P;q;p,5,192.0.2.0/24\n" +
+		"192.0.2.2,2025-01-02,ok,y\x01,P;q;p,5,192.0.2.0/24\n" +
+		"192.0.2.3,2025-01-02,x\x01,y\x01,P;q;p,11,192.0.2.0/24\n" +
+		"198.51.100.1,bad,ok,ok,P;q;p,5,192.0.2.0/24\n" +
+		"198.51.100.2,bad,ok,ok,P;q;p,5,192.0.2.0/24\n"
+	e, _ := read(t, d, body, Params{})
+	check(t, e, nil, []string{
+		"192.0.2.1/32 line 2 [Seen=2025-01-02T00:00:00Z A=x B=y Tags=p, q N=5 Net=192.0.2.0/24]" + warn,
+		"192.0.2.2/32 line 3 [Seen=2025-01-02T00:00:00Z A=ok B=y Tags=p, q N=5 Net=192.0.2.0/24]" + warn,
+		"192.0.2.3/32 line 4 [Seen=2025-01-02T00:00:00Z A=x B=y Tags=p, q Net=192.0.2.0/24]" + warn + ` warning: N "11" is outside 0 to 10; attribute dropped`,
+		`198.51.100.1/32 line 5 [A=ok B=ok Tags=p, q N=5] warning: Seen "bad" is not an ISO 8601 date (2006-01-02, optionally with a time); attribute dropped warning: Net "192.0.2.0/24" does not contain the indicator 198.51.100.1/32; attribute dropped`,
+		`198.51.100.2/32 line 6 [A=ok B=ok Tags=p, q N=5] warning: Seen "bad" is not an ISO 8601 date (2006-01-02, optionally with a time); attribute dropped warning: Net "192.0.2.0/24" does not contain the indicator 198.51.100.2/32; attribute dropped`,
+	}, nil)
+}
