@@ -20,3 +20,7 @@ CREATE TRIGGER indicators_prediction_changed AFTER UPDATE OF s_predicted_at, s_p
     FOR EACH ROW WHEN (NEW.s_predicted_at IS DISTINCT FROM OLD.s_predicted_at
         OR (NEW.s_predicted_at IS NOT NULL AND NEW.s_predicted_category IS DISTINCT FROM OLD.s_predicted_category))
     EXECUTE FUNCTION forewarn_membership_predictions();
+
+-- Nothing reads the predictions by address any more (015 added it for the
+-- join this replaces); a Seclytics run no longer maintains it.
+DROP INDEX IF EXISTS indicators_predicted_ip;

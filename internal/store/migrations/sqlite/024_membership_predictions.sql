@@ -33,3 +33,7 @@ BEGIN
         p_cat = CASE WHEN NEW.s_predicted_at IS NULL THEN NULL ELSE NEW.s_predicted_category END
         WHERE ip = NEW.ip;
 END;
+
+-- Nothing reads the predictions by address any more (SQLite 020 added it
+-- for the join this replaces); a Seclytics run no longer maintains it.
+DROP INDEX IF EXISTS indicators_predicted_ip;
