@@ -82,24 +82,24 @@ func predictionsSQL(where string) string {
 	return `SELECT i.s_predicted_category, 0, COUNT(*) FROM indicators i WHERE ` + where + ` GROUP BY i.s_predicted_category`
 }
 
-// byCategorySQL groups the confirmed predictions matching where by
-// (category, lead days), each confirmed by its address's earliest listing
-// (feedWhere: " WHERE m.feed = ?" for one feed). Both sides are read from
-// narrow covering indexes in address order (memberships_ip with its
-// dates, indicators_predicted_ip), never from the indicators' wide rows:
+// byCategorySQL groups the confirmed predictions by (category, lead
+// days), each confirmed by its address's earliest listing; where selects
+// the memberships m ("m.p_at IS NOT NULL", and a feed or a date). Each
+// membership carries its indicator's prediction (p_at, p_cat: SQLite
+// migration 024), so this is one read of the partial covering index
+// memberships_predicted in address order, with no join:
 // TestLeadTimesReadNarrowIndexes checks the plan.
-func byCategorySQL(where, feedWhere string) string {
-	return `SELECT COALESCE(i.s_predicted_category, ''), ` + leadDaysSQL("c.at", "i.s_predicted_at") + ` AS days, COUNT(*) FROM (
-		SELECT m.ip, MIN(COALESCE(m.first_seen, m.observed_first)) AS at FROM memberships m` + feedWhere + ` GROUP BY m.ip) c
-		JOIN indicators i ON i.ip = c.ip WHERE ` + where + ` GROUP BY 1, 2`
+func byCategorySQL(where string) string {
+	return `SELECT COALESCE(c.cat, ''), ` + leadDaysSQL("c.at", "c.p") + ` AS days, COUNT(*) FROM (
+		SELECT m.ip, MIN(COALESCE(m.first_seen, m.observed_first)) AS at, MAX(m.p_at) AS p, MAX(m.p_cat) AS cat
+		FROM memberships m WHERE ` + where + ` GROUP BY m.ip) c GROUP BY 1, 2`
 }
 
-// byFeedSQL groups the predictions matching where that each feed listed by
-// (feed, lead days) (feedCond: " AND m.feed = ?" for one feed), read from
-// the same two indexes as byCategorySQL.
-func byFeedSQL(where, feedCond string) string {
-	return `SELECT m.feed, ` + leadDaysSQL("COALESCE(m.first_seen, m.observed_first)", "i.s_predicted_at") + ` AS days, COUNT(*)
-		FROM memberships m JOIN indicators i ON i.ip = m.ip WHERE ` + where + feedCond + ` GROUP BY 1, 2`
+// byFeedSQL groups the predictions that each feed listed by (feed, lead
+// days), from the same index as byCategorySQL.
+func byFeedSQL(where string) string {
+	return `SELECT m.feed, ` + leadDaysSQL("COALESCE(m.first_seen, m.observed_first)", "m.p_at") + ` AS days, COUNT(*)
+		FROM memberships m WHERE ` + where + ` GROUP BY 1, 2`
 }
 
 // LeadTimes computes the independent lead time of Seclytics' predictions
@@ -124,10 +124,11 @@ func byFeedSQL(where, feedCond string) string {
 //
 // Three set-based queries in one read transaction (so they agree): the
 // predictions per category (a scan of the indicators), then the confirmed
-// ones, driven from the memberships (far fewer rows than the indicators:
-// the public lists hold thousands to a few hundred thousand entries) and
-// joined to their indicator by its key, grouped by (category, lead days)
-// with the earliest listing, then by (feed, lead days) with each feed's own.
+// ones, read from the memberships alone (far fewer rows than the
+// indicators: the public lists hold thousands to a few hundred thousand
+// entries), each of which carries its indicator's prediction, grouped by
+// (category, lead days) with the earliest listing, then by (feed, lead
+// days) with each feed's own.
 // Go holds one row per distinct day of each group, never one per
 // prediction: the percentiles are read off those histograms.
 func (s *Store) LeadTimes(ctx context.Context, q LeadTimeQuery) (LeadTimeReport, error) {
@@ -137,23 +138,19 @@ func (s *Store) LeadTimes(ctx context.Context, q LeadTimeQuery) (LeadTimeReport,
 		return rep, fmt.Errorf("lead times: %w", err)
 	}
 	defer tx.Rollback()
-	if s.d == postgresDialect {
-		// PostgreSQL's planner hash-joins the memberships with a scan of
-		// every indicator (7.8 s at 5M indicators and 1M memberships);
-		// merge-joining the two covering indexes in address order takes
-		// 2.9 s (docs/performance.md). For this transaction only.
-		if _, err := tx.ExecContext(ctx, "SET LOCAL enable_hashjoin = off"); err != nil {
-			return rep, fmt.Errorf("lead times: %w", err)
-		}
-	}
 	where, args := "i.s_predicted_at IS NOT NULL", []any{}
+	mWhere, mArgs := "m.p_at IS NOT NULL", []any{}
 	if !q.Since.IsZero() {
 		where += " AND i.s_predicted_at >= ?"
 		args = append(args, q.Since.Unix())
+		mWhere += " AND m.p_at >= ?"
+		mArgs = append(mArgs, q.Since.Unix())
 	}
-	feedWhere, feedCond, feedArgs := "", "", []any{}
+	feedCond, feedArgs := "", []any{}
 	if q.Feed != "" {
-		feedWhere, feedCond, feedArgs = " WHERE m.feed = ?", " AND m.feed = ?", []any{q.Feed}
+		feedCond, feedArgs = " AND m.feed = ?", []any{q.Feed}
+		mWhere += feedCond
+		mArgs = append(mArgs, q.Feed)
 	}
 	totals := map[string]map[int64]int64{}
 	if err := groupDays(ctx, tx, predictionsSQL(where), args, totals); err != nil {
@@ -161,15 +158,13 @@ func (s *Store) LeadTimes(ctx context.Context, q LeadTimeQuery) (LeadTimeReport,
 	}
 	// Per category: each prediction's earliest confirmation by any feed
 	// (or the one feed asked for).
-	byCat := byCategorySQL(where, feedWhere)
 	cats := map[string]map[int64]int64{}
-	if err := groupDays(ctx, tx, byCat, append(append([]any{}, feedArgs...), args...), cats); err != nil {
+	if err := groupDays(ctx, tx, byCategorySQL(mWhere), mArgs, cats); err != nil {
 		return rep, fmt.Errorf("lead times by category: %w", err)
 	}
 	// Per feed: each feed's own listing of the predicted address.
-	byFeed := byFeedSQL(where, feedCond)
 	feeds := map[string]map[int64]int64{}
-	if err := groupDays(ctx, tx, byFeed, append(append([]any{}, args...), feedArgs...), feeds); err != nil {
+	if err := groupDays(ctx, tx, byFeedSQL(mWhere), mArgs, feeds); err != nil {
 		return rep, fmt.Errorf("lead times by feed: %w", err)
 	}
 	nbHist, nbUnconfirmed, err := netblockLeads(ctx, tx, where, args, feedCond, feedArgs)

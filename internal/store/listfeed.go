@@ -746,9 +746,13 @@ func (lt *listTx) merge(ctx context.Context, run *ListRun, c *ListCounts, fresh 
 	}
 	c.Updated += fresh - c.Created
 
+	// A new membership carries its indicator's prediction (p_at, p_cat:
+	// the lead-time report's copy, SQLite migration 024); an existing one
+	// keeps its own, which the indicator's triggers keep true.
 	if _, err := exec("write memberships", `INSERT INTO memberships (feed, ip, listed, first_seen, last_seen,
-		observed_first, observed_last, delisted_at, attrs, hash)
-		SELECT ?, s.ip, 1, s.first_seen, s.last_seen, ?, ?, NULL, s.attrs, s.hash FROM `+listStage+` s WHERE true
+		observed_first, observed_last, delisted_at, attrs, hash, p_at, p_cat)
+		SELECT ?, s.ip, 1, s.first_seen, s.last_seen, ?, ?, NULL, s.attrs, s.hash, i.s_predicted_at, i.s_predicted_category
+		FROM `+listStage+` s LEFT JOIN indicators i ON i.ip = s.ip AND i.s_predicted_at IS NOT NULL WHERE true
 		ON CONFLICT (feed, ip) DO UPDATE SET listed = 1, first_seen = excluded.first_seen, last_seen = excluded.last_seen,
 		observed_last = excluded.observed_last, delisted_at = NULL, attrs = excluded.attrs, hash = excluded.hash`,
 		run.Feed, now, now); err != nil {
