@@ -183,7 +183,10 @@ func TestAuthenticationDoesNotWaitForARun(t *testing.T) {
 	if err != nil || got.Name != "k" {
 		t.Fatalf("authenticate during a run: %+v %v", got, err)
 	}
-	if d := time.Since(start); d > keyUseWait {
+	// Waiting for the writer would take until the rollback below (or the
+	// busy timeout); a second beyond keyUseWait leaves room for a loaded
+	// machine's scheduling without hiding that.
+	if d := time.Since(start); d > keyUseWait+time.Second {
 		t.Errorf("authentication waited %v for the writer", d)
 	}
 }
