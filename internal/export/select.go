@@ -358,11 +358,3 @@ func (s *selected) value() string {
 	}
 	return s.addr.String()
 }
-
-// appendValue appends value to b.
-func (s *selected) appendValue(b []byte) []byte {
-	if s.network.IsValid() {
-		return s.network.AppendTo(b)
-	}
-	return s.addr.AppendTo(b)
-}
