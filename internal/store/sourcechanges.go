@@ -28,6 +28,15 @@ type SourceChanges struct {
 	Changed time.Time
 }
 
+// The latest update, through indicators_updated; the latest expiry passed
+// of an Active indicator the sweep has not marked yet, through
+// indicators_expiry.
+const (
+	latestUpdateSQL = `SELECT MAX(updated_at) FROM indicators`
+	latestExpirySQL = `SELECT MAX(CASE WHEN COALESCE(sighted_until, 0) > expires_at THEN sighted_until ELSE expires_at END)
+		FROM indicators WHERE status = 'Active' AND expires_at <= ? AND COALESCE(sighted_until, 0) <= ?`
+)
+
 // SourceChanges reads the sources and the latest change through indexes
 // (indicators_updated, indicators_expiry) and the small feed and run
 // tables; it reads the indicators themselves only for the Active ones past
@@ -36,13 +45,12 @@ func (s *Store) SourceChanges(ctx context.Context, at time.Time) (SourceChanges,
 	sc := SourceChanges{Created: map[string]time.Time{}}
 	now := at.Unix()
 	var updated, expired sql.NullInt64
-	if err := s.r.QueryRowContext(ctx, `SELECT MAX(updated_at) FROM indicators`).Scan(&updated); err != nil {
+	if err := s.r.QueryRowContext(ctx, latestUpdateSQL).Scan(&updated); err != nil {
 		return sc, fmt.Errorf("read the latest change: %w", err)
 	}
 	// Seen the way the exporters see it: an Active indicator whose expiry
 	// (or a sighting's, when later) passed counts at that time.
-	if err := s.r.QueryRowContext(ctx, `SELECT MAX(CASE WHEN COALESCE(sighted_until, 0) > expires_at THEN sighted_until ELSE expires_at END)
-		FROM indicators WHERE status = 'Active' AND expires_at <= ? AND COALESCE(sighted_until, 0) <= ?`, now, now).Scan(&expired); err != nil {
+	if err := s.r.QueryRowContext(ctx, latestExpirySQL, now, now).Scan(&expired); err != nil {
 		return sc, fmt.Errorf("read the latest expiry passed: %w", err)
 	}
 	sc.Changed = indicator.Time(max(updated.Int64, expired.Int64))
