@@ -20,6 +20,7 @@ import (
 	"github.com/google/uuid"
 
 	"forewarn/internal/indicator"
+	"forewarn/internal/store"
 )
 
 // The files of a MISP feed besides its events (<uuid>.json).
@@ -91,14 +92,51 @@ func (e *mispEvent) tags(o *Options) []mispTag {
 	return []mispTag{{"tlp:" + o.tlp()}, {fmt.Sprintf("forewarn:feed=%q", e.source)}}
 }
 
-// mispEvents reads every indicator of src, whatever the filter, budget and
-// status, to find the feed's events and when each last changed. An
-// indicator that expires or is whitelisted moves its updated time (the
-// store sets it), and one whose expiry passed before the sweep counts at
-// its expiry, so an event's timestamp moves whenever an attribute leaves
-// it and MISP pulls it again.
+// MISPEventSource is a Source that knows its MISP events without reading
+// every indicator (the store: through its indexes).
+type MISPEventSource interface {
+	SourceChanges(ctx context.Context, at time.Time) (store.SourceChanges, error)
+}
+
+// mispEvents finds the feed's events, one per source, and when each last
+// changed, whatever the filter, budget and status: an indicator that
+// expires or is whitelisted moves its updated time (the store sets it),
+// and one whose expiry passed before the sweep counts at its expiry, so an
+// event's timestamp moves whenever an attribute leaves it and MISP pulls
+// it again.
+//
+// A MISPEventSource (the store) answers through indexes, never reading
+// every indicator: every event gets the store's latest change as its
+// timestamp (an over-approximation: a change to one source moves every
+// event, so MISP may pull an event that did not change, never miss one
+// that did), and its first run's date as its date. Another Source is read
+// whole for the exact times.
 func mispEvents(ctx context.Context, src Source, o *Options) ([]*mispEvent, error) {
 	at := o.now()
+	newEvent := func(s string, created time.Time) *mispEvent {
+		return &mispEvent{source: s, uuid: uuid.NewSHA1(mispNamespace, []byte("event\x00"+o.Name+"\x00"+s)).String(), created: created}
+	}
+	if es, ok := src.(MISPEventSource); ok {
+		sc, err := es.SourceChanges(ctx, at)
+		if err != nil {
+			return nil, fmt.Errorf("read the feed's events: %w", err)
+		}
+		sources := sc.Sources
+		if len(sources) == 0 {
+			sources = []string{"forewarn"}
+		}
+		events := make([]*mispEvent, 0, len(sources))
+		for _, s := range sources {
+			created, ok := sc.Created[s]
+			if !ok {
+				created = sc.Changed
+			}
+			e := newEvent(s, created)
+			e.timestamp = sc.Changed.Unix()
+			events = append(events, e)
+		}
+		return events, nil
+	}
 	bySource := map[string]*mispEvent{}
 	err := src.EachIndicator(ctx, func(ind *indicator.Indicator) error {
 		if err := ctx.Err(); err != nil {
@@ -111,7 +149,7 @@ func mispEvents(ctx context.Context, src Source, o *Options) ([]*mispEvent, erro
 		for _, s := range sourcesOf(ind) {
 			e := bySource[s]
 			if e == nil {
-				e = &mispEvent{source: s, uuid: uuid.NewSHA1(mispNamespace, []byte("event\x00"+o.Name+"\x00"+s)).String(), created: ind.CreatedAt}
+				e = newEvent(s, ind.CreatedAt)
 				bySource[s] = e
 			}
 			if ind.CreatedAt.Before(e.created) {

@@ -351,3 +351,40 @@ func TestMISPFeedRemovals(t *testing.T) {
 		}
 	}
 }
+
+// TestMISPFeedEventsFromIndexes: the store finds the events without reading
+// every indicator, and each event's timestamp is never before the latest
+// change of an indicator of its source (an expiry that passed included),
+// the times a read of every indicator gives.
+func TestMISPFeedEventsFromIndexes(t *testing.T) {
+	st := goldenStore(t)
+	for _, at := range []time.Time{exportAt, exportAt.AddDate(0, 2, 18)} {
+		feed := readMISPFeed(t, st, export.Options{Now: func() time.Time { return at }})
+		exact := map[string]int64{}
+		err := st.EachIndicator(context.Background(), func(ind *indicator.Indicator) error {
+			changed := ind.UpdatedAt
+			if ind.ExpiresAt != nil && !ind.ExpiresAt.After(at) && ind.ExpiresAt.After(changed) {
+				changed = *ind.ExpiresAt
+			}
+			for _, s := range ind.Sources {
+				exact[s] = max(exact[s], changed.Unix())
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]int64{}
+		for _, m := range feed.manifest {
+			got[strings.TrimSuffix(strings.TrimPrefix(m.Info, "forewarn: "), " indicators")] = m.Timestamp
+		}
+		if len(got) != len(exact) {
+			t.Errorf("at %s: events %v; the indicators' sources %v", at, got, exact)
+		}
+		for s, ts := range exact {
+			if got[s] < ts {
+				t.Errorf("at %s: event %s has timestamp %d, before its indicators' latest change %d", at, s, got[s], ts)
+			}
+		}
+	}
+}
