@@ -33,22 +33,7 @@ func BenchmarkSeclyticsDefinition(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		body, _ := d.Decompress(bytes.NewReader(gz), 1<<30)
-		r, err := d.NewReader(body, Params{Settings: map[string]string{"threshold": "0", "categories": "", "context": "all"}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		n := 0
-		for {
-			_, err := r.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
-			n++
-		}
-		b.ReportMetric(float64(n), "rows")
+		b.ReportMetric(float64(readDefinition(b, d, body)), "rows")
 	}
 }
 
@@ -59,23 +44,7 @@ func BenchmarkSeclyticsHandWritten(b *testing.B) {
 	b.SetBytes(int64(len(gz)))
 	b.ReportAllocs()
 	for b.Loop() {
-		dr, err := dump.NewReader(bytes.NewReader(gz), dump.Limits{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		p := prediction.NewParser(prediction.Limits{Latest: 1 << 40, MaxNetblock4: 16, MaxNetblock6: 32})
-		var row prediction.Row
-		for {
-			rec, err := dr.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				continue
-			}
-			p.Parse(rec, &row)
-		}
-		dr.Close()
+		parseHandWritten(b, gz)
 	}
 }
 
@@ -128,19 +97,7 @@ func BenchmarkSeclyticsDefinitionPlain(b *testing.B) {
 	b.ReportAllocs()
 	defer reportCPU(b)()
 	for b.Loop() {
-		r, err := d.NewReader(bytes.NewReader(body), Params{Settings: map[string]string{"threshold": "0", "categories": "", "context": "all"}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		for {
-			_, err := r.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
-		}
+		readDefinition(b, d, bytes.NewReader(body))
 	}
 }
 
@@ -152,23 +109,7 @@ func BenchmarkSeclyticsHandWrittenPlain(b *testing.B) {
 	b.ReportAllocs()
 	defer reportCPU(b)()
 	for b.Loop() {
-		dr, err := dump.NewReader(bytes.NewReader(body), dump.Limits{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		p := prediction.NewParser(prediction.Limits{Latest: 1 << 40, MaxNetblock4: 16, MaxNetblock6: 32})
-		var row prediction.Row
-		for {
-			rec, err := dr.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				continue
-			}
-			p.Parse(rec, &row)
-		}
-		dr.Close()
+		parseHandWritten(b, body)
 	}
 }
 
@@ -188,4 +129,46 @@ func cpuTime() int64 {
 		return 0
 	}
 	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// readDefinition reads body through d with every attribute kept and no
+// filter, and returns the number of entries.
+func readDefinition(b *testing.B, d *Definition, body io.Reader) int {
+	r, err := d.NewReader(body, Params{Settings: map[string]string{"threshold": "0", "categories": "", "context": "all"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := 0
+	for {
+		_, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return n
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+}
+
+// parseHandWritten parses a dump (gzip or plain) through dump + prediction,
+// the Seclytics runner's own path.
+func parseHandWritten(b *testing.B, body []byte) {
+	dr, err := dump.NewReader(bytes.NewReader(body), dump.Limits{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer dr.Close()
+	p := prediction.NewParser(prediction.Limits{Latest: 1 << 40, MaxNetblock4: 16, MaxNetblock6: 32})
+	var row prediction.Row
+	for {
+		rec, err := dr.Next()
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if err != nil {
+			continue
+		}
+		p.Parse(rec, &row)
+	}
 }
