@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -60,17 +59,11 @@ func cmdMatch(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *f.cpuProf != "" {
-		pf, err := os.Create(*f.cpuProf)
-		if err != nil {
-			return err
-		}
-		defer pf.Close()
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startCPUProfile(*f.cpuProf)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	svc, actor := operations(e, st)
 	w := bufio.NewWriterSize(e.stdout, 64<<10)
 	defer w.Flush()

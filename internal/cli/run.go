@@ -166,17 +166,11 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	}
 	defer st.Close()
 
-	if *f.cpuProf != "" {
-		pf, err := os.Create(*f.cpuProf)
-		if err != nil {
-			return err
-		}
-		defer pf.Close()
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startCPUProfile(*f.cpuProf)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	prog := &feed.Progress{}
 	bar := progress.Start(e.stderr, prog, 200*time.Millisecond)
 	r, runErr := feed.Run(ctx, st, feed.Options{
@@ -194,4 +188,21 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 		return runErr
 	}
 	return nil
+}
+
+// startCPUProfile writes a CPU profile to path until the returned stop is
+// called (--cpuprofile); with no path it does nothing.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	pf, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(pf); err != nil {
+		pf.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); pf.Close() }, nil
 }

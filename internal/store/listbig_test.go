@@ -78,17 +78,7 @@ func cpuTime(t *testing.T) time.Duration {
 // that the peak RSS stays bounded whatever the size. It runs only when
 // asked: a million entries take tens of seconds.
 func TestListMillion(t *testing.T) {
-	v := os.Getenv("FOREWARN_LIST_ENTRIES")
-	if v == "" {
-		t.Skip("set FOREWARN_LIST_ENTRIES=1M (or a number) to measure a large list run")
-	}
-	n := 1_000_000
-	if v != "1M" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil {
-			t.Fatal(err)
-		}
-	}
+	n := listEntries(t, "to measure a large list run")
 	s := open(t)
 	ctx := context.Background()
 	before := peakRSS(t)
@@ -137,17 +127,7 @@ func TestListMillion(t *testing.T) {
 // statement, nothing else (no staging, no second table, no index). A first
 // run cannot be faster than this.
 func TestListInsertFloor(t *testing.T) {
-	v := os.Getenv("FOREWARN_LIST_ENTRIES")
-	if v == "" {
-		t.Skip("set FOREWARN_LIST_ENTRIES=1M (or a number) to measure a bare insert of that many keys")
-	}
-	n := 1_000_000
-	if v != "1M" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil {
-			t.Fatal(err)
-		}
-	}
+	n := listEntries(t, "to measure a bare insert of that many keys")
 	s := open(t)
 	ctx := context.Background()
 	tx, err := s.w.BeginTx(ctx, nil)
@@ -187,4 +167,22 @@ func TestListInsertFloor(t *testing.T) {
 	}
 	t.Logf("bare INSERT of %d keys in one transaction: %s (CPU %s)", n, time.Since(start).Round(time.Millisecond),
 		(cpuTime(t) - cpu0).Round(time.Millisecond))
+}
+
+// listEntries is FOREWARN_LIST_ENTRIES as a number ("1M" is 1,000,000);
+// unset, the test is skipped, saying what setting it would measure.
+func listEntries(t *testing.T, why string) int {
+	t.Helper()
+	v := os.Getenv("FOREWARN_LIST_ENTRIES")
+	if v == "" {
+		t.Skip("set FOREWARN_LIST_ENTRIES=1M (or a number) " + why)
+	}
+	if v == "1M" {
+		return 1_000_000
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
