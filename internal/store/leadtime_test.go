@@ -290,12 +290,12 @@ func timeLeadTimes(t *testing.T, s *Store, n int, p0 time.Time) {
 	ctx := context.Background()
 	cats := 8
 	for _, q := range []LeadTimeQuery{{}, {Feed: "feed3"}, {Since: p0.Add(300 * 24 * time.Hour)}} {
-		start := time.Now()
+		start, cpu := time.Now(), cpuTime(t)
 		r, err := s.LeadTimes(ctx, q)
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("%+v: %s; overall %+v, median %d, p90 %d, %d categories, %d feeds", q, time.Since(start).Round(time.Millisecond), r.LeadTimeFigures, *r.MedianDays, *r.P90Days, len(r.ByCategory), len(r.ByFeed))
+		t.Logf("%+v: %s (CPU %s); overall %+v, median %d, p90 %d, %d categories, %d feeds", q, time.Since(start).Round(time.Millisecond), (cpuTime(t) - cpu).Round(time.Millisecond), r.LeadTimeFigures, *r.MedianDays, *r.P90Days, len(r.ByCategory), len(r.ByFeed))
 		if q.Feed == "" && q.Since.IsZero() && (r.Predicted != int64(n) || len(r.ByFeed) != 10 || len(r.ByCategory) != cats) {
 			t.Errorf("got %d predictions, %d feeds, %d categories", r.Predicted, len(r.ByFeed), len(r.ByCategory))
 		}
