@@ -10,10 +10,13 @@ import (
 	"slices"
 	"time"
 
+	"github.com/gaissmai/bart"
+
 	"forewarn/internal/allowlist"
 	"forewarn/internal/indicator"
 	"forewarn/internal/logscan"
 	"forewarn/internal/lookup"
+	"forewarn/internal/store"
 )
 
 // VerdictWhitelisted: the address is allow-listed (an entry a person added,
@@ -543,8 +546,8 @@ func listedInfo(in *Info, ind *indicator.Indicator) error {
 
 // ResolverSource is the store, as NewStoreResolver reads it.
 type ResolverSource interface {
-	lookup.Source
 	Indicators
+	EachNetblockImportance(ctx context.Context, fn func(store.NetblockImportance) error) error
 	AllowlistEntries(ctx context.Context) ([]allowlist.Entry, error)
 }
 
@@ -555,11 +558,53 @@ func NewStoreResolver(ctx context.Context, src ResolverSource) (*StoreResolver, 
 	if err != nil {
 		return nil, fmt.Errorf("read the allow-list: %w", err)
 	}
-	svc := lookup.NewService(src)
-	if err := svc.Rebuild(ctx); err != nil {
+	nbs, err := readNetblocks(ctx, src)
+	if err != nil {
 		return nil, err
 	}
 	// Special-purpose ranges always: a private address in a log is never
 	// a threat finding, whatever the feed's setting.
-	return &StoreResolver{Indicators: src, Lookups: svc, Allow: allowlist.NewMatcher(entries, true)}, nil
+	return &StoreResolver{Indicators: src, Lookups: nbs, Allow: allowlist.NewMatcher(entries, true)}, nil
+}
+
+// netblocks is the predicted netblocks of a store with the highest
+// Importance of each: the part of the lookup index (lookup.Index) that a
+// match reads, built from one row per netblock instead of one per
+// indicator (store.EachNetblockImportance). Its summaries carry only
+// Netblock and MaxImportance.
+type netblocks struct {
+	t bart.Table[*lookup.Summary]
+}
+
+func readNetblocks(ctx context.Context, src ResolverSource) (*netblocks, error) {
+	nbs := &netblocks{}
+	err := src.EachNetblockImportance(ctx, func(n store.NetblockImportance) error {
+		// As lookup.Build: a netblock too wide to mean anything is not
+		// a prediction about its addresses.
+		if indicator.NetblockTooWide(n.Netblock) {
+			return nil
+		}
+		s := &lookup.Summary{Netblock: n.Netblock}
+		if n.HasImportance {
+			imp := n.MaxImportance
+			s.MaxImportance = &imp
+		}
+		nbs.t.Insert(n.Netblock, s)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("build netblock index: %w", err)
+	}
+	return nbs, nil
+}
+
+// Containing returns the netblocks holding addr, most specific first, as
+// lookup.Index.Containing does.
+func (n *netblocks) Containing(addr netip.Addr) []lookup.Summary {
+	var out []lookup.Summary
+	addr = addr.Unmap().WithZone("")
+	for _, s := range n.t.Supernets(netip.PrefixFrom(addr, addr.BitLen())) {
+		out = append(out, *s)
+	}
+	return out
 }
