@@ -175,9 +175,11 @@ const (
 
 // readAhead decompresses zr in a goroutine, up to readAheadChunks chunks
 // ahead of the reader, so that decompressing and parsing use two cores.
-// The depth matters on a busy machine: with one chunk in flight (an
-// io.Pipe) each side waited whenever the other was descheduled, and the
-// two mostly took turns. stop ends the goroutine and waits for it.
+// The depth matters on a busy machine: through an io.Pipe, whose writes
+// wait until the reader has taken everything, neither side could get
+// ahead while the other waited for a CPU, and every hand-over woke both
+// (docs/performance.md, issue 18). stop ends the goroutine and waits for
+// it.
 func readAhead(zr io.Reader) (io.Reader, func()) {
 	r := &chunkReader{
 		full: make(chan chunk, readAheadChunks),
