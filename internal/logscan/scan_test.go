@@ -3,6 +3,8 @@ package logscan
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -299,4 +301,44 @@ func FuzzScanner(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A gzip log many times longer than the decompressor may run ahead (16
+// chunks of 256 KiB) is read to its last line, each line once and in
+// order; and a scan closed halfway returns instead of waiting forever on a
+// decompressor blocked on chunks nobody will read.
+func TestGzipLongerThanTheReadAhead(t *testing.T) {
+	var b bytes.Buffer
+	const lines = 300_000 // about 8 MiB
+	for i := range lines {
+		fmt.Fprintf(&b, "line %07d from 198.51.%d.%d padding padding\n", i, (i>>8)&255, i&255)
+	}
+	z := gz(t, b.Bytes())
+	s, err := New(bytes.NewReader(z), Options{Format: FormatText})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for s.Next() {
+		l := s.Line()
+		if want := netip.AddrFrom4([4]byte{198, 51, byte((n >> 8) & 255), byte(n & 255)}); len(l.Addrs) != 1 || l.Addrs[0].Addr != want {
+			t.Fatalf("line %d: %+v, want %s", l.Number, l.Addrs, want)
+		}
+		n++
+	}
+	s.Close()
+	if s.Err() != nil || n != lines {
+		t.Fatalf("read %d lines of %d: %v", n, lines, s.Err())
+	}
+
+	s, err = New(bytes.NewReader(z), Options{Format: FormatText})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range lines / 2 {
+		s.Next()
+	}
+	// A decompressor left blocked would hang here until the test's
+	// timeout.
+	s.Close()
 }

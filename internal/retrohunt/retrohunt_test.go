@@ -31,7 +31,7 @@ func TestCacheIsBoundedAndKeepsFrequentAddresses(t *testing.T) {
 				t.Fatalf("the frequent address fell out after %d others", i)
 			}
 		}
-		if n := len(c.cur) + len(c.prev); n > 200 {
+		if n := c.len(); n > 200 {
 			t.Fatalf("%d entries cached, bound 200", n)
 		}
 	}
@@ -100,7 +100,7 @@ func TestHuntMemoryIsBoundedByTheCache(t *testing.T) {
 	if s.Lines != lines || s.Addresses != lines || s.Unknown != lines || s.Hits != 0 || s.Resolved != lines {
 		t.Fatalf("summary: %+v", s)
 	}
-	if n := len(h.c.cur) + len(h.c.prev); n > 2*size {
+	if n := h.c.len(); n > 2*size {
 		t.Fatalf("%d addresses cached, bound %d", n, 2*size)
 	}
 }

@@ -96,7 +96,9 @@ func byCategorySQL(where string) string {
 }
 
 // byFeedSQL groups the predictions that each feed listed by (feed, lead
-// days), from the same index as byCategorySQL.
+// days), walking memberships_feed_lead in that order (SQLite migration
+// 029 indexes this very lead-days expression: keep the two the same, or
+// SQLite sorts every predicted membership again).
 func byFeedSQL(where string) string {
 	return `SELECT m.feed, ` + leadDaysSQL("COALESCE(m.first_seen, m.observed_first)", "m.p_at") + ` AS days, COUNT(*)
 		FROM memberships m WHERE ` + where + ` GROUP BY 1, 2`

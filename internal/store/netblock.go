@@ -52,6 +52,51 @@ func (s *Store) EachNetblockMember(ctx context.Context, fn func(*NetblockMember)
 	return eachNetblockMember(ctx, s.r, fn)
 }
 
+// NetblockImportance is a stored lookup netblock and the highest
+// Importance among the indicators naming it: what a match needs of the
+// netblocks, without the rest of a lookup summary.
+type NetblockImportance struct {
+	Netblock netip.Prefix
+	// MaxImportance is valid when HasImportance (Importance is stored
+	// only when selected as context).
+	MaxImportance float64
+	HasImportance bool
+}
+
+// EachNetblockImportance calls fn once per distinct lookup netblock of the
+// store, in no particular order. It groups in SQL, so Go reads one row
+// per netblock rather than one per member as EachNetblockMember does: for
+// `forewarn match`, which needs no more, this was most of its start-up
+// (1.65 s of CPU at a million indicators, against about 0.6 s).
+func (s *Store) EachNetblockImportance(ctx context.Context, fn func(NetblockImportance) error) error {
+	rows, err := s.r.QueryContext(ctx, `SELECT s_lookup_netblock, MAX(s_importance) FROM indicators
+		WHERE s_lookup_netblock IS NOT NULL GROUP BY s_lookup_netblock`)
+	if err != nil {
+		return fmt.Errorf("read netblocks: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			nb  []byte
+			imp sql.NullFloat64
+		)
+		if err := rows.Scan(&nb, &imp); err != nil {
+			return fmt.Errorf("read netblocks: %w", err)
+		}
+		p, err := parseNetblock(nb)
+		if err != nil {
+			return fmt.Errorf("read netblocks: %w", err)
+		}
+		if err := fn(NetblockImportance{Netblock: p, MaxImportance: imp.Float64, HasImportance: imp.Valid}); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read netblocks: %w", err)
+	}
+	return nil
+}
+
 // EachNetblockMemberOf is EachNetblockMember restricted to the members of
 // the given netblocks, in address order. Each netblock (or each group of
 // nested ones) is read as the key range of the addresses it holds, so the
