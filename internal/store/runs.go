@@ -156,7 +156,35 @@ func (s *Store) FinishRun(ctx context.Context, r *activity.Run) error {
 	if err != nil {
 		return fmt.Errorf("record outcome of run %d: %w", r.ID, err)
 	}
+	s.refreshPlannerStats(ctx, r)
 	return nil
+}
+
+// analyzeAfter is how many indicators a successful run must create,
+// update, delist or expire for FinishRun to refresh PostgreSQL's planner
+// statistics.
+var analyzeAfter int64 = 10000
+
+// refreshPlannerStats runs ANALYZE on the tables a big run rewrote, on
+// PostgreSQL. Its planner picks every plan from these statistics, which
+// only autovacuum keeps otherwise: after a first run of millions of rows,
+// and until autovacuum's next pass (never, where an administrator turned
+// it off), the lead-time report sorted on disk instead of hashing in
+// memory (4.9 s instead of 1.7 s at 5M predictions). ANALYZE reads a
+// fixed sample (0.2–0.4 s at 5M rows) and takes no lock that blocks
+// readers or writers. SQLite's plans do not depend on statistics (the
+// tests check them), so it has nothing to do. A failure changes no data
+// and is left to autovacuum: the run is recorded already.
+func (s *Store) refreshPlannerStats(ctx context.Context, r *activity.Run) {
+	if s.d != postgresDialect || r.Status != activity.StatusSucceeded {
+		return
+	}
+	if r.IndicatorsCreated+r.IndicatorsUpdated+r.IndicatorsDelisted+r.IndicatorsExpired < analyzeAfter {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	_, _ = s.w.ExecContext(ctx, `ANALYZE indicators, memberships`)
 }
 
 // Runs returns the activity log, newest first. feed may be empty for all.
