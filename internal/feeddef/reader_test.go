@@ -327,6 +327,7 @@ func TestDecompress(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			defer body.Close()
 			r, _ := d.NewReader(body, Params{})
 			for err == nil {
 				_, err = r.Next()

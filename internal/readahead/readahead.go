@@ -1,14 +1,14 @@
-package dump
+package readahead
 
 import (
 	"io"
 	"sync"
 )
 
-// readAhead inflates in a goroutine of its own, so that decompression and
-// parsing run on two cores at once. It holds at most n buffers of size
-// bytes: memory stays bounded however far the producer gets ahead.
-type readAhead struct {
+// Reader reads its source in a goroutine of its own. It holds at most n
+// buffers of size bytes: memory stays bounded however far the producer
+// gets ahead.
+type Reader struct {
 	filled chan chunk
 	free   chan []byte
 	done   chan struct{}
@@ -24,8 +24,10 @@ type chunk struct {
 	err error
 }
 
-func newReadAhead(r io.Reader, size, n int) *readAhead {
-	ra := &readAhead{filled: make(chan chunk, n), free: make(chan []byte, n), done: make(chan struct{})}
+// New starts reading r ahead of the caller, into n buffers of size bytes.
+// Call Close once done, or the goroutine waits for a free buffer forever.
+func New(r io.Reader, size, n int) *Reader {
+	ra := &Reader{filled: make(chan chunk, n), free: make(chan []byte, n), done: make(chan struct{})}
 	for i := 0; i < n; i++ {
 		ra.free <- make([]byte, size)
 	}
@@ -33,7 +35,7 @@ func newReadAhead(r io.Reader, size, n int) *readAhead {
 	return ra
 }
 
-func (ra *readAhead) produce(r io.Reader) {
+func (ra *Reader) produce(r io.Reader) {
 	for {
 		var buf []byte
 		select {
@@ -62,7 +64,7 @@ func (ra *readAhead) produce(r io.Reader) {
 }
 
 // Read implements io.Reader.
-func (ra *readAhead) Read(p []byte) (int, error) {
+func (ra *Reader) Read(p []byte) (int, error) {
 	for len(ra.cur) == 0 {
 		if ra.err != nil {
 			return 0, ra.err
@@ -79,7 +81,10 @@ func (ra *readAhead) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// Close stops the producer. It does not close the underlying reader.
-func (ra *readAhead) Close() {
+// Close stops the producer; it always returns nil. It does not close the
+// underlying reader, which the producer may be reading still: close that
+// only after Close.
+func (ra *Reader) Close() error {
 	ra.once.Do(func() { close(ra.done) })
+	return nil
 }
