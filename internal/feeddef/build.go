@@ -332,10 +332,12 @@ func (r *Reader) date(ref int, v []byte, layouts []string) (time.Time, string) {
 	return t, ""
 }
 
-// valueMemo is the last field an attribute was mapped from and its value.
+// valueMemo is the text an attribute was last mapped from, when the value
+// mapped from it is still in place in Reader.all: values are 112 bytes (a
+// time, a prefix, a list), and a repeated field then costs a comparison,
+// not a copy.
 type valueMemo struct {
 	raw []byte
-	val indicator.Value
 	ok  bool
 }
 
@@ -387,29 +389,32 @@ func parseDate(v []byte, layouts []string) (time.Time, bool) {
 
 // attribute maps one attribute into *out (left KindNone when absent or
 // dropped); why is set when a required one fails. Values are large (a
-// time, a prefix, a list): they are written in place, never returned.
+// time, a prefix, a list): they are written in place, never returned. out
+// is the attribute's own slot in r.all, which keeps its value from one
+// line to the next (see valueMemo).
 func (r *Reader) attribute(i int, ap *attrPlan, out *indicator.Value) string {
 	a := ap.a
 	if a.Type == TypeConstant {
 		*out = ap.constant
 		return ""
 	}
+	m := &r.memo[i]
 	v, ok := r.field(ap.ref)
 	if !ok {
-		*out = indicator.Value{}
+		*out, m.ok = indicator.Value{}, false
 		if a.Required {
 			return fmt.Sprintf("%s (field %s) is empty or missing", a.Name, a.Field)
 		}
 		return ""
 	}
-	m := &r.memo[i]
 	if m.ok && string(m.raw) == string(v) {
-		// A repeated netblock is parsed already but must still hold
-		// this line's address.
-		if a.Type != TypeCIDR || !a.ContainsIndicator || r.contains(m.val.Prefix) {
-			*out = m.val
+		// *out still holds the value mapped from this same text on an
+		// earlier line: nothing to parse or copy. A repeated netblock
+		// must still hold this line's address.
+		if a.Type != TypeCIDR || !a.ContainsIndicator || r.contains(out.Prefix) {
 			return ""
 		}
+		m.ok = false
 		return r.drop(a, fmt.Sprintf("%q does not contain the indicator %s", v, r.entry.Prefix), out)
 	}
 	*out = indicator.Value{}
@@ -417,11 +422,11 @@ func (r *Reader) attribute(i int, ap *attrPlan, out *indicator.Value) string {
 	why := r.typed(i, ap, v, out)
 	m.ok = false
 	if why == "" {
-		// Keep a value that took no warning, for the next line that
-		// repeats the field: dumps hold runs of rows alike but for the
-		// address.
+		// Keep the text of a value that took no warning, for the next
+		// line that repeats the field: dumps hold runs of rows alike but
+		// for the address.
 		if len(r.entry.Warnings) == warnings && r.dirty == dirty {
-			m.raw, m.val, m.ok = append(m.raw[:0], v...), *out, true
+			m.raw, m.ok = append(m.raw[:0], v...), true
 		}
 		return ""
 	}
