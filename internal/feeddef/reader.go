@@ -173,7 +173,7 @@ func (d *Definition) NewReader(r io.Reader, p Params) (*Reader, error) {
 	rd := &Reader{d: d, kind: d.Format.Kind, set: set, p: p, lr: newLineReader(r, d.Format.MaxLine)}
 	rd.compile()
 	rd.stats.Filtered = make([]int64, len(d.Filters))
-	rd.csv = csvSplitter{delim: delimiter(d.Format.Delimiter), quote: d.Format.Quote == nil || *d.Format.Quote, maxLine: d.Format.MaxLine}
+	rd.csv = newCSVSplitter(delimiter(d.Format.Delimiter), d.Format.Quote == nil || *d.Format.Quote, d.Format.MaxLine)
 	return rd, nil
 }
 
