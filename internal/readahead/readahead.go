@@ -12,6 +12,7 @@ type Reader struct {
 	filled chan chunk
 	free   chan []byte
 	done   chan struct{}
+	exited chan struct{} // closed when the producer returns
 	once   sync.Once
 
 	buf []byte // the chunk being consumed, returned to free when used up
@@ -27,7 +28,7 @@ type chunk struct {
 // New starts reading r ahead of the caller, into n buffers of size bytes.
 // Call Close once done, or the goroutine waits for a free buffer forever.
 func New(r io.Reader, size, n int) *Reader {
-	ra := &Reader{filled: make(chan chunk, n), free: make(chan []byte, n), done: make(chan struct{})}
+	ra := &Reader{filled: make(chan chunk, n), free: make(chan []byte, n), done: make(chan struct{}), exited: make(chan struct{})}
 	for i := 0; i < n; i++ {
 		ra.free <- make([]byte, size)
 	}
@@ -36,6 +37,7 @@ func New(r io.Reader, size, n int) *Reader {
 }
 
 func (ra *Reader) produce(r io.Reader) {
+	defer close(ra.exited)
 	for {
 		var buf []byte
 		select {
