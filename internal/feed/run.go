@@ -10,13 +10,16 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"forewarn/internal/activity"
 	"forewarn/internal/allowlist"
 	"forewarn/internal/config"
 	"forewarn/internal/dump"
-	"forewarn/internal/filter"
+	"forewarn/internal/feeddef"
 	"forewarn/internal/indicator"
 	"forewarn/internal/merge"
 	"forewarn/internal/prediction"
@@ -369,26 +372,60 @@ func (j *job) run(ctx context.Context) error {
 	return nil
 }
 
-// readDump decodes, validates and filters every row, and stages the kept
-// ones.
+// readDump decodes every record with dump, maps, validates and filters it
+// through the seclytics definition (seclytics.yaml: the one description
+// of a dump's fields, their types and the filters of the configuration),
+// and stages the kept ones.
 func (j *job) readDump(ctx context.Context, dr *dump.Reader, sorter *stage.Sorter) error {
 	cfg, r, prog := j.cfg, j.r, j.o.Progress
-	since, until := int64(filter.NoLowerBound), int64(filter.NoUpperBound)
+	def := definition(cfg)
+	p := feeddef.Params{Now: r.StartedAt, Settings: map[string]string{
+		"threshold":      strconv.FormatFloat(cfg.Threshold, 'f', -1, 64),
+		"categories":     strings.Join(cfg.Categories, ","),
+		"filter_by_date": strconv.FormatBool(cfg.FilterByDate),
+		// The mapper below selects the context and normalizes: the
+		// staged rows carry every attribute the selection asks for.
+		"context": "all",
+	}}
 	if r.Since != nil {
-		since = r.Since.Unix()
+		p.Since = *r.Since
 	}
 	if r.Until != nil {
-		until = r.Until.Unix()
+		p.Until = *r.Until
 	}
-	flt := filter.New(cfg.Threshold, cfg.Categories, cfg.FilterByDate, since, until)
-	mapper := merge.NewMapper(merge.NewSelection(cfg.Context, cfg.Normalize))
-	limits := prediction.DefaultLimits(r.StartedAt)
-	limits.MaxNetblock4, limits.MaxNetblock6 = cfg.MaxNetblock.IPv4, cfg.MaxNetblock.IPv6
-	parser := prediction.NewParser(limits)
+	m, err := def.NewMapper(p)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	// The dump column of each field the definition reads.
+	cols := make([]dump.Column, len(m.Fields()))
+	for i, name := range m.Fields() {
+		cols[i] = -1
+		for c, cn := range dump.ColumnNames {
+			if strings.EqualFold(cn, name) {
+				cols[i] = dump.Column(c)
+			}
+		}
+	}
 	var (
-		row prediction.Row
-		seq uint64
+		dropped = make([]*int64, len(def.Filters))
+		vals    = make([][]byte, len(cols))
+		arrays  = make([]bool, len(cols))
+		joined  = make([][]byte, len(cols))
+		conv    entryRow
+		seq     uint64
 	)
+	for i, f := range def.Filters {
+		switch f.Type {
+		case feeddef.FilterAtLeast:
+			dropped[i] = &r.Dropped.BelowThreshold
+		case feeddef.FilterAnyOf:
+			dropped[i] = &r.Dropped.CategoryNotListed
+		default:
+			dropped[i] = &r.Dropped.OutsideWindow
+		}
+	}
+	mapper := merge.NewMapper(merge.NewSelection(cfg.Context, cfg.Normalize))
 	for {
 		rec, err := dr.Next()
 		if err == io.EOF {
@@ -400,57 +437,145 @@ func (j *job) readDump(ctx context.Context, dr *dump.Reader, sorter *stage.Sorte
 			}
 		}
 		seq++
+		r.RowsRead++
+		prog.rows.Add(1)
 		if err != nil {
 			var re *dump.RowError
 			if !errors.As(err, &re) {
 				return fmt.Errorf("read the %s dump: %w", cfg.Dataset, err)
 			}
-			r.RowsRead++
-			prog.rows.Add(1)
 			r.Dropped.Invalid++
 			r.AddProblem(activity.Problem{Line: re.Line, Kind: activity.ProblemInvalid, Message: re.Reason})
 			continue
 		}
-		r.RowsRead++
-		prog.rows.Add(1)
-		if err := parser.Parse(rec, &row); err != nil {
-			var ie *prediction.InvalidError
-			if !errors.As(err, &ie) {
-				return err
+		for i, c := range cols {
+			arrays[i] = c >= 0 && rec.Lists[c] != nil
+			switch {
+			case c < 0:
+				vals[i] = nil
+			case arrays[i]:
+				// An NDJSON array: its items, joined as the definition
+				// reads a JSON array.
+				joined[i] = joined[i][:0]
+				for k, it := range rec.Lists[c] {
+					if k > 0 {
+						joined[i] = append(joined[i], feeddef.ListSep)
+					}
+					joined[i] = append(joined[i], it...)
+				}
+				vals[i] = joined[i]
+			default:
+				vals[i] = rec.Fields[c]
 			}
+		}
+		e, why, filtered := m.MapFields(rec.Line, vals, arrays)
+		if why != "" {
 			r.Dropped.Invalid++
-			r.AddProblem(activity.Problem{Line: ie.Line, Kind: activity.ProblemInvalid, Message: ie.Reason})
+			r.AddProblem(activity.Problem{Line: rec.Line, Kind: activity.ProblemInvalid, Message: why})
 			continue
 		}
-		for _, w := range row.Warnings {
+		for _, w := range e.Warnings {
 			r.Warnings++
-			r.AddProblem(runProblem(w))
+			r.AddProblem(activity.Problem{Line: rec.Line, Kind: activity.ProblemWarning, Message: w})
 		}
-		switch flt.Check(&row) {
-		case filter.BelowThreshold:
-			r.Dropped.BelowThreshold++
-			continue
-		case filter.CategoryNotListed:
-			r.Dropped.CategoryNotListed++
-			continue
-		case filter.OutsideWindow:
-			r.Dropped.OutsideWindow++
+		if filtered >= 0 {
+			*dropped[filtered]++
 			continue
 		}
+		row := conv.row(e)
 		r.RowsKept++
 		prog.kept.Add(1)
-		countImportance(&r.KeptByImportance, &row)
+		countImportance(&r.KeptByImportance, row)
 		if j.allow.Contains(row.Addr) {
 			r.RowsAllowlisted++
 		}
 		if j.o.DryRun {
 			continue
 		}
-		k, v := mapper.Map(&row, seq)
+		k, v := mapper.Map(row, seq)
 		if err := sorter.Add(k, v); err != nil {
 			return fmt.Errorf("stage rows: %w", err)
 		}
 	}
+}
+
+// definition returns seclytics.yaml with the configuration's widest
+// predicted netblock.
+func definition(cfg config.Seclytics) *feeddef.Definition {
+	d := *feeddef.Builtin(Name)
+	d.Attributes = slices.Clone(d.Attributes)
+	for i := range d.Attributes {
+		if a := &d.Attributes[i]; a.Type == feeddef.TypeCIDR {
+			v4, v6 := cfg.MaxNetblock.IPv4, cfg.MaxNetblock.IPv6
+			a.MaxPrefix = &feeddef.MaxPrefix{IPv4: &v4, IPv6: &v6}
+		}
+	}
+	return &d
+}
+
+// entryRow turns an entry of the seclytics definition into the row the
+// stage's mapper encodes, reusing its buffers from one entry to the next.
+type entryRow struct {
+	r     prediction.Row
+	text  []byte
+	lists [3][][]byte
+}
+
+func (c *entryRow) row(e *feeddef.Entry) *prediction.Row {
+	c.r = prediction.Row{Line: e.Line, Addr: e.Prefix.Addr(),
+		PredictedAt: prediction.NoTime, DetectedAt: prediction.NoTime, LastSeenAt: prediction.NoTime,
+		DetectedBy: c.lists[0][:0], DetectedIdentifiers: c.lists[1][:0], DetectedCategories: c.lists[2][:0]}
+	// The texts are copied into one buffer, sized first so that the
+	// slices into it stay valid while it fills.
+	n := 0
+	for i := range e.Attrs {
+		n += len(e.Attrs[i].Value.Text)
+		for _, it := range e.Attrs[i].Value.List {
+			n += len(it)
+		}
+	}
+	if cap(c.text) < n {
+		c.text = make([]byte, 0, 2*n)
+	}
+	c.text = c.text[:0]
+	bytesOf := func(s string) []byte {
+		c.text = append(c.text, s...)
+		return c.text[len(c.text)-len(s):]
+	}
+	list := func(dst [][]byte, items []string) [][]byte {
+		for _, it := range items {
+			dst = append(dst, bytesOf(it))
+		}
+		return dst
+	}
+	row := &c.r
+	for i := range e.Attrs {
+		v := &e.Attrs[i].Value
+		switch e.Attrs[i].Name {
+		case indicator.AttrPredictedAt:
+			row.PredictedAt = v.Time.Unix()
+		case indicator.AttrDetectedAt:
+			row.DetectedAt = v.Time.Unix()
+		case indicator.AttrLastSeenAt:
+			row.LastSeenAt = v.Time.Unix()
+		case indicator.AttrPredictedNetblock:
+			row.PredictedNetblock = v.Prefix
+		case indicator.AttrPredictedCategory:
+			row.PredictedCategory = bytesOf(v.Text)
+		case indicator.AttrCluster:
+			row.Cluster = bytesOf(v.Text)
+		case indicator.AttrDetectedBy:
+			row.DetectedBy = list(row.DetectedBy, v.List)
+		case indicator.AttrDetectedIdentifiers:
+			row.DetectedIdentifiers = list(row.DetectedIdentifiers, v.List)
+		case indicator.AttrDetectedCategories:
+			row.DetectedCategories = list(row.DetectedCategories, v.List)
+		case indicator.AttrImportance:
+			row.Importance, row.HasImportance = v.Number, true
+		}
+	}
+	c.lists = [3][][]byte{row.DetectedBy, row.DetectedIdentifiers, row.DetectedCategories}
+	return row
 }
 
 // mergeBatch is a batch of folded records on its way from the goroutine

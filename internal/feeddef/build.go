@@ -19,6 +19,10 @@ import (
 // to indices.
 type plan struct {
 	ind, plen, first, last int // ref indices, -1 when unmapped
+	// firstQuiet and lastQuiet are set when a date attribute reads the
+	// same field with the same layouts: a bad date there is warned about
+	// once, by the attribute.
+	firstQuiet, lastQuiet bool
 	max4, max6             int
 	attrs                  []attrPlan
 }
@@ -30,9 +34,10 @@ type attrPlan struct {
 	max4     int
 	max6     int
 	// singleSeps holds the separators of a list whose separators are all
-	// one byte long, plus the JSON array item separator; isSep marks the
+	// one byte long; isSep marks the
 	// same bytes, for a scan without setting up a set per value.
 	singleSeps string
+	multiSeps  bool // a separator is longer than a byte
 	isSep      [256]bool
 }
 
@@ -63,7 +68,7 @@ func (r *Reader) compile() {
 	for i := range d.Attributes {
 		a := &d.Attributes[i]
 		ap := attrPlan{a: a, ref: -1, max4: maxBits(a.MaxPrefix, true, 0), max6: maxBits(a.MaxPrefix, false, 0)}
-		ap.singleSeps = string(listSep)
+		ap.singleSeps = ""
 		for _, sep := range a.Separators {
 			if len(sep) != 1 {
 				ap.singleSeps = ""
@@ -71,6 +76,7 @@ func (r *Reader) compile() {
 			}
 			ap.singleSeps += sep
 		}
+		ap.multiSeps = ap.singleSeps == "" && len(a.Separators) > 0
 		for _, c := range []byte(ap.singleSeps) {
 			ap.isSep[c] = true
 		}
@@ -80,13 +86,17 @@ func (r *Reader) compile() {
 			ap.ref = r.ref(a.Field)
 		}
 		r.plan.attrs = append(r.plan.attrs, ap)
+		if a.Type == TypeDate {
+			r.plan.firstQuiet = r.plan.firstQuiet || m.FirstSeen != nil && ap.ref == r.plan.first && slices.Equal(a.Layouts, m.FirstSeen.Layouts)
+			r.plan.lastQuiet = r.plan.lastQuiet || m.LastSeen != nil && ap.ref == r.plan.last && slices.Equal(a.Layouts, m.LastSeen.Layouts)
+		}
 	}
 	r.latest = math.MaxInt64
 	if !r.p.Now.IsZero() {
 		r.latest = r.p.Now.Add(MaxFuture).Unix()
 	}
 	n := len(r.refs)
-	r.vals, r.has, r.scratch = make([][]byte, n), make([]bool, n), make([][]byte, n)
+	r.vals, r.has, r.array, r.scratch = make([][]byte, n), make([]bool, n), make([]bool, n), make([][]byte, n)
 	r.dates = make([]dateMemo, n)
 	r.colOf = make([]int, n)
 	switch d.Format.Kind {
@@ -198,10 +208,10 @@ func (r *Reader) build() string {
 	}
 	e.Prefix = p
 	if m.FirstSeen != nil {
-		e.FirstSeen = r.seen(pl.first, m.FirstSeen, "first_seen")
+		e.FirstSeen = r.seen(pl.first, m.FirstSeen, "first_seen", pl.firstQuiet)
 	}
 	if m.LastSeen != nil {
-		e.LastSeen = r.seen(pl.last, m.LastSeen, "last_seen")
+		e.LastSeen = r.seen(pl.last, m.LastSeen, "last_seen", pl.lastQuiet)
 	}
 	for i := range pl.attrs {
 		if why := r.attribute(i, &pl.attrs[i], &r.all[i].Value); why != "" {
@@ -280,14 +290,16 @@ func atoi(b []byte) (int, bool) {
 	return n, true
 }
 
-func (r *Reader) seen(ref int, s *Seen, what string) time.Time {
+func (r *Reader) seen(ref int, s *Seen, what string, quiet bool) time.Time {
 	v, ok := r.field(ref)
 	if !ok {
 		return time.Time{}
 	}
 	t, why := r.date(ref, v, s.Layouts)
 	if why != "" {
-		r.warn("%s %s; dropped", what, why)
+		if !quiet {
+			r.warn("%s %s; dropped", what, why)
+		}
 		return time.Time{}
 	}
 	return t
@@ -337,8 +349,9 @@ func (r *Reader) date(ref int, v []byte, layouts []string) (time.Time, string) {
 // time, a prefix, a list), and a repeated field then costs a comparison,
 // not a copy.
 type valueMemo struct {
-	raw []byte
-	ok  bool
+	raw   []byte
+	array bool
+	ok    bool
 }
 
 // dateMemo is the last ISO date a field held that was kept, and its Unix
@@ -407,7 +420,7 @@ func (r *Reader) attribute(i int, ap *attrPlan, out *indicator.Value) string {
 		}
 		return ""
 	}
-	if m.ok && string(m.raw) == string(v) {
+	if m.ok && m.array == r.array[ap.ref] && string(m.raw) == string(v) {
 		// *out still holds the value mapped from this same text on an
 		// earlier line: nothing to parse or copy. A repeated netblock
 		// must still hold this line's address.
@@ -426,7 +439,7 @@ func (r *Reader) attribute(i int, ap *attrPlan, out *indicator.Value) string {
 		// line that repeats the field: dumps hold runs of rows alike but
 		// for the address.
 		if len(r.entry.Warnings) == warnings && r.dirty == dirty {
-			m.raw, m.ok = append(m.raw[:0], v...), true
+			m.raw, m.array, m.ok = append(m.raw[:0], v...), r.array[ap.ref], true
 		}
 		return ""
 	}
@@ -553,16 +566,20 @@ func parseDecimal(b []byte) (float64, bool) {
 	return f, err == nil
 }
 
-// list splits v on the attribute's separators (and on the item separator
-// of a JSON array), trims, lower-cases when asked and drops empty and
-// repeated items, keeping the first occurrence's order.
+// list splits v on the attribute's separators (and, for a JSON array, on
+// the item separator between its items), trims, cleans, lower-cases when
+// asked and drops empty and repeated items, keeping the first occurrence's
+// order. A ListSep byte in a field that was not an array is a control
+// character like any other, removed with the text's cleaning.
 func (r *Reader) list(i int, ap *attrPlan, v []byte) []string {
 	a := ap.a
+	arr := r.array[ap.ref]
 	out := r.lists[i][:0]
 	var seen map[string]struct{}
 	for len(v) > 0 {
 		end, next := len(v), len(v)
-		if ap.singleSeps != "" {
+		switch {
+		case ap.singleSeps != "" && !arr:
 			// Single-byte separators (the usual case): one scan.
 			for j, c := range v {
 				if ap.isSep[c] {
@@ -570,15 +587,17 @@ func (r *Reader) list(i int, ap *attrPlan, v []byte) []string {
 					break
 				}
 			}
-		} else {
+		case ap.singleSeps != "" || ap.multiSeps || arr:
 			for j := 0; j < len(v); j++ {
-				if v[j] == listSep {
+				if arr && v[j] == ListSep || ap.isSep[v[j]] {
 					end, next = j, j+1
 					break
 				}
-				if k := sepAt(v[j:], a.Separators); k > 0 {
-					end, next = j, j+k
-					break
+				if ap.multiSeps {
+					if k := sepAt(v[j:], a.Separators); k > 0 {
+						end, next = j, j+k
+						break
+					}
 				}
 			}
 		}
@@ -587,7 +606,14 @@ func (r *Reader) list(i int, ap *attrPlan, v []byte) []string {
 		if len(item) == 0 {
 			continue
 		}
+		dirty := r.dirty
 		s := r.text(item)
+		if r.dirty != dirty {
+			// Cleaning may leave blanks at an end, or nothing.
+			if s = strings.TrimSpace(s); s == "" {
+				continue
+			}
+		}
 		if a.Lower {
 			s = strings.ToLower(s)
 		}

@@ -111,6 +111,7 @@ type Reader struct {
 	refs  []string
 	vals  [][]byte
 	has   []bool
+	array []bool // per ref: the value joins a JSON array's items with ListSep
 	plan  plan
 	entry Entry
 
@@ -175,6 +176,48 @@ func (d *Definition) NewReader(r io.Reader, p Params) (*Reader, error) {
 	rd.stats.Filtered = make([]int64, len(d.Filters))
 	rd.csv = newCSVSplitter(delimiter(d.Format.Delimiter), d.Format.Quote == nil || *d.Format.Quote, d.Format.MaxLine)
 	return rd, nil
+}
+
+// NewMapper returns a Reader that reads no body: it maps records split
+// elsewhere, given to MapFields. The Seclytics runner decodes its dumps
+// with the dump package (gzip read ahead, RFC 4180 CSV or NDJSON, its
+// limits and error texts) and maps every record through seclytics.yaml.
+func (d *Definition) NewMapper(p Params) (*Reader, error) {
+	return d.NewReader(bytes.NewReader(nil), p)
+}
+
+// Fields returns the names of the fields the definition reads, in the
+// order MapFields takes their values. The slice is the Reader's own.
+func (r *Reader) Fields() []string { return r.refs }
+
+// MapFields maps one record split elsewhere: vals[i] is the value of
+// Fields()[i] (nil or empty when absent), or, when arrays[i] is set, that
+// field was a JSON array and vals[i] joins its items with ListSep. It
+// returns why the record is invalid (counted and kept as Next does), or
+// the entry and the index in Definition.Filters of the filter that
+// dropped it (-1 if none did, and the entry is kept); the entry's warnings
+// are set either way. The entry is valid until the next call.
+func (r *Reader) MapFields(line int64, vals [][]byte, arrays []bool) (e *Entry, why string, filtered int) {
+	r.clear()
+	for i, v := range vals {
+		if i < len(r.vals) && len(v) > 0 {
+			r.set1(i, v)
+			r.array[i] = i < len(arrays) && arrays[i]
+		}
+	}
+	r.stats.Lines++
+	r.entry.Line = line
+	if why := r.build(); why != "" {
+		r.invalid(line, why)
+		return nil, why, -1
+	}
+	if i := r.filter(); i >= 0 {
+		r.stats.Filtered[i]++
+		return &r.entry, "", i
+	}
+	r.finish()
+	r.stats.Entries++
+	return &r.entry, "", -1
 }
 
 // Problems returns the invalid lines kept so far (at most MaxProblems).
@@ -269,9 +312,8 @@ func (r *Reader) decode() (line int64, why string, ok bool, err error) {
 }
 
 func (r *Reader) clear() {
-	for i := range r.has {
-		r.has[i] = false
-	}
+	clear(r.has)
+	clear(r.array)
 }
 
 func (r *Reader) set1(ref int, v []byte) {
@@ -484,13 +526,14 @@ func (r *Reader) ndjsonLine(b []byte) (why string, skip bool) {
 		}
 		r.scratch[ref] = appendJSON(r.scratch[ref][:0], fv)
 		r.set1(ref, r.scratch[ref])
+		r.array[ref] = fv.Type() == fastjson.TypeArray
 	}
 	return "", false
 }
 
-// listSep joins the items of a JSON array; list attributes always split
+// ListSep joins the items of a JSON array; list attributes always split
 // on it.
-const listSep = '\x1f'
+const ListSep = '\x1f'
 
 func appendJSON(b []byte, v *fastjson.Value) []byte {
 	switch v.Type() {
@@ -499,7 +542,7 @@ func appendJSON(b []byte, v *fastjson.Value) []byte {
 	case fastjson.TypeArray:
 		for i, it := range v.GetArray() {
 			if i > 0 {
-				b = append(b, listSep)
+				b = append(b, ListSep)
 			}
 			b = appendJSON(b, it)
 		}
