@@ -23,8 +23,8 @@ type plan struct {
 	// same field with the same layouts: a bad date there is warned about
 	// once, by the attribute.
 	firstQuiet, lastQuiet bool
-	max4, max6             int
-	attrs                  []attrPlan
+	max4, max6            int
+	attrs                 []attrPlan
 }
 
 type attrPlan struct {
