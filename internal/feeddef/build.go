@@ -448,12 +448,14 @@ func (r *Reader) attribute(i int, ap *attrPlan, out *indicator.Value) string {
 
 // drop clears *out for an attribute that failed: the line is invalid if
 // the attribute is required (see attribute), else it gets a warning.
+// Both messages name the field as well as the attribute: the field is
+// what the person reading them finds in the feed's body.
 func (r *Reader) drop(a *Attribute, why string, out *indicator.Value) string {
 	*out = indicator.Value{}
 	if a.Required {
-		return fmt.Sprintf("%s %s", a.Name, why)
+		return fmt.Sprintf("%s (field %s): %s", a.Name, a.Field, why)
 	}
-	r.warn("%s %s; attribute dropped", a.Name, why)
+	r.warn("%s (field %s): %s; attribute dropped", a.Name, a.Field, why)
 	return ""
 }
 
