@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"forewarn/internal/activity"
 	"forewarn/internal/allowlist"
@@ -406,13 +407,18 @@ func (j *job) readDump(ctx context.Context, dr *dump.Reader, sorter *stage.Sorte
 				cols[i] = dump.Column(c)
 			}
 		}
+		if cols[i] < 0 {
+			return fmt.Errorf("the %s definition reads a field %q that no dump column holds", Name, name)
+		}
 	}
+	// Only an NDJSON record has arrays.
+	csv := dr.Format() == dump.FormatCSV
 	var (
 		dropped = make([]*int64, len(def.Filters))
 		vals    = make([][]byte, len(cols))
 		arrays  = make([]bool, len(cols))
 		joined  = make([][]byte, len(cols))
-		conv    entryRow
+		conv    = newEntryRow(def)
 		seq     uint64
 	)
 	for i, f := range def.Filters {
@@ -449,11 +455,12 @@ func (j *job) readDump(ctx context.Context, dr *dump.Reader, sorter *stage.Sorte
 			continue
 		}
 		for i, c := range cols {
-			arrays[i] = c >= 0 && rec.Lists[c] != nil
-			switch {
-			case c < 0:
-				vals[i] = nil
-			case arrays[i]:
+			if csv {
+				vals[i] = rec.Fields[c]
+				continue
+			}
+			vals[i], arrays[i] = rec.Fields[c], rec.Lists[c] != nil
+			if arrays[i] {
 				// An NDJSON array: its items, joined as the definition
 				// reads a JSON array.
 				joined[i] = joined[i][:0]
@@ -464,8 +471,6 @@ func (j *job) readDump(ctx context.Context, dr *dump.Reader, sorter *stage.Sorte
 					joined[i] = append(joined[i], it...)
 				}
 				vals[i] = joined[i]
-			default:
-				vals[i] = rec.Fields[c]
 			}
 		}
 		e, why, filtered := m.MapFields(rec.Line, vals, arrays)
@@ -474,15 +479,17 @@ func (j *job) readDump(ctx context.Context, dr *dump.Reader, sorter *stage.Sorte
 			r.AddProblem(activity.Problem{Line: rec.Line, Kind: activity.ProblemInvalid, Message: why})
 			continue
 		}
+		if filtered >= 0 {
+			// The definition does not map what its filters do not read
+			// on a row they drop: no warning comes from such a row.
+			*dropped[filtered]++
+			continue
+		}
 		for _, w := range e.Warnings {
 			r.Warnings++
 			r.AddProblem(activity.Problem{Line: rec.Line, Kind: activity.ProblemWarning, Message: w})
 		}
-		if filtered >= 0 {
-			*dropped[filtered]++
-			continue
-		}
-		row := conv.row(e)
+		row := conv.row(e, m)
 		r.RowsKept++
 		prog.kept.Add(1)
 		countImportance(&r.KeptByImportance, row)
@@ -514,67 +521,76 @@ func definition(cfg config.Seclytics) *feeddef.Definition {
 }
 
 // entryRow turns an entry of the seclytics definition into the row the
-// stage's mapper encodes, reusing its buffers from one entry to the next.
+// stage's mapper encodes, reading the attributes by their position in the
+// definition and reusing its buffers from one entry to the next.
 type entryRow struct {
 	r     prediction.Row
-	text  []byte
+	at    [len(rowAttrs)]int // index of each of rowAttrs in the definition, -1 if absent
 	lists [3][][]byte
 }
 
-func (c *entryRow) row(e *feeddef.Entry) *prediction.Row {
-	c.r = prediction.Row{Line: e.Line, Addr: e.Prefix.Addr(),
-		PredictedAt: prediction.NoTime, DetectedAt: prediction.NoTime, LastSeenAt: prediction.NoTime,
-		DetectedBy: c.lists[0][:0], DetectedIdentifiers: c.lists[1][:0], DetectedCategories: c.lists[2][:0]}
-	// The texts are copied into one buffer, sized first so that the
-	// slices into it stay valid while it fills.
-	n := 0
-	for i := range e.Attrs {
-		n += len(e.Attrs[i].Value.Text)
-		for _, it := range e.Attrs[i].Value.List {
-			n += len(it)
-		}
+// rowAttrs are the attributes a prediction.Row holds, in the order of
+// entryRow.at.
+var rowAttrs = [...]string{
+	indicator.AttrPredictedAt, indicator.AttrDetectedAt, indicator.AttrLastSeenAt,
+	indicator.AttrPredictedNetblock, indicator.AttrPredictedCategory, indicator.AttrCluster,
+	indicator.AttrDetectedBy, indicator.AttrDetectedIdentifiers, indicator.AttrDetectedCategories,
+	indicator.AttrImportance,
+}
+
+func newEntryRow(def *feeddef.Definition) *entryRow {
+	c := &entryRow{}
+	names := def.AttributeNames()
+	for k, name := range rowAttrs {
+		c.at[k] = slices.Index(names, name)
 	}
-	if cap(c.text) < n {
-		c.text = make([]byte, 0, 2*n)
-	}
-	c.text = c.text[:0]
-	bytesOf := func(s string) []byte {
-		c.text = append(c.text, s...)
-		return c.text[len(c.text)-len(s):]
-	}
-	list := func(dst [][]byte, items []string) [][]byte {
-		for _, it := range items {
-			dst = append(dst, bytesOf(it))
-		}
-		return dst
-	}
+	return c
+}
+
+// bytesOf views an interned string as bytes without copying: the mapper
+// only reads them, copying them into its own buffer.
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+func (c *entryRow) row(e *feeddef.Entry, m *feeddef.Reader) *prediction.Row {
 	row := &c.r
-	for i := range e.Attrs {
-		v := &e.Attrs[i].Value
-		switch e.Attrs[i].Name {
-		case indicator.AttrPredictedAt:
-			row.PredictedAt = v.Time.Unix()
-		case indicator.AttrDetectedAt:
-			row.DetectedAt = v.Time.Unix()
-		case indicator.AttrLastSeenAt:
-			row.LastSeenAt = v.Time.Unix()
-		case indicator.AttrPredictedNetblock:
-			row.PredictedNetblock = v.Prefix
-		case indicator.AttrPredictedCategory:
-			row.PredictedCategory = bytesOf(v.Text)
-		case indicator.AttrCluster:
-			row.Cluster = bytesOf(v.Text)
-		case indicator.AttrDetectedBy:
-			row.DetectedBy = list(row.DetectedBy, v.List)
-		case indicator.AttrDetectedIdentifiers:
-			row.DetectedIdentifiers = list(row.DetectedIdentifiers, v.List)
-		case indicator.AttrDetectedCategories:
-			row.DetectedCategories = list(row.DetectedCategories, v.List)
-		case indicator.AttrImportance:
-			row.Importance, row.HasImportance = v.Number, true
+	*row = prediction.Row{Line: e.Line, Addr: e.Prefix.Addr()}
+	val := func(k int) *indicator.Value {
+		if c.at[k] < 0 {
+			return &indicator.Value{}
 		}
+		return m.Value(c.at[k])
 	}
-	c.lists = [3][][]byte{row.DetectedBy, row.DetectedIdentifiers, row.DetectedCategories}
+	date := func(k int) int64 {
+		if v := val(k); v.Kind == indicator.KindDate {
+			return v.Time.Unix()
+		}
+		return prediction.NoTime
+	}
+	text := func(k int) []byte {
+		if v := val(k); v.Kind == indicator.KindText {
+			return bytesOf(v.Text)
+		}
+		return nil
+	}
+	list := func(k, slot int) [][]byte {
+		out := c.lists[slot][:0]
+		if v := val(k); v.Kind == indicator.KindList {
+			for _, it := range v.List {
+				out = append(out, bytesOf(it))
+			}
+		}
+		c.lists[slot] = out
+		return out
+	}
+	row.PredictedAt, row.DetectedAt, row.LastSeenAt = date(0), date(1), date(2)
+	if v := val(3); v.Kind == indicator.KindCIDR {
+		row.PredictedNetblock = v.Prefix
+	}
+	row.PredictedCategory, row.Cluster = text(4), text(5)
+	row.DetectedBy, row.DetectedIdentifiers, row.DetectedCategories = list(6, 0), list(7, 1), list(8, 2)
+	if v := val(9); v.Kind == indicator.KindNumber {
+		row.Importance, row.HasImportance = v.Number, true
+	}
 	return row
 }
 

@@ -38,6 +38,9 @@ type attrPlan struct {
 	// same bytes, for a scan without setting up a set per value.
 	singleSeps string
 	multiSeps  bool // a separator is longer than a byte
+	// early is set for an attribute that is required or that a filter
+	// which is on reads: build maps it before the filters run.
+	early bool
 	isSep      [256]bool
 }
 
@@ -148,6 +151,18 @@ func (r *Reader) compile() {
 		}
 		r.filterAllowed = append(r.filterAllowed, allowed)
 	}
+	for i := range r.plan.attrs {
+		r.plan.attrs[i].early = d.Attributes[i].Required
+	}
+	for i, idx := range r.filterAttrs {
+		if r.filterOn[i] {
+			for _, j := range idx {
+				if j < len(r.plan.attrs) {
+					r.plan.attrs[j].early = true
+				}
+			}
+		}
+	}
 	for _, dv := range d.Derived {
 		r.derivedOn = append(r.derivedOn, dv.When == "" || r.set.Bool(dv.When))
 		r.derivedFrom = append(r.derivedFrom, d.attrIndex(dv.From))
@@ -180,8 +195,9 @@ func maxBits(m *MaxPrefix, v4 bool, def int) int {
 	return def
 }
 
-// build maps the decoded fields to r.entry and r.all. It returns why
-// the line is invalid, or "".
+// build maps the decoded fields to r.entry and r.all: the indicator, its
+// dates and the early attributes (required, or read by a filter that is
+// on). It returns why the line is invalid, or "". rest maps the others.
 func (r *Reader) build() string {
 	e := &r.entry
 	e.Warnings = e.Warnings[:0]
@@ -214,11 +230,26 @@ func (r *Reader) build() string {
 		e.LastSeen = r.seen(pl.last, m.LastSeen, "last_seen", pl.lastQuiet)
 	}
 	for i := range pl.attrs {
+		if !pl.attrs[i].early {
+			continue
+		}
 		if why := r.attribute(i, &pl.attrs[i], &r.all[i].Value); why != "" {
 			return why
 		}
 	}
 	return ""
+}
+
+// rest maps the attributes build left for after the filters: those of a
+// line the filters drop are never parsed. None is required, so none can
+// make the line invalid.
+func (r *Reader) rest() {
+	pl := &r.plan
+	for i := range pl.attrs {
+		if !pl.attrs[i].early {
+			r.attribute(i, &pl.attrs[i], &r.all[i].Value)
+		}
+	}
 }
 
 func (pl *plan) widest(p netip.Prefix) int {

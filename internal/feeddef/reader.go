@@ -193,10 +193,9 @@ func (r *Reader) Fields() []string { return r.refs }
 // MapFields maps one record split elsewhere: vals[i] is the value of
 // Fields()[i] (nil or empty when absent), or, when arrays[i] is set, that
 // field was a JSON array and vals[i] joins its items with ListSep. It
-// returns why the record is invalid (counted and kept as Next does), or
-// the entry and the index in Definition.Filters of the filter that
-// dropped it (-1 if none did, and the entry is kept); the entry's warnings
-// are set either way. The entry is valid until the next call.
+// returns why the record is invalid (counted and kept as Next does), the
+// index in Definition.Filters of the filter that dropped it, or the entry
+// (filtered is then -1). The entry is valid until the next call.
 func (r *Reader) MapFields(line int64, vals [][]byte, arrays []bool) (e *Entry, why string, filtered int) {
 	r.clear()
 	for i, v := range vals {
@@ -212,13 +211,21 @@ func (r *Reader) MapFields(line int64, vals [][]byte, arrays []bool) (e *Entry, 
 		return nil, why, -1
 	}
 	if i := r.filter(); i >= 0 {
-		r.stats.Filtered[i]++
-		return &r.entry, "", i
+		r.dropped(i)
+		return nil, "", i
 	}
+	r.rest()
 	r.finish()
 	r.stats.Entries++
 	return &r.entry, "", -1
 }
+
+// Value returns the value of the last entry for the attribute at index i
+// of Definition.AttributeNames (KindNone when the line has none), whether
+// or not the selection shows it: a caller that knows the definition reads
+// its attributes by position, not by name. It is valid until the next call
+// of Next or MapFields.
+func (r *Reader) Value(i int) *indicator.Value { return &r.all[i].Value }
 
 // Problems returns the invalid lines kept so far (at most MaxProblems).
 func (r *Reader) Problems() []LineProblem { return r.problems }
@@ -247,15 +254,23 @@ func (r *Reader) Next() (*Entry, error) {
 				continue
 			}
 			if i := r.filter(); i >= 0 {
-				r.stats.Filtered[i]++
+				r.dropped(i)
 				continue
 			}
+			r.rest()
 			r.finish()
 			r.stats.Entries++
 			return &r.entry, nil
 		}
 	}
 	return nil, r.err
+}
+
+// dropped counts a line filter i dropped. Its warnings so far are not
+// counted: Stats.Warnings is about kept lines.
+func (r *Reader) dropped(i int) {
+	r.stats.Filtered[i]++
+	r.stats.Warnings -= int64(len(r.entry.Warnings))
 }
 
 func (r *Reader) invalid(line int64, why string) {
