@@ -41,7 +41,7 @@ type attrPlan struct {
 	// early is set for an attribute that is required or that a filter
 	// which is on reads: build maps it before the filters run.
 	early bool
-	isSep      [256]bool
+	isSep [256]bool
 }
 
 // ref returns the index of field name among the referenced fields,
