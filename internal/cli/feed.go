@@ -107,6 +107,7 @@ func readSample(e *env, d *feeddef.Definition, name string) error {
 	if err != nil {
 		return fmt.Errorf("read the sample %s: %w", name, err)
 	}
+	defer body.Close()
 	r, err := d.NewReader(body, feeddef.Params{Now: time.Now()})
 	if err != nil {
 		return fmt.Errorf("read the sample %s: %w", name, err)

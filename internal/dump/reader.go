@@ -12,6 +12,8 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/valyala/fastjson"
+
+	"forewarn/internal/readahead"
 )
 
 // Default limits, used where a Limits field is zero.
@@ -92,7 +94,7 @@ type Record struct {
 type Reader struct {
 	format     Format
 	compressed bool
-	ahead      *readAhead // inflates in parallel; nil for plain bodies
+	ahead      *readahead.Reader // inflates in parallel; nil for plain bodies
 	count      *countingReader
 	lines      *lineReader
 	rec        Record
@@ -152,7 +154,7 @@ func NewReader(r io.Reader, lim Limits) (_ *Reader, err error) {
 			return nil, classifyReadError(err, true, 0)
 		}
 		zr.Multistream(true)
-		d.ahead = newReadAhead(zr, 256<<10, 4)
+		d.ahead = readahead.New(zr, 256<<10, 4)
 		src = d.ahead
 		d.compressed = true
 	}

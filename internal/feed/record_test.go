@@ -4,9 +4,7 @@ import (
 	"reflect"
 	"testing"
 
-	"forewarn/internal/activity"
 	"forewarn/internal/merge"
-	"forewarn/internal/prediction"
 )
 
 // TestRunRecordMapsEveryCount: every count the run record has is filled
@@ -28,15 +26,6 @@ func TestRunRecordMapsEveryCount(t *testing.T) {
 		}
 		if got.Field(i).Int() != src.Int() {
 			t.Errorf("activity.Counts.%s = %d, want merge.Counts.%s = %d", name, got.Field(i).Int(), name, src.Int())
-		}
-	}
-	for _, tc := range []struct{ in, want string }{
-		{prediction.KindInvalid, activity.ProblemInvalid},
-		{prediction.KindWarning, activity.ProblemWarning},
-	} {
-		p := runProblem(prediction.Problem{Line: 7, Kind: tc.in, Message: "m"})
-		if p != (activity.Problem{Line: 7, Kind: tc.want, Message: "m"}) {
-			t.Errorf("runProblem(%s) = %+v", tc.in, p)
 		}
 	}
 }

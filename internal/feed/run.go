@@ -10,13 +10,17 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
+	"unsafe"
 
 	"forewarn/internal/activity"
 	"forewarn/internal/allowlist"
 	"forewarn/internal/config"
 	"forewarn/internal/dump"
-	"forewarn/internal/filter"
+	"forewarn/internal/feeddef"
 	"forewarn/internal/indicator"
 	"forewarn/internal/merge"
 	"forewarn/internal/prediction"
@@ -369,26 +373,65 @@ func (j *job) run(ctx context.Context) error {
 	return nil
 }
 
-// readDump decodes, validates and filters every row, and stages the kept
-// ones.
+// readDump decodes every record with dump, maps, validates and filters it
+// through the seclytics definition (seclytics.yaml: the one description
+// of a dump's fields, their types and the filters of the configuration),
+// and stages the kept ones.
 func (j *job) readDump(ctx context.Context, dr *dump.Reader, sorter *stage.Sorter) error {
 	cfg, r, prog := j.cfg, j.r, j.o.Progress
-	since, until := int64(filter.NoLowerBound), int64(filter.NoUpperBound)
+	def := definition(cfg)
+	p := feeddef.Params{Now: r.StartedAt, Settings: map[string]string{
+		"threshold":      strconv.FormatFloat(cfg.Threshold, 'f', -1, 64),
+		"categories":     strings.Join(cfg.Categories, ","),
+		"filter_by_date": strconv.FormatBool(cfg.FilterByDate),
+		// The mapper below selects the context and normalizes: the
+		// staged rows carry every attribute the selection asks for.
+		"context": "all",
+	}}
 	if r.Since != nil {
-		since = r.Since.Unix()
+		p.Since = *r.Since
 	}
 	if r.Until != nil {
-		until = r.Until.Unix()
+		p.Until = *r.Until
 	}
-	flt := filter.New(cfg.Threshold, cfg.Categories, cfg.FilterByDate, since, until)
-	mapper := merge.NewMapper(merge.NewSelection(cfg.Context, cfg.Normalize))
-	limits := prediction.DefaultLimits(r.StartedAt)
-	limits.MaxNetblock4, limits.MaxNetblock6 = cfg.MaxNetblock.IPv4, cfg.MaxNetblock.IPv6
-	parser := prediction.NewParser(limits)
+	m, err := def.NewMapper(p)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	// The dump column of each field the definition reads.
+	cols := make([]dump.Column, len(m.Fields()))
+	for i, name := range m.Fields() {
+		cols[i] = -1
+		for c, cn := range dump.ColumnNames {
+			if strings.EqualFold(cn, name) {
+				cols[i] = dump.Column(c)
+			}
+		}
+		if cols[i] < 0 {
+			return fmt.Errorf("the %s definition reads a field %q that no dump column holds", Name, name)
+		}
+	}
+	// Only an NDJSON record has arrays.
+	csv := dr.Format() == dump.FormatCSV
 	var (
-		row prediction.Row
-		seq uint64
+		dropped = make([]*int64, len(def.Filters))
+		vals    = make([][]byte, len(cols))
+		arrays  = make([]bool, len(cols))
+		joined  = make([][]byte, len(cols))
+		conv    = newEntryRow(def)
+		seq     uint64
 	)
+	for i, f := range def.Filters {
+		switch f.Type {
+		case feeddef.FilterAtLeast:
+			dropped[i] = &r.Dropped.BelowThreshold
+		case feeddef.FilterAnyOf:
+			dropped[i] = &r.Dropped.CategoryNotListed
+		default:
+			dropped[i] = &r.Dropped.OutsideWindow
+		}
+	}
+	mapper := merge.NewMapper(merge.NewSelection(cfg.Context, cfg.Normalize))
 	for {
 		rec, err := dr.Next()
 		if err == io.EOF {
@@ -400,57 +443,155 @@ func (j *job) readDump(ctx context.Context, dr *dump.Reader, sorter *stage.Sorte
 			}
 		}
 		seq++
+		r.RowsRead++
+		prog.rows.Add(1)
 		if err != nil {
 			var re *dump.RowError
 			if !errors.As(err, &re) {
 				return fmt.Errorf("read the %s dump: %w", cfg.Dataset, err)
 			}
-			r.RowsRead++
-			prog.rows.Add(1)
 			r.Dropped.Invalid++
 			r.AddProblem(activity.Problem{Line: re.Line, Kind: activity.ProblemInvalid, Message: re.Reason})
 			continue
 		}
-		r.RowsRead++
-		prog.rows.Add(1)
-		if err := parser.Parse(rec, &row); err != nil {
-			var ie *prediction.InvalidError
-			if !errors.As(err, &ie) {
-				return err
+		for i, c := range cols {
+			if csv {
+				vals[i] = rec.Fields[c]
+				continue
 			}
+			vals[i], arrays[i] = rec.Fields[c], rec.Lists[c] != nil
+			if arrays[i] {
+				// An NDJSON array: its items, joined as the definition
+				// reads a JSON array.
+				joined[i] = joined[i][:0]
+				for k, it := range rec.Lists[c] {
+					if k > 0 {
+						joined[i] = append(joined[i], feeddef.ListSep)
+					}
+					joined[i] = append(joined[i], it...)
+				}
+				vals[i] = joined[i]
+			}
+		}
+		e, why, filtered := m.MapFields(rec.Line, vals, arrays)
+		if why != "" {
 			r.Dropped.Invalid++
-			r.AddProblem(activity.Problem{Line: ie.Line, Kind: activity.ProblemInvalid, Message: ie.Reason})
+			r.AddProblem(activity.Problem{Line: rec.Line, Kind: activity.ProblemInvalid, Message: why})
 			continue
 		}
-		for _, w := range row.Warnings {
+		if filtered >= 0 {
+			// The definition does not map what its filters do not read
+			// on a row they drop: no warning comes from such a row.
+			*dropped[filtered]++
+			continue
+		}
+		for _, w := range e.Warnings {
 			r.Warnings++
-			r.AddProblem(runProblem(w))
+			r.AddProblem(activity.Problem{Line: rec.Line, Kind: activity.ProblemWarning, Message: w})
 		}
-		switch flt.Check(&row) {
-		case filter.BelowThreshold:
-			r.Dropped.BelowThreshold++
-			continue
-		case filter.CategoryNotListed:
-			r.Dropped.CategoryNotListed++
-			continue
-		case filter.OutsideWindow:
-			r.Dropped.OutsideWindow++
-			continue
-		}
+		row := conv.row(e, m)
 		r.RowsKept++
 		prog.kept.Add(1)
-		countImportance(&r.KeptByImportance, &row)
+		countImportance(&r.KeptByImportance, row)
 		if j.allow.Contains(row.Addr) {
 			r.RowsAllowlisted++
 		}
 		if j.o.DryRun {
 			continue
 		}
-		k, v := mapper.Map(&row, seq)
+		k, v := mapper.Map(row, seq)
 		if err := sorter.Add(k, v); err != nil {
 			return fmt.Errorf("stage rows: %w", err)
 		}
 	}
+}
+
+// definition returns seclytics.yaml with the configuration's widest
+// predicted netblock.
+func definition(cfg config.Seclytics) *feeddef.Definition {
+	d := *feeddef.Builtin(Name)
+	d.Attributes = slices.Clone(d.Attributes)
+	for i := range d.Attributes {
+		if a := &d.Attributes[i]; a.Type == feeddef.TypeCIDR {
+			v4, v6 := cfg.MaxNetblock.IPv4, cfg.MaxNetblock.IPv6
+			a.MaxPrefix = &feeddef.MaxPrefix{IPv4: &v4, IPv6: &v6}
+		}
+	}
+	return &d
+}
+
+// entryRow turns an entry of the seclytics definition into the row the
+// stage's mapper encodes, reading the attributes by their position in the
+// definition and reusing its buffers from one entry to the next.
+type entryRow struct {
+	r     prediction.Row
+	at    [len(rowAttrs)]int // index of each of rowAttrs in the definition, -1 if absent
+	lists [3][][]byte
+}
+
+// rowAttrs are the attributes a prediction.Row holds, in the order of
+// entryRow.at.
+var rowAttrs = [...]string{
+	indicator.AttrPredictedAt, indicator.AttrDetectedAt, indicator.AttrLastSeenAt,
+	indicator.AttrPredictedNetblock, indicator.AttrPredictedCategory, indicator.AttrCluster,
+	indicator.AttrDetectedBy, indicator.AttrDetectedIdentifiers, indicator.AttrDetectedCategories,
+	indicator.AttrImportance,
+}
+
+func newEntryRow(def *feeddef.Definition) *entryRow {
+	c := &entryRow{}
+	names := def.AttributeNames()
+	for k, name := range rowAttrs {
+		c.at[k] = slices.Index(names, name)
+	}
+	return c
+}
+
+// bytesOf views an interned string as bytes without copying: the mapper
+// only reads them, copying them into its own buffer.
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+func (c *entryRow) row(e *feeddef.Entry, m *feeddef.Reader) *prediction.Row {
+	row := &c.r
+	*row = prediction.Row{Line: e.Line, Addr: e.Prefix.Addr()}
+	val := func(k int) *indicator.Value {
+		if c.at[k] < 0 {
+			return &indicator.Value{}
+		}
+		return m.Value(c.at[k])
+	}
+	date := func(k int) int64 {
+		if v := val(k); v.Kind == indicator.KindDate {
+			return v.Time.Unix()
+		}
+		return prediction.NoTime
+	}
+	text := func(k int) []byte {
+		if v := val(k); v.Kind == indicator.KindText {
+			return bytesOf(v.Text)
+		}
+		return nil
+	}
+	list := func(k, slot int) [][]byte {
+		out := c.lists[slot][:0]
+		if v := val(k); v.Kind == indicator.KindList {
+			for _, it := range v.List {
+				out = append(out, bytesOf(it))
+			}
+		}
+		c.lists[slot] = out
+		return out
+	}
+	row.PredictedAt, row.DetectedAt, row.LastSeenAt = date(0), date(1), date(2)
+	if v := val(3); v.Kind == indicator.KindCIDR {
+		row.PredictedNetblock = v.Prefix
+	}
+	row.PredictedCategory, row.Cluster = text(4), text(5)
+	row.DetectedBy, row.DetectedIdentifiers, row.DetectedCategories = list(6, 0), list(7, 1), list(8, 2)
+	if v := val(9); v.Kind == indicator.KindNumber {
+		row.Importance, row.HasImportance = v.Number, true
+	}
+	return row
 }
 
 // mergeBatch is a batch of folded records on its way from the goroutine

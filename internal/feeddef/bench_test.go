@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"strconv"
 	"syscall"
 	"testing"
 
@@ -16,9 +18,19 @@ import (
 	"forewarn/internal/prediction"
 )
 
+// benchDump generates the benchmarks' dump: 100,000 rows, or
+// FEEDDEF_BENCH_ROWS (a 1M dump profiles the reader as scripts/bench runs it).
 func benchDump(b *testing.B) []byte {
+	rows := 100_000
+	if s := os.Getenv("FEEDDEF_BENCH_ROWS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			b.Fatalf("FEEDDEF_BENCH_ROWS=%q: give a positive number of rows", s)
+		}
+		rows = n
+	}
 	var gz bytes.Buffer
-	if _, err := dumpgen.Generate(context.Background(), &gz, nil, dumpgen.Options{Rows: 100_000, Seed: 3}); err != nil {
+	if _, err := dumpgen.Generate(context.Background(), &gz, nil, dumpgen.Options{Rows: rows, Seed: 3}); err != nil {
 		b.Fatal(err)
 	}
 	return gz.Bytes()
@@ -34,6 +46,11 @@ func BenchmarkSeclyticsDefinition(b *testing.B) {
 	for b.Loop() {
 		body, _ := d.Decompress(bytes.NewReader(gz), 1<<30)
 		b.ReportMetric(float64(readDefinition(b, d, body)), "rows")
+		// Through io.Closer: scripts/bench-feeddef builds this file into
+		// baselines whose Decompress returned a plain io.Reader.
+		if c, ok := any(body).(io.Closer); ok {
+			c.Close()
+		}
 	}
 }
 

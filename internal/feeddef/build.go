@@ -19,8 +19,12 @@ import (
 // to indices.
 type plan struct {
 	ind, plen, first, last int // ref indices, -1 when unmapped
-	max4, max6             int
-	attrs                  []attrPlan
+	// firstQuiet and lastQuiet are set when a date attribute reads the
+	// same field with the same layouts: a bad date there is warned about
+	// once, by the attribute.
+	firstQuiet, lastQuiet bool
+	max4, max6            int
+	attrs                 []attrPlan
 }
 
 type attrPlan struct {
@@ -30,10 +34,14 @@ type attrPlan struct {
 	max4     int
 	max6     int
 	// singleSeps holds the separators of a list whose separators are all
-	// one byte long, plus the JSON array item separator; isSep marks the
+	// one byte long; isSep marks the
 	// same bytes, for a scan without setting up a set per value.
 	singleSeps string
-	isSep      [256]bool
+	multiSeps  bool // a separator is longer than a byte
+	// early is set for an attribute that is required or that a filter
+	// which is on reads: build maps it before the filters run.
+	early bool
+	isSep [256]bool
 }
 
 // ref returns the index of field name among the referenced fields,
@@ -63,7 +71,7 @@ func (r *Reader) compile() {
 	for i := range d.Attributes {
 		a := &d.Attributes[i]
 		ap := attrPlan{a: a, ref: -1, max4: maxBits(a.MaxPrefix, true, 0), max6: maxBits(a.MaxPrefix, false, 0)}
-		ap.singleSeps = string(listSep)
+		ap.singleSeps = ""
 		for _, sep := range a.Separators {
 			if len(sep) != 1 {
 				ap.singleSeps = ""
@@ -71,6 +79,7 @@ func (r *Reader) compile() {
 			}
 			ap.singleSeps += sep
 		}
+		ap.multiSeps = ap.singleSeps == "" && len(a.Separators) > 0
 		for _, c := range []byte(ap.singleSeps) {
 			ap.isSep[c] = true
 		}
@@ -80,13 +89,17 @@ func (r *Reader) compile() {
 			ap.ref = r.ref(a.Field)
 		}
 		r.plan.attrs = append(r.plan.attrs, ap)
+		if a.Type == TypeDate {
+			r.plan.firstQuiet = r.plan.firstQuiet || m.FirstSeen != nil && ap.ref == r.plan.first && slices.Equal(a.Layouts, m.FirstSeen.Layouts)
+			r.plan.lastQuiet = r.plan.lastQuiet || m.LastSeen != nil && ap.ref == r.plan.last && slices.Equal(a.Layouts, m.LastSeen.Layouts)
+		}
 	}
 	r.latest = math.MaxInt64
 	if !r.p.Now.IsZero() {
 		r.latest = r.p.Now.Add(MaxFuture).Unix()
 	}
 	n := len(r.refs)
-	r.vals, r.has, r.scratch = make([][]byte, n), make([]bool, n), make([][]byte, n)
+	r.vals, r.has, r.array, r.scratch = make([][]byte, n), make([]bool, n), make([]bool, n), make([][]byte, n)
 	r.dates = make([]dateMemo, n)
 	r.colOf = make([]int, n)
 	switch d.Format.Kind {
@@ -138,6 +151,18 @@ func (r *Reader) compile() {
 		}
 		r.filterAllowed = append(r.filterAllowed, allowed)
 	}
+	for i := range r.plan.attrs {
+		r.plan.attrs[i].early = d.Attributes[i].Required
+	}
+	for i, idx := range r.filterAttrs {
+		if r.filterOn[i] {
+			for _, j := range idx {
+				if j < len(r.plan.attrs) {
+					r.plan.attrs[j].early = true
+				}
+			}
+		}
+	}
 	for _, dv := range d.Derived {
 		r.derivedOn = append(r.derivedOn, dv.When == "" || r.set.Bool(dv.When))
 		r.derivedFrom = append(r.derivedFrom, d.attrIndex(dv.From))
@@ -170,8 +195,9 @@ func maxBits(m *MaxPrefix, v4 bool, def int) int {
 	return def
 }
 
-// build maps the decoded fields to r.entry and r.all. It returns why
-// the line is invalid, or "".
+// build maps the decoded fields to r.entry and r.all: the indicator, its
+// dates and the early attributes (required, or read by a filter that is
+// on). It returns why the line is invalid, or "". rest maps the others.
 func (r *Reader) build() string {
 	e := &r.entry
 	e.Warnings = e.Warnings[:0]
@@ -198,17 +224,32 @@ func (r *Reader) build() string {
 	}
 	e.Prefix = p
 	if m.FirstSeen != nil {
-		e.FirstSeen = r.seen(pl.first, m.FirstSeen, "first_seen")
+		e.FirstSeen = r.seen(pl.first, m.FirstSeen, "first_seen", pl.firstQuiet)
 	}
 	if m.LastSeen != nil {
-		e.LastSeen = r.seen(pl.last, m.LastSeen, "last_seen")
+		e.LastSeen = r.seen(pl.last, m.LastSeen, "last_seen", pl.lastQuiet)
 	}
 	for i := range pl.attrs {
+		if !pl.attrs[i].early {
+			continue
+		}
 		if why := r.attribute(i, &pl.attrs[i], &r.all[i].Value); why != "" {
 			return why
 		}
 	}
 	return ""
+}
+
+// rest maps the attributes build left for after the filters: those of a
+// line the filters drop are never parsed. None is required, so none can
+// make the line invalid.
+func (r *Reader) rest() {
+	pl := &r.plan
+	for i := range pl.attrs {
+		if !pl.attrs[i].early {
+			r.attribute(i, &pl.attrs[i], &r.all[i].Value)
+		}
+	}
 }
 
 func (pl *plan) widest(p netip.Prefix) int {
@@ -280,14 +321,16 @@ func atoi(b []byte) (int, bool) {
 	return n, true
 }
 
-func (r *Reader) seen(ref int, s *Seen, what string) time.Time {
+func (r *Reader) seen(ref int, s *Seen, what string, quiet bool) time.Time {
 	v, ok := r.field(ref)
 	if !ok {
 		return time.Time{}
 	}
 	t, why := r.date(ref, v, s.Layouts)
 	if why != "" {
-		r.warn("%s %s; dropped", what, why)
+		if !quiet {
+			r.warn("%s %s; dropped", what, why)
+		}
 		return time.Time{}
 	}
 	return t
@@ -332,11 +375,14 @@ func (r *Reader) date(ref int, v []byte, layouts []string) (time.Time, string) {
 	return t, ""
 }
 
-// valueMemo is the last field an attribute was mapped from and its value.
+// valueMemo is the text an attribute was last mapped from, when the value
+// mapped from it is still in place in Reader.all: values are 112 bytes (a
+// time, a prefix, a list), and a repeated field then costs a comparison,
+// not a copy.
 type valueMemo struct {
-	raw []byte
-	val indicator.Value
-	ok  bool
+	raw   []byte
+	array bool
+	ok    bool
 }
 
 // dateMemo is the last ISO date a field held that was kept, and its Unix
@@ -387,29 +433,32 @@ func parseDate(v []byte, layouts []string) (time.Time, bool) {
 
 // attribute maps one attribute into *out (left KindNone when absent or
 // dropped); why is set when a required one fails. Values are large (a
-// time, a prefix, a list): they are written in place, never returned.
+// time, a prefix, a list): they are written in place, never returned. out
+// is the attribute's own slot in r.all, which keeps its value from one
+// line to the next (see valueMemo).
 func (r *Reader) attribute(i int, ap *attrPlan, out *indicator.Value) string {
 	a := ap.a
 	if a.Type == TypeConstant {
 		*out = ap.constant
 		return ""
 	}
+	m := &r.memo[i]
 	v, ok := r.field(ap.ref)
 	if !ok {
-		*out = indicator.Value{}
+		*out, m.ok = indicator.Value{}, false
 		if a.Required {
 			return fmt.Sprintf("%s (field %s) is empty or missing", a.Name, a.Field)
 		}
 		return ""
 	}
-	m := &r.memo[i]
-	if m.ok && string(m.raw) == string(v) {
-		// A repeated netblock is parsed already but must still hold
-		// this line's address.
-		if a.Type != TypeCIDR || !a.ContainsIndicator || r.contains(m.val.Prefix) {
-			*out = m.val
+	if m.ok && m.array == r.array[ap.ref] && string(m.raw) == string(v) {
+		// *out still holds the value mapped from this same text on an
+		// earlier line: nothing to parse or copy. A repeated netblock
+		// must still hold this line's address.
+		if a.Type != TypeCIDR || !a.ContainsIndicator || r.contains(out.Prefix) {
 			return ""
 		}
+		m.ok = false
 		return r.drop(a, fmt.Sprintf("%q does not contain the indicator %s", v, r.entry.Prefix), out)
 	}
 	*out = indicator.Value{}
@@ -417,11 +466,11 @@ func (r *Reader) attribute(i int, ap *attrPlan, out *indicator.Value) string {
 	why := r.typed(i, ap, v, out)
 	m.ok = false
 	if why == "" {
-		// Keep a value that took no warning, for the next line that
-		// repeats the field: dumps hold runs of rows alike but for the
-		// address.
+		// Keep the text of a value that took no warning, for the next
+		// line that repeats the field: dumps hold runs of rows alike but
+		// for the address.
 		if len(r.entry.Warnings) == warnings && r.dirty == dirty {
-			m.raw, m.val, m.ok = append(m.raw[:0], v...), *out, true
+			m.raw, m.array, m.ok = append(m.raw[:0], v...), r.array[ap.ref], true
 		}
 		return ""
 	}
@@ -430,12 +479,14 @@ func (r *Reader) attribute(i int, ap *attrPlan, out *indicator.Value) string {
 
 // drop clears *out for an attribute that failed: the line is invalid if
 // the attribute is required (see attribute), else it gets a warning.
+// Both messages name the field as well as the attribute: the field is
+// what the person reading them finds in the feed's body.
 func (r *Reader) drop(a *Attribute, why string, out *indicator.Value) string {
 	*out = indicator.Value{}
 	if a.Required {
-		return fmt.Sprintf("%s %s", a.Name, why)
+		return fmt.Sprintf("%s (field %s): %s", a.Name, a.Field, why)
 	}
-	r.warn("%s %s; attribute dropped", a.Name, why)
+	r.warn("%s (field %s): %s; attribute dropped", a.Name, a.Field, why)
 	return ""
 }
 
@@ -548,16 +599,20 @@ func parseDecimal(b []byte) (float64, bool) {
 	return f, err == nil
 }
 
-// list splits v on the attribute's separators (and on the item separator
-// of a JSON array), trims, lower-cases when asked and drops empty and
-// repeated items, keeping the first occurrence's order.
+// list splits v on the attribute's separators (and, for a JSON array, on
+// the item separator between its items), trims, cleans, lower-cases when
+// asked and drops empty and repeated items, keeping the first occurrence's
+// order. A ListSep byte in a field that was not an array is a control
+// character like any other, removed with the text's cleaning.
 func (r *Reader) list(i int, ap *attrPlan, v []byte) []string {
 	a := ap.a
+	arr := r.array[ap.ref]
 	out := r.lists[i][:0]
 	var seen map[string]struct{}
 	for len(v) > 0 {
 		end, next := len(v), len(v)
-		if ap.singleSeps != "" {
+		switch {
+		case ap.singleSeps != "" && !arr:
 			// Single-byte separators (the usual case): one scan.
 			for j, c := range v {
 				if ap.isSep[c] {
@@ -565,15 +620,17 @@ func (r *Reader) list(i int, ap *attrPlan, v []byte) []string {
 					break
 				}
 			}
-		} else {
+		case ap.singleSeps != "" || ap.multiSeps || arr:
 			for j := 0; j < len(v); j++ {
-				if v[j] == listSep {
+				if arr && v[j] == ListSep || ap.isSep[v[j]] {
 					end, next = j, j+1
 					break
 				}
-				if k := sepAt(v[j:], a.Separators); k > 0 {
-					end, next = j, j+k
-					break
+				if ap.multiSeps {
+					if k := sepAt(v[j:], a.Separators); k > 0 {
+						end, next = j, j+k
+						break
+					}
 				}
 			}
 		}
@@ -582,7 +639,14 @@ func (r *Reader) list(i int, ap *attrPlan, v []byte) []string {
 		if len(item) == 0 {
 			continue
 		}
+		dirty := r.dirty
 		s := r.text(item)
+		if r.dirty != dirty {
+			// Cleaning may leave blanks at an end, or nothing.
+			if s = strings.TrimSpace(s); s == "" {
+				continue
+			}
+		}
 		if a.Lower {
 			s = strings.ToLower(s)
 		}

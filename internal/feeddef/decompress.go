@@ -7,6 +7,8 @@ import (
 	"io"
 
 	"github.com/klauspost/compress/gzip"
+
+	"forewarn/internal/readahead"
 )
 
 // ErrTooLarge is wrapped by the read error of a body that decompresses to
@@ -16,28 +18,45 @@ var ErrTooLarge = errors.New("feed body too large")
 // Decompress returns the body r as the definition's fetch.compression
 // says: gzip, plain, or auto (gzip when the body starts with gzip's magic
 // bytes). Reading more than max decompressed bytes fails with
-// ErrTooLarge, against gzip bombs. The caller closes r.
-func (d *Definition) Decompress(r io.Reader, max int64) (io.Reader, error) {
-	br := bufio.NewReader(r)
+// ErrTooLarge, against gzip bombs.
+//
+// A gzip body is inflated in a goroutine of its own, a few buffers ahead
+// of the parse, as the hand-written Seclytics path always did: the two
+// then share the work between two cores. Close the returned reader when
+// done with it (it stops that goroutine), then r.
+func (d *Definition) Decompress(r io.Reader, max int64) (io.ReadCloser, error) {
+	// A *bufio.Reader lets the decompressor read its input byte by byte
+	// from memory rather than wrapping it in a buffer of its own.
+	br := bufio.NewReaderSize(r, 64<<10)
 	gz := d.Fetch.Compression == "gzip"
 	if d.Fetch.Compression == "auto" || d.Fetch.Compression == "" {
 		magic, _ := br.Peek(2)
 		gz = len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b
 	}
-	var body io.Reader = br
-	if gz {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, fmt.Errorf("feed %s: the body is not gzip: %w", d.ID, err)
-		}
-		body = zr
+	if !gz {
+		return &capped{r: br, left: max, max: max}, nil
 	}
-	return &capped{r: body, left: max, max: max}, nil
+	zr, err := gzip.NewReader(br)
+	if err != nil {
+		return nil, fmt.Errorf("feed %s: the body is not gzip: %w", d.ID, err)
+	}
+	ahead := readahead.New(zr, 256<<10, 4)
+	return &capped{r: ahead, left: max, max: max, close: ahead.Close}, nil
 }
 
+// capped reads at most max bytes of r; close, if set, stops what feeds r.
 type capped struct {
 	r         io.Reader
 	left, max int64
+	close     func() error
+}
+
+// Close implements io.Closer.
+func (c *capped) Close() error {
+	if c.close == nil {
+		return nil
+	}
+	return c.close()
 }
 
 func (c *capped) Read(p []byte) (int, error) {

@@ -17,7 +17,10 @@
 // with its source line, the feed's own first and last seen dates and typed
 // attributes (indicator.Value). Invalid lines are counted and reported with
 // their line numbers; they never stop a parse. Filters and derived
-// attributes are pure functions evaluated here.
+// attributes are pure functions evaluated here; an attribute no filter
+// reads is mapped only on lines the filters keep. A Reader made by
+// NewMapper maps records split elsewhere instead (MapFields): the
+// Seclytics runner's dump records.
 //
 // The built-in definitions (Builtins) are embedded YAML files.
 //

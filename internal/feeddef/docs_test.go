@@ -81,6 +81,7 @@ func TestCustomDefinition(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer body.Close()
 	text, err := readBody(d, body)
 	if err != nil {
 		t.Fatal(err)

@@ -143,6 +143,7 @@ func readAll(t *testing.T, d *Definition, path string) (entries []string, set ma
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer body.Close()
 	r, err = d.NewReader(body, Params{Now: time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)})
 	if err != nil {
 		t.Fatal(err)

@@ -111,6 +111,7 @@ type Reader struct {
 	refs  []string
 	vals  [][]byte
 	has   []bool
+	array []bool // per ref: the value joins a JSON array's items with ListSep
 	plan  plan
 	entry Entry
 
@@ -173,9 +174,58 @@ func (d *Definition) NewReader(r io.Reader, p Params) (*Reader, error) {
 	rd := &Reader{d: d, kind: d.Format.Kind, set: set, p: p, lr: newLineReader(r, d.Format.MaxLine)}
 	rd.compile()
 	rd.stats.Filtered = make([]int64, len(d.Filters))
-	rd.csv = csvSplitter{delim: delimiter(d.Format.Delimiter), quote: d.Format.Quote == nil || *d.Format.Quote, maxLine: d.Format.MaxLine}
+	rd.csv = newCSVSplitter(delimiter(d.Format.Delimiter), d.Format.Quote == nil || *d.Format.Quote, d.Format.MaxLine)
 	return rd, nil
 }
+
+// NewMapper returns a Reader that reads no body: it maps records split
+// elsewhere, given to MapFields. The Seclytics runner decodes its dumps
+// with the dump package (gzip read ahead, RFC 4180 CSV or NDJSON, its
+// limits and error texts) and maps every record through seclytics.yaml.
+func (d *Definition) NewMapper(p Params) (*Reader, error) {
+	return d.NewReader(bytes.NewReader(nil), p)
+}
+
+// Fields returns the names of the fields the definition reads, in the
+// order MapFields takes their values. The slice is the Reader's own.
+func (r *Reader) Fields() []string { return r.refs }
+
+// MapFields maps one record split elsewhere: vals[i] is the value of
+// Fields()[i] (nil or empty when absent), or, when arrays[i] is set, that
+// field was a JSON array and vals[i] joins its items with ListSep. It
+// returns why the record is invalid (counted and kept as Next does), the
+// index in Definition.Filters of the filter that dropped it, or the entry
+// (filtered is then -1). The entry is valid until the next call.
+func (r *Reader) MapFields(line int64, vals [][]byte, arrays []bool) (e *Entry, why string, filtered int) {
+	r.clear()
+	for i, v := range vals {
+		if i < len(r.vals) && len(v) > 0 {
+			r.set1(i, v)
+			r.array[i] = i < len(arrays) && arrays[i]
+		}
+	}
+	r.stats.Lines++
+	r.entry.Line = line
+	if why := r.build(); why != "" {
+		r.invalid(line, why)
+		return nil, why, -1
+	}
+	if i := r.filter(); i >= 0 {
+		r.dropped(i)
+		return nil, "", i
+	}
+	r.rest()
+	r.finish()
+	r.stats.Entries++
+	return &r.entry, "", -1
+}
+
+// Value returns the value of the last entry for the attribute at index i
+// of Definition.AttributeNames (KindNone when the line has none), whether
+// or not the selection shows it: a caller that knows the definition reads
+// its attributes by position, not by name. It is valid until the next call
+// of Next or MapFields.
+func (r *Reader) Value(i int) *indicator.Value { return &r.all[i].Value }
 
 // Problems returns the invalid lines kept so far (at most MaxProblems).
 func (r *Reader) Problems() []LineProblem { return r.problems }
@@ -204,15 +254,23 @@ func (r *Reader) Next() (*Entry, error) {
 				continue
 			}
 			if i := r.filter(); i >= 0 {
-				r.stats.Filtered[i]++
+				r.dropped(i)
 				continue
 			}
+			r.rest()
 			r.finish()
 			r.stats.Entries++
 			return &r.entry, nil
 		}
 	}
 	return nil, r.err
+}
+
+// dropped counts a line filter i dropped. Its warnings so far are not
+// counted: Stats.Warnings is about kept lines.
+func (r *Reader) dropped(i int) {
+	r.stats.Filtered[i]++
+	r.stats.Warnings -= int64(len(r.entry.Warnings))
 }
 
 func (r *Reader) invalid(line int64, why string) {
@@ -269,9 +327,8 @@ func (r *Reader) decode() (line int64, why string, ok bool, err error) {
 }
 
 func (r *Reader) clear() {
-	for i := range r.has {
-		r.has[i] = false
-	}
+	clear(r.has)
+	clear(r.array)
 }
 
 func (r *Reader) set1(ref int, v []byte) {
@@ -484,13 +541,14 @@ func (r *Reader) ndjsonLine(b []byte) (why string, skip bool) {
 		}
 		r.scratch[ref] = appendJSON(r.scratch[ref][:0], fv)
 		r.set1(ref, r.scratch[ref])
+		r.array[ref] = fv.Type() == fastjson.TypeArray
 	}
 	return "", false
 }
 
-// listSep joins the items of a JSON array; list attributes always split
+// ListSep joins the items of a JSON array; list attributes always split
 // on it.
-const listSep = '\x1f'
+const ListSep = '\x1f'
 
 func appendJSON(b []byte, v *fastjson.Value) []byte {
 	switch v.Type() {
@@ -499,7 +557,7 @@ func appendJSON(b []byte, v *fastjson.Value) []byte {
 	case fastjson.TypeArray:
 		for i, it := range v.GetArray() {
 			if i > 0 {
-				b = append(b, listSep)
+				b = append(b, ListSep)
 			}
 			b = appendJSON(b, it)
 		}

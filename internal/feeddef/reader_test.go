@@ -89,7 +89,7 @@ attributes:
 		`192.0.2.1/32 line 3 first 2021-02-03T00:00:00Z [Note=said "hi", twice Tags=a, b Score=5.5]`,
 		// Both stores keep text alike: the line break goes, with a warning.
 		"192.0.2.2/32 line 5 [Note=twolines] warning: text held invalid UTF-8 or control characters: invalid bytes replaced with U+FFFD, control characters removed",
-		"192.0.2.3/32 line 8 first 2021-02-03T00:00:00Z [] warning: Score \"1e3\" is not a number; attribute dropped",
+		"192.0.2.3/32 line 8 first 2021-02-03T00:00:00Z [] warning: Score (field score): \"1e3\" is not a number; attribute dropped",
 		"192.0.2.4/32 line 10 first 2021-02-03T00:00:00Z [Note=short]",
 	}, []string{
 		"line 7: a quote inside an unquoted field: quote the whole field and double the quotes inside it",
@@ -247,12 +247,12 @@ attributes:
 		"192.0.2.1 - 1969-12-31\n", Params{Now: now})
 	check(t, e, inv, []string{
 		"192.0.2.1/32 line 1 [Net=192.0.2.0/24 When=2025-01-01T08:00:00Z]",
-		`192.0.2.1/32 line 2 [When=2025-01-01T00:00:00Z] warning: Net "198.51.100.0/24" does not contain the indicator 192.0.2.1/32; attribute dropped`,
-		`192.0.2.1/32 line 3 [When=2025-01-01T00:00:00Z] warning: Net "192.0.0.0/8" is wider than /16 (max_prefix); attribute dropped`,
+		`192.0.2.1/32 line 2 [When=2025-01-01T00:00:00Z] warning: Net (field net): "198.51.100.0/24" does not contain the indicator 192.0.2.1/32; attribute dropped`,
+		`192.0.2.1/32 line 3 [When=2025-01-01T00:00:00Z] warning: Net (field net): "192.0.0.0/8" is wider than /16 (max_prefix); attribute dropped`,
 		"192.0.2.1/32 line 4 [Net=192.0.2.0/24 When=2025-01-01T00:00:00Z]",
 	}, []string{
-		`line 5: When "2028-01-01" is outside 1970-01-01 to a year after the run`,
-		`line 6: When "1969-12-31" is outside 1970-01-01 to a year after the run`,
+		`line 5: When (field when): "2028-01-01" is outside 1970-01-01 to a year after the run`,
+		`line 6: When (field when): "1969-12-31" is outside 1970-01-01 to a year after the run`,
 	})
 }
 
@@ -327,6 +327,7 @@ func TestDecompress(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			defer body.Close()
 			r, _ := d.NewReader(body, Params{})
 			for err == nil {
 				_, err = r.Next()
@@ -450,8 +451,99 @@ attributes:
 	check(t, e, nil, []string{
 		"192.0.2.1/32 line 2 [Seen=2025-01-02T00:00:00Z A=x B=y Tags=p, q N=5 Net=192.0.2.0/24]" + warn,
 		"192.0.2.2/32 line 3 [Seen=2025-01-02T00:00:00Z A=ok B=y Tags=p, q N=5 Net=192.0.2.0/24]" + warn,
-		"192.0.2.3/32 line 4 [Seen=2025-01-02T00:00:00Z A=x B=y Tags=p, q Net=192.0.2.0/24]" + warn + ` warning: N "11" is outside 0 to 10; attribute dropped`,
-		`198.51.100.1/32 line 5 [A=ok B=ok Tags=p, q N=5] warning: Seen "bad" is not an ISO 8601 date (2006-01-02, optionally with a time); attribute dropped warning: Net "192.0.2.0/24" does not contain the indicator 198.51.100.1/32; attribute dropped`,
-		`198.51.100.2/32 line 6 [A=ok B=ok Tags=p, q N=5] warning: Seen "bad" is not an ISO 8601 date (2006-01-02, optionally with a time); attribute dropped warning: Net "192.0.2.0/24" does not contain the indicator 198.51.100.2/32; attribute dropped`,
+		"192.0.2.3/32 line 4 [Seen=2025-01-02T00:00:00Z A=x B=y Tags=p, q Net=192.0.2.0/24]" + warn + ` warning: N (field n): "11" is outside 0 to 10; attribute dropped`,
+		`198.51.100.1/32 line 5 [A=ok B=ok Tags=p, q N=5] warning: Seen (field seen): "bad" is not an ISO 8601 date (2006-01-02, optionally with a time); attribute dropped warning: Net (field net): "192.0.2.0/24" does not contain the indicator 198.51.100.1/32; attribute dropped`,
+		`198.51.100.2/32 line 6 [A=ok B=ok Tags=p, q N=5] warning: Seen (field seen): "bad" is not an ISO 8601 date (2006-01-02, optionally with a time); attribute dropped warning: Net (field net): "192.0.2.0/24" does not contain the indicator 198.51.100.2/32; attribute dropped`,
 	}, nil)
+}
+
+// TestMapFieldsReadsAsNextDoes maps records split elsewhere, as the
+// Seclytics runner does, and checks them against the same rows read from a
+// CSV body: the same entries, warnings, invalid lines and filter counts. A
+// unit separator (0x1f) in a CSV field is a control character removed by
+// the cleaning; only a JSON array's items are split on it.
+func TestMapFieldsReadsAsNextDoes(t *testing.T) {
+	d := def(t, `format:
+  kind: csv
+indicator:
+  field: ip
+  last_seen:
+    field: seen
+attributes:
+  - name: Seen
+    type: date
+    field: seen
+  - name: Tags
+    type: list
+    field: tags
+    separators: [";"]
+  - name: Score
+    type: number
+    field: score
+    required: true
+parameters:
+  - name: min
+    label: Min
+    type: number
+    default: 50
+    help: x
+filters:
+  - type: at_least
+    attribute: Score
+    parameter: min
+`)
+	rows := [][]string{
+		{"198.51.100.1", "2026-01-02", "a;b", "90"},
+		{"198.51.100.2", "yesterday", "a\x1fb;\x00", "90"}, // one warning, for Seen
+		{"198.51.100.3", "2026-01-02", "a", "10"},          // below min
+		{"999.1.2.3", "2026-01-02", "a", "90"},             // invalid
+		{"198.51.100.4", "", "", "high"},                   // invalid
+	}
+	body := "ip,seen,tags,score\n"
+	for _, r := range rows {
+		body += strings.Join(r, ",") + "\n"
+	}
+	wantE, wantI := read(t, d, body, Params{})
+
+	m, err := d.NewMapper(Params{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := map[string]int{"ip": 0, "seen": 1, "tags": 2, "score": 3}
+	var gotE, gotI []string
+	for i, r := range rows {
+		vals := make([][]byte, len(m.Fields()))
+		for k, name := range m.Fields() {
+			vals[k] = []byte(r[col[name]])
+		}
+		e, why, filtered := m.MapFields(int64(i+2), vals, nil)
+		switch {
+		case why != "":
+			gotI = append(gotI, LineProblem{int64(i + 2), why}.String())
+		case filtered < 0:
+			s := entryString(e)
+			for _, w := range e.Warnings {
+				s += " warning: " + w
+			}
+			gotE = append(gotE, s)
+		}
+	}
+	check(t, gotE, gotI, wantE, wantI)
+	if len(wantE) != 2 || len(wantI) != 2 || m.Stats().Filtered[0] != 1 {
+		t.Fatalf("entries %q, invalid %q, filtered %v: want 2, 2 and 1", wantE, wantI, m.Stats().Filtered)
+	}
+	if !strings.Contains(wantE[1], "Tags=ab ") || strings.Count(wantE[1], "warning:") != 2 {
+		t.Errorf("row 2 is %q: want Tags=ab, a warning for the date and one for the cleaned text", wantE[1])
+	}
+
+	// The same field as a JSON array's items: split on the separator.
+	vals, arrays := make([][]byte, len(m.Fields())), make([]bool, len(m.Fields()))
+	for k, name := range m.Fields() {
+		vals[k] = []byte(map[string]string{"ip": "198.51.100.9", "tags": "a\x1fb", "score": "90"}[name])
+		arrays[k] = name == "tags"
+	}
+	e, why, _ := m.MapFields(9, vals, arrays)
+	if why != "" || e.Attr("Tags").String() != indicator.ListValue([]string{"a", "b"}).String() {
+		t.Errorf("array a,b: %v %q", e, why)
+	}
 }

@@ -103,6 +103,7 @@ func generic(t *testing.T, gz []byte, p Params) (rows map[int64]parsed, invalid 
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer body.Close()
 	r, err := d.NewReader(body, p)
 	if err != nil {
 		t.Fatal(err)

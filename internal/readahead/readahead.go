@@ -1,17 +1,18 @@
-package dump
+package readahead
 
 import (
 	"io"
 	"sync"
 )
 
-// readAhead inflates in a goroutine of its own, so that decompression and
-// parsing run on two cores at once. It holds at most n buffers of size
-// bytes: memory stays bounded however far the producer gets ahead.
-type readAhead struct {
+// Reader reads its source in a goroutine of its own. It holds at most n
+// buffers of size bytes: memory stays bounded however far the producer
+// gets ahead.
+type Reader struct {
 	filled chan chunk
 	free   chan []byte
 	done   chan struct{}
+	exited chan struct{} // closed when the producer returns
 	once   sync.Once
 
 	buf []byte // the chunk being consumed, returned to free when used up
@@ -24,8 +25,10 @@ type chunk struct {
 	err error
 }
 
-func newReadAhead(r io.Reader, size, n int) *readAhead {
-	ra := &readAhead{filled: make(chan chunk, n), free: make(chan []byte, n), done: make(chan struct{})}
+// New starts reading r ahead of the caller, into n buffers of size bytes.
+// Call Close once done, or the goroutine waits for a free buffer forever.
+func New(r io.Reader, size, n int) *Reader {
+	ra := &Reader{filled: make(chan chunk, n), free: make(chan []byte, n), done: make(chan struct{}), exited: make(chan struct{})}
 	for i := 0; i < n; i++ {
 		ra.free <- make([]byte, size)
 	}
@@ -33,7 +36,8 @@ func newReadAhead(r io.Reader, size, n int) *readAhead {
 	return ra
 }
 
-func (ra *readAhead) produce(r io.Reader) {
+func (ra *Reader) produce(r io.Reader) {
+	defer close(ra.exited)
 	for {
 		var buf []byte
 		select {
@@ -62,7 +66,7 @@ func (ra *readAhead) produce(r io.Reader) {
 }
 
 // Read implements io.Reader.
-func (ra *readAhead) Read(p []byte) (int, error) {
+func (ra *Reader) Read(p []byte) (int, error) {
 	for len(ra.cur) == 0 {
 		if ra.err != nil {
 			return 0, ra.err
@@ -79,7 +83,10 @@ func (ra *readAhead) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// Close stops the producer. It does not close the underlying reader.
-func (ra *readAhead) Close() {
+// Close stops the producer; it always returns nil. It does not close the
+// underlying reader, which the producer may be reading still: close that
+// only after Close.
+func (ra *Reader) Close() error {
 	ra.once.Do(func() { close(ra.done) })
+	return nil
 }
