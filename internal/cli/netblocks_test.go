@@ -44,6 +44,10 @@ func TestHostileNetblocks(t *testing.T) {
 		strings.Count(r.out, "predicted_netblock") != 3 {
 		t.Errorf("run: want 4 rows kept and a warning for each bad netblock: %+v", r)
 	}
+	// The two too-wide netblocks name the setting a Seclytics user raises.
+	if n := strings.Count(r.out, "(max_netblock)"); n != 2 {
+		t.Errorf("run: %d warnings name max_netblock, want the 2 netblocks wider than it: %+v", n, r)
+	}
 	if r = run(t, env, "lookup", "8.8.8.8", "2001:4860::8888"); r.code != 1 || strings.Count(r.out, ": unknown") != 2 {
 		t.Errorf("lookup of addresses in no real netblock: %+v", r)
 	}

@@ -514,7 +514,7 @@ func definition(cfg config.Seclytics) *feeddef.Definition {
 	for i := range d.Attributes {
 		if a := &d.Attributes[i]; a.Type == feeddef.TypeCIDR {
 			v4, v6 := cfg.MaxNetblock.IPv4, cfg.MaxNetblock.IPv6
-			a.MaxPrefix = &feeddef.MaxPrefix{IPv4: &v4, IPv6: &v6}
+			a.MaxPrefix = &feeddef.MaxPrefix{IPv4: &v4, IPv6: &v6, Setting: "max_netblock"}
 		}
 	}
 	return &d

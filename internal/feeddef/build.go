@@ -547,7 +547,11 @@ func (r *Reader) cidr(ap *attrPlan, v []byte, out *indicator.Value) string {
 	case ap.a.ContainsIndicator && !r.contains(p):
 		return fmt.Sprintf("%q does not contain the indicator %s", v, r.entry.Prefix)
 	case p.Bits() < widest:
-		return fmt.Sprintf("%q is wider than /%d (max_prefix)", v, widest)
+		setting := "max_prefix"
+		if a := ap.a.MaxPrefix; a != nil && a.Setting != "" {
+			setting = a.Setting
+		}
+		return fmt.Sprintf("%q is wider than /%d (%s)", v, widest, setting)
 	}
 	out.Kind, out.Prefix = indicator.KindCIDR, p
 	return ""
@@ -599,11 +603,12 @@ func parseDecimal(b []byte) (float64, bool) {
 	return f, err == nil
 }
 
-// list splits v on the attribute's separators (and, for a JSON array, on
-// the item separator between its items), trims, cleans, lower-cases when
-// asked and drops empty and repeated items, keeping the first occurrence's
-// order. A ListSep byte in a field that was not an array is a control
-// character like any other, removed with the text's cleaning.
+// list splits v on the attribute's separators, or, for a JSON array, on
+// the item separator between its items only (an array's items are the
+// list's items, commas and all), trims, cleans, lower-cases when asked and
+// drops empty and repeated items, keeping the first occurrence's order. A
+// ListSep byte in a field that was not an array is a control character
+// like any other, removed with the text's cleaning.
 func (r *Reader) list(i int, ap *attrPlan, v []byte) []string {
 	a := ap.a
 	arr := r.array[ap.ref]
@@ -612,7 +617,11 @@ func (r *Reader) list(i int, ap *attrPlan, v []byte) []string {
 	for len(v) > 0 {
 		end, next := len(v), len(v)
 		switch {
-		case ap.singleSeps != "" && !arr:
+		case arr:
+			if j := bytes.IndexByte(v, ListSep); j >= 0 {
+				end, next = j, j+1
+			}
+		case ap.singleSeps != "":
 			// Single-byte separators (the usual case): one scan.
 			for j, c := range v {
 				if ap.isSep[c] {
@@ -620,17 +629,15 @@ func (r *Reader) list(i int, ap *attrPlan, v []byte) []string {
 					break
 				}
 			}
-		case ap.singleSeps != "" || ap.multiSeps || arr:
+		case ap.multiSeps:
 			for j := 0; j < len(v); j++ {
-				if arr && v[j] == ListSep || ap.isSep[v[j]] {
+				if ap.isSep[v[j]] {
 					end, next = j, j+1
 					break
 				}
-				if ap.multiSeps {
-					if k := sepAt(v[j:], a.Separators); k > 0 {
-						end, next = j, j+k
-						break
-					}
+				if k := sepAt(v[j:], a.Separators); k > 0 {
+					end, next = j, j+k
+					break
 				}
 			}
 		}

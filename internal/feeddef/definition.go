@@ -123,6 +123,11 @@ type SkipIf struct {
 type MaxPrefix struct {
 	IPv4 *int `yaml:"ipv4"`
 	IPv6 *int `yaml:"ipv6"`
+	// Setting names the configuration setting these limits come from,
+	// when a feed's own configuration sets them (Seclytics' max_netblock):
+	// a value that is too wide names it as the one to raise. Empty: the
+	// definition's max_prefix.
+	Setting string `yaml:"-" json:"-"`
 }
 
 // Default widest indicator prefixes: a /8 or a /16 listed by a feed is

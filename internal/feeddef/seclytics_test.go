@@ -2,11 +2,13 @@ package feeddef
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"io"
 	"net/netip"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -273,6 +275,32 @@ func TestSeclyticsDefinitionReadsNDJSON(t *testing.T) {
 	for line, w := range want {
 		if g := got[line]; !cmp.Equal(g.attrs, w.attrs) || g.prefix != w.prefix {
 			t.Fatalf("line %d:\n got %v %v\nwant %v %v", line, g.prefix, g.attrs, w.prefix, w.attrs)
+		}
+	}
+}
+
+// TestSeclyticsArrayItemsAreNotSplit: an NDJSON array's items are the
+// list's items, commas and bars included, as the hand-written parser keeps
+// them; the same values in a CSV field are split on the separators.
+func TestSeclyticsArrayItemsAreNotSplit(t *testing.T) {
+	body := []byte(`{"ip":"198.51.100.7","detected_by":["Acme, Inc","b|c"],"detected_categories":["malware"],"importance":80,"last_seen_at":"2026-11-01"}` + "\n")
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(body)
+	zw.Close()
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	want, _ := handWritten(t, gz.Bytes(), now, nil)
+	got, _ := generic(t, gz.Bytes(), Params{Now: now, Settings: map[string]string{
+		"threshold": "0", "categories": "", "context": "all", "normalize": "true"}})
+	if len(want) != 1 || len(got) != 1 {
+		t.Fatalf("read %d rows, the hand-written parser %d; want 1", len(got), len(want))
+	}
+	for line, w := range want {
+		if !strings.Contains(w.attrs["Detected By"], "Acme, Inc") {
+			t.Fatalf("the hand-written parser read Detected By as %q", w.attrs["Detected By"])
+		}
+		if g := got[line]; !cmp.Equal(g.attrs, w.attrs) {
+			t.Errorf("line %d:\n got %v\nwant %v", line, g.attrs, w.attrs)
 		}
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/gzip"
+
+	"forewarn/internal/readahead"
 )
 
 // Format is a log format.
@@ -130,7 +132,8 @@ func New(r io.Reader, opts Options) (*Scanner, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read gzip log: %w", err)
 		}
-		src, s.stop = readAhead(zr)
+		ahead := readahead.New(zr, readAheadChunk, readAheadChunks)
+		src, s.stop = ahead, ahead.Stop
 		s.gz = true
 	}
 	s.br = bufio.NewReaderSize(src, bufSize)
@@ -167,106 +170,15 @@ func New(r io.Reader, opts Options) (*Scanner, error) {
 }
 
 // Read-ahead bounds: the decompressing goroutine keeps up to
-// readAheadChunks chunks of readAheadChunk bytes (4 MiB) ready.
+// readAheadChunks chunks of readAheadChunk bytes (4 MiB) ready. The depth
+// matters on a busy machine: through an io.Pipe, whose writes wait until
+// the reader has taken everything, neither side could get ahead while the
+// other waited for a CPU, and every hand-over woke both
+// (docs/performance.md, issue 18).
 const (
 	readAheadChunk  = 256 << 10
 	readAheadChunks = 16
 )
-
-// readAhead decompresses zr in a goroutine, up to readAheadChunks chunks
-// ahead of the reader, so that decompressing and parsing use two cores.
-// The depth matters on a busy machine: through an io.Pipe, whose writes
-// wait until the reader has taken everything, neither side could get
-// ahead while the other waited for a CPU, and every hand-over woke both
-// (docs/performance.md, issue 18). stop ends the goroutine and waits for
-// it.
-func readAhead(zr io.Reader) (io.Reader, func()) {
-	r := &chunkReader{
-		full: make(chan chunk, readAheadChunks),
-		free: make(chan []byte, readAheadChunks),
-		quit: make(chan struct{}),
-	}
-	for range readAheadChunks {
-		r.free <- nil // allocated on first use: a short log needs one
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer close(r.full)
-		for {
-			var buf []byte
-			select {
-			case buf = <-r.free:
-			case <-r.quit:
-				return
-			}
-			if buf == nil {
-				buf = make([]byte, readAheadChunk)
-			}
-			// Fill the chunk, keeping the reader's own error: a
-			// truncated gzip stream ends in io.ErrUnexpectedEOF.
-			n := 0
-			var err error
-			for n < len(buf) && err == nil {
-				var m int
-				m, err = zr.Read(buf[n:])
-				n += m
-			}
-			select {
-			case r.full <- chunk{buf[:n], err}:
-			case <-r.quit:
-				return
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	var once bool
-	return r, func() {
-		if !once {
-			once = true
-			close(r.quit)
-		}
-		<-done
-	}
-}
-
-// chunk is a decompressed chunk, and the error that ended it (io.EOF at
-// the end of the log).
-type chunk struct {
-	b   []byte
-	err error
-}
-
-// chunkReader reads the chunks readAhead's goroutine sends, handing each
-// buffer back once it is read.
-type chunkReader struct {
-	full chan chunk
-	free chan []byte
-	quit chan struct{}
-	cur  chunk
-	off  int
-}
-
-func (r *chunkReader) Read(p []byte) (int, error) {
-	for r.off == len(r.cur.b) {
-		if r.cur.err != nil {
-			return 0, r.cur.err
-		}
-		if r.cur.b != nil {
-			r.free <- r.cur.b[:cap(r.cur.b)]
-		}
-		c, ok := <-r.full
-		if !ok {
-			return 0, errors.New("log scanner closed")
-		}
-		r.cur, r.off = c, 0
-	}
-	n := copy(p, r.cur.b[r.off:])
-	r.off += n
-	return n, nil
-}
 
 // Format returns the format being read.
 func (s *Scanner) Format() Format { return s.format }

@@ -56,3 +56,30 @@ func (zeros) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
 }
+
+// TestReadAfterStopFails: a Read after Stop returns ErrClosed at once
+// (it used to wait for a chunk no producer would send), and Stop returns
+// only once the producer has.
+func TestReadAfterStopFails(t *testing.T) {
+	ra := New(zeros{}, 16, 2)
+	var one [1]byte
+	if _, err := ra.Read(one[:]); err != nil {
+		t.Fatal(err)
+	}
+	ra.Stop()
+	select {
+	case <-ra.exited:
+	default:
+		t.Fatal("Stop returned while the producer still ran")
+	}
+	var p [64]byte
+	for {
+		// The chunk being read may still hold bytes; after it, ErrClosed.
+		if _, err := ra.Read(p[:]); err != nil {
+			if !errors.Is(err, ErrClosed) {
+				t.Fatalf("read after Stop: %v, want ErrClosed", err)
+			}
+			break
+		}
+	}
+}
