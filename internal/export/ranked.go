@@ -3,6 +3,7 @@ package export
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"net/netip"
 	"slices"
 	"strings"
@@ -19,9 +20,11 @@ type RankedSource interface {
 	// EachRanked hands out the address, expiry and rank of each Active
 	// indicator f keeps, best first, until fn returns false.
 	EachRanked(ctx context.Context, by string, f store.RankFilter, fn func(store.Ranked) bool) error
-	// EachRankedIndicator is EachRanked with each indicator read whole;
-	// fn may keep it (no later call reuses it).
-	EachRankedIndicator(ctx context.Context, by string, f store.RankFilter, fn func(store.Ranked, *indicator.Indicator, netip.Prefix) bool) error
+	// EachRankedIndicator is EachRanked with each indicator read as the
+	// exports write it: the attributes attrs names (nil: every one),
+	// without the attributes' times or the sightings. fn may keep it (no
+	// later call reuses it).
+	EachRankedIndicator(ctx context.Context, by string, f store.RankFilter, attrs []string, fn func(store.Ranked, *indicator.Indicator, netip.Prefix) bool) error
 	// EachIndicatorAt reads the indicators at addrs (in address order)
 	// by key.
 	EachIndicatorAt(ctx context.Context, addrs []netip.Addr, fn func(*indicator.Indicator, netip.Prefix) error) error
@@ -35,6 +38,21 @@ type RankedSource interface {
 // larger one reads the index for the addresses, then the kept indicators
 // by key (Options.HeldBudget).
 const DefaultHeldBudget = 20000
+
+// ErrBudgetStatus means a budget was asked of statuses other than Active:
+// only Active indicators are in the ranking indexes, so ranking any other
+// would read every indicator in the store (minutes at 5M).
+var ErrBudgetStatus = errors.New("a budget ranks Active indicators (through their index)")
+
+// CheckBudgetStatuses is the rule a budget (Filter.Max) and its statuses
+// follow wherever one is asked for (output profiles, forewarn export):
+// Active only. Its error wraps ErrBudgetStatus.
+func CheckBudgetStatuses(max int, statuses []indicator.Status) error {
+	if max > 0 && !activeOnly(statuses) {
+		return ErrBudgetStatus
+	}
+	return nil
+}
 
 // activeOnly reports whether the selection lists Active indicators only,
 // the ones the ranking indexes hold.
@@ -60,6 +78,39 @@ func (o *Options) rankFilter() (store.RankFilter, bool) {
 		exact = false // both: the store checks the list, pick the one
 	}
 	return f, exact
+}
+
+// writtenAttributes are the attributes each format's writer reads (derive
+// reads Importance, Last Seen At and Predicted Netblock for every one), so
+// that a held ranked read builds, and reads the columns of, no others; a
+// format not listed reads every attribute. TestBudgetReadLeanIsTheSame
+// checks each against the whole indicators' render.
+var writtenAttributes = map[Format][]string{
+	EDL:           {},
+	CrowdSec:      {indicator.AttrDetectedCategories},
+	SuricataIPRep: {indicator.AttrDetectedCategories},
+	ZeekIntel:     {indicator.AttrDetectedCategories, indicator.AttrCluster},
+	ECS:           {indicator.AttrDetectedCategories, indicator.AttrCluster, indicator.AttrPredictedAt, indicator.AttrDetectedAt},
+	MISPFeed:      {indicator.AttrDetectedCategories, indicator.AttrCluster, indicator.AttrPredictedAt, indicator.AttrDetectedAt},
+	STIX: {indicator.AttrDetectedCategories, indicator.AttrCluster, indicator.AttrPredictedAt, indicator.AttrDetectedAt,
+		indicator.AttrDetectedBy},
+	CSV: {indicator.AttrDetectedCategories, indicator.AttrCluster, indicator.AttrPredictedAt, indicator.AttrDetectedAt,
+		indicator.AttrDetectedBy, indicator.AttrDetectedIdentifiers, indicator.AttrPredictedCategory},
+}
+
+// rankedAttributes are the attributes a held ranked read of format f
+// builds: what its writer reads, what derive reads, and the Detected
+// Categories when a category filter checks them (nil: every one).
+func (o *Options) rankedAttributes(f Format) []string {
+	w, ok := writtenAttributes[f]
+	if !ok {
+		return nil
+	}
+	attrs := append([]string{indicator.AttrImportance, indicator.AttrLastSeenAt, indicator.AttrPredictedNetblock}, w...)
+	if len(o.Categories) > 0 && !slices.Contains(attrs, indicator.AttrDetectedCategories) {
+		attrs = append(attrs, indicator.AttrDetectedCategories)
+	}
+	return attrs
 }
 
 // heldBudget is the largest budget ranked reads hold in memory.
@@ -141,7 +192,7 @@ func (sel *selector) ranked(ctx context.Context, rs RankedSource, emit func(*sel
 		last string
 		perr error
 	)
-	err := rs.EachRankedIndicator(ctx, by, rf, func(x store.Ranked, ind *indicator.Indicator, nb netip.Prefix) bool {
+	err := rs.EachRankedIndicator(ctx, by, rf, o.rankedAttributes(sel.f), func(x store.Ranked, ind *indicator.Indicator, nb netip.Prefix) bool {
 		if perr = ctx.Err(); perr != nil {
 			return false
 		}

@@ -38,12 +38,23 @@ const SeclyticsFeed = "seclytics"
 // Indicator turns a stored indicator into its public form, with attributes
 // sorted by name, then value. runTime resolves a run id to its start time.
 func (st *Stored) Indicator(runTime func(id int64) time.Time) indicator.Indicator {
+	return st.IndicatorOf(runTime, 1<<NumSlots-1, st.Has != 0)
+}
+
+// IndicatorOf is Indicator with only the attributes of slots (a render
+// that writes a few builds no others), for a row read with only those
+// columns: seclytics says whether Seclytics gave it any attribute, which
+// makes Seclytics one of its sources (st.Has may then be empty). With a
+// nil runTime the attributes' CreatedAt and UpdatedAt are left zero, for
+// a render that writes neither.
+func (st *Stored) IndicatorOf(runTime func(id int64) time.Time, slots Set, seclytics bool) indicator.Indicator {
+	has := st.Has & slots
 	ind := indicator.Indicator{
 		Type:       indicator.TypeOf(st.Addr),
 		Addr:       st.Addr,
 		Status:     st.Status,
 		Sources:    []string{},
-		Attributes: make([]indicator.Attribute, 0, bits.OnesCount16(uint16(st.Has))),
+		Attributes: make([]indicator.Attribute, 0, bits.OnesCount16(uint16(has))),
 		CreatedAt:  indicator.Time(st.CreatedAt),
 		UpdatedAt:  indicator.Time(st.UpdatedAt),
 	}
@@ -59,7 +70,7 @@ func (st *Stored) Indicator(runTime func(id int64) time.Time) indicator.Indicato
 		ind.Sightings = &indicator.Sightings{Count: st.Sightings,
 			First: indicator.Time(st.FirstSighted), Last: indicator.Time(st.LastSighted)}
 	}
-	if st.Has != 0 {
+	if seclytics {
 		ind.Sources = append(ind.Sources, indicator.SourceSeclytics)
 		ind.Feeds = append(ind.Feeds, indicator.Listing{Feed: SeclyticsFeed, Source: indicator.SourceSeclytics, Listed: st.SListed})
 	}
@@ -78,7 +89,7 @@ func (st *Stored) Indicator(runTime func(id int64) time.Time) indicator.Indicato
 		}
 	}
 	for _, s := range slotsByName {
-		if !st.Has.Has(s) {
+		if !has.Has(s) {
 			continue
 		}
 		var v indicator.Value
@@ -91,10 +102,11 @@ func (st *Stored) Indicator(runTime func(id int64) time.Time) indicator.Indicato
 		} else {
 			v = st.Value(s)
 		}
-		ind.Attributes = append(ind.Attributes, indicator.Attribute{
-			Name: Names[s], Value: v, Source: indicator.SourceSeclytics,
-			CreatedAt: runTime(st.Created[s]), UpdatedAt: runTime(st.Updated[s]),
-		})
+		a := indicator.Attribute{Name: Names[s], Value: v, Source: indicator.SourceSeclytics}
+		if runTime != nil {
+			a.CreatedAt, a.UpdatedAt = runTime(st.Created[s]), runTime(st.Updated[s])
+		}
+		ind.Attributes = append(ind.Attributes, a)
 	}
 	return ind
 }

@@ -122,7 +122,7 @@ func TestEachRankedOrdersThroughTheIndex(t *testing.T) {
 		t.Errorf("stopped after 3 (-want +got):\n%s", diff)
 	}
 	var whole []string
-	if err := s.EachRankedIndicator(ctx, RankImportance, RankFilter{}, func(r Ranked, ind *indicator.Indicator, _ netip.Prefix) bool {
+	if err := s.EachRankedIndicator(ctx, RankImportance, RankFilter{}, nil, func(r Ranked, ind *indicator.Indicator, _ netip.Prefix) bool {
 		if r.Addr != ind.Addr {
 			t.Errorf("ranked %s, read %s", r.Addr, ind.Addr)
 		}

@@ -286,7 +286,10 @@ func (s *Store) EachIndicatorAt(ctx context.Context, addrs []netip.Addr, fn func
 	if err != nil {
 		return err
 	}
-	var st merge.Stored
+	var (
+		st  merge.Stored
+		row storedRow
+	)
 	args := make([]any, 0, rankedBatch)
 	for len(addrs) > 0 {
 		n := min(len(addrs), rankedBatch)
@@ -302,7 +305,7 @@ func (s *Store) EachIndicatorAt(ctx context.Context, addrs []netip.Addr, fn func
 			}
 			defer rows.Close()
 			for rows.Next() {
-				if err := scanStored(rows, &st); err != nil {
+				if err := row.scan(rows, &st); err != nil {
 					return err
 				}
 				ind := st.Indicator(rt)
@@ -319,36 +322,78 @@ func (s *Store) EachIndicatorAt(ctx context.Context, addrs []netip.Addr, fn func
 	return nil
 }
 
-// EachRankedIndicator is EachRanked that reads each indicator whole (with
-// its lookup netblock) in the same pass: one lookup per indicator instead
-// of two, for a budget small enough to hold in memory. Each indicator is
-// fn's to keep: no later row reuses it.
-func (s *Store) EachRankedIndicator(ctx context.Context, by string, f RankFilter, fn func(Ranked, *indicator.Indicator, netip.Prefix) bool) error {
-	rt, err := s.runTimesFor(ctx, nil)
-	if err != nil {
-		return err
+// slotColumns are the columns of the Seclytics attributes, by slot.
+var slotColumns = [merge.NumSlots]string{"s_predicted_at", "s_predicted_netblock", "s_predicted_category",
+	"s_cluster", "s_detected_by", "s_detected_identifiers", "s_detected_categories", "s_detected_at",
+	"s_last_seen_at", "s_importance", "s_normalized_importance"}
+
+// seclyticsAny is 1 when a row has a Seclytics attribute (merge.Stored.Has
+// != 0, which makes Seclytics a source), worked out in SQL, so that a
+// read need not select every attribute to know it.
+const seclyticsAny = `CASE WHEN s_predicted_at IS NULL AND s_predicted_netblock IS NULL AND s_predicted_category IS NULL
+		AND s_cluster IS NULL AND s_detected_by IS NULL AND s_detected_identifiers IS NULL
+		AND s_detected_categories IS NULL AND s_detected_at IS NULL AND s_last_seen_at IS NULL
+		AND s_importance IS NULL AND s_normalized_importance IS NULL THEN 0 ELSE 1 END`
+
+// renderColumns are storedColumns as a render reads them
+// (EachRankedIndicator): NULL in place of the attributes not in slots and
+// of what no export writes (the attributes' runs, the ingest's hash and
+// seen time, the sightings), so SQLite neither reads nor hands them out,
+// then seclyticsAny.
+func renderColumns(slots merge.Set) string {
+	skip := map[string]bool{"s_attr_runs": true, "s_hash": true, "s_seen_at": true, "first_sighted": true, "last_sighted": true}
+	for s, col := range slotColumns {
+		skip[col] = !slots.Has(merge.Slot(s))
 	}
-	var st merge.Stored
-	return s.eachRankedRow(ctx, by, f, storedColumns, func(sc scanner) ([]byte, bool, error) {
-		if err := scanStored(sc, &st); err != nil {
+	cols := strings.Split(storedColumns, ",")
+	for i, c := range cols {
+		switch c = strings.TrimSpace(c); {
+		case c == "sightings":
+			cols[i] = "0"
+		case skip[c]:
+			cols[i] = "NULL"
+		default:
+			cols[i] = c
+		}
+	}
+	return strings.Join(cols, ", ") + ", " + seclyticsAny
+}
+
+// EachRankedIndicator is EachRanked that reads each indicator (with its
+// lookup netblock) in the same pass: one lookup per indicator instead of
+// two, for a budget small enough to hold in memory. It reads what an
+// export writes: the attributes named by attrs (every one when nil),
+// without their times (CreatedAt and UpdatedAt zero) and without the
+// indicator's sightings, so that a render of a few attributes reads only
+// their columns. Each indicator is fn's to keep: no later row reuses it.
+func (s *Store) EachRankedIndicator(ctx context.Context, by string, f RankFilter, attrs []string, fn func(Ranked, *indicator.Indicator, netip.Prefix) bool) error {
+	slots := merge.Set(1<<merge.NumSlots - 1)
+	if attrs != nil {
+		slots = 0
+		for _, a := range attrs {
+			i := slices.Index(merge.Names[:], a)
+			if i < 0 {
+				return fmt.Errorf("rank indicators: no attribute %q: %w", a, ErrBadQuery)
+			}
+			slots = slots.With(merge.Slot(i))
+		}
+	}
+	var (
+		st  merge.Stored
+		row = storedRow{noRuns: true, flag: true}
+	)
+	return s.eachRankedRow(ctx, by, f, renderColumns(slots), func(sc scanner) ([]byte, bool, error) {
+		if err := row.scan(sc, &st); err != nil {
 			return nil, false, err
 		}
 		k := key(st.Addr)
 		if st.Prefix.IsValid() {
 			return prefixKey(st.Prefix), true, nil // a network (PostgreSQL: not filtered in SQL)
 		}
-		ind := st.Indicator(rt)
-		r := Ranked{Addr: ind.Addr, Rank: "none"}
+		ind := st.IndicatorOf(nil, slots, row.seclytics != 0)
+		r := Ranked{Addr: ind.Addr, Rank: rankText(by, sc.(*withKey).keyFloat())}
 		if st.ExpiresAt != 0 {
 			r.ExpiresAt = indicator.Time(st.ExpiresAt)
-		}
-		switch {
-		case by == RankRecency:
-			r.Rank = indicator.FormatTime(st.UpdatedAt)
-		case by == RankConfidence && st.HasConfidence:
-			r.Rank = strconv.FormatInt(st.Confidence, 10)
-		case by == RankImportance && st.Has.Has(merge.Importance):
-			r.Rank = strconv.FormatFloat(st.Importance, 'f', -1, 64)
 		}
 		return k, fn(r, &ind, st.LookupNetblock), nil
 	})
@@ -381,11 +426,7 @@ func (b *Brief) Rank(by string) string { return rankText(by, b.key) }
 // briefColumns are the columns EachRankedBrief reads: whether a Seclytics
 // attribute is present (merge.Stored.Has != 0, which makes Seclytics a
 // source) is worked out in SQL, not by reading the attributes.
-const briefColumns = `ip, expires_at, sighted_until,
-	CASE WHEN s_predicted_at IS NULL AND s_predicted_netblock IS NULL AND s_predicted_category IS NULL
-		AND s_cluster IS NULL AND s_detected_by IS NULL AND s_detected_identifiers IS NULL
-		AND s_detected_categories IS NULL AND s_detected_at IS NULL AND s_last_seen_at IS NULL
-		AND s_importance IS NULL AND s_normalized_importance IS NULL THEN 0 ELSE 1 END,
+const briefColumns = `ip, expires_at, sighted_until, ` + seclyticsAny + `,
 	l_feeds, l_sources, s_detected_categories, s_importance`
 
 var seclyticsSource = []byte(indicator.SourceSeclytics)
