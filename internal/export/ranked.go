@@ -26,8 +26,9 @@ type RankedSource interface {
 	// later call reuses it).
 	EachRankedIndicator(ctx context.Context, by string, f store.RankFilter, attrs []string, fn func(store.Ranked, *indicator.Indicator, netip.Prefix) bool) error
 	// EachIndicatorAt reads the indicators at addrs (in address order)
-	// by key.
-	EachIndicatorAt(ctx context.Context, addrs []netip.Addr, fn func(*indicator.Indicator, netip.Prefix) error) error
+	// by key, as EachRankedIndicator does; fn's is valid until it
+	// returns.
+	EachIndicatorAt(ctx context.Context, addrs []netip.Addr, attrs []string, fn func(*indicator.Indicator, netip.Prefix) error) error
 	// EachRankedBrief is EachRanked with the few fields the lean
 	// formats write (brief), valid until fn returns.
 	EachRankedBrief(ctx context.Context, by string, f store.RankFilter, fn func(*store.Brief) bool) error
@@ -176,7 +177,7 @@ func (sel *selector) ranked(ctx context.Context, rs RankedSource, emit func(*sel
 			}
 			return nil
 		}
-		return rs.EachIndicatorAt(ctx, addrs, func(ind *indicator.Indicator, nb netip.Prefix) error {
+		return rs.EachIndicatorAt(ctx, addrs, o.rankedAttributes(sel.f), func(ind *indicator.Indicator, nb netip.Prefix) error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}

@@ -48,23 +48,50 @@ func (st *Stored) Indicator(runTime func(id int64) time.Time) indicator.Indicato
 // nil runTime the attributes' CreatedAt and UpdatedAt are left zero, for
 // a render that writes neither.
 func (st *Stored) IndicatorOf(runTime func(id int64) time.Time, slots Set, seclytics bool) indicator.Indicator {
-	has := st.Has & slots
 	ind := indicator.Indicator{
+		Sources:    []string{},
+		Attributes: make([]indicator.Attribute, 0, bits.OnesCount16(uint16(st.Has&slots))),
+	}
+	st.IndicatorInto(&ind, runTime, slots, seclytics)
+	for i := range ind.Attributes {
+		// A copy: the caller reuses st for the next row.
+		if a := &ind.Attributes[i]; a.Value.Kind == indicator.KindList {
+			a.Value.List = slices.Clone(a.Value.List)
+		}
+	}
+	return ind
+}
+
+// IndicatorInto is IndicatorOf into ind, reusing its slices and the
+// targets of its ExpiresAt and Confidence: a read of many rows that hands
+// each out in turn allocates nearly nothing per row for them. ind then
+// shares st's lists: it is valid until st or ind is reused.
+func (st *Stored) IndicatorInto(ind *indicator.Indicator, runTime func(id int64) time.Time, slots Set, seclytics bool) {
+	has := st.Has & slots
+	expiry, confidence := ind.ExpiresAt, ind.Confidence
+	*ind = indicator.Indicator{
 		Type:       indicator.TypeOf(st.Addr),
 		Addr:       st.Addr,
 		Status:     st.Status,
-		Sources:    []string{},
-		Attributes: make([]indicator.Attribute, 0, bits.OnesCount16(uint16(has))),
+		Sources:    ind.Sources[:0],
+		Feeds:      ind.Feeds[:0],
+		Attributes: ind.Attributes[:0],
 		CreatedAt:  indicator.Time(st.CreatedAt),
 		UpdatedAt:  indicator.Time(st.UpdatedAt),
+	}
+	if ind.Sources == nil {
+		ind.Sources = []string{}
 	}
 	if st.Prefix.IsValid() {
 		ind.Type, ind.Prefix = indicator.TypeCIDR, st.Prefix
 	}
 	if st.ExpiresAt != 0 {
 		// A sighting keeps the indicator Active past the feed's expiry.
-		t := indicator.Time(max(st.ExpiresAt, st.SightedUntil))
-		ind.ExpiresAt = &t
+		if expiry == nil {
+			expiry = new(time.Time)
+		}
+		*expiry = indicator.Time(max(st.ExpiresAt, st.SightedUntil))
+		ind.ExpiresAt = expiry
 	}
 	if st.Sightings > 0 {
 		ind.Sightings = &indicator.Sightings{Count: st.Sightings,
@@ -75,8 +102,11 @@ func (st *Stored) IndicatorOf(runTime func(id int64) time.Time, slots Set, secly
 		ind.Feeds = append(ind.Feeds, indicator.Listing{Feed: SeclyticsFeed, Source: indicator.SourceSeclytics, Listed: st.SListed})
 	}
 	if st.HasConfidence {
-		c := int(st.Confidence)
-		ind.Confidence = &c
+		if confidence == nil {
+			confidence = new(int)
+		}
+		*confidence = int(st.Confidence)
+		ind.Confidence = confidence
 	}
 	for i, f := range st.ListFeeds {
 		src := f
@@ -88,15 +118,17 @@ func (st *Stored) IndicatorOf(runTime func(id int64) time.Time, slots Set, secly
 			ind.Sources = append(ind.Sources, src)
 		}
 	}
+	if len(ind.Feeds) == 0 {
+		ind.Feeds = nil // as a fresh indicator has them
+	}
 	for _, s := range slotsByName {
 		if !has.Has(s) {
 			continue
 		}
 		var v indicator.Value
 		if s.IsList() {
-			// A copy: the caller reuses st for the next row. Sorted, as
-			// the renderers write items in order.
-			l := slices.Clone(*st.List(s))
+			// Sorted, as the renderers write items in order.
+			l := *st.List(s)
 			slices.Sort(l)
 			v = indicator.ListValue(l)
 		} else {
@@ -108,7 +140,6 @@ func (st *Stored) IndicatorOf(runTime func(id int64) time.Time, slots Set, secly
 		}
 		ind.Attributes = append(ind.Attributes, a)
 	}
-	return ind
 }
 
 // slotsByName are the slots in the order of their names, the order

@@ -172,7 +172,7 @@ func TestEachRankedOrdersThroughTheIndex(t *testing.T) {
 
 	var addrs []string
 	keys := []netip.Addr{netip.MustParseAddr("198.51.100.2"), netip.MustParseAddr("198.51.100.4"), netip.MustParseAddr("198.51.100.9")}
-	if err := s.EachIndicatorAt(ctx, keys, func(ind *indicator.Indicator, _ netip.Prefix) error {
+	if err := s.EachIndicatorAt(ctx, keys, nil, func(ind *indicator.Indicator, _ netip.Prefix) error {
 		addrs = append(addrs, ind.Addr.String())
 		return nil
 	}); err != nil {

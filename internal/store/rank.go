@@ -279,17 +279,22 @@ const rankedBatch = 500
 // EachIndicatorAt calls fn for the indicators at addrs, which must be in
 // address order, with their lookup netblocks (as EachIndicatorNetblock),
 // reading them by key a batch at a time: a budget's N indicators cost N
-// key lookups, not a pass over the store. An address the store no longer
-// holds is skipped.
-func (s *Store) EachIndicatorAt(ctx context.Context, addrs []netip.Addr, fn func(*indicator.Indicator, netip.Prefix) error) error {
-	rt, err := s.runTimesFor(ctx, nil)
+// key lookups, not a pass over the store. It reads them as
+// EachRankedIndicator does (the attributes attrs names, nil: every one;
+// no attribute times, no sightings), into one indicator reused from row
+// to row: fn's is valid only until it returns. An address the store no
+// longer holds is skipped.
+func (s *Store) EachIndicatorAt(ctx context.Context, addrs []netip.Addr, attrs []string, fn func(*indicator.Indicator, netip.Prefix) error) error {
+	slots, err := slotsOf(attrs)
 	if err != nil {
 		return err
 	}
 	var (
 		st  merge.Stored
-		row storedRow
+		row = storedRow{noRuns: true, flag: true}
+		ind indicator.Indicator
 	)
+	q := `SELECT ` + renderColumns(slots) + ` FROM indicators WHERE ip IN (?`
 	args := make([]any, 0, rankedBatch)
 	for len(addrs) > 0 {
 		n := min(len(addrs), rankedBatch)
@@ -299,7 +304,7 @@ func (s *Store) EachIndicatorAt(ctx context.Context, addrs []netip.Addr, fn func
 		}
 		addrs = addrs[n:]
 		err := func() error {
-			rows, err := s.x.QueryContext(ctx, selectStored+` WHERE ip IN (?`+strings.Repeat(",?", n-1)+`) ORDER BY ip`, args...)
+			rows, err := s.x.QueryContext(ctx, q+strings.Repeat(",?", n-1)+`) ORDER BY ip`, args...)
 			if err != nil {
 				return fmt.Errorf("read indicators: %w", err)
 			}
@@ -308,7 +313,7 @@ func (s *Store) EachIndicatorAt(ctx context.Context, addrs []netip.Addr, fn func
 				if err := row.scan(rows, &st); err != nil {
 					return err
 				}
-				ind := st.Indicator(rt)
+				st.IndicatorInto(&ind, nil, slots, row.seclytics != 0)
 				if err := fn(&ind, st.LookupNetblock); err != nil {
 					return err
 				}
@@ -320,6 +325,22 @@ func (s *Store) EachIndicatorAt(ctx context.Context, addrs []netip.Addr, fn func
 		}
 	}
 	return nil
+}
+
+// slotsOf are the slots of the attributes named attrs (nil: every one).
+func slotsOf(attrs []string) (merge.Set, error) {
+	if attrs == nil {
+		return 1<<merge.NumSlots - 1, nil
+	}
+	var slots merge.Set
+	for _, a := range attrs {
+		i := slices.Index(merge.Names[:], a)
+		if i < 0 {
+			return 0, fmt.Errorf("read indicators: no attribute %q: %w", a, ErrBadQuery)
+		}
+		slots = slots.With(merge.Slot(i))
+	}
+	return slots, nil
 }
 
 // slotColumns are the columns of the Seclytics attributes, by slot.
@@ -367,16 +388,9 @@ func renderColumns(slots merge.Set) string {
 // indicator's sightings, so that a render of a few attributes reads only
 // their columns. Each indicator is fn's to keep: no later row reuses it.
 func (s *Store) EachRankedIndicator(ctx context.Context, by string, f RankFilter, attrs []string, fn func(Ranked, *indicator.Indicator, netip.Prefix) bool) error {
-	slots := merge.Set(1<<merge.NumSlots - 1)
-	if attrs != nil {
-		slots = 0
-		for _, a := range attrs {
-			i := slices.Index(merge.Names[:], a)
-			if i < 0 {
-				return fmt.Errorf("rank indicators: no attribute %q: %w", a, ErrBadQuery)
-			}
-			slots = slots.With(merge.Slot(i))
-		}
+	slots, err := slotsOf(attrs)
+	if err != nil {
+		return err
 	}
 	var (
 		st  merge.Stored
