@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -253,6 +254,21 @@ const storedColumns = `ip, status, created_at, updated_at, s_predicted_at, s_pre
 	s_predicted_category, s_cluster, s_detected_by, s_detected_identifiers, s_detected_categories, s_detected_at,
 	s_last_seen_at, s_importance, s_normalized_importance, s_attr_runs, s_hash, s_lookup_netblock,
 	s_seen_at, expires_at, sightings, first_sighted, last_sighted, sighted_until, s_listed, confidence, l_feeds, l_sources`
+
+// numStoredColumns is how many columns storedColumns names.
+const numStoredColumns = 28
+
+// storedColumnNames are the columns of storedColumns, one by one.
+var storedColumnNames = func() []string {
+	cols := strings.Split(storedColumns, ",")
+	for i := range cols {
+		cols[i] = strings.TrimSpace(cols[i])
+	}
+	if len(cols) != numStoredColumns {
+		panic("store: numStoredColumns is not the number of storedColumns")
+	}
+	return cols
+}()
 
 const selectStored = `SELECT ` + storedColumns + `
 	FROM indicators`
@@ -742,6 +758,9 @@ type storedRow struct {
 	// seclytics.
 	flag      bool
 	seclytics int64
+	// skip are the columns of storedColumns the row leaves out
+	// (renderColumns): they read as NULL.
+	skip *[numStoredColumns]bool
 
 	ip                                        []byte
 	status                                    string
@@ -765,6 +784,11 @@ func (r *storedRow) scan(sc scanner, st *merge.Stored) error {
 		r.dest = []any{&r.ip, &r.status, &r.created, &r.updated, &r.predAt, &r.netblock, &r.pcat, &r.cluster, &r.by, &r.ids, &r.cats,
 			&r.detAt, &r.lsa, &r.imp, &r.n, &r.attrRuns, &r.hash, &r.lookupNB, &r.seen, &r.expires,
 			&r.sightings, &r.firstSighted, &r.lastSighted, &r.sightedUntil, &r.sListed, &r.conf, &r.lFeeds, &r.lSources}
+		if r.skip != nil {
+			// Never scanned, they keep their zero values: NULL.
+			var i int
+			r.dest = slices.DeleteFunc(r.dest, func(any) bool { i++; return r.skip[i-1] })
+		}
 		if r.flag {
 			r.dest = append(r.dest, &r.seclytics)
 		}

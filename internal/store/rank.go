@@ -289,12 +289,13 @@ func (s *Store) EachIndicatorAt(ctx context.Context, addrs []netip.Addr, attrs [
 	if err != nil {
 		return err
 	}
+	cols, skip := renderColumns(slots)
 	var (
 		st  merge.Stored
-		row = storedRow{noRuns: true, flag: true}
+		row = storedRow{noRuns: true, flag: true, skip: skip}
 		ind indicator.Indicator
 	)
-	q := `SELECT ` + renderColumns(slots) + ` FROM indicators WHERE ip IN (?`
+	q := `SELECT ` + cols + ` FROM indicators WHERE ip IN (?`
 	args := make([]any, 0, rankedBatch)
 	for len(addrs) > 0 {
 		n := min(len(addrs), rankedBatch)
@@ -356,28 +357,24 @@ const seclyticsAny = `CASE WHEN s_predicted_at IS NULL AND s_predicted_netblock 
 		AND s_detected_categories IS NULL AND s_detected_at IS NULL AND s_last_seen_at IS NULL
 		AND s_importance IS NULL AND s_normalized_importance IS NULL THEN 0 ELSE 1 END`
 
-// renderColumns are storedColumns as a render reads them
-// (EachRankedIndicator): NULL in place of the attributes not in slots and
-// of what no export writes (the attributes' runs, the ingest's hash and
-// seen time, the sightings), so SQLite neither reads nor hands them out,
-// then seclyticsAny.
-func renderColumns(slots merge.Set) string {
-	skip := map[string]bool{"s_attr_runs": true, "s_hash": true, "s_seen_at": true, "first_sighted": true, "last_sighted": true}
+// renderColumns are the columns of storedColumns a render reads
+// (EachRankedIndicator, EachIndicatorAt), then seclyticsAny; skip are the
+// ones it leaves out (storedRow.skip): the attributes not in slots and
+// what no export writes (the attributes' runs, the ingest's hash and seen
+// time, the sightings), so SQLite neither reads nor hands them out.
+func renderColumns(slots merge.Set) (cols string, skip *[numStoredColumns]bool) {
+	leave := map[string]bool{"s_attr_runs": true, "s_hash": true, "s_seen_at": true, "sightings": true, "first_sighted": true, "last_sighted": true}
 	for s, col := range slotColumns {
-		skip[col] = !slots.Has(merge.Slot(s))
+		leave[col] = !slots.Has(merge.Slot(s))
 	}
-	cols := strings.Split(storedColumns, ",")
-	for i, c := range cols {
-		switch c = strings.TrimSpace(c); {
-		case c == "sightings":
-			cols[i] = "0"
-		case skip[c]:
-			cols[i] = "NULL"
-		default:
-			cols[i] = c
+	skip = new([numStoredColumns]bool)
+	var read []string
+	for i, c := range storedColumnNames {
+		if skip[i] = leave[c]; !skip[i] {
+			read = append(read, c)
 		}
 	}
-	return strings.Join(cols, ", ") + ", " + seclyticsAny
+	return strings.Join(read, ", ") + ", " + seclyticsAny, skip
 }
 
 // EachRankedIndicator is EachRanked that reads each indicator (with its
@@ -392,11 +389,12 @@ func (s *Store) EachRankedIndicator(ctx context.Context, by string, f RankFilter
 	if err != nil {
 		return err
 	}
+	cols, skip := renderColumns(slots)
 	var (
 		st  merge.Stored
-		row = storedRow{noRuns: true, flag: true}
+		row = storedRow{noRuns: true, flag: true, skip: skip}
 	)
-	return s.eachRankedRow(ctx, by, f, renderColumns(slots), func(sc scanner) ([]byte, bool, error) {
+	return s.eachRankedRow(ctx, by, f, cols, func(sc scanner) ([]byte, bool, error) {
 		if err := row.scan(sc, &st); err != nil {
 			return nil, false, err
 		}
