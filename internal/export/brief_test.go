@@ -87,9 +87,9 @@ func TestBudgetReadLeanIsTheSame(t *testing.T) {
 	for _, at := range []time.Time{exportAt, exportAt.AddDate(0, 0, 25)} {
 		for _, rank := range []string{export.RankImportance, export.RankConfidence, export.RankRecency} {
 			for _, filter := range []export.Filter{{}, {Feed: "drop"}, {MinSources: 2}, {MinConfidence: &seventy}} {
-				for _, c := range []struct{ max, held int }{{1, 0}, {3, 0}, {100, 0}, {3, -1}, {100, -1}} {
-					// held -1: the kept addresses first, then their
-					// indicators by key.
+				for _, c := range []struct{ max, held int }{{1, 1000}, {3, 1000}, {100, 1000}, {3, 0}, {100, 0}} {
+					// held 1000: held in memory; 0 (the default): the
+					// kept addresses first, then their indicators by key.
 					filter.Max, filter.Rank = c.max, rank
 					o := export.Options{Filter: filter, Now: func() time.Time { return at }, HeldBudget: c.held}
 					name := fmt.Sprintf("at %s, rank %s, held %d, %+v", at.Format(time.DateOnly), rank, c.held, filter)

@@ -35,10 +35,14 @@ type RankedSource interface {
 }
 
 // DefaultHeldBudget is the largest budget read whole in one pass of the
-// ranking index and held in memory (an indicator is about a kilobyte); a
-// larger one reads the index for the addresses, then the kept indicators
-// by key (Options.HeldBudget).
-const DefaultHeldBudget = 20000
+// ranking index and held in memory (Options.HeldBudget); a larger one
+// reads the index for the addresses, then the kept indicators by key.
+// None: since the index covers the walk (address and expiry), the walk
+// costs a third of holding, and the second read by key, in address order
+// into one reused indicator, costs no more CPU than holding 10,000
+// indicators whole and allocates less than half (docs/performance.md).
+// Filters the store does not apply still hold what they keep.
+const DefaultHeldBudget = 0
 
 // ErrBudgetStatus means a budget was asked of statuses other than Active:
 // only Active indicators are in the ranking indexes, so ranking any other
@@ -119,7 +123,7 @@ func (o *Options) heldBudget() int {
 	if o.HeldBudget == 0 {
 		return DefaultHeldBudget
 	}
-	return o.HeldBudget
+	return max(o.HeldBudget, 0)
 }
 
 // dropRanked reports whether a ranked indicator is left out before it is
@@ -138,10 +142,11 @@ func (sel *selector) dropRanked(x store.Ranked) bool {
 //
 //   - a plain edl (addresses only) reads only the index walk's addresses,
 //     expiries and ranks, and decodes no indicator;
-//   - a budget up to HeldBudget reads each indicator whole in the same
-//     walk and holds the kept ones;
+//   - a budget up to HeldBudget (none by default) reads each indicator
+//     in the same walk and holds the kept ones;
 //   - a larger one keeps the walk's addresses, then reads the kept
-//     indicators by key in address order (memory: 16 bytes each).
+//     indicators by key in address order (memory: 16 bytes each), each
+//     into the same indicator.
 //
 // The last two need every filter applied in the store (rankFilter), or
 // they hold the kept indicators whole whatever the budget.
