@@ -157,26 +157,39 @@ func (sel *selector) ranked(ctx context.Context, rs RankedSource, emit func(*sel
 	addressOnly := exact && sel.f == EDL && !o.Netblocks
 	if addressOnly || (exact && o.Max > o.heldBudget()) {
 		addrs := make([]netip.Addr, 0, min(o.Max, 1<<16))
-		var last string
+		var last store.Ranked
 		err := rs.EachRanked(ctx, by, rf, func(x store.Ranked) bool {
 			if sel.dropRanked(x) {
 				return true
 			}
+			if len(addrs) == cap(addrs) {
+				// Doubling: append grows a large slice by a quarter, which
+				// copied a 1M budget's addresses five times over.
+				addrs = slices.Grow(addrs, min(cap(addrs), o.Max-len(addrs)))
+			}
 			addrs = append(addrs, x.Addr)
-			last = x.Rank
+			last = x
 			return len(addrs) < o.Max
 		})
 		if err != nil {
 			return err
 		}
-		sel.cutOff(len(addrs), last)
+		sel.cutOff(len(addrs), last.Rank)
 		slices.SortFunc(addrs, compareKeys)
 		if addressOnly {
+			// One indicator for every address: the edl writer keeps
+			// nothing of it.
+			var (
+				ind indicator.Indicator
+				s   selected
+			)
 			for _, a := range addrs {
 				if err := ctx.Err(); err != nil {
 					return err
 				}
-				if err := emit(&selected{ind: &indicator.Indicator{Addr: a, Status: indicator.StatusActive}, addr: a, confidence: -1, rank: by}); err != nil {
+				ind = indicator.Indicator{Addr: a, Status: indicator.StatusActive}
+				s = selected{ind: &ind, addr: a, confidence: -1, rank: by}
+				if err := emit(&s); err != nil {
 					return err
 				}
 			}
@@ -195,7 +208,7 @@ func (sel *selector) ranked(ctx context.Context, rs RankedSource, emit func(*sel
 	}
 	var (
 		kept []*selected
-		last string
+		last store.Ranked
 		perr error
 	)
 	err := rs.EachRankedIndicator(ctx, by, rf, o.rankedAttributes(sel.f), func(x store.Ranked, ind *indicator.Indicator, nb netip.Prefix) bool {
@@ -211,7 +224,7 @@ func (sel *selector) ranked(ctx context.Context, rs RankedSource, emit func(*sel
 			return true
 		}
 		kept = append(kept, &s) // the source's to give: no clone
-		last = x.Rank
+		last = x
 		return len(kept) < o.Max
 	})
 	if err == nil {
@@ -220,7 +233,7 @@ func (sel *selector) ranked(ctx context.Context, rs RankedSource, emit func(*sel
 	if err != nil {
 		return err
 	}
-	sel.cutOff(len(kept), last)
+	sel.cutOff(len(kept), last.Rank)
 	slices.SortFunc(kept, func(a, b *selected) int { return compareKeys(a.addr, b.addr) })
 	for _, s := range kept {
 		if err := ctx.Err(); err != nil {
@@ -235,9 +248,9 @@ func (sel *selector) ranked(ctx context.Context, rs RankedSource, emit func(*sel
 
 // cutOff reports the budget's cut-off, the rank of the last indicator
 // kept, when the budget is full (Options.CutOff).
-func (sel *selector) cutOff(kept int, last string) {
+func (sel *selector) cutOff(kept int, last func() string) {
 	if sel.o.CutOff != nil && kept == sel.o.Max {
-		*sel.o.CutOff = last
+		*sel.o.CutOff = last()
 	}
 }
 
@@ -391,7 +404,7 @@ func (sel *selector) rankedBrief(ctx context.Context, rs RankedSource, emit func
 	if err != nil {
 		return err
 	}
-	sel.cutOff(len(kept), last)
+	sel.cutOff(len(kept), func() string { return last })
 	slices.SortFunc(kept, func(a, b brief) int { return compareKeys(a.addr, b.addr) })
 	for i := range kept {
 		if err := ctx.Err(); err != nil {

@@ -126,7 +126,7 @@ func TestEachRankedOrdersThroughTheIndex(t *testing.T) {
 		if r.Addr != ind.Addr {
 			t.Errorf("ranked %s, read %s", r.Addr, ind.Addr)
 		}
-		whole = append(whole, r.Addr.String()+"="+r.Rank)
+		whole = append(whole, r.Addr.String()+"="+r.Rank())
 		return true
 	}); err != nil {
 		t.Fatal(err)
@@ -202,7 +202,7 @@ func readRanked(t *testing.T, s *Store, by string, f RankFilter, n int) []string
 	t.Helper()
 	var out []string
 	if err := s.EachRanked(context.Background(), by, f, func(r Ranked) bool {
-		out = append(out, r.Addr.String()+"="+r.Rank)
+		out = append(out, r.Addr.String()+"="+r.Rank())
 		return len(out) < n
 	}); err != nil {
 		t.Fatal(err)
