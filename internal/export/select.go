@@ -3,8 +3,8 @@ package export
 import (
 	"cmp"
 	"container/heap"
-	"encoding/binary"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"

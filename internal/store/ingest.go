@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"slices"
 	"strings"
 	"time"
 
@@ -786,8 +785,13 @@ func (r *storedRow) scan(sc scanner, st *merge.Stored) error {
 			&r.sightings, &r.firstSighted, &r.lastSighted, &r.sightedUntil, &r.sListed, &r.conf, &r.lFeeds, &r.lSources}
 		if r.skip != nil {
 			// Never scanned, they keep their zero values: NULL.
-			var i int
-			r.dest = slices.DeleteFunc(r.dest, func(any) bool { i++; return r.skip[i-1] })
+			read := r.dest[:0]
+			for i, d := range r.dest {
+				if !r.skip[i] {
+					read = append(read, d)
+				}
+			}
+			r.dest = read
 		}
 		if r.flag {
 			r.dest = append(r.dest, &r.seclytics)
