@@ -38,8 +38,13 @@ func cmdExport(ctx context.Context, e *env, args []string) error {
 	}
 	if *statuses == "" && f == export.JSONL {
 		// JSON Lines has always been the whole store, the form stores are
-		// compared and backed up in; keep it so.
+		// compared and backed up in; keep it so. A budget of it would
+		// rank every status by reading the whole store: refused, as an
+		// output profile's is, unless --status asks for it.
 		o.Statuses = export.AllStatuses
+		if err := export.CheckBudgetStatuses(o.Max, o.Statuses); err != nil {
+			return &ExitError{Code: 2, Err: fmt.Errorf("--max with jsonl, which exports every status unless told: %w, and ranking the others would read the whole store: add --status active", err)}
+		}
 	}
 	if err := o.Validate(f); err != nil {
 		return &ExitError{Code: 2, Err: err}

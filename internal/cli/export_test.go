@@ -63,6 +63,17 @@ func TestExportCommand(t *testing.T) {
 		}
 	})
 
+	t.Run("a jsonl budget without --status names --status active", func(t *testing.T) {
+		r := run(t, env, "export", "--format", "jsonl", "--max", "5")
+		if r.code != 2 || !strings.Contains(r.err, "--status active") || r.out != "" {
+			t.Fatalf("want exit 2 naming --status active: %+v", r)
+		}
+		r = run(t, env, "export", "--format", "jsonl", "--max", "5", "--status", "active")
+		if lines := strings.Split(strings.TrimSpace(r.out), "\n"); r.code != 0 || len(lines) != 5 || !strings.Contains(lines[0], `"status":"Active"`) {
+			t.Fatalf("want 5 Active indicators: %+v", r)
+		}
+	})
+
 	for name, args := range map[string][]string{
 		"misp-feed needs --dir":            {"--format", "misp-feed"},
 		"--dir is for misp-feed":           {"--format", "edl", "--dir", dir},

@@ -208,7 +208,7 @@ type Options struct {
 	// the expiry job has not marked them Expired yet.
 	Now func() time.Time
 	// HeldBudget is the largest budget read from a RankedSource whole and
-	// held in memory (0: DefaultHeldBudget; negative: none).
+	// held in memory (0: DefaultHeldBudget, none; negative: none).
 	HeldBudget int
 	// CutOff, when not nil, receives a budget's cut-off read through a
 	// RankedSource: the rank of the last indicator kept, as a person

@@ -3,6 +3,7 @@ package export
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"net/netip"
 	"slices"
 	"strings"
@@ -19,22 +20,44 @@ type RankedSource interface {
 	// EachRanked hands out the address, expiry and rank of each Active
 	// indicator f keeps, best first, until fn returns false.
 	EachRanked(ctx context.Context, by string, f store.RankFilter, fn func(store.Ranked) bool) error
-	// EachRankedIndicator is EachRanked with each indicator read whole;
-	// fn may keep it (no later call reuses it).
-	EachRankedIndicator(ctx context.Context, by string, f store.RankFilter, fn func(store.Ranked, *indicator.Indicator, netip.Prefix) bool) error
+	// EachRankedIndicator is EachRanked with each indicator read as the
+	// exports write it: the attributes attrs names (nil: every one),
+	// without the attributes' times or the sightings. fn may keep it (no
+	// later call reuses it).
+	EachRankedIndicator(ctx context.Context, by string, f store.RankFilter, attrs []string, fn func(store.Ranked, *indicator.Indicator, netip.Prefix) bool) error
 	// EachIndicatorAt reads the indicators at addrs (in address order)
-	// by key.
-	EachIndicatorAt(ctx context.Context, addrs []netip.Addr, fn func(*indicator.Indicator, netip.Prefix) error) error
+	// by key, as EachRankedIndicator does; fn's is valid until it
+	// returns.
+	EachIndicatorAt(ctx context.Context, addrs []netip.Addr, attrs []string, fn func(*indicator.Indicator, netip.Prefix) error) error
 	// EachRankedBrief is EachRanked with the few fields the lean
 	// formats write (brief), valid until fn returns.
 	EachRankedBrief(ctx context.Context, by string, f store.RankFilter, fn func(*store.Brief) bool) error
 }
 
 // DefaultHeldBudget is the largest budget read whole in one pass of the
-// ranking index and held in memory (an indicator is about a kilobyte); a
-// larger one reads the index for the addresses, then the kept indicators
-// by key (Options.HeldBudget).
-const DefaultHeldBudget = 20000
+// ranking index and held in memory (Options.HeldBudget); a larger one
+// reads the index for the addresses, then the kept indicators by key.
+// None: since the index covers the walk (address and expiry), the walk
+// costs a third of holding, and the second read by key, in address order
+// into one reused indicator, costs no more CPU than holding 10,000
+// indicators whole and allocates less than half (docs/performance.md).
+// Filters the store does not apply still hold what they keep.
+const DefaultHeldBudget = 0
+
+// ErrBudgetStatus means a budget was asked of statuses other than Active:
+// only Active indicators are in the ranking indexes, so ranking any other
+// would read every indicator in the store (minutes at 5M).
+var ErrBudgetStatus = errors.New("a budget ranks Active indicators (through their index)")
+
+// CheckBudgetStatuses is the rule a budget (Filter.Max) and its statuses
+// follow wherever one is asked for (output profiles, forewarn export):
+// Active only. Its error wraps ErrBudgetStatus.
+func CheckBudgetStatuses(max int, statuses []indicator.Status) error {
+	if max > 0 && !activeOnly(statuses) {
+		return ErrBudgetStatus
+	}
+	return nil
+}
 
 // activeOnly reports whether the selection lists Active indicators only,
 // the ones the ranking indexes hold.
@@ -62,12 +85,45 @@ func (o *Options) rankFilter() (store.RankFilter, bool) {
 	return f, exact
 }
 
+// writtenAttributes are the attributes each format's writer reads (derive
+// reads Importance, Last Seen At and Predicted Netblock for every one), so
+// that a held ranked read builds, and reads the columns of, no others; a
+// format not listed reads every attribute. TestBudgetReadLeanIsTheSame
+// checks each against the whole indicators' render.
+var writtenAttributes = map[Format][]string{
+	EDL:           {},
+	CrowdSec:      {indicator.AttrDetectedCategories},
+	SuricataIPRep: {indicator.AttrDetectedCategories},
+	ZeekIntel:     {indicator.AttrDetectedCategories, indicator.AttrCluster},
+	ECS:           {indicator.AttrDetectedCategories, indicator.AttrCluster, indicator.AttrPredictedAt, indicator.AttrDetectedAt},
+	MISPFeed:      {indicator.AttrDetectedCategories, indicator.AttrCluster, indicator.AttrPredictedAt, indicator.AttrDetectedAt},
+	STIX: {indicator.AttrDetectedCategories, indicator.AttrCluster, indicator.AttrPredictedAt, indicator.AttrDetectedAt,
+		indicator.AttrDetectedBy},
+	CSV: {indicator.AttrDetectedCategories, indicator.AttrCluster, indicator.AttrPredictedAt, indicator.AttrDetectedAt,
+		indicator.AttrDetectedBy, indicator.AttrDetectedIdentifiers, indicator.AttrPredictedCategory},
+}
+
+// rankedAttributes are the attributes a held ranked read of format f
+// builds: what its writer reads, what derive reads, and the Detected
+// Categories when a category filter checks them (nil: every one).
+func (o *Options) rankedAttributes(f Format) []string {
+	w, ok := writtenAttributes[f]
+	if !ok {
+		return nil
+	}
+	attrs := append([]string{indicator.AttrImportance, indicator.AttrLastSeenAt, indicator.AttrPredictedNetblock}, w...)
+	if len(o.Categories) > 0 && !slices.Contains(attrs, indicator.AttrDetectedCategories) {
+		attrs = append(attrs, indicator.AttrDetectedCategories)
+	}
+	return attrs
+}
+
 // heldBudget is the largest budget ranked reads hold in memory.
 func (o *Options) heldBudget() int {
 	if o.HeldBudget == 0 {
 		return DefaultHeldBudget
 	}
-	return o.HeldBudget
+	return max(o.HeldBudget, 0)
 }
 
 // dropRanked reports whether a ranked indicator is left out before it is
@@ -86,10 +142,11 @@ func (sel *selector) dropRanked(x store.Ranked) bool {
 //
 //   - a plain edl (addresses only) reads only the index walk's addresses,
 //     expiries and ranks, and decodes no indicator;
-//   - a budget up to HeldBudget reads each indicator whole in the same
-//     walk and holds the kept ones;
+//   - a budget up to HeldBudget (none by default) reads each indicator
+//     in the same walk and holds the kept ones;
 //   - a larger one keeps the walk's addresses, then reads the kept
-//     indicators by key in address order (memory: 16 bytes each).
+//     indicators by key in address order (memory: 16 bytes each), each
+//     into the same indicator.
 //
 // The last two need every filter applied in the store (rankFilter), or
 // they hold the kept indicators whole whatever the budget.
@@ -100,32 +157,45 @@ func (sel *selector) ranked(ctx context.Context, rs RankedSource, emit func(*sel
 	addressOnly := exact && sel.f == EDL && !o.Netblocks
 	if addressOnly || (exact && o.Max > o.heldBudget()) {
 		addrs := make([]netip.Addr, 0, min(o.Max, 1<<16))
-		var last string
+		var last store.Ranked
 		err := rs.EachRanked(ctx, by, rf, func(x store.Ranked) bool {
 			if sel.dropRanked(x) {
 				return true
 			}
+			if len(addrs) == cap(addrs) {
+				// Doubling: append grows a large slice by a quarter, which
+				// copied a 1M budget's addresses five times over.
+				addrs = slices.Grow(addrs, min(cap(addrs), o.Max-len(addrs)))
+			}
 			addrs = append(addrs, x.Addr)
-			last = x.Rank
+			last = x
 			return len(addrs) < o.Max
 		})
 		if err != nil {
 			return err
 		}
-		sel.cutOff(len(addrs), last)
+		sel.cutOff(len(addrs), last.Rank)
 		slices.SortFunc(addrs, compareKeys)
 		if addressOnly {
+			// One indicator for every address: the edl writer keeps
+			// nothing of it.
+			var (
+				ind indicator.Indicator
+				s   selected
+			)
 			for _, a := range addrs {
 				if err := ctx.Err(); err != nil {
 					return err
 				}
-				if err := emit(&selected{ind: &indicator.Indicator{Addr: a, Status: indicator.StatusActive}, addr: a, confidence: -1, rank: by}); err != nil {
+				ind = indicator.Indicator{Addr: a, Status: indicator.StatusActive}
+				s = selected{ind: &ind, addr: a, confidence: -1, rank: by}
+				if err := emit(&s); err != nil {
 					return err
 				}
 			}
 			return nil
 		}
-		return rs.EachIndicatorAt(ctx, addrs, func(ind *indicator.Indicator, nb netip.Prefix) error {
+		return rs.EachIndicatorAt(ctx, addrs, o.rankedAttributes(sel.f), func(ind *indicator.Indicator, nb netip.Prefix) error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
@@ -138,10 +208,10 @@ func (sel *selector) ranked(ctx context.Context, rs RankedSource, emit func(*sel
 	}
 	var (
 		kept []*selected
-		last string
+		last store.Ranked
 		perr error
 	)
-	err := rs.EachRankedIndicator(ctx, by, rf, func(x store.Ranked, ind *indicator.Indicator, nb netip.Prefix) bool {
+	err := rs.EachRankedIndicator(ctx, by, rf, o.rankedAttributes(sel.f), func(x store.Ranked, ind *indicator.Indicator, nb netip.Prefix) bool {
 		if perr = ctx.Err(); perr != nil {
 			return false
 		}
@@ -154,7 +224,7 @@ func (sel *selector) ranked(ctx context.Context, rs RankedSource, emit func(*sel
 			return true
 		}
 		kept = append(kept, &s) // the source's to give: no clone
-		last = x.Rank
+		last = x
 		return len(kept) < o.Max
 	})
 	if err == nil {
@@ -163,7 +233,7 @@ func (sel *selector) ranked(ctx context.Context, rs RankedSource, emit func(*sel
 	if err != nil {
 		return err
 	}
-	sel.cutOff(len(kept), last)
+	sel.cutOff(len(kept), last.Rank)
 	slices.SortFunc(kept, func(a, b *selected) int { return compareKeys(a.addr, b.addr) })
 	for _, s := range kept {
 		if err := ctx.Err(); err != nil {
@@ -178,9 +248,9 @@ func (sel *selector) ranked(ctx context.Context, rs RankedSource, emit func(*sel
 
 // cutOff reports the budget's cut-off, the rank of the last indicator
 // kept, when the budget is full (Options.CutOff).
-func (sel *selector) cutOff(kept int, last string) {
+func (sel *selector) cutOff(kept int, last func() string) {
 	if sel.o.CutOff != nil && kept == sel.o.Max {
-		*sel.o.CutOff = last
+		*sel.o.CutOff = last()
 	}
 }
 
@@ -334,7 +404,7 @@ func (sel *selector) rankedBrief(ctx context.Context, rs RankedSource, emit func
 	if err != nil {
 		return err
 	}
-	sel.cutOff(len(kept), last)
+	sel.cutOff(len(kept), func() string { return last })
 	slices.SortFunc(kept, func(a, b brief) int { return compareKeys(a.addr, b.addr) })
 	for i := range kept {
 		if err := ctx.Err(); err != nil {

@@ -1,9 +1,10 @@
 package export
 
 import (
-	"bytes"
+	"cmp"
 	"container/heap"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -273,7 +274,12 @@ func better(a, b *selected) bool {
 // mapped.
 func compareKeys(a, b netip.Addr) int {
 	x, y := a.As16(), b.As16()
-	return bytes.Compare(x[:], y[:])
+	// As bytes.Compare, two words at a time: sorting a 1M budget's
+	// addresses spent a fifth of its time here.
+	if c := cmp.Compare(binary.BigEndian.Uint64(x[:8]), binary.BigEndian.Uint64(y[:8])); c != 0 {
+		return c
+	}
+	return cmp.Compare(binary.BigEndian.Uint64(x[8:]), binary.BigEndian.Uint64(y[8:]))
 }
 
 // topN keeps the max best indicators offered; its heap's root is the worst

@@ -38,34 +38,75 @@ const SeclyticsFeed = "seclytics"
 // Indicator turns a stored indicator into its public form, with attributes
 // sorted by name, then value. runTime resolves a run id to its start time.
 func (st *Stored) Indicator(runTime func(id int64) time.Time) indicator.Indicator {
+	return st.IndicatorOf(runTime, 1<<NumSlots-1, st.Has != 0)
+}
+
+// IndicatorOf is Indicator with only the attributes of slots (a render
+// that writes a few builds no others), for a row read with only those
+// columns: seclytics says whether Seclytics gave it any attribute, which
+// makes Seclytics one of its sources (st.Has may then be empty). With a
+// nil runTime the attributes' CreatedAt and UpdatedAt are left zero, for
+// a render that writes neither.
+func (st *Stored) IndicatorOf(runTime func(id int64) time.Time, slots Set, seclytics bool) indicator.Indicator {
 	ind := indicator.Indicator{
+		Sources:    []string{},
+		Attributes: make([]indicator.Attribute, 0, bits.OnesCount16(uint16(st.Has&slots))),
+	}
+	st.IndicatorInto(&ind, runTime, slots, seclytics)
+	for i := range ind.Attributes {
+		// A copy: the caller reuses st for the next row.
+		if a := &ind.Attributes[i]; a.Value.Kind == indicator.KindList {
+			a.Value.List = slices.Clone(a.Value.List)
+		}
+	}
+	return ind
+}
+
+// IndicatorInto is IndicatorOf into ind, reusing its slices and the
+// targets of its ExpiresAt and Confidence: a read of many rows that hands
+// each out in turn allocates nearly nothing per row for them. ind then
+// shares st's lists: it is valid until st or ind is reused.
+func (st *Stored) IndicatorInto(ind *indicator.Indicator, runTime func(id int64) time.Time, slots Set, seclytics bool) {
+	has := st.Has & slots
+	expiry, confidence := ind.ExpiresAt, ind.Confidence
+	*ind = indicator.Indicator{
 		Type:       indicator.TypeOf(st.Addr),
 		Addr:       st.Addr,
 		Status:     st.Status,
-		Sources:    []string{},
-		Attributes: make([]indicator.Attribute, 0, bits.OnesCount16(uint16(st.Has))),
+		Sources:    ind.Sources[:0],
+		Feeds:      ind.Feeds[:0],
+		Attributes: ind.Attributes[:0],
 		CreatedAt:  indicator.Time(st.CreatedAt),
 		UpdatedAt:  indicator.Time(st.UpdatedAt),
+	}
+	if ind.Sources == nil {
+		ind.Sources = []string{}
 	}
 	if st.Prefix.IsValid() {
 		ind.Type, ind.Prefix = indicator.TypeCIDR, st.Prefix
 	}
 	if st.ExpiresAt != 0 {
 		// A sighting keeps the indicator Active past the feed's expiry.
-		t := indicator.Time(max(st.ExpiresAt, st.SightedUntil))
-		ind.ExpiresAt = &t
+		if expiry == nil {
+			expiry = new(time.Time)
+		}
+		*expiry = indicator.Time(max(st.ExpiresAt, st.SightedUntil))
+		ind.ExpiresAt = expiry
 	}
 	if st.Sightings > 0 {
 		ind.Sightings = &indicator.Sightings{Count: st.Sightings,
 			First: indicator.Time(st.FirstSighted), Last: indicator.Time(st.LastSighted)}
 	}
-	if st.Has != 0 {
+	if seclytics {
 		ind.Sources = append(ind.Sources, indicator.SourceSeclytics)
 		ind.Feeds = append(ind.Feeds, indicator.Listing{Feed: SeclyticsFeed, Source: indicator.SourceSeclytics, Listed: st.SListed})
 	}
 	if st.HasConfidence {
-		c := int(st.Confidence)
-		ind.Confidence = &c
+		if confidence == nil {
+			confidence = new(int)
+		}
+		*confidence = int(st.Confidence)
+		ind.Confidence = confidence
 	}
 	for i, f := range st.ListFeeds {
 		src := f
@@ -77,26 +118,28 @@ func (st *Stored) Indicator(runTime func(id int64) time.Time) indicator.Indicato
 			ind.Sources = append(ind.Sources, src)
 		}
 	}
+	if len(ind.Feeds) == 0 {
+		ind.Feeds = nil // as a fresh indicator has them
+	}
 	for _, s := range slotsByName {
-		if !st.Has.Has(s) {
+		if !has.Has(s) {
 			continue
 		}
 		var v indicator.Value
 		if s.IsList() {
-			// A copy: the caller reuses st for the next row. Sorted, as
-			// the renderers write items in order.
-			l := slices.Clone(*st.List(s))
+			// Sorted, as the renderers write items in order.
+			l := *st.List(s)
 			slices.Sort(l)
 			v = indicator.ListValue(l)
 		} else {
 			v = st.Value(s)
 		}
-		ind.Attributes = append(ind.Attributes, indicator.Attribute{
-			Name: Names[s], Value: v, Source: indicator.SourceSeclytics,
-			CreatedAt: runTime(st.Created[s]), UpdatedAt: runTime(st.Updated[s]),
-		})
+		a := indicator.Attribute{Name: Names[s], Value: v, Source: indicator.SourceSeclytics}
+		if runTime != nil {
+			a.CreatedAt, a.UpdatedAt = runTime(st.Created[s]), runTime(st.Updated[s])
+		}
+		ind.Attributes = append(ind.Attributes, a)
 	}
-	return ind
 }
 
 // slotsByName are the slots in the order of their names, the order

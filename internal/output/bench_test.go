@@ -1,11 +1,15 @@
 package output_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -25,6 +29,30 @@ var benchSpecs = []struct {
 	{"edl-importance", output.Spec{Format: export.EDL, Max: 10000}},
 	{"edl-confidence", output.Spec{Format: export.EDL, Max: 10000, Rank: store.RankConfidence}},
 	{"crowdsec-importance", output.Spec{Format: export.CrowdSec, Max: 10000}},
+	{"suricata-iprep-importance", output.Spec{Format: export.SuricataIPRep, Max: 10000}},
+	{"zeek-intel-importance", output.Spec{Format: export.ZeekIntel, Max: 10000}},
+	{"csv-importance", output.Spec{Format: export.CSV, Max: 10000}},
+	{"jsonl-importance", output.Spec{Format: export.JSONL, Max: 10000}},
+	{"stix-importance", output.Spec{Format: export.STIX, Max: 10000}},
+	{"ecs-importance", output.Spec{Format: export.ECS, Max: 10000}},
+	{"misp-feed-importance", output.Spec{Format: export.MISPFeed, Max: 10000}},
+}
+
+// benchFile is the file of spec s a fetch reads: for a misp-feed, its
+// first event (the one a Seclytics store has), named by its manifest.
+func benchFile(b *testing.B, st *store.Store, name string, s output.Spec) string {
+	if !s.Format.Directory() {
+		return ""
+	}
+	var manifest bytes.Buffer
+	if _, err := output.Render(context.Background(), &manifest, st, name, s, export.MISPManifest, now); err != nil {
+		b.Fatal(err)
+	}
+	var events map[string]json.RawMessage
+	if err := json.Unmarshal(manifest.Bytes(), &events); err != nil || len(events) == 0 {
+		b.Fatalf("manifest: %v, %d events", err, len(events))
+	}
+	return slices.Sorted(maps.Keys(events))[0] + ".json"
 }
 
 // benchStore opens the store FOREWARN_OUTPUT_DB names.
@@ -84,7 +112,11 @@ func BenchmarkFetchBudget(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer st.DeleteOutput(ctx, name)
-			req, _ := http.NewRequest(http.MethodGet, srv.URL+"/outputs/"+name, nil)
+			path := "/outputs/" + name
+			if f := benchFile(b, st, name, tc.spec); f != "" {
+				path += "/" + f
+			}
+			req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
 			req.Header.Set("Authorization", "Bearer "+key)
 			client := &http.Client{Timeout: time.Minute}
 			loop(b, func() {
@@ -111,8 +143,9 @@ func BenchmarkRenderBudget(b *testing.B) {
 	st := benchStore(b)
 	for _, tc := range benchSpecs {
 		b.Run(tc.name, func(b *testing.B) {
+			file := benchFile(b, st, "p", tc.spec)
 			loop(b, func() {
-				res, err := output.Render(context.Background(), io.Discard, st, "p", tc.spec, "", now)
+				res, err := output.Render(context.Background(), io.Discard, st, "p", tc.spec, file, now)
 				if err != nil || res.Entries != int64(tc.spec.Max) {
 					b.Fatalf("%d entries, %v; want %d", res.Entries, err, tc.spec.Max)
 				}

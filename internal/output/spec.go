@@ -96,8 +96,8 @@ func (s *Spec) Validate() error {
 			return &FieldError{"status", fmt.Sprintf("%q: use Active, Expired, Whitelisted or Review", st)}
 		}
 	}
-	if s.Max > 0 && slices.ContainsFunc(s.Statuses, func(st indicator.Status) bool { return st != indicator.StatusActive }) {
-		return &FieldError{"status", "a budget ranks Active indicators (through their index): leave status out, or set it to Active"}
+	if err := export.CheckBudgetStatuses(s.Max, s.Statuses); err != nil {
+		return &FieldError{"status", err.Error() + ": leave status out, or set it to Active"}
 	}
 	if (s.Aggregate || s.Netblocks) && f != export.EDL {
 		return &FieldError{"aggregate", fmt.Sprintf("aggregate and netblocks apply to the edl format only, not %s", f)}

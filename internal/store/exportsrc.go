@@ -30,9 +30,12 @@ func (s *Store) EachIndicatorNetblock(ctx context.Context, fn func(*indicator.In
 		return fmt.Errorf("read indicators: %w", err)
 	}
 	defer rows.Close()
-	var st merge.Stored
+	var (
+		st  merge.Stored
+		row storedRow
+	)
 	for rows.Next() {
-		if err := scanStored(rows, &st); err != nil {
+		if err := row.scan(rows, &st); err != nil {
 			return err
 		}
 		ind := st.Indicator(rt)

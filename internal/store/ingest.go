@@ -254,6 +254,21 @@ const storedColumns = `ip, status, created_at, updated_at, s_predicted_at, s_pre
 	s_last_seen_at, s_importance, s_normalized_importance, s_attr_runs, s_hash, s_lookup_netblock,
 	s_seen_at, expires_at, sightings, first_sighted, last_sighted, sighted_until, s_listed, confidence, l_feeds, l_sources`
 
+// numStoredColumns is how many columns storedColumns names.
+const numStoredColumns = 28
+
+// storedColumnNames are the columns of storedColumns, one by one.
+var storedColumnNames = func() []string {
+	cols := strings.Split(storedColumns, ",")
+	for i := range cols {
+		cols[i] = strings.TrimSpace(cols[i])
+	}
+	if len(cols) != numStoredColumns {
+		panic("store: numStoredColumns is not the number of storedColumns")
+	}
+	return cols
+}()
+
 const selectStored = `SELECT ` + storedColumns + `
 	FROM indicators`
 
@@ -727,25 +742,70 @@ func unpackUniformRuns(b []byte, r *merge.Stored) error {
 
 // scanStored reads one row of selectStored into st.
 func scanStored(sc scanner, st *merge.Stored) error {
-	var (
-		ip                                        []byte
-		status                                    string
-		predAt, detAt, lsa                        sql.NullInt64
-		netblock, pcat, cluster, by, ids, cats, n sql.NullString
-		imp                                       sql.NullFloat64
-		runs, lookupNB                            []byte
-		hash, seen, expires                       sql.NullInt64
-		firstSighted, lastSighted, sightedUntil   sql.NullInt64
-		sListed                                   int64
-		conf                                      sql.NullInt64
-		lFeeds, lSources                          sql.NullString
-	)
+	var r storedRow
+	return r.scan(sc, st)
+}
+
+// storedRow is what scan reads a row of storedColumns into. Reused from
+// row to row, it saves a read of many rows the allocations of its Scan
+// destinations (which escape), a score per row.
+type storedRow struct {
+	// noRuns: the row's s_attr_runs is not read (renderColumns) and the
+	// attributes' runs are left zero.
+	noRuns bool
+	// flag: the row has one more column, seclyticsAny, read into
+	// seclytics.
+	flag      bool
+	seclytics int64
+	// skip are the columns of storedColumns the row leaves out
+	// (renderColumns): they read as NULL.
+	skip *[numStoredColumns]bool
+
+	ip                                        []byte
+	status                                    string
+	created, updated, sightings               int64
+	predAt, detAt, lsa                        sql.NullInt64
+	netblock, pcat, cluster, by, ids, cats, n sql.NullString
+	imp                                       sql.NullFloat64
+	attrRuns, lookupNB                        []byte
+	hash, seen, expires                       sql.NullInt64
+	firstSighted, lastSighted, sightedUntil   sql.NullInt64
+	sListed                                   int64
+	conf                                      sql.NullInt64
+	lFeeds, lSources                          sql.NullString
+	dest                                      []any
+}
+
+// scan reads one row of storedColumns (and seclyticsAny, with flag) into
+// st.
+func (r *storedRow) scan(sc scanner, st *merge.Stored) error {
+	if r.dest == nil {
+		r.dest = []any{&r.ip, &r.status, &r.created, &r.updated, &r.predAt, &r.netblock, &r.pcat, &r.cluster, &r.by, &r.ids, &r.cats,
+			&r.detAt, &r.lsa, &r.imp, &r.n, &r.attrRuns, &r.hash, &r.lookupNB, &r.seen, &r.expires,
+			&r.sightings, &r.firstSighted, &r.lastSighted, &r.sightedUntil, &r.sListed, &r.conf, &r.lFeeds, &r.lSources}
+		if r.skip != nil {
+			// Never scanned, they keep their zero values: NULL.
+			read := r.dest[:0]
+			for i, d := range r.dest {
+				if !r.skip[i] {
+					read = append(read, d)
+				}
+			}
+			r.dest = read
+		}
+		if r.flag {
+			r.dest = append(r.dest, &r.seclytics)
+		}
+	}
 	*st = merge.Stored{}
-	if err := sc.Scan(&ip, &status, &st.CreatedAt, &st.UpdatedAt, &predAt, &netblock, &pcat, &cluster, &by, &ids, &cats,
-		&detAt, &lsa, &imp, &n, &runs, &hash, &lookupNB, &seen, &expires,
-		&st.Sightings, &firstSighted, &lastSighted, &sightedUntil, &sListed, &conf, &lFeeds, &lSources); err != nil {
+	if err := sc.Scan(r.dest...); err != nil {
 		return fmt.Errorf("read indicator: %w", err)
 	}
+	ip, status, predAt, detAt, lsa, imp, lookupNB := r.ip, r.status, r.predAt, r.detAt, r.lsa, r.imp, r.lookupNB
+	netblock, pcat, cluster, by, ids, cats, n := r.netblock, r.pcat, r.cluster, r.by, r.ids, r.cats, r.n
+	hash, seen, expires, firstSighted, lastSighted, sightedUntil := r.hash, r.seen, r.expires, r.firstSighted, r.lastSighted, r.sightedUntil
+	sListed, conf, lFeeds, lSources := r.sListed, r.conf, r.lFeeds, r.lSources
+	st.CreatedAt, st.UpdatedAt, st.Sightings = r.created, r.updated, r.sightings
 	var (
 		addr netip.Addr
 		err  error
@@ -815,7 +875,10 @@ func scanStored(sc scanner, st *merge.Stored) error {
 	st.Importance = imp.Float64
 	set(merge.NormalizedImportance, n.Valid)
 	st.Normalized = n.String
-	if err := unpackRuns(runs, st); err != nil {
+	if r.noRuns {
+		return nil
+	}
+	if err := unpackRuns(r.attrRuns, st); err != nil {
 		return fmt.Errorf("indicator %s: %w", addr, err)
 	}
 	return nil

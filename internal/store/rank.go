@@ -214,11 +214,15 @@ func (s *Store) rankedPage(ctx context.Context, query string, args []any, key an
 type Ranked struct {
 	Addr      netip.Addr
 	ExpiresAt time.Time // zero: never
-	// Rank is its rank value, as a person reads it: the importance or
-	// the confidence ("none" without one), or the time of its last
-	// change.
-	Rank string
+	by        string
+	key       float64 // its rank key (Rank)
 }
+
+// Rank is its rank value, as a person reads it: the importance or the
+// confidence ("none" without one), or the time of its last change.
+// Worked out when asked for (a budget asks for its last one's): a 1M
+// walk spent a tenth of its time writing numbers nobody read.
+func (r Ranked) Rank() string { return rankText(r.by, r.key) }
 
 // rankText is a rank value as a person reads it.
 func rankText(by string, v float64) string {
@@ -240,25 +244,27 @@ func rankText(by string, v float64) string {
 // changes.
 func (s *Store) EachRanked(ctx context.Context, by string, f RankFilter, fn func(Ranked) bool) error {
 	var (
-		ip      []byte
+		ip      sql.RawBytes
+		last    []byte // the row's key, kept past the row for paging
 		expires sql.NullInt64
 	)
 	return s.eachRankedRow(ctx, by, f, `ip, expires_at`, func(sc scanner) ([]byte, bool, error) {
 		if err := sc.Scan(&ip, &expires); err != nil {
 			return nil, false, err
 		}
+		last = append(last[:0], ip...)
 		if len(ip) != 16 {
-			return ip, true, nil // a network (PostgreSQL: not filtered in SQL)
+			return last, true, nil // a network (PostgreSQL: not filtered in SQL)
 		}
 		addr, err := addrFromKey(ip)
 		if err != nil {
 			return nil, false, err
 		}
-		r := Ranked{Addr: addr.Unmap(), Rank: rankText(by, sc.(*withKey).keyFloat())}
+		r := Ranked{Addr: addr.Unmap(), by: by, key: sc.(*withKey).keyFloat()}
 		if expires.Valid {
 			r.ExpiresAt = indicator.Time(expires.Int64)
 		}
-		return ip, fn(r), nil
+		return last, fn(r), nil
 	})
 }
 
@@ -279,14 +285,23 @@ const rankedBatch = 500
 // EachIndicatorAt calls fn for the indicators at addrs, which must be in
 // address order, with their lookup netblocks (as EachIndicatorNetblock),
 // reading them by key a batch at a time: a budget's N indicators cost N
-// key lookups, not a pass over the store. An address the store no longer
-// holds is skipped.
-func (s *Store) EachIndicatorAt(ctx context.Context, addrs []netip.Addr, fn func(*indicator.Indicator, netip.Prefix) error) error {
-	rt, err := s.runTimesFor(ctx, nil)
+// key lookups, not a pass over the store. It reads them as
+// EachRankedIndicator does (the attributes attrs names, nil: every one;
+// no attribute times, no sightings), into one indicator reused from row
+// to row: fn's is valid only until it returns. An address the store no
+// longer holds is skipped.
+func (s *Store) EachIndicatorAt(ctx context.Context, addrs []netip.Addr, attrs []string, fn func(*indicator.Indicator, netip.Prefix) error) error {
+	slots, err := slotsOf(attrs)
 	if err != nil {
 		return err
 	}
-	var st merge.Stored
+	cols, skip := renderColumns(slots)
+	var (
+		st  merge.Stored
+		row = storedRow{noRuns: true, flag: true, skip: skip}
+		ind indicator.Indicator
+	)
+	q := `SELECT ` + cols + ` FROM indicators WHERE ip IN (?`
 	args := make([]any, 0, rankedBatch)
 	for len(addrs) > 0 {
 		n := min(len(addrs), rankedBatch)
@@ -296,16 +311,16 @@ func (s *Store) EachIndicatorAt(ctx context.Context, addrs []netip.Addr, fn func
 		}
 		addrs = addrs[n:]
 		err := func() error {
-			rows, err := s.x.QueryContext(ctx, selectStored+` WHERE ip IN (?`+strings.Repeat(",?", n-1)+`) ORDER BY ip`, args...)
+			rows, err := s.x.QueryContext(ctx, q+strings.Repeat(",?", n-1)+`) ORDER BY ip`, args...)
 			if err != nil {
 				return fmt.Errorf("read indicators: %w", err)
 			}
 			defer rows.Close()
 			for rows.Next() {
-				if err := scanStored(rows, &st); err != nil {
+				if err := row.scan(rows, &st); err != nil {
 					return err
 				}
-				ind := st.Indicator(rt)
+				st.IndicatorInto(&ind, nil, slots, row.seclytics != 0)
 				if err := fn(&ind, st.LookupNetblock); err != nil {
 					return err
 				}
@@ -319,36 +334,84 @@ func (s *Store) EachIndicatorAt(ctx context.Context, addrs []netip.Addr, fn func
 	return nil
 }
 
-// EachRankedIndicator is EachRanked that reads each indicator whole (with
-// its lookup netblock) in the same pass: one lookup per indicator instead
-// of two, for a budget small enough to hold in memory. Each indicator is
-// fn's to keep: no later row reuses it.
-func (s *Store) EachRankedIndicator(ctx context.Context, by string, f RankFilter, fn func(Ranked, *indicator.Indicator, netip.Prefix) bool) error {
-	rt, err := s.runTimesFor(ctx, nil)
+// slotsOf are the slots of the attributes named attrs (nil: every one).
+func slotsOf(attrs []string) (merge.Set, error) {
+	if attrs == nil {
+		return 1<<merge.NumSlots - 1, nil
+	}
+	var slots merge.Set
+	for _, a := range attrs {
+		i := slices.Index(merge.Names[:], a)
+		if i < 0 {
+			return 0, fmt.Errorf("read indicators: no attribute %q: %w", a, ErrBadQuery)
+		}
+		slots = slots.With(merge.Slot(i))
+	}
+	return slots, nil
+}
+
+// slotColumns are the columns of the Seclytics attributes, by slot.
+var slotColumns = [merge.NumSlots]string{"s_predicted_at", "s_predicted_netblock", "s_predicted_category",
+	"s_cluster", "s_detected_by", "s_detected_identifiers", "s_detected_categories", "s_detected_at",
+	"s_last_seen_at", "s_importance", "s_normalized_importance"}
+
+// seclyticsAny is 1 when a row has a Seclytics attribute (merge.Stored.Has
+// != 0, which makes Seclytics a source), worked out in SQL, so that a
+// read need not select every attribute to know it.
+const seclyticsAny = `CASE WHEN s_predicted_at IS NULL AND s_predicted_netblock IS NULL AND s_predicted_category IS NULL
+		AND s_cluster IS NULL AND s_detected_by IS NULL AND s_detected_identifiers IS NULL
+		AND s_detected_categories IS NULL AND s_detected_at IS NULL AND s_last_seen_at IS NULL
+		AND s_importance IS NULL AND s_normalized_importance IS NULL THEN 0 ELSE 1 END`
+
+// renderColumns are the columns of storedColumns a render reads
+// (EachRankedIndicator, EachIndicatorAt), then seclyticsAny; skip are the
+// ones it leaves out (storedRow.skip): the attributes not in slots and
+// what no export writes (the attributes' runs, the ingest's hash and seen
+// time, the sightings), so SQLite neither reads nor hands them out.
+func renderColumns(slots merge.Set) (cols string, skip *[numStoredColumns]bool) {
+	leave := map[string]bool{"s_attr_runs": true, "s_hash": true, "s_seen_at": true, "sightings": true, "first_sighted": true, "last_sighted": true}
+	for s, col := range slotColumns {
+		leave[col] = !slots.Has(merge.Slot(s))
+	}
+	skip = new([numStoredColumns]bool)
+	var read []string
+	for i, c := range storedColumnNames {
+		if skip[i] = leave[c]; !skip[i] {
+			read = append(read, c)
+		}
+	}
+	return strings.Join(read, ", ") + ", " + seclyticsAny, skip
+}
+
+// EachRankedIndicator is EachRanked that reads each indicator (with its
+// lookup netblock) in the same pass: one lookup per indicator instead of
+// two, for a budget small enough to hold in memory. It reads what an
+// export writes: the attributes named by attrs (every one when nil),
+// without their times (CreatedAt and UpdatedAt zero) and without the
+// indicator's sightings, so that a render of a few attributes reads only
+// their columns. Each indicator is fn's to keep: no later row reuses it.
+func (s *Store) EachRankedIndicator(ctx context.Context, by string, f RankFilter, attrs []string, fn func(Ranked, *indicator.Indicator, netip.Prefix) bool) error {
+	slots, err := slotsOf(attrs)
 	if err != nil {
 		return err
 	}
-	var st merge.Stored
-	return s.eachRankedRow(ctx, by, f, storedColumns, func(sc scanner) ([]byte, bool, error) {
-		if err := scanStored(sc, &st); err != nil {
+	cols, skip := renderColumns(slots)
+	var (
+		st  merge.Stored
+		row = storedRow{noRuns: true, flag: true, skip: skip}
+	)
+	return s.eachRankedRow(ctx, by, f, cols, func(sc scanner) ([]byte, bool, error) {
+		if err := row.scan(sc, &st); err != nil {
 			return nil, false, err
 		}
 		k := key(st.Addr)
 		if st.Prefix.IsValid() {
 			return prefixKey(st.Prefix), true, nil // a network (PostgreSQL: not filtered in SQL)
 		}
-		ind := st.Indicator(rt)
-		r := Ranked{Addr: ind.Addr, Rank: "none"}
+		ind := st.IndicatorOf(nil, slots, row.seclytics != 0)
+		r := Ranked{Addr: ind.Addr, by: by, key: sc.(*withKey).keyFloat()}
 		if st.ExpiresAt != 0 {
 			r.ExpiresAt = indicator.Time(st.ExpiresAt)
-		}
-		switch {
-		case by == RankRecency:
-			r.Rank = indicator.FormatTime(st.UpdatedAt)
-		case by == RankConfidence && st.HasConfidence:
-			r.Rank = strconv.FormatInt(st.Confidence, 10)
-		case by == RankImportance && st.Has.Has(merge.Importance):
-			r.Rank = strconv.FormatFloat(st.Importance, 'f', -1, 64)
 		}
 		return k, fn(r, &ind, st.LookupNetblock), nil
 	})
@@ -381,11 +444,7 @@ func (b *Brief) Rank(by string) string { return rankText(by, b.key) }
 // briefColumns are the columns EachRankedBrief reads: whether a Seclytics
 // attribute is present (merge.Stored.Has != 0, which makes Seclytics a
 // source) is worked out in SQL, not by reading the attributes.
-const briefColumns = `ip, expires_at, sighted_until,
-	CASE WHEN s_predicted_at IS NULL AND s_predicted_netblock IS NULL AND s_predicted_category IS NULL
-		AND s_cluster IS NULL AND s_detected_by IS NULL AND s_detected_identifiers IS NULL
-		AND s_detected_categories IS NULL AND s_detected_at IS NULL AND s_last_seen_at IS NULL
-		AND s_importance IS NULL AND s_normalized_importance IS NULL THEN 0 ELSE 1 END,
+const briefColumns = `ip, expires_at, sighted_until, ` + seclyticsAny + `,
 	l_feeds, l_sources, s_detected_categories, s_importance`
 
 var seclyticsSource = []byte(indicator.SourceSeclytics)
