@@ -383,7 +383,7 @@ func (b *Brief) Rank(by string) string { return rankText(by, b.key) }
 // source) is worked out in SQL, not by reading the attributes.
 const briefColumns = `ip, expires_at, sighted_until,
 	CASE WHEN s_predicted_at IS NULL AND s_predicted_netblock IS NULL AND s_predicted_category IS NULL
-		AND s_cluster IS NULL AND s_detected_by IS NULL AND s_detected_identifiers IS NULL
+		AND s_cluster_id IS NULL AND s_detected_by IS NULL AND s_detected_identifiers IS NULL
 		AND s_detected_categories IS NULL AND s_detected_at IS NULL AND s_last_seen_at IS NULL
 		AND s_importance IS NULL AND s_normalized_importance IS NULL THEN 0 ELSE 1 END,
 	l_feeds, l_sources, s_detected_categories, s_importance`
