@@ -36,7 +36,7 @@ type clusterIDs struct {
 
 // maxClusterIDs bounds clusterIDs.ids: 65,536 names of 40 characters take
 // about 6 MB.
-const maxClusterIDs = 1 << 16
+var maxClusterIDs = 1 << 16
 
 // clusterChunk is how many names one query of resolve carries.
 const clusterChunk = 500
