@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 
@@ -16,40 +17,84 @@ const clusterName = `(SELECT name FROM s_clusters WHERE id = s_cluster_id)`
 // clusterIDs gives a run's writes the id of each cluster they store,
 // creating the ids of clusters the store has not seen. Only one run writes
 // at a time (SQLite's single writer, PostgreSQL's write lock), so it hands
-// out ids itself, after the largest stored one.
+// out ids itself, after the largest stored one, and stores the new names in
+// chunks (flush) rather than one statement per batch of rows: a new name
+// must be stored before anything of the run reads it back (Load, commit),
+// not before the rows that hold its id.
 //
 // It remembers the ids it has looked up or created, up to maxClusterIDs of
 // them, so that most rows of a run cost a map lookup rather than a query:
-// a cluster recurs in about 27 indicators. The bound keeps a 10M-row run's
-// memory flat; past it the map starts again.
+// a cluster recurs in about 27 indicators. A store with no more clusters
+// than that is read whole when the run starts. The bound keeps a 10M-row
+// run's memory flat; past it the map starts again.
 type clusterIDs struct {
 	ids map[string]int64
 	// next is the id the next new cluster gets; 0 until read.
 	next int64
-	// complete is true while ids holds every row of s_clusters (a store
-	// with none at the start, and nothing forgotten since): a name it does
-	// not hold is then new, with no query to ask.
+	// complete is true while ids holds every stored or pending name: a
+	// name it does not hold is then new, with no query to ask.
 	complete bool
 	missing  []string
 	args     []any
+	// pending are the (id, name) pairs of new clusters not yet stored.
+	pending []any
+	// insertChunk stores clusterChunk of them.
+	insertChunk *sql.Stmt
 }
 
 // maxClusterIDs bounds clusterIDs.ids: 65,536 names of 40 characters take
 // about 6 MB.
 var maxClusterIDs = 1 << 16
 
-// clusterChunk is how many names one query of resolve carries.
+// clusterChunk is how many names one query of resolve or flush carries.
 const clusterChunk = 500
 
-// resolve makes sure every cluster of recs has an id in c.ids, reading
-// the ids of stored clusters and inserting the new ones.
-func (c *clusterIDs) resolve(ctx context.Context, t *tx, recs []*merge.Stored) error {
-	if c.ids == nil {
-		c.ids = map[string]int64{}
-		if err := t.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) + 1 FROM s_clusters`).Scan(&c.next); err != nil {
+// start reads where ids continue and, when the store holds few enough
+// clusters, all of them.
+func (c *clusterIDs) start(ctx context.Context, t *tx) error {
+	c.ids = map[string]int64{}
+	var n int
+	if err := t.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) + 1, COUNT(*) FROM s_clusters`).Scan(&c.next, &n); err != nil {
+		return fmt.Errorf("read the cluster ids: %w", err)
+	}
+	if n > maxClusterIDs {
+		return nil
+	}
+	rows, err := t.QueryContext(ctx, `SELECT id, name FROM s_clusters`)
+	if err != nil {
+		return fmt.Errorf("read the cluster ids: %w", err)
+	}
+	if err := c.scan(rows); err != nil {
+		return err
+	}
+	c.complete = true
+	return nil
+}
+
+// scan reads (id, name) rows into ids and closes them.
+func (c *clusterIDs) scan(rows *sql.Rows) error {
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var name string
+		if err := rows.Scan(&id, &name); err != nil {
 			return fmt.Errorf("read the cluster ids: %w", err)
 		}
-		c.complete = c.next == 1
+		c.ids[name] = id
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read the cluster ids: %w", err)
+	}
+	return nil
+}
+
+// resolve makes sure every cluster of recs has an id in c.ids, reading
+// the ids of stored clusters and giving the new ones theirs.
+func (c *clusterIDs) resolve(ctx context.Context, t *tx, recs []*merge.Stored) error {
+	if c.ids == nil {
+		if err := c.start(ctx, t); err != nil {
+			return err
+		}
 	}
 	c.missing = c.missing[:0]
 	for _, r := range recs {
@@ -71,11 +116,25 @@ func (c *clusterIDs) resolve(ctx context.Context, t *tx, recs []*merge.Stored) e
 			return err
 		}
 	}
-	if err := c.insertNew(ctx, t); err != nil {
-		return err
+	for _, name := range c.missing {
+		if c.ids[name] != 0 {
+			continue
+		}
+		c.ids[name] = c.next
+		c.pending = append(c.pending, c.next, name)
+		c.next++
+	}
+	for len(c.pending) >= 2*clusterChunk {
+		if err := c.storeChunk(ctx, t); err != nil {
+			return err
+		}
 	}
 	if len(c.ids) > maxClusterIDs {
-		// Keep this batch's ids, which Write is about to use.
+		// What is forgotten is read back from s_clusters: it must be
+		// there. Keep this batch's ids, which Write is about to use.
+		if err := c.flush(ctx, t); err != nil {
+			return err
+		}
 		keep := make(map[string]int64, len(recs))
 		for _, r := range recs {
 			if r.Has.Has(merge.Cluster) {
@@ -99,52 +158,49 @@ func (c *clusterIDs) readStored(ctx context.Context, t *tx) error {
 		if err != nil {
 			return fmt.Errorf("read the cluster ids: %w", err)
 		}
-		for rows.Next() {
-			var id int64
-			var name string
-			if err := rows.Scan(&id, &name); err != nil {
-				rows.Close()
-				return fmt.Errorf("read the cluster ids: %w", err)
-			}
-			c.ids[name] = id
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("read the cluster ids: %w", err)
+		if err := c.scan(rows); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// insertNew gives the missing names that are still without an id the next
-// ids, and stores them.
-func (c *clusterIDs) insertNew(ctx context.Context, t *tx) error {
-	c.args = c.args[:0]
-	flush := func() error {
-		if len(c.args) == 0 {
-			return nil
-		}
-		_, err := t.ExecContext(ctx, `INSERT INTO s_clusters (id, name) VALUES (?, ?)`+strings.Repeat(", (?, ?)", len(c.args)/2-1), c.args...)
-		c.args = c.args[:0]
+// insertClusters is the statement that stores n new clusters.
+func insertClusters(n int) string {
+	return `INSERT INTO s_clusters (id, name) VALUES (?, ?)` + strings.Repeat(", (?, ?)", n-1)
+}
+
+// storeChunk stores the first clusterChunk pending clusters.
+func (c *clusterIDs) storeChunk(ctx context.Context, t *tx) error {
+	if c.insertChunk == nil {
+		st, err := t.PrepareContext(ctx, insertClusters(clusterChunk))
 		if err != nil {
 			return fmt.Errorf("store new clusters: %w", err)
 		}
+		c.insertChunk = st
+	}
+	if _, err := c.insertChunk.ExecContext(ctx, c.pending[:2*clusterChunk]...); err != nil {
+		return fmt.Errorf("store new clusters: %w", err)
+	}
+	c.pending = append(c.pending[:0], c.pending[2*clusterChunk:]...)
+	return nil
+}
+
+// flush stores every pending cluster.
+func (c *clusterIDs) flush(ctx context.Context, t *tx) error {
+	for len(c.pending) >= 2*clusterChunk {
+		if err := c.storeChunk(ctx, t); err != nil {
+			return err
+		}
+	}
+	if len(c.pending) == 0 {
 		return nil
 	}
-	for _, name := range c.missing {
-		if c.ids[name] != 0 {
-			continue
-		}
-		c.ids[name] = c.next
-		c.args = append(c.args, c.next, name)
-		c.next++
-		if len(c.args) == 2*clusterChunk {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
+	if _, err := t.ExecContext(ctx, insertClusters(len(c.pending)/2), c.pending...); err != nil {
+		return fmt.Errorf("store new clusters: %w", err)
 	}
-	return flush()
+	c.pending = c.pending[:0]
+	return nil
 }
 
 // value is what s_cluster_id holds for r, once resolve has seen it.

@@ -200,6 +200,10 @@ func (in *ingest) prepare(ctx context.Context) error {
 // commit counts the created indicators and commits.
 func (in *ingest) commit() error {
 	in.done = true
+	if err := in.clusters.flush(context.Background(), in.tx); err != nil {
+		in.tx.Rollback()
+		return fmt.Errorf("commit ingest: %w", err)
+	}
 	if err := in.restoreIndexes(context.Background()); err != nil {
 		in.tx.Rollback()
 		return fmt.Errorf("commit ingest: %w", err)
@@ -276,6 +280,10 @@ func (in *ingest) Load(ctx context.Context, recs []*merge.Stored) error {
 	clear(in.loaded)
 	if in.empty || len(recs) == 0 {
 		return nil
+	}
+	// The rows read name their clusters from s_clusters.
+	if err := in.clusters.flush(ctx, in.tx); err != nil {
+		return fmt.Errorf("load indicators: %w", err)
 	}
 	for start := 0; start < len(recs); start += BatchSize {
 		batch := recs[start:min(start+BatchSize, len(recs))]

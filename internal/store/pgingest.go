@@ -128,6 +128,10 @@ func (in *pgIngest) flush(ctx context.Context) error {
 	if len(in.pending) == 0 {
 		return nil
 	}
+	// The merged rows name their clusters from s_clusters.
+	if err := in.clusters.flush(ctx, in.tx); err != nil {
+		return fmt.Errorf("write indicators: %w", err)
+	}
 	rows := in.pending
 	in.pending = in.pending[:0]
 	err := in.conn.Raw(func(dc any) error {
