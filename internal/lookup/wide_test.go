@@ -17,10 +17,6 @@ import (
 func TestWideStoredNetblocksAreIgnored(t *testing.T) {
 	ctx := context.Background()
 	st := testutil.Store(t)
-	tx, err := st.BeginIngest(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var rows []*merge.Stored
 	for ip, nb := range map[string]string{"45.33.12.7": "0.0.0.0/0", "2a03:2880:10::5": "::/0", "45.33.12.9": "45.33.12.0/24"} {
 		s := &merge.Stored{Record: merge.Record{Addr: netip.MustParseAddr(ip)}, Exists: true, New: true,
@@ -29,12 +25,7 @@ func TestWideStoredNetblocksAreIgnored(t *testing.T) {
 		s.Importance, s.LookupNetblock = 80, netip.MustParsePrefix(nb)
 		rows = append(rows, s)
 	}
-	if err := tx.Write(ctx, rows); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	testutil.Commit(t, st, rows)
 	svc := NewService(st)
 	if err := svc.Rebuild(ctx); err != nil {
 		t.Fatal(err)

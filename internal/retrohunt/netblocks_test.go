@@ -21,10 +21,6 @@ import (
 func TestNetblocksAgreeWithTheLookupIndex(t *testing.T) {
 	ctx := context.Background()
 	st := testutil.Store(t)
-	tx, err := st.BeginIngest(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var rows []*merge.Stored
 	for _, m := range []struct {
 		ip, nb string
@@ -43,12 +39,7 @@ func TestNetblocksAgreeWithTheLookupIndex(t *testing.T) {
 		s.LookupNetblock = netip.MustParsePrefix(m.nb)
 		rows = append(rows, s)
 	}
-	if err := tx.Write(ctx, rows); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	testutil.Commit(t, st, rows)
 	ix, err := lookup.Build(ctx, st)
 	if err != nil {
 		t.Fatal(err)

@@ -29,24 +29,6 @@ func clusterRow(i int, cluster string) *merge.Stored {
 	return r
 }
 
-func writeRows(t *testing.T, s *Store, batches ...[]*merge.Stored) {
-	t.Helper()
-	ctx := context.Background()
-	tx, err := s.BeginIngest(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
-	for _, b := range batches {
-		if err := tx.Write(ctx, b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // readClusters returns what a user sees of rows: each indicator as the
 // store reads it back, and each cluster's members as the detail page lists them.
 func readClusters(t *testing.T, s *Store, rows []*merge.Stored) (map[netip.Addr]merge.Stored, map[string][]netip.Addr) {
@@ -89,7 +71,7 @@ func TestClusterIDsMigrateInPlace(t *testing.T) {
 		}
 		rows = append(rows, clusterRow(i, c))
 	}
-	writeRows(t, s, rows)
+	commitRows(t, s, rows)
 	want, wantMembers := readClusters(t, s, rows)
 	if len(wantMembers) != 11 || len(wantMembers[fmt.Sprintf("%040x", 3)]) == 0 {
 		t.Fatalf("cluster lists before the migration: %v", wantMembers)
@@ -134,7 +116,7 @@ func TestClusterIDsMigrateInPlace(t *testing.T) {
 	// A later run: a new cluster, a converted one, and a row that moves
 	// from one to the other.
 	later := []*merge.Stored{clusterRow(1000, "new"), clusterRow(1001, fmt.Sprintf("%040x", 4)), clusterRow(1, "new")}
-	writeRows(t, s, later)
+	commitRows(t, s, later)
 	rows = append(rows, later[:2]...)
 	rows[1] = later[2]
 	got, gotMembers = readClusters(t, s, rows)
@@ -166,10 +148,10 @@ func TestClusterIDsPastTheirBound(t *testing.T) {
 		}
 		batches, rows = append(batches, batch), append(rows, batch...)
 	}
-	writeRows(t, s, batches...)
+	commitRows(t, s, batches...)
 	// And a run that starts from a store already holding them.
 	more := []*merge.Stored{clusterRow(100, "c1"), clusterRow(101, "c11"), clusterRow(102, "c2")}
-	writeRows(t, s, more[:1], more[1:])
+	commitRows(t, s, more[:1], more[1:])
 	rows = append(rows, more...)
 	got, members := readClusters(t, s, rows)
 	for _, r := range rows {

@@ -23,12 +23,6 @@ func writePredictions(t *testing.T, s *Store, preds map[string]struct {
 	at  time.Time
 }) {
 	t.Helper()
-	ctx := context.Background()
-	tx, err := s.BeginIngest(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
 	var rows []*merge.Stored
 	for addr, p := range preds {
 		st := &merge.Stored{Record: merge.Record{Addr: netip.MustParseAddr(addr), LastSeenAt: listT0.Unix()}, Status: indicator.StatusActive,
@@ -44,12 +38,7 @@ func writePredictions(t *testing.T, s *Store, preds map[string]struct {
 		}
 		rows = append(rows, st)
 	}
-	if err := tx.Write(ctx, rows); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	commitRows(t, s, rows)
 }
 
 // firstSeen is a list whose entries carry the feed's own First Seen.

@@ -315,21 +315,10 @@ func TestListBadInput(t *testing.T) {
 // writeSeclytics stores one Seclytics indicator as a run's Write does.
 func writeSeclytics(t *testing.T, s *Store, addr string, status indicator.Status, expires time.Time) {
 	t.Helper()
-	ctx := context.Background()
-	tx, err := s.BeginIngest(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
 	st := &merge.Stored{Record: merge.Record{Addr: netip.MustParseAddr(addr), LastSeenAt: listT0.Unix()}, Status: status,
 		CreatedAt: listT0.Unix(), UpdatedAt: listT0.Unix(), ExpiresAt: expires.Unix(), Hash: 7}
 	st.Has = st.Has.With(merge.LastSeenAt)
-	if err := tx.Write(ctx, []*merge.Stored{st}); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	commitRows(t, s, []*merge.Stored{st})
 }
 
 func TestListBesideSeclytics(t *testing.T) {

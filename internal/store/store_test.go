@@ -164,16 +164,19 @@ func stored(ip string, status indicator.Status) *merge.Stored {
 	return st
 }
 
-// commitRows writes rows in one committed ingest.
-func commitRows(tb testing.TB, s *Store, rows []*merge.Stored) {
+// commitRows writes batches (one Write each) in one committed ingest.
+func commitRows(tb testing.TB, s *Store, batches ...[]*merge.Stored) {
 	tb.Helper()
 	ctx := context.Background()
 	tx, err := s.BeginIngest(ctx)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if err := tx.Write(ctx, rows); err != nil {
-		tb.Fatal(err)
+	defer tx.Rollback()
+	for _, b := range batches {
+		if err := tx.Write(ctx, b); err != nil {
+			tb.Fatal(err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		tb.Fatal(err)

@@ -12,6 +12,7 @@ import (
 
 	"forewarn/internal/apikey"
 	"forewarn/internal/fakeseclytics"
+	"forewarn/internal/merge"
 	"forewarn/internal/store"
 	"forewarn/internal/testutil/pgtest"
 )
@@ -44,6 +45,24 @@ func Store(t testing.TB) *store.Store {
 	}
 	t.Cleanup(func() { st.Close() })
 	return st
+}
+
+// Commit writes rows to st in one committed ingest, as a run's Write
+// does.
+func Commit(t testing.TB, st *store.Store, rows []*merge.Stored) {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := st.BeginIngest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if err := tx.Write(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // Buffer is a bytes.Buffer safe for concurrent use.
