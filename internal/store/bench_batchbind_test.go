@@ -1,0 +1,288 @@
+package store
+
+// An experiment for issue 15 item 2 (fewer driver calls): does handing
+// SQLite a chunk of rows as one bound JSON argument, unpacked by
+// json_each, cost less than binding 22 values per row into the multi-row
+// VALUES upsert that sqliteIngest.Write runs? See docs/performance.md,
+// "Batch binding". The ingest path does not use it.
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"forewarn/internal/indicator"
+	"forewarn/internal/merge"
+)
+
+// batchRows builds n keep-everything rows in key order, every attribute
+// present, shaped like a Seclytics dump's: a 40-hex cluster repeated for
+// ~27 addresses, a /24 netblock, three lists, fractional importances.
+func batchRows(n int) []*merge.Stored {
+	rng := rand.New(rand.NewPCG(1, 2))
+	cats := []string{"malware", "phishing", "scanner", "botnet", "spam"}
+	by := []string{"honeypot", "sandbox", "sinkhole", "crawler"}
+	norm := []string{"low", "medium", "high", "critical"}
+	rows := make([]*merge.Stored, n)
+	for i := range rows {
+		k := 0x0a000000 + i*3
+		a := netip.AddrFrom4([4]byte{byte(k >> 24), byte(k >> 16), byte(k >> 8), byte(k)})
+		nb := netip.PrefixFrom(a, 24).Masked()
+		r := &merge.Stored{Record: merge.Record{Addr: a}, New: true, Status: indicator.StatusActive,
+			CreatedAt: 1796000000, UpdatedAt: 1796000000, SeenAt: 1796000000, ExpiresAt: 1798592000 + int64(i%86400)}
+		if i%10 == 0 {
+			r.Status = indicator.StatusExpired
+		}
+		for s := merge.Slot(0); s < merge.NumSlots; s++ {
+			r.Has = r.Has.With(s)
+			r.Created[s], r.Updated[s] = 7, 7
+		}
+		r.PredictedAt = 1795000000 + int64(rng.IntN(1e6))
+		r.PredictedNetblock, r.LookupNetblock = nb, nb
+		r.PredictedCategory = cats[i%len(cats)]
+		r.Cluster = fmt.Sprintf("%040x", uint64(i/27)*0x9e3779b97f4a7c15)
+		r.DetectedBy = []string{by[i%len(by)], by[(i+1)%len(by)]}
+		r.DetectedIdentifiers = []string{"id-" + strconv.Itoa(i%977)}
+		r.DetectedCategories = []string{cats[(i+2)%len(cats)]}
+		r.DetectedAt = r.PredictedAt + int64(rng.IntN(86400))
+		r.LastSeenAt = r.DetectedAt + int64(rng.IntN(86400))
+		r.Importance = float64(rng.IntN(100000)) / 1000 // 0.1-style values, inexact in binary
+		r.Normalized = norm[i%len(norm)]
+		r.Hash = rng.Uint64()
+		rows[i] = r
+	}
+	return rows
+}
+
+// jsonWriteSQL is writeStmt's upsert with its rows read from one JSON
+// array of arrays (json_each) instead of bound VALUES: the blob columns
+// (ip 0, s_attr_runs 15, s_lookup_netblock 17) travel as hex.
+func jsonWriteSQL() string {
+	sel := make([]string, writeCols)
+	for i := range sel {
+		sel[i] = "value->>" + strconv.Itoa(i)
+		if i == 0 || i == 15 || i == 17 {
+			sel[i] = "unhex(" + sel[i] + ")"
+		}
+	}
+	// "WHERE true" tells SQLite's parser that ON CONFLICT belongs to the
+	// upsert, not to a join in the SELECT.
+	return `INSERT INTO indicators (` + strings.Join(writeColumns, ", ") + `)
+		SELECT ` + strings.Join(sel, ", ") + ` FROM json_each(?) WHERE true
+		ON CONFLICT (ip) DO UPDATE SET status = ` + seclyticsUpdate(sqliteDialect, "status") + `, updated_at = excluded.updated_at,
+		s_predicted_at = excluded.s_predicted_at, s_predicted_netblock = excluded.s_predicted_netblock,
+		s_predicted_category = excluded.s_predicted_category, s_cluster = excluded.s_cluster,
+		s_detected_by = excluded.s_detected_by, s_detected_identifiers = excluded.s_detected_identifiers,
+		s_detected_categories = excluded.s_detected_categories, s_detected_at = excluded.s_detected_at,
+		s_last_seen_at = excluded.s_last_seen_at, s_importance = excluded.s_importance,
+		s_normalized_importance = excluded.s_normalized_importance, s_attr_runs = excluded.s_attr_runs,
+		s_hash = excluded.s_hash, s_lookup_netblock = excluded.s_lookup_netblock,
+		s_seen_at = excluded.s_seen_at, expires_at = excluded.expires_at,
+		s_listed = excluded.s_listed, confidence = ` + seclyticsUpdate(sqliteDialect, "confidence")
+}
+
+// appendJSONRows appends rows as a JSON array of arrays of appendRow's
+// values.
+func appendJSONRows(b []byte, args []any, rows []*merge.Stored) ([]byte, []any) {
+	b = append(b, '[')
+	for i, r := range rows {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '[')
+		args = appendRow(args[:0], r)
+		for j, v := range args {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			switch v := v.(type) {
+			case nil:
+				b = append(b, "null"...)
+			case int64:
+				b = strconv.AppendInt(b, v, 10)
+			case float64:
+				b = strconv.AppendFloat(b, v, 'g', -1, 64)
+			case string:
+				b = strconv.AppendQuote(b, v) // the values are ASCII: Go's quoting is JSON's
+			case []byte:
+				b = append(b, '"')
+				b = hex.AppendEncode(b, v)
+				b = append(b, '"')
+			default:
+				panic(fmt.Sprintf("appendJSONRows: %T", v))
+			}
+		}
+		b = append(b, ']')
+	}
+	return append(b, ']'), args
+}
+
+// writeJSON writes rows into in in chunks of k, one statement and one bound
+// argument per chunk.
+func writeJSON(ctx context.Context, in *sqliteIngest, rows []*merge.Stored, k int) error {
+	stmt, err := in.tx.PrepareContext(ctx, jsonWriteSQL())
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	var (
+		buf  []byte
+		args []any
+	)
+	for start := 0; start < len(rows); start += k {
+		chunk := rows[start:min(start+k, len(rows))]
+		buf, args = appendJSONRows(buf[:0], args, chunk)
+		if _, err := stmt.ExecContext(ctx, string(buf)); err != nil {
+			return err
+		}
+		for _, r := range chunk {
+			if creates(r) {
+				in.created++
+			}
+		}
+	}
+	return nil
+}
+
+// batchWriter is one way of writing the benchmark's rows; k is the JSON
+// chunk, 0 for sqliteIngest.Write.
+type batchWriter struct {
+	name string
+	k    int
+}
+
+var batchWriters = []batchWriter{{"values", 0}, {"json500", 500}, {"json2000", 2000}}
+
+// ingestRows writes rows into a fresh store at path, the way a first
+// ingest does (indexes deferred, built at commit), and returns the time
+// and process CPU spent in the writes alone.
+func ingestRows(tb testing.TB, path string, rows []*merge.Stored, w batchWriter) (wall, cpu time.Duration) {
+	ctx := context.Background()
+	s, err := Open(ctx, path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer s.Close()
+	tx, err := s.BeginIngest(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	in := tx.(*sqliteIngest)
+	start, cpu0 := time.Now(), processCPU()
+	if w.k == 0 {
+		// As the feed run calls it: a few thousand rows at a time.
+		for i := 0; i < len(rows); i += 4096 {
+			if err := tx.Write(ctx, rows[i:min(i+4096, len(rows))]); err != nil {
+				tb.Fatal(err)
+			}
+		}
+	} else if err := writeJSON(ctx, in, rows, w.k); err != nil {
+		tb.Fatal(err)
+	}
+	wall, cpu = time.Since(start), processCPU()-cpu0
+	if err := tx.Commit(); err != nil {
+		tb.Fatal(err)
+	}
+	return wall, cpu
+}
+
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		panic(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// tableHash hashes every column of every indicator, in key order.
+func tableHash(tb testing.TB, path string) (string, int) {
+	ctx := context.Background()
+	s, err := Open(ctx, path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer s.Close()
+	rows, err := s.r.QueryContext(ctx, `SELECT * FROM indicators ORDER BY ip`)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	h, n := sha256.New(), 0
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			tb.Fatal(err)
+		}
+		for _, v := range vals {
+			// The type is hashed too: an integer stored as text differs.
+			fmt.Fprintf(h, "%T:%v|", v, v)
+		}
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		tb.Fatal(err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), n
+}
+
+// TestJSONBatchWriteSameTable checks that the JSON batch writes exactly the
+// table sqliteIngest.Write does, so the benchmark compares like with like.
+func TestJSONBatchWriteSameTable(t *testing.T) {
+	rows := batchRows(4321) // not a multiple of any chunk
+	dir := t.TempDir()
+	var want string
+	for _, w := range batchWriters {
+		path := filepath.Join(dir, w.name+".db")
+		ingestRows(t, path, rows, w)
+		got, n := tableHash(t, path)
+		if n != len(rows) {
+			t.Fatalf("%s wrote %d indicators, want %d", w.name, n, len(rows))
+		}
+		if want == "" {
+			want = got
+		} else if got != want {
+			t.Errorf("%s: table hash %s, want %s (as sqliteIngest.Write wrote it)", w.name, got, want)
+		}
+	}
+}
+
+// BenchmarkBatchBind writes FOREWARN_BATCH_ROWS (default 200,000) rows into
+// a fresh store each way and reports the writes' wall and CPU time per row
+// (the commit's index builds are left out: both ways share them).
+func BenchmarkBatchBind(b *testing.B) {
+	n := 200000
+	if v := os.Getenv("FOREWARN_BATCH_ROWS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+	rows := batchRows(n)
+	for _, w := range batchWriters {
+		b.Run(w.name, func(b *testing.B) {
+			var wall, cpu time.Duration
+			i := 0
+			for b.Loop() {
+				d, c := ingestRows(b, filepath.Join(b.TempDir(), fmt.Sprintf("%d.db", i)), rows, w)
+				wall, cpu, i = wall+d, cpu+c, i+1
+			}
+			b.ReportMetric(float64(wall.Nanoseconds())/float64(i*n), "write-ns/row")
+			b.ReportMetric(float64(cpu.Nanoseconds())/float64(i*n), "write-cpu-ns/row")
+		})
+	}
+}
