@@ -9,20 +9,25 @@ package store
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"forewarn/internal/indicator"
 	"forewarn/internal/merge"
+
+	"modernc.org/sqlite/vtab"
 )
 
 // batchRows builds n keep-everything rows in key order, every attribute
@@ -67,18 +72,11 @@ func batchRows(n int) []*merge.Stored {
 // jsonWriteSQL is writeStmt's upsert with its rows read from one JSON
 // array of arrays (json_each) instead of bound VALUES: the blob columns
 // (ip 0, s_attr_runs 15, s_lookup_netblock 17) travel as hex.
-func jsonWriteSQL() string {
-	sel := make([]string, writeCols)
-	for i := range sel {
-		sel[i] = "value->>" + strconv.Itoa(i)
-		if i == 0 || i == 15 || i == 17 {
-			sel[i] = "unhex(" + sel[i] + ")"
-		}
-	}
+func jsonWriteSQL(each string) string {
 	// "WHERE true" tells SQLite's parser that ON CONFLICT belongs to the
 	// upsert, not to a join in the SELECT.
 	return `INSERT INTO indicators (` + strings.Join(writeColumns, ", ") + `)
-		SELECT ` + strings.Join(sel, ", ") + ` FROM json_each(?) WHERE true
+		SELECT ` + jsonSelect() + ` FROM ` + each + `(?) WHERE true
 		ON CONFLICT (ip) DO UPDATE SET status = ` + seclyticsUpdate(sqliteDialect, "status") + `, updated_at = excluded.updated_at,
 		s_predicted_at = excluded.s_predicted_at, s_predicted_netblock = excluded.s_predicted_netblock,
 		s_predicted_category = excluded.s_predicted_category, s_cluster = excluded.s_cluster,
@@ -89,6 +87,18 @@ func jsonWriteSQL() string {
 		s_hash = excluded.s_hash, s_lookup_netblock = excluded.s_lookup_netblock,
 		s_seen_at = excluded.s_seen_at, expires_at = excluded.expires_at,
 		s_listed = excluded.s_listed, confidence = ` + seclyticsUpdate(sqliteDialect, "confidence")
+}
+
+// jsonSelect reads appendRow's values from a row's JSON array, value.
+func jsonSelect() string {
+	sel := make([]string, writeCols)
+	for i := range sel {
+		sel[i] = "value->>" + strconv.Itoa(i)
+		if i == 0 || i == 15 || i == 17 {
+			sel[i] = "unhex(" + sel[i] + ")"
+		}
+	}
+	return strings.Join(sel, ", ")
 }
 
 // appendJSONRows appends rows as a JSON array of arrays of appendRow's
@@ -129,8 +139,8 @@ func appendJSONRows(b []byte, args []any, rows []*merge.Stored) ([]byte, []any) 
 
 // writeJSON writes rows into in in chunks of k, one statement and one bound
 // argument per chunk.
-func writeJSON(ctx context.Context, in *sqliteIngest, rows []*merge.Stored, k int) error {
-	stmt, err := in.tx.PrepareContext(ctx, jsonWriteSQL())
+func writeJSON(ctx context.Context, in *sqliteIngest, rows []*merge.Stored, each string, k int) error {
+	stmt, err := in.tx.PrepareContext(ctx, jsonWriteSQL(each))
 	if err != nil {
 		return err
 	}
@@ -158,16 +168,21 @@ func writeJSON(ctx context.Context, in *sqliteIngest, rows []*merge.Stored, k in
 // chunk, 0 for sqliteIngest.Write.
 type batchWriter struct {
 	name string
+	each string
 	k    int
 }
 
-var batchWriters = []batchWriter{{"values", 0}, {"json500", 500}, {"json2000", 2000}}
+var batchWriters = []batchWriter{{"values", "", 0}, {"json500", "json_each", 500}, {"json2000", "json_each", 2000},
+	{"jsonb500", "jsonb_each", 500}, {"jsonb2000", "jsonb_each", 2000}, {"vtab500", "vtab", 500}, {"vtab2000", "vtab", 2000}}
 
 // ingestRows writes rows into a fresh store at path, the way a first
 // ingest does (indexes deferred, built at commit), and returns the time
 // and process CPU spent in the writes alone.
 func ingestRows(tb testing.TB, path string, rows []*merge.Stored, w batchWriter) (wall, cpu time.Duration) {
 	ctx := context.Background()
+	if err := registerBatchModule(); err != nil {
+		tb.Fatal(err)
+	}
 	s, err := Open(ctx, path)
 	if err != nil {
 		tb.Fatal(err)
@@ -179,14 +194,18 @@ func ingestRows(tb testing.TB, path string, rows []*merge.Stored, w batchWriter)
 	}
 	in := tx.(*sqliteIngest)
 	start, cpu0 := time.Now(), processCPU()
-	if w.k == 0 {
+	if w.each == "vtab" {
+		if err := writeVtab(ctx, in, rows, w.k); err != nil {
+			tb.Fatal(err)
+		}
+	} else if w.k == 0 {
 		// As the feed run calls it: a few thousand rows at a time.
 		for i := 0; i < len(rows); i += 4096 {
 			if err := tx.Write(ctx, rows[i:min(i+4096, len(rows))]); err != nil {
 				tb.Fatal(err)
 			}
 		}
-	} else if err := writeJSON(ctx, in, rows, w.k); err != nil {
+	} else if err := writeJSON(ctx, in, rows, w.each, w.k); err != nil {
 		tb.Fatal(err)
 	}
 	wall, cpu = time.Since(start), processCPU()-cpu0
@@ -285,4 +304,181 @@ func BenchmarkBatchBind(b *testing.B) {
 			b.ReportMetric(float64(cpu.Nanoseconds())/float64(i*n), "write-cpu-ns/row")
 		})
 	}
+}
+
+// batchModule is a table-valued function over one bound blob of rows
+// (encodeBatch's format): `SELECT c0, ..., c21 FROM temp.fw_batch WHERE
+// batch = ?`. It hands SQLite each value through the driver's xColumn
+// callback instead of a bound parameter.
+type batchModule struct{}
+
+type batchTable struct{}
+
+type batchCursor struct {
+	vals []vtab.Value
+	pos  int // index of the row's first value in vals
+}
+
+var registerBatchModule = sync.OnceValue(func() error {
+	return vtab.RegisterModule(nil, "forewarn_batch", batchModule{})
+})
+
+func (batchModule) Create(ctx vtab.Context, args []string) (vtab.Table, error) {
+	return batchModule{}.Connect(ctx, args)
+}
+
+func (batchModule) Connect(ctx vtab.Context, _ []string) (vtab.Table, error) {
+	cols := make([]string, writeCols)
+	for i := range cols {
+		cols[i] = "c" + strconv.Itoa(i)
+	}
+	if err := ctx.Declare("CREATE TABLE x(" + strings.Join(cols, ", ") + ", batch HIDDEN)"); err != nil {
+		return nil, err
+	}
+	return batchTable{}, nil
+}
+
+func (batchTable) BestIndex(info *vtab.IndexInfo) error {
+	info.EstimatedCost = 1e12
+	for i, c := range info.Constraints {
+		if c.Usable && c.Op == vtab.OpEQ && c.Column == writeCols {
+			info.Constraints[i].ArgIndex, info.Constraints[i].Omit = 0, true
+			info.IdxNum, info.EstimatedCost = 1, 1
+		}
+	}
+	return nil
+}
+
+func (batchTable) Open() (vtab.Cursor, error) { return &batchCursor{}, nil }
+func (batchTable) Disconnect() error          { return nil }
+func (batchTable) Destroy() error             { return nil }
+
+func (c *batchCursor) Filter(idxNum int, _ string, vals []vtab.Value) error {
+	if idxNum != 1 || len(vals) != 1 {
+		return fmt.Errorf("fw_batch needs WHERE batch = ?")
+	}
+	b, ok := vals[0].([]byte)
+	if !ok {
+		return fmt.Errorf("fw_batch: batch is %T, want a blob", vals[0])
+	}
+	var err error
+	c.vals, err = decodeBatch(c.vals[:0], b)
+	c.pos = 0
+	return err
+}
+
+func (c *batchCursor) Next() error                        { c.pos += writeCols; return nil }
+func (c *batchCursor) Eof() bool                          { return c.pos >= len(c.vals) }
+func (c *batchCursor) Column(col int) (vtab.Value, error) { return c.vals[c.pos+col], nil }
+func (c *batchCursor) Rowid() (int64, error)              { return int64(c.pos / writeCols), nil }
+func (c *batchCursor) Close() error                       { c.vals = nil; return nil }
+
+// Value tags of encodeBatch's format.
+const (
+	tagNull = iota
+	tagInt
+	tagFloat
+	tagText
+	tagBlob
+)
+
+// encodeBatch appends appendRow's values of rows as tagged values: a tag
+// byte, then 8 little-endian bytes for a number or a uvarint length and
+// the bytes for a text or a blob.
+func encodeBatch(b []byte, args []any, rows []*merge.Stored) ([]byte, []any) {
+	for _, r := range rows {
+		args = appendRow(args[:0], r)
+		for _, v := range args {
+			switch v := v.(type) {
+			case nil:
+				b = append(b, tagNull)
+			case int64:
+				b = binary.LittleEndian.AppendUint64(append(b, tagInt), uint64(v))
+			case float64:
+				b = binary.LittleEndian.AppendUint64(append(b, tagFloat), math.Float64bits(v))
+			case string:
+				b = append(binary.AppendUvarint(append(b, tagText), uint64(len(v))), v...)
+			case []byte:
+				b = append(binary.AppendUvarint(append(b, tagBlob), uint64(len(v))), v...)
+			default:
+				panic(fmt.Sprintf("encodeBatch: %T", v))
+			}
+		}
+	}
+	return b, args
+}
+
+func decodeBatch(vals []vtab.Value, b []byte) ([]vtab.Value, error) {
+	for len(b) > 0 {
+		tag := b[0]
+		b = b[1:]
+		switch tag {
+		case tagNull:
+			vals = append(vals, nil)
+		case tagInt, tagFloat:
+			if len(b) < 8 {
+				return nil, fmt.Errorf("fw_batch: truncated number")
+			}
+			u := binary.LittleEndian.Uint64(b)
+			b = b[8:]
+			if tag == tagInt {
+				vals = append(vals, int64(u))
+			} else {
+				vals = append(vals, math.Float64frombits(u))
+			}
+		case tagText, tagBlob:
+			n, k := binary.Uvarint(b)
+			if k <= 0 || uint64(len(b)-k) < n {
+				return nil, fmt.Errorf("fw_batch: truncated value")
+			}
+			v := b[k : k+int(n)]
+			b = b[k+int(n):]
+			if tag == tagText {
+				vals = append(vals, string(v))
+			} else {
+				vals = append(vals, v)
+			}
+		default:
+			return nil, fmt.Errorf("fw_batch: unknown tag %d", tag)
+		}
+	}
+	if len(vals)%writeCols != 0 {
+		return nil, fmt.Errorf("fw_batch: %d values, not whole rows", len(vals))
+	}
+	return vals, nil
+}
+
+// writeVtab writes rows into in in chunks of k through fw_batch.
+func writeVtab(ctx context.Context, in *sqliteIngest, rows []*merge.Stored, k int) error {
+	if _, err := in.tx.ExecContext(ctx, `CREATE VIRTUAL TABLE temp.fw_batch USING forewarn_batch`); err != nil {
+		return err
+	}
+	cols := make([]string, writeCols)
+	for i := range cols {
+		cols[i] = "c" + strconv.Itoa(i)
+	}
+	q := strings.Replace(jsonWriteSQL("json_each"), "SELECT "+jsonSelect()+" FROM json_each(?) WHERE true",
+		"SELECT "+strings.Join(cols, ", ")+" FROM temp.fw_batch WHERE batch = ?", 1)
+	stmt, err := in.tx.PrepareContext(ctx, q)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	var (
+		buf  []byte
+		args []any
+	)
+	for start := 0; start < len(rows); start += k {
+		chunk := rows[start:min(start+k, len(rows))]
+		buf, args = encodeBatch(buf[:0], args, chunk)
+		if _, err := stmt.ExecContext(ctx, buf); err != nil {
+			return err
+		}
+		for _, r := range chunk {
+			if creates(r) {
+				in.created++
+			}
+		}
+	}
+	return nil
 }
