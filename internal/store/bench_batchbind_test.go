@@ -173,7 +173,8 @@ type batchWriter struct {
 }
 
 var batchWriters = []batchWriter{{"values", "", 0}, {"json500", "json_each", 500}, {"json2000", "json_each", 2000},
-	{"jsonb500", "jsonb_each", 500}, {"jsonb2000", "jsonb_each", 2000}, {"vtab500", "vtab", 500}, {"vtab2000", "vtab", 2000}}
+	{"jsonb500", "jsonb_each", 500}, {"jsonb2000", "jsonb_each", 2000}, {"vtab500", "vtab", 500}, {"vtab2000", "vtab", 2000},
+	{"handoff500", "handoff", 500}, {"handoff2000", "handoff", 2000}}
 
 // ingestRows writes rows into a fresh store at path, the way a first
 // ingest does (indexes deferred, built at commit), and returns the time
@@ -194,8 +195,8 @@ func ingestRows(tb testing.TB, path string, rows []*merge.Stored, w batchWriter)
 	}
 	in := tx.(*sqliteIngest)
 	start, cpu0 := time.Now(), processCPU()
-	if w.each == "vtab" {
-		if err := writeVtab(ctx, in, rows, w.k); err != nil {
+	if w.each == "vtab" || w.each == "handoff" {
+		if err := writeVtab(ctx, in, rows, w.k, w.each == "handoff"); err != nil {
 			tb.Fatal(err)
 		}
 	} else if w.k == 0 {
@@ -317,6 +318,21 @@ type batchTable struct{}
 type batchCursor struct {
 	vals []vtab.Value
 	pos  int // index of the row's first value in vals
+
+	// rows is the chunk handed over in memory (WHERE batch = a handoff
+	// id): each row's values are appendRow's, made when the row is
+	// reached.
+	rows []*merge.Stored
+	row  int
+	args []any
+}
+
+// handoffs are the chunks writeVtab hands fw_batch in memory, by id: the
+// carray-style variant, with no encoding of the values at all.
+var handoffs struct {
+	sync.Mutex
+	next int64
+	m    map[int64][]*merge.Stored
 }
 
 var registerBatchModule = sync.OnceValue(func() error {
@@ -357,6 +373,15 @@ func (c *batchCursor) Filter(idxNum int, _ string, vals []vtab.Value) error {
 	if idxNum != 1 || len(vals) != 1 {
 		return fmt.Errorf("fw_batch needs WHERE batch = ?")
 	}
+	c.rows, c.row, c.pos = nil, 0, 0
+	if id, ok := vals[0].(int64); ok {
+		handoffs.Lock()
+		c.rows = handoffs.m[id]
+		handoffs.Unlock()
+		c.vals = c.vals[:0]
+		c.loadRow()
+		return nil
+	}
 	b, ok := vals[0].([]byte)
 	if !ok {
 		return fmt.Errorf("fw_batch: batch is %T, want a blob", vals[0])
@@ -367,11 +392,36 @@ func (c *batchCursor) Filter(idxNum int, _ string, vals []vtab.Value) error {
 	return err
 }
 
-func (c *batchCursor) Next() error                        { c.pos += writeCols; return nil }
-func (c *batchCursor) Eof() bool                          { return c.pos >= len(c.vals) }
-func (c *batchCursor) Column(col int) (vtab.Value, error) { return c.vals[c.pos+col], nil }
-func (c *batchCursor) Rowid() (int64, error)              { return int64(c.pos / writeCols), nil }
-func (c *batchCursor) Close() error                       { c.vals = nil; return nil }
+// loadRow makes the values of the handed-over row c.row, if any.
+func (c *batchCursor) loadRow() {
+	if c.row < len(c.rows) {
+		c.args = appendRow(c.args[:0], c.rows[c.row])
+	}
+}
+
+func (c *batchCursor) Next() error {
+	if c.rows != nil {
+		c.row++
+		c.loadRow()
+		return nil
+	}
+	c.pos += writeCols
+	return nil
+}
+func (c *batchCursor) Eof() bool {
+	if c.rows != nil {
+		return c.row >= len(c.rows)
+	}
+	return c.pos >= len(c.vals)
+}
+func (c *batchCursor) Column(col int) (vtab.Value, error) {
+	if c.rows != nil {
+		return c.args[col], nil
+	}
+	return c.vals[c.pos+col], nil
+}
+func (c *batchCursor) Rowid() (int64, error) { return int64(c.row + c.pos/writeCols), nil }
+func (c *batchCursor) Close() error          { c.vals = nil; return nil }
 
 // Value tags of encodeBatch's format.
 const (
@@ -448,8 +498,10 @@ func decodeBatch(vals []vtab.Value, b []byte) ([]vtab.Value, error) {
 	return vals, nil
 }
 
-// writeVtab writes rows into in in chunks of k through fw_batch.
-func writeVtab(ctx context.Context, in *sqliteIngest, rows []*merge.Stored, k int) error {
+// writeVtab writes rows into in in chunks of k through fw_batch, each
+// chunk bound as one encoded blob or, with handoff, as the id of the chunk
+// held in memory.
+func writeVtab(ctx context.Context, in *sqliteIngest, rows []*merge.Stored, k int, handoff bool) error {
 	if _, err := in.tx.ExecContext(ctx, `CREATE VIRTUAL TABLE temp.fw_batch USING forewarn_batch`); err != nil {
 		return err
 	}
@@ -470,9 +522,27 @@ func writeVtab(ctx context.Context, in *sqliteIngest, rows []*merge.Stored, k in
 	)
 	for start := 0; start < len(rows); start += k {
 		chunk := rows[start:min(start+k, len(rows))]
-		buf, args = encodeBatch(buf[:0], args, chunk)
-		if _, err := stmt.ExecContext(ctx, buf); err != nil {
-			return err
+		if handoff {
+			handoffs.Lock()
+			handoffs.next++
+			id := handoffs.next
+			if handoffs.m == nil {
+				handoffs.m = map[int64][]*merge.Stored{}
+			}
+			handoffs.m[id] = chunk
+			handoffs.Unlock()
+			_, err := stmt.ExecContext(ctx, id)
+			handoffs.Lock()
+			delete(handoffs.m, id)
+			handoffs.Unlock()
+			if err != nil {
+				return err
+			}
+		} else {
+			buf, args = encodeBatch(buf[:0], args, chunk)
+			if _, err := stmt.ExecContext(ctx, buf); err != nil {
+				return err
+			}
 		}
 		for _, r := range chunk {
 			if creates(r) {
