@@ -34,7 +34,7 @@ func (s *Store) SetIndicatorStatus(ctx context.Context, addr netip.Addr, st indi
 // indicator a list feed keeps: its columns, its share of the confidence,
 // and its say in the status.
 var seclyticsCleared = `s_predicted_at = NULL, s_predicted_netblock = NULL, s_predicted_category = NULL,
-	s_cluster = NULL, s_detected_by = NULL, s_detected_identifiers = NULL, s_detected_categories = NULL,
+	s_cluster_id = NULL, s_detected_by = NULL, s_detected_identifiers = NULL, s_detected_categories = NULL,
 	s_detected_at = NULL, s_last_seen_at = NULL, s_importance = NULL, s_normalized_importance = NULL,
 	s_attr_runs = NULL, s_hash = NULL, s_lookup_netblock = NULL, s_seen_at = NULL, expires_at = NULL, s_listed = 0,
 	confidence = ` + confidenceSQL("l_miss", "0") + `,

@@ -216,7 +216,7 @@ func Quantile(hist map[int64]int64, q float64) (int64, bool) {
 // cluster, in address order, from the partial index
 // indicators_active_cluster.
 func (s *Store) ClusterMembers(ctx context.Context, cluster string, limit int) ([]netip.Addr, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT ip FROM indicators WHERE s_cluster = ? AND status = 'Active' ORDER BY ip LIMIT ?`, cluster, limit)
+	rows, err := s.r.QueryContext(ctx, `SELECT ip FROM indicators WHERE s_cluster_id = (SELECT id FROM s_clusters WHERE name = ?) AND status = 'Active' ORDER BY ip LIMIT ?`, cluster, limit)
 	if err != nil {
 		return nil, fmt.Errorf("indicators of cluster %s: %w", cluster, err)
 	}

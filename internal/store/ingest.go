@@ -79,6 +79,8 @@ type ingest struct {
 	// loaded holds the indexed columns of the rows Load read, until
 	// Write writes them back (SQLite only: see ingestupdate.go).
 	loaded loadedRows
+	// clusters are the ids of the clusters Write stores.
+	clusters clusterIDs
 }
 
 // sqliteIngest writes as it goes: each batch is one multi-row upsert.
@@ -198,6 +200,10 @@ func (in *ingest) prepare(ctx context.Context) error {
 // commit counts the created indicators and commits.
 func (in *ingest) commit() error {
 	in.done = true
+	if err := in.clusters.flush(context.Background(), in.tx); err != nil {
+		in.tx.Rollback()
+		return fmt.Errorf("commit ingest: %w", err)
+	}
 	if err := in.restoreIndexes(context.Background()); err != nil {
 		in.tx.Rollback()
 		return fmt.Errorf("commit ingest: %w", err)
@@ -250,7 +256,7 @@ func (in *ingest) SaveFeedState(ctx context.Context, name string, st FeedState) 
 
 // storedColumns are the columns scanStored reads, in its order.
 const storedColumns = `ip, status, created_at, updated_at, s_predicted_at, s_predicted_netblock,
-	s_predicted_category, s_cluster, s_detected_by, s_detected_identifiers, s_detected_categories, s_detected_at,
+	s_predicted_category, ` + clusterName + `, s_detected_by, s_detected_identifiers, s_detected_categories, s_detected_at,
 	s_last_seen_at, s_importance, s_normalized_importance, s_attr_runs, s_hash, s_lookup_netblock,
 	s_seen_at, expires_at, sightings, first_sighted, last_sighted, sighted_until, s_listed, confidence, l_feeds, l_sources`
 
@@ -289,6 +295,10 @@ func (in *ingest) Load(ctx context.Context, recs []*merge.Stored) error {
 	clear(in.loaded)
 	if in.empty || len(recs) == 0 {
 		return nil
+	}
+	// The rows read name their clusters from s_clusters.
+	if err := in.clusters.flush(ctx, in.tx); err != nil {
+		return fmt.Errorf("load indicators: %w", err)
 	}
 	for start := 0; start < len(recs); start += BatchSize {
 		batch := recs[start:min(start+BatchSize, len(recs))]
@@ -478,6 +488,9 @@ var _ [32766 - BatchSize*writeCols]struct{}
 
 // Write upserts the given indicators with their Seclytics attributes.
 func (in *sqliteIngest) Write(ctx context.Context, recs []*merge.Stored) error {
+	if err := in.clusters.resolve(ctx, in.tx, recs); err != nil {
+		return fmt.Errorf("write indicators: %w", err)
+	}
 	for start := 0; start < len(recs); start += BatchSize {
 		batch := in.splitLoaded(recs[start:min(start+BatchSize, len(recs))])
 		if err := in.writeUpdates(ctx); err != nil {
@@ -493,7 +506,7 @@ func (in *sqliteIngest) Write(ctx context.Context, recs []*merge.Stored) error {
 		in.args = in.args[:0]
 		var created int64
 		for _, r := range batch {
-			in.args = appendRow(in.args, r)
+			in.args = appendRow(in.args, r, in.clusters.value(r))
 			if creates(r) {
 				created++
 			}
@@ -512,13 +525,13 @@ func (in *sqliteIngest) writeStmt(ctx context.Context, n int) (*sql.Stmt, error)
 	}
 	one := "(?" + strings.Repeat(",?", writeCols-1) + ")"
 	q := `INSERT INTO indicators (ip, status, created_at, updated_at, s_predicted_at, s_predicted_netblock,
-		s_predicted_category, s_cluster, s_detected_by, s_detected_identifiers, s_detected_categories, s_detected_at,
+		s_predicted_category, s_cluster_id, s_detected_by, s_detected_identifiers, s_detected_categories, s_detected_at,
 		s_last_seen_at, s_importance, s_normalized_importance, s_attr_runs, s_hash, s_lookup_netblock,
 		s_seen_at, expires_at, s_listed, confidence)
 		VALUES ` + one + strings.Repeat(","+one, n-1) + `
 		ON CONFLICT (ip) DO UPDATE SET status = ` + seclyticsUpdate(sqliteDialect, "status") + `, updated_at = excluded.updated_at,
 		s_predicted_at = excluded.s_predicted_at, s_predicted_netblock = excluded.s_predicted_netblock,
-		s_predicted_category = excluded.s_predicted_category, s_cluster = excluded.s_cluster,
+		s_predicted_category = excluded.s_predicted_category, s_cluster_id = excluded.s_cluster_id,
 		s_detected_by = excluded.s_detected_by, s_detected_identifiers = excluded.s_detected_identifiers,
 		s_detected_categories = excluded.s_detected_categories, s_detected_at = excluded.s_detected_at,
 		s_last_seen_at = excluded.s_last_seen_at, s_importance = excluded.s_importance,
@@ -547,8 +560,9 @@ func addrFromKey(b []byte) (netip.Addr, error) {
 	return netip.AddrFrom16([16]byte(b)).Unmap(), nil
 }
 
-// appendRow appends the columns of one indicator, in writeStmt's order.
-func appendRow(args []any, r *merge.Stored) []any {
+// appendRow appends the columns of one indicator, in writeStmt's order;
+// cluster is the id of its cluster (clusterIDs.value).
+func appendRow(args []any, r *merge.Stored, cluster any) []any {
 	has := r.Has.Has
 	opt := func(s merge.Slot, v any) any {
 		if has(s) {
@@ -575,7 +589,7 @@ func appendRow(args []any, r *merge.Stored) []any {
 	}
 	return append(args, key(r.Addr), string(r.Status), r.CreatedAt, r.UpdatedAt,
 		opt(merge.PredictedAt, r.PredictedAt), nb,
-		opt(merge.PredictedCategory, r.PredictedCategory), opt(merge.Cluster, r.Cluster),
+		opt(merge.PredictedCategory, r.PredictedCategory), cluster,
 		list(merge.DetectedBy, r.DetectedBy), list(merge.DetectedIdentifiers, r.DetectedIdentifiers),
 		list(merge.DetectedCategories, r.DetectedCategories),
 		opt(merge.DetectedAt, r.DetectedAt), opt(merge.LastSeenAt, r.LastSeenAt),

@@ -29,7 +29,7 @@ var indexedCols = [...][]string{
 	{"updated_at"},
 	{"expires_at"},
 	{"s_importance"},
-	{"s_cluster"},
+	{"s_cluster_id"},
 	{"s_predicted_category", "s_predicted_at"},
 }
 
@@ -163,7 +163,7 @@ func (in *sqliteIngest) writeUpdates(ctx context.Context) error {
 			}
 			in.args = in.args[:0]
 			for _, r := range rows[:n] {
-				in.args = appendRow(in.args, r)
+				in.args = appendRow(in.args, r, in.clusters.value(r))
 			}
 			if _, err := stmt.ExecContext(ctx, in.args...); err != nil {
 				return fmt.Errorf("write indicators: %w", err)

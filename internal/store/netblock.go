@@ -33,13 +33,13 @@ type NetblockMember struct {
 
 const (
 	selectNetblockMembers = `SELECT ip, status, s_lookup_netblock, s_importance, s_detected_categories,
-	s_predicted_category, s_cluster
+	s_predicted_category, ` + clusterName + `
 	FROM indicators WHERE s_lookup_netblock IS NOT NULL ORDER BY ip`
 	// A netblock's members lie inside it, so its members are a key range
 	// of the table: read as one, the lookup does not scan the store. A
 	// group of nested netblocks is one range, that of the widest.
 	selectNetblockMembersIn = `SELECT ip, status, s_lookup_netblock, s_importance, s_detected_categories,
-	s_predicted_category, s_cluster
+	s_predicted_category, ` + clusterName + `
 	FROM indicators WHERE ip BETWEEN ? AND ? AND s_lookup_netblock `
 )
 

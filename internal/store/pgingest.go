@@ -30,7 +30,7 @@ const stageTable = "forewarn_stage"
 // writeColumns are the indicator columns a write sets, in appendRow's
 // order.
 var writeColumns = []string{"ip", "status", "created_at", "updated_at", "s_predicted_at", "s_predicted_netblock",
-	"s_predicted_category", "s_cluster", "s_detected_by", "s_detected_identifiers", "s_detected_categories", "s_detected_at",
+	"s_predicted_category", "s_cluster_id", "s_detected_by", "s_detected_identifiers", "s_detected_categories", "s_detected_at",
 	"s_last_seen_at", "s_importance", "s_normalized_importance", "s_attr_runs", "s_hash", "s_lookup_netblock",
 	"s_seen_at", "expires_at", "s_listed", "confidence"}
 
@@ -104,8 +104,11 @@ func init() {
 
 // Write collects recs and flushes every stageChunk rows.
 func (in *pgIngest) Write(ctx context.Context, recs []*merge.Stored) error {
+	if err := in.clusters.resolve(ctx, in.tx, recs); err != nil {
+		return fmt.Errorf("write indicators: %w", err)
+	}
 	for _, r := range recs {
-		row := appendRow(make([]any, 0, writeCols+1), r)
+		row := appendRow(make([]any, 0, writeCols+1), r, in.clusters.value(r))
 		row = append(row, int64(len(in.pending)))
 		in.pending = append(in.pending, row)
 		if creates(r) {
@@ -124,6 +127,10 @@ func (in *pgIngest) Write(ctx context.Context, recs []*merge.Stored) error {
 func (in *pgIngest) flush(ctx context.Context) error {
 	if len(in.pending) == 0 {
 		return nil
+	}
+	// The merged rows name their clusters from s_clusters.
+	if err := in.clusters.flush(ctx, in.tx); err != nil {
+		return fmt.Errorf("write indicators: %w", err)
 	}
 	rows := in.pending
 	in.pending = in.pending[:0]

@@ -136,7 +136,7 @@ const importanceKey = "COALESCE(s_importance, -1)"
 // seclyticsPresent is true for an indicator that carries any Seclytics
 // attribute, or a netblock kept for lookups.
 const seclyticsPresent = `(s_predicted_at IS NOT NULL OR s_predicted_netblock IS NOT NULL OR s_predicted_category IS NOT NULL
-	OR s_cluster IS NOT NULL OR s_detected_by IS NOT NULL OR s_detected_identifiers IS NOT NULL OR s_detected_categories IS NOT NULL
+	OR s_cluster_id IS NOT NULL OR s_detected_by IS NOT NULL OR s_detected_identifiers IS NOT NULL OR s_detected_categories IS NOT NULL
 	OR s_detected_at IS NOT NULL OR s_last_seen_at IS NOT NULL OR s_importance IS NOT NULL OR s_normalized_importance IS NOT NULL
 	OR s_lookup_netblock IS NOT NULL)`
 
@@ -607,7 +607,7 @@ func cidrKeyRange(p netip.Prefix) (lo, hi []byte) {
 }
 
 // textColumns are the attributes IndicatorQuery.Text searches.
-var textColumns = []string{"s_cluster", "s_detected_identifiers", "s_detected_categories", "s_detected_by", "s_predicted_category"}
+var textColumns = []string{clusterName, "s_detected_identifiers", "s_detected_categories", "s_detected_by", "s_predicted_category"}
 
 // ipContainsFunc is an SQL function: ipContainsFunc(ip, text) is true if
 // the address stored as key ip, written as forewarn writes it, contains

@@ -350,16 +350,17 @@ func slotsOf(attrs []string) (merge.Set, error) {
 	return slots, nil
 }
 
-// slotColumns are the columns of the Seclytics attributes, by slot.
+// slotColumns are the columns of the Seclytics attributes, by slot, as
+// storedColumns names them (the cluster: its name read by id).
 var slotColumns = [merge.NumSlots]string{"s_predicted_at", "s_predicted_netblock", "s_predicted_category",
-	"s_cluster", "s_detected_by", "s_detected_identifiers", "s_detected_categories", "s_detected_at",
+	clusterName, "s_detected_by", "s_detected_identifiers", "s_detected_categories", "s_detected_at",
 	"s_last_seen_at", "s_importance", "s_normalized_importance"}
 
 // seclyticsAny is 1 when a row has a Seclytics attribute (merge.Stored.Has
 // != 0, which makes Seclytics a source), worked out in SQL, so that a
 // read need not select every attribute to know it.
 const seclyticsAny = `CASE WHEN s_predicted_at IS NULL AND s_predicted_netblock IS NULL AND s_predicted_category IS NULL
-		AND s_cluster IS NULL AND s_detected_by IS NULL AND s_detected_identifiers IS NULL
+		AND s_cluster_id IS NULL AND s_detected_by IS NULL AND s_detected_identifiers IS NULL
 		AND s_detected_categories IS NULL AND s_detected_at IS NULL AND s_last_seen_at IS NULL
 		AND s_importance IS NULL AND s_normalized_importance IS NULL THEN 0 ELSE 1 END`
 

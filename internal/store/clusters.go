@@ -1,0 +1,212 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"forewarn/internal/merge"
+)
+
+// clusterName is the SQL expression that reads an indicator's cluster:
+// indicators holds only the id of its name in s_clusters (SQLite migration
+// 025, PostgreSQL 020). It is NULL when the indicator has no cluster.
+const clusterName = `(SELECT name FROM s_clusters WHERE id = s_cluster_id)`
+
+// clusterIDs gives a run's writes the id of each cluster they store,
+// creating the ids of clusters the store has not seen. Only one run writes
+// at a time (SQLite's single writer, PostgreSQL's write lock), so it hands
+// out ids itself, after the largest stored one, and stores the new names in
+// chunks (flush) rather than one statement per batch of rows: a new name
+// must be stored before anything of the run reads it back (Load, commit),
+// not before the rows that hold its id.
+//
+// It remembers the ids it has looked up or created, up to maxClusterIDs of
+// them, so that most rows of a run cost a map lookup rather than a query:
+// a cluster recurs in about 27 indicators. A store with no more clusters
+// than that is read whole when the run starts. The bound keeps a 10M-row
+// run's memory flat; past it the map starts again.
+type clusterIDs struct {
+	ids map[string]int64
+	// next is the id the next new cluster gets; 0 until read.
+	next int64
+	// complete is true while ids holds every stored or pending name: a
+	// name it does not hold is then new, with no query to ask.
+	complete bool
+	missing  []string
+	args     []any
+	// pending are the (id, name) pairs of new clusters not yet stored.
+	pending []any
+	// insertChunk stores clusterChunk of them.
+	insertChunk *sql.Stmt
+}
+
+// maxClusterIDs bounds clusterIDs.ids: 65,536 names of 40 characters take
+// about 6 MB.
+var maxClusterIDs = 1 << 16
+
+// clusterChunk is how many names one query of resolve or flush carries.
+const clusterChunk = 500
+
+// start reads where ids continue and, when the store holds few enough
+// clusters, all of them.
+func (c *clusterIDs) start(ctx context.Context, t *tx) error {
+	c.ids = map[string]int64{}
+	var n int
+	if err := t.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) + 1, COUNT(*) FROM s_clusters`).Scan(&c.next, &n); err != nil {
+		return fmt.Errorf("read the cluster ids: %w", err)
+	}
+	if n > maxClusterIDs {
+		return nil
+	}
+	rows, err := t.QueryContext(ctx, `SELECT id, name FROM s_clusters`)
+	if err != nil {
+		return fmt.Errorf("read the cluster ids: %w", err)
+	}
+	if err := c.scan(rows); err != nil {
+		return err
+	}
+	c.complete = true
+	return nil
+}
+
+// scan reads (id, name) rows into ids and closes them.
+func (c *clusterIDs) scan(rows *sql.Rows) error {
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var name string
+		if err := rows.Scan(&id, &name); err != nil {
+			return fmt.Errorf("read the cluster ids: %w", err)
+		}
+		c.ids[name] = id
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read the cluster ids: %w", err)
+	}
+	return nil
+}
+
+// resolve makes sure every cluster of recs has an id in c.ids, reading
+// the ids of stored clusters and giving the new ones theirs.
+func (c *clusterIDs) resolve(ctx context.Context, t *tx, recs []*merge.Stored) error {
+	if c.ids == nil {
+		if err := c.start(ctx, t); err != nil {
+			return err
+		}
+	}
+	c.missing = c.missing[:0]
+	for _, r := range recs {
+		if !r.Has.Has(merge.Cluster) {
+			continue
+		}
+		if _, ok := c.ids[r.Cluster]; !ok {
+			// Mark it, so that a name repeated in recs is asked once.
+			name := strings.Clone(r.Cluster)
+			c.ids[name] = 0
+			c.missing = append(c.missing, name)
+		}
+	}
+	if len(c.missing) == 0 {
+		return nil
+	}
+	if !c.complete {
+		if err := c.readStored(ctx, t); err != nil {
+			return err
+		}
+	}
+	for _, name := range c.missing {
+		if c.ids[name] != 0 {
+			continue
+		}
+		c.ids[name] = c.next
+		c.pending = append(c.pending, c.next, name)
+		c.next++
+	}
+	for len(c.pending) >= 2*clusterChunk {
+		if err := c.storeChunk(ctx, t); err != nil {
+			return err
+		}
+	}
+	if len(c.ids) > maxClusterIDs {
+		// What is forgotten is read back from s_clusters: it must be
+		// there. Keep this batch's ids, which Write is about to use.
+		if err := c.flush(ctx, t); err != nil {
+			return err
+		}
+		keep := make(map[string]int64, len(recs))
+		for _, r := range recs {
+			if r.Has.Has(merge.Cluster) {
+				keep[r.Cluster] = c.ids[r.Cluster]
+			}
+		}
+		c.ids, c.complete = keep, false
+	}
+	return nil
+}
+
+// readStored sets the ids of the missing names that s_clusters holds.
+func (c *clusterIDs) readStored(ctx context.Context, t *tx) error {
+	for start := 0; start < len(c.missing); start += clusterChunk {
+		chunk := c.missing[start:min(start+clusterChunk, len(c.missing))]
+		c.args = c.args[:0]
+		for _, name := range chunk {
+			c.args = append(c.args, name)
+		}
+		rows, err := t.QueryContext(ctx, `SELECT id, name FROM s_clusters WHERE name IN (?`+strings.Repeat(",?", len(chunk)-1)+`)`, c.args...)
+		if err != nil {
+			return fmt.Errorf("read the cluster ids: %w", err)
+		}
+		if err := c.scan(rows); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// insertClusters is the statement that stores n new clusters.
+func insertClusters(n int) string {
+	return `INSERT INTO s_clusters (id, name) VALUES (?, ?)` + strings.Repeat(", (?, ?)", n-1)
+}
+
+// storeChunk stores the first clusterChunk pending clusters.
+func (c *clusterIDs) storeChunk(ctx context.Context, t *tx) error {
+	if c.insertChunk == nil {
+		st, err := t.PrepareContext(ctx, insertClusters(clusterChunk))
+		if err != nil {
+			return fmt.Errorf("store new clusters: %w", err)
+		}
+		c.insertChunk = st
+	}
+	if _, err := c.insertChunk.ExecContext(ctx, c.pending[:2*clusterChunk]...); err != nil {
+		return fmt.Errorf("store new clusters: %w", err)
+	}
+	c.pending = append(c.pending[:0], c.pending[2*clusterChunk:]...)
+	return nil
+}
+
+// flush stores every pending cluster.
+func (c *clusterIDs) flush(ctx context.Context, t *tx) error {
+	for len(c.pending) >= 2*clusterChunk {
+		if err := c.storeChunk(ctx, t); err != nil {
+			return err
+		}
+	}
+	if len(c.pending) == 0 {
+		return nil
+	}
+	if _, err := t.ExecContext(ctx, insertClusters(len(c.pending)/2), c.pending...); err != nil {
+		return fmt.Errorf("store new clusters: %w", err)
+	}
+	c.pending = c.pending[:0]
+	return nil
+}
+
+// value is what s_cluster_id holds for r, once resolve has seen it.
+func (c *clusterIDs) value(r *merge.Stored) any {
+	if !r.Has.Has(merge.Cluster) {
+		return nil
+	}
+	return c.ids[r.Cluster]
+}
