@@ -80,7 +80,7 @@ func jsonWriteSQL(each string) string {
 		SELECT ` + jsonSelect() + ` FROM ` + each + `(?) WHERE true
 		ON CONFLICT (ip) DO UPDATE SET status = ` + seclyticsUpdate(sqliteDialect, "status") + `, updated_at = excluded.updated_at,
 		s_predicted_at = excluded.s_predicted_at, s_predicted_netblock = excluded.s_predicted_netblock,
-		s_predicted_category = excluded.s_predicted_category, s_cluster = excluded.s_cluster,
+		s_predicted_category = excluded.s_predicted_category, s_cluster_id = excluded.s_cluster_id,
 		s_detected_by = excluded.s_detected_by, s_detected_identifiers = excluded.s_detected_identifiers,
 		s_detected_categories = excluded.s_detected_categories, s_detected_at = excluded.s_detected_at,
 		s_last_seen_at = excluded.s_last_seen_at, s_importance = excluded.s_importance,
@@ -104,14 +104,14 @@ func jsonSelect() string {
 
 // appendJSONRows appends rows as a JSON array of arrays of appendRow's
 // values.
-func appendJSONRows(b []byte, args []any, rows []*merge.Stored) ([]byte, []any) {
+func appendJSONRows(b []byte, args []any, rows []*merge.Stored, clusters *clusterIDs) ([]byte, []any) {
 	b = append(b, '[')
 	for i, r := range rows {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, '[')
-		args = appendRow(args[:0], r)
+		args = appendRow(args[:0], r, clusters.value(r))
 		for j, v := range args {
 			if j > 0 {
 				b = append(b, ',')
@@ -152,7 +152,10 @@ func writeJSON(ctx context.Context, in *sqliteIngest, rows []*merge.Stored, each
 	)
 	for start := 0; start < len(rows); start += k {
 		chunk := rows[start:min(start+k, len(rows))]
-		buf, args = appendJSONRows(buf[:0], args, chunk)
+		if err := in.clusters.resolve(ctx, in.tx, chunk); err != nil {
+			return err
+		}
+		buf, args = appendJSONRows(buf[:0], args, chunk, &in.clusters)
 		if _, err := stmt.ExecContext(ctx, string(buf)); err != nil {
 			return err
 		}
@@ -323,9 +326,10 @@ type batchCursor struct {
 	// rows is the chunk handed over in memory (WHERE batch = a handoff
 	// id): each row's values are appendRow's, made when the row is
 	// reached.
-	rows []*merge.Stored
-	row  int
-	args []any
+	rows     []*merge.Stored
+	clusters *clusterIDs
+	row      int
+	args     []any
 }
 
 // handoffs are the chunks writeVtab hands fw_batch in memory, by id: the
@@ -333,7 +337,13 @@ type batchCursor struct {
 var handoffs struct {
 	sync.Mutex
 	next int64
-	m    map[int64][]*merge.Stored
+	m    map[int64]handoffChunk
+}
+
+// handoffChunk is a chunk of rows and the ids of their clusters.
+type handoffChunk struct {
+	rows     []*merge.Stored
+	clusters *clusterIDs
 }
 
 var registerBatchModule = sync.OnceValue(func() error {
@@ -377,7 +387,8 @@ func (c *batchCursor) Filter(idxNum int, _ string, vals []vtab.Value) error {
 	c.rows, c.row, c.pos = nil, 0, 0
 	if id, ok := vals[0].(int64); ok {
 		handoffs.Lock()
-		c.rows = handoffs.m[id]
+		h := handoffs.m[id]
+		c.rows, c.clusters = h.rows, h.clusters
 		handoffs.Unlock()
 		if c.rows == nil {
 			return fmt.Errorf("fw_batch: no chunk handed over as %d", id)
@@ -399,7 +410,7 @@ func (c *batchCursor) Filter(idxNum int, _ string, vals []vtab.Value) error {
 // loadRow makes the values of the handed-over row c.row, if any.
 func (c *batchCursor) loadRow() {
 	if c.row < len(c.rows) {
-		c.args = appendRow(c.args[:0], c.rows[c.row])
+		c.args = appendRow(c.args[:0], c.rows[c.row], c.clusters.value(c.rows[c.row]))
 	}
 }
 
@@ -439,9 +450,9 @@ const (
 // encodeBatch appends appendRow's values of rows as tagged values: a tag
 // byte, then 8 little-endian bytes for a number or a uvarint length and
 // the bytes for a text or a blob.
-func encodeBatch(b []byte, args []any, rows []*merge.Stored) ([]byte, []any) {
+func encodeBatch(b []byte, args []any, rows []*merge.Stored, clusters *clusterIDs) ([]byte, []any) {
 	for _, r := range rows {
-		args = appendRow(args[:0], r)
+		args = appendRow(args[:0], r, clusters.value(r))
 		for _, v := range args {
 			switch v := v.(type) {
 			case nil:
@@ -526,14 +537,17 @@ func writeVtab(ctx context.Context, in *sqliteIngest, rows []*merge.Stored, k in
 	)
 	for start := 0; start < len(rows); start += k {
 		chunk := rows[start:min(start+k, len(rows))]
+		if err := in.clusters.resolve(ctx, in.tx, chunk); err != nil {
+			return err
+		}
 		if handoff {
 			handoffs.Lock()
 			handoffs.next++
 			id := handoffs.next
 			if handoffs.m == nil {
-				handoffs.m = map[int64][]*merge.Stored{}
+				handoffs.m = map[int64]handoffChunk{}
 			}
-			handoffs.m[id] = chunk
+			handoffs.m[id] = handoffChunk{chunk, &in.clusters}
 			handoffs.Unlock()
 			_, err := stmt.ExecContext(ctx, id)
 			handoffs.Lock()
@@ -543,7 +557,7 @@ func writeVtab(ctx context.Context, in *sqliteIngest, rows []*merge.Stored, k in
 				return err
 			}
 		} else {
-			buf, args = encodeBatch(buf[:0], args, chunk)
+			buf, args = encodeBatch(buf[:0], args, chunk, &in.clusters)
 			if _, err := stmt.ExecContext(ctx, buf); err != nil {
 				return err
 			}
