@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/cespare/xxhash/v2"
+
 	"forewarn/internal/merge"
 )
 
@@ -26,7 +28,12 @@ const clusterName = `(SELECT name FROM s_clusters WHERE id = s_cluster_id)`
 // them, so that most rows of a run cost a map lookup rather than a query:
 // a cluster recurs in about 27 indicators. A store with no more clusters
 // than that is read whole when the run starts. The bound keeps a 10M-row
-// run's memory flat; past it the map starts again.
+// run's memory flat; past it the map starts again. Past it, known keeps
+// the 64-bit hash of every stored name (8 bytes a name instead of about
+// 100): a name whose hash it does not hold is new and needs no query, so a
+// first run of a dump with more clusters than the map holds (165,000 at
+// 5M rows) asks the store only about names it has stored. A hash that two
+// names share costs a query, never a wrong id.
 type clusterIDs struct {
 	ids map[string]int64
 	// next is the id the next new cluster gets; 0 until read.
@@ -34,8 +41,12 @@ type clusterIDs struct {
 	// complete is true while ids holds every stored or pending name: a
 	// name it does not hold is then new, with no query to ask.
 	complete bool
-	missing  []string
-	args     []any
+	// known holds the hash of every stored or pending name while complete
+	// is false; nil while it is true.
+	known   map[uint64]struct{}
+	missing []string
+	ask     []string
+	args    []any
 	// pending are the (id, name) pairs of new clusters not yet stored.
 	pending []any
 	// insertChunk stores clusterChunk of them.
@@ -58,7 +69,7 @@ func (c *clusterIDs) start(ctx context.Context, t *tx) error {
 		return fmt.Errorf("read the cluster ids: %w", err)
 	}
 	if n > maxClusterIDs {
-		return nil
+		return c.readKnown(ctx, t, n)
 	}
 	rows, err := t.QueryContext(ctx, `SELECT id, name FROM s_clusters`)
 	if err != nil {
@@ -68,6 +79,27 @@ func (c *clusterIDs) start(ctx context.Context, t *tx) error {
 		return err
 	}
 	c.complete = true
+	return nil
+}
+
+// readKnown fills known with the hashes of the store's n names.
+func (c *clusterIDs) readKnown(ctx context.Context, t *tx, n int) error {
+	c.known = make(map[uint64]struct{}, n)
+	rows, err := t.QueryContext(ctx, `SELECT name FROM s_clusters`)
+	if err != nil {
+		return fmt.Errorf("read the cluster names: %w", err)
+	}
+	defer rows.Close()
+	var name []byte
+	for rows.Next() {
+		if err := rows.Scan(&name); err != nil {
+			return fmt.Errorf("read the cluster names: %w", err)
+		}
+		c.known[xxhash.Sum64(name)] = struct{}{}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read the cluster names: %w", err)
+	}
 	return nil
 }
 
@@ -123,6 +155,9 @@ func (c *clusterIDs) resolve(ctx context.Context, t *tx, recs []*merge.Stored) e
 		c.ids[name] = c.next
 		c.pending = append(c.pending, c.next, name)
 		c.next++
+		if c.known != nil {
+			c.known[xxhash.Sum64String(name)] = struct{}{}
+		}
 	}
 	for len(c.pending) >= 2*clusterChunk {
 		if err := c.storeChunk(ctx, t); err != nil {
@@ -135,6 +170,13 @@ func (c *clusterIDs) resolve(ctx context.Context, t *tx, recs []*merge.Stored) e
 		if err := c.flush(ctx, t); err != nil {
 			return err
 		}
+		if c.known == nil {
+			// Complete until now: ids holds every name there is.
+			c.known = make(map[uint64]struct{}, 2*len(c.ids))
+			for name := range c.ids {
+				c.known[xxhash.Sum64String(name)] = struct{}{}
+			}
+		}
 		keep := make(map[string]int64, len(recs))
 		for _, r := range recs {
 			if r.Has.Has(merge.Cluster) {
@@ -146,10 +188,17 @@ func (c *clusterIDs) resolve(ctx context.Context, t *tx, recs []*merge.Stored) e
 	return nil
 }
 
-// readStored sets the ids of the missing names that s_clusters holds.
+// readStored sets the ids of the missing names that s_clusters holds,
+// asking only about those whose hash known holds.
 func (c *clusterIDs) readStored(ctx context.Context, t *tx) error {
-	for start := 0; start < len(c.missing); start += clusterChunk {
-		chunk := c.missing[start:min(start+clusterChunk, len(c.missing))]
+	c.ask = c.ask[:0]
+	for _, name := range c.missing {
+		if _, ok := c.known[xxhash.Sum64String(name)]; ok {
+			c.ask = append(c.ask, name)
+		}
+	}
+	for start := 0; start < len(c.ask); start += clusterChunk {
+		chunk := c.ask[start:min(start+clusterChunk, len(c.ask))]
 		c.args = c.args[:0]
 		for _, name := range chunk {
 			c.args = append(c.args, name)
