@@ -78,16 +78,7 @@ func jsonWriteSQL(each string) string {
 	// upsert, not to a join in the SELECT.
 	return `INSERT INTO indicators (` + strings.Join(writeColumns, ", ") + `)
 		SELECT ` + jsonSelect() + ` FROM ` + each + `(?) WHERE true
-		ON CONFLICT (ip) DO UPDATE SET status = ` + seclyticsUpdate(sqliteDialect, "status") + `, updated_at = excluded.updated_at,
-		s_predicted_at = excluded.s_predicted_at, s_predicted_netblock = excluded.s_predicted_netblock,
-		s_predicted_category = excluded.s_predicted_category, s_cluster_id = excluded.s_cluster_id,
-		s_detected_by = excluded.s_detected_by, s_detected_identifiers = excluded.s_detected_identifiers,
-		s_detected_categories = excluded.s_detected_categories, s_detected_at = excluded.s_detected_at,
-		s_last_seen_at = excluded.s_last_seen_at, s_importance = excluded.s_importance,
-		s_normalized_importance = excluded.s_normalized_importance, s_attr_runs = excluded.s_attr_runs,
-		s_hash = excluded.s_hash, s_lookup_netblock = excluded.s_lookup_netblock,
-		s_seen_at = excluded.s_seen_at, expires_at = excluded.expires_at,
-		s_listed = excluded.s_listed, confidence = ` + seclyticsUpdate(sqliteDialect, "confidence")
+		` + sqliteUpsert
 }
 
 // jsonSelect reads appendRow's values from a row's JSON array, value.

@@ -519,6 +519,19 @@ func (in *sqliteIngest) Write(ctx context.Context, recs []*merge.Stored) error {
 	return nil
 }
 
+// sqliteUpsert is what a Seclytics write does to a row its address
+// already has, on SQLite.
+var sqliteUpsert = `ON CONFLICT (ip) DO UPDATE SET status = ` + seclyticsUpdate(sqliteDialect, "status") + `, updated_at = excluded.updated_at,
+		s_predicted_at = excluded.s_predicted_at, s_predicted_netblock = excluded.s_predicted_netblock,
+		s_predicted_category = excluded.s_predicted_category, s_cluster_id = excluded.s_cluster_id,
+		s_detected_by = excluded.s_detected_by, s_detected_identifiers = excluded.s_detected_identifiers,
+		s_detected_categories = excluded.s_detected_categories, s_detected_at = excluded.s_detected_at,
+		s_last_seen_at = excluded.s_last_seen_at, s_importance = excluded.s_importance,
+		s_normalized_importance = excluded.s_normalized_importance, s_attr_runs = excluded.s_attr_runs,
+		s_hash = excluded.s_hash, s_lookup_netblock = excluded.s_lookup_netblock,
+		s_seen_at = excluded.s_seen_at, expires_at = excluded.expires_at,
+		s_listed = excluded.s_listed, confidence = ` + seclyticsUpdate(sqliteDialect, "confidence")
+
 func (in *sqliteIngest) writeStmt(ctx context.Context, n int) (*sql.Stmt, error) {
 	if st, ok := in.writes[n]; ok {
 		return st, nil
@@ -529,16 +542,7 @@ func (in *sqliteIngest) writeStmt(ctx context.Context, n int) (*sql.Stmt, error)
 		s_last_seen_at, s_importance, s_normalized_importance, s_attr_runs, s_hash, s_lookup_netblock,
 		s_seen_at, expires_at, s_listed, confidence)
 		VALUES ` + one + strings.Repeat(","+one, n-1) + `
-		ON CONFLICT (ip) DO UPDATE SET status = ` + seclyticsUpdate(sqliteDialect, "status") + `, updated_at = excluded.updated_at,
-		s_predicted_at = excluded.s_predicted_at, s_predicted_netblock = excluded.s_predicted_netblock,
-		s_predicted_category = excluded.s_predicted_category, s_cluster_id = excluded.s_cluster_id,
-		s_detected_by = excluded.s_detected_by, s_detected_identifiers = excluded.s_detected_identifiers,
-		s_detected_categories = excluded.s_detected_categories, s_detected_at = excluded.s_detected_at,
-		s_last_seen_at = excluded.s_last_seen_at, s_importance = excluded.s_importance,
-		s_normalized_importance = excluded.s_normalized_importance, s_attr_runs = excluded.s_attr_runs,
-		s_hash = excluded.s_hash, s_lookup_netblock = excluded.s_lookup_netblock,
-		s_seen_at = excluded.s_seen_at, expires_at = excluded.expires_at,
-		s_listed = excluded.s_listed, confidence = ` + seclyticsUpdate(sqliteDialect, "confidence")
+		` + sqliteUpsert
 	st, err := in.tx.PrepareContext(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("prepare indicator write: %w", err)
