@@ -234,16 +234,7 @@ func (sel *selector) ranked(ctx context.Context, rs RankedSource, emit func(*sel
 		return err
 	}
 	sel.cutOff(len(kept), last.Rank)
-	slices.SortFunc(kept, func(a, b *selected) int { return compareKeys(a.addr, b.addr) })
-	for _, s := range kept {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := emit(s); err != nil {
-			return err
-		}
-	}
-	return nil
+	return emitByAddress(ctx, kept, emit)
 }
 
 // cutOff reports the budget's cut-off, the rank of the last indicator

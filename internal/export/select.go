@@ -170,7 +170,12 @@ func each(ctx context.Context, src Source, f Format, o Options, fn func(*selecte
 	if err != nil || top == nil {
 		return err
 	}
-	kept := top.h
+	return emitByAddress(ctx, top.h, emit)
+}
+
+// emitByAddress calls emit for each of a budget's kept indicators in
+// address order, the order every format writes.
+func emitByAddress(ctx context.Context, kept []*selected, emit func(*selected) error) error {
 	slices.SortFunc(kept, func(a, b *selected) int { return compareKeys(a.addr, b.addr) })
 	for _, s := range kept {
 		if err := ctx.Err(); err != nil {
