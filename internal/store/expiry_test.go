@@ -2,12 +2,14 @@ package store
 
 import (
 	"context"
-	"forewarn/internal/testutil/pgtest"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"forewarn/internal/testutil/pgtest"
 )
 
 // The expiry UPDATE reads only the due rows, through the partial index on
@@ -75,6 +77,38 @@ func BenchmarkExpireAllDue(b *testing.B) {
 		}
 		b.ReportMetric(float64(n), "expired")
 	}
+}
+
+// explainPlan returns the plan of query on either backend, a line per
+// row of its EXPLAIN (SQLite's EXPLAIN QUERY PLAN details; PostgreSQL's
+// plan text).
+func explainPlan(t *testing.T, s *Store, query string, args ...any) []string {
+	t.Helper()
+	explain := "EXPLAIN QUERY PLAN "
+	if s.d == postgresDialect {
+		explain = "EXPLAIN "
+	}
+	rows, err := s.r.QueryContext(context.Background(), explain+query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var lines []string
+	for rows.Next() {
+		cols, _ := rows.Columns()
+		vals := make([]any, len(cols))
+		for i := range vals {
+			vals[i] = new(any)
+		}
+		if err := rows.Scan(vals...); err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, fmt.Sprint(*vals[len(vals)-1].(*any)))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return lines
 }
 
 // queryPlan returns the lines of SQLite's plan for query.

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -225,13 +224,11 @@ func TestNetblockMembersOfPlan(t *testing.T) {
 	INSERT INTO indicators (ip, status, created_at, updated_at, s_lookup_netblock)
 	SELECT unhex(printf('00000000000000000000ffff%08x', i * 42949)), 'Active', 0, 0,
 		unhex(printf('00000000000000000000ffff%06x0078', (i * 42949) / 256)) FROM n`
-	explain := "EXPLAIN QUERY PLAN "
 	if s.d == postgresDialect {
 		fill = `INSERT INTO indicators (ip, status, created_at, updated_at, s_lookup_netblock)
 		SELECT decode('00000000000000000000ffff' || lpad(to_hex(i * 42949), 8, '0'), 'hex'), 'Active', 0, 0,
 			decode('00000000000000000000ffff' || lpad(to_hex((i * 42949) / 256), 6, '0') || '0078', 'hex')
 		FROM generate_series(0::bigint, 99999) AS i`
-		explain = "EXPLAIN "
 	}
 	if _, err := s.w.ExecContext(ctx, fill); err != nil {
 		t.Fatal(err)
@@ -268,26 +265,7 @@ func TestNetblockMembersOfPlan(t *testing.T) {
 	}
 	for _, r := range []netblockRange{ranges[0], {lo: ranges[0].lo, hi: ranges[0].hi, blobs: ranges[0].blobs[:1]}} {
 		args := append([]any{r.lo, r.hi}, r.blobs...)
-		rows, err := s.r.QueryContext(ctx, explain+netblockMembersQuery(len(r.blobs)), args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		for rows.Next() {
-			cols, _ := rows.Columns()
-			vals := make([]any, len(cols))
-			for i := range vals {
-				vals[i] = new(any)
-			}
-			if err := rows.Scan(vals...); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, fmt.Sprint(*vals[len(vals)-1].(*any)))
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
+		plan := explainPlan(t, s, netblockMembersQuery(len(r.blobs)), args...)
 		text := strings.Join(plan, "\n")
 		ok := strings.Contains(text, "SEARCH indicators USING PRIMARY KEY (ip>? AND ip<?)")
 		if s.d == postgresDialect {

@@ -254,13 +254,11 @@ func TestRankedReadsDoNotSortTheStore(t *testing.T) {
 	INSERT INTO indicators (ip, status, created_at, updated_at, s_importance, confidence)
 	SELECT unhex(printf('00000000000000000000ffff%08x', i * 42949)), 'Active', 0, (i * 7) % 100000,
 		CASE WHEN i % 10 = 0 THEN NULL ELSE (i * 7919) % 10000 / 100.0 END, (i * 31) % 101 FROM n`
-	explain := "EXPLAIN QUERY PLAN "
 	if s.d == postgresDialect {
 		fill = `INSERT INTO indicators (ip, status, created_at, updated_at, s_importance, confidence)
 		SELECT decode('00000000000000000000ffff' || lpad(to_hex(i * 42949), 8, '0'), 'hex'), 'Active', 0, (i * 7) % 100000,
 			CASE WHEN i % 10 = 0 THEN NULL ELSE (i * 7919) % 10000 / 100.0 END, (i * 31) % 101
 		FROM generate_series(0::bigint, 99999) AS i`
-		explain = "EXPLAIN "
 	}
 	if _, err := s.w.ExecContext(ctx, fill); err != nil {
 		t.Fatal(err)
@@ -270,29 +268,7 @@ func TestRankedReadsDoNotSortTheStore(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	plan := func(q string, args ...any) string {
-		rows, err := s.r.QueryContext(ctx, explain+q, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var lines []string
-		for rows.Next() {
-			cols, _ := rows.Columns()
-			vals := make([]any, len(cols))
-			for i := range vals {
-				vals[i] = new(any)
-			}
-			if err := rows.Scan(vals...); err != nil {
-				t.Fatal(err)
-			}
-			lines = append(lines, fmt.Sprint(*vals[len(vals)-1].(*any)))
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
-		return strings.Join(lines, "\n")
-	}
+	plan := func(q string, args ...any) string { return strings.Join(explainPlan(t, s, q, args...), "\n") }
 	indexes := map[string]string{RankImportance: "indicators_active_importance", RankConfidence: "indicators_active_confidence", RankRecency: "indicators_updated"}
 	min50 := 50
 	for by, index := range indexes {
