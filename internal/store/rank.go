@@ -236,6 +236,18 @@ func rankText(by string, v float64) string {
 	}
 }
 
+// rankedKey keeps a ranked row's key ip in *last, for paging, and returns
+// its address; ok is false for a network's key, which the ranked reads
+// skip (PostgreSQL does not leave networks out in SQL).
+func rankedKey(ip []byte, last *[]byte) (addr netip.Addr, ok bool, err error) {
+	*last = append((*last)[:0], ip...)
+	if len(ip) != 16 {
+		return netip.Addr{}, false, nil
+	}
+	addr, err = addrFromKey(ip)
+	return addr, err == nil, err
+}
+
 // EachRanked calls fn with the Active indicators f keeps in the order by
 // (RankImportance, RankConfidence or RankRecency), best first, until fn
 // returns false. It reads an index in that order, so a budget of N reads
@@ -252,13 +264,9 @@ func (s *Store) EachRanked(ctx context.Context, by string, f RankFilter, fn func
 		if err := sc.Scan(&ip, &expires); err != nil {
 			return nil, false, err
 		}
-		last = append(last[:0], ip...)
-		if len(ip) != 16 {
-			return last, true, nil // a network (PostgreSQL: not filtered in SQL)
-		}
-		addr, err := addrFromKey(ip)
-		if err != nil {
-			return nil, false, err
+		addr, ok, err := rankedKey(ip, &last)
+		if !ok || err != nil {
+			return last, err == nil, err
 		}
 		r := Ranked{Addr: addr.Unmap(), by: by, key: sc.(*withKey).keyFloat()}
 		if expires.Valid {
@@ -470,13 +478,9 @@ func (s *Store) EachRankedBrief(ctx context.Context, by string, f RankFilter, fn
 		if err := sc.Scan(&ip, &expires, &sighted, &seclytics, &feeds, &sources, &cats, &importance); err != nil {
 			return nil, false, fmt.Errorf("read indicator: %w", err)
 		}
-		last = append(last[:0], ip...)
-		if len(ip) != 16 {
-			return last, true, nil // a network (PostgreSQL: not filtered in SQL)
-		}
-		addr, err := addrFromKey(ip)
-		if err != nil {
-			return nil, false, err
+		addr, ok, err := rankedKey(ip, &last)
+		if !ok || err != nil {
+			return last, err == nil, err
 		}
 		b.Addr, b.ExpiresAt, b.key = addr, time.Time{}, sc.(*withKey).keyFloat()
 		b.Importance, b.HasImportance = importance.Float64, importance.Valid
