@@ -403,14 +403,27 @@ type listCompare struct {
 	refreshBefore, ageOutBefore int64
 }
 
-// storedMembership is the comparison's view of one stored membership.
+// storedMembership is the comparison's view of one stored membership: its
+// key, its hash and what the run needs to know of its dates, which the
+// read works out in SQL (membershipPages.fill).
 type storedMembership struct {
-	key          []byte
-	hash         int64
-	listed       bool
-	seen         int64 // the feed's last seen, else observed_last
-	observedLast int64
+	key  []byte
+	hash int64
+	// listed: the feed lists it; fresh: observed since refreshBefore (an
+	// unchanged entry need not be written); aged: not given since
+	// ageOutBefore by the feed's last seen, else by observed_last (a
+	// cumulative feed delists it).
+	listed, fresh, aged bool
 }
+
+// The flags a membership read returns, as one integer: fewer columns per
+// row is most of a read's cost (each column is a call into SQLite and a
+// value through database/sql).
+const (
+	memberListed = 1 << iota
+	memberFresh
+	memberAged
+)
 
 func (cmp *listCompare) compare(ctx context.Context, it *stage.Iterator) error {
 	now := cmp.run.Now.Unix()
@@ -427,7 +440,7 @@ func (cmp *listCompare) compare(ctx context.Context, it *stage.Iterator) error {
 	if cmp.lt.tx.d == postgresDialect {
 		cmp.chunk = listLoadChunkPostgres
 	}
-	stored := &membershipPages{tx: cmp.lt.tx, feed: cmp.run.Feed}
+	stored := &membershipPages{tx: cmp.lt.tx, feed: cmp.run.Feed, refreshBefore: cmp.refreshBefore, ageOutBefore: cmp.ageOutBefore}
 	var cur storedMembership
 	have := false
 	next := func() (err error) {
@@ -456,7 +469,7 @@ func (cmp *listCompare) compare(ctx context.Context, it *stage.Iterator) error {
 		if have && string(cur.key) == string(k) {
 			hash := row[4].(int64)
 			switch {
-			case cur.listed && cur.hash == hash && cur.observedLast >= cmp.refreshBefore:
+			case cur.listed && cur.hash == hash && cur.fresh:
 				cmp.c.Unchanged++
 				row = nil
 			case cur.listed && cur.hash == hash:
@@ -527,16 +540,20 @@ func (cmp *listCompare) compare(ctx context.Context, it *stage.Iterator) error {
 type membershipPages struct {
 	tx   *tx
 	feed string
-	page []storedMembership
-	i    int
-	last []byte
-	done bool
+	// refreshBefore and ageOutBefore are listCompare's, for the flags.
+	refreshBefore, ageOutBefore int64
+	page                        []storedMembership
+	keys                        []byte // the page's keys, end to end
+	i                           int
+	last                        []byte
+	done                        bool
 }
 
 // membershipPage is how many memberships one read takes.
 var membershipPage = 20000
 
 // next sets m to the next stored membership; false after the last one.
+// m.key is valid until the next call.
 func (p *membershipPages) next(ctx context.Context, m *storedMembership) (bool, error) {
 	if p.i == len(p.page) {
 		if p.done {
@@ -554,9 +571,14 @@ func (p *membershipPages) next(ctx context.Context, m *storedMembership) (bool, 
 	return true, nil
 }
 
+// membershipFlagsSQL is the flags of a membership row (memberListed,
+// memberFresh, memberAged), given refreshBefore and ageOutBefore.
+const membershipFlagsSQL = `listed + CASE WHEN observed_last >= ? THEN 2 ELSE 0 END
+	+ CASE WHEN COALESCE(last_seen, observed_last) < ? THEN 4 ELSE 0 END`
+
 func (p *membershipPages) fill(ctx context.Context) error {
-	q := `SELECT ip, hash, listed, COALESCE(last_seen, observed_last), observed_last FROM memberships WHERE feed = ?`
-	args := []any{p.feed}
+	q := `SELECT ip, hash, ` + membershipFlagsSQL + ` FROM memberships WHERE feed = ?`
+	args := []any{p.refreshBefore, p.ageOutBefore, p.feed}
 	if p.last != nil {
 		q += ` AND ip > ?`
 		args = append(args, p.last)
@@ -567,23 +589,40 @@ func (p *membershipPages) fill(ctx context.Context) error {
 	}
 	defer rows.Close()
 	p.page, p.i = p.page[:0], 0
+	// The keys are copied into one buffer, sliced once it is whole (it
+	// may move while it grows): one allocation per page, not per row.
+	p.keys = p.keys[:0]
+	var (
+		ends []int
+		key  sql.RawBytes
+	)
 	for rows.Next() {
 		var (
-			m      storedMembership
-			listed int
+			m     storedMembership
+			flags int64
 		)
-		if err := rows.Scan(&m.key, &m.hash, &listed, &m.seen, &m.observedLast); err != nil {
+		if err := rows.Scan(&key, &m.hash, &flags); err != nil {
 			return fmt.Errorf("read memberships: %w", err)
 		}
-		m.listed = listed == 1
+		if flags < 0 || flags > memberListed|memberFresh|memberAged {
+			return fmt.Errorf("read memberships: flags %d: listed is neither 0 nor 1", flags)
+		}
+		m.listed, m.fresh, m.aged = flags&memberListed != 0, flags&memberFresh != 0, flags&memberAged != 0
+		p.keys = append(p.keys, key...)
+		ends = append(ends, len(p.keys))
 		p.page = append(p.page, m)
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read memberships: %w", err)
 	}
+	start := 0
+	for i, end := range ends {
+		p.page[i].key = p.keys[start:end:end]
+		start = end
+	}
 	p.done = len(p.page) < membershipPage
 	if n := len(p.page); n > 0 {
-		p.last = p.page[n-1].key
+		p.last = append(p.last[:0], p.page[n-1].key...)
 	}
 	return nil
 }
@@ -595,7 +634,7 @@ func (cmp *listCompare) absent(ctx context.Context, m *storedMembership) error {
 	if !m.listed {
 		return nil
 	}
-	if cmp.run.Mode == ModeSnapshot || (cmp.ageOutBefore != 0 && m.seen < cmp.ageOutBefore) {
+	if cmp.run.Mode == ModeSnapshot || (cmp.ageOutBefore != 0 && m.aged) {
 		cmp.c.Delisted++
 		return cmp.add(ctx, &cmp.gone, []any{append([]byte(nil), m.key...)})
 	}
