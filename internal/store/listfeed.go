@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"net/netip"
 	"os"
@@ -461,36 +460,40 @@ func (cmp *listCompare) compare(ctx context.Context, it *stage.Iterator) error {
 				return err
 			}
 		}
-		row, err := stagedRow(k, v)
-		if err != nil {
-			return err
-		}
+		// An unchanged entry (most of a re-run) costs its hash alone: the
+		// staging row is built only for an entry to write.
+		hash := stagedHash(v)
+		relist := int64(0)
 		cmp.c.Listed++
 		if have && string(cur.key) == string(k) {
-			hash := row[4].(int64)
+			write := true
 			switch {
 			case cur.listed && cur.hash == hash && cur.fresh:
 				cmp.c.Unchanged++
-				row = nil
+				write = false
 			case cur.listed && cur.hash == hash:
 				cmp.c.Unchanged++
 			case cur.listed:
 				cmp.c.Updated++
 			default:
 				cmp.c.Updated++
-				row[5] = int64(1)
+				relist = 1
 			}
 			if err := next(); err != nil {
 				return err
 			}
+			if !write {
+				return nil
+			}
 		} else {
 			cmp.fresh++
-			row[5] = int64(1)
+			relist = 1
 		}
-		if row != nil {
-			return cmp.add(ctx, &cmp.rows, row)
+		row, err := stagedRow(k, v, hash, relist)
+		if err != nil {
+			return err
 		}
-		return nil
+		return cmp.add(ctx, &cmp.rows, row)
 	}
 	var prev, pendK, pendV []byte
 	n := 0
@@ -669,8 +672,8 @@ func (cmp *listCompare) flush(ctx context.Context, table string, buf *[][]any) e
 }
 
 // stagedRow is a staging table row of a staged entry: its stored key, the
-// feed's dates, the attributes, the hash of all three, and relist (0 here).
-func stagedRow(k, v []byte) ([]any, error) {
+// feed's dates, the attributes, their hash (stagedHash) and relist.
+func stagedRow(k, v []byte, hash, relist int64) ([]any, error) {
 	first, n := binary.Varint(v)
 	if n <= 0 {
 		return nil, errors.New("staged entry is malformed")
@@ -680,13 +683,27 @@ func stagedRow(k, v []byte) ([]any, error) {
 		return nil, errors.New("staged entry is malformed")
 	}
 	attrs := v[n+m:]
-	h := fnv.New64a()
-	h.Write(v)
 	var attrCol any
 	if len(attrs) > 1 || (len(attrs) == 1 && attrs[0] != 0) {
 		attrCol = append([]byte(nil), attrs...)
 	}
-	return []any{append([]byte(nil), k...), zeroNull(first), zeroNull(last), attrCol, int64(h.Sum64()), int64(0)}, nil
+	return []any{append([]byte(nil), k...), zeroNull(first), zeroNull(last), attrCol, hash, relist}, nil
+}
+
+// stagedHash is the hash stored with a membership: FNV-1a (64 bits, as
+// hash/fnv's New64a, without its allocation) of the staged value, the
+// feed's dates and attributes.
+func stagedHash(v []byte) int64 {
+	const (
+		offset64 = 14695981039346656037
+		prime64  = 1099511628211
+	)
+	h := uint64(offset64)
+	for _, b := range v {
+		h ^= uint64(b)
+		h *= prime64
+	}
+	return int64(h)
 }
 
 var listStageColumns = []string{"ip", "first_seen", "last_seen", "attrs", "hash", "relist"}
