@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"net/netip"
 	"os"
@@ -403,14 +402,27 @@ type listCompare struct {
 	refreshBefore, ageOutBefore int64
 }
 
-// storedMembership is the comparison's view of one stored membership.
+// storedMembership is the comparison's view of one stored membership: its
+// key, its hash and what the run needs to know of its dates, which the
+// read works out in SQL (membershipPages.fill).
 type storedMembership struct {
-	key          []byte
-	hash         int64
-	listed       bool
-	seen         int64 // the feed's last seen, else observed_last
-	observedLast int64
+	key  []byte
+	hash int64
+	// listed: the feed lists it; fresh: observed since refreshBefore (an
+	// unchanged entry need not be written); aged: not given since
+	// ageOutBefore by the feed's last seen, else by observed_last (a
+	// cumulative feed delists it).
+	listed, fresh, aged bool
 }
+
+// The flags a membership read returns, as one integer: fewer columns per
+// row is most of a read's cost (each column is a call into SQLite and a
+// value through database/sql).
+const (
+	memberListed = 1 << iota
+	memberFresh
+	memberAged
+)
 
 func (cmp *listCompare) compare(ctx context.Context, it *stage.Iterator) error {
 	now := cmp.run.Now.Unix()
@@ -427,7 +439,7 @@ func (cmp *listCompare) compare(ctx context.Context, it *stage.Iterator) error {
 	if cmp.lt.tx.d == postgresDialect {
 		cmp.chunk = listLoadChunkPostgres
 	}
-	stored := &membershipPages{tx: cmp.lt.tx, feed: cmp.run.Feed}
+	stored := &membershipPages{tx: cmp.lt.tx, feed: cmp.run.Feed, refreshBefore: cmp.refreshBefore, ageOutBefore: cmp.ageOutBefore}
 	var cur storedMembership
 	have := false
 	next := func() (err error) {
@@ -448,36 +460,40 @@ func (cmp *listCompare) compare(ctx context.Context, it *stage.Iterator) error {
 				return err
 			}
 		}
-		row, err := stagedRow(k, v)
-		if err != nil {
-			return err
-		}
+		// An unchanged entry (most of a re-run) costs its hash alone: the
+		// staging row is built only for an entry to write.
+		hash := stagedHash(v)
+		relist := int64(0)
 		cmp.c.Listed++
 		if have && string(cur.key) == string(k) {
-			hash := row[4].(int64)
+			write := true
 			switch {
-			case cur.listed && cur.hash == hash && cur.observedLast >= cmp.refreshBefore:
+			case cur.listed && cur.hash == hash && cur.fresh:
 				cmp.c.Unchanged++
-				row = nil
+				write = false
 			case cur.listed && cur.hash == hash:
 				cmp.c.Unchanged++
 			case cur.listed:
 				cmp.c.Updated++
 			default:
 				cmp.c.Updated++
-				row[5] = int64(1)
+				relist = 1
 			}
 			if err := next(); err != nil {
 				return err
 			}
+			if !write {
+				return nil
+			}
 		} else {
 			cmp.fresh++
-			row[5] = int64(1)
+			relist = 1
 		}
-		if row != nil {
-			return cmp.add(ctx, &cmp.rows, row)
+		row, err := stagedRow(k, v, hash, relist)
+		if err != nil {
+			return err
 		}
-		return nil
+		return cmp.add(ctx, &cmp.rows, row)
 	}
 	var prev, pendK, pendV []byte
 	n := 0
@@ -527,16 +543,20 @@ func (cmp *listCompare) compare(ctx context.Context, it *stage.Iterator) error {
 type membershipPages struct {
 	tx   *tx
 	feed string
-	page []storedMembership
-	i    int
-	last []byte
-	done bool
+	// refreshBefore and ageOutBefore are listCompare's, for the flags.
+	refreshBefore, ageOutBefore int64
+	page                        []storedMembership
+	keys                        []byte // the page's keys, end to end
+	i                           int
+	last                        []byte
+	done                        bool
 }
 
 // membershipPage is how many memberships one read takes.
 var membershipPage = 20000
 
 // next sets m to the next stored membership; false after the last one.
+// m.key is valid until the next call.
 func (p *membershipPages) next(ctx context.Context, m *storedMembership) (bool, error) {
 	if p.i == len(p.page) {
 		if p.done {
@@ -554,9 +574,14 @@ func (p *membershipPages) next(ctx context.Context, m *storedMembership) (bool, 
 	return true, nil
 }
 
+// membershipFlagsSQL is the flags of a membership row (memberListed,
+// memberFresh, memberAged), given refreshBefore and ageOutBefore.
+const membershipFlagsSQL = `listed + CASE WHEN observed_last >= ? THEN 2 ELSE 0 END
+	+ CASE WHEN COALESCE(last_seen, observed_last) < ? THEN 4 ELSE 0 END`
+
 func (p *membershipPages) fill(ctx context.Context) error {
-	q := `SELECT ip, hash, listed, COALESCE(last_seen, observed_last), observed_last FROM memberships WHERE feed = ?`
-	args := []any{p.feed}
+	q := `SELECT ip, hash, ` + membershipFlagsSQL + ` FROM memberships WHERE feed = ?`
+	args := []any{p.refreshBefore, p.ageOutBefore, p.feed}
 	if p.last != nil {
 		q += ` AND ip > ?`
 		args = append(args, p.last)
@@ -567,23 +592,40 @@ func (p *membershipPages) fill(ctx context.Context) error {
 	}
 	defer rows.Close()
 	p.page, p.i = p.page[:0], 0
+	// The keys are copied into one buffer, sliced once it is whole (it
+	// may move while it grows): one allocation per page, not per row.
+	p.keys = p.keys[:0]
+	var (
+		ends []int
+		key  sql.RawBytes
+	)
 	for rows.Next() {
 		var (
-			m      storedMembership
-			listed int
+			m     storedMembership
+			flags int64
 		)
-		if err := rows.Scan(&m.key, &m.hash, &listed, &m.seen, &m.observedLast); err != nil {
+		if err := rows.Scan(&key, &m.hash, &flags); err != nil {
 			return fmt.Errorf("read memberships: %w", err)
 		}
-		m.listed = listed == 1
+		if flags < 0 || flags > memberListed|memberFresh|memberAged {
+			return fmt.Errorf("read memberships: flags %d: listed is neither 0 nor 1", flags)
+		}
+		m.listed, m.fresh, m.aged = flags&memberListed != 0, flags&memberFresh != 0, flags&memberAged != 0
+		p.keys = append(p.keys, key...)
+		ends = append(ends, len(p.keys))
 		p.page = append(p.page, m)
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read memberships: %w", err)
 	}
+	start := 0
+	for i, end := range ends {
+		p.page[i].key = p.keys[start:end:end]
+		start = end
+	}
 	p.done = len(p.page) < membershipPage
 	if n := len(p.page); n > 0 {
-		p.last = p.page[n-1].key
+		p.last = append(p.last[:0], p.page[n-1].key...)
 	}
 	return nil
 }
@@ -595,7 +637,7 @@ func (cmp *listCompare) absent(ctx context.Context, m *storedMembership) error {
 	if !m.listed {
 		return nil
 	}
-	if cmp.run.Mode == ModeSnapshot || (cmp.ageOutBefore != 0 && m.seen < cmp.ageOutBefore) {
+	if cmp.run.Mode == ModeSnapshot || (cmp.ageOutBefore != 0 && m.aged) {
 		cmp.c.Delisted++
 		return cmp.add(ctx, &cmp.gone, []any{append([]byte(nil), m.key...)})
 	}
@@ -630,8 +672,8 @@ func (cmp *listCompare) flush(ctx context.Context, table string, buf *[][]any) e
 }
 
 // stagedRow is a staging table row of a staged entry: its stored key, the
-// feed's dates, the attributes, the hash of all three, and relist (0 here).
-func stagedRow(k, v []byte) ([]any, error) {
+// feed's dates, the attributes, their hash (stagedHash) and relist.
+func stagedRow(k, v []byte, hash, relist int64) ([]any, error) {
 	first, n := binary.Varint(v)
 	if n <= 0 {
 		return nil, errors.New("staged entry is malformed")
@@ -641,13 +683,27 @@ func stagedRow(k, v []byte) ([]any, error) {
 		return nil, errors.New("staged entry is malformed")
 	}
 	attrs := v[n+m:]
-	h := fnv.New64a()
-	h.Write(v)
 	var attrCol any
 	if len(attrs) > 1 || (len(attrs) == 1 && attrs[0] != 0) {
 		attrCol = append([]byte(nil), attrs...)
 	}
-	return []any{append([]byte(nil), k...), zeroNull(first), zeroNull(last), attrCol, int64(h.Sum64()), int64(0)}, nil
+	return []any{append([]byte(nil), k...), zeroNull(first), zeroNull(last), attrCol, hash, relist}, nil
+}
+
+// stagedHash is the hash stored with a membership: FNV-1a (64 bits, as
+// hash/fnv's New64a, without its allocation) of the staged value, the
+// feed's dates and attributes.
+func stagedHash(v []byte) int64 {
+	const (
+		offset64 = 14695981039346656037
+		prime64  = 1099511628211
+	)
+	h := uint64(offset64)
+	for _, b := range v {
+		h ^= uint64(b)
+		h *= prime64
+	}
+	return int64(h)
 }
 
 var listStageColumns = []string{"ip", "first_seen", "last_seen", "attrs", "hash", "relist"}

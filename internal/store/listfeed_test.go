@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"hash/fnv"
 	"io"
 	"math"
 	"net/netip"
@@ -676,4 +677,18 @@ func TestListFeedCounter(t *testing.T) {
 	check("snapshot: relisted", "a", 3)
 	ingestList(t, s, listRun("a", ModeSnapshot, 60, 3), list())
 	check("snapshot: an empty list", "a", 0)
+}
+
+// TestStagedHashIsFNV: the hash a run compares with the stored one must
+// stay hash/fnv's FNV-1a, which earlier versions stored: any other would
+// rewrite every membership of every feed on the first run after an
+// upgrade.
+func TestStagedHashIsFNV(t *testing.T) {
+	for _, v := range [][]byte{nil, {0}, {0x80, 0x01, 0x02, 0x00}, []byte("a longer staged value with attributes")} {
+		h := fnv.New64a()
+		h.Write(v)
+		if got, want := stagedHash(v), int64(h.Sum64()); got != want {
+			t.Errorf("stagedHash(%x) = %d, want %d", v, got, want)
+		}
+	}
 }
