@@ -125,7 +125,7 @@ func writeValues(ctx context.Context, in *sqliteIngest, stmts map[int]*sql.Stmt,
 	}
 	for start := 0; start < len(recs); start += BatchSize {
 		batch := in.splitLoaded(recs[start:min(start+BatchSize, len(recs))])
-		if err := in.writeUpdates(ctx); err != nil {
+		if err := valuesWriteUpdates(ctx, in, stmts); err != nil {
 			return err
 		}
 		if len(batch) == 0 {
@@ -149,6 +149,46 @@ func writeValues(ctx context.Context, in *sqliteIngest, stmts map[int]*sql.Stmt,
 	return nil
 }
 
+// valuesWriteUpdates is writeUpdates as it was before fw_batch: each
+// mask's rows in VALUES updates of 64, 16, 4 and 1 rows.
+func valuesWriteUpdates(ctx context.Context, in *sqliteIngest, stmts map[int]*sql.Stmt) error {
+	groups := map[int][]*merge.Stored{}
+	for _, u := range in.updates {
+		groups[u.mask] = append(groups[u.mask], u.r)
+	}
+	one := "(?" + strings.Repeat(",?", writeCols-1) + ")"
+	for mask, rows := range groups {
+		for len(rows) > 0 {
+			n := 1
+			for _, c := range []int{64, 16, 4, 1} {
+				if c <= len(rows) {
+					n = c
+					break
+				}
+			}
+			k := -(mask<<8 | n)
+			stmt, ok := stmts[k]
+			if !ok {
+				var err error
+				q := `WITH v(` + strings.Join(writeColumns, ", ") + `) AS (VALUES ` + one + strings.Repeat(","+one, n-1) + `) ` + updateSQL(mask, "v")
+				if stmt, err = in.tx.PrepareContext(ctx, q); err != nil {
+					return err
+				}
+				stmts[k] = stmt
+			}
+			in.args = in.args[:0]
+			for _, r := range rows[:n] {
+				in.args = appendRow(in.args, r, in.clusters.value(r))
+			}
+			if _, err := stmt.ExecContext(ctx, in.args...); err != nil {
+				return err
+			}
+			rows = rows[n:]
+		}
+	}
+	return nil
+}
+
 // batchWriter is one way of writing rows: values is the VALUES upsert,
 // otherwise sqliteIngest.Write.
 type batchWriter struct {
@@ -162,6 +202,13 @@ var batchWriters = []batchWriter{{"values", true}, {"vtab", false}}
 // rows per call as a feed run hands them, and returns the time and
 // process CPU spent in the writes alone.
 func writeRows(tb testing.TB, path string, rows []*merge.Stored, w batchWriter) (wall, cpu time.Duration) {
+	return rewriteRows(tb, path, rows, w, nil)
+}
+
+// rewriteRows is writeRows; with change, each BatchSize rows are first
+// loaded from the store (only their addresses count), then changed, as a
+// re-run changes what it loads.
+func rewriteRows(tb testing.TB, path string, rows []*merge.Stored, w batchWriter, change func(i int, r *merge.Stored)) (wall, cpu time.Duration) {
 	ctx := context.Background()
 	s, err := Open(ctx, path)
 	if err != nil {
@@ -178,6 +225,14 @@ func writeRows(tb testing.TB, path string, rows []*merge.Stored, w batchWriter) 
 	start, cpu0 := time.Now(), processCPU()
 	for i := 0; i < len(rows); i += BatchSize {
 		chunk := rows[i:min(i+BatchSize, len(rows))]
+		if change != nil {
+			if err := tx.Load(ctx, chunk); err != nil {
+				tb.Fatal(err)
+			}
+			for j, r := range chunk {
+				change(i+j, r)
+			}
+		}
 		if w.values {
 			err = writeValues(ctx, in, stmts, chunk)
 		} else {
@@ -244,8 +299,9 @@ func tableHash(tb testing.TB, path string) (string, int) {
 }
 
 // TestBatchWriteSameTable checks that Write through fw_batch writes
-// exactly the table the VALUES upsert it replaced did: into an empty store,
-// and again over the rows written, changed (the upsert's conflict path).
+// exactly the table the VALUES statements it replaced did: into an empty
+// store, again over the rows written, changed (the upsert's conflict
+// path), and over rows loaded and changed (the updates).
 func TestBatchWriteSameTable(t *testing.T) {
 	first := variedRows(4321) // not a multiple of any chunk
 	second := variedRows(4321)
@@ -259,12 +315,36 @@ func TestBatchWriteSameTable(t *testing.T) {
 		}
 		r.New, r.Exists = false, true
 	}
+	// The third write loads the rows and changes some of their indexed
+	// columns, some not: the updates of ingestupdate.go.
+	change := func(i int, r *merge.Stored) {
+		switch i % 5 {
+		case 0:
+			r.Importance += 2
+		case 1:
+			r.Status, r.ExpiresAt = indicator.StatusActive, r.ExpiresAt+1
+		case 2:
+			r.DetectedBy = append(r.DetectedBy, "again")
+		case 3:
+			r.Cluster, r.Has = "third", r.Has.With(merge.Cluster)
+			r.PredictedCategory = "moved"
+		}
+		r.Hash++
+	}
 	dir := t.TempDir()
 	hashes := map[string][]string{}
 	for _, w := range batchWriters {
 		path := filepath.Join(dir, w.name+".db")
-		for _, rows := range [][]*merge.Stored{first, second} {
-			writeRows(t, path, rows, w)
+		third := make([]*merge.Stored, len(first))
+		for i, r := range first {
+			third[i] = &merge.Stored{Record: merge.Record{Addr: r.Addr}}
+		}
+		for step, rows := range [][]*merge.Stored{first, second, third} {
+			if step < 2 {
+				writeRows(t, path, rows, w)
+			} else {
+				rewriteRows(t, path, rows, w, change)
+			}
 			got, n := tableHash(t, path)
 			if n != len(first) {
 				t.Fatalf("%s wrote %d indicators, want %d", w.name, n, len(first))
@@ -273,8 +353,8 @@ func TestBatchWriteSameTable(t *testing.T) {
 		}
 	}
 	want := hashes["values"]
-	if want[0] == want[1] {
-		t.Fatal("the second write changed nothing: the test does not reach the conflict path")
+	if want[0] == want[1] || want[1] == want[2] {
+		t.Fatal("a write changed nothing: the test does not reach the conflict path or the updates")
 	}
 	for name, got := range hashes {
 		for i := range got {
@@ -446,5 +526,49 @@ func BenchmarkBatchBind(b *testing.B) {
 			b.ReportMetric(float64(wall.Nanoseconds())/float64(i*n), "write-ns/row")
 			b.ReportMetric(float64(cpu.Nanoseconds())/float64(i*n), "write-cpu-ns/row")
 		})
+	}
+}
+
+// TestBatchUpdatePlan checks that the update of loaded rows reads the
+// chunk and looks each of its rows up by key: the other join order would
+// scan every stored indicator once per chunk.
+func TestBatchUpdatePlan(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "s.db")
+	writeRows(t, path, batchRows(3000), batchWriter{name: "vtab"})
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.w.ExecContext(ctx, `ANALYZE`); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := s.BeginIngest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	in := tx.(*sqliteIngest)
+	for _, mask := range []int{0, setStatus | setConfidence | setUpdatedAt | setExpiresAt | setImportance | setCluster | setPredicted} {
+		q := updateSQL(mask, `(SELECT `+batchAliases+` FROM temp.fw_batch WHERE batch = ?) AS v`)
+		rows, err := in.tx.QueryContext(ctx, `EXPLAIN QUERY PLAN `+q, int64(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, notused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		if len(plan) != 2 || !strings.Contains(plan[0], "fw_batch VIRTUAL TABLE INDEX 1") ||
+			!strings.HasPrefix(plan[1], "SEARCH indicators") || !strings.Contains(plan[1], "(ip=?)") {
+			t.Errorf("mask %b: plan %q, want the chunk read first, then each row's indicator by key", mask, plan)
+		}
 	}
 }
