@@ -16,7 +16,8 @@ import (
 	"forewarn/internal/merge"
 )
 
-// BatchSize is how many indicators Load and Write take per statement.
+// BatchSize is how many indicators Load reads per statement, and a feed
+// run hands Load and Write at a time.
 const BatchSize = 256
 
 // listSep joins list values in one column.
