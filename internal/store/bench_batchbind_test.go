@@ -303,8 +303,8 @@ func tableHash(tb testing.TB, path string) (string, int) {
 // store, again over the rows written, changed (the upsert's conflict
 // path), and over rows loaded and changed (the updates).
 func TestBatchWriteSameTable(t *testing.T) {
-	first := variedRows(4321) // not a multiple of any chunk
-	second := variedRows(4321)
+	first := variedRows(1300) // not a multiple of any chunk
+	second := variedRows(1300)
 	for i, r := range second {
 		switch i % 3 {
 		case 0:
@@ -443,7 +443,7 @@ func TestBatchWriteConcurrentStores(t *testing.T) {
 	const stores = 4
 	want := make([]string, stores)
 	rowsOf := func(k int) []*merge.Stored {
-		rows := variedRows(2000)
+		rows := variedRows(700) // three chunks
 		for _, r := range rows {
 			if r.Addr.Is4() {
 				b := r.Addr.As4()
