@@ -8,7 +8,8 @@
 // ([Store.BeginIngest]), loads and writes indicators in batches, and commits
 // everything at once or nothing. Each backend has its own Tx type around the
 // reads they share: on SQLite (sqliteIngest) one writer connection
-// serialises writes, each batch one upsert, and a separate read pool serves
+// serialises writes, each batch one upsert whose rows a table-valued
+// function reads from memory (batchvtab.go), and a separate read pool serves
 // lookups, which keep seeing the previous state during a run (WAL); on
 // PostgreSQL (pgIngest, pgingest.go) a run COPYs its rows into a staging
 // table and merges them set-based, in its transaction. Schema changes are

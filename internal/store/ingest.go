@@ -16,7 +16,8 @@ import (
 	"forewarn/internal/merge"
 )
 
-// BatchSize is how many indicators Load and Write take per statement.
+// BatchSize is how many indicators Load reads per statement, and a feed
+// run hands Load and Write at a time.
 const BatchSize = 256
 
 // listSep joins list values in one column.
@@ -54,7 +55,7 @@ func (s *Store) BeginIngest(ctx context.Context) (Tx, error) {
 	if s.d == postgresDialect {
 		return beginPostgresIngest(ctx, s.w)
 	}
-	return beginSQLiteIngest(ctx, s.w)
+	return beginSQLiteIngest(ctx, s.w, s.batches)
 }
 
 // ingest is what both backends' runs share: the transaction, the reads
@@ -83,11 +84,15 @@ type ingest struct {
 	clusters clusterIDs
 }
 
-// sqliteIngest writes as it goes: each batch is one multi-row upsert.
+// sqliteIngest writes as it goes: each batch is one upsert of the rows
+// fw_batch reads from memory (batchvtab.go).
 type sqliteIngest struct {
 	ingest
-	writes map[int]*sql.Stmt
-	args   []any
+	// chunks hold the rows of the statement running, for fw_batch.
+	chunks *batchChunks
+	// upsertStmt is Write's upsert of a chunk.
+	upsertStmt *sql.Stmt
+	args       []any
 	// updateStmts, updates and upserts are Write's for the rows Load
 	// read (ingestupdate.go).
 	updateStmts map[int]*sql.Stmt
@@ -100,13 +105,17 @@ var (
 	_ Tx = (*pgIngest)(nil)
 )
 
-func beginSQLiteIngest(ctx context.Context, w *db) (*sqliteIngest, error) {
+func beginSQLiteIngest(ctx context.Context, w *db, chunks *batchChunks) (*sqliteIngest, error) {
 	t, err := w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("begin ingest: %w", err)
 	}
-	in := &sqliteIngest{ingest: ingest{tx: t, loaded: loadedRows{}}, writes: map[int]*sql.Stmt{}, updateStmts: map[int]*sql.Stmt{}}
+	in := &sqliteIngest{ingest: ingest{tx: t, loaded: loadedRows{}}, chunks: chunks, updateStmts: map[int]*sql.Stmt{}}
 	if err := in.prepare(ctx); err != nil {
+		t.Rollback()
+		return nil, err
+	}
+	if err := in.prepareUpsert(ctx); err != nil {
 		t.Rollback()
 		return nil, err
 	}
@@ -479,44 +488,47 @@ func (in *ingest) inStmt(ctx context.Context, n int) (*sql.Stmt, error) {
 	return stmt, nil
 }
 
-// writeCols is the number of columns Write sets per indicator. A statement
-// binds BatchSize times as many variables, which must stay under SQLite's
-// limit (32766 since 3.32).
+// writeCols is the number of columns Write sets per indicator.
 const writeCols = 22
 
-var _ [32766 - BatchSize*writeCols]struct{}
+// writeChunk is how many rows one statement of Write carries at most: a
+// feed run hands it BatchSize at a time.
+const writeChunk = 2048
 
-// Write upserts the given indicators with their Seclytics attributes.
+// Write upserts the given indicators with their Seclytics attributes: each
+// chunk is one statement, which reads the rows from memory through
+// fw_batch, so either all of a chunk is written or, if the statement
+// fails, none of it.
 func (in *sqliteIngest) Write(ctx context.Context, recs []*merge.Stored) error {
 	if err := in.clusters.resolve(ctx, in.tx, recs); err != nil {
 		return fmt.Errorf("write indicators: %w", err)
 	}
-	for start := 0; start < len(recs); start += BatchSize {
-		batch := in.splitLoaded(recs[start:min(start+BatchSize, len(recs))])
+	for start := 0; start < len(recs); start += writeChunk {
+		batch := in.splitLoaded(recs[start:min(start+writeChunk, len(recs))])
 		if err := in.writeUpdates(ctx); err != nil {
 			return err
 		}
 		if len(batch) == 0 {
 			continue
 		}
-		stmt, err := in.writeStmt(ctx, len(batch))
-		if err != nil {
-			return err
-		}
-		in.args = in.args[:0]
-		var created int64
-		for _, r := range batch {
-			in.args = appendRow(in.args, r, in.clusters.value(r))
-			if creates(r) {
-				created++
-			}
-		}
-		if _, err := stmt.ExecContext(ctx, in.args...); err != nil {
+		if err := in.execChunk(ctx, in.upsertStmt, batch); err != nil {
 			return fmt.Errorf("write indicators: %w", err)
 		}
-		in.created += created
+		for _, r := range batch {
+			if creates(r) {
+				in.created++
+			}
+		}
 	}
 	return nil
+}
+
+// execChunk runs stmt, which reads fw_batch WHERE batch = ?, over rows.
+func (in *sqliteIngest) execChunk(ctx context.Context, stmt *sql.Stmt, rows []*merge.Stored) error {
+	id := in.chunks.put(rows, &in.clusters)
+	defer in.chunks.release(id)
+	_, err := stmt.ExecContext(ctx, id)
+	return err
 }
 
 // sqliteUpsert is what a Seclytics write does to a row its address
@@ -532,23 +544,22 @@ var sqliteUpsert = `ON CONFLICT (ip) DO UPDATE SET status = ` + seclyticsUpdate(
 		s_seen_at = excluded.s_seen_at, expires_at = excluded.expires_at,
 		s_listed = excluded.s_listed, confidence = ` + seclyticsUpdate(sqliteDialect, "confidence")
 
-func (in *sqliteIngest) writeStmt(ctx context.Context, n int) (*sql.Stmt, error) {
-	if st, ok := in.writes[n]; ok {
-		return st, nil
-	}
-	one := "(?" + strings.Repeat(",?", writeCols-1) + ")"
-	q := `INSERT INTO indicators (ip, status, created_at, updated_at, s_predicted_at, s_predicted_netblock,
-		s_predicted_category, s_cluster_id, s_detected_by, s_detected_identifiers, s_detected_categories, s_detected_at,
-		s_last_seen_at, s_importance, s_normalized_importance, s_attr_runs, s_hash, s_lookup_netblock,
-		s_seen_at, expires_at, s_listed, confidence)
-		VALUES ` + one + strings.Repeat(","+one, n-1) + `
+// upsertSQL is Write's upsert of the chunk bound as its one argument.
+var upsertSQL = `INSERT INTO indicators (` + strings.Join(writeColumns, ", ") + `)
+		SELECT ` + batchColumns + ` FROM temp.fw_batch WHERE batch = ?
 		` + sqliteUpsert
-	st, err := in.tx.PrepareContext(ctx, q)
-	if err != nil {
-		return nil, fmt.Errorf("prepare indicator write: %w", err)
+
+// prepareUpsert gives the writer connection its fw_batch and prepares
+// Write's upsert.
+func (in *sqliteIngest) prepareUpsert(ctx context.Context) error {
+	if _, err := in.tx.ExecContext(ctx, createBatchTable(in.chunks)); err != nil {
+		return fmt.Errorf("begin ingest: %w", err)
 	}
-	in.writes[n] = st
-	return st, nil
+	var err error
+	if in.upsertStmt, err = in.tx.PrepareContext(ctx, upsertSQL); err != nil {
+		return fmt.Errorf("begin ingest: prepare indicator write: %w", err)
+	}
+	return nil
 }
 
 // key is the stored form of an address: 16 bytes, IPv4 mapped into IPv6.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -137,51 +138,47 @@ func (in *sqliteIngest) splitLoaded(batch []*merge.Stored) []*merge.Stored {
 	return in.upserts
 }
 
-// updateChunks are the row counts of prepared updates: a group of rows
-// with the same mask is written in chunks of these sizes, so that few
-// statements are prepared.
-var updateChunks = [...]int{64, 16, 4, 1}
-
-// writeUpdates writes in.updates, grouped by mask.
+// writeUpdates writes in.updates, grouped by mask: one statement per
+// group, which reads the group's rows through fw_batch.
 func (in *sqliteIngest) writeUpdates(ctx context.Context) error {
+	if len(in.updates) == 0 {
+		return nil
+	}
 	groups := map[int][]*merge.Stored{}
 	for _, u := range in.updates {
 		groups[u.mask] = append(groups[u.mask], u.r)
 	}
 	for mask, rows := range groups {
-		for len(rows) > 0 {
-			n := updateChunks[len(updateChunks)-1]
-			for _, c := range updateChunks {
-				if c <= len(rows) {
-					n = c
-					break
-				}
-			}
-			stmt, err := in.updateStmt(ctx, mask, n)
-			if err != nil {
-				return err
-			}
-			in.args = in.args[:0]
-			for _, r := range rows[:n] {
-				in.args = appendRow(in.args, r, in.clusters.value(r))
-			}
-			if _, err := stmt.ExecContext(ctx, in.args...); err != nil {
-				return fmt.Errorf("write indicators: %w", err)
-			}
-			rows = rows[n:]
+		stmt, err := in.updateStmt(ctx, mask)
+		if err != nil {
+			return err
+		}
+		if err := in.execChunk(ctx, stmt, rows); err != nil {
+			return fmt.Errorf("write indicators: %w", err)
 		}
 	}
 	return nil
 }
 
-// updateStmt prepares (once) the update of n rows that sets the plain
-// columns and the indexed groups of mask. Its rows are bound as appendRow
-// gives them, and named as writeStmt's columns.
-func (in *sqliteIngest) updateStmt(ctx context.Context, mask, n int) (*sql.Stmt, error) {
-	k := mask<<8 | n
-	if st, ok := in.updateStmts[k]; ok {
+// updateStmt prepares (once) the update that sets the plain columns and
+// the indexed groups of mask, of the rows of the chunk bound as its one
+// argument; they are named as writeColumns.
+func (in *sqliteIngest) updateStmt(ctx context.Context, mask int) (*sql.Stmt, error) {
+	if st, ok := in.updateStmts[mask]; ok {
 		return st, nil
 	}
+	q := updateSQL(mask, `(SELECT `+batchAliases+` FROM temp.fw_batch WHERE batch = ?) AS v`)
+	st, err := in.tx.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("prepare indicator update: %w", err)
+	}
+	in.updateStmts[mask] = st
+	return st, nil
+}
+
+// updateSQL is the update of the rows of from, v, that sets the plain
+// columns and the indexed groups of mask.
+func updateSQL(mask int, from string) string {
 	set := make([]string, 0, len(plainCols)+8)
 	for _, c := range plainCols {
 		set = append(set, c+" = v."+c)
@@ -194,16 +191,17 @@ func (in *sqliteIngest) updateStmt(ctx context.Context, mask, n int) (*sql.Stmt,
 			set = append(set, c+" = "+strings.ReplaceAll(seclyticsUpdate(sqliteDialect, c), "excluded.", "v."))
 		}
 	}
-	one := "(?" + strings.Repeat(",?", writeCols-1) + ")"
-	q := `WITH v(` + strings.Join(writeColumns, ", ") + `) AS (VALUES ` + one + strings.Repeat(","+one, n-1) + `)
-		UPDATE indicators SET ` + strings.Join(set, ", ") + ` FROM v WHERE indicators.ip = v.ip`
-	st, err := in.tx.PrepareContext(ctx, q)
-	if err != nil {
-		return nil, fmt.Errorf("prepare indicator update: %w", err)
-	}
-	in.updateStmts[k] = st
-	return st, nil
+	return `UPDATE indicators SET ` + strings.Join(set, ", ") + ` FROM ` + from + ` WHERE indicators.ip = v.ip`
 }
+
+// batchAliases are fw_batch's columns named as writeColumns: c0 AS ip, ….
+var batchAliases = func() string {
+	cols := make([]string, writeCols)
+	for i, c := range writeColumns {
+		cols[i] = "c" + strconv.Itoa(i) + " AS " + c
+	}
+	return strings.Join(cols, ", ")
+}()
 
 // loadedRows is the map Load fills on SQLite, keyed by address.
 type loadedRows = map[netip.Addr]loadedRow

@@ -616,16 +616,22 @@ var textColumns = []string{clusterName, "s_detected_identifiers", "s_detected_ca
 const ipContainsFunc = "forewarn_ip_contains"
 
 func init() {
-	sqlite.MustRegisterDeterministicScalarFunction(ipContainsFunc, 2, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
-		k, _ := args[0].([]byte)
-		text, _ := args[1].(string)
-		if len(k) != 16 {
-			return int64(0), nil
-		}
-		var buf [64]byte
-		if strings.Contains(string(netip.AddrFrom16([16]byte(k)).Unmap().AppendTo(buf[:0])), text) {
-			return int64(1), nil
-		}
+	// On the package-level driver (the read pools) and on the writer's.
+	sqlite.MustRegisterDeterministicScalarFunction(ipContainsFunc, 2, ipContains)
+	if err := writerDriver.RegisterDeterministicScalarFunction(ipContainsFunc, 2, ipContains); err != nil {
+		panic(err)
+	}
+}
+
+func ipContains(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+	k, _ := args[0].([]byte)
+	text, _ := args[1].(string)
+	if len(k) != 16 {
 		return int64(0), nil
-	})
+	}
+	var buf [64]byte
+	if strings.Contains(string(netip.AddrFrom16([16]byte(k)).Unmap().AppendTo(buf[:0])), text) {
+		return int64(1), nil
+	}
+	return int64(0), nil
 }

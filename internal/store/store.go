@@ -37,6 +37,10 @@ type Store struct {
 
 	runTimes runTimes
 	keyUses  keyUses
+
+	// batches are the chunks of rows the SQLite writer's statements read
+	// through fw_batch (batchvtab.go); nil on PostgreSQL.
+	batches *batchChunks
 }
 
 // ErrNotFound is returned when a lookup finds nothing.
@@ -69,10 +73,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		}
 		return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode() + extra
 	}
-	w, err := sql.Open("sqlite", dsn("&_txlock=immediate&_pragma=cache_size(-32768)"))
-	if err != nil {
-		return nil, fmt.Errorf("open store %s: %w", path, err)
-	}
+	// The writer's own driver has the batch module (batchvtab.go).
+	w := sql.OpenDB(writerConnector{dsn("&_txlock=immediate&_pragma=cache_size(-32768)")})
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
@@ -89,7 +91,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	x.SetMaxOpenConns(DefaultExportConns)
-	s := &Store{path: path, keyPath: path + ".key", w: &db{DB: w, waits: true}, r: &db{DB: r}, x: &db{DB: x}}
+	s := &Store{path: path, keyPath: path + ".key", w: &db{DB: w, waits: true}, r: &db{DB: r}, x: &db{DB: x}, batches: newBatchChunks()}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
@@ -119,6 +121,7 @@ func (s *Store) Close() error {
 	if s.d == postgresDialect {
 		return errors.Join(s.x.Close(), s.w.Close())
 	}
+	defer s.batches.close()
 	rerr := errors.Join(s.x.Close(), s.r.Close())
 	// Bounded: a transaction left open by a caller must not hang Close.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
