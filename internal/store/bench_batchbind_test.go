@@ -258,7 +258,9 @@ func tableHash(tb testing.TB, path string) (string, int) {
 // TestBatchWritersSameTable checks that every batch writer writes exactly the
 // table sqliteIngest.Write does, so the benchmark compares like with like.
 func TestBatchWritersSameTable(t *testing.T) {
-	rows := batchRows(4321) // not a multiple of any chunk
+	// More than the largest chunk (2,000) and a multiple of none (256,
+	// 500, 2,000): a full chunk of each size, then a partial one.
+	rows := batchRows(2321)
 	dir := t.TempDir()
 	var want string
 	for _, w := range batchWriters {
