@@ -27,6 +27,7 @@ import (
 
 	"forewarn/internal/indicator"
 	"forewarn/internal/merge"
+	"forewarn/internal/testutil/pgtest"
 
 	"modernc.org/sqlite/vtab"
 )
@@ -258,6 +259,7 @@ func tableHash(tb testing.TB, path string) (string, int) {
 // TestBatchWritersSameTable checks that every batch writer writes exactly the
 // table sqliteIngest.Write does, so the benchmark compares like with like.
 func TestBatchWritersSameTable(t *testing.T) {
+	pgtest.SkipUnlessSQLite(t, "the batch writers write SQLite files whatever the backend: the SQLite pass checks them")
 	// More than the largest chunk (2,000) and a multiple of none (256,
 	// 500, 2,000): a full chunk of each size, then a partial one.
 	rows := batchRows(2321)
