@@ -179,8 +179,8 @@ func (s Schedule) Next(last time.Time) (time.Time, error) {
 func ParseFrequency(v string) (Schedule, error) {
 	v = strings.TrimSpace(v)
 	if d, err := time.ParseDuration(v); err == nil {
-		if min := minInterval(); d < min {
-			return Schedule{}, &FieldError{"frequency", fmt.Sprintf("an interval must be at least %s, not %s", min, d)}
+		if least := minInterval(); d < least {
+			return Schedule{}, &FieldError{"frequency", fmt.Sprintf("an interval must be at least %s, not %s", least, d)}
 		}
 		return Schedule{Interval: d}, nil
 	}
