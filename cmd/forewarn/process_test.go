@@ -53,8 +53,15 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// scheduleInterval is the shortest run interval of the forewarn the
+// process tests build (a release's is config.MinInterval, a minute), so
+// that a schedule test waits seconds for the next slot. It stays well above
+// the scheduler's slack for a timer firing early (5s).
+const scheduleInterval = 15 * time.Second
+
 // binary builds forewarn once per test binary, without the race detector,
-// as a user would run it.
+// as a user would run it, except for the shortest run interval, which is
+// scheduleInterval.
 func binary(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -64,7 +71,8 @@ func binary(t *testing.T) string {
 		}
 		binPath = filepath.Join(workDir, "forewarn")
 		// go test puts its own toolchain's bin first on PATH.
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		out, err := exec.Command("go", "build", "-o", binPath,
+			"-ldflags", "-X forewarn/internal/config.minIntervalOverride="+scheduleInterval.String(), ".").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}

@@ -142,6 +142,20 @@ const DefaultFrequency = "24h"
 // most a few times a day, and a shorter interval only adds load.
 const MinInterval = time.Minute
 
+// minIntervalOverride, if set at link time (-ldflags "-X
+// forewarn/internal/config.minIntervalOverride=15s"), replaces MinInterval:
+// cmd/forewarn's two-instance schedule test builds forewarn so, to wait
+// seconds for a schedule rather than a minute. Release builds never set it.
+var minIntervalOverride string
+
+// minInterval is the shortest interval ParseFrequency accepts.
+func minInterval() time.Duration {
+	if d, err := time.ParseDuration(minIntervalOverride); err == nil && d > 0 {
+		return d
+	}
+	return MinInterval
+}
+
 // Schedule is a parsed run frequency: either an interval or a cron
 // expression.
 type Schedule struct {
@@ -165,8 +179,8 @@ func (s Schedule) Next(last time.Time) (time.Time, error) {
 func ParseFrequency(v string) (Schedule, error) {
 	v = strings.TrimSpace(v)
 	if d, err := time.ParseDuration(v); err == nil {
-		if d < MinInterval {
-			return Schedule{}, &FieldError{"frequency", fmt.Sprintf("an interval must be at least %s, not %s", MinInterval, d)}
+		if least := minInterval(); d < least {
+			return Schedule{}, &FieldError{"frequency", fmt.Sprintf("an interval must be at least %s, not %s", least, d)}
 		}
 		return Schedule{Interval: d}, nil
 	}
