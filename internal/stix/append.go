@@ -193,4 +193,3 @@ func (a *appender) objects(ind *indicator.Indicator) error {
 	a.buf = b
 	return nil
 }
-
