@@ -309,7 +309,16 @@ func (s *Store) EachIndicatorAt(ctx context.Context, addrs []netip.Addr, attrs [
 		row = storedRow{noRuns: true, flag: true, skip: skip}
 		ind indicator.Indicator
 	)
-	q := `SELECT ` + cols + ` FROM indicators WHERE ip IN (?`
+	q := func(n int) string { return `SELECT ` + cols + ` FROM indicators WHERE ip IN (?` + strings.Repeat(",?", n-1) + `) ORDER BY ip` }
+	// The full batches' statement, prepared once: parsing it per batch
+	// was 7% of a 1M-entry render.
+	var full *sql.Stmt
+	if len(addrs) >= 2*rankedBatch {
+		if full, err = s.x.PrepareContext(ctx, q(rankedBatch)); err != nil {
+			return fmt.Errorf("read indicators: %w", err)
+		}
+		defer full.Close()
+	}
 	args := make([]any, 0, rankedBatch)
 	for len(addrs) > 0 {
 		n := min(len(addrs), rankedBatch)
@@ -319,7 +328,15 @@ func (s *Store) EachIndicatorAt(ctx context.Context, addrs []netip.Addr, attrs [
 		}
 		addrs = addrs[n:]
 		err := func() error {
-			rows, err := s.x.QueryContext(ctx, q+strings.Repeat(",?", n-1)+`) ORDER BY ip`, args...)
+			var (
+				rows *sql.Rows
+				err  error
+			)
+			if n == rankedBatch && full != nil {
+				rows, err = full.QueryContext(ctx, args...)
+			} else {
+				rows, err = s.x.QueryContext(ctx, q(n), args...)
+			}
 			if err != nil {
 				return fmt.Errorf("read indicators: %w", err)
 			}
