@@ -309,7 +309,9 @@ func (s *Store) EachIndicatorAt(ctx context.Context, addrs []netip.Addr, attrs [
 		row = storedRow{noRuns: true, flag: true, skip: skip}
 		ind indicator.Indicator
 	)
-	q := func(n int) string { return `SELECT ` + cols + ` FROM indicators WHERE ip IN (?` + strings.Repeat(",?", n-1) + `) ORDER BY ip` }
+	q := func(n int) string {
+		return `SELECT ` + cols + ` FROM indicators WHERE ip IN (?` + strings.Repeat(",?", n-1) + `) ORDER BY ip`
+	}
 	// The full batches' statement, prepared once: parsing it per batch
 	// was 7% of a 1M-entry render.
 	var full *sql.Stmt
