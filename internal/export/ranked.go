@@ -38,6 +38,9 @@ type RankedSource interface {
 	// order, as EachIndicatorAt does, with its rank by by; fn's is
 	// valid until it returns.
 	EachActive(ctx context.Context, by string, f store.RankFilter, attrs []string, fn func(store.Ranked, *indicator.Indicator, netip.Prefix) error) error
+	// EachActiveBrief is EachActive with the briefs EachRankedBrief
+	// reads.
+	EachActiveBrief(ctx context.Context, by string, f store.RankFilter, fn func(*store.Brief) error) error
 }
 
 // DefaultHeldBudget is the largest budget read whole in one pass of the
@@ -353,7 +356,8 @@ func (b *brief) appendValue(dst []byte) []byte {
 // eachBrief calls fn with the brief of each indicator each would hand
 // out, in the same order. A budget whose filters the store applies
 // (rankFilter) reads only the briefs through the ranking index
-// (rankedBrief); anything else goes through each.
+// (rankedBrief), or in one pass when it covers the Active set
+// (scannedBrief); anything else goes through each.
 func eachBrief(ctx context.Context, src Source, f Format, o Options, fn func(*brief) error) error {
 	rs, ok := src.(RankedSource)
 	if _, exact := o.rankFilter(); !ok || !exact || o.Max <= 0 || !activeOnly(o.Statuses) {
@@ -377,6 +381,13 @@ func (sel *selector) rankedBrief(ctx context.Context, rs RankedSource, emit func
 	o := sel.o
 	by := o.rankBy()
 	rf, _ := o.rankFilter()
+	n, err := rs.CountActive(ctx, o.Max+1)
+	if err != nil {
+		return err
+	}
+	if n <= o.Max {
+		return sel.scannedBrief(ctx, rs, emit)
+	}
 	type categories struct {
 		joined string
 		items  []string
@@ -429,7 +440,7 @@ func (sel *selector) rankedBrief(ctx context.Context, rs RankedSource, emit func
 		shared[v] = v
 		return v
 	}
-	err := rs.EachRankedBrief(ctx, by, rf, func(x *store.Brief) bool {
+	err = rs.EachRankedBrief(ctx, by, rf, func(x *store.Brief) bool {
 		if perr = ctx.Err(); perr != nil {
 			return false
 		}
@@ -465,5 +476,64 @@ func (sel *selector) rankedBrief(ctx context.Context, rs RankedSource, emit func
 			return err
 		}
 	}
+	return nil
+}
+
+// scannedBrief is rankedBrief for a budget no smaller than the Active set
+// (scanned's path): every brief its filters keep, in one pass in address
+// order, each handed to emit as it is read, nothing kept; the same
+// expiry and allow-list checks and the same cut-off as the ranked read.
+func (sel *selector) scannedBrief(ctx context.Context, rs RankedSource, emit func(*brief) error) error {
+	o := sel.o
+	by := o.rankBy()
+	rf, _ := o.rankFilter()
+	var (
+		kept  int
+		worst store.Ranked
+		b     brief
+		cats  []string
+		src   strings.Builder
+		catj  strings.Builder
+	)
+	err := rs.EachActiveBrief(ctx, by, rf, func(x *store.Brief) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if sel.f.Blocklist() && ((!x.ExpiresAt.IsZero() && !x.ExpiresAt.After(sel.at)) || sel.allowed.Contains(x.Addr)) {
+			return nil
+		}
+		if r := x.Ranked(by); kept == 0 || worst.Better(r) {
+			worst = r
+		}
+		kept++
+		// As rankedBrief's (sources and categories joined with ","), built
+		// per row: nothing outlives emit.
+		src.Reset()
+		for i, s := range x.Sources {
+			if i > 0 {
+				src.WriteByte(',')
+			}
+			src.Write(s)
+		}
+		catj.Reset()
+		cats = cats[:0]
+		for i, c := range x.Categories {
+			if i > 0 {
+				catj.WriteByte(',')
+			}
+			catj.Write(c)
+			cats = append(cats, string(c))
+		}
+		b = brief{addr: x.Addr, expiresAt: x.ExpiresAt, sources: src.String(), categories: catj.String(),
+			categoryItems: cats, importance: x.Importance, hasImportance: x.HasImportance}
+		if o.written != nil {
+			*o.written++
+		}
+		return emit(&b)
+	})
+	if err != nil {
+		return err
+	}
+	sel.cutOff(kept, worst.Rank)
 	return nil
 }

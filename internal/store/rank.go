@@ -388,16 +388,33 @@ func (s *Store) EachActive(ctx context.Context, by string, f RankFilter, attrs [
 	if err != nil {
 		return err
 	}
-	where, args, err := rankQuery(by, f, true)
-	if err != nil {
-		return err
-	}
 	cols, skip := renderColumns(slots)
 	var (
 		st  merge.Stored
 		row = storedRow{noRuns: true, flag: true, skip: skip}
 		ind indicator.Indicator
 	)
+	return s.eachActiveRow(ctx, by, f, cols, func(sc *withKey) error {
+		if err := row.scan(sc, &st); err != nil {
+			return err
+		}
+		st.IndicatorInto(&ind, nil, slots, row.seclytics != 0)
+		r := Ranked{Addr: ind.Addr, by: by, key: sc.keyFloat()}
+		if st.ExpiresAt != 0 {
+			r.ExpiresAt = indicator.Time(st.ExpiresAt)
+		}
+		return fn(r, &ind, st.LookupNetblock)
+	})
+}
+
+// eachActiveRow runs the one-pass read of EachActive and EachActiveBrief:
+// cols, then the rank key by, of every Active host f keeps, in address
+// order, handing row each row's scanner.
+func (s *Store) eachActiveRow(ctx context.Context, by string, f RankFilter, cols string, row func(sc *withKey) error) error {
+	where, args, err := rankQuery(by, f, true)
+	if err != nil {
+		return err
+	}
 	rows, err := s.x.QueryContext(ctx, `SELECT `+cols+`, `+rankKeys[by]+` FROM indicators`+where+` ORDER BY ip`, args...)
 	if err != nil {
 		return fmt.Errorf("read Active indicators: %w", err)
@@ -409,15 +426,7 @@ func (s *Store) EachActive(ctx context.Context, by string, f RankFilter, attrs [
 	}
 	sc := &withKey{rows: rows, key: key}
 	for rows.Next() {
-		if err := row.scan(sc, &st); err != nil {
-			return err
-		}
-		st.IndicatorInto(&ind, nil, slots, row.seclytics != 0)
-		r := Ranked{Addr: ind.Addr, by: by, key: sc.keyFloat()}
-		if st.ExpiresAt != 0 {
-			r.ExpiresAt = indicator.Time(st.ExpiresAt)
-		}
-		if err := fn(r, &ind, st.LookupNetblock); err != nil {
+		if err := row(sc); err != nil {
 			return err
 		}
 	}
@@ -545,6 +554,12 @@ type Brief struct {
 // Rank is b's rank value by rank by, as a person reads it (Ranked.Rank).
 func (b *Brief) Rank(by string) string { return rankText(by, b.key) }
 
+// Ranked is b as a rank by by hands it out (to compare and keep past the
+// row, which reuses b).
+func (b *Brief) Ranked(by string) Ranked {
+	return Ranked{Addr: b.Addr, ExpiresAt: b.ExpiresAt, by: by, key: b.key}
+}
+
 // briefColumns are the columns EachRankedBrief reads: whether a Seclytics
 // attribute is present (merge.Stored.Has != 0, which makes Seclytics a
 // source) is worked out in SQL, not by reading the attributes.
@@ -559,57 +574,94 @@ var seclyticsSource = []byte(indicator.SourceSeclytics)
 // nothing per row. fn must copy what it keeps.
 func (s *Store) EachRankedBrief(ctx context.Context, by string, f RankFilter, fn func(*Brief) bool) error {
 	var (
-		ip                   sql.RawBytes
-		feeds, sources, cats sql.Null[sql.RawBytes] // NULL is not "": one empty item
-		expires, sighted     sql.NullInt64
-		importance           sql.NullFloat64
-		seclytics            int64
-		last                 []byte   // the row's key, kept past the row for paging
-		srcs                 [][]byte // reused
-		b                    Brief
+		last []byte // the row's key, kept past the row for paging
+		r    briefRow
 	)
-	sep := []byte(listSep)
 	return s.eachRankedRow(ctx, by, f, briefColumns, func(sc scanner) ([]byte, bool, error) {
-		if err := sc.Scan(&ip, &expires, &sighted, &seclytics, &feeds, &sources, &cats, &importance); err != nil {
-			return nil, false, fmt.Errorf("read indicator: %w", err)
-		}
-		addr, ok, err := rankedKey(ip, &last)
+		ok, err := r.scan(sc, &last)
 		if !ok || err != nil {
 			return last, err == nil, err
 		}
-		b.Addr, b.ExpiresAt, b.key = addr, time.Time{}, sc.(*withKey).keyFloat()
-		b.Importance, b.HasImportance = importance.Float64, importance.Valid
-		if expires.Valid && expires.Int64 != 0 {
-			b.ExpiresAt = indicator.Time(max(expires.Int64, sighted.Int64))
-		}
-		// As merge.Stored.Indicator: Seclytics, then each feed's source
-		// (the feed's id when it has none), each once.
-		b.Sources = b.Sources[:0]
-		if seclytics != 0 {
-			b.Sources = append(b.Sources, seclyticsSource)
-		}
-		if feeds.Valid {
-			srcs = srcs[:0]
-			if sources.Valid {
-				srcs = slices.AppendSeq(srcs, bytes.SplitSeq(sources.V, sep))
-			}
-			i := 0
-			for f := range bytes.SplitSeq(feeds.V, sep) {
-				src := f
-				if i < len(srcs) {
-					src = srcs[i]
-				}
-				i++
-				if !slices.ContainsFunc(b.Sources, func(x []byte) bool { return bytes.Equal(x, src) }) {
-					b.Sources = append(b.Sources, src)
-				}
-			}
-		}
-		b.Categories = b.Categories[:0]
-		if cats.Valid {
-			b.Categories = slices.AppendSeq(b.Categories, bytes.SplitSeq(cats.V, sep))
-			slices.SortFunc(b.Categories, bytes.Compare)
-		}
-		return last, fn(&b), nil
+		r.b.key = sc.(*withKey).keyFloat()
+		return last, fn(&r.b), nil
 	})
+}
+
+// EachActiveBrief is EachActive for the lean formats: the Brief of every
+// Active indicator (host) f keeps, in address order, in one pass over the
+// table, with its rank by by (Brief.Rank), valid until fn returns.
+func (s *Store) EachActiveBrief(ctx context.Context, by string, f RankFilter, fn func(*Brief) error) error {
+	var (
+		last []byte
+		r    briefRow
+	)
+	return s.eachActiveRow(ctx, by, f, briefColumns, func(sc *withKey) error {
+		ok, err := r.scan(sc, &last)
+		if !ok || err != nil {
+			return err
+		}
+		r.b.key = sc.keyFloat()
+		return fn(&r.b)
+	})
+}
+
+// briefRow is what a read of briefColumns scans a row into, reused from
+// row to row.
+type briefRow struct {
+	ip                   sql.RawBytes
+	feeds, sources, cats sql.Null[sql.RawBytes] // NULL is not "": one empty item
+	expires, sighted     sql.NullInt64
+	importance           sql.NullFloat64
+	seclytics            int64
+	srcs                 [][]byte // reused
+	b                    Brief
+}
+
+// scan reads one row of briefColumns into r.b (its rank key aside),
+// keeping the row's key in *last; ok is false for a network's row, which
+// the reads skip.
+func (r *briefRow) scan(sc scanner, last *[]byte) (ok bool, err error) {
+	if err := sc.Scan(&r.ip, &r.expires, &r.sighted, &r.seclytics, &r.feeds, &r.sources, &r.cats, &r.importance); err != nil {
+		return false, fmt.Errorf("read indicator: %w", err)
+	}
+	addr, ok, err := rankedKey(r.ip, last)
+	if !ok || err != nil {
+		return false, err
+	}
+	b := &r.b
+	b.Addr, b.ExpiresAt = addr, time.Time{}
+	b.Importance, b.HasImportance = r.importance.Float64, r.importance.Valid
+	if r.expires.Valid && r.expires.Int64 != 0 {
+		b.ExpiresAt = indicator.Time(max(r.expires.Int64, r.sighted.Int64))
+	}
+	// As merge.Stored.Indicator: Seclytics, then each feed's source
+	// (the feed's id when it has none), each once.
+	sep := []byte(listSep)
+	b.Sources = b.Sources[:0]
+	if r.seclytics != 0 {
+		b.Sources = append(b.Sources, seclyticsSource)
+	}
+	if r.feeds.Valid {
+		r.srcs = r.srcs[:0]
+		if r.sources.Valid {
+			r.srcs = slices.AppendSeq(r.srcs, bytes.SplitSeq(r.sources.V, sep))
+		}
+		i := 0
+		for f := range bytes.SplitSeq(r.feeds.V, sep) {
+			src := f
+			if i < len(r.srcs) {
+				src = r.srcs[i]
+			}
+			i++
+			if !slices.ContainsFunc(b.Sources, func(x []byte) bool { return bytes.Equal(x, src) }) {
+				b.Sources = append(b.Sources, src)
+			}
+		}
+	}
+	b.Categories = b.Categories[:0]
+	if r.cats.Valid {
+		b.Categories = slices.AppendSeq(b.Categories, bytes.SplitSeq(r.cats.V, sep))
+		slices.SortFunc(b.Categories, bytes.Compare)
+	}
+	return true, nil
 }
