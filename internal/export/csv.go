@@ -1,10 +1,12 @@
 package export
 
 import (
+	"bytes"
 	"context"
-	"encoding/csv"
 	"io"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"forewarn/internal/indicator"
 )
@@ -25,38 +27,106 @@ var csvColumns = []struct{ name, attr string }{
 	{"importance", indicator.AttrImportance},
 }
 
-// cellSafe prefixes "'" to a value a spreadsheet would read as a formula
-// (one starting with =, +, -, @, tab or CR): the values come from the
-// vendor's dump, and a CSV export is opened in spreadsheets.
-func cellSafe(v string) string {
-	if v != "" && strings.IndexByte("=+-@\t\r", v[0]) >= 0 {
-		return "'" + v
-	}
-	return v
-}
-
 // writeCSV writes a header and one row per indicator with the guide's
 // columns; list attributes are joined with ";", attributes the store did
 // not keep are empty, times are RFC 3339 UTC.
+//
+// Each row is appended to one buffer reused from row to row, as
+// encoding/csv's Writer wrote it (appendCSVField; TestCSVIsEncodingCSV
+// holds the two to the same bytes): the cells' texts are written where
+// they go instead of joined into new strings.
 func writeCSV(ctx context.Context, w io.Writer, src Source, o Options) error {
-	cw := csv.NewWriter(w)
-	row := make([]string, len(csvColumns))
+	var row, cell, text []byte
 	for i, c := range csvColumns {
-		row[i] = c.name
-	}
-	if err := cw.Write(row); err != nil {
-		return err
-	}
-	err := each(ctx, src, CSV, o, func(s *selected) error {
-		row[0] = cellSafe(s.value())
-		for i, c := range csvColumns[1:] {
-			row[i+1] = cellSafe(joined(s.ind, c.attr, ";"))
+		if i > 0 {
+			row = append(row, ',')
 		}
-		return cw.Write(row)
-	})
-	if err != nil {
+		row = appendCSVField(row, []byte(c.name))
+	}
+	row = append(row, '\n')
+	if _, err := w.Write(row); err != nil {
 		return err
 	}
-	cw.Flush()
-	return cw.Error()
+	return each(ctx, src, CSV, o, func(s *selected) error {
+		if s.network.IsValid() {
+			text = s.network.AppendTo(text[:0])
+		} else {
+			text = s.addr.AppendTo(text[:0])
+		}
+		row = appendCSVField(row[:0], appendCellSafe(cell[:0], text))
+		for _, c := range csvColumns[1:] {
+			// As joined(s.ind, c.attr, ";").
+			text = text[:0]
+			for i := range s.ind.Attributes {
+				a := &s.ind.Attributes[i]
+				if a.Name != c.attr {
+					continue
+				}
+				switch a.Value.Kind {
+				case indicator.KindNone:
+				case indicator.KindList:
+					for _, v := range a.Value.List {
+						if len(text) > 0 {
+							text = append(text, ';')
+						}
+						text = append(text, v...)
+					}
+				default:
+					if len(text) > 0 {
+						text = append(text, ';')
+					}
+					text = a.Value.AppendText(text)
+				}
+			}
+			cell = appendCellSafe(cell[:0], text)
+			row = appendCSVField(append(row, ','), cell)
+		}
+		row = append(row, '\n')
+		_, err := w.Write(row)
+		return err
+	})
+}
+
+// appendCellSafe appends v to dst with "'" before a value a spreadsheet
+// would read as a formula (one starting with =, +, -, @, tab or CR): the
+// values come from the vendor's dump, and a CSV export is opened in
+// spreadsheets.
+func appendCellSafe(dst, v []byte) []byte {
+	if len(v) > 0 && strings.IndexByte("=+-@\t\r", v[0]) >= 0 {
+		dst = append(dst, '\'')
+	}
+	return append(dst, v...)
+}
+
+// appendCSVField appends field to dst as encoding/csv's Writer writes one
+// field (comma ",", lines ending in "\n"): quoted when empty it is not and
+// it is `\.`, holds a comma, a quote, CR or LF, or begins with a space;
+// quotes doubled inside.
+func appendCSVField(dst, field []byte) []byte {
+	if !csvNeedsQuotes(field) {
+		return append(dst, field...)
+	}
+	dst = append(dst, '"')
+	for _, c := range field {
+		if c == '"' {
+			dst = append(dst, '"')
+		}
+		dst = append(dst, c)
+	}
+	return append(dst, '"')
+}
+
+// csvNeedsQuotes is encoding/csv's Writer.fieldNeedsQuotes, comma ",".
+func csvNeedsQuotes(field []byte) bool {
+	if len(field) == 0 {
+		return false
+	}
+	if string(field) == `\.` {
+		return true
+	}
+	if bytes.ContainsAny(field, ",\"\r\n") {
+		return true
+	}
+	r, _ := utf8.DecodeRune(field)
+	return unicode.IsSpace(r)
 }

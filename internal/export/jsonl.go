@@ -2,44 +2,92 @@ package export
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"time"
+
+	"forewarn/internal/indicator"
+	"forewarn/internal/jsonenc"
 )
-
-type jsonAttribute struct {
-	Name   string `json:"name"`
-	Value  string `json:"value"`
-	Source string `json:"source"`
-}
-
-type jsonIndicator struct {
-	Type       string          `json:"type"`
-	Value      string          `json:"value"`
-	Status     string          `json:"status"`
-	Sources    []string        `json:"sources"`
-	Attributes []jsonAttribute `json:"attributes"`
-	CreatedAt  string          `json:"created_at"`
-	UpdatedAt  string          `json:"updated_at"`
-}
 
 // writeJSONL writes one JSON object per indicator, in the source's order
 // (by address), attributes sorted by name, then value. Its bytes are the
 // core issue's format and must not change: stores are compared by it.
+//
+// Each object is appended to one buffer reused from line to line, byte
+// for byte as encoding/json wrote the struct it replaces (type, value,
+// status, sources, attributes of name, value and source, created_at,
+// updated_at; no HTML escaping): 10,000 lines cost a fifth of the
+// reflective encoder's CPU. TestJSONLIsEncodingJSON holds it to that.
 func writeJSONL(ctx context.Context, w io.Writer, src Source, o Options) error {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	var out jsonIndicator
+	var (
+		buf, text []byte
+		// attrs is whether any attribute was written yet: the encoder
+		// this replaces reused its attribute slice, nil until then, so an
+		// object without attributes read "null" before the first
+		// attribute of the export and "[]" after.
+		attrs bool
+	)
 	return each(ctx, src, JSONL, o, func(s *selected) error {
 		ind := s.ind
-		out = jsonIndicator{
-			Type: ind.Type, Value: s.value(), Status: string(ind.Status), Sources: ind.Sources,
-			Attributes: out.Attributes[:0],
-			CreatedAt:  ind.CreatedAt.UTC().Format(time.RFC3339), UpdatedAt: ind.UpdatedAt.UTC().Format(time.RFC3339),
+		buf = append(buf[:0], `{"type":`...)
+		buf = jsonenc.AppendString(buf, ind.Type)
+		buf = append(buf, `,"value":`...)
+		if s.network.IsValid() {
+			text = s.network.AppendTo(text[:0])
+		} else {
+			text = s.addr.AppendTo(text[:0])
 		}
-		for _, a := range ind.Attributes {
-			a.Value.Texts(func(v string) { out.Attributes = append(out.Attributes, jsonAttribute{a.Name, v, a.Source}) })
+		buf = jsonenc.AppendString(buf, text)
+		buf = append(buf, `,"status":`...)
+		buf = jsonenc.AppendString(buf, string(ind.Status))
+		buf = append(buf, `,"sources":`...)
+		buf = jsonenc.AppendStrings(buf, ind.Sources, false)
+		buf = append(buf, `,"attributes":`...)
+		n := 0
+		for i := range ind.Attributes {
+			a := &ind.Attributes[i]
+			item := func(v []byte) {
+				if n == 0 {
+					buf = append(buf, '[')
+				} else {
+					buf = append(buf, ',')
+				}
+				n++
+				buf = append(buf, `{"name":`...)
+				buf = jsonenc.AppendString(buf, a.Name)
+				buf = append(buf, `,"value":`...)
+				buf = jsonenc.AppendString(buf, v)
+				buf = append(buf, `,"source":`...)
+				buf = jsonenc.AppendString(buf, a.Source)
+				buf = append(buf, '}')
+			}
+			switch a.Value.Kind {
+			case indicator.KindNone:
+			case indicator.KindList:
+				for _, v := range a.Value.List {
+					text = append(text[:0], v...)
+					item(text)
+				}
+			default:
+				text = a.Value.AppendText(text[:0])
+				item(text)
+			}
 		}
-		return enc.Encode(&out)
+		switch {
+		case n > 0:
+			buf = append(buf, ']')
+			attrs = true
+		case attrs:
+			buf = append(buf, "[]"...)
+		default:
+			buf = append(buf, "null"...)
+		}
+		buf = append(buf, `,"created_at":"`...)
+		buf = ind.CreatedAt.UTC().AppendFormat(buf, time.RFC3339)
+		buf = append(buf, `","updated_at":"`...)
+		buf = ind.UpdatedAt.UTC().AppendFormat(buf, time.RFC3339)
+		buf = append(buf, "\"}\n"...)
+		_, err := w.Write(buf)
+		return err
 	})
 }

@@ -51,7 +51,7 @@ func TestExportListFeedFilters(t *testing.T) {
 		}
 		return b.String()
 	}
-	var lines []jsonIndicator
+	var lines []jsonIndicator // the reference's (jsonl_internal_test.go)
 	for _, l := range strings.Split(strings.TrimSpace(export(JSONL, Options{})), "\n") {
 		var ind jsonIndicator
 		if err := json.Unmarshal([]byte(l), &ind); err != nil {

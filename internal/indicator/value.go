@@ -100,6 +100,33 @@ func (v Value) Texts(fn func(string)) {
 	}
 }
 
+// AppendText appends v as String writes it, without allocating for a
+// number, a date or a netblock: the exports' hand-written encoders write
+// into one buffer.
+func (v Value) AppendText(dst []byte) []byte {
+	switch v.Kind {
+	case KindText:
+		return append(dst, v.Text...)
+	case KindNumber:
+		return strconv.AppendFloat(dst, v.Number, 'f', -1, 64)
+	case KindDate:
+		return v.Time.UTC().AppendFormat(dst, TimeFormat)
+	case KindCIDR:
+		if !v.Prefix.IsValid() {
+			return append(dst, v.Prefix.String()...) // AppendTo writes nothing
+		}
+		return v.Prefix.AppendTo(dst)
+	case KindList:
+		for i, s := range v.List {
+			if i > 0 {
+				dst = append(dst, ", "...)
+			}
+			dst = append(dst, s...)
+		}
+	}
+	return dst
+}
+
 // String renders a single value as Texts does; a list's items are joined
 // with ", ". A missing value is "".
 func (v Value) String() string {

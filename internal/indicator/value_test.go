@@ -31,6 +31,15 @@ func TestValueTexts(t *testing.T) {
 		if !slices.Equal(got, tc.want) {
 			t.Errorf("%s value: texts %q, want %q", tc.v.Kind, got, tc.want)
 		}
+		if got, want := string(tc.v.AppendText([]byte("x"))), "x"+tc.v.String(); got != want {
+			t.Errorf("%s value: AppendText %q, String %q", tc.v.Kind, got, want)
+		}
+	}
+	for _, v := range []Value{NumberValue(math.NaN()), NumberValue(math.Inf(-1)), NumberValue(1e21), NumberValue(-0.000001),
+		CIDRValue(netip.Prefix{}), DateValue(time.Time{}), ListValue([]string{"a", "", "b"})} {
+		if got, want := string(v.AppendText(nil)), v.String(); got != want {
+			t.Errorf("%s value: AppendText %q, String %q", v.Kind, got, want)
+		}
 	}
 }
 

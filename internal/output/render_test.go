@@ -210,3 +210,59 @@ func peakRSS() string {
 	}
 	return "?"
 }
+
+// TestBudgetOfEveryActiveIsOnePass: a budget no smaller than the Active
+// set is read in one pass over the store instead of ranked (the path of
+// a 1M-entry profile of a 1M store); it writes what the ranked read
+// writes, in every format that reads indicators, with the same cut-off:
+// the lowest rank kept when the budget is exactly full, none otherwise;
+// an Active indicator whose expiry passed is left out of blocklists and
+// of the count that fills the budget.
+func TestBudgetOfEveryActiveIsOnePass(t *testing.T) {
+	st := testutil.Store(t)
+	rows := []*merge.Stored{
+		row("203.0.113.1", 50, time.Time{}),
+		row("198.51.100.1", 90, time.Time{}),
+		row("198.51.100.2", 50, time.Time{}),
+		row("198.51.100.4", 50, now.Add(time.Hour)),
+		row("2001:db8::1", 70, time.Time{}),
+		row("192.0.2.9", -1, time.Time{}),
+	}
+	write(t, st, rows)
+	n := len(rows)
+	updated := indicator.FormatTime(now.Add(-24 * time.Hour).Unix())
+	check := func(name string, blocklistShort bool) {
+		t.Helper()
+		// crowdsec and suricata-iprep read briefs either way: their bytes are
+		// compared with whole indicators' in export's TestBudgetReadLeanIsTheSame.
+		for _, f := range []export.Format{export.CSV, export.JSONL, export.STIX, export.ZeekIntel, export.ECS, export.CrowdSec, export.SuricataIPRep} {
+			for rank, lowest := range map[string]string{store.RankImportance: "none", store.RankConfidence: "80", store.RankRecency: updated} {
+				for _, max := range []int{n - 1, n, n + 10} {
+					spec := output.Spec{Format: f, Max: max, Rank: rank}
+					restore := output.SetHeldBudget(20000) // ranked, held in memory
+					ranked, rres := render(t, st, spec, "")
+					restore()
+					restore = output.SetHeldBudget(-1) // one pass when the budget covers the Active set
+					onePass, res := render(t, st, spec, "")
+					restore()
+					if diff := cmp.Diff(ranked, onePass); diff != "" || res != rres {
+						t.Errorf("%s: %s by %s, max %d: one pass %+v, ranked %+v (-ranked +one pass):\n%s", name, f, rank, max, res, rres, diff)
+					}
+					want := lowest
+					if blocklistShort && f.Blocklist() {
+						want = "" // the budget is not full
+						if strings.Contains(onePass, "198.51.100.2") {
+							t.Errorf("%s: %s by %s, max %d: lists 198.51.100.2, whose expiry passed:\n%s", name, f, rank, max, onePass)
+						}
+					}
+					if max == n && res.CutOff != want {
+						t.Errorf("%s: %s by %s, max %d: cut-off %q, want %q", name, f, rank, max, res.CutOff, want)
+					}
+				}
+			}
+		}
+	}
+	check("every Active listable", false)
+	write(t, st, []*merge.Stored{row("198.51.100.2", 50, now.Add(-time.Hour))}) // its expiry passed
+	check("one expired, not yet swept", true)
+}

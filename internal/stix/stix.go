@@ -292,15 +292,24 @@ func WriteBundle(ctx context.Context, w io.Writer, each func(fn func(*indicator.
 	if err := put(Identities()); err != nil {
 		return err
 	}
+	var a appender
 	err := each(func(ind *indicator.Indicator) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		objs, err := ForIndicator(ind)
-		if err != nil {
+		if err := a.objects(ind); err != nil {
 			return err
 		}
-		return put(objs)
+		start := 0
+		for _, end := range a.ends {
+			bw.WriteString(",\n")
+			h.Write(a.buf[start:end])
+			if _, err := bw.Write(a.buf[start:end]); err != nil {
+				return err
+			}
+			start = end
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("stix bundle: %w", err)

@@ -1,0 +1,6 @@
+// Package jsonenc appends JSON strings and arrays of strings to byte
+// slices, byte for byte as encoding/json writes them, for the exports'
+// hand-written encoders: one reused buffer per stream instead of
+// reflection and an allocation or more per value. It writes text only;
+// it never decides what a document contains or in which order.
+package jsonenc
