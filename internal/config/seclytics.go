@@ -184,8 +184,16 @@ func ParseFrequency(v string) (Schedule, error) {
 		}
 		return Schedule{Interval: d}, nil
 	}
-	if _, err := cron.ParseStandard(v); err != nil {
+	sched, err := cron.ParseStandard(v)
+	if err != nil {
 		return Schedule{}, &FieldError{"frequency", fmt.Sprintf("must be an interval such as 24h or a cron expression such as \"0 3 * * *\" (minute hour day month weekday), not %q: %v", v, err)}
+	}
+	// "@every D" is an interval written as a cron descriptor: it is held
+	// to the same minimum.
+	if every, ok := sched.(cron.ConstantDelaySchedule); ok {
+		if least := minInterval(); every.Delay < least {
+			return Schedule{}, &FieldError{"frequency", fmt.Sprintf("an interval must be at least %s, not %s (%q)", least, every.Delay, v)}
+		}
 	}
 	return Schedule{Cron: v}, nil
 }

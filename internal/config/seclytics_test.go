@@ -125,10 +125,19 @@ func TestParseFrequency(t *testing.T) {
 		"1m":        {Interval: time.Minute},
 		"0 3 * * *": {Cron: "0 3 * * *"},
 		"@daily":    {Cron: "@daily"},
+		"@every 2h": {Cron: "@every 2h"},
 	} {
 		got, err := ParseFrequency(v)
 		if err != nil || got != want {
 			t.Errorf("ParseFrequency(%q) = %+v, %v; want %+v", v, got, err, want)
+		}
+	}
+	// An interval under a minute is refused however it is written: a
+	// schedule that hammers the vendor is a typo, not a setting.
+	for _, v := range []string{"30s", "@every 15s", "@every 59s"} {
+		var fe *FieldError
+		if _, err := ParseFrequency(v); !errors.As(err, &fe) || fe.Field != "frequency" || !strings.Contains(err.Error(), "at least 1m0s") {
+			t.Errorf("ParseFrequency(%q): %v, want a frequency error naming the one-minute minimum", v, err)
 		}
 	}
 }

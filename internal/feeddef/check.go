@@ -1,13 +1,14 @@
 package feeddef
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/robfig/cron/v3"
+	"forewarn/internal/config"
 )
 
 // formatKeys are the format keys each kind takes.
@@ -86,17 +87,16 @@ func (c *checker) semantics() {
 	}
 }
 
-// checkSchedule accepts an interval of at least a minute or a cron
-// expression (standard five fields or a descriptor such as @daily).
+// checkSchedule accepts what a feed's frequency setting accepts
+// (config.ParseFrequency): an interval of at least a minute, written as
+// 24h or @every 2h, or a cron expression (0 3 * * *, @daily).
 func checkSchedule(s string) error {
-	if v, err := time.ParseDuration(s); err == nil {
-		if v < time.Minute {
-			return fmt.Errorf("an interval must be at least 1m")
+	if _, err := config.ParseFrequency(s); err != nil {
+		var fe *config.FieldError
+		if errors.As(err, &fe) {
+			return errors.New(fe.Msg)
 		}
-		return nil
-	}
-	if _, err := cron.ParseStandard(s); err != nil {
-		return fmt.Errorf("neither an interval (24h) nor a cron expression (0 3 * * *, @daily): %v", err)
+		return err
 	}
 	return nil
 }

@@ -167,7 +167,7 @@ derived:
     from: N
     bands: [{at_least: 3, value: x}, {at_least: 4, value: y}]
 `, []string{
-			`5:11: schedule "10s": an interval must be at least 1m`,
+			`5:11: schedule "10s": an interval must be at least 1m0s, not 10s`,
 			`6:10: age_out "0h" is not a positive duration such as 2160h, or never`,
 			`9:9: parameter "nope" is not defined under parameters`,
 			`12:3: format key "header" does not apply to kind lines`,
