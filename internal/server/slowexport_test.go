@@ -97,8 +97,11 @@ func startSlowExport(ctx context.Context, t *testing.T, url, key string, rate in
 // and its place freed. Before, 9 (SQLite) or 10 (PostgreSQL) such exports
 // held every database connection and the API hung past 45 s.
 func TestSlowExportsDoNotStarveTheAPI(t *testing.T) {
+	// The stall limit must outlast starting the 22 exports below on a
+	// busy machine (at load 9-12, 6 s did not: the stalled export was
+	// dropped before the caps were checked).
 	h := startServe(t, "", newFake(t, 5000, nil), func(c *Config) {
-		c.Exports = api.ExportLimits{Total: 20, PerKey: 10, Stall: 6 * time.Second, RetryAfter: 7 * time.Second}
+		c.Exports = api.ExportLimits{Total: 20, PerKey: 10, Stall: 10 * time.Second, RetryAfter: 7 * time.Second}
 	})
 	h.configure(nil)
 	h.waitRun(h.must(202, "POST", "/api/v1/feeds/seclytics/runs", h.admin, nil).body["run_id"].(float64))
