@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"slices"
 )
 
@@ -130,8 +131,27 @@ func (s *Sorter) Close() error {
 
 // Iterator ends adding and returns the records in key order. The key and
 // value it yields are valid until the next call of Next.
+//
+// Once the sorter has spilled, the records still in the buffer are
+// spilled too and the buffer is released: the merge then holds only a
+// read buffer per spill file (256 KiB each) instead of the whole buffer
+// beside everything the caller allocates while it merges (a 10M-row
+// ingest's writes and the database's page cache).
 func (s *Sorter) Iterator() (*Iterator, error) {
 	s.done = true
+	if len(s.spills) > 0 && len(s.offs) > 0 {
+		if err := s.spill(); err != nil {
+			return nil, err
+		}
+	}
+	if len(s.spills) > 0 {
+		// Freed, and handed back to the system now: the runtime would
+		// otherwise keep the pages resident and reuse them, and the
+		// process's peak would be the buffer plus whatever the merge
+		// allocates outside Go's heap (SQLite's page cache).
+		s.arena, s.offs = nil, nil
+		debug.FreeOSMemory()
+	}
 	s.sortBuffer()
 	it := &Iterator{keyLen: s.keyLen}
 	if len(s.offs) > 0 {

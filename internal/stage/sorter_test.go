@@ -41,6 +41,11 @@ func TestSortsAcrossSpills(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// Once spilled, the merge reads only from the spill
+			// files: the buffer is not held beside them.
+			if s.Spills() > 0 && cap(s.arena) != 0 {
+				t.Fatalf("after %d spills the iterator still holds a %d-byte buffer", s.Spills(), cap(s.arena))
+			}
 			var prev []byte
 			got := 0
 			for it.Next() {
