@@ -79,15 +79,7 @@ func (a *appender) objects(ind *indicator.Indicator) error {
 		a.value = ind.Addr.AppendTo(a.value[:0])
 	}
 	value := a.value
-	scoType := "ipv4-addr"
-	if !ind.Addr.Unmap().Is4() {
-		scoType = "ipv6-addr"
-	}
-	created := ind.CreatedAt.UTC()
-	modified := ind.UpdatedAt.UTC()
-	if modified.Before(created) {
-		modified = created
-	}
+	scoType, created, modified := basics(ind)
 	// Only the fields from attributes; the lists reused.
 	a.sdo = sdoIndicator{Labels: a.sdo.Labels[:0], XDetectedBy: a.sdo.XDetectedBy[:0]}
 	sdo := &a.sdo

@@ -172,15 +172,7 @@ func ForIndicator(ind *indicator.Indicator) ([]Object, error) {
 	// A network (a list feed's CIDR entry) is its CIDR: STIX 2.1's
 	// ipv4-addr and ipv6-addr values may be one.
 	value := ind.Value()
-	scoType := "ipv4-addr"
-	if !ind.Addr.Unmap().Is4() {
-		scoType = "ipv6-addr"
-	}
-	created := ind.CreatedAt.UTC()
-	modified := ind.UpdatedAt.UTC()
-	if modified.Before(created) {
-		modified = created
-	}
+	scoType, created, modified := basics(ind)
 	sdo := sdoIndicator{
 		Type: "indicator", SpecVersion: SpecVersion, ID: IndicatorID(value),
 		Created: created.Format(TimeFormat), Modified: modified.Format(TimeFormat),
@@ -220,6 +212,22 @@ func ForIndicator(ind *indicator.Indicator) ([]Object, error) {
 		mustObject(obs.ID, obs.Type, created, obs),
 		mustObject(rel.ID, rel.Type, created, rel),
 	}, nil
+}
+
+// basics returns what every mapping of ind starts from: its SCO type
+// (ipv4-addr or ipv6-addr) and its SDO's created and modified times in
+// UTC, modified never before created.
+func basics(ind *indicator.Indicator) (scoType string, created, modified time.Time) {
+	scoType = "ipv4-addr"
+	if !ind.Addr.Unmap().Is4() {
+		scoType = "ipv6-addr"
+	}
+	created = ind.CreatedAt.UTC()
+	modified = ind.UpdatedAt.UTC()
+	if modified.Before(created) {
+		modified = created
+	}
+	return scoType, created, modified
 }
 
 // fromAttributes sets the SDO's fields that come from ind's attributes
