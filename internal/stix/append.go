@@ -83,16 +83,9 @@ func (a *appender) objects(ind *indicator.Indicator) error {
 	// Only the fields from attributes; the lists reused.
 	a.sdo = sdoIndicator{Labels: a.sdo.Labels[:0], XDetectedBy: a.sdo.XDetectedBy[:0]}
 	sdo := &a.sdo
-	predictedAt, detectedAt, err := fromAttributes(ind, sdo)
+	validFrom, err := fromAttributes(ind, sdo, created)
 	if err != nil {
 		return fmt.Errorf("stix: map an indicator: %w", err)
-	}
-	validFrom := created
-	switch {
-	case !predictedAt.IsZero():
-		validFrom = predictedAt
-	case !detectedAt.IsZero():
-		validFrom = detectedAt
 	}
 
 	b := a.buf[:0]

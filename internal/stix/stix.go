@@ -182,16 +182,9 @@ func ForIndicator(ind *indicator.Indicator) ([]Object, error) {
 		PatternType:    "stix", PatternVersion: SpecVersion,
 		XStatus: string(ind.Status), Revoked: Revoked(ind.Status),
 	}
-	predictedAt, detectedAt, err := fromAttributes(ind, &sdo)
+	validFrom, err := fromAttributes(ind, &sdo, created)
 	if err != nil {
 		return nil, fmt.Errorf("stix: map an indicator: %w", err)
-	}
-	validFrom := created
-	switch {
-	case !predictedAt.IsZero():
-		validFrom = predictedAt
-	case !detectedAt.IsZero():
-		validFrom = detectedAt
 	}
 	sdo.ValidFrom = validFrom.UTC().Format(TimeFormat)
 	// STIX requires valid_until after valid_from; an expiry that is not
@@ -231,14 +224,15 @@ func basics(ind *indicator.Indicator) (scoType string, created, modified time.Ti
 }
 
 // fromAttributes sets the SDO's fields that come from ind's attributes
-// and returns its Predicted At and Detected At (zero when absent).
-func fromAttributes(ind *indicator.Indicator, sdo *sdoIndicator) (predictedAt, detectedAt time.Time, err error) {
+// and returns its valid_from: Predicted At, else Detected At, else
+// created.
+func fromAttributes(ind *indicator.Indicator, sdo *sdoIndicator, created time.Time) (validFrom time.Time, err error) {
 	pa, err1 := ind.Want(indicator.AttrPredictedAt, indicator.KindDate)
 	da, err2 := ind.Want(indicator.AttrDetectedAt, indicator.KindDate)
 	imp, err3 := ind.Want(indicator.AttrImportance, indicator.KindNumber)
 	nb, err4 := ind.Want(indicator.AttrPredictedNetblock, indicator.KindCIDR)
 	if err := errors.Join(err1, err2, err3, err4); err != nil {
-		return time.Time{}, time.Time{}, err
+		return time.Time{}, err
 	}
 	if v, ok := imp.AsNumber(); ok && !math.IsNaN(v) {
 		c := int(math.Round(min(max(v, 0), 100)))
@@ -257,9 +251,14 @@ func fromAttributes(ind *indicator.Indicator, sdo *sdoIndicator) (predictedAt, d
 			a.Value.Texts(func(v string) { sdo.XDetectedBy = append(sdo.XDetectedBy, v) })
 		}
 	}
-	predictedAt, _ = pa.AsTime()
-	detectedAt, _ = da.AsTime()
-	return predictedAt, detectedAt, nil
+	// valid_from: the prediction, else the detection, else created.
+	if t, ok := pa.AsTime(); ok && !t.IsZero() {
+		return t, nil
+	}
+	if t, ok := da.AsTime(); ok && !t.IsZero() {
+		return t, nil
+	}
+	return created, nil
 }
 
 // mustObject encodes v, a struct of this package whose encoding cannot
