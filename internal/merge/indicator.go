@@ -78,6 +78,7 @@ func (st *Stored) IndicatorInto(ind *indicator.Indicator, runTime func(id int64)
 		Attributes: ind.Attributes[:0],
 		CreatedAt:  indicator.Time(st.CreatedAt),
 		UpdatedAt:  indicator.Time(st.UpdatedAt),
+		Generation: st.Generation,
 	}
 	if ind.Sources == nil {
 		ind.Sources = []string{}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -139,15 +140,31 @@ func Revoked(st indicator.Status) bool {
 }
 
 // IndicatorID is the id of the indicator SDO for an address (as
-// netip.Addr.String writes it).
-func IndicatorID(value string) string {
-	return "indicator--" + uuid.NewSHA1(namespace, []byte("indicator:"+value)).String()
+// netip.Addr.String writes it, or a network's CIDR) in its generation
+// (indicator.Indicator.Generation). Generation 0 is the UUIDv5 of the
+// address alone, as it was before generations; a later one adds
+// "#<generation>", which no address or CIDR contains: an indicator
+// brought back after it was revoked is a new object, since STIX 2.1
+// forbids un-revoking one, and its revoked ids stay revoked.
+func IndicatorID(value string, generation int64) string {
+	return "indicator--" + uuid.NewSHA1(namespace, idName(nil, "indicator:", value, generation)).String()
 }
 
 // RelationshipID is the id of the based-on relationship from an address's
-// indicator to its observable.
-func RelationshipID(value string) string {
-	return "relationship--" + uuid.NewSHA1(namespace, []byte("based-on:"+value)).String()
+// indicator of the generation to its observable: a new indicator id is a
+// new relationship, whose source_ref cannot change.
+func RelationshipID(value string, generation int64) string {
+	return "relationship--" + uuid.NewSHA1(namespace, idName(nil, "based-on:", value, generation)).String()
+}
+
+// idName appends the UUIDv5 name of an object of an address's generation
+// to dst.
+func idName[V string | []byte](dst []byte, prefix string, value V, generation int64) []byte {
+	dst = append(append(dst, prefix...), value...)
+	if generation != 0 {
+		dst = strconv.AppendInt(append(dst, '#'), generation, 10)
+	}
+	return dst
 }
 
 // ObservableID is the id of the ipv4-addr or ipv6-addr SCO for an address:
@@ -174,7 +191,7 @@ func ForIndicator(ind *indicator.Indicator) ([]Object, error) {
 	value := ind.Value()
 	scoType, created, modified := basics(ind)
 	sdo := sdoIndicator{
-		Type: "indicator", SpecVersion: SpecVersion, ID: IndicatorID(value),
+		Type: "indicator", SpecVersion: SpecVersion, ID: IndicatorID(value, ind.Generation),
 		Created: created.Format(TimeFormat), Modified: modified.Format(TimeFormat),
 		CreatedByRef: SeclyticsIdentityID, Name: value,
 		IndicatorTypes: []string{"malicious-activity"},
@@ -196,7 +213,7 @@ func ForIndicator(ind *indicator.Indicator) ([]Object, error) {
 	ts := created.Format(TimeFormat)
 	rel := relationship{
 		Type: "relationship", SpecVersion: SpecVersion,
-		ID:      RelationshipID(value),
+		ID:      RelationshipID(value, ind.Generation),
 		Created: ts, Modified: ts, CreatedByRef: ForewarnIdentityID,
 		RelationshipType: "based-on", SourceRef: sdo.ID, TargetRef: obs.ID,
 	}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"forewarn/internal/config"
@@ -230,7 +231,7 @@ func TestIDsAreStableAndModifiedMovesOnlyOnChange(t *testing.T) {
 	if len(before) != len(after) {
 		t.Fatalf("%d objects before, %d after", len(before), len(after))
 	}
-	changed := stix.IndicatorID("45.33.10.2")
+	changed := stix.IndicatorID("45.33.10.2", 0)
 	for id, b := range before {
 		a, ok := after[id]
 		if !ok {
@@ -283,7 +284,7 @@ func TestForIndicatorMapping(t *testing.T) {
 	if labels, _ := json.Marshal(sdo["labels"]); string(labels) != `["botnet","spam"]` {
 		t.Errorf("labels %s", labels)
 	}
-	if objs[0].ID != stix.IndicatorID("2001:db8::7") || !objs[0].Modified.Equal(ind.UpdatedAt) || objs[0].SpecVersion != "2.1" {
+	if objs[0].ID != stix.IndicatorID("2001:db8::7", 0) || !objs[0].Modified.Equal(ind.UpdatedAt) || objs[0].SpecVersion != "2.1" {
 		t.Errorf("index of the SDO: %+v", objs[0])
 	}
 	// The specification's algorithm (section 2.9) computed independently:
@@ -292,6 +293,44 @@ func TestForIndicatorMapping(t *testing.T) {
 	// for this address is illustrative, not computed.)
 	if id := stix.ObservableID("ipv4-addr", "198.51.100.3"); id != "ipv4-addr--28bb3599-77cd-5a82-a950-b5bc3caf07c4" {
 		t.Errorf("ObservableID = %s, not STIX's deterministic id", id)
+	}
+}
+
+// TestARenewedIndicatorIsANewObject: STIX 2.1 forbids un-revoking an
+// object, so an indicator brought back after it was revoked (generation
+// 1) is a new indicator SDO and a new relationship to the same
+// observable, while generation 0 keeps the id forewarn always gave the
+// address (computed independently: Python's uuid5 of "indicator:" and the
+// address in forewarn's namespace).
+func TestARenewedIndicatorIsANewObject(t *testing.T) {
+	created := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	ind := indicator.Indicator{Type: indicator.TypeIPv6, Addr: netip.MustParseAddr("2001:db8::7"), Status: indicator.StatusExpired,
+		CreatedAt: created, UpdatedAt: created.Add(time.Hour)}
+	revoked, err := stix.ForIndicator(&ind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ind.Status, ind.Generation, ind.UpdatedAt = indicator.StatusActive, 1, created.Add(2*time.Hour)
+	renewed, err := stix.ForIndicator(&ind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := func(objs []stix.Object) []string { return []string{objs[0].ID, objs[1].ID, objs[2].ID} }
+	want := [][]string{
+		{"indicator--fc8b9185-d626-5af5-be17-79da52b0f5b2", "ipv6-addr--" + stix.ObservableID("ipv6-addr", "2001:db8::7")[len("ipv6-addr--"):], "relationship--7c54b269-9cc9-5e9f-9baf-725461dca3f3"},
+		{"indicator--3aec0157-868d-5019-b309-c1c505c7a614", stix.ObservableID("ipv6-addr", "2001:db8::7"), "relationship--e39a6ea6-0ddc-5f42-9634-e20341f2a2c8"},
+	}
+	if diff := cmp.Diff(want, [][]string{ids(revoked), ids(renewed)}); diff != "" {
+		t.Errorf("ids of generations 0 and 1 (-want +got):\n%s", diff)
+	}
+	var rel struct {
+		SourceRef string `json:"source_ref"`
+	}
+	if err := json.Unmarshal(renewed[2].JSON, &rel); err != nil || rel.SourceRef != renewed[0].ID {
+		t.Errorf("the renewed relationship's source_ref %q, want the renewed indicator %s (%v)", rel.SourceRef, renewed[0].ID, err)
+	}
+	if bytes.Contains(renewed[0].JSON, []byte(`"revoked"`)) || !bytes.Contains(revoked[0].JSON, []byte(`"revoked":true`)) {
+		t.Errorf("generation 0 revoked, 1 not: got\n%s\n%s", revoked[0].JSON, renewed[0].JSON)
 	}
 }
 

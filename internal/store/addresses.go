@@ -51,6 +51,53 @@ func (s *Store) EachAddress(ctx context.Context, status indicator.Status, fn fun
 	return nil
 }
 
+// EachRenewed calls fn with the address (or network) and generation of
+// every indicator of status ("" for every status) past generation 0: those
+// that left a revoked status (Expired, Whitelisted) since they were first
+// stored, and so have STIX ids of their own (indicator.Indicator.
+// Generation). They are few, and read from the partial index
+// indicators_renewed. A non-nil error from fn stops the read and is
+// returned.
+func (s *Store) EachRenewed(ctx context.Context, status indicator.Status, fn func(netip.Prefix, int64) error) error {
+	q, args := `SELECT ip, generation FROM indicators WHERE generation > 0`, []any{}
+	if status != "" {
+		q, args = q+` AND status = ?`, append(args, string(status))
+	}
+	rows, err := s.x.QueryContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("read renewed indicators: %w", err)
+	}
+	defer rows.Close()
+	var (
+		b   []byte
+		gen int64
+	)
+	for rows.Next() {
+		if err := rows.Scan(&b, &gen); err != nil {
+			return fmt.Errorf("read renewed indicators: %w", err)
+		}
+		var p netip.Prefix
+		if len(b) == netblockLen {
+			if p, err = parseNetblock(b); err != nil {
+				return err
+			}
+		} else {
+			a, err := addrFromKey(b)
+			if err != nil {
+				return err
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		if err := fn(p, gen); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read renewed indicators: %w", err)
+	}
+	return nil
+}
+
 // addressCheck is how many rows EachAddress reads between looks at its
 // context: database/sql closes the rows when it ends, but only later.
 const addressCheck = 1024
