@@ -103,12 +103,16 @@ func (s *Store) EachRenewed(ctx context.Context, status indicator.Status, fn fun
 const addressCheck = 1024
 
 // listedQueries read the keys of the Active indicators that have not
-// expired, addresses and networks: on SQLite from the partial index
-// indicators_expiry alone (its entries hold expires_at and the key),
-// without reading a row.
+// expired, addresses and networks: the first two on SQLite from the
+// partial index indicators_expiry alone (its entries hold expires_at and
+// the key), without reading a row; the third the rows of the index's
+// range up to now (the few the expiry job has yet to mark, and those a
+// sighting keeps Active past their feed's expiry: their effective expiry
+// is sighted_until, as Indicator's).
 var listedQueries = []string{
 	`SELECT ip FROM indicators WHERE status = 'Active' AND expires_at > ?`,
 	`SELECT ip FROM indicators WHERE status = 'Active' AND expires_at IS NULL`,
+	`SELECT ip FROM indicators WHERE ` + sightedPast,
 }
 
 // listedKey is a listed indicator's key as sorted in memory: the 16-byte
@@ -126,9 +130,12 @@ type listedKey [18]byte
 func (s *Store) EachListed(ctx context.Context, at time.Time, fn func(netip.Prefix) error) error {
 	var keys []listedKey
 	for i, q := range listedQueries {
-		args := []any{}
-		if i == 0 {
-			args = append(args, at.Unix())
+		var args []any
+		switch i {
+		case 0:
+			args = []any{at.Unix()}
+		case 2:
+			args = []any{at.Unix(), at.Unix()}
 		}
 		err := func() error {
 			rows, err := s.x.QueryContext(ctx, q, args...)

@@ -60,7 +60,9 @@ func TestARenewedIndicatorIsPublishedUnderANewID(t *testing.T) {
 	var want []stix.Object // the indicators' and relationships' objects
 	for _, read := range []func() (indicator.Indicator, error){
 		func() (indicator.Indicator, error) { return st.Lookup(ctx, host.Addr) },
-		func() (indicator.Indicator, error) { return st.LookupNetwork(ctx, netip.MustParsePrefix("45.1.2.0/24")) },
+		func() (indicator.Indicator, error) {
+			return st.LookupNetwork(ctx, netip.MustParsePrefix("45.1.2.0/24"))
+		},
 	} {
 		ind, err := read()
 		if err != nil || ind.Status != indicator.StatusActive || ind.Generation != 1 {
