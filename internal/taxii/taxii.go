@@ -596,8 +596,9 @@ func (s *Server) anyIndicatorType(types map[string]bool) bool {
 // which cannot be reversed: find reads only the addresses (no attributes,
 // no JSON), hashes each into an id of the requested type, and maps the one
 // indicator that matches. The ids an indicator had before a revocation it
-// left are not found: it no longer publishes them. An id of a type no indicator has is not found at once. At most
-// MaxObjectScans read at once; the request's budget ends a scan.
+// left are not found: it no longer publishes them. An id of a type no
+// indicator has is not found at once. At most MaxObjectScans read at
+// once; the request's budget ends a scan.
 func (s *Server) find(ctx context.Context, c *Collection, id string) (*Object, error) {
 	notFound := &taxiiError{http.StatusNotFound, "Object not found", fmt.Sprintf("no object %q in collection %s", id, c.Alias)}
 	for _, o := range s.m.Identities() {
