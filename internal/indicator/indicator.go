@@ -138,6 +138,10 @@ type Indicator struct {
 	// forbids un-revoking an object, so each generation is published under
 	// its own STIX id; 0 for an indicator never brought back.
 	Generation int64
+	// RenewedAt is when it last left a revoked status for a live one (its
+	// UpdatedAt then): zero at generation 0. The revoked versions of its
+	// earlier generations' STIX indicators carry it as their modified.
+	RenewedAt time.Time
 }
 
 // Sightings count the times an indicator was seen in the owner's logs

@@ -224,6 +224,69 @@ func ForIndicator(ind *indicator.Indicator) ([]Object, error) {
 	}, nil
 }
 
+// MaxSuperseded bounds how many of a renewed indicator's earlier
+// generations Superseded publishes: the latest ones. A consumer that
+// missed every poll through more than this many revocations and
+// re-activations keeps the older ids as live.
+const MaxSuperseded = 16
+
+// sdoSuperseded is the revoked version of an earlier generation's
+// indicator SDO: only what the address and the renewal fix, so that it is
+// the same bytes on every poll whatever the indicator's attributes do
+// since.
+type sdoSuperseded struct {
+	Type           string   `json:"type"`
+	SpecVersion    string   `json:"spec_version"`
+	ID             string   `json:"id"`
+	Created        string   `json:"created"`
+	Modified       string   `json:"modified"`
+	CreatedByRef   string   `json:"created_by_ref"`
+	Revoked        bool     `json:"revoked"`
+	Name           string   `json:"name"`
+	IndicatorTypes []string `json:"indicator_types"`
+	Pattern        string   `json:"pattern"`
+	PatternType    string   `json:"pattern_type"`
+	PatternVersion string   `json:"pattern_version"`
+	ValidFrom      string   `json:"valid_from"`
+	SupersededBy   string   `json:"x_forewarn_superseded_by_ref"`
+}
+
+// Superseded returns, for an indicator brought back after a revocation
+// (Generation n > 0), the indicator SDOs of its earlier generations (the
+// MaxSuperseded latest, oldest first) as revoked versions whose modified
+// is its RenewedAt: a consumer that did not poll while it was revoked
+// learns with the new id that the old one is revoked, where otherwise the
+// old id would simply stop being published and stay live in its copy.
+// Each is the same bytes until the next renewal. Relationships are not
+// revoked (ForIndicator never revokes one), so none is returned. Nil at
+// generation 0.
+func Superseded(ind *indicator.Indicator) []Object {
+	if ind.Generation <= 0 || !ind.Addr.IsValid() {
+		return nil
+	}
+	value := ind.Value()
+	scoType, created, _ := basics(ind)
+	modified := ind.RenewedAt.UTC()
+	if modified.Before(created) {
+		modified = created // a renewal time not stored (zero) or a clock far off
+	}
+	ts := created.Format(TimeFormat)
+	current := IndicatorID(value, ind.Generation)
+	out := make([]Object, 0, min(ind.Generation, MaxSuperseded))
+	for g := max(0, ind.Generation-MaxSuperseded); g < ind.Generation; g++ {
+		sdo := sdoSuperseded{
+			Type: "indicator", SpecVersion: SpecVersion, ID: IndicatorID(value, g),
+			Created: ts, Modified: modified.Format(TimeFormat), CreatedByRef: SeclyticsIdentityID,
+			Revoked: true, Name: value, IndicatorTypes: []string{"malicious-activity"},
+			Pattern:     "[" + scoType + ":value = '" + value + "']",
+			PatternType: "stix", PatternVersion: SpecVersion, ValidFrom: ts,
+			SupersededBy: current,
+		}
+		out = append(out, mustObject(sdo.ID, sdo.Type, modified, sdo))
+	}
+	return out
+}
+
 // basics returns what every mapping of ind starts from: its SCO type
 // (ipv4-addr or ipv6-addr) and its SDO's created and modified times in
 // UTC, modified never before created.
@@ -324,6 +387,7 @@ func WriteBundle(ctx context.Context, w io.Writer, each func(fn func(*indicator.
 		if err := a.objects(ind); err != nil {
 			return err
 		}
+
 		start := 0
 		for _, end := range a.ends {
 			bw.WriteString(",\n")
@@ -333,7 +397,9 @@ func WriteBundle(ctx context.Context, w io.Writer, each func(fn func(*indicator.
 			}
 			start = end
 		}
-		return nil
+		// The few renewed indicators: their earlier generations, revoked
+		// (Superseded), after their three objects.
+		return put(Superseded(ind))
 	})
 	if err != nil {
 		return fmt.Errorf("stix bundle: %w", err)

@@ -358,3 +358,42 @@ func TestForIndicatorRefusesWhatItCannotMap(t *testing.T) {
 		t.Errorf("no Predicted At: %v %s", err, objs)
 	}
 }
+
+// TestSupersededGenerationsAreRevokedAsOfTheRenewal: an indicator at
+// generation 2 publishes the indicator ids of generations 0 and 1 revoked,
+// modified when it was renewed, and pointing at the live id; their bytes
+// do not move with the indicator's attributes or status, only with the
+// next renewal. Generation 0 has none.
+func TestSupersededGenerationsAreRevokedAsOfTheRenewal(t *testing.T) {
+	created := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	renewed := created.Add(48 * time.Hour)
+	ind := indicator.Indicator{Type: indicator.TypeIPv4, Addr: netip.MustParseAddr("192.0.2.9"), Status: indicator.StatusActive,
+		CreatedAt: created, UpdatedAt: renewed, Generation: 2, RenewedAt: renewed}
+	first := stix.Superseded(&ind)
+	if len(first) != 2 || first[0].ID != stix.IndicatorID("192.0.2.9", 0) || first[1].ID != stix.IndicatorID("192.0.2.9", 1) {
+		t.Fatalf("superseded of generation 2: %v; want the indicators of generations 0 and 1", first)
+	}
+	for _, o := range first {
+		var sdo map[string]any
+		if err := json.Unmarshal(o.JSON, &sdo); err != nil {
+			t.Fatal(err)
+		}
+		if sdo["revoked"] != true || sdo["modified"] != "2026-05-03T00:00:00.000Z" || sdo["created"] != "2026-05-01T00:00:00.000Z" ||
+			sdo["x_forewarn_superseded_by_ref"] != stix.IndicatorID("192.0.2.9", 2) || !o.Modified.Equal(renewed) {
+			t.Errorf("%s: %s; want revoked, modified at the renewal, superseded by generation 2", o.ID, o.JSON)
+		}
+	}
+	ind.Status, ind.UpdatedAt = indicator.StatusReview, renewed.Add(time.Hour)
+	ind.Attributes = append(ind.Attributes, indicator.Attribute{Name: indicator.AttrImportance, Value: indicator.NumberValue(80)})
+	if again := stix.Superseded(&ind); !bytes.Equal(again[0].JSON, first[0].JSON) || !bytes.Equal(again[1].JSON, first[1].JSON) {
+		t.Errorf("the superseded objects moved with the indicator:\n%s\n%s", first[0].JSON, again[0].JSON)
+	}
+	ind.Generation = 0
+	if got := stix.Superseded(&ind); got != nil {
+		t.Errorf("generation 0 superseded %v", got)
+	}
+	ind.Generation = stix.MaxSuperseded + 5
+	if got := stix.Superseded(&ind); len(got) != stix.MaxSuperseded || got[len(got)-1].ID != stix.IndicatorID("192.0.2.9", stix.MaxSuperseded+4) {
+		t.Errorf("generation %d: %d superseded; want the %d latest", ind.Generation, len(got), stix.MaxSuperseded)
+	}
+}

@@ -79,6 +79,9 @@ func TestGenerationMovesWhenARevokedIndicatorComesBack(t *testing.T) {
 	if got := gen("192.0.2.2"); got != 0 {
 		t.Errorf("expired: generation %d, want 0", got)
 	}
+	if ind, err := s.Lookup(ctx, netip.MustParseAddr("192.0.2.2")); err != nil || !ind.RenewedAt.IsZero() {
+		t.Errorf("generation 0: renewed at %v, %v; want none", ind.RenewedAt, err)
+	}
 	write(row("192.0.2.2", indicator.StatusActive, now.Unix()+3600))
 	if got := gen("192.0.2.2"); got != 1 {
 		t.Errorf("listed again by a run: generation %d, want 1", got)
@@ -91,6 +94,16 @@ func TestGenerationMovesWhenARevokedIndicatorComesBack(t *testing.T) {
 	ind, err := s.Lookup(ctx, netip.MustParseAddr("192.0.2.3"))
 	if err != nil || ind.Status != indicator.StatusActive || ind.Generation != 1 {
 		t.Errorf("sighted: %s generation %d, %v; want Active, 1", ind.Status, ind.Generation, err)
+	}
+	// Renewed when it came back, in the store's time (whole seconds):
+	// the modified of its generation 0's revoked version.
+	if !ind.RenewedAt.Equal(now) {
+		t.Errorf("sighted at %v: renewed at %v", now, ind.RenewedAt)
+	}
+	for ip, want := range map[string]time.Time{"192.0.2.2": indicator.Time(now.Unix() - 1000)} {
+		if ind, err := s.Lookup(ctx, netip.MustParseAddr(ip)); err != nil || !ind.RenewedAt.Equal(want) {
+			t.Errorf("%s listed again by a run updated at %v: renewed at %v, %v; want %v", ip, ind.UpdatedAt, ind.RenewedAt, err, want)
+		}
 	}
 
 	// The reads of many agree with the lookup.

@@ -24,8 +24,10 @@ import (
 // whitelisted and then brought back, and a list feed's network that left
 // the list and came back, are published by TAXII (objects, manifest,
 // objects/{id}) and by the STIX bundle export under the ids of their
-// generation 1, the ones stix.ForIndicator gives; the ids they were
-// revoked under are published no more (STIX 2.1 forbids un-revoking).
+// generation 1, the ones stix.ForIndicator gives; the indicator ids they
+// were revoked under are published beside them, revoked as of the renewal
+// (STIX 2.1 forbids un-revoking; a consumer that missed the revocation
+// learns of it), and their old relationships no more.
 func TestARenewedIndicatorIsPublishedUnderANewID(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -58,6 +60,7 @@ func TestARenewedIndicatorIsPublishedUnderANewID(t *testing.T) {
 	snapshot("45.1.2.0/24")
 
 	var want []stix.Object // the indicators' and relationships' objects
+	superseded, renewedAt := map[string]stix.Object{}, map[string]string{}
 	for _, read := range []func() (indicator.Indicator, error){
 		func() (indicator.Indicator, error) { return st.Lookup(ctx, host.Addr) },
 		func() (indicator.Indicator, error) {
@@ -65,14 +68,21 @@ func TestARenewedIndicatorIsPublishedUnderANewID(t *testing.T) {
 		},
 	} {
 		ind, err := read()
-		if err != nil || ind.Status != indicator.StatusActive || ind.Generation != 1 {
-			t.Fatalf("%s: %s generation %d, %v; want Active, 1", ind.Value(), ind.Status, ind.Generation, err)
+		if err != nil || ind.Status != indicator.StatusActive || ind.Generation != 1 || ind.RenewedAt.IsZero() || !ind.RenewedAt.Equal(ind.UpdatedAt) {
+			t.Fatalf("%s: %s generation %d renewed at %v (updated %v), %v; want Active, 1, renewed when last updated",
+				ind.Value(), ind.Status, ind.Generation, ind.RenewedAt, ind.UpdatedAt, err)
 		}
 		objs, err := stix.ForIndicator(&ind)
 		if err != nil {
 			t.Fatal(err)
 		}
 		want = append(want, objs[0], objs[2])
+		sup := stix.Superseded(&ind)
+		if len(sup) != 1 {
+			t.Fatalf("%s: %d superseded generations, want 1", ind.Value(), len(sup))
+		}
+		superseded[sup[0].ID] = sup[0]
+		renewedAt[sup[0].ID] = ind.RenewedAt.UTC().Format(stix.TimeFormat)
 	}
 
 	key, _, err := st.CreateAPIKey(ctx, "r", apikey.RoleRead)
@@ -115,6 +125,10 @@ func TestARenewedIndicatorIsPublishedUnderANewID(t *testing.T) {
 	_, objects := get("objects/?limit=1000")
 	_, manifest := get("manifest/?limit=1000")
 	published, listed := byID(objects["objects"]), byID(manifest["objects"])
+	// A consumer that polled last before the revocation, and asks for
+	// what changed since, gets both: the old id revoked, the new one live.
+	_, changed := get("objects/?limit=1000&added_after=" + time.Unix(now-50, 0).UTC().Format(stix.TimeFormat))
+	since := byID(changed["objects"])
 	var bundle bytes.Buffer
 	if err := export.Write(ctx, &bundle, st, export.STIX, export.Options{Filter: export.Filter{Statuses: export.AllStatuses}}); err != nil {
 		t.Fatal(err)
@@ -130,8 +144,8 @@ func TestARenewedIndicatorIsPublishedUnderANewID(t *testing.T) {
 		if published[o.ID] != canon(o.JSON) {
 			t.Errorf("TAXII objects: %s is %q, want ForIndicator's %s", o.ID, published[o.ID], o.JSON)
 		}
-		if listed[o.ID] == "" {
-			t.Errorf("TAXII manifest lacks %s", o.ID)
+		if listed[o.ID] == "" || since[o.ID] != canon(o.JSON) {
+			t.Errorf("TAXII manifest lacks %s, or the poll for what changed since before the revocation (%q)", o.ID, since[o.ID])
 		}
 		if exported[o.ID] != canon(o.JSON) {
 			t.Errorf("STIX bundle: %s is %q, want ForIndicator's %s", o.ID, exported[o.ID], o.JSON)
@@ -141,12 +155,39 @@ func TestARenewedIndicatorIsPublishedUnderANewID(t *testing.T) {
 			t.Errorf("objects/%s/: %d %v", o.ID, code, one)
 		}
 	}
-	for _, id := range oldIDs {
-		if published[id] != "" || listed[id] != "" || exported[id] != "" {
-			t.Errorf("%s, the id it was revoked under, is published again", id)
+	// The old indicator ids are published again, revoked, as of the
+	// renewal (the same bytes as stix.Superseded, whatever changed
+	// since); the old relationships are not (none is ever revoked).
+	for i, id := range oldIDs {
+		if i%2 == 1 {
+			if published[id] != "" || listed[id] != "" || exported[id] != "" {
+				t.Errorf("%s, a relationship of generation 0, is published again", id)
+			}
+			if code, _ := get("objects/" + id + "/"); code != 404 {
+				t.Errorf("objects/%s/: %d, want 404", id, code)
+			}
+			continue
 		}
-		if code, _ := get("objects/" + id + "/"); code != 404 {
-			t.Errorf("objects/%s/: %d, want 404", id, code)
+		o := superseded[id]
+		var sdo struct {
+			Revoked  bool   `json:"revoked"`
+			Modified string `json:"modified"`
+		}
+		if err := json.Unmarshal(o.JSON, &sdo); err != nil || !sdo.Revoked || sdo.Modified != renewedAt[id] {
+			t.Errorf("%s superseded: %s (%v); want revoked, modified %s", id, o.JSON, err, renewedAt[id])
+		}
+		if published[id] != canon(o.JSON) || exported[id] != canon(o.JSON) {
+			t.Errorf("%s, the id it was revoked under: TAXII %q, bundle %q; want revoked %s", id, published[id], exported[id], o.JSON)
+		}
+		if listed[id] == "" {
+			t.Errorf("TAXII manifest lacks %s", id)
+		}
+		if since[id] != canon(o.JSON) || since[o.ID] == "" {
+			t.Errorf("a poll for what changed since before the revocation: %s is %q; want revoked %s", id, since[id], o.JSON)
+		}
+		code, body := get("objects/" + id + "/")
+		if one := byID(body["objects"]); code != 200 || one[id] != canon(o.JSON) {
+			t.Errorf("objects/%s/: %d %v; want its revoked version", id, code, one)
 		}
 	}
 }

@@ -22,7 +22,10 @@ func (STIXMapper) Objects(ind *indicator.Indicator) ([]Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	return convert(objs, ind), nil
+	// A renewed indicator's earlier generations, revoked, after its three
+	// objects: a consumer that polls for what changed since before the
+	// revocation gets them with the new id (stix.Superseded).
+	return convert(append(objs, stix.Superseded(ind)...), ind), nil
 }
 
 // IndicatorTypes implements Mapper.

@@ -595,8 +595,9 @@ func (s *Server) anyIndicatorType(types map[string]bool) bool {
 // indicator's objects are UUIDv5 digests of its address (and generation),
 // which cannot be reversed: find reads only the addresses (no attributes,
 // no JSON), hashes each into an id of the requested type, and maps the one
-// indicator that matches. The ids an indicator had before a revocation it
-// left are not found: it no longer publishes them. An id of a type no
+// indicator that matches. The indicator id an indicator had before a
+// revocation it left is found as its revoked version (stix.Superseded);
+// the earlier relationship's is not: it no longer publishes it. An id of a type no
 // indicator has is not found at once. At most MaxObjectScans read at
 // once; the request's budget ends a scan.
 func (s *Server) find(ctx context.Context, c *Collection, id string) (*Object, error) {
@@ -618,13 +619,17 @@ func (s *Server) find(ctx context.Context, c *Collection, id string) (*Object, e
 			"%d lookups of objects by id are in progress, the most at once: retry after the time in Retry-After", MaxObjectScans)}
 	}
 	// The few indicators brought back after a revocation first: their
-	// ids are of their generation. An id of generation 0 of one of them
-	// is an object it no longer publishes: found below, then not matched.
+	// ids are of their generation, and they still publish the indicator
+	// ids of the generations before, revoked (stix.Superseded). An id of
+	// an earlier generation they no longer publish (a relationship's, or
+	// past stix.MaxSuperseded) is found, then not matched.
 	var found netip.Prefix
 	err := s.st.EachRenewed(ctx, c.status, func(p netip.Prefix, gen int64) error {
-		if s.m.ObjectID(typ, p, gen) == id {
-			found = p
-			return errFound
+		for g := gen; g >= max(0, gen-stix.MaxSuperseded); g-- {
+			if s.m.ObjectID(typ, p, g) == id {
+				found = p
+				return errFound
+			}
 		}
 		return nil
 	})

@@ -5,10 +5,15 @@
 -- writer changes the status; its WHEN is checked without calling the
 -- function, so a row that stays costs a comparison.
 ALTER TABLE indicators ADD COLUMN generation bigint NOT NULL DEFAULT 0;
+-- When it last left a revoked status (its updated_at then, Unix seconds):
+-- the modified of its earlier generations' revoked versions. NULL at
+-- generation 0.
+ALTER TABLE indicators ADD COLUMN renewed_at bigint;
 
 CREATE FUNCTION forewarn_indicator_generation() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     NEW.generation := OLD.generation + 1;
+    NEW.renewed_at := NEW.updated_at;
     RETURN NEW;
 END
 $$;

@@ -11,11 +11,17 @@
 -- only on the rare row that leaves a revoked status; the others cost a
 -- comparison each.
 ALTER TABLE indicators ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
+-- When the indicator last left a revoked status (its updated_at then, in
+-- Unix seconds as updated_at): the modified of the revoked versions of its
+-- earlier generations, which TAXII and the bundle publish beside the live
+-- one so that a consumer that missed the revocation learns of it. NULL
+-- at generation 0.
+ALTER TABLE indicators ADD COLUMN renewed_at INTEGER;
 
 CREATE TRIGGER indicators_generation AFTER UPDATE OF status ON indicators
     WHEN OLD.status IN ('Expired', 'Whitelisted') AND NEW.status NOT IN ('Expired', 'Whitelisted')
 BEGIN
-    UPDATE indicators SET generation = generation + 1 WHERE ip = NEW.ip;
+    UPDATE indicators SET generation = generation + 1, renewed_at = NEW.updated_at WHERE ip = NEW.ip;
 END;
 
 -- The few indicators past generation 0, for TAXII's lookup of an object
