@@ -44,11 +44,12 @@ type taxiiPoll struct {
 }
 
 // indicators maps each indicator object of the poll by its name (the
-// address).
+// address), leaving out the revoked earlier generations of a renewed one
+// (x_forewarn_superseded_by_ref).
 func (p taxiiPoll) indicators() map[string]map[string]any {
 	out := map[string]map[string]any{}
 	for _, o := range p.Objects {
-		if o["type"] == "indicator" {
+		if o["type"] == "indicator" && o["x_forewarn_superseded_by_ref"] == nil {
 			out[o["name"].(string)] = o
 		}
 	}
@@ -62,8 +63,9 @@ func (p taxiiPoll) indicators() map[string]map[string]any {
 // another: the second poll returns exactly those two, published again
 // with revoked: true and a newer modified, so the consumer learns to stop
 // blocking them. A later run lists the expired one again: the third poll
-// returns it under a new id (the old one stays revoked), and a fourth
-// returns nothing.
+// returns it under a new id (the old one stays revoked), and a consumer
+// that polled only before the expiry and after the re-activation sees the
+// old id revoked and the new one live. A last poll returns nothing.
 func TestTAXIIRemovalsReachTheOASISClient(t *testing.T) {
 	py := taxiiClientPython(t)
 	// The first run happens an hour ago, so the changes after the first
@@ -181,6 +183,26 @@ func TestTAXIIRemovalsReachTheOASISClient(t *testing.T) {
 	}
 	if !related {
 		t.Errorf("no relationship of the new indicator %v in the poll: %v", renewed["id"], third.Objects)
+	}
+	// A consumer that polled only before the revocation and polls again
+	// now, after the re-activation, never saw the old id revoked: the poll
+	// gives it the old id revoked (as of the re-activation) beside the new
+	// one live, so it stops holding the old one as live.
+	lagging := map[string]map[string]any{}
+	for _, p := range []taxiiPoll{first, poll(first.Last)} {
+		for _, o := range p.Objects {
+			if id := o["id"].(string); lagging[id] == nil || o["modified"] == nil || o["modified"].(string) >= lagging[id]["modified"].(string) {
+				lagging[id] = o
+			}
+		}
+	}
+	oldID := before["45.33.12.7"]["id"].(string)
+	if o := lagging[oldID]; o["revoked"] != true || o["x_forewarn_superseded_by_ref"] != renewed["id"] {
+		t.Errorf("a consumer that polled only before the revocation and after the re-activation holds %s as %v; want revoked, superseded by %v",
+			oldID, o, renewed["id"])
+	}
+	if o := lagging[renewed["id"].(string)]; o == nil || o["revoked"] != nil {
+		t.Errorf("a consumer that polled only before the revocation and after the re-activation holds the new id %v as %v; want live", renewed["id"], o)
 	}
 	if fourth := poll(third.Last); len(fourth.Objects) != 0 {
 		t.Errorf("a poll after the last change returned %d objects", len(fourth.Objects))
