@@ -10,23 +10,17 @@ import (
 )
 
 // writeJSONL writes one JSON object per indicator, in the source's order
-// (by address), attributes sorted by name, then value. Its bytes are the
-// core issue's format and must not change: stores are compared by it.
+// (by address), attributes sorted by name, then value ([] when it has
+// none). Its bytes are the core issue's format and change only
+// deliberately (CHANGELOG): stores are compared by it.
 //
 // Each object is appended to one buffer reused from line to line, byte
-// for byte as encoding/json wrote the struct it replaces (type, value,
+// for byte as encoding/json writes the struct it replaces (type, value,
 // status, sources, attributes of name, value and source, created_at,
 // updated_at; no HTML escaping): 10,000 lines cost a fifth of the
 // reflective encoder's CPU. TestJSONLIsEncodingJSON holds it to that.
 func writeJSONL(ctx context.Context, w io.Writer, src Source, o Options) error {
-	var (
-		buf, text []byte
-		// attrs is whether any attribute was written yet: the encoder
-		// this replaces reused its attribute slice, nil until then, so an
-		// object without attributes read "null" before the first
-		// attribute of the export and "[]" after.
-		attrs bool
-	)
+	var buf, text []byte
 	return each(ctx, src, JSONL, o, func(s *selected) error {
 		ind := s.ind
 		buf = append(buf[:0], `{"type":`...)
@@ -73,14 +67,13 @@ func writeJSONL(ctx context.Context, w io.Writer, src Source, o Options) error {
 				item(text)
 			}
 		}
-		switch {
-		case n > 0:
+		// An indicator without attributes has [] (until 2026-12 the
+		// first ones of an export had null, a quirk of the encoder this
+		// replaced).
+		if n > 0 {
 			buf = append(buf, ']')
-			attrs = true
-		case attrs:
+		} else {
 			buf = append(buf, "[]"...)
-		default:
-			buf = append(buf, "null"...)
 		}
 		buf = append(buf, `,"created_at":"`...)
 		buf = ind.CreatedAt.UTC().AppendFormat(buf, time.RFC3339)

@@ -83,7 +83,9 @@ func activeOnly(statuses []indicator.Status) bool {
 // allow-list aside, which dropRanked checks): then what the index hands
 // out needs no more checking.
 func (o *Options) rankFilter() (store.RankFilter, bool) {
-	f := store.RankFilter{Feeds: o.Feeds, MinSources: o.MinSources, MinConfidence: o.MinConfidence}
+	// At: the walk's expiries are the effective ones (a sighting's
+	// included) where dropRanked checks them.
+	f := store.RankFilter{Feeds: o.Feeds, MinSources: o.MinSources, MinConfidence: o.MinConfidence, At: o.now()}
 	exact := o.MinImportance == nil && len(o.Categories) == 0 && len(o.Sources) == 0 && o.UpdatedSince.IsZero()
 	switch {
 	case o.Feed != "" && len(o.Feeds) == 0:

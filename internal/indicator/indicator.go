@@ -133,6 +133,15 @@ type Indicator struct {
 	// feed order. Reads of many indicators give only the listing feeds
 	// without dates; a lookup of one gives every feed with its dates.
 	Feeds []Listing
+	// Generation counts the times the indicator left a revoked status
+	// (Expired, Whitelisted) for a live one (Active, Review). STIX 2.1
+	// forbids un-revoking an object, so each generation is published under
+	// its own STIX id; 0 for an indicator never brought back.
+	Generation int64
+	// RenewedAt is when it last left a revoked status for a live one (its
+	// UpdatedAt then): zero at generation 0. The revoked versions of its
+	// earlier generations' STIX indicators carry it as their modified.
+	RenewedAt time.Time
 }
 
 // Sightings count the times an indicator was seen in the owner's logs

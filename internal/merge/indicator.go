@@ -78,6 +78,8 @@ func (st *Stored) IndicatorInto(ind *indicator.Indicator, runTime func(id int64)
 		Attributes: ind.Attributes[:0],
 		CreatedAt:  indicator.Time(st.CreatedAt),
 		UpdatedAt:  indicator.Time(st.UpdatedAt),
+		Generation: st.Generation,
+		RenewedAt:  renewedAt(st.RenewedAt),
 	}
 	if ind.Sources == nil {
 		ind.Sources = []string{}
@@ -153,3 +155,12 @@ var slotsByName = func() [NumSlots]Slot {
 	slices.SortStableFunc(s[:], func(a, b Slot) int { return strings.Compare(Names[a], Names[b]) })
 	return s
 }()
+
+// renewedAt is a stored renewal time as Indicator.RenewedAt holds it:
+// zero for none.
+func renewedAt(sec int64) time.Time {
+	if sec == 0 {
+		return time.Time{}
+	}
+	return indicator.Time(sec)
+}

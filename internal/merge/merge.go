@@ -59,6 +59,13 @@ type Stored struct {
 	// whatever ExpiresAt says. A run never writes them.
 	Sightings                               int64
 	FirstSighted, LastSighted, SightedUntil int64
+	// Generation is how many times the indicator left a revoked status
+	// (Expired, Whitelisted) for a live one; the store moves it (see
+	// indicator.Indicator.Generation), a merge never does.
+	Generation int64
+	// RenewedAt is when the indicator last left a revoked status (Unix
+	// seconds; 0 at generation 0), set by the store as Generation is.
+	RenewedAt int64
 	// Created and Updated hold, per slot, the id of the run that created
 	// the attribute and of the last run that changed its value.
 	Created [NumSlots]int64

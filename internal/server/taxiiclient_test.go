@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -43,11 +44,12 @@ type taxiiPoll struct {
 }
 
 // indicators maps each indicator object of the poll by its name (the
-// address).
+// address), leaving out the revoked earlier generations of a renewed one
+// (x_forewarn_superseded_by_ref).
 func (p taxiiPoll) indicators() map[string]map[string]any {
 	out := map[string]map[string]any{}
 	for _, o := range p.Objects {
-		if o["type"] == "indicator" {
+		if o["type"] == "indicator" && o["x_forewarn_superseded_by_ref"] == nil {
 			out[o["name"].(string)] = o
 		}
 	}
@@ -60,7 +62,10 @@ func (p taxiiPoll) indicators() map[string]map[string]any {
 // does. Between the polls one indicator expires and a person whitelists
 // another: the second poll returns exactly those two, published again
 // with revoked: true and a newer modified, so the consumer learns to stop
-// blocking them. A third poll returns nothing.
+// blocking them. A later run lists the expired one again: the third poll
+// returns it under a new id (the old one stays revoked), and a consumer
+// that polled only before the expiry and after the re-activation sees the
+// old id revoked and the new one live. A last poll returns nothing.
 func TestTAXIIRemovalsReachTheOASISClient(t *testing.T) {
 	py := taxiiClientPython(t)
 	// The first run happens an hour ago, so the changes after the first
@@ -135,7 +140,71 @@ func TestTAXIIRemovalsReachTheOASISClient(t *testing.T) {
 	if len(after) != 2 {
 		t.Errorf("the poll after %s returned %d indicators; want the 2 removed: %v", first.Last, len(after), after)
 	}
-	if third := poll(second.Last); len(third.Objects) != 0 {
-		t.Errorf("a poll after the last change returned %d objects", len(third.Objects))
+
+	// A later run lists 45.33.12.7 again (seen now): it is Active again,
+	// and since STIX 2.1 forbids un-revoking an object, published under a
+	// new id; the id the consumer holds as revoked is never published
+	// again, so it stays revoked.
+	clock.Store(time.Now().Add(time.Hour).Unix())
+	seen := time.Now().UTC().Format("2006-01-02T15:04:05")
+	h.fake.SetBody("a", gz(t, strings.Replace(lookupDump, "2026-01-10T00:00:00,2026-02-01T00:00:00", "2026-01-10T00:00:00,"+seen, 1)))
+	run = h.must(202, "POST", "/api/v1/feeds/seclytics/runs", h.admin, nil)
+	h.waitRun(run.body["run_id"].(float64))
+	third := poll(second.Last)
+	back := third.indicators()
+	renewed, old := back["45.33.12.7"], after["45.33.12.7"]
+	switch {
+	case renewed == nil:
+		t.Fatalf("45.33.12.7, listed again, is not in the poll after %s: %v", second.Last, back)
+	case renewed["id"] == old["id"] || renewed["revoked"] != nil || renewed["x_forewarn_status"] != "Active":
+		t.Errorf("45.33.12.7 listed again: id %v (was %v), revoked %v, status %v; want a new id, not revoked, Active",
+			renewed["id"], old["id"], renewed["revoked"], renewed["x_forewarn_status"])
+	}
+	if len(back) != 1 {
+		t.Errorf("the poll after %s returned %d indicators; want the 1 listed again: %v", second.Last, len(back), back)
+	}
+	// The consumer's view, each id at its latest version: the old id is
+	// still revoked, the new one is live, and the relationship of the new
+	// one points to it.
+	latest := map[string]map[string]any{}
+	for _, p := range []taxiiPoll{first, second, third} {
+		for _, o := range p.Objects {
+			if id := o["id"].(string); latest[id] == nil || o["modified"] == nil || o["modified"].(string) >= latest[id]["modified"].(string) {
+				latest[id] = o
+			}
+		}
+	}
+	if o := latest[old["id"].(string)]; o["revoked"] != true {
+		t.Errorf("the consumer's copy of %v is %v; want revoked", old["id"], o)
+	}
+	related := false
+	for _, o := range third.Objects {
+		related = related || (o["type"] == "relationship" && o["source_ref"] == renewed["id"])
+	}
+	if !related {
+		t.Errorf("no relationship of the new indicator %v in the poll: %v", renewed["id"], third.Objects)
+	}
+	// A consumer that polled only before the revocation and polls again
+	// now, after the re-activation, never saw the old id revoked: the poll
+	// gives it the old id revoked (as of the re-activation) beside the new
+	// one live, so it stops holding the old one as live.
+	lagging := map[string]map[string]any{}
+	for _, p := range []taxiiPoll{first, poll(first.Last)} {
+		for _, o := range p.Objects {
+			if id := o["id"].(string); lagging[id] == nil || o["modified"] == nil || o["modified"].(string) >= lagging[id]["modified"].(string) {
+				lagging[id] = o
+			}
+		}
+	}
+	oldID := before["45.33.12.7"]["id"].(string)
+	if o := lagging[oldID]; o["revoked"] != true || o["x_forewarn_superseded_by_ref"] != renewed["id"] {
+		t.Errorf("a consumer that polled only before the revocation and after the re-activation holds %s as %v; want revoked, superseded by %v",
+			oldID, o, renewed["id"])
+	}
+	if o := lagging[renewed["id"].(string)]; o == nil || o["revoked"] != nil {
+		t.Errorf("a consumer that polled only before the revocation and after the re-activation holds the new id %v as %v; want live", renewed["id"], o)
+	}
+	if fourth := poll(third.Last); len(fourth.Objects) != 0 {
+		t.Errorf("a poll after the last change returned %d objects", len(fourth.Objects))
 	}
 }

@@ -93,7 +93,7 @@ func (a *appender) objects(ind *indicator.Indicator) error {
 	b = append(b, `{"type":"indicator","spec_version":"`+SpecVersion+`","id":`...)
 	idStart := len(b)
 	b = append(b, '"')
-	b = appendUUID(b, "indicator", namespace, append(append(a.name[:0], "indicator:"...), value...))
+	b = appendUUID(b, "indicator", namespace, idName(a.name[:0], "indicator:", value, ind.Generation))
 	b = append(b, '"')
 	sdoID := len(b) // b[idStart:sdoID] is the SDO's id, quoted
 	b = append(b, `,"created":`...)
@@ -164,7 +164,7 @@ func (a *appender) objects(ind *indicator.Indicator) error {
 
 	// The relationship.
 	b = append(b, `{"type":"relationship","spec_version":"`+SpecVersion+`","id":"`...)
-	b = appendUUID(b, "relationship", namespace, append(append(a.name[:0], "based-on:"...), value...))
+	b = appendUUID(b, "relationship", namespace, idName(a.name[:0], "based-on:", value, ind.Generation))
 	b = append(b, `","created":`...)
 	b = appendTime(b, created)
 	b = append(b, `,"modified":`...)

@@ -61,6 +61,11 @@ func appendCases() []indicator.Indicator {
 			CreatedAt: t0, UpdatedAt: t0},
 		indicator.Indicator{Type: indicator.TypeCIDR, Addr: netip.MustParseAddr("2001:db8::"),
 			Prefix: netip.MustParsePrefix("2001:db8::/32"), Status: indicator.StatusExpired, CreatedAt: t0, UpdatedAt: t0},
+		// Brought back after a revocation: ids of their generation.
+		indicator.Indicator{Type: indicator.TypeIPv4, Addr: netip.MustParseAddr("192.0.2.3"), Status: indicator.StatusActive,
+			CreatedAt: t0, UpdatedAt: t0, Generation: 1},
+		indicator.Indicator{Type: indicator.TypeCIDR, Addr: netip.MustParseAddr("2001:db8::"),
+			Prefix: netip.MustParsePrefix("2001:db8::/32"), Status: indicator.StatusWhitelisted, CreatedAt: t0, UpdatedAt: t0, Generation: 12},
 	)
 }
 

@@ -5,7 +5,11 @@
 // or ipv6-addr), the matching ipv4-addr or ipv6-addr SCO, and a based-on
 // relationship from the first to the second. Identifiers are deterministic
 // UUIDv5s (SCOs use STIX's own namespace over their value), so a consumer
-// that loads two exports upserts instead of duplicating; created is when
+// that loads two exports upserts instead of duplicating. An Expired or
+// Whitelisted indicator is revoked, and since STIX 2.1 forbids un-revoking,
+// one that comes back is a new SDO and relationship: their ids are over
+// the address and the indicator's generation (how many times it left a
+// revoked status; 0 keeps the address-only ids). created is when
 // forewarn first stored the indicator and modified when it last changed it,
 // so modified moves only when the indicator changed.
 //

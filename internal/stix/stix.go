@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -139,15 +140,31 @@ func Revoked(st indicator.Status) bool {
 }
 
 // IndicatorID is the id of the indicator SDO for an address (as
-// netip.Addr.String writes it).
-func IndicatorID(value string) string {
-	return "indicator--" + uuid.NewSHA1(namespace, []byte("indicator:"+value)).String()
+// netip.Addr.String writes it, or a network's CIDR) in its generation
+// (indicator.Indicator.Generation). Generation 0 is the UUIDv5 of the
+// address alone, as it was before generations; a later one adds
+// "#<generation>", which no address or CIDR contains: an indicator
+// brought back after it was revoked is a new object, since STIX 2.1
+// forbids un-revoking one, and its revoked ids stay revoked.
+func IndicatorID(value string, generation int64) string {
+	return "indicator--" + uuid.NewSHA1(namespace, idName(nil, "indicator:", value, generation)).String()
 }
 
 // RelationshipID is the id of the based-on relationship from an address's
-// indicator to its observable.
-func RelationshipID(value string) string {
-	return "relationship--" + uuid.NewSHA1(namespace, []byte("based-on:"+value)).String()
+// indicator of the generation to its observable: a new indicator id is a
+// new relationship, whose source_ref cannot change.
+func RelationshipID(value string, generation int64) string {
+	return "relationship--" + uuid.NewSHA1(namespace, idName(nil, "based-on:", value, generation)).String()
+}
+
+// idName appends the UUIDv5 name of an object of an address's generation
+// to dst.
+func idName[V string | []byte](dst []byte, prefix string, value V, generation int64) []byte {
+	dst = append(append(dst, prefix...), value...)
+	if generation != 0 {
+		dst = strconv.AppendInt(append(dst, '#'), generation, 10)
+	}
+	return dst
 }
 
 // ObservableID is the id of the ipv4-addr or ipv6-addr SCO for an address:
@@ -174,7 +191,7 @@ func ForIndicator(ind *indicator.Indicator) ([]Object, error) {
 	value := ind.Value()
 	scoType, created, modified := basics(ind)
 	sdo := sdoIndicator{
-		Type: "indicator", SpecVersion: SpecVersion, ID: IndicatorID(value),
+		Type: "indicator", SpecVersion: SpecVersion, ID: IndicatorID(value, ind.Generation),
 		Created: created.Format(TimeFormat), Modified: modified.Format(TimeFormat),
 		CreatedByRef: SeclyticsIdentityID, Name: value,
 		IndicatorTypes: []string{"malicious-activity"},
@@ -196,7 +213,7 @@ func ForIndicator(ind *indicator.Indicator) ([]Object, error) {
 	ts := created.Format(TimeFormat)
 	rel := relationship{
 		Type: "relationship", SpecVersion: SpecVersion,
-		ID:      RelationshipID(value),
+		ID:      RelationshipID(value, ind.Generation),
 		Created: ts, Modified: ts, CreatedByRef: ForewarnIdentityID,
 		RelationshipType: "based-on", SourceRef: sdo.ID, TargetRef: obs.ID,
 	}
@@ -205,6 +222,69 @@ func ForIndicator(ind *indicator.Indicator) ([]Object, error) {
 		mustObject(obs.ID, obs.Type, created, obs),
 		mustObject(rel.ID, rel.Type, created, rel),
 	}, nil
+}
+
+// MaxSuperseded bounds how many of a renewed indicator's earlier
+// generations Superseded publishes: the latest ones. A consumer that
+// missed every poll through more than this many revocations and
+// re-activations keeps the older ids as live.
+const MaxSuperseded = 16
+
+// sdoSuperseded is the revoked version of an earlier generation's
+// indicator SDO: only what the address and the renewal fix, so that it is
+// the same bytes on every poll whatever the indicator's attributes do
+// since.
+type sdoSuperseded struct {
+	Type           string   `json:"type"`
+	SpecVersion    string   `json:"spec_version"`
+	ID             string   `json:"id"`
+	Created        string   `json:"created"`
+	Modified       string   `json:"modified"`
+	CreatedByRef   string   `json:"created_by_ref"`
+	Revoked        bool     `json:"revoked"`
+	Name           string   `json:"name"`
+	IndicatorTypes []string `json:"indicator_types"`
+	Pattern        string   `json:"pattern"`
+	PatternType    string   `json:"pattern_type"`
+	PatternVersion string   `json:"pattern_version"`
+	ValidFrom      string   `json:"valid_from"`
+	SupersededBy   string   `json:"x_forewarn_superseded_by_ref"`
+}
+
+// Superseded returns, for an indicator brought back after a revocation
+// (Generation n > 0), the indicator SDOs of its earlier generations (the
+// MaxSuperseded latest, oldest first) as revoked versions whose modified
+// is its RenewedAt: a consumer that did not poll while it was revoked
+// learns with the new id that the old one is revoked, where otherwise the
+// old id would simply stop being published and stay live in its copy.
+// Each is the same bytes until the next renewal. Relationships are not
+// revoked (ForIndicator never revokes one), so none is returned. Nil at
+// generation 0.
+func Superseded(ind *indicator.Indicator) []Object {
+	if ind.Generation <= 0 || !ind.Addr.IsValid() {
+		return nil
+	}
+	value := ind.Value()
+	scoType, created, _ := basics(ind)
+	modified := ind.RenewedAt.UTC()
+	if modified.Before(created) {
+		modified = created // a renewal time not stored (zero) or a clock far off
+	}
+	ts := created.Format(TimeFormat)
+	current := IndicatorID(value, ind.Generation)
+	out := make([]Object, 0, min(ind.Generation, MaxSuperseded))
+	for g := max(0, ind.Generation-MaxSuperseded); g < ind.Generation; g++ {
+		sdo := sdoSuperseded{
+			Type: "indicator", SpecVersion: SpecVersion, ID: IndicatorID(value, g),
+			Created: ts, Modified: modified.Format(TimeFormat), CreatedByRef: SeclyticsIdentityID,
+			Revoked: true, Name: value, IndicatorTypes: []string{"malicious-activity"},
+			Pattern:     "[" + scoType + ":value = '" + value + "']",
+			PatternType: "stix", PatternVersion: SpecVersion, ValidFrom: ts,
+			SupersededBy: current,
+		}
+		out = append(out, mustObject(sdo.ID, sdo.Type, modified, sdo))
+	}
+	return out
 }
 
 // basics returns what every mapping of ind starts from: its SCO type
@@ -307,6 +387,7 @@ func WriteBundle(ctx context.Context, w io.Writer, each func(fn func(*indicator.
 		if err := a.objects(ind); err != nil {
 			return err
 		}
+
 		start := 0
 		for _, end := range a.ends {
 			bw.WriteString(",\n")
@@ -316,7 +397,9 @@ func WriteBundle(ctx context.Context, w io.Writer, each func(fn func(*indicator.
 			}
 			start = end
 		}
-		return nil
+		// The few renewed indicators: their earlier generations, revoked
+		// (Superseded), after their three objects.
+		return put(Superseded(ind))
 	})
 	if err != nil {
 		return fmt.Errorf("stix bundle: %w", err)

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"forewarn/internal/config"
@@ -230,7 +231,7 @@ func TestIDsAreStableAndModifiedMovesOnlyOnChange(t *testing.T) {
 	if len(before) != len(after) {
 		t.Fatalf("%d objects before, %d after", len(before), len(after))
 	}
-	changed := stix.IndicatorID("45.33.10.2")
+	changed := stix.IndicatorID("45.33.10.2", 0)
 	for id, b := range before {
 		a, ok := after[id]
 		if !ok {
@@ -283,7 +284,7 @@ func TestForIndicatorMapping(t *testing.T) {
 	if labels, _ := json.Marshal(sdo["labels"]); string(labels) != `["botnet","spam"]` {
 		t.Errorf("labels %s", labels)
 	}
-	if objs[0].ID != stix.IndicatorID("2001:db8::7") || !objs[0].Modified.Equal(ind.UpdatedAt) || objs[0].SpecVersion != "2.1" {
+	if objs[0].ID != stix.IndicatorID("2001:db8::7", 0) || !objs[0].Modified.Equal(ind.UpdatedAt) || objs[0].SpecVersion != "2.1" {
 		t.Errorf("index of the SDO: %+v", objs[0])
 	}
 	// The specification's algorithm (section 2.9) computed independently:
@@ -292,6 +293,44 @@ func TestForIndicatorMapping(t *testing.T) {
 	// for this address is illustrative, not computed.)
 	if id := stix.ObservableID("ipv4-addr", "198.51.100.3"); id != "ipv4-addr--28bb3599-77cd-5a82-a950-b5bc3caf07c4" {
 		t.Errorf("ObservableID = %s, not STIX's deterministic id", id)
+	}
+}
+
+// TestARenewedIndicatorIsANewObject: STIX 2.1 forbids un-revoking an
+// object, so an indicator brought back after it was revoked (generation
+// 1) is a new indicator SDO and a new relationship to the same
+// observable, while generation 0 keeps the id forewarn always gave the
+// address (computed independently: Python's uuid5 of "indicator:" and the
+// address in forewarn's namespace).
+func TestARenewedIndicatorIsANewObject(t *testing.T) {
+	created := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	ind := indicator.Indicator{Type: indicator.TypeIPv6, Addr: netip.MustParseAddr("2001:db8::7"), Status: indicator.StatusExpired,
+		CreatedAt: created, UpdatedAt: created.Add(time.Hour)}
+	revoked, err := stix.ForIndicator(&ind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ind.Status, ind.Generation, ind.UpdatedAt = indicator.StatusActive, 1, created.Add(2*time.Hour)
+	renewed, err := stix.ForIndicator(&ind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := func(objs []stix.Object) []string { return []string{objs[0].ID, objs[1].ID, objs[2].ID} }
+	want := [][]string{
+		{"indicator--fc8b9185-d626-5af5-be17-79da52b0f5b2", "ipv6-addr--" + stix.ObservableID("ipv6-addr", "2001:db8::7")[len("ipv6-addr--"):], "relationship--7c54b269-9cc9-5e9f-9baf-725461dca3f3"},
+		{"indicator--3aec0157-868d-5019-b309-c1c505c7a614", stix.ObservableID("ipv6-addr", "2001:db8::7"), "relationship--e39a6ea6-0ddc-5f42-9634-e20341f2a2c8"},
+	}
+	if diff := cmp.Diff(want, [][]string{ids(revoked), ids(renewed)}); diff != "" {
+		t.Errorf("ids of generations 0 and 1 (-want +got):\n%s", diff)
+	}
+	var rel struct {
+		SourceRef string `json:"source_ref"`
+	}
+	if err := json.Unmarshal(renewed[2].JSON, &rel); err != nil || rel.SourceRef != renewed[0].ID {
+		t.Errorf("the renewed relationship's source_ref %q, want the renewed indicator %s (%v)", rel.SourceRef, renewed[0].ID, err)
+	}
+	if bytes.Contains(renewed[0].JSON, []byte(`"revoked"`)) || !bytes.Contains(revoked[0].JSON, []byte(`"revoked":true`)) {
+		t.Errorf("generation 0 revoked, 1 not: got\n%s\n%s", revoked[0].JSON, renewed[0].JSON)
 	}
 }
 
@@ -317,5 +356,44 @@ func TestForIndicatorRefusesWhatItCannotMap(t *testing.T) {
 	objs, err := stix.ForIndicator(bad)
 	if err != nil || !strings.Contains(string(objs[0].JSON), `"valid_from":"2026-05-01T00:00:00.000Z"`) {
 		t.Errorf("no Predicted At: %v %s", err, objs)
+	}
+}
+
+// TestSupersededGenerationsAreRevokedAsOfTheRenewal: an indicator at
+// generation 2 publishes the indicator ids of generations 0 and 1 revoked,
+// modified when it was renewed, and pointing at the live id; their bytes
+// do not move with the indicator's attributes or status, only with the
+// next renewal. Generation 0 has none.
+func TestSupersededGenerationsAreRevokedAsOfTheRenewal(t *testing.T) {
+	created := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	renewed := created.Add(48 * time.Hour)
+	ind := indicator.Indicator{Type: indicator.TypeIPv4, Addr: netip.MustParseAddr("192.0.2.9"), Status: indicator.StatusActive,
+		CreatedAt: created, UpdatedAt: renewed, Generation: 2, RenewedAt: renewed}
+	first := stix.Superseded(&ind)
+	if len(first) != 2 || first[0].ID != stix.IndicatorID("192.0.2.9", 0) || first[1].ID != stix.IndicatorID("192.0.2.9", 1) {
+		t.Fatalf("superseded of generation 2: %v; want the indicators of generations 0 and 1", first)
+	}
+	for _, o := range first {
+		var sdo map[string]any
+		if err := json.Unmarshal(o.JSON, &sdo); err != nil {
+			t.Fatal(err)
+		}
+		if sdo["revoked"] != true || sdo["modified"] != "2026-05-03T00:00:00.000Z" || sdo["created"] != "2026-05-01T00:00:00.000Z" ||
+			sdo["x_forewarn_superseded_by_ref"] != stix.IndicatorID("192.0.2.9", 2) || !o.Modified.Equal(renewed) {
+			t.Errorf("%s: %s; want revoked, modified at the renewal, superseded by generation 2", o.ID, o.JSON)
+		}
+	}
+	ind.Status, ind.UpdatedAt = indicator.StatusReview, renewed.Add(time.Hour)
+	ind.Attributes = append(ind.Attributes, indicator.Attribute{Name: indicator.AttrImportance, Value: indicator.NumberValue(80)})
+	if again := stix.Superseded(&ind); !bytes.Equal(again[0].JSON, first[0].JSON) || !bytes.Equal(again[1].JSON, first[1].JSON) {
+		t.Errorf("the superseded objects moved with the indicator:\n%s\n%s", first[0].JSON, again[0].JSON)
+	}
+	ind.Generation = 0
+	if got := stix.Superseded(&ind); got != nil {
+		t.Errorf("generation 0 superseded %v", got)
+	}
+	ind.Generation = stix.MaxSuperseded + 5
+	if got := stix.Superseded(&ind); len(got) != stix.MaxSuperseded || got[len(got)-1].ID != stix.IndicatorID("192.0.2.9", stix.MaxSuperseded+4) {
+		t.Errorf("generation %d: %d superseded; want the %d latest", ind.Generation, len(got), stix.MaxSuperseded)
 	}
 }

@@ -51,17 +51,68 @@ func (s *Store) EachAddress(ctx context.Context, status indicator.Status, fn fun
 	return nil
 }
 
+// EachRenewed calls fn with the address (or network) and generation of
+// every indicator of status ("" for every status) past generation 0: those
+// that left a revoked status (Expired, Whitelisted) since they were first
+// stored, and so have STIX ids of their own (indicator.Indicator.
+// Generation). They are few, and read from the partial index
+// indicators_renewed. A non-nil error from fn stops the read and is
+// returned.
+func (s *Store) EachRenewed(ctx context.Context, status indicator.Status, fn func(netip.Prefix, int64) error) error {
+	q, args := `SELECT ip, generation FROM indicators WHERE generation > 0`, []any{}
+	if status != "" {
+		q, args = q+` AND status = ?`, append(args, string(status))
+	}
+	rows, err := s.x.QueryContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("read renewed indicators: %w", err)
+	}
+	defer rows.Close()
+	var (
+		b   []byte
+		gen int64
+	)
+	for rows.Next() {
+		if err := rows.Scan(&b, &gen); err != nil {
+			return fmt.Errorf("read renewed indicators: %w", err)
+		}
+		var p netip.Prefix
+		if len(b) == netblockLen {
+			if p, err = parseNetblock(b); err != nil {
+				return err
+			}
+		} else {
+			a, err := addrFromKey(b)
+			if err != nil {
+				return err
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		if err := fn(p, gen); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read renewed indicators: %w", err)
+	}
+	return nil
+}
+
 // addressCheck is how many rows EachAddress reads between looks at its
 // context: database/sql closes the rows when it ends, but only later.
 const addressCheck = 1024
 
 // listedQueries read the keys of the Active indicators that have not
-// expired, addresses and networks: on SQLite from the partial index
-// indicators_expiry alone (its entries hold expires_at and the key),
-// without reading a row.
+// expired, addresses and networks: the first two on SQLite from the
+// partial index indicators_expiry alone (its entries hold expires_at and
+// the key), without reading a row; the third the rows of the index's
+// range up to now (the few the expiry job has yet to mark, and those a
+// sighting keeps Active past their feed's expiry: their effective expiry
+// is sighted_until, as Indicator's).
 var listedQueries = []string{
 	`SELECT ip FROM indicators WHERE status = 'Active' AND expires_at > ?`,
 	`SELECT ip FROM indicators WHERE status = 'Active' AND expires_at IS NULL`,
+	`SELECT ip FROM indicators WHERE ` + sightedPast,
 }
 
 // listedKey is a listed indicator's key as sorted in memory: the 16-byte
@@ -79,9 +130,12 @@ type listedKey [18]byte
 func (s *Store) EachListed(ctx context.Context, at time.Time, fn func(netip.Prefix) error) error {
 	var keys []listedKey
 	for i, q := range listedQueries {
-		args := []any{}
-		if i == 0 {
-			args = append(args, at.Unix())
+		var args []any
+		switch i {
+		case 0:
+			args = []any{at.Unix()}
+		case 2:
+			args = []any{at.Unix(), at.Unix()}
 		}
 		err := func() error {
 			rows, err := s.x.QueryContext(ctx, q, args...)

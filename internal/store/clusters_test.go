@@ -92,6 +92,10 @@ func TestClusterIDsMigrateInPlace(t *testing.T) {
 		`CREATE INDEX indicators_active_cluster ON indicators (s_cluster) WHERE status = 'Active' AND s_cluster IS NOT NULL`,
 		// What later migrations add, which they cannot add twice.
 		`DROP INDEX IF EXISTS memberships_feed_lead`,
+		dropGeneration(s.d),
+		`DROP INDEX IF EXISTS indicators_renewed`,
+		`ALTER TABLE indicators DROP COLUMN generation`,
+		`ALTER TABLE indicators DROP COLUMN renewed_at`,
 		fmt.Sprintf(`DELETE FROM schema_migrations WHERE version >= %d`, version),
 	} {
 		if _, err := s.w.ExecContext(ctx, q); err != nil {
@@ -166,4 +170,13 @@ func TestClusterIDsPastTheirBound(t *testing.T) {
 	if err := s.w.QueryRowContext(context.Background(), `SELECT COUNT(*) FROM s_clusters`).Scan(&stored); err != nil || stored != 11 {
 		t.Errorf("s_clusters holds %d names (%v), want 11", stored, err)
 	}
+}
+
+// dropGeneration drops the trigger of SQLite 030 / PostgreSQL 023 (on
+// PostgreSQL with its function).
+func dropGeneration(d dialect) string {
+	if d == postgresDialect {
+		return `DROP FUNCTION IF EXISTS forewarn_indicator_generation() CASCADE`
+	}
+	return `DROP TRIGGER IF EXISTS indicators_generation`
 }

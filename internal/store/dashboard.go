@@ -96,13 +96,16 @@ func (s *Store) DashboardSince(ctx context.Context, since time.Time) (Dashboard,
 		scan func(k1 string, k2 int64, n int64)
 	}
 	now := time.Now()
+	week := strconv.FormatInt(now.Add(7*24*time.Hour).Unix(), 10)
 	queries := []q{
 		// Flags: 1 created in the last 24 h, 2 Active and expiring in 7
-		// days, 4 listed by Seclytics and by a list feed (confirmed).
+		// days (its effective expiry: a sighting's sighted_until when
+		// later), 4 listed by Seclytics and by a list feed (confirmed).
 		// The times are integers this function computes, written into
 		// the SQL: the loop below passes no arguments.
 		{`SELECT status, CASE WHEN created_at >= ` + strconv.FormatInt(now.Add(-24*time.Hour).Unix(), 10) + ` THEN 1 ELSE 0 END +
-				CASE WHEN status = 'Active' AND expires_at IS NOT NULL AND expires_at < ` + strconv.FormatInt(now.Add(7*24*time.Hour).Unix(), 10) + ` THEN 2 ELSE 0 END +
+				CASE WHEN status = 'Active' AND expires_at IS NOT NULL AND expires_at < ` + week + `
+					AND COALESCE(sighted_until, 0) < ` + week + ` THEN 2 ELSE 0 END +
 				CASE WHEN s_listed = 1 AND listings > 0 THEN 4 ELSE 0 END AS flags, COUNT(*)
 				FROM indicators` + inRange("s_predicted_at", "WHERE") + ` GROUP BY 1, 2`,
 			func(k string, flags int64, n int64) {

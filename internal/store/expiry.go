@@ -103,18 +103,22 @@ func (in *ingest) ApplyAgeOut(ctx context.Context, feed string, ageOut int64) er
 	return nil
 }
 
-const activeDueSQL = `SELECT COUNT(*), COALESCE(MAX(expires_at), 0) FROM indicators WHERE status = 'Active' AND expires_at <= ?`
+const activeDueSQL = `SELECT COUNT(*), COALESCE(MAX(CASE WHEN COALESCE(sighted_until, 0) > expires_at THEN sighted_until ELSE expires_at END), 0)
+	FROM indicators WHERE status = 'Active' AND expires_at <= ? AND COALESCE(sighted_until, 0) <= ?`
 
 // ActiveDue is how many Active indicators' expiry is at or before now,
 // and the latest such expiry: those the expiry job has not marked yet,
-// which blocklists already leave out. It reads the partial index on
-// expires_at of Active rows, from its start to now, so it costs about the
-// number it returns. HTTP validators add it to the DataVersion, so that a
+// which blocklists already leave out. The expiry is the effective one: a
+// sighting that keeps an indicator Active past its feed's expiry keeps it
+// listed, and out of this count until its sighted_until. It reads the
+// partial index on expires_at of Active rows from its start to now, and
+// those rows, so it costs about the number it returns (and the sighted
+// ones). HTTP validators add it to the DataVersion, so that a
 // list changes its ETag and Last-Modified the moment an expiry passes,
 // not only when the job runs.
 func (s *Store) ActiveDue(ctx context.Context, now time.Time) (int64, time.Time, error) {
 	var n, latest int64
-	if err := s.r.QueryRowContext(ctx, activeDueSQL, now.Unix()).Scan(&n, &latest); err != nil {
+	if err := s.r.QueryRowContext(ctx, activeDueSQL, now.Unix(), now.Unix()).Scan(&n, &latest); err != nil {
 		return 0, time.Time{}, fmt.Errorf("count due indicators: %w", err)
 	}
 	return n, time.Unix(latest, 0).UTC(), nil

@@ -113,6 +113,14 @@ func TestDashboardSnapshotRoundTrip(t *testing.T) {
 	if d, err = s.DashboardAggregates(ctx); err != nil || d.New24h != 1 || d.Expiring7d != 1 || d.Statuses["Active"] != 81 {
 		t.Fatalf("after one new Active indicator expiring in 2 days: new %d, expiring %d, statuses %v, %v; want 1, 1, 81 Active", d.New24h, d.Expiring7d, d.Statuses, err)
 	}
+	// A sighting keeps it Active for 30 days: it no longer expires in 7.
+	now := time.Now()
+	if _, err := s.RecordSightings(ctx, []Sighting{{fresh.Addr, 1, now, now}}, 30*24*time.Hour, now); err != nil {
+		t.Fatal(err)
+	}
+	if d, err = s.DashboardAggregates(ctx); err != nil || d.Expiring7d != 0 {
+		t.Fatalf("after a sighting that keeps it Active for 30 days: expiring in 7 days %d, %v; want 0", d.Expiring7d, err)
+	}
 	v, err := s.DataVersion(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -267,10 +267,11 @@ func (in *ingest) SaveFeedState(ctx context.Context, name string, st FeedState) 
 const storedColumns = `ip, status, created_at, updated_at, s_predicted_at, s_predicted_netblock,
 	s_predicted_category, ` + clusterName + `, s_detected_by, s_detected_identifiers, s_detected_categories, s_detected_at,
 	s_last_seen_at, s_importance, s_normalized_importance, s_attr_runs, s_hash, s_lookup_netblock,
-	s_seen_at, expires_at, sightings, first_sighted, last_sighted, sighted_until, s_listed, confidence, l_feeds, l_sources`
+	s_seen_at, expires_at, sightings, first_sighted, last_sighted, sighted_until, s_listed, confidence, l_feeds, l_sources, generation,
+	renewed_at`
 
 // numStoredColumns is how many columns storedColumns names.
-const numStoredColumns = 28
+const numStoredColumns = 30
 
 // storedColumnNames are the columns of storedColumns, one by one.
 var storedColumnNames = func() []string {
@@ -802,6 +803,8 @@ type storedRow struct {
 	sListed                                   int64
 	conf                                      sql.NullInt64
 	lFeeds, lSources                          sql.NullString
+	generation                                int64
+	renewedAt                                 sql.NullInt64
 	dest                                      []any
 }
 
@@ -811,7 +814,7 @@ func (r *storedRow) scan(sc scanner, st *merge.Stored) error {
 	if r.dest == nil {
 		r.dest = []any{&r.ip, &r.status, &r.created, &r.updated, &r.predAt, &r.netblock, &r.pcat, &r.cluster, &r.by, &r.ids, &r.cats,
 			&r.detAt, &r.lsa, &r.imp, &r.n, &r.attrRuns, &r.hash, &r.lookupNB, &r.seen, &r.expires,
-			&r.sightings, &r.firstSighted, &r.lastSighted, &r.sightedUntil, &r.sListed, &r.conf, &r.lFeeds, &r.lSources}
+			&r.sightings, &r.firstSighted, &r.lastSighted, &r.sightedUntil, &r.sListed, &r.conf, &r.lFeeds, &r.lSources, &r.generation, &r.renewedAt}
 		if r.skip != nil {
 			// Never scanned, they keep their zero values: NULL.
 			read := r.dest[:0]
@@ -834,7 +837,7 @@ func (r *storedRow) scan(sc scanner, st *merge.Stored) error {
 	netblock, pcat, cluster, by, ids, cats, n := r.netblock, r.pcat, r.cluster, r.by, r.ids, r.cats, r.n
 	hash, seen, expires, firstSighted, lastSighted, sightedUntil := r.hash, r.seen, r.expires, r.firstSighted, r.lastSighted, r.sightedUntil
 	sListed, conf, lFeeds, lSources := r.sListed, r.conf, r.lFeeds, r.lSources
-	st.CreatedAt, st.UpdatedAt, st.Sightings = r.created, r.updated, r.sightings
+	st.CreatedAt, st.UpdatedAt, st.Sightings, st.Generation, st.RenewedAt = r.created, r.updated, r.sightings, r.generation, r.renewedAt.Int64
 	var (
 		addr netip.Addr
 		err  error

@@ -233,8 +233,14 @@ func TestEachListedAddressReadsTheExpiryIndex(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("listed addresses (-want +got):\n%s", diff)
 	}
-	for _, q := range listedQueries {
-		if plan := strings.Join(sqlitePlan(t, s, strings.Replace(q, "?", "2000", 1)), "; "); plan != "" && !strings.Contains(plan, "COVERING INDEX indicators_expiry") {
+	for i, q := range listedQueries {
+		// The last reads the rows of the index's range up to now, for
+		// their sighted_until (TestExpiryUsesItsIndex).
+		want := "COVERING INDEX indicators_expiry"
+		if i == len(listedQueries)-1 {
+			want = "USING INDEX indicators_expiry (expires_at<?)"
+		}
+		if plan := strings.Join(sqlitePlan(t, s, strings.ReplaceAll(q, "?", "2000")), "; "); plan != "" && !strings.Contains(plan, want) {
 			t.Errorf("%s reads more than the expiry index: %s", q, plan)
 		}
 	}

@@ -47,6 +47,14 @@ type RankFilter struct {
 	// MinConfidence keeps indicators whose combined confidence is at
 	// least this (0-100); one no source lists is then left out.
 	MinConfidence *int
+	// At is when the caller checks expiries (zero: it does not). A
+	// sighting keeps an indicator Active past its feed's expiry
+	// (expires_at) until its sighted_until: EachRanked, which walks an
+	// index holding expires_at alone, then reads the sighted_until of the
+	// few whose expires_at is at or before At, so that Ranked.ExpiresAt
+	// is the indicator's effective expiry wherever it matters at At. The
+	// other reads hand out the effective expiry whatever At is.
+	At time.Time
 }
 
 // rankQuery is the WHERE of rank by with filter f (without its ORDER BY,
@@ -212,8 +220,11 @@ func (s *Store) rankedPage(ctx context.Context, query string, args []any, key an
 
 // Ranked is one Active indicator as a budget ranks it.
 type Ranked struct {
-	Addr      netip.Addr
-	ExpiresAt time.Time // zero: never
+	Addr netip.Addr
+	// ExpiresAt is when it expires, a sighting keeping it past the feed's
+	// expiry as Indicator does (EachRanked: see RankFilter.At); zero:
+	// never.
+	ExpiresAt time.Time
 	by        string
 	key       float64 // its rank key (Rank)
 }
@@ -259,7 +270,15 @@ func (s *Store) EachRanked(ctx context.Context, by string, f RankFilter, fn func
 		ip      sql.RawBytes
 		last    []byte // the row's key, kept past the row for paging
 		expires sql.NullInt64
+		sighted map[string]int64
+		at      = f.At.Unix()
 	)
+	if !f.At.IsZero() {
+		var err error
+		if sighted, err = s.readSightedPast(ctx, at); err != nil {
+			return err
+		}
+	}
 	return s.eachRankedRow(ctx, by, f, `ip, expires_at`, func(sc scanner) ([]byte, bool, error) {
 		if err := sc.Scan(&ip, &expires); err != nil {
 			return nil, false, err
@@ -270,10 +289,49 @@ func (s *Store) EachRanked(ctx context.Context, by string, f RankFilter, fn func
 		}
 		r := Ranked{Addr: addr.Unmap(), by: by, key: sc.(*withKey).keyFloat()}
 		if expires.Valid {
-			r.ExpiresAt = indicator.Time(expires.Int64)
+			e := expires.Int64
+			if e <= at {
+				e = max(e, sighted[string(ip)])
+			}
+			r.ExpiresAt = indicator.Time(e)
 		}
 		return last, fn(r), nil
 	})
+}
+
+// sightedPastSQL reads the Active indicators whose feed expiry is at or
+// before a time and whose last sighting keeps them Active past it:
+// through the partial index indicators_expiry, whose range up to the
+// time holds only these and the ones the expiry job has yet to mark.
+const sightedPastSQL = `SELECT ip, sighted_until FROM indicators WHERE ` + sightedPast
+
+// sightedPast is sightedPastSQL's condition; its two arguments are the
+// time.
+const sightedPast = `status = 'Active' AND expires_at <= ? AND sighted_until > ?`
+
+// readSightedPast returns the sighted_until of each Active indicator that a
+// sighting keeps Active past its expires_at at at, by key.
+func (s *Store) readSightedPast(ctx context.Context, at int64) (map[string]int64, error) {
+	rows, err := s.x.QueryContext(ctx, sightedPastSQL, at, at)
+	if err != nil {
+		return nil, fmt.Errorf("read sighted indicators: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	var (
+		ip    []byte
+		until int64
+	)
+	for rows.Next() {
+		if err := rows.Scan(&ip, &until); err != nil {
+			return nil, fmt.Errorf("read sighted indicators: %w", err)
+		}
+		out[string(ip)] = until
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read sighted indicators: %w", err)
+	}
+	return out, nil
 }
 
 // keyFloat is the rank key just scanned, as a number.
@@ -401,7 +459,7 @@ func (s *Store) EachActive(ctx context.Context, by string, f RankFilter, attrs [
 		st.IndicatorInto(&ind, nil, slots, row.seclytics != 0)
 		r := Ranked{Addr: ind.Addr, by: by, key: sc.keyFloat()}
 		if st.ExpiresAt != 0 {
-			r.ExpiresAt = indicator.Time(st.ExpiresAt)
+			r.ExpiresAt = indicator.Time(max(st.ExpiresAt, st.SightedUntil)) // as Indicator's
 		}
 		return fn(r, &ind, st.LookupNetblock)
 	})
@@ -524,7 +582,7 @@ func (s *Store) EachRankedIndicator(ctx context.Context, by string, f RankFilter
 		ind := st.IndicatorOf(nil, slots, row.seclytics != 0)
 		r := Ranked{Addr: ind.Addr, by: by, key: sc.(*withKey).keyFloat()}
 		if st.ExpiresAt != 0 {
-			r.ExpiresAt = indicator.Time(st.ExpiresAt)
+			r.ExpiresAt = indicator.Time(max(st.ExpiresAt, st.SightedUntil)) // as Indicator's
 		}
 		return k, fn(r, &ind, st.LookupNetblock), nil
 	})

@@ -74,7 +74,7 @@ func TestObjectLookupsReadNoIndicatorPages(t *testing.T) {
 		scoType = "ipv6-addr"
 	}
 	cs.pages.Store(0)
-	for _, id := range []string{stix.IndicatorID(v), stix.ObservableID(scoType, v), stix.RelationshipID(v), stix.SeclyticsIdentityID} {
+	for _, id := range []string{stix.IndicatorID(v, 0), stix.ObservableID(scoType, v), stix.RelationshipID(v, 0), stix.SeclyticsIdentityID} {
 		start := time.Now()
 		code, body := get(coll + "objects/" + id + "/")
 		objs, _ := body["objects"].([]any)
@@ -83,7 +83,7 @@ func TestObjectLookupsReadNoIndicatorPages(t *testing.T) {
 		}
 		t.Logf("objects/%s/ in %v at %d indicators", id, time.Since(start), rows)
 	}
-	for _, id := range []string{"indicator--00000000-0000-5000-8000-000000000000", "malware--" + stix.IndicatorID(v)[len("indicator--"):], "nonsense"} {
+	for _, id := range []string{"indicator--00000000-0000-5000-8000-000000000000", "malware--" + stix.IndicatorID(v, 0)[len("indicator--"):], "nonsense"} {
 		if code, _ := get(coll + "objects/" + id + "/"); code != 404 {
 			t.Errorf("objects/%s/: %d, want 404", id, code)
 		}

@@ -93,8 +93,8 @@ func TestCollectionListsNetworks(t *testing.T) {
 	}
 
 	// Each of a network's objects is found by its id, as an address's are.
-	for _, id := range []string{stix.IndicatorID("45.1.2.0/24"), stix.ObservableID("ipv4-addr", "45.1.2.0/24"),
-		stix.RelationshipID("2a00:1::/48"), stix.ObservableID("ipv6-addr", "2a00:1::/48"), stix.IndicatorID("45.1.2.0")} {
+	for _, id := range []string{stix.IndicatorID("45.1.2.0/24", 0), stix.ObservableID("ipv4-addr", "45.1.2.0/24"),
+		stix.RelationshipID("2a00:1::/48", 0), stix.ObservableID("ipv6-addr", "2a00:1::/48"), stix.IndicatorID("45.1.2.0", 0)} {
 		req, _ := http.NewRequest("GET", hs.URL+taxii.APIRoot+"collections/"+taxii.Collections[0].ID+"/objects/"+id+"/", nil)
 		req.SetBasicAuth("x", key)
 		resp, err := hs.Client().Do(req)
@@ -110,7 +110,7 @@ func TestCollectionListsNetworks(t *testing.T) {
 			t.Errorf("objects/%s/: %d %v %v", id, resp.StatusCode, err, body.Objects)
 		}
 	}
-	req, _ := http.NewRequest("GET", hs.URL+taxii.APIRoot+"collections/"+taxii.Collections[0].ID+"/objects/"+stix.IndicatorID("45.1.3.0/24")+"/", nil)
+	req, _ := http.NewRequest("GET", hs.URL+taxii.APIRoot+"collections/"+taxii.Collections[0].ID+"/objects/"+stix.IndicatorID("45.1.3.0/24", 0)+"/", nil)
 	req.SetBasicAuth("x", key)
 	resp, err := hs.Client().Do(req)
 	if err != nil {

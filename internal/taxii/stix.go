@@ -22,7 +22,10 @@ func (STIXMapper) Objects(ind *indicator.Indicator) ([]Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	return convert(objs, ind), nil
+	// A renewed indicator's earlier generations, revoked, after its three
+	// objects: a consumer that polls for what changed since before the
+	// revocation gets them with the new id (stix.Superseded).
+	return convert(append(objs, stix.Superseded(ind)...), ind), nil
 }
 
 // IndicatorTypes implements Mapper.
@@ -31,9 +34,9 @@ func (STIXMapper) IndicatorTypes() []string {
 }
 
 // ObjectID implements Mapper: the ids are UUIDv5s of the address (or of
-// the network's CIDR), so computing one costs a hash, where mapping the
-// indicator costs its JSON.
-func (STIXMapper) ObjectID(typ string, p netip.Prefix) string {
+// the network's CIDR) and, past 0, the indicator's generation, so
+// computing one costs a hash, where mapping the indicator costs its JSON.
+func (STIXMapper) ObjectID(typ string, p netip.Prefix, generation int64) string {
 	addr := p.Addr()
 	v := addr.String()
 	if !p.IsSingleIP() {
@@ -41,9 +44,9 @@ func (STIXMapper) ObjectID(typ string, p netip.Prefix) string {
 	}
 	switch typ {
 	case "indicator":
-		return stix.IndicatorID(v)
+		return stix.IndicatorID(v, generation)
 	case "relationship":
-		return stix.RelationshipID(v)
+		return stix.RelationshipID(v, generation)
 	case "ipv4-addr":
 		if addr.Is4() {
 			return stix.ObservableID(typ, v)

@@ -45,8 +45,9 @@ type Mapper interface {
 	// IndicatorTypes are the types Objects returns objects of.
 	IndicatorTypes() []string
 	// ObjectID is the id of the object of type typ that Objects returns
-	// for the address, or "" if it returns none of that type.
-	ObjectID(typ string, p netip.Prefix) string
+	// for the address in its generation (indicator.Indicator.Generation),
+	// or "" if it returns none of that type.
+	ObjectID(typ string, p netip.Prefix, generation int64) string
 }
 
 // Store is what the server reads.
@@ -54,6 +55,9 @@ type Store interface {
 	SearchIndicators(ctx context.Context, q store.IndicatorQuery) (store.IndicatorPage, error)
 	AuthenticateAPIKey(ctx context.Context, key string) (store.APIKey, error)
 	EachAddress(ctx context.Context, status indicator.Status, fn func(netip.Addr) bool) error
+	// EachRenewed reads the few indicators past generation 0, with
+	// their generation.
+	EachRenewed(ctx context.Context, status indicator.Status, fn func(netip.Prefix, int64) error) error
 	Lookup(ctx context.Context, addr netip.Addr) (indicator.Indicator, error)
 	// EachNetwork and LookupNetwork read the networks list feeds list
 	// (their CIDR entries): a few thousand, where addresses are millions.
@@ -588,11 +592,14 @@ func (s *Server) anyIndicatorType(types map[string]bool) bool {
 }
 
 // find returns the object with the id in the collection. The ids of an
-// indicator's objects are UUIDv5 digests of its address, which cannot be
-// reversed: find reads only the addresses (no attributes, no JSON), hashes
-// each into an id of the requested type, and maps the one indicator that
-// matches. An id of a type no indicator has is not found at once. At most
-// MaxObjectScans read at once; the request's budget ends a scan.
+// indicator's objects are UUIDv5 digests of its address (and generation),
+// which cannot be reversed: find reads only the addresses (no attributes,
+// no JSON), hashes each into an id of the requested type, and maps the one
+// indicator that matches. The indicator id an indicator had before a
+// revocation it left is found as its revoked version (stix.Superseded);
+// the earlier relationship's is not: it no longer publishes it. An id of a type no
+// indicator has is not found at once. At most MaxObjectScans read at
+// once; the request's budget ends a scan.
 func (s *Server) find(ctx context.Context, c *Collection, id string) (*Object, error) {
 	notFound := &taxiiError{http.StatusNotFound, "Object not found", fmt.Sprintf("no object %q in collection %s", id, c.Alias)}
 	for _, o := range s.m.Identities() {
@@ -611,21 +618,43 @@ func (s *Server) find(ctx context.Context, c *Collection, id string) (*Object, e
 		return nil, &taxiiError{http.StatusTooManyRequests, "Too many requests", fmt.Sprintf(
 			"%d lookups of objects by id are in progress, the most at once: retry after the time in Retry-After", MaxObjectScans)}
 	}
-	var addr netip.Addr
-	err := s.st.EachAddress(ctx, c.status, func(a netip.Addr) bool {
-		if s.m.ObjectID(typ, netip.PrefixFrom(a, a.BitLen())) == id {
-			addr = a
-			return false
+	// The few indicators brought back after a revocation first: their
+	// ids are of their generation, and they still publish the indicator
+	// ids of the generations before, revoked (stix.Superseded). An id of
+	// an earlier generation they no longer publish (a relationship's, or
+	// past stix.MaxSuperseded) is found, then not matched.
+	var found netip.Prefix
+	err := s.st.EachRenewed(ctx, c.status, func(p netip.Prefix, gen int64) error {
+		for g := gen; g >= max(0, gen-stix.MaxSuperseded); g-- {
+			if s.m.ObjectID(typ, p, g) == id {
+				found = p
+				return errFound
+			}
 		}
-		return true
+		return nil
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, errFound) {
 		return nil, err
 	}
+	if !found.IsValid() {
+		err = s.st.EachAddress(ctx, c.status, func(a netip.Addr) bool {
+			if s.m.ObjectID(typ, netip.PrefixFrom(a, a.BitLen()), 0) == id {
+				found = netip.PrefixFrom(a, a.BitLen())
+				return false
+			}
+			return true
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
 	var ind indicator.Indicator
-	if addr.IsValid() {
-		ind, err = s.st.Lookup(ctx, addr)
-	} else {
+	switch {
+	case found.IsValid() && found.IsSingleIP():
+		ind, err = s.st.Lookup(ctx, found.Addr())
+	case found.IsValid():
+		ind, err = s.st.LookupNetwork(ctx, found)
+	default:
 		ind, err = s.findNetwork(ctx, typ, id)
 	}
 	if errors.Is(err, store.ErrNotFound) || (err == nil && c.status != "" && ind.Status != c.status) {
@@ -651,7 +680,7 @@ func (s *Server) find(ctx context.Context, c *Collection, id string) (*Object, e
 func (s *Server) findNetwork(ctx context.Context, typ, id string) (indicator.Indicator, error) {
 	var found netip.Prefix
 	err := s.st.EachNetwork(ctx, func(p netip.Prefix) error {
-		if s.m.ObjectID(typ, p) == id {
+		if s.m.ObjectID(typ, p, 0) == id {
 			found = p
 			return errFound
 		}
