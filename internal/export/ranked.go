@@ -35,9 +35,9 @@ type RankedSource interface {
 	// CountActive counts the Active indicators, up to limit.
 	CountActive(ctx context.Context, limit int) (int, error)
 	// EachActive reads every Active indicator f keeps, in address
-	// order, as EachIndicatorAt does, with its rank by by; fn's is
-	// valid until it returns.
-	EachActive(ctx context.Context, by string, f store.RankFilter, attrs []string, fn func(store.Ranked, *indicator.Indicator, netip.Prefix) error) error
+	// order, as EachIndicatorAt does but for the fields left out of
+	// fields, with its rank by by; fn's is valid until it returns.
+	EachActive(ctx context.Context, by string, f store.RankFilter, attrs []string, fields store.Fields, fn func(store.Ranked, *indicator.Indicator, netip.Prefix) error) error
 	// EachActiveBrief is EachActive with the briefs EachRankedBrief
 	// reads.
 	EachActiveBrief(ctx context.Context, by string, f store.RankFilter, fn func(*store.Brief) error) error
@@ -110,6 +110,44 @@ var writtenAttributes = map[Format][]string{
 		indicator.AttrDetectedBy},
 	CSV: {indicator.AttrDetectedCategories, indicator.AttrCluster, indicator.AttrPredictedAt, indicator.AttrDetectedAt,
 		indicator.AttrDetectedBy, indicator.AttrDetectedIdentifiers, indicator.AttrPredictedCategory},
+}
+
+// writtenFields are the parts of an indicator besides its attributes and
+// address that each format's writer reads (store.Fields), so that the
+// one-pass read (scanned) reads no other column; a format not listed
+// reads them all. A blocklist reads the expiry too (pick checks it), and
+// a filter the fields it checks (rankedFields). TestBudgetReadLeanIsTheSame
+// checks each against the whole indicators' render.
+var writtenFields = map[Format]store.Fields{
+	CSV:       0,
+	JSONL:     store.FieldTimes | store.FieldSources,
+	STIX:      store.FieldTimes | store.FieldExpiry,
+	ZeekIntel: store.FieldSources,
+	ECS:       store.FieldTimes | store.FieldSources,
+	MISPFeed:  store.FieldTimes | store.FieldSources,
+}
+
+// rankedFields are the fields the one-pass read of format f reads: what
+// its writer reads (writtenFields), the expiry for a blocklist, and what
+// pick checks for o's filters.
+func (o *Options) rankedFields(f Format) store.Fields {
+	fields, ok := writtenFields[f]
+	if !ok {
+		return store.AllFields
+	}
+	if f.Blocklist() {
+		fields |= store.FieldExpiry
+	}
+	if o.Feed != "" || len(o.Feeds) > 0 || o.MinSources > 0 || len(o.Sources) > 0 {
+		fields |= store.FieldSources
+	}
+	if o.MinConfidence != nil {
+		fields |= store.FieldConfidence
+	}
+	if !o.UpdatedSince.IsZero() {
+		fields |= store.FieldTimes
+	}
+	return fields
 }
 
 // rankedAttributes are the attributes a held ranked read of format f
@@ -273,7 +311,7 @@ func (sel *selector) scanned(ctx context.Context, rs RankedSource, emit func(*se
 		kept  int
 		worst store.Ranked
 	)
-	err := rs.EachActive(ctx, o.rankBy(), rf, o.rankedAttributes(sel.f), func(x store.Ranked, ind *indicator.Indicator, nb netip.Prefix) error {
+	err := rs.EachActive(ctx, o.rankBy(), rf, o.rankedAttributes(sel.f), o.rankedFields(sel.f), func(x store.Ranked, ind *indicator.Indicator, nb netip.Prefix) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}

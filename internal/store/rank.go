@@ -303,7 +303,7 @@ func (s *Store) EachIndicatorAt(ctx context.Context, addrs []netip.Addr, attrs [
 	if err != nil {
 		return err
 	}
-	cols, skip := renderColumns(slots)
+	cols, skip := renderColumns(slots, AllFields|fieldStatus)
 	var (
 		st  merge.Stored
 		row = storedRow{noRuns: true, flag: true, skip: skip}
@@ -375,29 +375,58 @@ func (s *Store) CountActive(ctx context.Context, limit int) (int, error) {
 	return n, nil
 }
 
+// Fields are the parts of an indicator besides its attributes that a
+// one-pass read (EachActive) hands out: the ones left out read as zero
+// (no Sources, no times, no expiry, no Confidence) and their columns are
+// neither read nor handed out by the database, which costs per column
+// (a 1M-entry csv spent more time handing out its 24 columns than
+// SQLite spent reading them).
+type Fields uint8
+
+const (
+	// FieldTimes are CreatedAt and UpdatedAt.
+	FieldTimes Fields = 1 << iota
+	// FieldExpiry is ExpiresAt.
+	FieldExpiry
+	// FieldSources are Sources and Feeds (which feeds list it now).
+	FieldSources
+	// FieldConfidence is Confidence.
+	FieldConfidence
+	// fieldStatus is Status, read by the reads that hand out any
+	// status (EachIndicatorAt, EachRankedIndicator); EachActive's is
+	// Active.
+	fieldStatus
+
+	// AllFields are every field EachActive can hand out.
+	AllFields = FieldTimes | FieldExpiry | FieldSources | FieldConfidence
+)
+
 // EachActive calls fn for every Active indicator (host) f keeps, in
 // address order, with its rank by by (Ranked: for a budget's cut-off and
 // its expiry check) and its lookup netblock, reading the indicators as
-// EachIndicatorAt does: the attributes attrs names, into one indicator
-// reused from row to row. It is one pass over the table in key order,
-// with the filters checked by the database before a row is handed out:
-// for a budget that keeps every Active indicator (CountActive), it costs
-// about a third of reading each by key, ranks nothing and holds nothing.
-func (s *Store) EachActive(ctx context.Context, by string, f RankFilter, attrs []string, fn func(Ranked, *indicator.Indicator, netip.Prefix) error) error {
+// EachIndicatorAt does but for what fields leaves out (and Status, which
+// is Active): the attributes attrs names, into one indicator reused from
+// row to row. It is one pass over the table in key order, with the
+// filters checked by the database before a row is handed out: for a
+// budget that keeps every Active indicator (CountActive), it costs about
+// a third of reading each by key, ranks nothing and holds nothing.
+// Without FieldExpiry, Ranked.ExpiresAt is zero too.
+func (s *Store) EachActive(ctx context.Context, by string, f RankFilter, attrs []string, fields Fields, fn func(Ranked, *indicator.Indicator, netip.Prefix) error) error {
 	slots, err := slotsOf(attrs)
 	if err != nil {
 		return err
 	}
-	cols, skip := renderColumns(slots)
+	cols, skip := renderColumns(slots, fields)
 	var (
 		st  merge.Stored
-		row = storedRow{noRuns: true, flag: true, skip: skip}
+		row = storedRow{noRuns: true, flag: fields&FieldSources != 0, skip: skip}
 		ind indicator.Indicator
 	)
 	return s.eachActiveRow(ctx, by, f, cols, func(sc *withKey) error {
 		if err := row.scan(sc, &st); err != nil {
 			return err
 		}
+		st.Status = indicator.StatusActive // the WHERE's, not read
 		st.IndicatorInto(&ind, nil, slots, row.seclytics != 0)
 		r := Ranked{Addr: ind.Addr, by: by, key: sc.keyFloat()}
 		if st.ExpiresAt != 0 {
@@ -476,15 +505,31 @@ const seclyticsAny = `CASE WHEN s_predicted_at IS NULL AND s_predicted_netblock 
 		AND s_detected_categories IS NULL AND s_detected_at IS NULL AND s_last_seen_at IS NULL
 		AND s_importance IS NULL AND s_normalized_importance IS NULL THEN 0 ELSE 1 END`
 
+// fieldColumns are the columns of storedColumns each of Fields reads.
+var fieldColumns = map[Fields][]string{
+	fieldStatus:     {"status"},
+	FieldTimes:      {"created_at", "updated_at"},
+	FieldExpiry:     {"expires_at", "sighted_until"},
+	FieldSources:    {"s_listed", "l_feeds", "l_sources"},
+	FieldConfidence: {"confidence"},
+}
+
 // renderColumns are the columns of storedColumns a render reads
-// (EachRankedIndicator, EachIndicatorAt), then seclyticsAny; skip are the
-// ones it leaves out (storedRow.skip): the attributes not in slots and
-// what no export writes (the attributes' runs, the ingest's hash and seen
-// time, the sightings), so SQLite neither reads nor hands them out.
-func renderColumns(slots merge.Set) (cols string, skip *[numStoredColumns]bool) {
+// (EachRankedIndicator, EachIndicatorAt with every field and the status;
+// EachActive), then seclyticsAny with FieldSources; skip are the ones it
+// leaves out (storedRow.skip): the attributes not in slots, the fields not
+// in fields, and what no export writes (the attributes' runs, the
+// ingest's hash and seen time, the sightings), so SQLite neither reads
+// nor hands them out.
+func renderColumns(slots merge.Set, fields Fields) (cols string, skip *[numStoredColumns]bool) {
 	leave := map[string]bool{"s_attr_runs": true, "s_hash": true, "s_seen_at": true, "sightings": true, "first_sighted": true, "last_sighted": true}
 	for s, col := range slotColumns {
 		leave[col] = !slots.Has(merge.Slot(s))
+	}
+	for f, fcols := range fieldColumns {
+		for _, c := range fcols {
+			leave[c] = fields&f == 0
+		}
 	}
 	skip = new([numStoredColumns]bool)
 	var read []string
@@ -493,7 +538,11 @@ func renderColumns(slots merge.Set) (cols string, skip *[numStoredColumns]bool) 
 			read = append(read, c)
 		}
 	}
-	return strings.Join(read, ", ") + ", " + seclyticsAny, skip
+	cols = strings.Join(read, ", ")
+	if fields&FieldSources != 0 {
+		cols += ", " + seclyticsAny
+	}
+	return cols, skip
 }
 
 // EachRankedIndicator is EachRanked that reads each indicator (with its
@@ -508,7 +557,7 @@ func (s *Store) EachRankedIndicator(ctx context.Context, by string, f RankFilter
 	if err != nil {
 		return err
 	}
-	cols, skip := renderColumns(slots)
+	cols, skip := renderColumns(slots, AllFields|fieldStatus)
 	var (
 		st  merge.Stored
 		row = storedRow{noRuns: true, flag: true, skip: skip}
