@@ -138,8 +138,11 @@ func (o *Options) rankedFields(f Format) store.Fields {
 	if f.Blocklist() {
 		fields |= store.FieldExpiry
 	}
-	if o.Feed != "" || len(o.Feeds) > 0 || o.MinSources > 0 || len(o.Sources) > 0 {
+	if len(o.Sources) > 0 {
 		fields |= store.FieldSources
+	}
+	if o.Feed != "" || len(o.Feeds) > 0 || o.MinSources > 0 {
+		fields |= store.FieldSources | store.FieldListed
 	}
 	if o.MinConfidence != nil {
 		fields |= store.FieldConfidence
@@ -213,7 +216,7 @@ func (sel *selector) ranked(ctx context.Context, rs RankedSource, emit func(*sel
 			return err
 		}
 		if n <= o.Max {
-			return sel.scanned(ctx, rs, emit)
+			return sel.scanned(ctx, rs, n, emit)
 		}
 	}
 	if addressOnly || (exact && o.Max > o.heldBudget()) {
@@ -304,14 +307,18 @@ func (sel *selector) ranked(ctx context.Context, rs RankedSource, emit func(*sel
 // walk would keep (the same expiry and allow-list checks, dropRanked)
 // and reports the same cut-off: the lowest rank kept, when the budget is
 // full.
-func (sel *selector) scanned(ctx context.Context, rs RankedSource, emit func(*selected) error) error {
+//
+// n is the Active set's size (CountActive): a budget larger than it never
+// fills, so its cut-off is never reported, and the read leaves out the
+// ranks (by "").
+func (sel *selector) scanned(ctx context.Context, rs RankedSource, n int, emit func(*selected) error) error {
 	o := sel.o
 	rf, _ := o.rankFilter()
 	var (
 		kept  int
 		worst store.Ranked
 	)
-	err := rs.EachActive(ctx, o.rankBy(), rf, o.rankedAttributes(sel.f), o.rankedFields(sel.f), func(x store.Ranked, ind *indicator.Indicator, nb netip.Prefix) error {
+	err := rs.EachActive(ctx, sel.scanRank(n), rf, o.rankedAttributes(sel.f), o.rankedFields(sel.f), func(x store.Ranked, ind *indicator.Indicator, nb netip.Prefix) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -333,6 +340,15 @@ func (sel *selector) scanned(ctx context.Context, rs RankedSource, emit func(*se
 	}
 	sel.cutOff(kept, worst.Rank)
 	return nil
+}
+
+// scanRank is the rank a one-pass read of an Active set of n reads: none
+// ("") when the budget cannot fill, or no one asks for its cut-off.
+func (sel *selector) scanRank(n int) string {
+	if n < sel.o.Max || sel.o.CutOff == nil {
+		return ""
+	}
+	return sel.o.rankBy()
 }
 
 // cutOff reports the budget's cut-off, the rank of the last indicator
@@ -424,7 +440,7 @@ func (sel *selector) rankedBrief(ctx context.Context, rs RankedSource, emit func
 		return err
 	}
 	if n <= o.Max {
-		return sel.scannedBrief(ctx, rs, emit)
+		return sel.scannedBrief(ctx, rs, n, emit)
 	}
 	type categories struct {
 		joined string
@@ -521,9 +537,9 @@ func (sel *selector) rankedBrief(ctx context.Context, rs RankedSource, emit func
 // (scanned's path): every brief its filters keep, in one pass in address
 // order, each handed to emit as it is read, nothing kept; the same
 // expiry and allow-list checks and the same cut-off as the ranked read.
-func (sel *selector) scannedBrief(ctx context.Context, rs RankedSource, emit func(*brief) error) error {
+func (sel *selector) scannedBrief(ctx context.Context, rs RankedSource, n int, emit func(*brief) error) error {
 	o := sel.o
-	by := o.rankBy()
+	by := sel.scanRank(n)
 	rf, _ := o.rankFilter()
 	var (
 		kept  int

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -118,6 +119,9 @@ type withKey struct {
 }
 
 func (w *withKey) Scan(dest ...any) error {
+	if w.key == nil { // no rank key (EachActive with by "")
+		return w.rows.Scan(dest...)
+	}
 	w.dest = append(append(w.dest[:0], dest...), w.key)
 	return w.rows.Scan(w.dest...)
 }
@@ -388,8 +392,12 @@ const (
 	FieldTimes Fields = 1 << iota
 	// FieldExpiry is ExpiresAt.
 	FieldExpiry
-	// FieldSources are Sources and Feeds (which feeds list it now).
+	// FieldSources are Sources and Feeds (the feeds that carry it).
 	FieldSources
+	// FieldListed is whether Seclytics lists it now (the Listed of its
+	// Feeds' Seclytics entry, with FieldSources), which ListedBy and
+	// ListingSources read.
+	FieldListed
 	// FieldConfidence is Confidence.
 	FieldConfidence
 	// fieldStatus is Status, read by the reads that hand out any
@@ -398,7 +406,7 @@ const (
 	fieldStatus
 
 	// AllFields are every field EachActive can hand out.
-	AllFields = FieldTimes | FieldExpiry | FieldSources | FieldConfidence
+	AllFields = FieldTimes | FieldExpiry | FieldSources | FieldListed | FieldConfidence
 )
 
 // EachActive calls fn for every Active indicator (host) f keeps, in
@@ -410,7 +418,9 @@ const (
 // filters checked by the database before a row is handed out: for a
 // budget that keeps every Active indicator (CountActive), it costs about
 // a third of reading each by key, ranks nothing and holds nothing.
-// Without FieldExpiry, Ranked.ExpiresAt is zero too.
+// Without FieldExpiry, Ranked.ExpiresAt is zero too. With by "", it reads
+// no rank (Ranked's is zero): a budget larger than the Active set never
+// reports its cut-off, and need not read the ranks for it.
 func (s *Store) EachActive(ctx context.Context, by string, f RankFilter, attrs []string, fields Fields, fn func(Ranked, *indicator.Indicator, netip.Prefix) error) error {
 	slots, err := slotsOf(attrs)
 	if err != nil {
@@ -440,19 +450,25 @@ func (s *Store) EachActive(ctx context.Context, by string, f RankFilter, attrs [
 // cols, then the rank key by, of every Active host f keeps, in address
 // order, handing row each row's scanner.
 func (s *Store) eachActiveRow(ctx context.Context, by string, f RankFilter, cols string, row func(sc *withKey) error) error {
-	where, args, err := rankQuery(by, f, true)
+	where, args, err := rankQuery(cmp.Or(by, RankImportance), f, true)
 	if err != nil {
 		return err
 	}
-	rows, err := s.x.QueryContext(ctx, `SELECT `+cols+`, `+rankKeys[by]+` FROM indicators`+where+` ORDER BY ip`, args...)
+	var key any = new(int64)
+	switch by {
+	case "":
+		key = nil
+	case RankImportance:
+		key = new(float64)
+		cols += `, ` + rankKeys[by]
+	default:
+		cols += `, ` + rankKeys[by]
+	}
+	rows, err := s.x.QueryContext(ctx, `SELECT `+cols+` FROM indicators`+where+` ORDER BY ip`, args...)
 	if err != nil {
 		return fmt.Errorf("read Active indicators: %w", err)
 	}
 	defer rows.Close()
-	var key any = new(int64)
-	if by == RankImportance {
-		key = new(float64)
-	}
 	sc := &withKey{rows: rows, key: key}
 	for rows.Next() {
 		if err := row(sc); err != nil {
@@ -510,7 +526,8 @@ var fieldColumns = map[Fields][]string{
 	fieldStatus:     {"status"},
 	FieldTimes:      {"created_at", "updated_at"},
 	FieldExpiry:     {"expires_at", "sighted_until"},
-	FieldSources:    {"s_listed", "l_feeds", "l_sources"},
+	FieldSources:    {"l_feeds", "l_sources"},
+	FieldListed:     {"s_listed"},
 	FieldConfidence: {"confidence"},
 }
 
