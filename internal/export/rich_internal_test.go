@@ -36,20 +36,24 @@ type refECSEvent struct {
 }
 
 type refECSThreat struct {
-	Feed      struct{ Name string `json:"name"` } `json:"feed"`
-	Indicator refECSIndicator                     `json:"indicator"`
+	Feed struct {
+		Name string `json:"name"`
+	} `json:"feed"`
+	Indicator refECSIndicator `json:"indicator"`
 }
 
 type refECSIndicator struct {
-	Type        string                             `json:"type"`
-	IP          string                             `json:"ip"`
-	FirstSeen   string                             `json:"first_seen"`
-	LastSeen    string                             `json:"last_seen"`
-	ModifiedAt  string                             `json:"modified_at"`
-	Confidence  string                             `json:"confidence"`
-	Provider    string                             `json:"provider"`
-	Description string                             `json:"description,omitempty"`
-	Marking     struct{ TLP string `json:"tlp"` } `json:"marking"`
+	Type        string `json:"type"`
+	IP          string `json:"ip"`
+	FirstSeen   string `json:"first_seen"`
+	LastSeen    string `json:"last_seen"`
+	ModifiedAt  string `json:"modified_at"`
+	Confidence  string `json:"confidence"`
+	Provider    string `json:"provider"`
+	Description string `json:"description,omitempty"`
+	Marking     struct {
+		TLP string `json:"tlp"`
+	} `json:"marking"`
 }
 
 func refECSTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }

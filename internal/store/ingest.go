@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -283,6 +284,9 @@ var storedColumnNames = func() []string {
 	}
 	return cols
 }()
+
+// clusterColumn is the cluster's index in storedColumns.
+var clusterColumn = slices.Index(storedColumnNames, clusterName)
 
 const selectStored = `SELECT ` + storedColumns + `
 	FROM indicators`
@@ -789,6 +793,10 @@ type storedRow struct {
 	// skip are the columns of storedColumns the row leaves out
 	// (renderColumns): they read as NULL.
 	skip *[numStoredColumns]bool
+	// names, when not nil, names the row's cluster, whose column is then
+	// s_cluster_id (renderColumns with fieldClusterID).
+	names     *clusterNames
+	clusterID sql.NullInt64
 
 	ip                                        []byte
 	status                                    string
@@ -812,6 +820,9 @@ func (r *storedRow) scan(sc scanner, st *merge.Stored) error {
 		r.dest = []any{&r.ip, &r.status, &r.created, &r.updated, &r.predAt, &r.netblock, &r.pcat, &r.cluster, &r.by, &r.ids, &r.cats,
 			&r.detAt, &r.lsa, &r.imp, &r.n, &r.attrRuns, &r.hash, &r.lookupNB, &r.seen, &r.expires,
 			&r.sightings, &r.firstSighted, &r.lastSighted, &r.sightedUntil, &r.sListed, &r.conf, &r.lFeeds, &r.lSources}
+		if r.names != nil {
+			r.dest[clusterColumn] = &r.clusterID
+		}
 		if r.skip != nil {
 			// Never scanned, they keep their zero values: NULL.
 			read := r.dest[:0]
@@ -832,6 +843,13 @@ func (r *storedRow) scan(sc scanner, st *merge.Stored) error {
 	}
 	ip, status, predAt, detAt, lsa, imp, lookupNB := r.ip, r.status, r.predAt, r.detAt, r.lsa, r.imp, r.lookupNB
 	netblock, pcat, cluster, by, ids, cats, n := r.netblock, r.pcat, r.cluster, r.by, r.ids, r.cats, r.n
+	if r.names != nil && r.clusterID.Valid {
+		name, err := r.names.name(r.clusterID.Int64)
+		if err != nil {
+			return err
+		}
+		cluster = sql.NullString{String: name, Valid: true}
+	}
 	hash, seen, expires, firstSighted, lastSighted, sightedUntil := r.hash, r.seen, r.expires, r.firstSighted, r.lastSighted, r.sightedUntil
 	sListed, conf, lFeeds, lSources := r.sListed, r.conf, r.lFeeds, r.lSources
 	st.CreatedAt, st.UpdatedAt, st.Sightings = r.created, r.updated, r.sightings

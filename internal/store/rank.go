@@ -404,6 +404,9 @@ const (
 	// status (EachIndicatorAt, EachRankedIndicator); EachActive's is
 	// Active.
 	fieldStatus
+	// fieldClusterID reads the cluster's id (s_cluster_id) for its name
+	// (clusterNames, storedRow.names).
+	fieldClusterID
 
 	// AllFields are every field EachActive can hand out.
 	AllFields = FieldTimes | FieldExpiry | FieldSources | FieldListed | FieldConfidence
@@ -426,10 +429,17 @@ func (s *Store) EachActive(ctx context.Context, by string, f RankFilter, attrs [
 	if err != nil {
 		return err
 	}
+	row := storedRow{noRuns: true, flag: fields&FieldSources != 0}
+	if slots.Has(merge.Cluster) {
+		if row.names, err = s.readClusterNames(ctx); err != nil {
+			return err
+		}
+		fields |= fieldClusterID
+	}
 	cols, skip := renderColumns(slots, fields)
+	row.skip = skip
 	var (
 		st  merge.Stored
-		row = storedRow{noRuns: true, flag: fields&FieldSources != 0, skip: skip}
 		ind indicator.Indicator
 	)
 	return s.eachActiveRow(ctx, by, f, cols, func(sc *withKey) error {
@@ -551,9 +561,13 @@ func renderColumns(slots merge.Set, fields Fields) (cols string, skip *[numStore
 	skip = new([numStoredColumns]bool)
 	var read []string
 	for i, c := range storedColumnNames {
-		if skip[i] = leave[c]; !skip[i] {
-			read = append(read, c)
+		if skip[i] = leave[c]; skip[i] {
+			continue
 		}
+		if c == clusterName && fields&fieldClusterID != 0 {
+			c = "s_cluster_id"
+		}
+		read = append(read, c)
 	}
 	cols = strings.Join(read, ", ")
 	if fields&FieldSources != 0 {
