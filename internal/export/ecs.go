@@ -76,9 +76,8 @@ func writeECS(ctx context.Context, w io.Writer, src Source, o Options) error {
 }
 
 func appendECSTime(dst []byte, t time.Time) []byte {
-	return t.UTC().AppendFormat(dst, "2006-01-02T15:04:05.000Z")
+	return jsonenc.AppendTime(dst, t.UTC(), "2006-01-02T15:04:05.000Z")
 }
-
 
 // seenRange is when the source first and last reported the indicator:
 // the earliest of Predicted At and Detected At (else when forewarn first

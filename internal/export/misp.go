@@ -336,7 +336,7 @@ func appendUUID(dst []byte, id uuid.UUID) []byte {
 }
 
 func appendMISPTime(dst []byte, t time.Time) []byte {
-	return t.UTC().AppendFormat(dst, "2006-01-02T15:04:05.000000+00:00")
+	return jsonenc.AppendTime(dst, t.UTC(), "2006-01-02T15:04:05.000000+00:00")
 }
 
 // WriteMISPFile writes one file of the MISP feed of src: manifest.json,
