@@ -285,8 +285,12 @@ var storedColumnNames = func() []string {
 	return cols
 }()
 
-// clusterColumn is the cluster's index in storedColumns.
-var clusterColumn = slices.Index(storedColumnNames, clusterName)
+// clusterColumn and lookupNBColumn are the cluster's and the lookup
+// netblock's indexes in storedColumns.
+var (
+	clusterColumn  = slices.Index(storedColumnNames, clusterName)
+	lookupNBColumn = slices.Index(storedColumnNames, "s_lookup_netblock")
+)
 
 const selectStored = `SELECT ` + storedColumns + `
 	FROM indicators`
@@ -797,6 +801,11 @@ type storedRow struct {
 	// s_cluster_id (renderColumns with fieldClusterID).
 	names     *clusterNames
 	clusterID sql.NullInt64
+	// raw: the key and the lookup netblock are scanned into buffers
+	// reused from row to row (sql.RawBytes: not with QueryRow) rather
+	// than a copy each.
+	raw                bool
+	ipRaw, lookupNBRaw sql.RawBytes
 
 	ip                                        []byte
 	status                                    string
@@ -823,6 +832,9 @@ func (r *storedRow) scan(sc scanner, st *merge.Stored) error {
 		if r.names != nil {
 			r.dest[clusterColumn] = &r.clusterID
 		}
+		if r.raw {
+			r.dest[0], r.dest[lookupNBColumn] = &r.ipRaw, &r.lookupNBRaw
+		}
 		if r.skip != nil {
 			// Never scanned, they keep their zero values: NULL.
 			read := r.dest[:0]
@@ -842,6 +854,9 @@ func (r *storedRow) scan(sc scanner, st *merge.Stored) error {
 		return fmt.Errorf("read indicator: %w", err)
 	}
 	ip, status, predAt, detAt, lsa, imp, lookupNB := r.ip, r.status, r.predAt, r.detAt, r.lsa, r.imp, r.lookupNB
+	if r.raw {
+		ip, lookupNB = r.ipRaw, r.lookupNBRaw
+	}
 	netblock, pcat, cluster, by, ids, cats, n := r.netblock, r.pcat, r.cluster, r.by, r.ids, r.cats, r.n
 	if r.names != nil && r.clusterID.Valid {
 		name, err := r.names.name(r.clusterID.Int64)

@@ -310,7 +310,7 @@ func (s *Store) EachIndicatorAt(ctx context.Context, addrs []netip.Addr, attrs [
 	cols, skip := renderColumns(slots, AllFields|fieldStatus)
 	var (
 		st  merge.Stored
-		row = storedRow{noRuns: true, flag: true, skip: skip}
+		row = storedRow{noRuns: true, flag: true, skip: skip, raw: true}
 		ind indicator.Indicator
 	)
 	q := func(n int) string {
@@ -429,7 +429,7 @@ func (s *Store) EachActive(ctx context.Context, by string, f RankFilter, attrs [
 	if err != nil {
 		return err
 	}
-	row := storedRow{noRuns: true, flag: fields&FieldSources != 0}
+	row := storedRow{noRuns: true, flag: fields&FieldSources != 0, raw: true}
 	if slots.Has(merge.Cluster) {
 		if row.names, err = s.readClusterNames(ctx); err != nil {
 			return err
@@ -591,7 +591,7 @@ func (s *Store) EachRankedIndicator(ctx context.Context, by string, f RankFilter
 	cols, skip := renderColumns(slots, AllFields|fieldStatus)
 	var (
 		st  merge.Stored
-		row = storedRow{noRuns: true, flag: true, skip: skip}
+		row = storedRow{noRuns: true, flag: true, skip: skip, raw: true}
 	)
 	return s.eachRankedRow(ctx, by, f, cols, func(sc scanner) ([]byte, bool, error) {
 		if err := row.scan(sc, &st); err != nil {
