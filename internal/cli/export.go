@@ -24,6 +24,7 @@ func cmdExport(ctx context.Context, e *env, args []string) error {
 	format := fs.String("format", "jsonl", "output format: "+export.FormatNames())
 	out := fs.String("o", "-", "output file (- for standard output); suricata-iprep also writes categories.txt beside it")
 	dir := fs.String("dir", "", "misp-feed: the directory to write the feed into (manifest.json, hashes.csv, one event per feed)")
+	cpuProf := fs.String("cpuprofile", "", "write a CPU profile of the export to this file (for developers)")
 	var o export.Options
 	statuses := exportFlags(fs, &o)
 	if _, err := parse(fs, args); err != nil {
@@ -57,6 +58,11 @@ func cmdExport(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer st.Close()
+	stopProfile, err := startCPUProfile(*cpuProf)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	if f.Directory() {
 		n, err := export.WriteMISPFeed(ctx, *dir, st, o)
 		if err != nil {

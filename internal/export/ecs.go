@@ -2,58 +2,12 @@ package export
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"strings"
 	"time"
 
 	"forewarn/internal/indicator"
-)
-
-// The ECS document forewarn writes per indicator: an enrichment event of
-// category threat and type indicator, the fields Elastic's threat
-// intelligence integrations fill (see testdata/ecs for the field
-// reference the test checks them against).
-type ecsDoc struct {
-	Timestamp string    `json:"@timestamp"`
-	Event     ecsEvent  `json:"event"`
-	Threat    ecsThreat `json:"threat"`
-}
-
-type ecsEvent struct {
-	Kind     string   `json:"kind"`
-	Category []string `json:"category"`
-	Type     []string `json:"type"`
-}
-
-type ecsThreat struct {
-	Feed      ecsFeed      `json:"feed"`
-	Indicator ecsIndicator `json:"indicator"`
-}
-
-type ecsFeed struct {
-	Name string `json:"name"`
-}
-
-type ecsIndicator struct {
-	Type        string     `json:"type"`
-	IP          string     `json:"ip"`
-	FirstSeen   string     `json:"first_seen"`
-	LastSeen    string     `json:"last_seen"`
-	ModifiedAt  string     `json:"modified_at"`
-	Confidence  string     `json:"confidence"`
-	Provider    string     `json:"provider"`
-	Description string     `json:"description,omitempty"`
-	Marking     ecsMarking `json:"marking"`
-}
-
-type ecsMarking struct {
-	TLP string `json:"tlp"`
-}
-
-var (
-	ecsCategory = []string{"threat"}
-	ecsType     = []string{"indicator"}
+	"forewarn/internal/jsonenc"
 )
 
 // writeECS writes NDJSON, one ECS threat indicator document per address.
@@ -61,43 +15,69 @@ var (
 // indicator match rule whose indicator query keeps only the latest export
 // (say @timestamp >= now-2h, fetching hourly) stops matching an indicator
 // as soon as forewarn stops listing it. The other times come from the store.
+//
+// Each document is appended to one buffer reused from line to line, byte
+// for byte as encoding/json wrote the struct it replaces (no HTML
+// escaping; TestRichFormatsAreEncodingJSON holds the two to the same
+// bytes).
 func writeECS(ctx context.Context, w io.Writer, src Source, o Options) error {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
 	tlp := strings.ToUpper(o.tlp())
-	stamp := ecsTime(o.now())
+	// What every document starts with, and its marking's end.
+	head := append([]byte(`{"@timestamp":`), jsonenc.AppendString(nil, appendECSTime(nil, o.now()))...)
+	head = append(head, `,"event":{"kind":"enrichment","category":["threat"],"type":["indicator"]},"threat":{"feed":{"name":`...)
+	tail := append(jsonenc.AppendString([]byte(`,"marking":{"tlp":`), tlp), "}}}}\n"...)
+	var buf, text, provider []byte
 	return each(ctx, src, ECS, o, func(s *selected) error {
 		ind := s.ind
 		first, last := seenRange(s)
-		typ := "ipv4-addr"
-		if !s.addr.Unmap().Is4() {
-			typ = "ipv6-addr"
+		provider = provider[:0]
+		for i, src := range ind.Sources {
+			if i > 0 {
+				provider = append(provider, ',')
+			}
+			provider = append(provider, src...)
 		}
-		confidence := "Not Specified"
+		if len(provider) == 0 {
+			provider = append(provider, "forewarn"...)
+		}
+		buf = append(buf[:0], head...)
+		text = append(append(text[:0], "forewarn "...), provider...)
+		buf = jsonenc.AppendString(buf, text)
+		buf = append(buf, `},"indicator":{"type":`...)
+		if s.addr.Unmap().Is4() {
+			buf = append(buf, `"ipv4-addr"`...)
+		} else {
+			buf = append(buf, `"ipv6-addr"`...)
+		}
+		buf = append(buf, `,"ip":`...)
+		buf = jsonenc.AppendString(buf, s.addr.AppendTo(text[:0]))
+		buf = append(buf, `,"first_seen":"`...)
+		buf = appendECSTime(buf, first)
+		buf = append(buf, `","last_seen":"`...)
+		buf = appendECSTime(buf, last)
+		buf = append(buf, `","modified_at":"`...)
+		buf = appendECSTime(buf, ind.UpdatedAt)
+		buf = append(buf, `","confidence":`...)
 		if s.hasImportance {
-			confidence = indicator.NormalizeImportance(s.importance)
+			buf = jsonenc.AppendString(buf, indicator.NormalizeImportance(s.importance))
+		} else {
+			buf = append(buf, `"Not Specified"`...)
 		}
-		provider := strings.Join(ind.Sources, ",")
-		if provider == "" {
-			provider = "forewarn"
+		buf = append(buf, `,"provider":`...)
+		buf = jsonenc.AppendString(buf, provider)
+		if text = appendDescribe(text[:0], s); len(text) > 0 {
+			buf = append(buf, `,"description":`...)
+			buf = jsonenc.AppendString(buf, text)
 		}
-		return enc.Encode(ecsDoc{
-			Timestamp: stamp,
-			Event:     ecsEvent{Kind: "enrichment", Category: ecsCategory, Type: ecsType},
-			Threat: ecsThreat{
-				Feed: ecsFeed{Name: "forewarn " + provider},
-				Indicator: ecsIndicator{
-					Type: typ, IP: s.addr.String(),
-					FirstSeen: ecsTime(first), LastSeen: ecsTime(last), ModifiedAt: ecsTime(ind.UpdatedAt),
-					Confidence: confidence, Provider: provider, Description: describe(s),
-					Marking: ecsMarking{TLP: tlp},
-				},
-			},
-		})
+		buf = append(buf, tail...)
+		_, err := w.Write(buf)
+		return err
 	})
 }
 
-func ecsTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+func appendECSTime(dst []byte, t time.Time) []byte {
+	return jsonenc.AppendTime(dst, t.UTC(), "2006-01-02T15:04:05.000Z")
+}
 
 // seenRange is when the source first and last reported the indicator:
 // the earliest of Predicted At and Detected At (else when forewarn first
@@ -120,21 +100,18 @@ func seenRange(s *selected) (first, last time.Time) {
 	return first, last
 }
 
-// describe is why the indicator is listed, in words: its categories,
-// importance, cluster and predicted netblock.
-func describe(s *selected) string {
-	parts := make([]string, 0, 4)
-	if cats := joined(s.ind, indicator.AttrDetectedCategories, ", "); cats != "" {
-		parts = append(parts, "categories "+cats)
-	}
-	if v := joined(s.ind, indicator.AttrImportance, ","); v != "" {
-		parts = append(parts, "importance "+v)
-	}
-	if v := joined(s.ind, indicator.AttrCluster, ","); v != "" {
-		parts = append(parts, "cluster "+v)
-	}
+// appendDescribe appends why the indicator is listed to dst, in words:
+// its categories, importance, cluster and predicted netblock.
+func appendDescribe(dst []byte, s *selected) []byte {
+	start := len(dst)
+	dst = appendPart(dst, start, "categories ", s.ind, indicator.AttrDetectedCategories, ", ")
+	dst = appendPart(dst, start, "importance ", s.ind, indicator.AttrImportance, ",")
+	dst = appendPart(dst, start, "cluster ", s.ind, indicator.AttrCluster, ",")
 	if s.netblock.IsValid() {
-		parts = append(parts, "predicted netblock "+s.netblock.String())
+		if len(dst) > start {
+			dst = append(dst, "; "...)
+		}
+		dst = s.netblock.AppendTo(append(dst, "predicted netblock "...))
 	}
-	return strings.Join(parts, "; ")
+	return dst
 }

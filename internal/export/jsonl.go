@@ -76,9 +76,9 @@ func writeJSONL(ctx context.Context, w io.Writer, src Source, o Options) error {
 			buf = append(buf, "[]"...)
 		}
 		buf = append(buf, `,"created_at":"`...)
-		buf = ind.CreatedAt.UTC().AppendFormat(buf, time.RFC3339)
+		buf = jsonenc.AppendTime(buf, ind.CreatedAt.UTC(), time.RFC3339)
 		buf = append(buf, `","updated_at":"`...)
-		buf = ind.UpdatedAt.UTC().AppendFormat(buf, time.RFC3339)
+		buf = jsonenc.AppendTime(buf, ind.UpdatedAt.UTC(), time.RFC3339)
 		buf = append(buf, "\"}\n"...)
 		_, err := w.Write(buf)
 		return err

@@ -2,9 +2,9 @@ package export
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/md5"
+	"crypto/sha1"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -20,6 +20,7 @@ import (
 	"github.com/google/uuid"
 
 	"forewarn/internal/indicator"
+	"forewarn/internal/jsonenc"
 	"forewarn/internal/store"
 )
 
@@ -46,20 +47,6 @@ type mispOrgc struct {
 
 type mispTag struct {
 	Name string `json:"name"`
-}
-
-type mispAttribute struct {
-	UUID         string    `json:"uuid"`
-	Type         string    `json:"type"`
-	Category     string    `json:"category"`
-	Value        string    `json:"value"`
-	ToIDs        bool      `json:"to_ids"`
-	Distribution string    `json:"distribution"`
-	Timestamp    string    `json:"timestamp"`
-	FirstSeen    string    `json:"first_seen"`
-	LastSeen     string    `json:"last_seen"`
-	Comment      string    `json:"comment"`
-	Tag          []mispTag `json:"Tag,omitempty"`
 }
 
 type mispManifestEntry struct {
@@ -227,24 +214,37 @@ const mispEventTail = "\n]}}\n"
 // mispRender streams the selected indicators into the feed: each one's
 // attribute to the writer event returns for each of its sources (nil:
 // that event is not wanted), and its hash line to hashes (if not nil).
+//
+// Each attribute is appended to one buffer reused from attribute to
+// attribute, byte for byte as encoding/json wrote the struct it replaces
+// (mispAttribute's fields in order, no HTML escaping, Tag left out when
+// empty; TestRichFormatsAreEncodingJSON holds the two to the same bytes).
 func mispRender(ctx context.Context, src Source, o Options, events []*mispEvent, event func(*mispEvent) io.Writer, hashes io.Writer) error {
 	bySource := make(map[string]*mispEvent, len(events))
 	firstAttr := make(map[*mispEvent]bool, len(events))
+	spaces := make(map[*mispEvent]uuid.UUID, len(events))
 	for _, e := range events {
 		bySource[e.source] = e
 		firstAttr[e] = true
+		spaces[e] = uuid.MustParse(e.uuid)
 	}
 	typ := o.MISPAttribute
 	if typ == "" {
 		typ = "ip-dst"
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	line := make([]byte, 0, 80)
+	// What every attribute has between its uuid and its value.
+	typed := append(jsonenc.AppendString([]byte(`,"type":`), typ), `,"category":"Network activity","value":`...)
+	var (
+		buf, value, hashed, line []byte
+		tags                     = map[string][]byte{} // a category's tag, as encoded
+	)
 	return each(ctx, src, MISPFeed, o, func(s *selected) error {
-		value := s.value()
-		sum := md5.Sum([]byte(value))
+		if s.network.IsValid() {
+			value = s.network.AppendTo(value[:0])
+		} else {
+			value = s.addr.AppendTo(value[:0])
+		}
+		sum := md5.Sum(value)
 		first, last := seenRange(s)
 		for _, source := range sourcesOf(s.ind) {
 			e := bySource[source]
@@ -253,25 +253,62 @@ func mispRender(ctx context.Context, src Source, o Options, events []*mispEvent,
 				continue
 			}
 			if w := event(e); w != nil {
-				tags := make([]mispTag, 0, 4)
-				values(s.ind, indicator.AttrDetectedCategories, func(c string) {
-					tags = append(tags, mispTag{fmt.Sprintf("forewarn:category=%q", strings.ToLower(c))})
-				})
-				buf.Reset()
-				sep := ",\n"
+				buf = buf[:0]
 				if firstAttr[e] {
-					sep, firstAttr[e] = "\n", false
+					buf, firstAttr[e] = append(buf, '\n'), false
+				} else {
+					buf = append(buf, ",\n"...)
 				}
-				buf.WriteString(sep)
-				if err := enc.Encode(mispAttribute{
-					UUID: uuid.NewSHA1(uuid.MustParse(e.uuid), []byte(value)).String(), Type: typ, Category: "Network activity",
-					Value: value, ToIDs: true, Distribution: "5", Timestamp: strconv.FormatInt(s.ind.UpdatedAt.Unix(), 10),
-					FirstSeen: mispTime(first), LastSeen: mispTime(last), Comment: describe(s), Tag: tags,
-				}); err != nil {
-					return err
+				// As uuid.NewSHA1(space, value), without its allocations.
+				space := spaces[e]
+				hashed = append(append(hashed[:0], space[:]...), value...)
+				h := sha1.Sum(hashed)
+				id := uuid.UUID(h[:16])
+				id[6] = id[6]&0x0f | 0x50 // version 5
+				id[8] = id[8]&0x3f | 0x80 // RFC 4122 variant
+				buf = append(buf, `{"uuid":"`...)
+				buf = appendUUID(buf, id)
+				buf = append(buf, '"')
+				buf = append(buf, typed...)
+				buf = jsonenc.AppendString(buf, value)
+				buf = append(buf, `,"to_ids":true,"distribution":"5","timestamp":"`...)
+				buf = strconv.AppendInt(buf, s.ind.UpdatedAt.Unix(), 10)
+				buf = append(buf, `","first_seen":"`...)
+				buf = appendMISPTime(buf, first)
+				buf = append(buf, `","last_seen":"`...)
+				buf = appendMISPTime(buf, last)
+				buf = append(buf, `","comment":`...)
+				line = appendDescribe(line[:0], s)
+				buf = jsonenc.AppendString(buf, line)
+				n := 0
+				for i := range s.ind.Attributes {
+					a := &s.ind.Attributes[i]
+					if a.Name != indicator.AttrDetectedCategories {
+						continue
+					}
+					a.Value.Texts(func(c string) {
+						if n == 0 {
+							buf = append(buf, `,"Tag":[`...)
+						} else {
+							buf = append(buf, ',')
+						}
+						n++
+						tag, ok := tags[c]
+						if !ok {
+							tag = append([]byte(`{"name":`), jsonenc.AppendString(nil, fmt.Sprintf("forewarn:category=%q", strings.ToLower(c)))...)
+							tag = append(tag, '}')
+							if len(tags) < 4096 { // categories are few; a store with many does not grow this
+								tags[c] = tag
+							}
+						}
+						buf = append(buf, tag...)
+					})
 				}
-				buf.Truncate(buf.Len() - 1) // the encoder's newline
-				if _, err := w.Write(buf.Bytes()); err != nil {
+				if n > 0 {
+					buf = append(buf, ']')
+				}
+				buf = append(buf, '}')
+				if _, err := w.Write(buf); err != nil {
 					return err
 				}
 			}
@@ -289,7 +326,18 @@ func mispRender(ctx context.Context, src Source, o Options, events []*mispEvent,
 	})
 }
 
-func mispTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000+00:00") }
+// appendUUID appends id as uuid.UUID.String writes it.
+func appendUUID(dst []byte, id uuid.UUID) []byte {
+	dst = hex.AppendEncode(dst, id[:4])
+	dst = hex.AppendEncode(append(dst, '-'), id[4:6])
+	dst = hex.AppendEncode(append(dst, '-'), id[6:8])
+	dst = hex.AppendEncode(append(dst, '-'), id[8:10])
+	return hex.AppendEncode(append(dst, '-'), id[10:])
+}
+
+func appendMISPTime(dst []byte, t time.Time) []byte {
+	return jsonenc.AppendTime(dst, t.UTC(), "2006-01-02T15:04:05.000000+00:00")
+}
 
 // WriteMISPFile writes one file of the MISP feed of src: manifest.json,
 // hashes.csv or an event's <uuid>.json (ErrNoMISPFile for another name).

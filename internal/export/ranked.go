@@ -35,9 +35,9 @@ type RankedSource interface {
 	// CountActive counts the Active indicators, up to limit.
 	CountActive(ctx context.Context, limit int) (int, error)
 	// EachActive reads every Active indicator f keeps, in address
-	// order, as EachIndicatorAt does, with its rank by by; fn's is
-	// valid until it returns.
-	EachActive(ctx context.Context, by string, f store.RankFilter, attrs []string, fn func(store.Ranked, *indicator.Indicator, netip.Prefix) error) error
+	// order, as EachIndicatorAt does but for the fields left out of
+	// fields, with its rank by by; fn's is valid until it returns.
+	EachActive(ctx context.Context, by string, f store.RankFilter, attrs []string, fields store.Fields, fn func(store.Ranked, *indicator.Indicator, netip.Prefix) error) error
 	// EachActiveBrief is EachActive with the briefs EachRankedBrief
 	// reads.
 	EachActiveBrief(ctx context.Context, by string, f store.RankFilter, fn func(*store.Brief) error) error
@@ -114,6 +114,47 @@ var writtenAttributes = map[Format][]string{
 		indicator.AttrDetectedBy, indicator.AttrDetectedIdentifiers, indicator.AttrPredictedCategory},
 }
 
+// writtenFields are the parts of an indicator besides its attributes and
+// address that each format's writer reads (store.Fields), so that the
+// one-pass read (scanned) reads no other column; a format not listed
+// reads them all. A blocklist reads the expiry too (pick checks it), and
+// a filter the fields it checks (rankedFields). TestBudgetReadLeanIsTheSame
+// checks each against the whole indicators' render.
+var writtenFields = map[Format]store.Fields{
+	CSV:       0,
+	JSONL:     store.FieldTimes | store.FieldSources,
+	STIX:      store.FieldTimes | store.FieldExpiry | store.FieldGeneration,
+	ZeekIntel: store.FieldSources,
+	ECS:       store.FieldTimes | store.FieldSources,
+	MISPFeed:  store.FieldTimes | store.FieldSources,
+}
+
+// rankedFields are the fields the one-pass read of format f reads: what
+// its writer reads (writtenFields), the expiry for a blocklist, and what
+// pick checks for o's filters.
+func (o *Options) rankedFields(f Format) store.Fields {
+	fields, ok := writtenFields[f]
+	if !ok {
+		return store.AllFields
+	}
+	if f.Blocklist() {
+		fields |= store.FieldExpiry
+	}
+	if len(o.Sources) > 0 {
+		fields |= store.FieldSources
+	}
+	if o.Feed != "" || len(o.Feeds) > 0 || o.MinSources > 0 {
+		fields |= store.FieldSources | store.FieldListed
+	}
+	if o.MinConfidence != nil {
+		fields |= store.FieldConfidence
+	}
+	if !o.UpdatedSince.IsZero() {
+		fields |= store.FieldTimes
+	}
+	return fields
+}
+
 // rankedAttributes are the attributes a held ranked read of format f
 // builds: what its writer reads, what derive reads, and the Detected
 // Categories when a category filter checks them (nil: every one).
@@ -177,7 +218,7 @@ func (sel *selector) ranked(ctx context.Context, rs RankedSource, emit func(*sel
 			return err
 		}
 		if n <= o.Max {
-			return sel.scanned(ctx, rs, emit)
+			return sel.scanned(ctx, rs, n, emit)
 		}
 	}
 	if addressOnly || (exact && o.Max > o.heldBudget()) {
@@ -268,14 +309,18 @@ func (sel *selector) ranked(ctx context.Context, rs RankedSource, emit func(*sel
 // walk would keep (the same expiry and allow-list checks, dropRanked)
 // and reports the same cut-off: the lowest rank kept, when the budget is
 // full.
-func (sel *selector) scanned(ctx context.Context, rs RankedSource, emit func(*selected) error) error {
+//
+// n is the Active set's size (CountActive): a budget larger than it never
+// fills, so its cut-off is never reported, and the read leaves out the
+// ranks (by "").
+func (sel *selector) scanned(ctx context.Context, rs RankedSource, n int, emit func(*selected) error) error {
 	o := sel.o
 	rf, _ := o.rankFilter()
 	var (
 		kept  int
 		worst store.Ranked
 	)
-	err := rs.EachActive(ctx, o.rankBy(), rf, o.rankedAttributes(sel.f), func(x store.Ranked, ind *indicator.Indicator, nb netip.Prefix) error {
+	err := rs.EachActive(ctx, sel.scanRank(n), rf, o.rankedAttributes(sel.f), o.rankedFields(sel.f), func(x store.Ranked, ind *indicator.Indicator, nb netip.Prefix) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -297,6 +342,15 @@ func (sel *selector) scanned(ctx context.Context, rs RankedSource, emit func(*se
 	}
 	sel.cutOff(kept, worst.Rank)
 	return nil
+}
+
+// scanRank is the rank a one-pass read of an Active set of n reads: none
+// ("") when the budget cannot fill, or no one asks for its cut-off.
+func (sel *selector) scanRank(n int) string {
+	if n < sel.o.Max || sel.o.CutOff == nil {
+		return ""
+	}
+	return sel.o.rankBy()
 }
 
 // cutOff reports the budget's cut-off, the rank of the last indicator
@@ -388,7 +442,7 @@ func (sel *selector) rankedBrief(ctx context.Context, rs RankedSource, emit func
 		return err
 	}
 	if n <= o.Max {
-		return sel.scannedBrief(ctx, rs, emit)
+		return sel.scannedBrief(ctx, rs, n, emit)
 	}
 	type categories struct {
 		joined string
@@ -485,9 +539,9 @@ func (sel *selector) rankedBrief(ctx context.Context, rs RankedSource, emit func
 // (scanned's path): every brief its filters keep, in one pass in address
 // order, each handed to emit as it is read, nothing kept; the same
 // expiry and allow-list checks and the same cut-off as the ranked read.
-func (sel *selector) scannedBrief(ctx context.Context, rs RankedSource, emit func(*brief) error) error {
+func (sel *selector) scannedBrief(ctx context.Context, rs RankedSource, n int, emit func(*brief) error) error {
 	o := sel.o
-	by := o.rankBy()
+	by := sel.scanRank(n)
 	rf, _ := o.rankFilter()
 	var (
 		kept  int

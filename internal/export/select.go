@@ -352,6 +352,52 @@ func joined(ind *indicator.Indicator, name, sep string) string {
 	return b.String()
 }
 
+// appendJoined appends to dst the values of the attribute name of ind
+// joined with sep, as joined writes them (an empty item adds no
+// separator before the first non-empty one).
+func appendJoined(dst []byte, ind *indicator.Indicator, name, sep string) []byte {
+	start := len(dst)
+	for i := range ind.Attributes {
+		a := &ind.Attributes[i]
+		if a.Name != name {
+			continue
+		}
+		switch a.Value.Kind {
+		case indicator.KindNone:
+		case indicator.KindList:
+			for _, v := range a.Value.List {
+				if len(dst) > start {
+					dst = append(dst, sep...)
+				}
+				dst = append(dst, v...)
+			}
+		default:
+			if len(dst) > start {
+				dst = append(dst, sep...)
+			}
+			dst = a.Value.AppendText(dst)
+		}
+	}
+	return dst
+}
+
+// appendPart appends label and the values of the attribute name of ind
+// joined with sep (appendJoined) to dst, after "; " unless dst has
+// nothing past start: one part of a description. It appends nothing when
+// the values are empty.
+func appendPart(dst []byte, start int, label string, ind *indicator.Indicator, name, sep string) []byte {
+	mark := len(dst)
+	if mark > start {
+		dst = append(dst, "; "...)
+	}
+	dst = append(dst, label...)
+	v := len(dst)
+	if dst = appendJoined(dst, ind, name, sep); len(dst) == v {
+		return dst[:mark]
+	}
+	return dst
+}
+
 // entry is what a blocklist lists for s: its network, or its address as a
 // single-address prefix.
 func (s *selected) entry() netip.Prefix {

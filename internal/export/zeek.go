@@ -3,7 +3,7 @@ package export
 import (
 	"context"
 	"io"
-	"strings"
+	"unicode/utf8"
 
 	"forewarn/internal/indicator"
 )
@@ -16,59 +16,76 @@ const zeekHeader = "#fields\tindicator\tindicator_type\tmeta.source\tmeta.desc\t
 // Intel::ADDR item per address. meta.desc carries the detected categories,
 // importance and cluster, so an intel.log hit says why the address is
 // listed.
+//
+// Each line is appended to one buffer reused from line to line, as
+// zeekField and zeekDesc wrote it (TestRichFormatsAreEncodingJSON holds
+// the two to the same bytes).
 func writeZeek(ctx context.Context, w io.Writer, src Source, o Options) error {
 	if _, err := io.WriteString(w, zeekHeader); err != nil {
 		return err
 	}
-	var b strings.Builder
+	var line, text []byte
 	return each(ctx, src, ZeekIntel, o, func(s *selected) error {
-		b.Reset()
-		b.WriteString(s.value())
 		if s.network.IsValid() {
-			b.WriteString("\tIntel::SUBNET\t")
+			line = s.network.AppendTo(line[:0])
+			line = append(line, "\tIntel::SUBNET\t"...)
 		} else {
-			b.WriteString("\tIntel::ADDR\t")
+			line = s.addr.AppendTo(line[:0])
+			line = append(line, "\tIntel::ADDR\t"...)
 		}
-		source := zeekField(strings.Join(s.ind.Sources, ","))
-		if source == "-" {
-			source = "forewarn"
+		text = text[:0]
+		for i, src := range s.ind.Sources {
+			if i > 0 {
+				text = append(text, ',')
+			}
+			text = append(text, src...)
 		}
-		b.WriteString(source)
-		b.WriteByte('\t')
-		b.WriteString(zeekField(zeekDesc(s)))
-		b.WriteString("\t-\n")
-		_, err := io.WriteString(w, b.String())
+		mark := len(line)
+		if line = appendZeekField(line, text); string(line[mark:]) == "-" {
+			line = append(line[:mark], "forewarn"...)
+		}
+		line = append(line, '\t')
+		line = appendZeekField(line, appendZeekDesc(text[:0], s))
+		line = append(line, "\t-\n"...)
+		_, err := w.Write(line)
 		return err
 	})
 }
 
-func zeekDesc(s *selected) string {
-	var parts []string
-	if cats := joined(s.ind, indicator.AttrDetectedCategories, ","); cats != "" {
-		parts = append(parts, "categories "+cats)
-	}
-	if v := joined(s.ind, indicator.AttrImportance, ","); v != "" {
-		parts = append(parts, "importance "+v)
-	}
-	if v := joined(s.ind, indicator.AttrCluster, ","); v != "" {
-		parts = append(parts, "cluster "+v)
-	}
-	if v := joined(s.ind, indicator.AttrLastSeenAt, ","); v != "" {
-		parts = append(parts, "last seen "+v)
-	}
-	return strings.Join(parts, "; ")
+// appendZeekDesc appends meta.desc to dst: the detected categories,
+// importance, cluster and last sighting.
+func appendZeekDesc(dst []byte, s *selected) []byte {
+	start := len(dst)
+	dst = appendPart(dst, start, "categories ", s.ind, indicator.AttrDetectedCategories, ",")
+	dst = appendPart(dst, start, "importance ", s.ind, indicator.AttrImportance, ",")
+	dst = appendPart(dst, start, "cluster ", s.ind, indicator.AttrCluster, ",")
+	return appendPart(dst, start, "last seen ", s.ind, indicator.AttrLastSeenAt, ",")
 }
 
-// zeekField makes s safe for one field of Zeek's tab-separated input:
-// no tabs or newlines, and "-" (unset) when empty.
-func zeekField(s string) string {
-	if s == "" {
-		return "-"
+// appendZeekField appends v to dst as one field of Zeek's tab-separated
+// input: "-" when empty, tabs, CR and LF as spaces, and (as strings.Map,
+// which wrote it before) each byte of invalid UTF-8 as U+FFFD.
+func appendZeekField(dst, v []byte) []byte {
+	if len(v) == 0 {
+		return append(dst, '-')
 	}
-	return strings.Map(func(r rune) rune {
-		if r == '\t' || r == '\n' || r == '\r' {
-			return ' '
+	for i := 0; i < len(v); {
+		c := v[i]
+		if c < utf8.RuneSelf {
+			if c == '\t' || c == '\n' || c == '\r' {
+				c = ' '
+			}
+			dst = append(dst, c)
+			i++
+			continue
 		}
-		return r
-	}, s)
+		r, size := utf8.DecodeRune(v[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = utf8.AppendRune(dst, utf8.RuneError)
+		} else {
+			dst = append(dst, v[i:i+size]...)
+		}
+		i += size
+	}
+	return dst
 }

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"forewarn/internal/jsonenc"
 )
 
 // Kind says which field of a Value holds the data. A feed declares each of
@@ -110,7 +112,7 @@ func (v Value) AppendText(dst []byte) []byte {
 	case KindNumber:
 		return strconv.AppendFloat(dst, v.Number, 'f', -1, 64)
 	case KindDate:
-		return v.Time.UTC().AppendFormat(dst, TimeFormat)
+		return jsonenc.AppendTime(dst, v.Time.UTC(), TimeFormat)
 	case KindCIDR:
 		if !v.Prefix.IsValid() {
 			return append(dst, v.Prefix.String()...) // AppendTo writes nothing

@@ -3,8 +3,10 @@ package jsonenc_test
 import (
 	"bytes"
 	"encoding/json"
+	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"forewarn/internal/jsonenc"
 )
@@ -79,6 +81,29 @@ func TestAppendStringBytes(t *testing.T) {
 	for _, s := range tricky {
 		if got, w := string(jsonenc.AppendString(nil, []byte(s))), want(t, s, false); got != w {
 			t.Errorf("AppendString([]byte(%q)) = %s, encoding/json writes %s", s, got, w)
+		}
+	}
+}
+
+// TestAppendTimeIsAppendFormat: AppendTime writes what AppendFormat does,
+// for the layouts it writes by hand and another, in UTC and not, for
+// years of four digits and not, for nanoseconds that truncate.
+func TestAppendTimeIsAppendFormat(t *testing.T) {
+	layouts := []string{time.RFC3339, "2006-01-02T15:04:05Z", "2006-01-02T15:04:05.000Z", "2006-01-02T15:04:05.000000Z",
+		"2006-01-02T15:04:05.000000+00:00", time.RFC3339Nano, time.DateOnly}
+	times := []time.Time{{}, time.Unix(0, 0), time.Date(2026, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(2026, 1, 2, 3, 4, 5, 6007008, time.UTC), time.Date(9999, 12, 31, 0, 0, 0, 1, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2026, 6, 7, 8, 9, 10, 123456789, time.FixedZone("x", 3600))}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 1000 {
+		times = append(times, time.Unix(r.Int64N(1<<36)-1<<35, r.Int64N(1e9)).UTC())
+	}
+	for _, tm := range times {
+		for _, l := range layouts {
+			if got, want := string(jsonenc.AppendTime([]byte("x"), tm, l)), "x"+tm.Format(l); got != want {
+				t.Errorf("AppendTime(%v, %q) = %s, AppendFormat writes %s", tm, l, got, want)
+			}
 		}
 	}
 }

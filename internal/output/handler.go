@@ -1,7 +1,6 @@
 package output
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -162,7 +161,7 @@ func (h *Handler) fetch(w http.ResponseWriter, r *http.Request) error {
 
 // render spools the profile, hashing it, and serves it with the hash as
 // its ETag: from memory up to spoolMemory bytes (a budget of 10,000
-// entries is 0.1 to 1.3 MB), from a temporary file beyond.
+// entries is 0.1 to 12 MB), from a temporary file beyond.
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, name string, spec Spec, file, by string) error {
 	sp := &spool{}
 	defer sp.close()
@@ -200,20 +199,43 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, name string, sp
 	return nil
 }
 
-// spoolMemory is the most a render holds in memory (each of MaxRenders);
-// a larger one spills to a temporary file.
-var spoolMemory = 8 << 20
+// spoolMemory is the most a render holds in memory (each of MaxRenders,
+// so 64 MiB at most in all); a larger one spills to a temporary file. It
+// holds a budget of 10,000 entries of any format (stix's, the largest, is
+// about 12 MB; jsonl's 9.6 MB spilled past the 8 MiB it was, a file
+// written and read back on every fetch).
+var spoolMemory = 16 << 20
+
+// spoolChunk is the largest of the chunks a spool holds in memory: the
+// first is small (a lean budget is a few hundred kB), each next one twice
+// what the spool holds, up to this. Growing by chunks copies nothing and
+// holds no more than was written (a doubling bytes.Buffer copied what it
+// held at each growth and held up to twice of it, so the 8 MiB it had
+// were up to 16 MiB).
+var spoolChunk = 1 << 20
 
 // spool holds a render in memory up to spoolMemory bytes, then in a
 // temporary file.
 type spool struct {
-	mem  bytes.Buffer
-	file *os.File
+	chunks [][]byte // every one full but the last
+	size   int64    // what the chunks hold
+	file   *os.File
 }
 
 func (s *spool) Write(p []byte) (int, error) {
-	if s.file == nil && s.mem.Len()+len(p) <= spoolMemory {
-		return s.mem.Write(p)
+	if s.file == nil && s.size+int64(len(p)) <= int64(spoolMemory) {
+		n := len(p)
+		for len(p) > 0 {
+			if len(s.chunks) == 0 || len(s.chunks[len(s.chunks)-1]) == cap(s.chunks[len(s.chunks)-1]) {
+				s.chunks = append(s.chunks, make([]byte, 0, min(spoolChunk, max(64<<10, int(s.size)))))
+			}
+			c := &s.chunks[len(s.chunks)-1]
+			k := min(len(p), cap(*c)-len(*c))
+			*c = append(*c, p[:k]...)
+			p = p[k:]
+			s.size += int64(k)
+		}
+		return n, nil
 	}
 	if s.file == nil {
 		f, err := os.CreateTemp("", "forewarn-output-*")
@@ -221,18 +243,37 @@ func (s *spool) Write(p []byte) (int, error) {
 			return 0, fmt.Errorf("spool an output beyond %d bytes: %w", spoolMemory, err)
 		}
 		s.file = f
-		if _, err := s.mem.WriteTo(f); err != nil {
-			return 0, fmt.Errorf("spool an output: %w", err)
+		for _, c := range s.chunks {
+			if _, err := f.Write(c); err != nil {
+				return 0, fmt.Errorf("spool an output: %w", err)
+			}
 		}
-		s.mem = bytes.Buffer{} // release it
+		s.chunks = nil // release them
 	}
 	return s.file.Write(p)
+}
+
+// ReadAt reads what the chunks hold from off.
+func (s *spool) ReadAt(p []byte, off int64) (int, error) {
+	n := 0
+	for _, c := range s.chunks {
+		if off >= int64(len(c)) {
+			off -= int64(len(c))
+			continue
+		}
+		k := copy(p[n:], c[off:])
+		n, off = n+k, 0
+		if n == len(p) {
+			return n, nil
+		}
+	}
+	return n, io.EOF
 }
 
 // reader is what was written, from its start.
 func (s *spool) reader() (io.ReadSeeker, error) {
 	if s.file == nil {
-		return bytes.NewReader(s.mem.Bytes()), nil
+		return io.NewSectionReader(s, 0, s.size), nil
 	}
 	if _, err := s.file.Seek(0, io.SeekStart); err != nil {
 		return nil, fmt.Errorf("read back a spooled output: %w", err)

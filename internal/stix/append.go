@@ -62,7 +62,7 @@ func encodeHex(dst []byte, u uuid.UUID) {
 // appendTime appends t in TimeFormat, quoted.
 func appendTime(dst []byte, t time.Time) []byte {
 	dst = append(dst, '"')
-	dst = t.AppendFormat(dst, TimeFormat)
+	dst = jsonenc.AppendTime(dst, t, TimeFormat)
 	return append(dst, '"')
 }
 

@@ -180,3 +180,42 @@ func dropGeneration(d dialect) string {
 	}
 	return `DROP TRIGGER IF EXISTS indicators_generation`
 }
+
+// TestClusterNamesStoredSince: the names a one-pass read (EachActive) read
+// before its rows name a cluster a run stored since, too (read by key),
+// and every indicator read names its own cluster. What a user would
+// notice otherwise: an export that fails, or names the wrong cluster,
+// when a run commits while it starts.
+func TestClusterNamesStoredSince(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := Open(ctx, pgtest.Path(t, t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	commitRows(t, s, []*merge.Stored{clusterRow(1, "alpha"), clusterRow(2, "")})
+	names, err := s.readClusterNames(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	commitRows(t, s, []*merge.Stored{clusterRow(3, "beta"), clusterRow(4, "alpha")})
+	want := map[netip.Addr]string{clusterRow(1, "").Addr: "alpha", clusterRow(3, "").Addr: "beta", clusterRow(4, "").Addr: "alpha"}
+	for addr, cluster := range want {
+		var id int64
+		if err := s.x.QueryRowContext(ctx, `SELECT s_cluster_id FROM indicators WHERE ip = ?`, key(addr)).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := names.name(id); err != nil || got != cluster {
+			t.Errorf("%s: cluster %q, %v; want %q", addr, got, err, cluster)
+		}
+	}
+	var got []string
+	err = s.EachActive(ctx, "", RankFilter{}, []string{indicator.AttrCluster}, 0, func(_ Ranked, ind *indicator.Indicator, _ netip.Prefix) error {
+		got = append(got, ind.Addr.String()+" "+ind.Attr(indicator.AttrCluster).String())
+		return nil
+	})
+	if diff := cmp.Diff([]string{"10.0.0.1 alpha", "10.0.0.2 ", "10.0.0.3 beta", "10.0.0.4 alpha"}, got); err != nil || diff != "" {
+		t.Errorf("EachActive's clusters (-want +got), %v:\n%s", err, diff)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -284,6 +285,13 @@ var storedColumnNames = func() []string {
 	}
 	return cols
 }()
+
+// clusterColumn and lookupNBColumn are the cluster's and the lookup
+// netblock's indexes in storedColumns.
+var (
+	clusterColumn  = slices.Index(storedColumnNames, clusterName)
+	lookupNBColumn = slices.Index(storedColumnNames, "s_lookup_netblock")
+)
 
 const selectStored = `SELECT ` + storedColumns + `
 	FROM indicators`
@@ -790,6 +798,15 @@ type storedRow struct {
 	// skip are the columns of storedColumns the row leaves out
 	// (renderColumns): they read as NULL.
 	skip *[numStoredColumns]bool
+	// names, when not nil, names the row's cluster, whose column is then
+	// s_cluster_id (renderColumns with fieldClusterID).
+	names     *clusterNames
+	clusterID sql.NullInt64
+	// raw: the key and the lookup netblock are scanned into buffers
+	// reused from row to row (sql.RawBytes: not with QueryRow) rather
+	// than a copy each.
+	raw                bool
+	ipRaw, lookupNBRaw sql.RawBytes
 
 	ip                                        []byte
 	status                                    string
@@ -815,6 +832,12 @@ func (r *storedRow) scan(sc scanner, st *merge.Stored) error {
 		r.dest = []any{&r.ip, &r.status, &r.created, &r.updated, &r.predAt, &r.netblock, &r.pcat, &r.cluster, &r.by, &r.ids, &r.cats,
 			&r.detAt, &r.lsa, &r.imp, &r.n, &r.attrRuns, &r.hash, &r.lookupNB, &r.seen, &r.expires,
 			&r.sightings, &r.firstSighted, &r.lastSighted, &r.sightedUntil, &r.sListed, &r.conf, &r.lFeeds, &r.lSources, &r.generation, &r.renewedAt}
+		if r.names != nil {
+			r.dest[clusterColumn] = &r.clusterID
+		}
+		if r.raw {
+			r.dest[0], r.dest[lookupNBColumn] = &r.ipRaw, &r.lookupNBRaw
+		}
 		if r.skip != nil {
 			// Never scanned, they keep their zero values: NULL.
 			read := r.dest[:0]
@@ -834,7 +857,17 @@ func (r *storedRow) scan(sc scanner, st *merge.Stored) error {
 		return fmt.Errorf("read indicator: %w", err)
 	}
 	ip, status, predAt, detAt, lsa, imp, lookupNB := r.ip, r.status, r.predAt, r.detAt, r.lsa, r.imp, r.lookupNB
+	if r.raw {
+		ip, lookupNB = r.ipRaw, r.lookupNBRaw
+	}
 	netblock, pcat, cluster, by, ids, cats, n := r.netblock, r.pcat, r.cluster, r.by, r.ids, r.cats, r.n
+	if r.names != nil && r.clusterID.Valid {
+		name, err := r.names.name(r.clusterID.Int64)
+		if err != nil {
+			return err
+		}
+		cluster = sql.NullString{String: name, Valid: true}
+	}
 	hash, seen, expires, firstSighted, lastSighted, sightedUntil := r.hash, r.seen, r.expires, r.firstSighted, r.lastSighted, r.sightedUntil
 	sListed, conf, lFeeds, lSources := r.sListed, r.conf, r.lFeeds, r.lSources
 	st.CreatedAt, st.UpdatedAt, st.Sightings, st.Generation, st.RenewedAt = r.created, r.updated, r.sightings, r.generation, r.renewedAt.Int64

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -126,6 +127,9 @@ type withKey struct {
 }
 
 func (w *withKey) Scan(dest ...any) error {
+	if w.key == nil { // no rank key (EachActive with by "")
+		return w.rows.Scan(dest...)
+	}
 	w.dest = append(append(w.dest[:0], dest...), w.key)
 	return w.rows.Scan(w.dest...)
 }
@@ -361,10 +365,10 @@ func (s *Store) EachIndicatorAt(ctx context.Context, addrs []netip.Addr, attrs [
 	if err != nil {
 		return err
 	}
-	cols, skip := renderColumns(slots)
+	cols, skip := renderColumns(slots, AllFields|fieldStatus)
 	var (
 		st  merge.Stored
-		row = storedRow{noRuns: true, flag: true, skip: skip}
+		row = storedRow{noRuns: true, flag: true, skip: skip, raw: true}
 		ind indicator.Indicator
 	)
 	q := func(n int) string {
@@ -433,55 +437,182 @@ func (s *Store) CountActive(ctx context.Context, limit int) (int, error) {
 	return n, nil
 }
 
+// Fields are the parts of an indicator besides its attributes that a
+// one-pass read (EachActive) hands out: the ones left out read as zero
+// (no Sources, no times, no expiry, no Confidence) and their columns are
+// neither read nor handed out by the database, which costs per column
+// (a 1M-entry csv spent more time handing out its 24 columns than
+// SQLite spent reading them).
+type Fields uint8
+
+const (
+	// FieldTimes are CreatedAt and UpdatedAt.
+	FieldTimes Fields = 1 << iota
+	// FieldExpiry is ExpiresAt.
+	FieldExpiry
+	// FieldSources are Sources and Feeds (the feeds that carry it).
+	FieldSources
+	// FieldListed is whether Seclytics lists it now (the Listed of its
+	// Feeds' Seclytics entry, with FieldSources), which ListedBy and
+	// ListingSources read.
+	FieldListed
+	// FieldConfidence is Confidence.
+	FieldConfidence
+	// FieldGeneration are Generation and RenewedAt (the STIX ids of an
+	// indicator brought back after a revocation).
+	FieldGeneration
+	// fieldStatus is Status, read by the reads that hand out any
+	// status (EachIndicatorAt, EachRankedIndicator); EachActive's is
+	// Active.
+	fieldStatus
+	// fieldClusterID reads the cluster's id (s_cluster_id) for its name
+	// (clusterNames, storedRow.names).
+	fieldClusterID
+
+	// AllFields are every field EachActive can hand out.
+	AllFields = FieldTimes | FieldExpiry | FieldSources | FieldListed | FieldConfidence | FieldGeneration
+)
+
 // EachActive calls fn for every Active indicator (host) f keeps, in
 // address order, with its rank by by (Ranked: for a budget's cut-off and
 // its expiry check) and its lookup netblock, reading the indicators as
-// EachIndicatorAt does: the attributes attrs names, into one indicator
-// reused from row to row. It is one pass over the table in key order,
-// with the filters checked by the database before a row is handed out:
-// for a budget that keeps every Active indicator (CountActive), it costs
-// about a third of reading each by key, ranks nothing and holds nothing.
-func (s *Store) EachActive(ctx context.Context, by string, f RankFilter, attrs []string, fn func(Ranked, *indicator.Indicator, netip.Prefix) error) error {
+// EachIndicatorAt does but for what fields leaves out (and Status, which
+// is Active): the attributes attrs names, into one indicator reused from
+// row to row. It is one pass over the table in key order, with the
+// filters checked by the database before a row is handed out: for a
+// budget that keeps every Active indicator (CountActive), it costs about
+// a third of reading each by key, ranks nothing and holds nothing.
+// Without FieldExpiry, Ranked.ExpiresAt is zero too. With by "", it reads
+// no rank (Ranked's is zero): a budget larger than the Active set never
+// reports its cut-off, and need not read the ranks for it.
+func (s *Store) EachActive(ctx context.Context, by string, f RankFilter, attrs []string, fields Fields, fn func(Ranked, *indicator.Indicator, netip.Prefix) error) error {
 	slots, err := slotsOf(attrs)
 	if err != nil {
 		return err
 	}
-	cols, skip := renderColumns(slots)
-	var (
-		st  merge.Stored
-		row = storedRow{noRuns: true, flag: true, skip: skip}
-		ind indicator.Indicator
-	)
-	return s.eachActiveRow(ctx, by, f, cols, func(sc *withKey) error {
-		if err := row.scan(sc, &st); err != nil {
+	row := storedRow{noRuns: true, flag: fields&FieldSources != 0, raw: true}
+	if slots.Has(merge.Cluster) {
+		if row.names, err = s.readClusterNames(ctx); err != nil {
 			return err
 		}
-		st.IndicatorInto(&ind, nil, slots, row.seclytics != 0)
-		r := Ranked{Addr: ind.Addr, by: by, key: sc.keyFloat()}
-		if st.ExpiresAt != 0 {
-			r.ExpiresAt = indicator.Time(max(st.ExpiresAt, st.SightedUntil)) // as Indicator's
+		fields |= fieldClusterID
+	}
+	cols, skip := renderColumns(slots, fields)
+	row.skip = skip
+	var ind indicator.Indicator
+	return s.eachActiveBatch(ctx, by, f, cols, &row, func(b *activeRows) error {
+		for i := range b.n {
+			st := &b.st[i]
+			st.Status = indicator.StatusActive // the WHERE's, not read
+			st.IndicatorInto(&ind, nil, slots, b.seclytics[i])
+			r := Ranked{Addr: ind.Addr, by: by, key: b.key[i]}
+			if st.ExpiresAt != 0 {
+				r.ExpiresAt = indicator.Time(max(st.ExpiresAt, st.SightedUntil)) // as Indicator's
+			}
+			if err := fn(r, &ind, st.LookupNetblock); err != nil {
+				return err
+			}
 		}
-		return fn(r, &ind, st.LookupNetblock)
+		return nil
 	})
+}
+
+// activeRows are rows of EachActive scanned in a batch (n of them), with
+// their rank keys and whether each has a Seclytics attribute.
+type activeRows struct {
+	n         int
+	st        [activeBatch]merge.Stored
+	key       [activeBatch]float64
+	seclytics [activeBatch]bool
+}
+
+// activeBatch is how many rows a batch of EachActive holds.
+const activeBatch = 256
+
+// eachActiveBatch runs eachActiveRow on a goroutine of its own, which
+// scans the rows with row (the driver's work: more than half a render's
+// CPU) into batches, while fn, on the caller's, hands out each batch's:
+// where a second core is free, a render then takes about the larger of
+// the two, not their sum. It is one statement, one snapshot, as before;
+// three batches go round, so it holds about 0.5 MB whatever the store's
+// size.
+func (s *Store) eachActiveBatch(ctx context.Context, by string, f RankFilter, cols string, row *storedRow, fn func(*activeRows) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	full, free := make(chan *activeRows, 2), make(chan *activeRows, 3)
+	for range cap(free) {
+		free <- new(activeRows)
+	}
+	var readErr error
+	go func() {
+		defer close(full)
+		b := <-free
+		readErr = s.eachActiveRow(ctx, by, f, cols, func(sc *withKey) error {
+			if err := row.scan(sc, &b.st[b.n]); err != nil {
+				return err
+			}
+			b.key[b.n], b.seclytics[b.n] = sc.keyFloat(), row.seclytics != 0
+			if b.n++; b.n < activeBatch {
+				return nil
+			}
+			select {
+			case full <- b:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			select {
+			case b = <-free:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			return nil
+		})
+		if readErr == nil && b.n > 0 {
+			full <- b // the caller reads full until it is closed
+		}
+	}()
+	var fnErr error
+	for b := range full {
+		if fnErr == nil {
+			if fnErr = ctx.Err(); fnErr == nil {
+				fnErr = fn(b)
+			}
+			if fnErr != nil {
+				cancel() // the reader stops; what it sent is drained
+			}
+		}
+		b.n = 0
+		free <- b
+	}
+	if fnErr != nil {
+		return fnErr
+	}
+	return readErr
 }
 
 // eachActiveRow runs the one-pass read of EachActive and EachActiveBrief:
 // cols, then the rank key by, of every Active host f keeps, in address
 // order, handing row each row's scanner.
 func (s *Store) eachActiveRow(ctx context.Context, by string, f RankFilter, cols string, row func(sc *withKey) error) error {
-	where, args, err := rankQuery(by, f, true)
+	where, args, err := rankQuery(cmp.Or(by, RankImportance), f, true)
 	if err != nil {
 		return err
 	}
-	rows, err := s.x.QueryContext(ctx, `SELECT `+cols+`, `+rankKeys[by]+` FROM indicators`+where+` ORDER BY ip`, args...)
+	var key any = new(int64)
+	switch by {
+	case "":
+		key = nil
+	case RankImportance:
+		key = new(float64)
+		cols += `, ` + rankKeys[by]
+	default:
+		cols += `, ` + rankKeys[by]
+	}
+	rows, err := s.x.QueryContext(ctx, `SELECT `+cols+` FROM indicators`+where+` ORDER BY ip`, args...)
 	if err != nil {
 		return fmt.Errorf("read Active indicators: %w", err)
 	}
 	defer rows.Close()
-	var key any = new(int64)
-	if by == RankImportance {
-		key = new(float64)
-	}
 	sc := &withKey{rows: rows, key: key}
 	for rows.Next() {
 		if err := row(sc); err != nil {
@@ -534,24 +665,50 @@ const seclyticsAny = `CASE WHEN s_predicted_at IS NULL AND s_predicted_netblock 
 		AND s_detected_categories IS NULL AND s_detected_at IS NULL AND s_last_seen_at IS NULL
 		AND s_importance IS NULL AND s_normalized_importance IS NULL THEN 0 ELSE 1 END`
 
+// fieldColumns are the columns of storedColumns each of Fields reads.
+var fieldColumns = map[Fields][]string{
+	fieldStatus:     {"status"},
+	FieldTimes:      {"created_at", "updated_at"},
+	FieldExpiry:     {"expires_at", "sighted_until"},
+	FieldSources:    {"l_feeds", "l_sources"},
+	FieldListed:     {"s_listed"},
+	FieldConfidence: {"confidence"},
+	FieldGeneration: {"generation", "renewed_at"},
+}
+
 // renderColumns are the columns of storedColumns a render reads
-// (EachRankedIndicator, EachIndicatorAt), then seclyticsAny; skip are the
-// ones it leaves out (storedRow.skip): the attributes not in slots and
-// what no export writes (the attributes' runs, the ingest's hash and seen
-// time, the sightings), so SQLite neither reads nor hands them out.
-func renderColumns(slots merge.Set) (cols string, skip *[numStoredColumns]bool) {
+// (EachRankedIndicator, EachIndicatorAt with every field and the status;
+// EachActive), then seclyticsAny with FieldSources; skip are the ones it
+// leaves out (storedRow.skip): the attributes not in slots, the fields not
+// in fields, and what no export writes (the attributes' runs, the
+// ingest's hash and seen time, the sightings), so SQLite neither reads
+// nor hands them out.
+func renderColumns(slots merge.Set, fields Fields) (cols string, skip *[numStoredColumns]bool) {
 	leave := map[string]bool{"s_attr_runs": true, "s_hash": true, "s_seen_at": true, "sightings": true, "first_sighted": true, "last_sighted": true}
 	for s, col := range slotColumns {
 		leave[col] = !slots.Has(merge.Slot(s))
 	}
+	for f, fcols := range fieldColumns {
+		for _, c := range fcols {
+			leave[c] = fields&f == 0
+		}
+	}
 	skip = new([numStoredColumns]bool)
 	var read []string
 	for i, c := range storedColumnNames {
-		if skip[i] = leave[c]; !skip[i] {
-			read = append(read, c)
+		if skip[i] = leave[c]; skip[i] {
+			continue
 		}
+		if c == clusterName && fields&fieldClusterID != 0 {
+			c = "s_cluster_id"
+		}
+		read = append(read, c)
 	}
-	return strings.Join(read, ", ") + ", " + seclyticsAny, skip
+	cols = strings.Join(read, ", ")
+	if fields&FieldSources != 0 {
+		cols += ", " + seclyticsAny
+	}
+	return cols, skip
 }
 
 // EachRankedIndicator is EachRanked that reads each indicator (with its
@@ -566,10 +723,10 @@ func (s *Store) EachRankedIndicator(ctx context.Context, by string, f RankFilter
 	if err != nil {
 		return err
 	}
-	cols, skip := renderColumns(slots)
+	cols, skip := renderColumns(slots, AllFields|fieldStatus)
 	var (
 		st  merge.Stored
-		row = storedRow{noRuns: true, flag: true, skip: skip}
+		row = storedRow{noRuns: true, flag: true, skip: skip, raw: true}
 	)
 	return s.eachRankedRow(ctx, by, f, cols, func(sc scanner) ([]byte, bool, error) {
 		if err := row.scan(sc, &st); err != nil {

@@ -1,0 +1,69 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"testing"
+	"time"
+
+	"forewarn/internal/indicator"
+	"forewarn/internal/merge"
+	"forewarn/internal/testutil/pgtest"
+)
+
+// TestEachActiveStopsWhereAsked: the one-pass read, which scans its rows
+// on a goroutine of its own, hands out every row in address order, and
+// returns at once with fn's error, or the context's, mid-batch. What a
+// user would notice otherwise: a render that is short, out of order, or
+// hangs when its client goes away.
+func TestEachActiveStopsWhereAsked(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := Open(ctx, pgtest.Path(t, t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const n = 20*activeBatch + 7 // more than the batches in flight
+	var rows []*merge.Stored
+	for i := range n {
+		rows = append(rows, clusterRow(i, ""))
+	}
+	commitRows(t, s, rows)
+	var last netip.Addr
+	count := 0
+	err = s.EachActive(ctx, RankImportance, RankFilter{}, nil, AllFields, func(_ Ranked, ind *indicator.Indicator, _ netip.Prefix) error {
+		if count > 0 && !last.Less(ind.Addr) {
+			t.Errorf("%s after %s", ind.Addr, last)
+		}
+		last = ind.Addr
+		count++
+		return nil
+	})
+	if err != nil || count != n {
+		t.Fatalf("read %d of %d, %v", count, n, err)
+	}
+	stop := errors.New("stop")
+	count = 0
+	err = s.EachActive(ctx, "", RankFilter{}, nil, 0, func(Ranked, *indicator.Indicator, netip.Prefix) error {
+		if count++; count == activeBatch+3 {
+			return stop
+		}
+		return nil
+	})
+	if !errors.Is(err, stop) || count != activeBatch+3 {
+		t.Errorf("stopped after %d rows with %v, want %d with %v", count, err, activeBatch+3, stop)
+	}
+	cctx, ccancel := context.WithCancel(ctx)
+	count = 0
+	err = s.EachActive(cctx, "", RankFilter{}, nil, 0, func(Ranked, *indicator.Indicator, netip.Prefix) error {
+		if count++; count == 10 {
+			ccancel()
+		}
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) || count >= n {
+		t.Errorf("cancelled after 10 rows: read %d, %v", count, err)
+	}
+}
