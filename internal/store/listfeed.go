@@ -297,7 +297,7 @@ const (
 
 func (s *Store) beginList(ctx context.Context) (*listTx, error) {
 	lt := &listTx{}
-	blob, int64T, realT, tail := "BLOB", "INTEGER", "REAL", " WITHOUT ROWID"
+	blob, int64T, tail := "BLOB", "INTEGER", " WITHOUT ROWID"
 	if s.d == postgresDialect {
 		conn, err := s.w.Conn(ctx)
 		if err != nil {
@@ -309,7 +309,7 @@ func (s *Store) beginList(ctx context.Context) (*listTx, error) {
 			return nil, fmt.Errorf("begin: %w", err)
 		}
 		lt.conn, lt.tx = conn, &tx{Tx: t, d: postgresDialect}
-		blob, int64T, realT, tail = "bytea", "bigint", "double precision", " ON COMMIT DROP"
+		blob, int64T, tail = "bytea", "bigint", " ON COMMIT DROP"
 		if err := lockWrites(ctx, lt.tx); err != nil {
 			lt.close()
 			return nil, err
@@ -329,10 +329,16 @@ func (s *Store) beginList(ctx context.Context) (*listTx, error) {
 			stored ` + int64T + ` NOT NULL)` + tail,
 		`CREATE TEMPORARY TABLE ` + listGone + ` (ip ` + blob + ` PRIMARY KEY)` + tail,
 		`CREATE TEMPORARY TABLE ` + listTouched + ` (ip ` + blob + ` PRIMARY KEY)` + tail,
-		`CREATE TEMPORARY TABLE ` + listAgg + ` (ip ` + blob + ` PRIMARY KEY, n ` + int64T + ` NOT NULL, miss ` + realT + `,
-			feeds TEXT, sources TEXT, conf0 ` + int64T + `, conf1 ` + int64T + `)` + tail,
 	} {
 		if _, err := lt.tx.ExecContext(ctx, q); err != nil {
+			lt.close()
+			return nil, fmt.Errorf("create the staging tables: %w", err)
+		}
+	}
+	if lt.tx.d == sqliteDialect {
+		// recomputeListings' aggregate (SQLite only).
+		if _, err := lt.tx.ExecContext(ctx, `CREATE TEMPORARY TABLE `+listAgg+` (ip BLOB PRIMARY KEY, n INTEGER NOT NULL,
+			miss REAL, feeds TEXT, sources TEXT, conf0 INTEGER, conf1 INTEGER) WITHOUT ROWID`); err != nil {
 			lt.close()
 			return nil, fmt.Errorf("create the staging tables: %w", err)
 		}
@@ -810,21 +816,31 @@ func (lt *listTx) merge(ctx context.Context, run *ListRun, c *ListCounts, fresh 
 	}
 	c.Updated += fresh - c.Created
 
-	// The memberships: the stored ones updated, the new ones added, in
-	// two statements rather than one upsert, as SQLite runs an upsert's
-	// update with ABORT whatever the statement says (see orFail). A new
-	// membership carries its indicator's prediction (p_at, p_cat: the
-	// lead-time report's copy, SQLite migration 024); an existing one
-	// keeps its own, which the indicator's triggers keep true.
-	if _, err := exec("update memberships", updateMembershipsSQL(t.d), now, run.Feed); err != nil {
-		return err
-	}
-	if _, err := exec("add memberships", `INSERT`+t.d.orFail()+` INTO memberships (feed, ip, listed, first_seen, last_seen,
+	// The memberships. A new one carries its indicator's prediction
+	// (p_at, p_cat: the lead-time report's copy, SQLite migration 024); an
+	// existing one keeps its own, which the indicator's triggers keep
+	// true. PostgreSQL upserts them; SQLite updates the stored ones and
+	// adds the new ones in two statements, as it runs an upsert's update
+	// with ABORT whatever the statement says (see orFail).
+	const addMemberships = `INTO memberships (feed, ip, listed, first_seen, last_seen,
 		observed_first, observed_last, delisted_at, attrs, hash, p_at, p_cat)
 		SELECT ?, s.ip, 1, s.first_seen, s.last_seen, ?, ?, NULL, s.attrs, s.hash, i.s_predicted_at, i.s_predicted_category
-		FROM `+listStage+` s LEFT JOIN indicators i ON i.ip = s.ip AND i.s_predicted_at IS NOT NULL WHERE s.stored = 0`,
-		run.Feed, now, now); err != nil {
-		return err
+		FROM ` + listStage + ` s LEFT JOIN indicators i ON i.ip = s.ip AND i.s_predicted_at IS NOT NULL`
+	if t.d == postgresDialect {
+		if _, err := exec("write memberships", `INSERT `+addMemberships+` WHERE true
+			ON CONFLICT (feed, ip) DO UPDATE SET listed = 1, first_seen = excluded.first_seen, last_seen = excluded.last_seen,
+			observed_last = excluded.observed_last, delisted_at = NULL, attrs = excluded.attrs, hash = excluded.hash`,
+			run.Feed, now, now); err != nil {
+			return err
+		}
+	} else {
+		if _, err := exec("update memberships", updateMembershipsSQL(t.d), now, run.Feed); err != nil {
+			return err
+		}
+		if _, err := exec("add memberships", `INSERT`+t.d.orFail()+` `+addMemberships+` WHERE s.stored = 0`,
+			run.Feed, now, now); err != nil {
+			return err
+		}
 	}
 	if _, err := exec("delist", `UPDATE`+t.d.orFail()+` memberships SET listed = 0, delisted_at = ?
 		WHERE feed = ? AND ip IN (SELECT ip FROM `+listGone+`)`, now, run.Feed); err != nil {
@@ -860,20 +876,32 @@ func confidenceSQL(lmiss, slisted string) string {
 
 // recomputeListings sets listings, l_miss, l_feeds, l_sources, confidence
 // and status of the indicators in the touched table: Active while a source
-// lists it, Expired when none does, Whitelisted and Review kept. The first
-// statement aggregates the touched indicators' listed memberships (by the
-// memberships_ip index) into listAgg, with the confidence for either
-// value of s_listed; the second rewrites each indicator once (a row
-// written twice costs its indexes twice) and calls no SQL function: in
-// SQLite a function call in a write makes it keep a statement journal,
-// a copy of every page it changes (see orFail).
+// lists it, Expired when none does, Whitelisted and Review kept. It
+// aggregates the touched indicators' listed memberships (by the
+// memberships_ip index) and rewrites each indicator once: a row written
+// twice costs its indexes twice. On SQLite the aggregate goes to listAgg
+// first, with the confidence for either value of s_listed, so that the
+// indicators' update calls no SQL function: in SQLite a function call in a
+// write makes it keep a statement journal, a copy of every page it changes
+// (see orFail).
 func recomputeListings(ctx context.Context, t *tx, touched string, now int64) error {
+	agg := `SELECT t.ip, COUNT(f.feed) AS n, ` + missAggSQL + ` AS miss,
+			string_agg(f.feed, ? ORDER BY f.feed) AS feeds, string_agg(f.source, ? ORDER BY f.feed) AS sources
+			FROM ` + touched + ` t LEFT JOIN memberships m ON m.ip = t.ip AND m.listed = 1
+			LEFT JOIN list_feeds f ON f.feed = m.feed GROUP BY t.ip`
+	if t.d == postgresDialect {
+		if _, err := t.ExecContext(ctx, `UPDATE indicators SET updated_at = ?, listings = a.n, l_miss = a.miss,
+		l_feeds = a.feeds, l_sources = a.sources, confidence = `+confidenceSQL("a.miss", "indicators.s_listed")+`,
+		status = CASE WHEN indicators.status IN ('Whitelisted', 'Review') THEN indicators.status
+			WHEN a.n > 0 OR indicators.s_listed = 1 THEN 'Active' ELSE 'Expired' END
+		FROM (`+agg+`) a WHERE indicators.ip = a.ip`, now, listSep, listSep); err != nil {
+			return fmt.Errorf("recompute listings, status and confidence: %w", err)
+		}
+		return nil
+	}
 	if _, err := t.ExecContext(ctx, `INSERT INTO `+listAgg+` (ip, n, miss, feeds, sources, conf0, conf1)
 		SELECT ip, n, miss, feeds, sources, `+confidenceSQL("miss", "0")+`, `+confidenceSQL("miss", "1")+`
-		FROM (SELECT t.ip, COUNT(f.feed) AS n, `+missAggSQL+` AS miss,
-			string_agg(f.feed, ? ORDER BY f.feed) AS feeds, string_agg(f.source, ? ORDER BY f.feed) AS sources
-			FROM `+touched+` t LEFT JOIN memberships m ON m.ip = t.ip AND m.listed = 1
-			LEFT JOIN list_feeds f ON f.feed = m.feed GROUP BY t.ip) a`, listSep, listSep); err != nil {
+		FROM (`+agg+`) a`, listSep, listSep); err != nil {
 		return fmt.Errorf("aggregate listings: %w", err)
 	}
 	if _, err := t.ExecContext(ctx, recomputeSQL(t.d), now); err != nil {
