@@ -286,8 +286,9 @@ type listTx struct {
 
 // The run's staging tables: the entries to write (new, changed, listed
 // again, or due for a refreshed observation), one row per host or
-// network; the keys to delist; the indicators whose listings change, and
-// their listings once the memberships are written.
+// network; the keys to delist; the indicators whose listings change (with
+// the prediction of those listed anew), and (SQLite) their listings once
+// the memberships are written.
 const (
 	listStage   = "forewarn_list_stage"
 	listGone    = "forewarn_list_gone"
@@ -328,7 +329,7 @@ func (s *Store) beginList(ctx context.Context) (*listTx, error) {
 			last_seen ` + int64T + `, attrs ` + blob + `, hash ` + int64T + ` NOT NULL, relist ` + int64T + ` NOT NULL,
 			stored ` + int64T + ` NOT NULL)` + tail,
 		`CREATE TEMPORARY TABLE ` + listGone + ` (ip ` + blob + ` PRIMARY KEY)` + tail,
-		`CREATE TEMPORARY TABLE ` + listTouched + ` (ip ` + blob + ` PRIMARY KEY)` + tail,
+		`CREATE TEMPORARY TABLE ` + listTouched + ` (ip ` + blob + ` PRIMARY KEY, p_at ` + int64T + `, p_cat TEXT)` + tail,
 	} {
 		if _, err := lt.tx.ExecContext(ctx, q); err != nil {
 			lt.close()
@@ -789,10 +790,12 @@ func (lt *listTx) merge(ctx context.Context, run *ListRun, c *ListCounts, fresh 
 	}
 
 	// The existing indicators whose listings change: listed anew or
-	// again, delisted, or (when the feed's confidence changed) every one
-	// it lists.
-	if _, err := exec("find new listings", `INSERT INTO `+listTouched+` (ip) SELECT s.ip FROM `+listStage+` s
-		WHERE s.relist = 1 AND EXISTS (SELECT 1 FROM indicators i WHERE i.ip = s.ip)`); err != nil {
+	// again (with their prediction, which a new membership copies, so
+	// that adding the memberships need not look the indicators up again),
+	// delisted, or (when the feed's confidence changed) every one it lists.
+	if _, err := exec("find new listings", `INSERT INTO `+listTouched+` (ip, p_at, p_cat)
+		SELECT s.ip, i.s_predicted_at, CASE WHEN i.s_predicted_at IS NULL THEN NULL ELSE i.s_predicted_category END
+		FROM `+listStage+` s JOIN indicators i ON i.ip = `+t.d.drives("s.ip")+` WHERE s.relist = 1`); err != nil {
 		return err
 	}
 	if _, err := exec("find delistings", `INSERT INTO `+listTouched+` (ip) SELECT ip FROM `+listGone); err != nil {
@@ -817,15 +820,16 @@ func (lt *listTx) merge(ctx context.Context, run *ListRun, c *ListCounts, fresh 
 	c.Updated += fresh - c.Created
 
 	// The memberships. A new one carries its indicator's prediction
-	// (p_at, p_cat: the lead-time report's copy, SQLite migration 024); an
-	// existing one keeps its own, which the indicator's triggers keep
-	// true. PostgreSQL upserts them; SQLite updates the stored ones and
-	// adds the new ones in two statements, as it runs an upsert's update
-	// with ABORT whatever the statement says (see orFail).
+	// (p_at, p_cat: the lead-time report's copy, SQLite migration 024),
+	// found above (an indicator added by this run has none); an existing
+	// one keeps its own, which the indicator's triggers keep true.
+	// PostgreSQL upserts them; SQLite updates the stored ones and adds the
+	// new ones in two statements, as it runs an upsert's update with ABORT
+	// whatever the statement says (see orFail).
 	const addMemberships = `INTO memberships (feed, ip, listed, first_seen, last_seen,
 		observed_first, observed_last, delisted_at, attrs, hash, p_at, p_cat)
-		SELECT ?, s.ip, 1, s.first_seen, s.last_seen, ?, ?, NULL, s.attrs, s.hash, i.s_predicted_at, i.s_predicted_category
-		FROM ` + listStage + ` s LEFT JOIN indicators i ON i.ip = s.ip AND i.s_predicted_at IS NOT NULL`
+		SELECT ?, s.ip, 1, s.first_seen, s.last_seen, ?, ?, NULL, s.attrs, s.hash, t.p_at, t.p_cat
+		FROM ` + listStage + ` s LEFT JOIN ` + listTouched + ` t ON t.ip = s.ip`
 	if t.d == postgresDialect {
 		if _, err := exec("write memberships", `INSERT `+addMemberships+` WHERE true
 			ON CONFLICT (feed, ip) DO UPDATE SET listed = 1, first_seen = excluded.first_seen, last_seen = excluded.last_seen,
