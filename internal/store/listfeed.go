@@ -793,9 +793,7 @@ func (lt *listTx) merge(ctx context.Context, run *ListRun, c *ListCounts, fresh 
 	// again (with their prediction, which a new membership copies, so
 	// that adding the memberships need not look the indicators up again),
 	// delisted, or (when the feed's confidence changed) every one it lists.
-	if _, err := exec("find new listings", `INSERT INTO `+listTouched+` (ip, p_at, p_cat)
-		SELECT s.ip, i.s_predicted_at, CASE WHEN i.s_predicted_at IS NULL THEN NULL ELSE i.s_predicted_category END
-		FROM `+listStage+` s JOIN indicators i ON i.ip = `+t.d.drives("s.ip")+` WHERE s.relist = 1`); err != nil {
+	if _, err := exec("find new listings", findNewListingsSQL(t.d)); err != nil {
 		return err
 	}
 	if _, err := exec("find delistings", `INSERT INTO `+listTouched+` (ip) SELECT ip FROM `+listGone); err != nil {
@@ -912,6 +910,15 @@ func recomputeListings(ctx context.Context, t *tx, touched string, now int64) er
 		return fmt.Errorf("recompute listings, status and confidence: %w", err)
 	}
 	return nil
+}
+
+// findNewListingsSQL adds to the touched table the existing indicators the
+// run lists anew or again, with their predictions, reading the staging
+// table in key order.
+func findNewListingsSQL(d dialect) string {
+	return `INSERT INTO ` + listTouched + ` (ip, p_at, p_cat)
+		SELECT s.ip, i.s_predicted_at, CASE WHEN i.s_predicted_at IS NULL THEN NULL ELSE i.s_predicted_category END
+		FROM ` + listStage + ` s JOIN indicators i ON i.ip = ` + d.drives("s.ip") + ` WHERE s.relist = 1`
 }
 
 // updateMembershipsSQL updates the feed's stored memberships of the

@@ -693,8 +693,9 @@ func TestStagedHashIsFNV(t *testing.T) {
 	}
 }
 
-// A list run's updates read their staging table in key order and look each
-// row up in the stored table: without statistics on the temporary tables,
+// A list run's updates (and its look-up of the indicators it lists anew)
+// read their staging table in key order and look each row up in the
+// stored table: without statistics on the temporary tables,
 // SQLite would otherwise scan the feed's million memberships, or every
 // indicator, to update the few a run changes.
 func TestListUpdatesReadTheStagingTables(t *testing.T) {
@@ -709,6 +710,7 @@ func TestListUpdatesReadTheStagingTables(t *testing.T) {
 	for _, c := range []struct{ name, query, want string }{
 		{"update memberships", updateMembershipsSQL(s.d), "SCAN s; SEARCH memberships USING PRIMARY KEY (feed=? AND ip=?)"},
 		{"recompute", recomputeSQL(s.d), "SCAN a; SEARCH indicators USING PRIMARY KEY (ip=?)"},
+		{"find new listings", findNewListingsSQL(s.d), "SCAN s; SEARCH i USING PRIMARY KEY (ip=?)"},
 	} {
 		rows, err := lt.tx.QueryContext(ctx, "EXPLAIN QUERY PLAN "+c.query, 1, "feed")
 		if err != nil {
