@@ -818,18 +818,18 @@ func (lt *listTx) merge(ctx context.Context, run *ListRun, c *ListCounts, fresh 
 	c.Updated += fresh - c.Created
 
 	// The memberships. A new one carries its indicator's prediction
-	// (p_at, p_cat: the lead-time report's copy, SQLite migration 024),
-	// found above (an indicator added by this run has none); an existing
-	// one keeps its own, which the indicator's triggers keep true.
-	// PostgreSQL upserts them; SQLite updates the stored ones and adds the
-	// new ones in two statements, as it runs an upsert's update with ABORT
-	// whatever the statement says (see orFail).
+	// (p_at, p_cat: the lead-time report's copy, SQLite migration 024): on
+	// SQLite as found above (an indicator added by this run has none); an
+	// existing one keeps its own, which the indicator's triggers keep
+	// true. PostgreSQL upserts them; SQLite updates the stored ones and
+	// adds the new ones in two statements, as it runs an upsert's update
+	// with ABORT whatever the statement says (see orFail).
 	const addMemberships = `INTO memberships (feed, ip, listed, first_seen, last_seen,
 		observed_first, observed_last, delisted_at, attrs, hash, p_at, p_cat)
-		SELECT ?, s.ip, 1, s.first_seen, s.last_seen, ?, ?, NULL, s.attrs, s.hash, t.p_at, t.p_cat
-		FROM ` + listStage + ` s LEFT JOIN ` + listTouched + ` t ON t.ip = s.ip`
+		SELECT ?, s.ip, 1, s.first_seen, s.last_seen, ?, ?, NULL, s.attrs, s.hash, `
 	if t.d == postgresDialect {
-		if _, err := exec("write memberships", `INSERT `+addMemberships+` WHERE true
+		if _, err := exec("write memberships", `INSERT `+addMemberships+`i.s_predicted_at, i.s_predicted_category
+			FROM `+listStage+` s LEFT JOIN indicators i ON i.ip = s.ip AND i.s_predicted_at IS NOT NULL WHERE true
 			ON CONFLICT (feed, ip) DO UPDATE SET listed = 1, first_seen = excluded.first_seen, last_seen = excluded.last_seen,
 			observed_last = excluded.observed_last, delisted_at = NULL, attrs = excluded.attrs, hash = excluded.hash`,
 			run.Feed, now, now); err != nil {
@@ -839,7 +839,8 @@ func (lt *listTx) merge(ctx context.Context, run *ListRun, c *ListCounts, fresh 
 		if _, err := exec("update memberships", updateMembershipsSQL(t.d), now, run.Feed); err != nil {
 			return err
 		}
-		if _, err := exec("add memberships", `INSERT`+t.d.orFail()+` `+addMemberships+` WHERE s.stored = 0`,
+		if _, err := exec("add memberships", `INSERT`+t.d.orFail()+` `+addMemberships+`t.p_at, t.p_cat
+			FROM `+listStage+` s LEFT JOIN `+listTouched+` t ON t.ip = s.ip WHERE s.stored = 0`,
 			run.Feed, now, now); err != nil {
 			return err
 		}
@@ -913,9 +914,15 @@ func recomputeListings(ctx context.Context, t *tx, touched string, now int64) er
 }
 
 // findNewListingsSQL adds to the touched table the existing indicators the
-// run lists anew or again, with their predictions, reading the staging
-// table in key order.
+// run lists anew or again, on SQLite with their predictions (for the new
+// memberships), reading the staging table in key order. PostgreSQL looks
+// the predictions up as it writes the memberships, as before: the touched
+// table's copy was not measured to help it.
 func findNewListingsSQL(d dialect) string {
+	if d == postgresDialect {
+		return `INSERT INTO ` + listTouched + ` (ip) SELECT s.ip FROM ` + listStage + ` s
+		WHERE s.relist = 1 AND EXISTS (SELECT 1 FROM indicators i WHERE i.ip = s.ip)`
+	}
 	return `INSERT INTO ` + listTouched + ` (ip, p_at, p_cat)
 		SELECT s.ip, i.s_predicted_at, CASE WHEN i.s_predicted_at IS NULL THEN NULL ELSE i.s_predicted_category END
 		FROM ` + listStage + ` s JOIN indicators i ON i.ip = ` + d.drives("s.ip") + ` WHERE s.relist = 1`
