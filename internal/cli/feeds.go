@@ -72,12 +72,13 @@ func lastRun(r *activity.Run) string {
 }
 
 // runListFeed runs a list feed in the foreground: forewarn run ID. Of the
-// run flags only --db, --base-url, --stage-dir and the log flags apply.
+// run flags only --db, --base-url, --stage-dir, --cpuprofile and the log
+// flags apply.
 func runListFeed(ctx context.Context, e *env, f *runFlags, id string) error {
 	var seclyticsOnly []string
 	f.fs.Visit(func(fl *flag.Flag) {
 		switch fl.Name {
-		case "db", "base-url", "stage-dir", "log-level", "log-format":
+		case "db", "base-url", "stage-dir", "cpuprofile", "log-level", "log-format":
 		default:
 			seclyticsOnly = append(seclyticsOnly, "--"+fl.Name)
 		}
@@ -91,6 +92,11 @@ func runListFeed(ctx context.Context, e *env, f *runFlags, id string) error {
 		return err
 	}
 	defer st.Close()
+	stopProfile, err := startCPUProfile(*f.cpuProf)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	svc, actor := operations(e, st)
 	r, runErr := svc.RunListFeed(ctx, actor, id, service.ListRunOptions{Trigger: activity.TriggerCLI,
 		BaseURL: f.fs.Lookup("base-url").Value.String(), TempDir: *f.stageDir})

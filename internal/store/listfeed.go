@@ -286,11 +286,14 @@ type listTx struct {
 
 // The run's staging tables: the entries to write (new, changed, listed
 // again, or due for a refreshed observation), one row per host or
-// network; the keys to delist; the indicators whose listings change.
+// network; the keys to delist; the indicators whose listings change (with
+// the prediction of those listed anew), and (SQLite) their listings once
+// the memberships are written.
 const (
 	listStage   = "forewarn_list_stage"
 	listGone    = "forewarn_list_gone"
 	listTouched = "forewarn_list_touched"
+	listAgg     = "forewarn_list_agg"
 )
 
 func (s *Store) beginList(ctx context.Context) (*listTx, error) {
@@ -323,11 +326,20 @@ func (s *Store) beginList(ctx context.Context) (*listTx, error) {
 	// them, and their creation rolls back with the run.
 	for _, q := range []string{
 		`CREATE TEMPORARY TABLE ` + listStage + ` (ip ` + blob + ` PRIMARY KEY, first_seen ` + int64T + `,
-			last_seen ` + int64T + `, attrs ` + blob + `, hash ` + int64T + ` NOT NULL, relist ` + int64T + ` NOT NULL)` + tail,
+			last_seen ` + int64T + `, attrs ` + blob + `, hash ` + int64T + ` NOT NULL, relist ` + int64T + ` NOT NULL,
+			stored ` + int64T + ` NOT NULL)` + tail,
 		`CREATE TEMPORARY TABLE ` + listGone + ` (ip ` + blob + ` PRIMARY KEY)` + tail,
-		`CREATE TEMPORARY TABLE ` + listTouched + ` (ip ` + blob + ` PRIMARY KEY)` + tail,
+		`CREATE TEMPORARY TABLE ` + listTouched + ` (ip ` + blob + ` PRIMARY KEY, p_at ` + int64T + `, p_cat TEXT)` + tail,
 	} {
 		if _, err := lt.tx.ExecContext(ctx, q); err != nil {
+			lt.close()
+			return nil, fmt.Errorf("create the staging tables: %w", err)
+		}
+	}
+	if lt.tx.d == sqliteDialect {
+		// recomputeListings' aggregate (SQLite only).
+		if _, err := lt.tx.ExecContext(ctx, `CREATE TEMPORARY TABLE `+listAgg+` (ip BLOB PRIMARY KEY, n INTEGER NOT NULL,
+			miss REAL, feeds TEXT, sources TEXT, conf0 INTEGER, conf1 INTEGER) WITHOUT ROWID`); err != nil {
 			lt.close()
 			return nil, fmt.Errorf("create the staging tables: %w", err)
 		}
@@ -365,7 +377,7 @@ func (lt *listTx) close() {
 
 func (lt *listTx) commit(ctx context.Context) error {
 	if lt.tx.d == sqliteDialect {
-		for _, t := range []string{listStage, listGone, listTouched} {
+		for _, t := range []string{listStage, listGone, listTouched, listAgg} {
 			if _, err := lt.tx.ExecContext(ctx, `DROP TABLE temp.`+t); err != nil {
 				return fmt.Errorf("drop the staging tables: %w", err)
 			}
@@ -379,7 +391,7 @@ func (lt *listTx) commit(ctx context.Context) error {
 }
 
 // listLoadChunk is how many staged rows one statement (SQLite) or one COPY
-// (PostgreSQL) carries. 6 columns × 1000 stays under SQLite's 32766
+// (PostgreSQL) carries. 7 columns × 1000 stays under SQLite's 32766
 // variables.
 const (
 	listLoadChunkSQLite   = 1000
@@ -463,10 +475,11 @@ func (cmp *listCompare) compare(ctx context.Context, it *stage.Iterator) error {
 		// An unchanged entry (most of a re-run) costs its hash alone: the
 		// staging row is built only for an entry to write.
 		hash := stagedHash(v)
-		relist := int64(0)
+		relist, stored := int64(0), int64(0)
 		cmp.c.Listed++
 		if have && string(cur.key) == string(k) {
 			write := true
+			stored = 1
 			switch {
 			case cur.listed && cur.hash == hash && cur.fresh:
 				cmp.c.Unchanged++
@@ -489,7 +502,7 @@ func (cmp *listCompare) compare(ctx context.Context, it *stage.Iterator) error {
 			cmp.fresh++
 			relist = 1
 		}
-		row, err := stagedRow(k, v, hash, relist)
+		row, err := stagedRow(k, v, hash, relist, stored)
 		if err != nil {
 			return err
 		}
@@ -672,8 +685,10 @@ func (cmp *listCompare) flush(ctx context.Context, table string, buf *[][]any) e
 }
 
 // stagedRow is a staging table row of a staged entry: its stored key, the
-// feed's dates, the attributes, their hash (stagedHash) and relist.
-func stagedRow(k, v []byte, hash, relist int64) ([]any, error) {
+// feed's dates, the attributes, their hash (stagedHash), relist (1: the
+// feed lists it anew or again) and stored (1: the feed has a membership of
+// it to update, 0: one to add).
+func stagedRow(k, v []byte, hash, relist, stored int64) ([]any, error) {
 	first, n := binary.Varint(v)
 	if n <= 0 {
 		return nil, errors.New("staged entry is malformed")
@@ -687,7 +702,7 @@ func stagedRow(k, v []byte, hash, relist int64) ([]any, error) {
 	if len(attrs) > 1 || (len(attrs) == 1 && attrs[0] != 0) {
 		attrCol = append([]byte(nil), attrs...)
 	}
-	return []any{append([]byte(nil), k...), zeroNull(first), zeroNull(last), attrCol, hash, relist}, nil
+	return []any{append([]byte(nil), k...), zeroNull(first), zeroNull(last), attrCol, hash, relist, stored}, nil
 }
 
 // stagedHash is the hash stored with a membership: FNV-1a (64 bits, as
@@ -706,7 +721,7 @@ func stagedHash(v []byte) int64 {
 	return int64(h)
 }
 
-var listStageColumns = []string{"ip", "first_seen", "last_seen", "attrs", "hash", "relist"}
+var listStageColumns = []string{"ip", "first_seen", "last_seen", "attrs", "hash", "relist", "stored"}
 
 // insert loads rows into a staging table: COPY on PostgreSQL, multi-row
 // INSERTs on SQLite.
@@ -775,10 +790,10 @@ func (lt *listTx) merge(ctx context.Context, run *ListRun, c *ListCounts, fresh 
 	}
 
 	// The existing indicators whose listings change: listed anew or
-	// again, delisted, or (when the feed's confidence changed) every one
-	// it lists.
-	if _, err := exec("find new listings", `INSERT INTO `+listTouched+` (ip) SELECT s.ip FROM `+listStage+` s
-		WHERE s.relist = 1 AND EXISTS (SELECT 1 FROM indicators i WHERE i.ip = s.ip)`); err != nil {
+	// again (with their prediction, which a new membership copies, so
+	// that adding the memberships need not look the indicators up again),
+	// delisted, or (when the feed's confidence changed) every one it lists.
+	if _, err := exec("find new listings", findNewListingsSQL(t.d)); err != nil {
 		return err
 	}
 	if _, err := exec("find delistings", `INSERT INTO `+listTouched+` (ip) SELECT ip FROM `+listGone); err != nil {
@@ -793,7 +808,7 @@ func (lt *listTx) merge(ctx context.Context, run *ListRun, c *ListCounts, fresh 
 
 	// New indicators, listed by this feed alone (Whitelisted below when
 	// the allow-list holds them, as every indicator).
-	if c.Created, err = exec("add indicators", `INSERT INTO indicators (ip, status, created_at, updated_at, listings, l_miss,
+	if c.Created, err = exec("add indicators", `INSERT`+t.d.orFail()+` INTO indicators (ip, status, created_at, updated_at, listings, l_miss,
 		confidence, l_feeds, l_sources)
 		SELECT s.ip, 'Active', ?, ?, 1, ?, ?, ?, ? FROM `+listStage+` s
 		WHERE s.relist = 1 AND NOT EXISTS (SELECT 1 FROM indicators i WHERE i.ip = s.ip)`,
@@ -802,19 +817,35 @@ func (lt *listTx) merge(ctx context.Context, run *ListRun, c *ListCounts, fresh 
 	}
 	c.Updated += fresh - c.Created
 
-	// A new membership carries its indicator's prediction (p_at, p_cat:
-	// the lead-time report's copy, SQLite migration 024); an existing one
-	// keeps its own, which the indicator's triggers keep true.
-	if _, err := exec("write memberships", `INSERT INTO memberships (feed, ip, listed, first_seen, last_seen,
+	// The memberships. A new one carries its indicator's prediction
+	// (p_at, p_cat: the lead-time report's copy, SQLite migration 024): on
+	// SQLite as found above (an indicator added by this run has none); an
+	// existing one keeps its own, which the indicator's triggers keep
+	// true. PostgreSQL upserts them; SQLite updates the stored ones and
+	// adds the new ones in two statements, as it runs an upsert's update
+	// with ABORT whatever the statement says (see orFail).
+	const addMemberships = `INTO memberships (feed, ip, listed, first_seen, last_seen,
 		observed_first, observed_last, delisted_at, attrs, hash, p_at, p_cat)
-		SELECT ?, s.ip, 1, s.first_seen, s.last_seen, ?, ?, NULL, s.attrs, s.hash, i.s_predicted_at, i.s_predicted_category
-		FROM `+listStage+` s LEFT JOIN indicators i ON i.ip = s.ip AND i.s_predicted_at IS NOT NULL WHERE true
-		ON CONFLICT (feed, ip) DO UPDATE SET listed = 1, first_seen = excluded.first_seen, last_seen = excluded.last_seen,
-		observed_last = excluded.observed_last, delisted_at = NULL, attrs = excluded.attrs, hash = excluded.hash`,
-		run.Feed, now, now); err != nil {
-		return err
+		SELECT ?, s.ip, 1, s.first_seen, s.last_seen, ?, ?, NULL, s.attrs, s.hash, `
+	if t.d == postgresDialect {
+		if _, err := exec("write memberships", `INSERT `+addMemberships+`i.s_predicted_at, i.s_predicted_category
+			FROM `+listStage+` s LEFT JOIN indicators i ON i.ip = s.ip AND i.s_predicted_at IS NOT NULL WHERE true
+			ON CONFLICT (feed, ip) DO UPDATE SET listed = 1, first_seen = excluded.first_seen, last_seen = excluded.last_seen,
+			observed_last = excluded.observed_last, delisted_at = NULL, attrs = excluded.attrs, hash = excluded.hash`,
+			run.Feed, now, now); err != nil {
+			return err
+		}
+	} else {
+		if _, err := exec("update memberships", updateMembershipsSQL(t.d), now, run.Feed); err != nil {
+			return err
+		}
+		if _, err := exec("add memberships", `INSERT`+t.d.orFail()+` `+addMemberships+`t.p_at, t.p_cat
+			FROM `+listStage+` s LEFT JOIN `+listTouched+` t ON t.ip = s.ip WHERE s.stored = 0`,
+			run.Feed, now, now); err != nil {
+			return err
+		}
 	}
-	if _, err := exec("delist", `UPDATE memberships SET listed = 0, delisted_at = ?
+	if _, err := exec("delist", `UPDATE`+t.d.orFail()+` memberships SET listed = 0, delisted_at = ?
 		WHERE feed = ? AND ip IN (SELECT ip FROM `+listGone+`)`, now, run.Feed); err != nil {
 		return err
 	}
@@ -848,23 +879,73 @@ func confidenceSQL(lmiss, slisted string) string {
 
 // recomputeListings sets listings, l_miss, l_feeds, l_sources, confidence
 // and status of the indicators in the touched table: Active while a source
-// lists it, Expired when none does, Whitelisted and Review kept. One
-// statement aggregates the touched indicators' listed memberships (by the
+// lists it, Expired when none does, Whitelisted and Review kept. It
+// aggregates the touched indicators' listed memberships (by the
 // memberships_ip index) and rewrites each indicator once: a row written
-// twice costs its indexes twice.
+// twice costs its indexes twice. On SQLite the aggregate goes to listAgg
+// first, with the confidence for either value of s_listed, so that the
+// indicators' update calls no SQL function: in SQLite a function call in a
+// write makes it keep a statement journal, a copy of every page it changes
+// (see orFail).
 func recomputeListings(ctx context.Context, t *tx, touched string, now int64) error {
-	if _, err := t.ExecContext(ctx, `UPDATE indicators SET updated_at = ?, listings = a.n, l_miss = a.miss,
+	agg := `SELECT t.ip, COUNT(f.feed) AS n, ` + missAggSQL + ` AS miss,
+			string_agg(f.feed, ? ORDER BY f.feed) AS feeds, string_agg(f.source, ? ORDER BY f.feed) AS sources
+			FROM ` + touched + ` t LEFT JOIN memberships m ON m.ip = t.ip AND m.listed = 1
+			LEFT JOIN list_feeds f ON f.feed = m.feed GROUP BY t.ip`
+	if t.d == postgresDialect {
+		if _, err := t.ExecContext(ctx, `UPDATE indicators SET updated_at = ?, listings = a.n, l_miss = a.miss,
 		l_feeds = a.feeds, l_sources = a.sources, confidence = `+confidenceSQL("a.miss", "indicators.s_listed")+`,
 		status = CASE WHEN indicators.status IN ('Whitelisted', 'Review') THEN indicators.status
 			WHEN a.n > 0 OR indicators.s_listed = 1 THEN 'Active' ELSE 'Expired' END
-		FROM (SELECT t.ip, COUNT(f.feed) AS n, `+missAggSQL+` AS miss,
-			string_agg(f.feed, ? ORDER BY f.feed) AS feeds, string_agg(f.source, ? ORDER BY f.feed) AS sources
-			FROM `+touched+` t LEFT JOIN memberships m ON m.ip = t.ip AND m.listed = 1
-			LEFT JOIN list_feeds f ON f.feed = m.feed GROUP BY t.ip) a
-		WHERE indicators.ip = a.ip`, now, listSep, listSep); err != nil {
+		FROM (`+agg+`) a WHERE indicators.ip = a.ip`, now, listSep, listSep); err != nil {
+			return fmt.Errorf("recompute listings, status and confidence: %w", err)
+		}
+		return nil
+	}
+	if _, err := t.ExecContext(ctx, `INSERT INTO `+listAgg+` (ip, n, miss, feeds, sources, conf0, conf1)
+		SELECT ip, n, miss, feeds, sources, `+confidenceSQL("miss", "0")+`, `+confidenceSQL("miss", "1")+`
+		FROM (`+agg+`) a`, listSep, listSep); err != nil {
+		return fmt.Errorf("aggregate listings: %w", err)
+	}
+	if _, err := t.ExecContext(ctx, recomputeSQL(t.d), now); err != nil {
 		return fmt.Errorf("recompute listings, status and confidence: %w", err)
 	}
 	return nil
+}
+
+// findNewListingsSQL adds to the touched table the existing indicators the
+// run lists anew or again, on SQLite with their predictions (for the new
+// memberships), reading the staging table in key order. PostgreSQL looks
+// the predictions up as it writes the memberships, as before: the touched
+// table's copy was not measured to help it.
+func findNewListingsSQL(d dialect) string {
+	if d == postgresDialect {
+		return `INSERT INTO ` + listTouched + ` (ip) SELECT s.ip FROM ` + listStage + ` s
+		WHERE s.relist = 1 AND EXISTS (SELECT 1 FROM indicators i WHERE i.ip = s.ip)`
+	}
+	return `INSERT INTO ` + listTouched + ` (ip, p_at, p_cat)
+		SELECT s.ip, i.s_predicted_at, CASE WHEN i.s_predicted_at IS NULL THEN NULL ELSE i.s_predicted_category END
+		FROM ` + listStage + ` s JOIN indicators i ON i.ip = ` + d.drives("s.ip") + ` WHERE s.relist = 1`
+}
+
+// updateMembershipsSQL updates the feed's stored memberships of the
+// staged entries (arguments: the run's time, the feed), reading the
+// staging table in key order.
+func updateMembershipsSQL(d dialect) string {
+	return `UPDATE` + d.orFail() + ` memberships SET listed = 1, first_seen = s.first_seen,
+		last_seen = s.last_seen, observed_last = ?, delisted_at = NULL, attrs = s.attrs, hash = s.hash
+		FROM ` + listStage + ` s WHERE s.stored = 1 AND memberships.feed = ? AND memberships.ip = ` + d.drives("s.ip")
+}
+
+// recomputeSQL writes the aggregated listings of listAgg into their
+// indicators (argument: the run's time), reading listAgg in key order.
+func recomputeSQL(d dialect) string {
+	return `UPDATE` + d.orFail() + ` indicators SET updated_at = ?, listings = a.n, l_miss = a.miss,
+		l_feeds = a.feeds, l_sources = a.sources,
+		confidence = CASE WHEN indicators.s_listed = 1 THEN a.conf1 ELSE a.conf0 END,
+		status = CASE WHEN indicators.status IN ('Whitelisted', 'Review') THEN indicators.status
+			WHEN a.n > 0 OR indicators.s_listed = 1 THEN 'Active' ELSE 'Expired' END
+		FROM ` + listAgg + ` a WHERE indicators.ip = ` + d.drives("a.ip")
 }
 
 // seclyticsUpdate is the value a Seclytics write gives column col of an

@@ -692,3 +692,42 @@ func TestStagedHashIsFNV(t *testing.T) {
 		}
 	}
 }
+
+// A list run's updates (and its look-up of the indicators it lists anew)
+// read their staging table in key order and look each row up in the
+// stored table: without statistics on the temporary tables,
+// SQLite would otherwise scan the feed's million memberships, or every
+// indicator, to update the few a run changes.
+func TestListUpdatesReadTheStagingTables(t *testing.T) {
+	pgtest.SkipUnlessSQLite(t, "SQLite's query plan")
+	s := open(t)
+	ctx := context.Background()
+	lt, err := s.beginList(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lt.close()
+	for _, c := range []struct{ name, query, want string }{
+		{"update memberships", updateMembershipsSQL(s.d), "SCAN s; SEARCH memberships USING PRIMARY KEY (feed=? AND ip=?)"},
+		{"recompute", recomputeSQL(s.d), "SCAN a; SEARCH indicators USING PRIMARY KEY (ip=?)"},
+		{"find new listings", findNewListingsSQL(s.d), "SCAN s; SEARCH i USING PRIMARY KEY (ip=?)"},
+	} {
+		rows, err := lt.tx.QueryContext(ctx, "EXPLAIN QUERY PLAN "+c.query, 1, "feed")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		if got := strings.Join(plan, "; "); got != c.want {
+			t.Errorf("%s: plan %q, want %q", c.name, got, c.want)
+		}
+	}
+}
