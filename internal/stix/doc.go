@@ -9,7 +9,9 @@
 // Whitelisted indicator is revoked, and since STIX 2.1 forbids un-revoking,
 // one that comes back is a new SDO and relationship: their ids are over
 // the address and the indicator's generation (how many times it left a
-// revoked status; 0 keeps the address-only ids). created is when
+// revoked status; 0 keeps the address-only ids), and its earlier
+// generations' indicator SDOs follow it as revoked versions modified at
+// its return (Superseded). created is when
 // forewarn first stored the indicator and modified when it last changed it,
 // so modified moves only when the indicator changed.
 //

@@ -387,7 +387,6 @@ func WriteBundle(ctx context.Context, w io.Writer, each func(fn func(*indicator.
 		if err := a.objects(ind); err != nil {
 			return err
 		}
-
 		start := 0
 		for _, end := range a.ends {
 			bw.WriteString(",\n")

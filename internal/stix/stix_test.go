@@ -373,10 +373,14 @@ func TestSupersededGenerationsAreRevokedAsOfTheRenewal(t *testing.T) {
 	if len(first) != 2 || first[0].ID != stix.IndicatorID("192.0.2.9", 0) || first[1].ID != stix.IndicatorID("192.0.2.9", 1) {
 		t.Fatalf("superseded of generation 2: %v; want the indicators of generations 0 and 1", first)
 	}
+	sch := schemas(t)["indicator"]
 	for _, o := range first {
 		var sdo map[string]any
 		if err := json.Unmarshal(o.JSON, &sdo); err != nil {
 			t.Fatal(err)
+		}
+		if v, err := jsonschema.UnmarshalJSON(bytes.NewReader(o.JSON)); err != nil || sch.Validate(v) != nil {
+			t.Errorf("%s does not validate against OASIS's indicator schema: %v %v", o.JSON, err, sch.Validate(v))
 		}
 		if sdo["revoked"] != true || sdo["modified"] != "2026-05-03T00:00:00.000Z" || sdo["created"] != "2026-05-01T00:00:00.000Z" ||
 			sdo["x_forewarn_superseded_by_ref"] != stix.IndicatorID("192.0.2.9", 2) || !o.Modified.Equal(renewed) {

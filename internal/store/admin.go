@@ -72,10 +72,14 @@ func (s *Store) DeleteFeed(ctx context.Context, name string, purge bool) (purged
 	defer tx.Rollback()
 	if purge {
 		// An indicator a list feed lists, or did, keeps its row (its
-		// memberships name it) without the feed's columns; the others
-		// are deleted.
+		// memberships name it) without the feed's columns, updated now:
+		// it changed, perhaps to Expired, and a TAXII consumer polling
+		// with added_after must get it again (revoked, if Expired). The
+		// others are deleted: they vanish from TAXII without a revoked
+		// copy (README: "Purge and TAXII consumers").
 		kept := `EXISTS (SELECT 1 FROM memberships m WHERE m.ip = indicators.ip)`
-		if _, err := tx.ExecContext(ctx, `UPDATE indicators SET `+seclyticsCleared+` WHERE `+present+` AND `+kept); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE indicators SET updated_at = ?, `+seclyticsCleared+` WHERE `+present+` AND `+kept,
+			time.Now().Unix()); err != nil {
 			return 0, fmt.Errorf("purge indicators of feed %s: %w", name, err)
 		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM indicators WHERE `+present+` AND NOT `+kept)

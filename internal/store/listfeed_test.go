@@ -476,21 +476,38 @@ func TestListSearchFilters(t *testing.T) {
 	}
 }
 
-// Uninstalling Seclytics with purge keeps what a list feed lists, without
-// Seclytics' columns, and deletes the rest.
+// Uninstalling Seclytics with purge keeps what a list feed lists, or did,
+// without Seclytics' columns, and deletes the rest. What it keeps changed:
+// its updated_at moves, so a TAXII consumer polling with added_after gets
+// it again, revoked if no feed lists it any more.
 func TestListPurgeSeclyticsKeepsListed(t *testing.T) {
 	s := open(t)
 	ctx := context.Background()
 	writeSeclytics(t, s, "192.0.2.1", indicator.StatusActive, listT0.Add(1000*24*time.Hour))
 	writeSeclytics(t, s, "192.0.2.2", indicator.StatusActive, listT0.Add(1000*24*time.Hour))
-	ingestList(t, s, listRun("a", ModeSnapshot, 50, 0), list("192.0.2.1"))
+	writeSeclytics(t, s, "192.0.2.3", indicator.StatusActive, listT0.Add(1000*24*time.Hour))
+	ingestList(t, s, listRun("a", ModeSnapshot, 50, 0), list("192.0.2.1", "192.0.2.3"))
+	ingestList(t, s, listRun("a", ModeSnapshot, 50, 1), list("192.0.2.1"))
+	look := func(ip string) indicator.Indicator {
+		t.Helper()
+		ind, err := s.Lookup(ctx, netip.MustParseAddr(ip))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ind
+	}
+	before := look("192.0.2.3").UpdatedAt
+	start := time.Now().Truncate(time.Second)
 	n, err := s.DeleteFeed(ctx, "seclytics", true)
 	if err != nil || n != 1 {
 		t.Fatalf("purged %d, %v; want 1", n, err)
 	}
 	l := listed(t, s, "192.0.2.1")
-	if l.Status != indicator.StatusActive || conf(l) != 50 || len(l.Feeds) != 1 || l.Feeds[0].Feed != "a" {
-		t.Errorf("kept: %+v, confidence %d", l, conf(l))
+	if l.Status != indicator.StatusActive || conf(l) != 50 || len(l.Feeds) != 1 || l.Feeds[0].Feed != "a" || look("192.0.2.1").UpdatedAt.Before(start) {
+		t.Errorf("kept: %+v, confidence %d; want updated at the purge (%v)", l, conf(l), start)
+	}
+	if d := look("192.0.2.3"); d.Status != indicator.StatusExpired || d.UpdatedAt.Before(start) || !d.UpdatedAt.After(before) {
+		t.Errorf("delisted, then purged of Seclytics: %s updated at %v (was %v); want Expired, updated at the purge", d.Status, d.UpdatedAt, before)
 	}
 	if _, err := s.ListedIndicator(ctx, netip.MustParsePrefix("192.0.2.2/32")); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Seclytics alone: %v, want purged", err)

@@ -9,7 +9,11 @@
 // the indicator's last change, so a consumer polling with added_after gets
 // what changed since. Such a poll of seclytics-active also gets the
 // indicators that left it since by expiring or being whitelisted, as
-// revoked objects, so that removals reach the consumer.
+// revoked objects, so that removals reach the consumer. An indicator
+// brought back after a revocation is a new object (a new id per
+// generation), followed by its earlier generations' indicators as revoked
+// versions dated at its return (stix.Superseded), so that a consumer that
+// missed the revocation learns of it then.
 //
 // Pages follow the store's keyset cursor: `next` names a position in the
 // object stream (after an indicator, plus objects already sent of the next

@@ -129,6 +129,29 @@ func TestARenewedIndicatorIsPublishedUnderANewID(t *testing.T) {
 	// what changed since, gets both: the old id revoked, the new one live.
 	_, changed := get("objects/?limit=1000&added_after=" + time.Unix(now-50, 0).UTC().Format(stix.TimeFormat))
 	since := byID(changed["objects"])
+	// Pages of two, through next, hand out the same objects, each once:
+	// the earlier generation's is one more object of its indicator.
+	paged, n := map[string]string{}, 0
+	for next := ""; ; {
+		_, pg := get("objects/?limit=2" + next)
+		for id, o := range byID(pg["objects"]) {
+			paged[id] = o
+			n++
+		}
+		var tok string
+		if json.Unmarshal(pg["next"], &tok) != nil || tok == "" {
+			break
+		}
+		next = "&next=" + tok
+	}
+	if n != len(published) || len(paged) != len(published) {
+		t.Errorf("pages of two: %d objects, %d distinct; want the %d of one page", n, len(paged), len(published))
+	}
+	for id, o := range published {
+		if paged[id] != o {
+			t.Errorf("pages of two: %s is %q, want %q", id, paged[id], o)
+		}
+	}
 	var bundle bytes.Buffer
 	if err := export.Write(ctx, &bundle, st, export.STIX, export.Options{Filter: export.Filter{Statuses: export.AllStatuses}}); err != nil {
 		t.Fatal(err)
