@@ -73,6 +73,15 @@ func TestBudgetReadLeanIsTheSame(t *testing.T) {
 	if _, _, err := st.AddAllowlistEntry(ctx, allowlist.Entry{Prefix: netip.MustParsePrefix("45.33.10.2/32"), Comment: "ours"}); err != nil {
 		t.Fatal(err)
 	}
+	// One indicator brought back after a revocation (generation 1): the
+	// lean read must hand out its generation, or STIX names it by the
+	// revoked id and leaves out the superseded one.
+	if _, err := st.SetIndicatorStatus(ctx, netip.MustParseAddr("45.33.11.7"), indicator.StatusWhitelisted); err != nil {
+		t.Fatal(err)
+	}
+	if renewed, err := st.SetIndicatorStatus(ctx, netip.MustParseAddr("45.33.11.7"), indicator.StatusActive); err != nil || renewed.Generation != 1 {
+		t.Fatalf("renewed: generation %d, %v; want 1", renewed.Generation, err)
+	}
 	seventy := 70
 	write := func(src export.Source, f export.Format, o export.Options) string {
 		t.Helper()
