@@ -40,7 +40,7 @@ type RankedSource interface {
 	EachActive(ctx context.Context, by string, f store.RankFilter, attrs []string, fields store.Fields, fn func(store.Ranked, *indicator.Indicator, netip.Prefix) error) error
 	// EachActiveBrief is EachActive with the briefs EachRankedBrief
 	// reads.
-	EachActiveBrief(ctx context.Context, by string, f store.RankFilter, fn func(*store.Brief) error) error
+	EachActiveBrief(ctx context.Context, by string, f store.RankFilter, fields store.BriefFields, fn func(*store.Brief) error) error
 }
 
 // DefaultHeldBudget is the largest budget read whole in one pass of the
@@ -535,6 +535,26 @@ func (sel *selector) rankedBrief(ctx context.Context, rs RankedSource, emit func
 	return nil
 }
 
+// briefFields are the fields of a brief format f writes or checks (the
+// expiry: a blocklist leaves out the expired), so that a one-pass read
+// reads no other column: crowdsec writes the sources, suricata-iprep the
+// importance, both the categories.
+func briefFields(f Format) store.BriefFields {
+	var fields store.BriefFields
+	if f == CrowdSec || f.Blocklist() {
+		fields |= store.BriefExpiry
+	}
+	switch f {
+	case CrowdSec:
+		fields |= store.BriefSources
+	case SuricataIPRep:
+		fields |= store.BriefImportance
+	default:
+		fields = store.AllBriefFields
+	}
+	return fields
+}
+
 // scannedBrief is rankedBrief for a budget no smaller than the Active set
 // (scanned's path): every brief its filters keep, in one pass in address
 // order, each handed to emit as it is read, nothing kept; the same
@@ -551,7 +571,7 @@ func (sel *selector) scannedBrief(ctx context.Context, rs RankedSource, n int, e
 		src   strings.Builder
 		catj  strings.Builder
 	)
-	err := rs.EachActiveBrief(ctx, by, rf, func(x *store.Brief) error {
+	err := rs.EachActiveBrief(ctx, by, rf, briefFields(sel.f), func(x *store.Brief) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
