@@ -65,10 +65,28 @@ func appendCrowdSec(dst []byte, b *brief, at time.Time) []byte {
 	dst = append(dst, `","type":"ban","duration":"`...)
 	dst = append(dst, d.String()...)
 	dst = append(dst, `","reason":`...)
-	dst = jsonenc.AppendString(dst, crowdsecReason(b))
+	dst = appendReason(dst, b)
 	dst = append(dst, `,"origin":`...)
 	dst = jsonenc.AppendString(dst, CrowdSecOrigin)
 	return append(dst, '}')
+}
+
+// appendReason appends crowdsecReason(b) as a JSON string, without the
+// string: escaped in parts, which is the same (": " between them ends any
+// invalid UTF-8 sequence of the first).
+func appendReason(dst []byte, b *brief) []byte {
+	if b.sources == "" {
+		dst = jsonenc.AppendString(dst, "forewarn")
+	} else {
+		dst = jsonenc.AppendString(dst, b.sources)
+	}
+	if b.categories == "" {
+		return dst
+	}
+	dst = append(dst[:len(dst)-1], ": "...) // the quote ending the first part
+	n := len(dst)
+	dst = jsonenc.AppendString(dst, b.categories)
+	return append(dst[:n], dst[n+1:]...) // without the quote starting the second
 }
 
 // crowdsecReason is the feed and the detected categories:
