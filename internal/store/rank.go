@@ -839,15 +839,16 @@ func (d dialect) briefColumns(fields BriefFields) string {
 
 var seclyticsSource = []byte(indicator.SourceSeclytics)
 
-// copyLists copies the lists just scanned into r.buf, grown once to hold them
-// all, and points them there.
-func (r *briefRow) copyLists() {
-	r.buf = slices.Grow(r.buf[:0], len(r.feeds.V)+len(r.sources.V)+len(r.cats.V))
+// copyBytes copies the key and the lists just scanned into r.buf, grown
+// once to hold them all, and points them there.
+func (r *briefRow) copyBytes() {
+	r.buf = slices.Grow(r.buf[:0], len(r.ip)+len(r.feeds.V)+len(r.sources.V)+len(r.cats.V))
 	keep := func(v *sql.RawBytes) {
 		n := len(r.buf)
 		r.buf = append(r.buf, *v...)
 		*v = r.buf[n:len(r.buf):len(r.buf)]
 	}
+	keep(&r.ip)
 	keep(&r.feeds.V)
 	keep(&r.sources.V)
 	keep(&r.cats.V)
@@ -886,7 +887,15 @@ func (s *Store) EachActiveBrief(ctx context.Context, by string, f RankFilter, fi
 	}
 	return eachActiveBatch(ctx, s, by, f, s.d.briefColumns(fields), batch, func(b *briefRows) error {
 		for i := range b.n {
-			if err := fn(&b.r[i].b); err != nil {
+			r := &b.r[i]
+			ok, err := r.decode(&r.last)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue // a network's row: skipped
+			}
+			if err := fn(&r.b); err != nil {
 				return err
 			}
 		}
@@ -903,10 +912,8 @@ type briefRows struct {
 
 func (b *briefRows) add(sc *withKey) (bool, error) {
 	r := &b.r[b.n]
-	r.own = true
-	ok, err := r.scan(sc, &r.last)
-	if !ok || err != nil {
-		return false, err // a network's row: skipped
+	if err := r.scanOwn(sc); err != nil {
+		return false, err
 	}
 	r.b.key = sc.keyFloat()
 	b.n++
@@ -928,10 +935,9 @@ type briefRow struct {
 	b                    Brief
 	fields               BriefFields // the columns read (briefColumns)
 	dest                 []any       // what they are scanned into
-	// own copies the row's bytes into buf, which the next scan reuses,
-	// so that b outlives the driver's row (a batched read); last is the
-	// row's key.
-	own       bool
+	// buf holds the row's bytes (scanOwn), reused by the next, so that
+	// they outlive the driver's row (a batched read); last is the row's
+	// key.
 	buf, last []byte
 }
 
@@ -939,6 +945,26 @@ type briefRow struct {
 // aside), keeping the row's key in *last; ok is false for a network's
 // row, which the reads skip.
 func (r *briefRow) scan(sc scanner, last *[]byte) (ok bool, err error) {
+	if err := r.scanRaw(sc); err != nil {
+		return false, err
+	}
+	return r.decode(last)
+}
+
+// scanOwn is scan's reading half: it reads the row and copies its bytes
+// into r's own buffers, for decode to work out later, on another
+// goroutine (a batched read: the reading goroutine is the busier).
+func (r *briefRow) scanOwn(sc scanner) error {
+	if err := r.scanRaw(sc); err != nil {
+		return err
+	}
+	r.copyBytes()
+	return nil
+}
+
+// scanRaw reads one row of briefColumns(r.fields) as the driver hands
+// it out.
+func (r *briefRow) scanRaw(sc scanner) error {
 	if r.dest == nil {
 		r.dest = append(r.dest, &r.ip)
 		if r.fields&BriefExpiry != 0 {
@@ -953,11 +979,14 @@ func (r *briefRow) scan(sc scanner, last *[]byte) (ok bool, err error) {
 		}
 	}
 	if err := sc.Scan(r.dest...); err != nil {
-		return false, fmt.Errorf("read indicator: %w", err)
+		return fmt.Errorf("read indicator: %w", err)
 	}
-	if r.own {
-		r.copyLists()
-	}
+	return nil
+}
+
+// decode works out r.b (its rank key aside) from the row scanned,
+// keeping its key in *last; ok is false for a network's row.
+func (r *briefRow) decode(last *[]byte) (ok bool, err error) {
 	addr, ok, err := rankedKey(r.ip, last)
 	if !ok || err != nil {
 		return false, err
