@@ -40,7 +40,7 @@ type RankedSource interface {
 	EachActive(ctx context.Context, by string, f store.RankFilter, attrs []string, fields store.Fields, fn func(store.Ranked, *indicator.Indicator, netip.Prefix) error) error
 	// EachActiveBrief is EachActive with the briefs EachRankedBrief
 	// reads.
-	EachActiveBrief(ctx context.Context, by string, f store.RankFilter, fn func(*store.Brief) error) error
+	EachActiveBrief(ctx context.Context, by string, f store.RankFilter, fields store.BriefFields, fn func(*store.Brief) error) error
 }
 
 // DefaultHeldBudget is the largest budget read whole in one pass of the
@@ -535,6 +535,26 @@ func (sel *selector) rankedBrief(ctx context.Context, rs RankedSource, emit func
 	return nil
 }
 
+// briefFields are the fields of a brief format f writes or checks (the
+// expiry: a blocklist leaves out the expired), so that a one-pass read
+// reads no other column: crowdsec writes the sources, suricata-iprep the
+// importance, both the categories.
+func briefFields(f Format) store.BriefFields {
+	var fields store.BriefFields
+	if f == CrowdSec || f.Blocklist() {
+		fields |= store.BriefExpiry
+	}
+	switch f {
+	case CrowdSec:
+		fields |= store.BriefSources
+	case SuricataIPRep:
+		fields |= store.BriefImportance
+	default:
+		fields = store.AllBriefFields
+	}
+	return fields
+}
+
 // scannedBrief is rankedBrief for a budget no smaller than the Active set
 // (scanned's path): every brief its filters keep, in one pass in address
 // order, each handed to emit as it is read, nothing kept; the same
@@ -548,10 +568,9 @@ func (sel *selector) scannedBrief(ctx context.Context, rs RankedSource, n int, e
 		worst store.Ranked
 		b     brief
 		cats  []string
-		src   strings.Builder
-		catj  strings.Builder
+		in    interner
 	)
-	err := rs.EachActiveBrief(ctx, by, rf, func(x *store.Brief) error {
+	err := rs.EachActiveBrief(ctx, by, rf, briefFields(sel.f), func(x *store.Brief) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -562,25 +581,13 @@ func (sel *selector) scannedBrief(ctx context.Context, rs RankedSource, n int, e
 			worst = r
 		}
 		kept++
-		// As rankedBrief's (sources and categories joined with ","), built
-		// per row: nothing outlives emit.
-		src.Reset()
-		for i, s := range x.Sources {
-			if i > 0 {
-				src.WriteByte(',')
-			}
-			src.Write(s)
-		}
-		catj.Reset()
+		// As rankedBrief's (sources and categories joined with ","),
+		// shared with the rows before that had the same.
 		cats = cats[:0]
-		for i, c := range x.Categories {
-			if i > 0 {
-				catj.WriteByte(',')
-			}
-			catj.Write(c)
-			cats = append(cats, string(c))
+		for _, c := range x.Categories {
+			cats = append(cats, in.of(c))
 		}
-		b = brief{addr: x.Addr, expiresAt: x.ExpiresAt, sources: src.String(), categories: catj.String(),
+		b = brief{addr: x.Addr, expiresAt: x.ExpiresAt, sources: in.join(x.Sources), categories: in.join(x.Categories),
 			categoryItems: cats, importance: x.Importance, hasImportance: x.HasImportance}
 		if o.written != nil {
 			*o.written++
@@ -592,4 +599,43 @@ func (sel *selector) scannedBrief(ctx context.Context, rs RankedSource, n int, e
 	}
 	sel.cutOff(kept, worst.Rank)
 	return nil
+}
+
+// interner hands out the strings of the bytes it is given, sharing each
+// with the earlier ones that had the same: a render's sources and
+// categories come in few combinations, and a string per row was most of
+// a 1M render's garbage. It keeps at most internMax; past that, each is a
+// copy.
+type interner struct {
+	m   map[string]string
+	buf []byte
+}
+
+const internMax = 1 << 16
+
+// of is b as a string.
+func (in *interner) of(b []byte) string {
+	if v, ok := in.m[string(b)]; ok {
+		return v
+	}
+	v := string(b)
+	if in.m == nil {
+		in.m = map[string]string{}
+	}
+	if len(in.m) < internMax {
+		in.m[v] = v
+	}
+	return v
+}
+
+// join is l's items joined with "," (strings.Join's), as a string.
+func (in *interner) join(l [][]byte) string {
+	in.buf = in.buf[:0]
+	for i, x := range l {
+		if i > 0 {
+			in.buf = append(in.buf, ',')
+		}
+		in.buf = append(in.buf, x...)
+	}
+	return in.of(in.buf)
 }

@@ -500,7 +500,8 @@ func (s *Store) EachActive(ctx context.Context, by string, f RankFilter, attrs [
 	cols, skip := renderColumns(slots, fields)
 	row.skip = skip
 	var ind indicator.Indicator
-	return s.eachActiveBatch(ctx, by, f, cols, &row, func(b *activeRows) error {
+	batch := func() *activeRows { return &activeRows{row: &row} }
+	return eachActiveBatch(ctx, s, by, f, cols, batch, func(b *activeRows) error {
 		for i := range b.n {
 			st := &b.st[i]
 			st.Status = indicator.StatusActive // the WHERE's, not read
@@ -520,40 +521,60 @@ func (s *Store) EachActive(ctx context.Context, by string, f RankFilter, attrs [
 // activeRows are rows of EachActive scanned in a batch (n of them), with
 // their rank keys and whether each has a Seclytics attribute.
 type activeRows struct {
+	row       *storedRow // the read's, shared by its batches
 	n         int
 	st        [activeBatch]merge.Stored
 	key       [activeBatch]float64
 	seclytics [activeBatch]bool
 }
 
-// activeBatch is how many rows a batch of EachActive holds.
+func (b *activeRows) add(sc *withKey) (bool, error) {
+	if err := b.row.scan(sc, &b.st[b.n]); err != nil {
+		return false, err
+	}
+	b.key[b.n], b.seclytics[b.n] = sc.keyFloat(), b.row.seclytics != 0
+	b.n++
+	return b.n == activeBatch, nil
+}
+
+func (b *activeRows) len() int { return b.n }
+func (b *activeRows) reset()   { b.n = 0 }
+
+// activeBatch is how many rows a batch of the one-pass read holds.
 const activeBatch = 256
 
+// rowBatch is a batch of rows the one-pass read scans on its reading
+// goroutine (eachActiveBatch) and hands to the caller's: what it holds
+// must outlive the row (the driver's bytes do not).
+type rowBatch interface {
+	// add scans sc's row into the batch (or skips it) and reports
+	// whether the batch is full.
+	add(sc *withKey) (full bool, err error)
+	len() int
+	reset()
+}
+
 // eachActiveBatch runs eachActiveRow on a goroutine of its own, which
-// scans the rows with row (the driver's work: more than half a render's
-// CPU) into batches, while fn, on the caller's, hands out each batch's:
-// where a second core is free, a render then takes about the larger of
-// the two, not their sum. It is one statement, one snapshot, as before;
-// three batches go round, so it holds about 0.5 MB whatever the store's
-// size.
-func (s *Store) eachActiveBatch(ctx context.Context, by string, f RankFilter, cols string, row *storedRow, fn func(*activeRows) error) error {
+// scans the rows into batches (made by newBatch), while fn, on the
+// caller's, hands out each batch's: the driver's work is more than half
+// a render's CPU, and where a second core is free, a render then takes
+// about the larger of the two, not their sum. It is one statement, one
+// snapshot, as before; three batches go round, so it holds about 0.5 MB
+// whatever the store's size.
+func eachActiveBatch[B rowBatch](ctx context.Context, s *Store, by string, f RankFilter, cols string, newBatch func() B, fn func(B) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	full, free := make(chan *activeRows, 2), make(chan *activeRows, 3)
+	full, free := make(chan B, 2), make(chan B, 3)
 	for range cap(free) {
-		free <- new(activeRows)
+		free <- newBatch()
 	}
 	var readErr error
 	go func() {
 		defer close(full)
 		b := <-free
 		readErr = s.eachActiveRow(ctx, by, f, cols, func(sc *withKey) error {
-			if err := row.scan(sc, &b.st[b.n]); err != nil {
+			if isFull, err := b.add(sc); err != nil || !isFull {
 				return err
-			}
-			b.key[b.n], b.seclytics[b.n] = sc.keyFloat(), row.seclytics != 0
-			if b.n++; b.n < activeBatch {
-				return nil
 			}
 			select {
 			case full <- b:
@@ -567,7 +588,7 @@ func (s *Store) eachActiveBatch(ctx context.Context, by string, f RankFilter, co
 			}
 			return nil
 		})
-		if readErr == nil && b.n > 0 {
+		if readErr == nil && b.len() > 0 {
 			full <- b // the caller reads full until it is closed
 		}
 	}()
@@ -581,7 +602,7 @@ func (s *Store) eachActiveBatch(ctx context.Context, by string, f RankFilter, co
 				cancel() // the reader stops; what it sent is drained
 			}
 		}
-		b.n = 0
+		b.reset()
 		free <- b
 	}
 	if fnErr != nil {
@@ -775,13 +796,63 @@ func (b *Brief) Ranked(by string) Ranked {
 	return Ranked{Addr: b.Addr, ExpiresAt: b.ExpiresAt, by: by, key: b.key}
 }
 
-// briefColumns are the columns EachRankedBrief reads: whether a Seclytics
-// attribute is present (merge.Stored.Has != 0, which makes Seclytics a
-// source) is worked out in SQL, not by reading the attributes.
-const briefColumns = `ip, expires_at, sighted_until, ` + seclyticsAny + `,
-	l_feeds, l_sources, s_detected_categories, s_importance`
+// BriefFields are the parts of a Brief besides its address and
+// categories that EachActiveBrief hands out: the others read as zero, and
+// their columns are not read (the database costs per column).
+type BriefFields uint8
+
+const (
+	// BriefExpiry is ExpiresAt.
+	BriefExpiry BriefFields = 1 << iota
+	// BriefSources are Sources.
+	BriefSources
+	// BriefImportance are Importance and HasImportance.
+	BriefImportance
+
+	// AllBriefFields are every field of a Brief.
+	AllBriefFields = BriefExpiry | BriefSources | BriefImportance
+)
+
+// briefColumns are the columns a read of a Brief's fields reads: the
+// effective expiry is worked out in SQL (0: never, as the feed's expiry
+// 0 or NULL; else the later of it and the last sighting's), and so is
+// whether a Seclytics attribute is present (merge.Stored.Has != 0, which
+// makes Seclytics a source), not read from the attributes.
+func (d dialect) briefColumns(fields BriefFields) string {
+	cols := `ip`
+	if fields&BriefExpiry != 0 {
+		later := "max"
+		if d == postgresDialect {
+			later = "GREATEST"
+		}
+		cols += `, CASE WHEN expires_at IS NULL OR expires_at = 0 THEN 0 ELSE ` + later + `(expires_at, COALESCE(sighted_until, 0)) END`
+	}
+	if fields&BriefSources != 0 {
+		cols += `, ` + seclyticsAny + `, l_feeds, l_sources`
+	}
+	cols += `, s_detected_categories`
+	if fields&BriefImportance != 0 {
+		cols += `, s_importance`
+	}
+	return cols
+}
 
 var seclyticsSource = []byte(indicator.SourceSeclytics)
+
+// copyBytes copies the key and the lists just scanned into r.buf, grown
+// once to hold them all, and points them there.
+func (r *briefRow) copyBytes() {
+	r.buf = slices.Grow(r.buf[:0], len(r.ip)+len(r.feeds.V)+len(r.sources.V)+len(r.cats.V))
+	keep := func(v *sql.RawBytes) {
+		n := len(r.buf)
+		r.buf = append(r.buf, *v...)
+		*v = r.buf[n:len(r.buf):len(r.buf)]
+	}
+	keep(&r.ip)
+	keep(&r.feeds.V)
+	keep(&r.sources.V)
+	keep(&r.cats.V)
+}
 
 // EachRankedBrief is EachRanked that also reads each indicator's Brief:
 // only the columns it needs, into buffers reused from row to row, so a
@@ -790,9 +861,9 @@ var seclyticsSource = []byte(indicator.SourceSeclytics)
 func (s *Store) EachRankedBrief(ctx context.Context, by string, f RankFilter, fn func(*Brief) bool) error {
 	var (
 		last []byte // the row's key, kept past the row for paging
-		r    briefRow
+		r    = briefRow{fields: AllBriefFields}
 	)
-	return s.eachRankedRow(ctx, by, f, briefColumns, func(sc scanner) ([]byte, bool, error) {
+	return s.eachRankedRow(ctx, by, f, s.d.briefColumns(AllBriefFields), func(sc scanner) ([]byte, bool, error) {
 		ok, err := r.scan(sc, &last)
 		if !ok || err != nil {
 			return last, err == nil, err
@@ -804,41 +875,118 @@ func (s *Store) EachRankedBrief(ctx context.Context, by string, f RankFilter, fn
 
 // EachActiveBrief is EachActive for the lean formats: the Brief of every
 // Active indicator (host) f keeps, in address order, in one pass over the
-// table, with its rank by by (Brief.Rank), valid until fn returns.
-func (s *Store) EachActiveBrief(ctx context.Context, by string, f RankFilter, fn func(*Brief) error) error {
-	var (
-		last []byte
-		r    briefRow
-	)
-	return s.eachActiveRow(ctx, by, f, briefColumns, func(sc *withKey) error {
-		ok, err := r.scan(sc, &last)
-		if !ok || err != nil {
-			return err
+// table, with its rank by by (Brief.Rank), valid until fn returns. It
+// reads only the fields fields names: the others are zero.
+func (s *Store) EachActiveBrief(ctx context.Context, by string, f RankFilter, fields BriefFields, fn func(*Brief) error) error {
+	batch := func() *briefRows {
+		b := new(briefRows)
+		for i := range b.r {
+			b.r[i].fields = fields
 		}
-		r.b.key = sc.keyFloat()
-		return fn(&r.b)
+		return b
+	}
+	return eachActiveBatch(ctx, s, by, f, s.d.briefColumns(fields), batch, func(b *briefRows) error {
+		for i := range b.n {
+			r := &b.r[i]
+			ok, err := r.decode(&r.last)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue // a network's row: skipped
+			}
+			if err := fn(&r.b); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
+
+// briefRows are rows of EachActiveBrief scanned in a batch (n of them),
+// each into briefs that own their bytes.
+type briefRows struct {
+	n int
+	r [activeBatch]briefRow
+}
+
+func (b *briefRows) add(sc *withKey) (bool, error) {
+	r := &b.r[b.n]
+	if err := r.scanOwn(sc); err != nil {
+		return false, err
+	}
+	r.b.key = sc.keyFloat()
+	b.n++
+	return b.n == activeBatch, nil
+}
+
+func (b *briefRows) len() int { return b.n }
+func (b *briefRows) reset()   { b.n = 0 }
 
 // briefRow is what a read of briefColumns scans a row into, reused from
 // row to row.
 type briefRow struct {
 	ip                   sql.RawBytes
 	feeds, sources, cats sql.Null[sql.RawBytes] // NULL is not "": one empty item
-	expires, sighted     sql.NullInt64
+	expires              int64 // 0: never
 	importance           sql.NullFloat64
 	seclytics            int64
 	srcs                 [][]byte // reused
 	b                    Brief
+	fields               BriefFields // the columns read (briefColumns)
+	dest                 []any       // what they are scanned into
+	// buf holds the row's bytes (scanOwn), reused by the next, so that
+	// they outlive the driver's row (a batched read); last is the row's
+	// key.
+	buf, last []byte
 }
 
-// scan reads one row of briefColumns into r.b (its rank key aside),
-// keeping the row's key in *last; ok is false for a network's row, which
-// the reads skip.
+// scan reads one row of briefColumns(r.fields) into r.b (its rank key
+// aside), keeping the row's key in *last; ok is false for a network's
+// row, which the reads skip.
 func (r *briefRow) scan(sc scanner, last *[]byte) (ok bool, err error) {
-	if err := sc.Scan(&r.ip, &r.expires, &r.sighted, &r.seclytics, &r.feeds, &r.sources, &r.cats, &r.importance); err != nil {
-		return false, fmt.Errorf("read indicator: %w", err)
+	if err := r.scanRaw(sc); err != nil {
+		return false, err
 	}
+	return r.decode(last)
+}
+
+// scanOwn is scan's reading half: it reads the row and copies its bytes
+// into r's own buffers, for decode to work out later, on another
+// goroutine (a batched read: the reading goroutine is the busier).
+func (r *briefRow) scanOwn(sc scanner) error {
+	if err := r.scanRaw(sc); err != nil {
+		return err
+	}
+	r.copyBytes()
+	return nil
+}
+
+// scanRaw reads one row of briefColumns(r.fields) as the driver hands
+// it out.
+func (r *briefRow) scanRaw(sc scanner) error {
+	if r.dest == nil {
+		r.dest = append(r.dest, &r.ip)
+		if r.fields&BriefExpiry != 0 {
+			r.dest = append(r.dest, &r.expires)
+		}
+		if r.fields&BriefSources != 0 {
+			r.dest = append(r.dest, &r.seclytics, &r.feeds, &r.sources)
+		}
+		r.dest = append(r.dest, &r.cats)
+		if r.fields&BriefImportance != 0 {
+			r.dest = append(r.dest, &r.importance)
+		}
+	}
+	if err := sc.Scan(r.dest...); err != nil {
+		return fmt.Errorf("read indicator: %w", err)
+	}
+	return nil
+}
+
+// decode works out r.b (its rank key aside) from the row scanned,
+// keeping its key in *last; ok is false for a network's row.
+func (r *briefRow) decode(last *[]byte) (ok bool, err error) {
 	addr, ok, err := rankedKey(r.ip, last)
 	if !ok || err != nil {
 		return false, err
@@ -846,8 +994,8 @@ func (r *briefRow) scan(sc scanner, last *[]byte) (ok bool, err error) {
 	b := &r.b
 	b.Addr, b.ExpiresAt = addr, time.Time{}
 	b.Importance, b.HasImportance = r.importance.Float64, r.importance.Valid
-	if r.expires.Valid && r.expires.Int64 != 0 {
-		b.ExpiresAt = indicator.Time(max(r.expires.Int64, r.sighted.Int64))
+	if r.expires != 0 {
+		b.ExpiresAt = indicator.Time(r.expires)
 	}
 	// As merge.Stored.Indicator: Seclytics, then each feed's source
 	// (the feed's id when it has none), each once.
