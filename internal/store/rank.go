@@ -928,7 +928,7 @@ func (b *briefRows) reset()   { b.n = 0 }
 type briefRow struct {
 	ip                   sql.RawBytes
 	feeds, sources, cats sql.Null[sql.RawBytes] // NULL is not "": one empty item
-	expires              int64 // 0: never
+	expires              int64                  // 0: never
 	importance           sql.NullFloat64
 	seclytics            int64
 	srcs                 [][]byte // reused
