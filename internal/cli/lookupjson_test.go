@@ -10,6 +10,7 @@ import (
 
 	"forewarn/internal/indicator"
 	"forewarn/internal/lookup"
+	"forewarn/internal/view"
 )
 
 // lookupJSONBefore is what lookup --json printed for this result when it
@@ -35,7 +36,7 @@ func TestLookupJSONKeepsItsShape(t *testing.T) {
 		Netblocks: []lookup.Summary{{Netblock: netip.MustParsePrefix("198.51.100.0/24"), Listed: 1, MaxImportance: &imp,
 			Categories: []string{"botnet"}, Clusters: []string{"c1"}}},
 	}
-	b, err := json.Marshal(lookupJSON(&r))
+	b, err := json.Marshal(view.LookupOf(&r))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"forewarn/internal/lookup"
 	"forewarn/internal/prediction"
 	"forewarn/internal/store"
+	"forewarn/internal/view"
 )
 
 func cmdLookup(ctx context.Context, e *env, args []string) error {
@@ -74,7 +75,7 @@ func cmdLookup(ctx context.Context, e *env, args []string) error {
 			known++
 		}
 		if *asJSON {
-			b, err := json.Marshal(lookupJSON(&r))
+			b, err := json.Marshal(view.LookupOf(&r))
 			if err != nil {
 				return err
 			}
@@ -136,78 +137,6 @@ func printIndicator(w io.Writer, ind *indicator.Indicator) {
 			fmt.Fprintf(w, "  %-22s %-42s (%s, updated %s)\n", a.Name, v, a.Source, a.UpdatedAt.Format(time.RFC3339))
 		})
 	}
-}
-
-// The JSON lines of lookup --json: the shape it has always had, one
-// attribute entry per list item.
-type (
-	lookupLine struct {
-		IP      string `json:"ip"`
-		Verdict string `json:"verdict"`
-		// Matched is the listed network containing the address, when
-		// it is listed through it.
-		Matched   string           `json:"matched,omitempty"`
-		Indicator *indicatorLine   `json:"indicator,omitempty"`
-		Netblocks []lookup.Summary `json:"netblocks"`
-	}
-	indicatorLine struct {
-		Type       string          `json:"type"`
-		Value      string          `json:"value"`
-		Status     string          `json:"status"`
-		Sources    []string        `json:"sources"`
-		Attributes []attributeLine `json:"attributes"`
-		CreatedAt  time.Time       `json:"created_at"`
-		UpdatedAt  time.Time       `json:"updated_at"`
-		ExpiresAt  *time.Time      `json:"expires_at,omitempty"`
-		Sightings  *sightingsLine  `json:"sightings,omitempty"`
-		Confidence *int            `json:"confidence,omitempty"`
-		Feeds      []feedLine      `json:"feeds,omitempty"`
-	}
-	// sightingsLine is absent until the address was seen in your logs.
-	sightingsLine struct {
-		Count     int64     `json:"count"`
-		FirstSeen time.Time `json:"first_seen"`
-		LastSeen  time.Time `json:"last_seen"`
-	}
-	feedLine struct {
-		Feed      string     `json:"feed"`
-		Source    string     `json:"source"`
-		Listed    bool       `json:"listed"`
-		FirstSeen *time.Time `json:"first_seen"`
-		LastSeen  *time.Time `json:"last_seen"`
-	}
-	attributeLine struct {
-		Name      string    `json:"name"`
-		Value     string    `json:"value"`
-		Source    string    `json:"source"`
-		CreatedAt time.Time `json:"created_at"`
-		UpdatedAt time.Time `json:"updated_at"`
-	}
-)
-
-func lookupJSON(r *lookup.Result) lookupLine {
-	out := lookupLine{IP: r.IP.String(), Verdict: r.Verdict, Netblocks: r.Netblocks}
-	if r.Matched.IsValid() {
-		out.Matched = r.Matched.String()
-	}
-	if ind := r.Indicator; ind != nil {
-		il := &indicatorLine{Type: ind.Type, Value: ind.Value(), Status: string(ind.Status), Sources: ind.Sources,
-			Attributes: []attributeLine{}, CreatedAt: ind.CreatedAt, UpdatedAt: ind.UpdatedAt, ExpiresAt: ind.ExpiresAt,
-			Confidence: ind.Confidence}
-		for _, f := range ind.Feeds {
-			il.Feeds = append(il.Feeds, feedLine{f.Feed, f.Source, f.Listed, f.FirstSeen, f.LastSeen})
-		}
-		if sg := ind.Sightings; sg != nil {
-			il.Sightings = &sightingsLine{sg.Count, sg.First, sg.Last}
-		}
-		for _, a := range ind.Attributes {
-			a.Value.Texts(func(v string) {
-				il.Attributes = append(il.Attributes, attributeLine{a.Name, v, a.Source, a.CreatedAt, a.UpdatedAt})
-			})
-		}
-		out.Indicator = il
-	}
-	return out
 }
 
 // openExisting opens a store that must already exist, so that a typo in
