@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -77,5 +78,24 @@ func TestServeStopsCleanlyOnSIGTERM(t *testing.T) {
 	}
 	if out := forewarn(t, 0, "export", "--db", db, "-o", "-").stdout.String(); out != "" {
 		t.Fatalf("the canceled run left indicators:\n%.300s", out)
+	}
+}
+
+// serve refuses export limits that would admit no download, or more per
+// key than in all, before it opens the store, naming the flags.
+func TestServeRefusesBadExportLimits(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "serve.db")
+	for _, args := range [][]string{
+		{"--max-exports", "0"},
+		{"--max-exports", "4", "--max-exports-per-key", "5"},
+		{"--max-exports", "65"},
+	} {
+		p := forewarn(t, 2, append([]string{"serve", "--db", db, "--listen", "127.0.0.1:0"}, args...)...)
+		if !strings.Contains(p.stderr.String(), "--max-exports") {
+			t.Errorf("serve %v: the error does not name the flag:\n%s", args, p.stderr.String())
+		}
+	}
+	if _, err := os.Stat(db); err == nil {
+		t.Error("serve created the store before checking its flags")
 	}
 }
