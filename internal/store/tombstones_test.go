@@ -103,6 +103,9 @@ func TestPurgeLeavesTombstones(t *testing.T) {
 
 	// Ingested again: a Seclytics run (192.0.2.2), a list run (192.0.2.1).
 	writeSeclytics(t, s, "192.0.2.2", indicator.StatusActive, far)
+	if ind, err := s.Lookup(ctx, netip.MustParseAddr("192.0.2.2")); err != nil || ind.Generation != 2 {
+		t.Errorf("192.0.2.2 after the Seclytics run: generation %d, %v; want 2", ind.Generation, err)
+	}
 	ingestList(t, s, listRun("a", ModeSnapshot, 50, 1), list("192.0.2.3", "192.0.2.1"))
 	for ip, gen := range map[string]int64{"192.0.2.2": 2, "192.0.2.1": 1} {
 		ind, err := s.Lookup(ctx, netip.MustParseAddr(ip))
