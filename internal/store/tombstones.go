@@ -25,14 +25,28 @@ const writeTombstonesSQL = `INSERT INTO tombstones (ip, generation, created_at, 
 const writeTombstonesEnd = ` ON CONFLICT (ip) DO UPDATE SET generation = excluded.generation,
 	created_at = excluded.created_at, renewed_at = excluded.renewed_at, purged_at = excluded.purged_at`
 
+// renewTombstonedSQL gives the indicators that have a tombstone its
+// generation + 1. It is driven by the tombstones, each indicator looked up
+// by key: SQLite plans the join form (UPDATE ... FROM tombstones) as a
+// scan of every indicator.
+const renewTombstonedSQL = `UPDATE indicators
+	SET generation = (SELECT t.generation + 1 FROM tombstones t WHERE t.ip = indicators.ip), renewed_at = updated_at
+	WHERE ip IN (SELECT ip FROM tombstones)`
+
+// deleteRenewedTombstonesSQL deletes the tombstones of the addresses
+// stored again.
+const deleteRenewedTombstonesSQL = `DELETE FROM tombstones
+	WHERE EXISTS (SELECT 1 FROM indicators i WHERE i.ip = tombstones.ip)`
+
 // applyTombstones gives the indicators that have a tombstone (those a
 // purge deleted and the transaction inserted again) the generation after
 // the tombstone's, renewed at their updated_at, and deletes those
 // tombstones. It is called once per write transaction that inserted
 // indicators, before it commits: one look at the table when it is empty
 // (the usual case), and set-based statements when it is not, so that the
-// ingest pays nothing per row. The generation trigger (SQLite 030,
-// PostgreSQL 023) does not fire: the status is not set.
+// ingest pays nothing per row. Both statements cost about the number of
+// tombstones, whatever the number of indicators. The generation trigger
+// (SQLite 030, PostgreSQL 023) does not fire: the status is not set.
 func applyTombstones(ctx context.Context, t *tx) error {
 	var any bool
 	if err := t.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM tombstones)`).Scan(&any); err != nil {
@@ -41,12 +55,10 @@ func applyTombstones(ctx context.Context, t *tx) error {
 	if !any {
 		return nil
 	}
-	if _, err := t.ExecContext(ctx, `UPDATE indicators SET generation = t.generation + 1, renewed_at = indicators.updated_at
-		FROM tombstones t WHERE indicators.ip = t.ip`); err != nil {
+	if _, err := t.ExecContext(ctx, renewTombstonedSQL); err != nil {
 		return fmt.Errorf("renew purged indicators ingested again: %w", err)
 	}
-	if _, err := t.ExecContext(ctx, `DELETE FROM tombstones
-		WHERE EXISTS (SELECT 1 FROM indicators i WHERE i.ip = tombstones.ip)`); err != nil {
+	if _, err := t.ExecContext(ctx, deleteRenewedTombstonesSQL); err != nil {
 		return fmt.Errorf("delete the tombstones of indicators ingested again: %w", err)
 	}
 	return nil

@@ -182,3 +182,17 @@ func TestTombstonesAfterAFirstIngest(t *testing.T) {
 		t.Errorf("tombstones left: %+v", left)
 	}
 }
+
+// Applying the tombstones reads the tombstones and looks each indicator up
+// by key: its cost is the number of tombstones, never a scan of the
+// indicators (SQLite planned the UPDATE ... FROM form so).
+func TestApplyingTombstonesScansNoIndicators(t *testing.T) {
+	s := open(t)
+	for _, q := range []string{renewTombstonedSQL, deleteRenewedTombstonesSQL} {
+		for _, line := range queryPlan(t, s, q) {
+			if strings.HasPrefix(line, "SCAN indicators") || strings.HasPrefix(line, "SCAN i ") || line == "SCAN i" {
+				t.Errorf("%s\nscans the indicators: %s", q, line)
+			}
+		}
+	}
+}
