@@ -65,7 +65,10 @@ func (p taxiiPoll) indicators() map[string]map[string]any {
 // blocking them. A later run lists the expired one again: the third poll
 // returns it under a new id (the old one stays revoked), and a consumer
 // that polled only before the expiry and after the re-activation sees the
-// old id revoked and the new one live. A last poll returns nothing.
+// old id revoked and the new one live. A last poll returns nothing. Then
+// Seclytics is uninstalled with purge: the consumer that polled only at
+// first sees every id it may hold revoked (the purged indicators'
+// tombstones).
 func TestTAXIIRemovalsReachTheOASISClient(t *testing.T) {
 	py := taxiiClientPython(t)
 	// The first run happens an hour ago, so the changes after the first
@@ -207,4 +210,45 @@ func TestTAXIIRemovalsReachTheOASISClient(t *testing.T) {
 	if fourth := poll(third.Last); len(fourth.Objects) != 0 {
 		t.Errorf("a poll after the last change returned %d objects", len(fourth.Objects))
 	}
+
+	// Seclytics uninstalled with purge deletes every indicator (no list
+	// feed lists them), each leaving a tombstone. The consumer that polled
+	// only before the revocation polls again: every indicator id it may
+	// hold comes back revoked, the last generation's modified at the
+	// purge, so it stops blocking them all.
+	purgeStart := time.Now().UTC().Truncate(time.Second).Format(taxiiStamp)
+	if r := h.must(200, "DELETE", "/api/v1/feeds/seclytics?purge=true", h.admin, nil); r.body["indicators_deleted"] != 4.0 {
+		t.Fatalf("the purge deleted %v indicators; want 4: %s", r.body["indicators_deleted"], r.raw)
+	}
+	purged := poll(first.Last)
+	view := map[string]map[string]any{}
+	for _, p := range []taxiiPoll{first, purged} {
+		for _, o := range p.Objects {
+			if id := o["id"].(string); view[id] == nil || o["modified"] == nil || o["modified"].(string) >= view[id]["modified"].(string) {
+				view[id] = o
+			}
+		}
+	}
+	held := []string{renewed["id"].(string)}
+	for _, name := range names {
+		held = append(held, before[name]["id"].(string))
+	}
+	for _, id := range held {
+		if o := view[id]; o["revoked"] != true {
+			t.Errorf("after the purge, the consumer holds %s as %v; want revoked", id, o)
+		}
+	}
+	gone := purged.indicators()
+	for _, name := range names {
+		o := gone[name]
+		if o == nil || o["revoked"] != true || o["modified"].(string) < purgeStart {
+			t.Errorf("%s after the purge: %v; want revoked, modified at the purge (from %s)", name, o, purgeStart)
+		}
+	}
+	if o := gone["45.33.12.7"]; o != nil && o["id"] != renewed["id"] {
+		t.Errorf("45.33.12.7 purged is published as %v; want the id it had, %v", o["id"], renewed["id"])
+	}
 }
+
+// taxiiStamp is how TAXII and STIX write times.
+const taxiiStamp = "2006-01-02T15:04:05.000Z"

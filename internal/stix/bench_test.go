@@ -37,7 +37,7 @@ func BenchmarkWriteBundle(b *testing.B) {
 			}
 		}
 		return nil
-	})
+	}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

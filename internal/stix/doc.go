@@ -11,7 +11,9 @@
 // the address and the indicator's generation (how many times it left a
 // revoked status; 0 keeps the address-only ids), and its earlier
 // generations' indicator SDOs follow it as revoked versions modified at
-// its return (Superseded). created is when
+// its return (Superseded). An indicator a purge deleted is published from
+// its tombstone as a revoked version of its generation's SDO modified at
+// the purge, after its earlier generations' (Purged). created is when
 // forewarn first stored the indicator and modified when it last changed it,
 // so modified moves only when the indicator changed.
 //

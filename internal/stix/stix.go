@@ -248,7 +248,9 @@ type sdoSuperseded struct {
 	PatternType    string   `json:"pattern_type"`
 	PatternVersion string   `json:"pattern_version"`
 	ValidFrom      string   `json:"valid_from"`
-	SupersededBy   string   `json:"x_forewarn_superseded_by_ref"`
+	// SupersededBy is the id of the generation that replaced it; empty
+	// for a purged indicator's last generation (Purged).
+	SupersededBy string `json:"x_forewarn_superseded_by_ref,omitempty"`
 }
 
 // Superseded returns, for an indicator brought back after a revocation
@@ -285,6 +287,32 @@ func Superseded(ind *indicator.Indicator) []Object {
 		out = append(out, mustObject(sdo.ID, sdo.Type, modified, sdo))
 	}
 	return out
+}
+
+// Purged returns the objects of an indicator a purge deleted, read from
+// its tombstone (an indicator.Indicator holding only its address or
+// network, Generation, CreatedAt, RenewedAt and UpdatedAt, the purge
+// time): the indicator SDO of its generation as a revoked version
+// modified at the purge, built as Superseded builds its copies but
+// superseded by nothing, followed by what Superseded returns for it (its
+// earlier generations' revoked versions, the same bytes as while it was
+// stored). A consumer polling for what changed since before the purge
+// learns that the id it holds is revoked. Nil without an address.
+func Purged(ind *indicator.Indicator) []Object {
+	if !ind.Addr.IsValid() {
+		return nil
+	}
+	value := ind.Value()
+	scoType, created, modified := basics(ind)
+	ts := created.Format(TimeFormat)
+	sdo := sdoSuperseded{
+		Type: "indicator", SpecVersion: SpecVersion, ID: IndicatorID(value, ind.Generation),
+		Created: ts, Modified: modified.Format(TimeFormat), CreatedByRef: SeclyticsIdentityID,
+		Revoked: true, Name: value, IndicatorTypes: []string{"malicious-activity"},
+		Pattern:     "[" + scoType + ":value = '" + value + "']",
+		PatternType: "stix", PatternVersion: SpecVersion, ValidFrom: ts,
+	}
+	return append([]Object{mustObject(sdo.ID, sdo.Type, modified, sdo)}, Superseded(ind)...)
 }
 
 // basics returns what every mapping of ind starts from: its SCO type
@@ -355,7 +383,10 @@ func mustObject(id, typ string, version time.Time, v any) Object {
 // every indicator each yields, streaming: it holds one indicator's objects
 // at a time. The bundle's id is derived from its content (it is written
 // last), so the same export gives the same bundle and any change a new one.
-func WriteBundle(ctx context.Context, w io.Writer, each func(fn func(*indicator.Indicator) error) error) error {
+//
+// purged, when not nil, yields the tombstones of purged indicators after
+// them: each is written as Purged maps it.
+func WriteBundle(ctx context.Context, w io.Writer, each, purged func(fn func(*indicator.Indicator) error) error) error {
 	bw := bufio.NewWriterSize(w, 256<<10)
 	h := sha256.New()
 	if _, err := bw.WriteString(`{"type":"bundle","objects":[`); err != nil {
@@ -402,6 +433,17 @@ func WriteBundle(ctx context.Context, w io.Writer, each func(fn func(*indicator.
 	})
 	if err != nil {
 		return fmt.Errorf("stix bundle: %w", err)
+	}
+	if purged != nil {
+		err = purged(func(ind *indicator.Indicator) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			return put(Purged(ind))
+		})
+		if err != nil {
+			return fmt.Errorf("stix bundle: purged indicators: %w", err)
+		}
 	}
 	id := "bundle--" + uuid.NewSHA1(namespace, h.Sum(nil)).String()
 	if _, err := bw.WriteString("\n],\"id\":\"" + id + "\"}\n"); err != nil {

@@ -75,12 +75,17 @@ func (s *Store) DeleteFeed(ctx context.Context, name string, purge bool) (purged
 		// memberships name it) without the feed's columns, updated now:
 		// it changed, perhaps to Expired, and a TAXII consumer polling
 		// with added_after must get it again (revoked, if Expired). The
-		// others are deleted: they vanish from TAXII without a revoked
-		// copy (README: "Purge and TAXII consumers").
+		// others are deleted, each leaving a tombstone that TAXII and the
+		// stix bundle publish revoked (README: "Purge and TAXII
+		// consumers").
 		kept := `EXISTS (SELECT 1 FROM memberships m WHERE m.ip = indicators.ip)`
+		now := time.Now().Unix()
 		if _, err := tx.ExecContext(ctx, `UPDATE indicators SET updated_at = ?, `+seclyticsCleared+` WHERE `+present+` AND `+kept,
-			time.Now().Unix()); err != nil {
+			now); err != nil {
 			return 0, fmt.Errorf("purge indicators of feed %s: %w", name, err)
+		}
+		if _, err := tx.ExecContext(ctx, writeTombstonesSQL+present+` AND NOT `+kept+writeTombstonesEnd, now); err != nil {
+			return 0, fmt.Errorf("purge indicators of feed %s: write their tombstones: %w", name, err)
 		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM indicators WHERE `+present+` AND NOT `+kept)
 		if err != nil {

@@ -96,6 +96,7 @@ func TestClusterIDsMigrateInPlace(t *testing.T) {
 		`DROP INDEX IF EXISTS indicators_renewed`,
 		`ALTER TABLE indicators DROP COLUMN generation`,
 		`ALTER TABLE indicators DROP COLUMN renewed_at`,
+		`DROP TABLE IF EXISTS tombstones`,
 		fmt.Sprintf(`DELETE FROM schema_migrations WHERE version >= %d`, version),
 	} {
 		if _, err := s.w.ExecContext(ctx, q); err != nil {

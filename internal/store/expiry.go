@@ -33,8 +33,12 @@ var listedDueSQL = `UPDATE indicators SET updated_at = ?, s_listed = 0, expires_
 	WHERE status = 'Active' AND expires_at <= ? AND (sighted_until IS NULL OR sighted_until <= ?) AND listings > 0`
 
 // expireDue is two set-based UPDATEs over the partial index on expires_at
-// of Active rows: they read only the rows that are due.
+// of Active rows: they read only the rows that are due. It also deletes
+// the tombstones older than TombstoneRetention (a range of their index).
 func expireDue(ctx context.Context, ex execer, now int64) (int64, error) {
+	if err := dropOldTombstones(ctx, ex, now); err != nil {
+		return 0, err
+	}
 	if _, err := ex.ExecContext(ctx, listedDueSQL, now, now, now); err != nil {
 		return 0, fmt.Errorf("expire indicators: %w", err)
 	}
@@ -46,7 +50,8 @@ func expireDue(ctx context.Context, ex execer, now int64) (int64, error) {
 }
 
 // ExpireDue marks every Active indicator whose expiry is at or before now
-// as Expired, in one transaction, and returns how many it marked.
+// as Expired, and returns how many it marked; it deletes the tombstones
+// older than TombstoneRetention.
 // `forewarn serve` calls it periodically; every feed run does the same in
 // its own transaction.
 func (s *Store) ExpireDue(ctx context.Context, now time.Time) (int64, error) {

@@ -214,6 +214,14 @@ func (in *ingest) commit() error {
 		in.tx.Rollback()
 		return fmt.Errorf("commit ingest: %w", err)
 	}
+	// Before the indexes are built: the renewed rows' generation goes
+	// into indicators_renewed once.
+	if in.created > 0 {
+		if err := applyTombstones(context.Background(), in.tx); err != nil {
+			in.tx.Rollback()
+			return fmt.Errorf("commit ingest: %w", err)
+		}
+	}
 	if err := in.restoreIndexes(context.Background()); err != nil {
 		in.tx.Rollback()
 		return fmt.Errorf("commit ingest: %w", err)

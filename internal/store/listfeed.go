@@ -816,6 +816,12 @@ func (lt *listTx) merge(ctx context.Context, run *ListRun, c *ListCounts, fresh 
 		return err
 	}
 	c.Updated += fresh - c.Created
+	if c.Created > 0 {
+		// An address a purge deleted starts at its next generation.
+		if err := applyTombstones(ctx, t); err != nil {
+			return err
+		}
+	}
 
 	// The memberships. A new one carries its indicator's prediction
 	// (p_at, p_cat: the lead-time report's copy, SQLite migration 024): on

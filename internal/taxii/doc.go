@@ -13,7 +13,11 @@
 // brought back after a revocation is a new object (a new id per
 // generation), followed by its earlier generations' indicators as revoked
 // versions dated at its return (stix.Superseded), so that a consumer that
-// missed the revocation learns of it then.
+// missed the revocation learns of it then. The indicators a purge deleted
+// follow every indicator, in purge order, as revoked versions of their
+// ids dated at the purge (their tombstones, kept 30 days: stix.Purged),
+// in seclytics-all and in a poll with added_after of seclytics-active;
+// objects/{id}/ finds them in either collection.
 //
 // Pages follow the store's keyset cursor: `next` names a position in the
 // object stream (after an indicator, plus objects already sent of the next

@@ -28,6 +28,12 @@ func (STIXMapper) Objects(ind *indicator.Indicator) ([]Object, error) {
 	return convert(append(objs, stix.Superseded(ind)...), ind), nil
 }
 
+// Purged implements Mapper: a purged indicator's objects are dated at its
+// purge (its tombstone's UpdatedAt).
+func (STIXMapper) Purged(ind *indicator.Indicator) []Object {
+	return convert(stix.Purged(ind), ind)
+}
+
 // IndicatorTypes implements Mapper.
 func (STIXMapper) IndicatorTypes() []string {
 	return []string{"indicator", "ipv4-addr", "ipv6-addr", "relationship"}

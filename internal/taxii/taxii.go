@@ -48,6 +48,9 @@ type Mapper interface {
 	// for the address in its generation (indicator.Indicator.Generation),
 	// or "" if it returns none of that type.
 	ObjectID(typ string, p netip.Prefix, generation int64) string
+	// Purged are the objects of a purged indicator's tombstone (as
+	// store.Store.SearchTombstones reads it), all revoked.
+	Purged(ind *indicator.Indicator) []Object
 }
 
 // Store is what the server reads.
@@ -63,6 +66,10 @@ type Store interface {
 	// (their CIDR entries): a few thousand, where addresses are millions.
 	EachNetwork(ctx context.Context, fn func(netip.Prefix) error) error
 	LookupNetwork(ctx context.Context, p netip.Prefix) (indicator.Indicator, error)
+	// SearchTombstones and EachTombstone read the tombstones of the
+	// indicators a purge deleted, kept store.TombstoneRetention.
+	SearchTombstones(ctx context.Context, q store.TombstoneQuery) (store.TombstonePage, error)
+	EachTombstone(ctx context.Context, fn func(*indicator.Indicator) error) error
 }
 
 // Collection is a TAXII collection: a view of the store's indicators.
@@ -386,9 +393,11 @@ func (q *query) matches(o *Object) bool {
 }
 
 // position is a place in a collection's object stream: the identities
-// first, then each indicator's objects in update order.
+// first, then each indicator's objects in update order, then each purged
+// indicator's in purge order.
 type position struct {
 	Indicators bool   `json:"i,omitempty"` // past the identities
+	Purged     bool   `json:"p,omitempty"` // past the indicators: Cursor is a tombstone's
 	Cursor     string `json:"c,omitempty"` // store cursor after the last whole indicator
 	Skip       int    `json:"k,omitempty"` // objects already sent of the next one,
 	Partial    string `json:"v,omitempty"` // which is this indicator (if it changed meanwhile, it moved: skip nothing)
@@ -424,7 +433,7 @@ func decodePosition(s string) (position, error) {
 	if err := json.Unmarshal(b, &p); err != nil {
 		return p, fmt.Errorf("%w: %w", errBadNext, err)
 	}
-	if p.Skip < 0 || p.Skip > maxSkip || (!p.Indicators && (p.Cursor != "" || p.Partial != "")) {
+	if p.Skip < 0 || p.Skip > maxSkip || (!p.Indicators && (p.Cursor != "" || p.Partial != "" || p.Purged)) {
 		return p, errBadNext
 	}
 	return p, nil
@@ -451,9 +460,55 @@ func (s *Server) page(ctx context.Context, c *Collection, q query) (objs []Objec
 		// No indicator's object can match: answer without reading them.
 		return objs, pos, false, nil
 	}
+	// The purged indicators' tombstones, revoked, follow the indicators
+	// where revoked ones are published: in a collection of every status,
+	// and in a poll for what changed (added_after).
+	purged := c.status == "" || !q.addedAfter.IsZero()
+	// Stored times are whole seconds: "after" is from the next second.
+	var since time.Time
+	if !q.addedAfter.IsZero() {
+		since = q.addedAfter.Truncate(time.Second).Add(time.Second)
+	}
+	if !pos.Purged {
+		var done bool
+		if objs, pos, done, err = s.indicatorPages(ctx, c, q, since, pos, objs); err != nil || !done {
+			return objs, pos, !done, err
+		}
+		if !purged {
+			return objs, pos, false, nil
+		}
+		pos = position{Indicators: true, Purged: true}
+	}
+	tq := store.TombstoneQuery{PurgedSince: since, Cursor: pos.Cursor, Limit: 200}
+	for {
+		pg, err := s.st.SearchTombstones(ctx, tq)
+		if err != nil {
+			return nil, next, false, err
+		}
+		for i := range pg.Tombstones {
+			ind := &pg.Tombstones[i]
+			var full bool
+			if objs, full = q.fill(objs, s.m.Purged(ind), ind, &pos); full {
+				return objs, pos, true, nil
+			}
+			if pos.Cursor, err = store.CursorAfter(ind, "updated"); err != nil {
+				return nil, next, false, err
+			}
+		}
+		if pg.Next == "" {
+			return objs, pos, false, nil
+		}
+		tq.Cursor = pg.Next
+	}
+}
+
+// indicatorPages adds to objs the matching objects of the collection's
+// indicators from pos, updated at or after since, until the page is full
+// (done false, pos where the next page starts) or they end (done true).
+func (s *Server) indicatorPages(ctx context.Context, c *Collection, q query, since time.Time, pos position, objs []Object) (_ []Object, _ position, done bool, err error) {
 	// Networks too: a list feed's CIDR entry is an ipv4-addr or ipv6-addr
 	// object whose value is the CIDR.
-	sq := store.IndicatorQuery{Status: c.status, Sort: "updated", Limit: 200, Cursor: pos.Cursor, Networks: true}
+	sq := store.IndicatorQuery{Status: c.status, Sort: "updated", Limit: 200, Cursor: pos.Cursor, Networks: true, UpdatedSince: since}
 	// A poll for what changed (added_after) of a collection of one status
 	// also gets the indicators that left it since by expiring or being
 	// whitelisted, published again as revoked: without them a consumer
@@ -463,47 +518,55 @@ func (s *Server) page(ctx context.Context, c *Collection, q query) (objs []Objec
 	if removals {
 		sq.Status = ""
 	}
-	if !q.addedAfter.IsZero() {
-		// Stored times are whole seconds: "after" is from the next second.
-		sq.UpdatedSince = q.addedAfter.Truncate(time.Second).Add(time.Second)
-	}
 	for {
 		pg, err := s.st.SearchIndicators(ctx, sq)
 		if err != nil {
-			return nil, next, false, err
+			return nil, pos, false, err
 		}
 		for i := range pg.Indicators {
 			ind := &pg.Indicators[i]
 			var os []Object
 			if !removals || ind.Status == c.status || stix.Revoked(ind.Status) {
 				if os, err = s.m.Objects(ind); err != nil {
-					return nil, next, false, err
+					return nil, pos, false, err
 				}
 			}
-			skip := pos.Skip
-			if pos.Partial != ind.Value() {
-				skip = 0
+			var full bool
+			if objs, full = q.fill(objs, os, ind, &pos); full {
+				return objs, pos, false, nil
 			}
-			for j := skip; j < len(os); j++ {
-				if !q.matches(&os[j]) {
-					continue
-				}
-				if len(objs) == q.limit {
-					return objs, position{Indicators: true, Cursor: pos.Cursor, Skip: j, Partial: ind.Value()}, true, nil
-				}
-				objs = append(objs, os[j])
+			if pos.Cursor, err = store.CursorAfter(ind, "updated"); err != nil {
+				return nil, pos, false, err
 			}
-			cur, err := store.CursorAfter(ind, "updated")
-			if err != nil {
-				return nil, next, false, err
-			}
-			pos = position{Indicators: true, Cursor: cur}
 		}
 		if pg.Next == "" {
-			return objs, pos, false, nil
+			return objs, pos, true, nil
 		}
 		sq.Cursor = pg.Next
 	}
+}
+
+// fill adds to objs the matching objects of one indicator, os, past those
+// pos says were sent of it. If the page fills first, it reports full, pos
+// naming the object the next page starts at; otherwise pos is left with
+// no skip, for the caller to move its cursor past the indicator.
+func (q *query) fill(objs, os []Object, ind *indicator.Indicator, pos *position) ([]Object, bool) {
+	skip := pos.Skip
+	if pos.Partial != ind.Value() {
+		skip = 0
+	}
+	for j := skip; j < len(os); j++ {
+		if !q.matches(&os[j]) {
+			continue
+		}
+		if len(objs) == q.limit {
+			pos.Skip, pos.Partial = j, ind.Value()
+			return objs, true
+		}
+		objs = append(objs, os[j])
+	}
+	pos.Skip, pos.Partial = 0, ""
+	return objs, false
 }
 
 // envelopeHeaders sets X-TAXII-Date-Added-First and -Last.
@@ -597,7 +660,8 @@ func (s *Server) anyIndicatorType(types map[string]bool) bool {
 // no JSON), hashes each into an id of the requested type, and maps the one
 // indicator that matches. The indicator id an indicator had before a
 // revocation it left is found as its revoked version (stix.Superseded);
-// the earlier relationship's is not: it no longer publishes it. An id of a type no
+// the earlier relationship's is not: it no longer publishes it. A purged
+// indicator's ids are found in its tombstone, in every collection. An id of a type no
 // indicator has is not found at once. At most MaxObjectScans read at
 // once; the request's budget ends a scan.
 func (s *Server) find(ctx context.Context, c *Collection, id string) (*Object, error) {
@@ -648,6 +712,12 @@ func (s *Server) find(ctx context.Context, c *Collection, id string) (*Object, e
 			return nil, err
 		}
 	}
+	if !found.IsValid() && typ == "indicator" {
+		// A purged indicator's ids, from its tombstone.
+		if o, err := s.findPurged(ctx, id); err != nil || o != nil {
+			return o, err
+		}
+	}
 	var ind indicator.Indicator
 	switch {
 	case found.IsValid() && found.IsSingleIP():
@@ -673,6 +743,36 @@ func (s *Server) find(ctx context.Context, c *Collection, id string) (*Object, e
 		}
 	}
 	return nil, notFound
+}
+
+// findPurged returns the object with the id among the purged indicators
+// (store.Store.EachTombstone), or nil: it hashes each tombstone's address
+// into the indicator ids of its generation and of the earlier ones it
+// publishes (stix.Purged).
+func (s *Server) findPurged(ctx context.Context, id string) (*Object, error) {
+	var objs []Object
+	err := s.st.EachTombstone(ctx, func(ind *indicator.Indicator) error {
+		p := ind.Prefix
+		if !p.IsValid() {
+			p = netip.PrefixFrom(ind.Addr, ind.Addr.BitLen())
+		}
+		for g := ind.Generation; g >= max(0, ind.Generation-stix.MaxSuperseded); g-- {
+			if s.m.ObjectID("indicator", p, g) == id {
+				objs = s.m.Purged(ind)
+				return errFound
+			}
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errFound) {
+		return nil, err
+	}
+	for i := range objs {
+		if objs[i].ID == id {
+			return &objs[i], nil
+		}
+	}
+	return nil, nil
 }
 
 // findNetwork returns the network indicator one of whose objects has the
