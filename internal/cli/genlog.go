@@ -136,25 +136,83 @@ func genPools(ctx context.Context, st *store.Store, seed uint64) (hits, others [
 		return nil, nil, err
 	}
 	hits = keepLowest(hits, rank, genHitPool)
-	svc := lookup.NewService(st)
+	known := &prefetched{Store: st}
+	svc := lookup.NewService(known)
 	if err := svc.Rebuild(ctx); err != nil {
 		return nil, nil, err
 	}
+	// The candidates are drawn in batches, the store asked about each
+	// batch at once, then each judged in the order drawn: the same
+	// addresses, in the same order, as drawing and looking up one at a
+	// time, without a query (two when listed) per candidate.
 	r := rand.New(rand.NewPCG(seed, seed^0x5851f42d4c957f2d))
-	for tries := 0; len(others) < genOtherPool && tries < 20*genOtherPool; tries++ {
-		a := netip.AddrFrom4([4]byte{byte(1 + r.IntN(223)), byte(r.IntN(256)), byte(r.IntN(256)), byte(1 + r.IntN(254))})
-		if allow.Contains(a) {
-			continue
+	cands := make([]netip.Addr, 0, genLookupBatch)
+	for tries := 0; len(others) < genOtherPool && tries < 20*genOtherPool; {
+		cands = cands[:0]
+		for ; len(cands) < genLookupBatch && tries < 20*genOtherPool; tries++ {
+			a := netip.AddrFrom4([4]byte{byte(1 + r.IntN(223)), byte(r.IntN(256)), byte(r.IntN(256)), byte(1 + r.IntN(254))})
+			if !allow.Contains(a) {
+				cands = append(cands, a)
+			}
 		}
-		res, err := svc.Lookup(ctx, a)
-		if err != nil {
+		if err := known.fetch(ctx, cands); err != nil {
 			return nil, nil, err
 		}
-		if res.Verdict == lookup.VerdictUnknown {
-			others = append(others, a)
+		for _, a := range cands {
+			if len(others) >= genOtherPool {
+				break
+			}
+			res, err := svc.Lookup(ctx, a)
+			if err != nil {
+				return nil, nil, err
+			}
+			if res.Verdict == lookup.VerdictUnknown {
+				others = append(others, a)
+			}
 		}
 	}
 	return hits, others, nil
+}
+
+// genLookupBatch is how many candidate addresses genPools asks the store
+// about in one query.
+const genLookupBatch = 500
+
+// prefetched is the store, for a lookup service, with the indicators of
+// the last batch of addresses read at once (fetch): Lookup answers those
+// from memory and asks the store about any other. The indicators come
+// from LookupMany, without their feeds' listings: genPools reads only the
+// verdict.
+type prefetched struct {
+	*store.Store
+	batch map[netip.Addr]*indicator.Indicator // nil: not held
+}
+
+func (p *prefetched) fetch(ctx context.Context, addrs []netip.Addr) error {
+	inds, err := p.LookupMany(ctx, addrs)
+	if err != nil {
+		return err
+	}
+	p.batch = make(map[netip.Addr]*indicator.Indicator, len(addrs))
+	for _, a := range addrs {
+		p.batch[a.Unmap()] = nil
+	}
+	for i := range inds {
+		p.batch[inds[i].Addr.Unmap()] = &inds[i]
+	}
+	return nil
+}
+
+// Lookup is the store's, from the batch when it holds addr.
+func (p *prefetched) Lookup(ctx context.Context, addr netip.Addr) (indicator.Indicator, error) {
+	ind, ok := p.batch[addr.Unmap()]
+	switch {
+	case !ok:
+		return p.Store.Lookup(ctx, addr)
+	case ind == nil:
+		return indicator.Indicator{}, fmt.Errorf("%s: %w", addr, store.ErrNotFound)
+	}
+	return *ind, nil
 }
 
 // keepLowest keeps the n addresses of lowest rank, sorted by rank.
