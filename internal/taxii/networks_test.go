@@ -5,12 +5,10 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"testing"
 
-	"forewarn/internal/apikey"
 	"forewarn/internal/stix"
 	"forewarn/internal/store"
 	"forewarn/internal/taxii"
@@ -38,14 +36,7 @@ func TestCollectionListsNetworks(t *testing.T) {
 	if _, err := st.IngestList(ctx, store.ListRun{Feed: "drop", Source: "Spamhaus DROP", Mode: store.ModeSnapshot, Confidence: 90}, &list); err != nil {
 		t.Fatal(err)
 	}
-	key, _, err := st.CreateAPIKey(ctx, "r", apikey.RoleRead)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	taxii.New(st, taxii.STIXMapper{}, nil).Register(mux)
-	hs := httptest.NewServer(mux)
-	t.Cleanup(hs.Close)
+	hs, key := serveTAXII(ctx, t, st)
 	var patterns []string
 	seen := map[string]bool{}
 	next := ""

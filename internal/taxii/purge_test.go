@@ -5,12 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"net/netip"
 	"testing"
 	"time"
 
-	"forewarn/internal/apikey"
 	"forewarn/internal/export"
 	"forewarn/internal/indicator"
 	"forewarn/internal/merge"
@@ -94,14 +92,7 @@ func TestAPurgedIndicatorIsPublishedRevoked(t *testing.T) {
 		t.Errorf("stix.Purged gave %d objects, want %d: %v", len(want), len(wantSDO), want)
 	}
 
-	key, _, err := st.CreateAPIKey(ctx, "r", apikey.RoleRead)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	taxii.New(st, taxii.STIXMapper{}, nil).Register(mux)
-	hs := httptest.NewServer(mux)
-	t.Cleanup(hs.Close)
+	hs, key := serveTAXII(ctx, t, st)
 	get := func(collection int, path string) (int, map[string]json.RawMessage) {
 		t.Helper()
 		req, _ := http.NewRequest("GET", hs.URL+taxii.APIRoot+"collections/"+taxii.Collections[collection].ID+"/"+path, nil)

@@ -5,12 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"net/netip"
 	"testing"
 	"time"
 
-	"forewarn/internal/apikey"
 	"forewarn/internal/export"
 	"forewarn/internal/indicator"
 	"forewarn/internal/merge"
@@ -85,14 +83,7 @@ func TestARenewedIndicatorIsPublishedUnderANewID(t *testing.T) {
 		renewedAt[sup[0].ID] = ind.RenewedAt.UTC().Format(stix.TimeFormat)
 	}
 
-	key, _, err := st.CreateAPIKey(ctx, "r", apikey.RoleRead)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	taxii.New(st, taxii.STIXMapper{}, nil).Register(mux)
-	hs := httptest.NewServer(mux)
-	t.Cleanup(hs.Close)
+	hs, key := serveTAXII(ctx, t, st)
 	get := func(path string) (int, map[string]json.RawMessage) {
 		t.Helper()
 		req, _ := http.NewRequest("GET", hs.URL+taxii.APIRoot+"collections/"+taxii.Collections[0].ID+"/"+path, nil)
